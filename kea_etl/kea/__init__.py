@@ -1,0 +1,1 @@
+"""kea stage of kea-etl."""
