@@ -1,0 +1,47 @@
+"""What every extractor yields: ``Extracted`` items, or ``MalformedRecordError`` for bad input.
+
+An extractor is a generator ``extract(path, **options) -> Iterator[Extracted | MalformedRecordError]``.
+It never raises for one bad record: it yields the error (with file, line and key) and carries on,
+so the run's accounting can count it as read-and-failed. It raises only for problems with the
+whole source (file missing, unreadable, wrong format), as a :class:`~kea_etl.errors.ConfigError`.
+
+``Extracted.record`` is already canonical (``Lease4`` / ``Lease6`` / ``Reservation``), with
+``subnet_id`` 0 unless the source knew it; the transform stage assigns subnets from the target
+Kea configuration and applies the policy filters, using ``binding_state`` for sources (ISC
+dhcpd) that have one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kea_etl.errors import MalformedRecordError
+from kea_etl.records import Lease4, Lease6, Reservation
+
+__all__ = ["BINDING_STATES", "Extracted", "ExtractItem"]
+
+#: ISC dhcpd binding states (dhcpd.leases(5)); sources without states use "active".
+BINDING_STATES = ("active", "free", "abandoned", "backup", "expired", "released", "reset",
+                  "bootp")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """One record read from a source, with what the policy filters need to judge it."""
+
+    record: Lease4 | Lease6 | Reservation
+    #: ISC binding state of the winning block; "active" for sources that have no such notion
+    binding_state: str = "active"
+    #: file name / URL and line (1-based, of the block's first line) for the report
+    source: str = ""
+    line: int | None = None
+    #: source-specific facts kept for the report or for failover merging (tstp, tsfp, ...)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+
+ExtractItem = Extracted | MalformedRecordError
