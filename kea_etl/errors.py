@@ -9,7 +9,8 @@
     │   └── KeaUnsupportedError      result 2: the server lacks the command (names the hook)
     ├── RetriableError               transport trouble: retry with backoff, then stop cleanly
     │   └── KeaTransportError        refused, timeout, reset, TLS failure, HTTP 5xx
-    │       └── KeaAuthError         HTTP 401/403 (not retried: wrong credentials stay wrong)
+    │       ├── KeaAuthError         HTTP 401/403 (not retried: wrong credentials stay wrong)
+    │       └── KeaEndpointError     no such socket, permission, TLS trust, not Kea (not retried)
     ├── KeaCommandError              result 1: Kea understood the command and refused it
     │   └── KeaConflictError         result 4, or Kea 2.2's "lease already exists" (result 1)
     └── RecordError                  skippable: one record is bad; it goes into the report
@@ -34,6 +35,7 @@ __all__ = [
     "KeaAuthError",
     "KeaCommandError",
     "KeaConflictError",
+    "KeaEndpointError",
     "KeaEtlError",
     "KeaTransportError",
     "KeaUnsupportedError",
@@ -73,6 +75,11 @@ class KeaTransportError(RetriableError):
 
 class KeaAuthError(KeaTransportError):
     """HTTP 401/403: the credentials were refused. Never retried."""
+
+
+class KeaEndpointError(KeaTransportError):
+    """The URL leads nowhere useful (no such socket, permission denied, TLS not trusted,
+    not a Kea endpoint). Never retried: the same URL will fail the same way."""
 
 
 class KeaCommandError(KeaEtlError):

@@ -1,1 +1,301 @@
-"""export stage of kea-etl."""
+"""Export stage: leases and statistics out of Kea into a SQL warehouse, Parquet and CSV.
+
+``run_export(targets, ...)`` is what ``kea-etl export`` and the nightly pipeline call: every
+(server, family) pair is exported in its own thread; inside it, :mod:`.kea_api` walks
+``leaseN-get-page`` one page ahead of the writers, each page becomes an Arrow record batch and
+goes to every sink (:mod:`.warehouse`, :mod:`.parquet`), then :mod:`.stats` adds the statistics.
+Memory is bounded by a few pages per server whatever the lease count. A server that fails is
+reported in its :class:`ExportResult` (its partial rows and files are rolled back) while the
+others complete; :meth:`ExportReport.exit_code` is then 1.
+
+Reconciliation (:mod:`.reconcile`, :mod:`.html_report`) lives in this package too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from kea_etl.errors import KeaEtlError, KeaUnsupportedError
+from kea_etl.export.kea_api import (
+    LEASE_SCHEMA,
+    Family,
+    iter_lease_pages,
+    page_to_batch,
+)
+from kea_etl.export.parquet import Format, PartitionedFileSink
+from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
+from kea_etl.export.warehouse import Warehouse, WarehouseRun
+
+__all__ = [
+    "ExportClient",
+    "ExportReport",
+    "ExportResult",
+    "KeaTarget",
+    "Warehouse",
+    "export_server",
+    "run_export",
+    "server_label",
+]
+
+#: progress(server, family, leases_just_written)
+Progress = Callable[[str, int, int], None]
+
+
+class ExportClient(Protocol):
+    """The Kea client methods the export uses (:class:`kea_etl.kea.KeaClient` has them)."""
+
+    def lease4_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def lease6_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def call(self, command: str, arguments: dict[str, Any] | None = None) -> Any: ...
+
+    def version_get(self) -> str: ...
+
+    def config_get(self) -> dict[str, Any]: ...
+
+
+def server_label(url: str, service: str | None = None) -> str:
+    """The name a server is stored under: its URL without credentials, plus ``#service``."""
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return f"{url}#{service}" if service else url
+
+
+@dataclass(frozen=True, slots=True)
+class KeaTarget:
+    """One server to export: a URL, the Control Agent service if any, an optional label."""
+
+    url: str
+    service: str | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or server_label(self.url, self.service)
+
+
+@dataclass
+class ExportResult:
+    """What happened to one (server, family)."""
+
+    server: str
+    family: int | None
+    leases: int = 0
+    stats: int = 0
+    kea_version: str = ""
+    run_id: str | None = None
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"server": self.server, "family": self.family, "leases": self.leases,
+                "stats": self.stats, "kea_version": self.kea_version, "run_id": self.run_id,
+                "files": self.files, "warnings": self.warnings, "error": self.error}
+
+
+@dataclass
+class ExportReport:
+    exported_at: datetime
+    export_date: date
+    results: list[ExportResult] = field(default_factory=list)
+    warehouse: str | None = None
+    added_columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.error is None for r in self.results)
+
+    @property
+    def leases(self) -> int:
+        return sum(r.leases for r in self.results)
+
+    def exit_code(self) -> int:
+        """0 when every server exported, 1 when at least one failed."""
+        return 0 if self.ok and self.results else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"exported_at": self.exported_at.isoformat(),
+                "export_date": self.export_date.isoformat(), "warehouse": self.warehouse,
+                "added_columns": self.added_columns, "leases": self.leases,
+                "results": [r.to_json() for r in self.results]}
+
+
+def _formats(parquet_dir: str | Path | None,
+             csv_dir: str | Path | None) -> list[tuple[str | Path, Format]]:
+    out: list[tuple[str | Path, Format]] = []
+    if parquet_dir is not None:
+        out.append((parquet_dir, "parquet"))
+    if csv_dir is not None:
+        out.append((csv_dir, "csv"))
+    return out
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, KeaEtlError):
+        return str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def export_server(client: ExportClient, *, server: str, family: Family, exported_at: datetime,
+                  export_date: date | None = None, kea_version: str | None = None,
+                  warehouse: Warehouse | None = None, parquet_dir: str | Path | None = None,
+                  csv_dir: str | Path | None = None, page_size: int = 1000,
+                  subnets: Collection[int] | None = None, stats: bool = True,
+                  progress: Progress | None = None) -> ExportResult:
+    """Export one server's leases (one family) and statistics to every given sink.
+
+    Never raises for a failure of this server: the error is in the result, its warehouse rows
+    are deleted and its temporary files removed (earlier complete files stay).
+    """
+    result = ExportResult(server=server, family=family)
+    day = export_date or exported_at.date()
+    run: WarehouseRun | None = None
+    sinks: list[PartitionedFileSink] = []
+    try:
+        version = kea_version if kea_version is not None else client.version_get()
+        result.kea_version = version
+        if warehouse is not None:
+            run = warehouse.begin_run(server=server, family=family, exported_at=exported_at,
+                                      kea_version=version, export_date=day, subnets=subnets)
+            result.run_id = run.run_id
+        lease_files: list[PartitionedFileSink] = []
+        for root, fmt in _formats(parquet_dir, csv_dir):
+            sink = PartitionedFileSink(root, dataset="leases", name=f"leases-v{family}",
+                                       export_date=day, server=server, schema=LEASE_SCHEMA,
+                                       fmt=fmt)
+            sinks.append(sink)
+            lease_files.append(sink)
+        for page in iter_lease_pages(client, family, page_size=page_size, subnets=subnets):
+            batch = page_to_batch(page, family, exported_at=exported_at, kea_version=version)
+            for sink in lease_files:
+                sink.write(batch)
+            if run is not None:
+                run.write_leases(batch)
+            result.leases += batch.num_rows
+            if progress is not None:
+                progress(server, family, batch.num_rows)
+        rows: list[StatRow] = []
+        if stats:
+            try:
+                rows = collect_stats(client, family, subnets=subnets)
+            except KeaUnsupportedError as exc:
+                # No stat_cmds hook: keep the leases and the built-in counters.
+                result.warnings.append(f"{server}: no per-subnet lease statistics ({exc})")
+                rows = collect_stats(client, family, subnets=subnets, lease_stats=False)
+        result.stats = len(rows)
+        if rows:
+            sbatch = stats_to_batch(rows, exported_at=exported_at, kea_version=version)
+            for root, fmt in _formats(parquet_dir, csv_dir):
+                sink = PartitionedFileSink(root, dataset="stats", name=f"stats-v{family}",
+                                           export_date=day, server=server,
+                                           schema=STATS_SCHEMA, fmt=fmt)
+                sinks.append(sink)
+                sink.write(sbatch)
+            if run is not None:
+                run.write_stats(rows)
+        for sink in sinks:
+            result.files.append(str(sink.commit()))
+        if run is not None:
+            run.complete()
+    except Exception as exc:  # noqa: BLE001 - one server's failure must not stop the others
+        result.error = f"{server} (DHCPv{family}): {_message(exc)}"
+        for sink in sinks:
+            sink.abort()
+        if run is not None:
+            try:
+                run.fail(result.error)
+            except Exception as exc2:  # noqa: BLE001
+                result.warnings.append(f"could not record the failure in the warehouse: "
+                                       f"{_message(exc2)}")
+        result.leases = 0
+    return result
+
+
+ClientFactory = Callable[[str, "str | None"], ExportClient]
+
+
+def _default_factory(url: str, service: str | None) -> ExportClient:
+    from kea_etl.kea import KeaClient  # the client engineer's module
+    client: ExportClient = KeaClient.from_url(url, service=service)
+    return client
+
+
+def _families(client: ExportClient, target: KeaTarget) -> list[Family]:
+    """The family a server serves: from --service, else the top key of its config-get.
+
+    (list-commands cannot tell: Kea's lease_cmds hook registers lease4-* and lease6-* commands
+    in kea-dhcp4 and kea-dhcp6 alike.)
+    """
+    if target.service in ("dhcp4", "dhcp6"):
+        return [4 if target.service == "dhcp4" else 6]
+    config = client.config_get()
+    fams: list[Family] = []
+    if "Dhcp4" in config:
+        fams.append(4)
+    if "Dhcp6" in config:
+        fams.append(6)
+    if not fams:
+        hint = (" (a Control Agent? pass --service dhcp4 or dhcp6)"
+                if target.url.startswith(("http://", "https://")) else "")
+        raise KeaEtlError(f"{target.name}: config-get shows neither Dhcp4 nor Dhcp6{hint}")
+    return fams
+
+
+def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 6),
+               warehouse: str | Warehouse | None = None, parquet_dir: str | Path | None = None,
+               csv_dir: str | Path | None = None, page_size: int = 1000,
+               subnets: Collection[int] | None = None, stats: bool = True,
+               exported_at: datetime | None = None, export_date: date | None = None,
+               client_factory: ClientFactory | None = None,
+               progress: Progress | None = None, max_workers: int | None = None) -> ExportReport:
+    """Export every target concurrently; see the module docstring. Never raises for one server."""
+    now = (exported_at or datetime.now(UTC)).astimezone(UTC)
+    day = export_date or now.date()
+    wh = Warehouse(warehouse) if isinstance(warehouse, str) else warehouse
+    report = ExportReport(exported_at=now, export_date=day,
+                          warehouse=wh.url if wh is not None else None)
+    if wh is not None:
+        report.added_columns = wh.ensure_schema()
+    factory = client_factory or _default_factory
+    lock = threading.Lock()
+
+    def one_target(target: KeaTarget) -> list[ExportResult]:
+        try:
+            client = factory(target.url, target.service)
+            fams = [f for f in _families(client, target) if f in families]
+            version = client.version_get()
+        except Exception as exc:  # noqa: BLE001
+            return [ExportResult(server=target.name, family=None,
+                                 error=f"{target.name}: {_message(exc)}")]
+        if not fams:
+            return [ExportResult(server=target.name, family=None,
+                                 warnings=[f"{target.name}: serves no requested family"])]
+        out = []
+        for fam in fams:
+            out.append(export_server(client, server=target.name, family=fam, exported_at=now,
+                                     export_date=day, kea_version=version, warehouse=wh,
+                                     parquet_dir=parquet_dir, csv_dir=csv_dir,
+                                     page_size=page_size, subnets=subnets, stats=stats,
+                                     progress=progress))
+        return out
+
+    workers = max_workers or max(1, len(targets))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kea-etl-export") as pool:
+        for results in pool.map(one_target, targets):
+            with lock:
+                report.results.extend(results)
+    return report

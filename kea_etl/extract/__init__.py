@@ -1,1 +1,117 @@
-"""extract stage of kea-etl."""
+"""extract stage of kea-etl: one module per source kind, and :func:`open_source` to pick one.
+
+A source is named on the command line as
+
+* ``FORMAT:PATH`` with FORMAT one of ``isc-leases`` (dhcpd.leases / dhcpd6.leases),
+  ``isc-conf`` (dhcpd.conf host declarations), ``csv`` (any CSV with a column mapping),
+  ``kea-memfile`` (Kea's kea-leases4.csv / kea-leases6.csv);
+* a SQLAlchemy URL (``postgresql://...``, ``mysql+pymysql://...``, ``sqlite:///x.db``), read with
+  ``query`` (a SELECT, or a table name);
+* a plain path: the format is detected from the file's first bytes by asking each extractor's
+  ``sniff(head)`` in a fixed order (Kea memfile, dhcpd leases, dhcpd.conf, CSV).
+
+Extractor modules are imported only when a source needs them, so a missing optional dependency
+(a database driver, say) only matters to runs that use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kea_etl.errors import ConfigError
+from kea_etl.extract.base import ExtractItem
+
+__all__ = ["FORMATS", "Source", "open_source", "resolve_source"]
+
+#: FORMAT prefix -> extractor module in this package (sniffing order: memfile first, csv last)
+FORMATS: dict[str, str] = {
+    "kea-memfile": "kea_memfile",
+    "isc-leases": "isc_leases",
+    "isc-conf": "isc_conf",
+    "csv": "csvfile",
+    "sql": "sql",
+}
+_SNIFF_ORDER = ("kea-memfile", "isc-leases", "isc-conf", "csv")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+_HEAD_BYTES = 4096
+
+
+def _module(fmt: str) -> ModuleType:
+    name = FORMATS[fmt]
+    try:
+        return importlib.import_module(f"kea_etl.extract.{name}")
+    except ImportError as exc:
+        raise ConfigError(f"the {fmt} extractor is not available: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A resolved source: its format and location. :meth:`open` may be called more than once."""
+
+    spec: str
+    format: str
+    location: str
+    query: str | None = None
+    mapping: Any = None
+
+    def open(self) -> Iterator[ExtractItem]:
+        """A fresh stream of ``Extracted`` / ``MalformedRecordError`` items from the start."""
+        mod = _module(self.format)
+        options: dict[str, Any] = {}
+        if self.format == "sql":
+            if self.query is None:
+                raise ConfigError(f"source {self.spec}: a database URL needs --query "
+                                  "(a SELECT statement or a table name)")
+            options["query"] = self.query
+        if self.mapping is not None and self.format in ("csv", "sql"):
+            options["mapping"] = self.mapping
+        items: Iterator[ExtractItem] = mod.extract(self.location, **options)
+        return items
+
+    def __str__(self) -> str:
+        return self.location if self.format == "sql" else f"{self.format}:{self.location}"
+
+
+def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) -> Source:
+    """Work out the format of ``spec`` (prefix, URL or content). Raises :class:`ConfigError`."""
+    if _URL.match(spec):
+        return Source(spec, "sql", spec, query=query, mapping=mapping)
+    fmt, sep, rest = spec.partition(":")
+    if sep and fmt in FORMATS and fmt != "sql":
+        if not rest:
+            raise ConfigError(f"source {spec!r}: no path after '{fmt}:'")
+        return Source(spec, fmt, rest, query=query, mapping=mapping)
+    path = Path(spec)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except FileNotFoundError:
+        raise ConfigError(f"source {spec}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"source {spec}: is a directory, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"source {spec}: cannot read it ({exc.strerror or exc})") from exc
+    if not head.strip():
+        raise ConfigError(f"source {spec}: the file is empty; cannot tell its format (prefix it "
+                          "with isc-leases:, isc-conf:, csv: or kea-memfile:)")
+    for fmt in _SNIFF_ORDER:
+        try:
+            mod = _module(fmt)
+        except ConfigError:
+            continue
+        if mod.sniff(head):
+            return Source(spec, fmt, spec, query=query, mapping=mapping)
+    raise ConfigError(f"source {spec}: cannot tell its format from its content; prefix it with "
+                      "isc-leases:, isc-conf:, csv: or kea-memfile:")
+
+
+def open_source(spec: str, *, query: str | None = None, mapping: Any = None
+                ) -> Iterator[ExtractItem]:
+    """Stream the items of the source named ``spec`` (see the module docstring)."""
+    return resolve_source(spec, query=query, mapping=mapping).open()

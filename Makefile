@@ -1,0 +1,33 @@
+# kea-etl entry points. `make test` is what CI (.ci/run) runs on a fresh Debian machine.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help deps demo test lint commands-doc clean
+
+help:
+	@echo "make demo          run kea-etl on the bundled sample data"
+	@echo "make test          install what is missing (apt, .venv, Kea 3 rootfs), then the whole suite"
+	@echo "make lint          ruff + mypy --strict on kea_etl/"
+	@echo "make commands-doc  re-run the real-Kea command tests and regenerate docs/commands.md"
+
+deps:
+	scripts/install-deps
+
+demo: deps
+	$(VENV)/bin/kea-etl --help
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(VENV)/bin/ruff check kea_etl tests
+	$(VENV)/bin/mypy kea_etl
+
+commands-doc: deps
+	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py
+	$(PY) scripts/gen-commands-doc build/kea-commands-doc.jsonl -o docs/commands.md
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""Benchmark: kea-etl's dhcpd.leases extractor against isc_dhcp_leases on the same file.
+
+    python benchmarks/parse.py [--leases N] [--peer-leases M] [--history 0.1] [--keep DIR]
+
+Generates a dhcpd.leases the way dhcpd 4.4 writes it (header, authoring-byte-order, blocks with
+starts / ends / tstp / cltt / binding state / next binding state / rewind binding state /
+hardware ethernet / uid / client-hostname, plus renewals of earlier addresses as history), then
+runs each parser in its own child process and prints ONE JSON line.
+
+* ``leases`` is the number of lease blocks in the file (history included); both rates are blocks
+  parsed per second. kea-etl is measured through ``kea_etl.extract.isc_leases.extract`` -- the
+  function ``kea-etl migrate`` uses -- consuming every item it yields (both passes included).
+  isc_dhcp_leases is measured with ``IscDhcpLeases(path).get()``.
+* ``*_peak_rss_mb`` is the child's peak resident set size (``ru_maxrss``), interpreter included.
+* ``--peer-leases M`` measures isc_dhcp_leases on a file holding only the first M blocks (it
+  needs ~2.5 GB at 1M); the JSON then says ``isc_dhcp_leases_file_leases`` = M. By default the
+  peer reads the very same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+_HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
+           "# This lease file was written by isc-dhcp-4.4.3-P1\n\n"
+           "# authoring-byte-order entry is generated, DO NOT DELETE\n"
+           "authoring-byte-order little-endian;\n\n")
+_LEASE_TIME = 86400
+_HTYPE_ETHER = bytes([1])
+
+
+def _when(t: int) -> str:
+    tm = time.gmtime(t)
+    return (f"{(tm.tm_wday + 1) % 7} {tm.tm_year}/{tm.tm_mon:02d}/{tm.tm_mday:02d} "
+            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}")
+
+
+def _octal_uid(raw: bytes) -> str:
+    out = []
+    for b in raw:
+        c = chr(b)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif 32 <= b < 127:
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    return "".join(out)
+
+
+def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
+    """Write n lease blocks (a fraction ``history`` re-write earlier addresses); return #unique."""
+    rng = random.Random(seed)
+    now = 1_795_000_000
+    unique = max(1, int(n * (1 - history)))
+    base_ip = (10 << 24)
+    when_cache: dict[int, str] = {}
+
+    def when(t: int) -> str:
+        s = when_cache.get(t)
+        if s is None:
+            if len(when_cache) > 500_000:
+                when_cache.clear()
+            s = when_cache[t] = _when(t)
+        return s
+
+    with path.open("w", encoding="latin-1", newline="\n") as fh:
+        fh.write(_HEADER)
+        buf: list[str] = []
+        for i in range(n):
+            idx = i if i < unique else rng.randrange(unique)
+            ip = base_ip + 2 + idx
+            addr = f"{ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255}"
+            mac = (0x020000000000 + idx * 7919) & 0xFFFFFFFFFFFF
+            macb = mac.to_bytes(6, "big")
+            start = now - rng.randrange(_LEASE_TIME) - (0 if i < unique else 0)
+            if i >= unique:
+                start = now - rng.randrange(_LEASE_TIME // 4)
+            end = start + _LEASE_TIME
+            state = "active" if rng.random() < 0.9 else "free"
+            lines = [f"lease {addr} {{",
+                     f"  starts {when(start)};",
+                     f"  ends {when(end)};",
+                     f"  tstp {when(end)};",
+                     f"  cltt {when(start)};",
+                     f"  binding state {state};"]
+            if state == "active":
+                lines.append("  next binding state free;")
+                lines.append("  rewind binding state free;")
+            else:
+                lines.append("  rewind binding state active;")
+            lines.append(f"  hardware ethernet {macb.hex(':')};")
+            if idx % 3:
+                lines.append(f'  uid "{_octal_uid(_HTYPE_ETHER + macb)}";')
+            if idx % 2:
+                lines.append(f'  client-hostname "host-{idx}";')
+            lines.append("}\n")
+            buf.append("\n".join(lines))
+            if len(buf) >= 10_000:
+                fh.write("".join(buf))
+                buf.clear()
+        fh.write("".join(buf))
+    return unique
+
+
+def _prefix_copy(src: Path, dst: Path, m: int) -> None:
+    """The first m lease blocks of src."""
+    seen = 0
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        for line in fin:
+            fout.write(line)
+            if line == b"}\n":
+                seen += 1
+                if seen >= m:
+                    break
+
+
+def _child(kind: str, path: str) -> None:
+    sys.path.insert(0, str(REPO))
+    if kind == "kea":
+        from kea_etl.extract.isc_leases import extract
+        t0 = time.perf_counter()
+        count = errors = 0
+        for item in extract(path):
+            if isinstance(item, Exception):
+                errors += 1
+            count += 1
+        seconds = time.perf_counter() - t0
+        out = {"seconds": seconds, "yielded": count, "errors": errors}
+    else:
+        from isc_dhcp_leases import IscDhcpLeases
+        t0 = time.perf_counter()
+        leases = IscDhcpLeases(path).get(include_backups=True)
+        seconds = time.perf_counter() - t0
+        out = {"seconds": seconds, "yielded": len(leases), "errors": 0}
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def _run_child(kind: str, path: Path) -> dict[str, float]:
+    res = subprocess.run([sys.executable, __file__, "--child", kind, str(path)],
+                         capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"{kind} child failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--leases", type=int, default=1_000_000)
+    ap.add_argument("--peer-leases", type=int, default=None,
+                    help="run isc_dhcp_leases on the first M blocks only")
+    ap.add_argument("--history", type=float, default=0.1,
+                    help="fraction of blocks that renew an earlier address")
+    ap.add_argument("--keep", type=Path, default=None, help="write the file here and keep it")
+    ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    with tempfile.TemporaryDirectory(prefix="kea-etl-bench-") as tmp:
+        path = (args.keep or Path(tmp)) / "dhcpd.leases"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        unique = generate(path, args.leases, history=args.history)
+        gen_s = time.perf_counter() - t0
+        kea = _run_child("kea", path)
+        peer_path, peer_n = path, args.leases
+        if args.peer_leases is not None and args.peer_leases < args.leases:
+            peer_path, peer_n = Path(tmp) / "dhcpd-prefix.leases", args.peer_leases
+            _prefix_copy(path, peer_path, peer_n)
+        isc = _run_child("isc", peer_path)
+        kea_rate = args.leases / kea["seconds"]
+        isc_rate = peer_n / isc["seconds"]
+        print(json.dumps({
+            "leases": args.leases,
+            "unique_addresses": unique,
+            "file_mb": round(os.path.getsize(path) / 1e6, 1),
+            "generate_seconds": round(gen_s, 1),
+            "kea_etl_seconds": round(kea["seconds"], 2),
+            "kea_etl_leases_per_s": round(kea_rate),
+            "kea_etl_yielded": kea["yielded"],
+            "kea_etl_errors": kea["errors"],
+            "kea_etl_peak_rss_mb": round(kea["peak_rss_mb"], 1),
+            "isc_dhcp_leases_file_leases": peer_n,
+            "isc_dhcp_leases_seconds": round(isc["seconds"], 2),
+            "isc_dhcp_leases_leases_per_s": round(isc_rate),
+            "isc_dhcp_leases_yielded": isc["yielded"],
+            "isc_dhcp_leases_peak_rss_mb": round(isc["peak_rss_mb"], 1),
+            "ratio": round(kea_rate / isc_rate, 2),
+        }))
+
+
+if __name__ == "__main__":
+    main()

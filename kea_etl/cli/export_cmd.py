@@ -1,0 +1,172 @@
+"""``kea-etl export``: leases and statistics of one or more Kea servers into a SQL warehouse,
+Parquet and/or CSV (the nightly export). Thin layer over :func:`kea_etl.export.run_export`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import click
+
+from kea_etl.cli import main
+from kea_etl.errors import KeaEtlError
+
+EXIT_USAGE = 2
+
+
+def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Credentials and TLS options shared by export and reconcile (never a password in argv)."""
+    from kea_etl.kea import DEFAULT_PASSWORD_ENV
+    opts = [
+        click.option("--user", envvar="KEA_ETL_USER", metavar="USER",
+                     help="Basic-auth user [env KEA_ETL_USER]."),
+        click.option("--password-env", metavar="VAR",
+                     help=f"Read the password from environment variable VAR "
+                          f"[default {DEFAULT_PASSWORD_ENV}]."),
+        click.option("--password-file", metavar="FILE",
+                     help="Read the password from FILE (first line)."),
+        click.option("--ca-file", metavar="FILE", help="CA certificate(s) to verify https."),
+        click.option("--cert-file", metavar="FILE", help="Client certificate (mutual TLS)."),
+        click.option("--key-file", metavar="FILE", help="Private key of --cert-file."),
+        click.option("--insecure", is_flag=True, help="Do not verify the server's certificate."),
+        click.option("--timeout", type=float, default=30.0, show_default=True,
+                     help="Seconds per Kea request."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def client_factory(*, user: str | None, password_env: str | None, password_file: str | None,
+                   ca_file: str | None, cert_file: str | None, key_file: str | None,
+                   insecure: bool, timeout: float) -> Callable[[str, str | None], Any]:
+    """``factory(url, service) -> KeaClient`` with the credentials from env / files."""
+    from kea_etl.kea import KeaClient, read_password
+    password = read_password(env=password_env, file=password_file)
+
+    def make(url: str, service: str | None) -> Any:
+        return KeaClient.from_url(url, service=service, username=user,
+                                  password=password if user else None, ca_file=ca_file,
+                                  cert_file=cert_file, key_file=key_file, insecure=insecure,
+                                  timeout=timeout)
+    return make
+
+
+def check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+    if urlsplit(url).password:
+        raise click.UsageError(f"{url.split('@')[-1]}: do not put a password in the URL (it shows "
+                               "in ps and shell history); use --user with KEA_ETL_PASSWORD or "
+                               "--password-file")
+
+
+@main.command("export")
+@click.option("--kea", "kea_urls", multiple=True, required=True, metavar="URL",
+              help="Kea server: unix:///path.sock, http://HOST:PORT (Control Agent: add "
+                   "--service) or https://... Repeat for several servers.")
+@click.option("--service", "services", multiple=True, type=click.Choice(["dhcp4", "dhcp6"]),
+              help="Daemon(s) behind a Control Agent URL; repeatable.")
+@click.option("--family", type=click.Choice(["4", "6", "both"]), default="both",
+              show_default=True, help="Which lease families to export.")
+@click.option("--subnet", "subnets", multiple=True, type=int, metavar="ID",
+              help="Export only these subnet ids (repeatable).")
+@click.option("--to", "to_url", metavar="URL",
+              help="SQLAlchemy URL of the warehouse: sqlite:///warehouse.db, "
+                   "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass).")
+@click.option("--parquet", "parquet_dir", metavar="DIR",
+              help="Also write Parquet under DIR/leases and DIR/stats "
+                   "(partitioned export_date=/server=).")
+@click.option("--csv", "csv_dir", metavar="DIR", help="Also write CSV files, same layout.")
+@click.option("--page-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Leases per lease4-get-page / lease6-get-page request.")
+@click.option("--export-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Night to file the snapshot under [default: today, UTC].")
+@click.option("--no-stats", is_flag=True, help="Skip the statistics.")
+@click.option("--report", "report_path", metavar="FILE", help="Write the run's report as JSON.")
+@connection_options
+def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str,
+               subnets: tuple[int, ...], to_url: str | None, parquet_dir: str | None,
+               csv_dir: str | None, page_size: int, export_date: Any, no_stats: bool,
+               report_path: str | None, **conn: Any) -> None:
+    """Export leases and statistics from Kea servers (several at once, concurrently).
+
+    Each run is stamped (exported_at, server, Kea version). In the warehouse, lease_snapshots
+    keeps history, leases_current is upserted, lease_stats holds tidy statistics; re-running
+    the same night replaces that night's rows (key: server, export_date, family). Exit code 0
+    when every server exported, 1 when one failed (the others' data is kept), 2 on a usage or
+    configuration error.
+
+    \b
+    Example:
+      kea-etl export --kea unix:///run/kea/kea4.sock --kea http://10.0.0.2:8000 \\
+          --service dhcp4 --to sqlite:///warehouse.db --parquet export/
+    """
+    from tqdm import tqdm
+
+    from kea_etl.export import KeaTarget, run_export
+    from kea_etl.report import write_json_atomic
+
+    if not (to_url or parquet_dir or csv_dir):
+        raise click.UsageError("nothing to export to: give --to URL, --parquet DIR or --csv DIR")
+    targets: list[KeaTarget] = []
+    for url in kea_urls:
+        check_url(url)
+        if services and url.startswith(("http://", "https://")):
+            targets.extend(KeaTarget(url, service=s) for s in services)
+        else:
+            targets.append(KeaTarget(url))
+    families = (4, 6) if family == "both" else (int(family),)
+    bars: dict[tuple[str, int], Any] = {}
+    lock = threading.Lock()
+
+    def progress(server: str, fam: int, n: int) -> None:
+        with lock:
+            bar = bars.get((server, fam))
+            if bar is None:
+                bar = bars[(server, fam)] = tqdm(desc=f"{server} v{fam}", unit=" leases",
+                                                 position=len(bars), leave=True, disable=None,
+                                                 file=sys.stderr)
+            bar.update(n)
+
+    try:
+        factory = client_factory(**conn)
+        day = export_date.date() if export_date is not None else None
+        report = run_export(targets, families=families, warehouse=to_url,
+                            parquet_dir=parquet_dir, csv_dir=csv_dir, page_size=page_size,
+                            subnets=subnets or None, stats=not no_stats, export_date=day,
+                            client_factory=factory, progress=progress)
+    except KeaEtlError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if report_path:
+        write_json_atomic(report_path, report.to_json())
+    click.echo(_summary(report.to_json(), day=report.export_date))
+    for r in report.results:
+        for w in r.warnings:
+            click.echo(f"Warning: {w}", err=True)
+        if r.error:
+            click.echo(f"Error: {r.error}", err=True)
+    sys.exit(report.exit_code())
+
+
+def _summary(data: dict[str, Any], *, day: date) -> str:
+    rows = [("server", "family", "leases", "stats", "Kea", "status")]
+    for r in data["results"]:
+        rows.append((r["server"], f"v{r['family']}" if r["family"] else "-", str(r["leases"]),
+                     str(r["stats"]), r["kea_version"] or "-", "FAILED" if r["error"] else "ok"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"Export {day.isoformat()} at {data['exported_at']}: {data['leases']} leases"
+             + (f" -> {data['warehouse']}" if data["warehouse"] else "")]
+    if data["added_columns"]:
+        lines.append("Schema: added columns " + ", ".join(data["added_columns"]))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+

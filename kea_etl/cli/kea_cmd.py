@@ -1,0 +1,136 @@
+"""``kea-etl kea``: send any command to a Kea server and print the answer (a kea-shell that also
+speaks UNIX sockets and Kea 3's HTTP), or list what the server supports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kea_etl.cli import main
+from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError, KeaUnsupportedError
+from kea_etl.kea import DEFAULT_PASSWORD_ENV, KeaClient, hook_for, read_password
+
+EXIT_KEA_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load_args(args_json: str | None, args_file: str | None) -> Any:
+    if args_json is not None and args_file is not None:
+        raise click.UsageError("give --args or --args-file, not both")
+    if args_file is not None:
+        try:
+            text = sys.stdin.read() if args_file == "-" else Path(args_file).read_text("utf-8")
+        except OSError as exc:
+            raise click.UsageError(f"cannot read --args-file {args_file}: "
+                                   f"{exc.strerror or exc}") from None
+        where = f"--args-file {args_file}"
+    elif args_json is not None:
+        text, where = args_json, "--args"
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.UsageError(f"{where} is not valid JSON: {exc}") from None
+
+
+def _render_list(client: KeaClient) -> str:
+    commands = sorted(client.list_commands())
+    groups: dict[str, list[str]] = {}
+    for cmd in commands:
+        groups.setdefault(hook_for(cmd) or "built-in", []).append(cmd)
+    version = client.version_get()
+    lines = [f"Kea {version} at {client.url}: {len(commands)} commands"]
+    width = max(len(g) for g in groups) if groups else 0
+    for hook in sorted(groups, key=lambda g: (g != "built-in", g)):
+        lines.append(f"{hook:<{width}}  {' '.join(groups[hook])}")
+    return "\n".join(lines)
+
+
+@main.command("kea")
+@click.argument("command", required=False)
+@click.option("--args", "args_json", metavar="JSON", help="Command arguments as JSON.")
+@click.option("--args-file", metavar="FILE", help="Read the arguments (JSON) from FILE ('-' = stdin).")
+@click.option("--list", "list_commands", is_flag=True,
+              help="Show the commands the server supports, grouped by hook library.")
+@click.option("--url", envvar="KEA_ETL_URL", metavar="URL",
+              help="unix:///path/kea4.sock, http://HOST:PORT or https://HOST:PORT "
+                   "[env KEA_ETL_URL].")
+@click.option("--service", metavar="NAME",
+              help="Daemon behind kea-ctrl-agent: dhcp4, dhcp6, d2 (Kea 2.x Control Agent only).")
+@click.option("--user", envvar="KEA_ETL_USER", metavar="USER",
+              help="Basic-auth user [env KEA_ETL_USER].")
+@click.option("--password-env", metavar="VAR",
+              help=f"Read the password from environment variable VAR [default {DEFAULT_PASSWORD_ENV}].")
+@click.option("--password-file", metavar="FILE", help="Read the password from FILE (first line).")
+@click.option("--ca-file", metavar="FILE", help="CA certificate(s) to verify an https server.")
+@click.option("--cert-file", metavar="FILE", help="Client certificate for https (mutual TLS).")
+@click.option("--key-file", metavar="FILE", help="Private key of --cert-file.")
+@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per attempt.")
+@click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+              help="Retries on transport errors (refused, timeout, reset, HTTP 5xx).")
+def kea(command: str | None, args_json: str | None, args_file: str | None, list_commands: bool,
+        url: str | None, service: str | None, user: str | None, password_env: str | None,
+        password_file: str | None, ca_file: str | None, cert_file: str | None,
+        key_file: str | None, insecure: bool, timeout: float, retries: int) -> None:
+    """Send COMMAND to a Kea server and print its answer as JSON.
+
+    Works over the daemon's UNIX socket, through kea-ctrl-agent (Kea 2.x, give --service) and
+    straight to a Kea 3 daemon's HTTP socket. Passwords never go on the command line: they come
+    from an environment variable or a file.
+
+    Exit status: 0 when Kea answers success or "empty" (result 0 or 3); 1 when Kea refuses the
+    command (result 1, 4, or 2 = not supported: the message names the missing hook); 2 on a
+    usage error or when no Kea answer arrives (bad URL, refused, 401, timeout).
+
+    \b
+    Example:
+      kea-etl kea version-get --url unix:///run/kea/kea4.sock
+      kea-etl kea lease4-get --args '{"ip-address": "192.0.2.10"}' --url http://127.0.0.1:8000 --service dhcp4
+      KEA_ETL_PASSWORD=secret kea-etl kea --list --url https://kea:8004 --user admin --ca-file ca.pem
+    """
+    if list_commands == (command is not None):
+        raise click.UsageError("give a COMMAND (e.g. version-get) or --list")
+    arguments = _load_args(args_json, args_file)
+    if list_commands and arguments is not None:
+        raise click.UsageError("--list takes no --args")
+    try:
+        password = None
+        if user is not None:
+            password = read_password(env=password_env, file=password_file)
+            if password is None:
+                raise ConfigError(f"--user {user} given but no password: set {DEFAULT_PASSWORD_ENV}"
+                                  ", or use --password-env VAR or --password-file FILE")
+        elif password_env or password_file:
+            raise ConfigError("--password-env / --password-file need --user")
+        if not url:
+            raise ConfigError("no Kea URL: use --url or set KEA_ETL_URL (e.g. "
+                              "unix:///run/kea/kea4.sock or http://127.0.0.1:8000)")
+        with KeaClient.from_url(url, service=service, username=user, password=password,
+                                ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+                                insecure=insecure, timeout=timeout, retries=retries) as client:
+            if list_commands:
+                click.echo(_render_list(client))
+                return
+            assert command is not None
+            resp = client.call(command, arguments)
+    except (KeaCommandError, KeaUnsupportedError) as exc:
+        _fail(str(exc), EXIT_KEA_ERROR)
+        return
+    except KeaEtlError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
+    reply: dict[str, Any] = {"result": resp.result, "text": resp.text}
+    if resp.arguments is not None:
+        reply["arguments"] = resp.arguments
+    click.echo(json.dumps(reply, indent=2, ensure_ascii=False))

@@ -1,0 +1,179 @@
+"""``kea-etl migrate``: ISC dhcpd (or CSV, SQL, Kea memfile) leases and hosts into Kea.
+
+Thin layer over :func:`kea_etl.migrate.migrate`: parse options, build the subnet map and the
+loader, draw a tqdm bar on a terminal, print a one-screen summary, write the report. Exit codes:
+0 everything read was loaded or skipped by policy, 1 some records failed, 2 usage or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from kea_etl.cli import main
+from kea_etl.errors import InvalidValueError, KeaEtlError
+from kea_etl.load.memfile import KEA_VERSIONS
+from kea_etl.migrate import ProgressCallback, make_loader, migrate
+from kea_etl.records import epoch
+from kea_etl.report import RunReport, write_json_atomic
+from kea_etl.transform.subnets import SubnetMap
+
+EXIT_USAGE = 2
+_SHOW_PROBLEMS = 5
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" records", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+               desc="reading", leave=False)
+
+    def update(report: RunReport, phase: str) -> None:
+        bar.set_description("checking conflicts" if phase == "scan" else "migrating")
+        bar.update(report.read - bar.n)
+        bar.set_postfix(loaded=report.loaded, skipped=report.skipped_total, failed=report.failed,
+                        refresh=False)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _top(counts: dict[str, int], n: int = 6) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{k} {v}" for k, v in items[:n])
+    return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+
+
+def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run: bool) -> str:
+    rate = report.read / seconds if seconds > 0 else 0.0
+    lines = [f"kea-etl migrate: {report.read} read, {report.loaded} loaded, "
+             f"{report.skipped_total} skipped, {report.failed} failed "
+             f"({seconds:.1f} s, {rate:,.0f} records/s)"]
+    if report.skipped:
+        lines.append(f"  skipped: {_top(dict(report.skipped))}")
+    failed: dict[str, int] = {}
+    warned: dict[str, int] = {}
+    for p in report.problems:
+        if p.kind in ("failed", "conflict"):
+            failed[p.reason] = failed.get(p.reason, 0) + 1
+        elif p.kind == "warning":
+            warned[p.reason] = warned.get(p.reason, 0) + 1
+    if failed:
+        lines.append(f"  failed: {_top(failed)}")
+    if warned:
+        lines.append(f"  warnings (loaded anyway): {_top(warned)}")
+    shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]
+    if shown:
+        lines.append("  first problems:")
+        lines.extend(f"    {p}" for p in shown)
+    outputs = report.extra.get("outputs", {})
+    files = outputs.get("files", {}) if isinstance(outputs, dict) else {}
+    verb = "would write" if dry_run else "wrote"
+    if files:
+        lines.append(f"  {verb}: " + ", ".join(f"{path} ({n} records)" for path, n in files.items()))
+    else:
+        lines.append(f"  {verb}: nothing (no record was loaded)")
+    if report_path:
+        lines.append(f"  report: {report_path}")
+    if dry_run:
+        lines.append("  DRY RUN: nothing was written" + (" except the report." if report_path
+                                                          else "."))
+    return "\n".join(lines)
+
+
+@main.command("migrate")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option("--to", "target", required=True, metavar="TARGET",
+              help="Where to load: memfile:OUTDIR (writes kea-leases4.csv / kea-leases6.csv and "
+                   "reservations.json into OUTDIR).")
+@click.option("--kea-config", "kea_configs", multiple=True, metavar="KEA.json",
+              help="The target Kea's configuration (a Dhcp4 or Dhcp6 section; comments allowed). "
+                   "Subnet ids come from it. Repeat it to migrate v4 and v6 in one run.")
+@click.option("--as-of", metavar="TIME",
+              help="Skip leases that expired before TIME (ISO-8601 with offset, e.g. "
+                   "2026-11-27T21:00:00Z) [default: now].")
+@click.option("--report", "report_path", metavar="REPORT.json",
+              help="Write the full report (counts, every problem with file, line and key) here.")
+@click.option("--dry-run", is_flag=True, help="Do everything but write the target; only the report "
+                                               "is written.")
+@click.option("--abandoned", type=click.Choice(["skip", "declined"]), default="skip",
+              show_default=True,
+              help="dhcpd's abandoned leases: skip them, or load them as declined (Kea state 1).")
+@click.option("--kea-version", type=click.Choice(KEA_VERSIONS), default="2.2", show_default=True,
+              help="Kea version the memfile is written for (2.4+ adds the pool_id column).")
+@click.option("--query", metavar="SQL",
+              help="For a database URL source: a SELECT statement or a table name.")
+@click.option("--mapping", metavar="FILE",
+              help="Column mapping (YAML/JSON) for csv: and database sources.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar [default: when stderr is a terminal].")
+def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, ...],
+                as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
+                kea_version: str, query: str | None, mapping: str | None,
+                progress: bool | None) -> None:
+    """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
+
+    SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
+    isc-leases, isc-conf, csv, kea-memfile, or a SQLAlchemy database URL used with --query.
+
+    \b
+    Example:
+      kea-etl migrate dhcpd.leases dhcpd6.leases dhcpd.conf --to memfile:out \\
+          --kea-config kea-dhcp4.json --kea-config kea-dhcp6.json --report report.json
+
+    Exit status: 0 when every record read was loaded or skipped by policy (free, expired, ...),
+    1 when some records failed (see the report), 2 on a usage or configuration error.
+    """
+    try:
+        as_of_epoch = epoch(as_of) if as_of is not None else None
+    except InvalidValueError as exc:
+        raise click.BadParameter(f"{as_of!r} {exc.reason}", param_hint="--as-of") from None
+    if report_path is not None:
+        parent = Path(report_path).parent
+        if not parent.is_dir():
+            _fail(f"--report {report_path}: directory {parent} does not exist")
+    try:
+        subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
+        loader = make_loader(target, subnets=subnets, kea_version=kea_version, dry_run=dry_run)
+        if subnets is None:
+            fetch = getattr(loader, "fetch_subnets", None)
+            if fetch is None:
+                raise click.UsageError(f"--kea-config is required for --to {target} (subnet ids "
+                                       "come from the target Kea's configuration)")
+            subnets = fetch()
+        assert subnets is not None
+        show_bar = sys.stderr.isatty() if progress is None else progress
+        started = time.monotonic()
+        with _progress_bar(show_bar) as callback:
+            report = migrate(list(sources), loader, subnets=subnets, as_of=as_of_epoch,
+                             abandoned="declined" if abandoned == "declined" else "skip",
+                             query=query, mapping=mapping, progress=callback)
+        seconds = time.monotonic() - started
+        report.extra["seconds"] = round(seconds, 3)
+        report.extra["dry_run"] = dry_run
+        if report_path is not None:
+            write_json_atomic(report_path, report.to_json())
+    except KeaEtlError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("Interrupted: no report written; a memfile target keeps its old files.", err=True)
+        sys.exit(130)
+    click.echo(_summary(report, seconds, report_path, dry_run))
+    sys.exit(report.exit_code())

@@ -1,0 +1,228 @@
+"""The reconciliation report as one self-contained HTML file.
+
+Summary first (verdict, counts), then two inline SVG charts drawn by hand here (match categories;
+per-subnet utilisation from Kea's own statistics), the per-subnet table, and the tables of
+differences. No scripts, fonts, stylesheets or images are fetched: the file opens offline and
+can be mailed as-is. Every value from the data is HTML-escaped (hostnames and file names are
+attacker-controlled in the worst case). Tables show at most
+:data:`~kea_etl.export.reconcile.SAMPLE_LIMIT` differences; the JSON and CSV outputs hold all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from kea_etl.export.reconcile import SAMPLE_LIMIT, ReconcileResult, SubnetCounts
+
+__all__ = ["render_html", "write_html"]
+
+_COLOURS = {"matched": "#2e7d32", "missing": "#c62828", "extra": "#ef6c00",
+            "mismatched": "#6a1b9a"}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;
+color:#1b1b1b;background:#fff;max-width:1150px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;
+padding-bottom:4px}.meta{color:#555;font-size:13px;margin-bottom:14px}
+.verdict{padding:12px 16px;border-radius:6px;font-size:17px;font-weight:600;margin:10px 0 16px}
+.ok{background:#e8f5e9;color:#1b5e20;border:1px solid #a5d6a7}
+.bad{background:#ffebee;color:#b71c1c;border:1px solid #ef9a9a}
+.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;
+padding:10px 14px;min-width:140px}.card .n{font-size:26px;font-weight:700}
+.card .l{font-size:13px;color:#555}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 10px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.warn td{background:#fff8e1}code{font-size:12px}.note{color:#555;font-size:13px}
+.charts{display:flex;gap:24px;flex-wrap:wrap}
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _bar_chart(title: str, items: Sequence[tuple[str, float, str, str]], *, width: int = 520,
+               max_value: float | None = None) -> str:
+    """Horizontal bars: items are (label, value, value text, colour)."""
+    bar_h, gap, left, right, top = 22, 8, 130, 90, 30
+    height = top + max(1, len(items)) * (bar_h + gap) + 10
+    top_value = max_value if max_value is not None else max([v for _, v, _, _ in items] or [1])
+    top_value = top_value or 1
+    plot_w = width - left - right
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
+             f'<rect width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>',
+             f'<text x="10" y="20" font-size="14" font-weight="600" fill="#222">{_e(title)}</text>']
+    for i, (label, value, text, colour) in enumerate(items):
+        y = top + i * (bar_h + gap)
+        w = max(0.0, min(1.0, value / top_value)) * plot_w
+        if value > 0:
+            w = max(w, 2.0)
+        parts.append(f'<text x="{left - 8}" y="{y + 16}" font-size="13" text-anchor="end" '
+                     f'fill="#333">{_e(label)}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{plot_w}" height="{bar_h}" fill="#eee"/>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                     f'fill="{_e(colour)}"/>')
+        parts.append(f'<text x="{left + plot_w + 6}" y="{y + 16}" font-size="13" '
+                     f'fill="#333">{_e(text)}</text>')
+    if not items:
+        parts.append(f'<text x="{left}" y="{top + 16}" font-size="13" fill="#777">no data</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: set[int] | None = None,
+           warn_rows: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    warn_rows = warn_rows or set()
+    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+    for i, row in enumerate(rows):
+        out.append('<tr class="warn">' if i in warn_rows else "<tr>")
+        for j, cell in enumerate(row):
+            cls = ' class="num"' if j in numeric else ""
+            out.append(f"<td{cls}>{_e(cell)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _fmt_pct(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:.1f}%"
+
+
+def _subnet_label(s: SubnetCounts) -> str:
+    return f"{s.subnet_id} {s.prefix}".strip()
+
+
+def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
+    """The whole report as a string (see the module docstring)."""
+    summ = result.summary()
+    ok = result.differences == 0
+    head_title = title or f"Reconciliation: {result.source_name or 'source'} vs " \
+                          f"{result.server or 'Kea'}"
+    p: list[str] = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+                    f"<title>{_e(head_title)}</title><style>{_CSS}</style></head><body>",
+                    f"<h1>{_e(head_title)}</h1>",
+                    f'<div class="meta">DHCPv{_e(result.family)} · Kea {_e(result.kea_version)} '
+                    f"· as of {_e(summ['as_of'])} · expiry tolerance {_e(result.tolerance)} s "
+                    f"· generated {_e(summ['generated_at'])}</div>"]
+    if ok:
+        p.append(f'<div class="verdict ok">All {result.matched} leases match.</div>')
+    else:
+        p.append(f'<div class="verdict bad">{result.differences} differences: '
+                 f"{result.missing} missing in Kea, {result.extra} extra in Kea, "
+                 f"{result.mismatched} mismatched.</div>")
+    p.append('<div class="cards">')
+    for name in ("matched", "missing", "extra", "mismatched"):
+        p.append(f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
+                 f'<div class="n">{_e(summ[name])}</div><div class="l">{_e(name)}</div></div>')
+    p.append("</div>")
+
+    src, kea = summ["source"], summ["kea"]
+    p.append("<h2>Inputs</h2>")
+    p.append(_table(["", "read", "compared", "set aside", "why"], [
+        ["source " + str(src["name"]), src["read"], src["compared"],
+         sum(src["skipped"].values()) + src["failed"] + src["duplicates"],
+         "; ".join([f"{k}: {v}" for k, v in src["skipped"].items()]
+                   + ([f"failed: {src['failed']}"] if src["failed"] else [])
+                   + ([f"duplicate keys: {src['duplicates']}"] if src["duplicates"] else []))],
+        ["Kea " + str(kea["server"]), kea["read"], kea["compared"], sum(kea["ignored"].values()),
+         "; ".join(f"{k}: {v}" for k, v in kea["ignored"].items())],
+    ], numeric={1, 2, 3}))
+    p.append('<p class="note">Source records go through the migration policy first (free, '
+             "expired, backup ... are set aside, not reported missing); Kea leases that no longer "
+             "hold their address (expired, reclaimed, released) are set aside too.</p>")
+
+    p.append("<h2>Charts</h2><div class=\"charts\">")
+    total = max(1, result.matched + result.differences)
+    p.append(_bar_chart("Match categories", [
+        (name, float(summ[name]), f"{summ[name]} ({summ[name] * 100 / total:.1f}%)",
+         _COLOURS[name]) for name in ("matched", "missing", "extra", "mismatched")]))
+    subnets = sorted(result.subnets.values(), key=lambda s: s.subnet_id)
+    util_items = [(_subnet_label(s)[:18], (s.utilisation or 0.0) * 100,
+                   f"{_fmt_pct(s.utilisation) or 'n/a'} of "
+                   f"{s.stat_total if s.stat_total is not None else '?'}",
+                   "#1565c0") for s in subnets]
+    p.append(_bar_chart("Per-subnet utilisation (Kea stat-lease-get)", util_items,
+                        max_value=100.0))
+    p.append("</div>")
+
+    p.append("<h2>Per subnet</h2>")
+    rows, warn = [], set()
+    for i, s in enumerate(subnets):
+        if not s.counts_match:
+            warn.add(i)
+        rows.append([s.subnet_id, s.prefix, s.source, s.kea, s.stat_assigned, s.stat_declined,
+                     s.stat_total, _fmt_pct(s.utilisation), "yes" if s.counts_match else "NO"])
+    p.append(_table(["subnet", "prefix", "source", "Kea leases", "Kea assigned (stat)",
+                     "declined (stat)", "total (stat)", "utilisation", "counts agree"], rows,
+                    numeric={0, 2, 3, 4, 5, 6, 7}, warn_rows=warn))
+
+    if summ["fields_mismatched"]:
+        p.append("<h2>Mismatched fields</h2>")
+        p.append(_table(["field", "records"], summ["fields_mismatched"].items(), numeric={1}))
+
+    sample = result.sample
+    shown = len(sample)
+    p.append("<h2>Differences</h2>")
+    if not sample:
+        p.append('<p class="note">None.</p>')
+    else:
+        if shown < result.differences:
+            p.append(f'<p class="note">Showing the first {shown} of {result.differences} '
+                     f"differences (at most {SAMPLE_LIMIT}); the JSON and CSV outputs list all."
+                     "</p>")
+        mism = [d for d in sample if d["category"] == "mismatched"]
+        if mism:
+            p.append("<h3>Mismatched</h3>")
+            rows2 = []
+            for d in mism:
+                for name, vals in d["fields"].items():
+                    rows2.append([d["address"], d.get("subnet_id"), name, vals.get("source"),
+                                  vals.get("kea"), d.get("source_line")])
+            p.append(_table(["address", "subnet", "field", "source", "Kea", "source line"],
+                            rows2))
+        for cat, side, label in (("missing", "source", "Missing in Kea (in the source)"),
+                                 ("extra", "kea", "Extra in Kea (not in the source)")):
+            items = [d for d in sample if d["category"] == cat]
+            if not items:
+                continue
+            keys: list[str] = []
+            for d in items:
+                for k in d.get(side, {}):
+                    if k not in keys:
+                        keys.append(k)
+            p.append(f"<h3>{_e(label)}</h3>")
+            p.append(_table(["address", "subnet", *keys, *(["source line"] if cat == "missing"
+                                                          else [])],
+                            [[d["address"], d.get("subnet_id"),
+                              *[d.get(side, {}).get(k) for k in keys],
+                              *([d.get("source_line")] if cat == "missing" else [])]
+                             for d in items]))
+    if result.warnings:
+        p.append("<h2>Warnings</h2><ul>")
+        p.extend(f"<li>{_e(w)}</li>" for w in result.warnings)
+        p.append("</ul>")
+    p.append("</body></html>\n")
+    return "".join(p)
+
+
+def write_html(result: ReconcileResult, path: str | Path, *, title: str | None = None) -> None:
+    """Write :func:`render_html` to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    text = render_html(result, title=title)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

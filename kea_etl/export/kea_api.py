@@ -1,0 +1,266 @@
+"""Read every lease of a Kea server page by page, in bounded memory.
+
+Kea's ``lease4-get-page`` / ``lease6-get-page`` (lease_cmds) return at most ``limit`` leases
+whose address is greater than ``from``; the walk is over when a page is shorter than the limit
+(or Kea answers result 3, "empty"). ``lease4-get-all`` is never used: on a big server it builds
+one reply holding every lease, in Kea and here.
+
+Two shapes are offered:
+
+* :func:`iter_lease_pages` yields the raw pages (lists of Kea's lease JSON), optionally filtered
+  to some subnets and fetched one page ahead by a helper thread, so the next round trip to Kea
+  overlaps the caller's work on the current page. This is the export fast path: pages become
+  Arrow record batches (:func:`page_to_batch`) without building a record object per lease.
+* :func:`iter_leases` yields canonical :class:`~kea_etl.records.Lease4` /
+  :class:`~kea_etl.records.Lease6` records for callers that want them (reconciliation, pipelines).
+
+Kea 2.2 has no server-side subnet filter for the paged commands, so ``subnets`` is applied here:
+the whole lease table is still walked, but only matching leases are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+from kea_etl.errors import KeaEtlError
+from kea_etl.records import Lease4, Lease6
+
+__all__ = [
+    "LEASE_SCHEMA",
+    "Family",
+    "LeaseClient",
+    "iter_lease_pages",
+    "iter_leases",
+    "page_to_batch",
+]
+
+Family = Literal[4, 6]
+
+
+class LeaseClient(Protocol):
+    """What this module needs from :class:`kea_etl.kea.KeaClient` (any object with these works)."""
+
+    def lease4_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def lease6_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+
+#: Columns of one exported lease, shared by the Parquet/CSV files and the warehouse tables.
+#: Times are UTC epoch seconds (``expire = cltt + valid_lft`` as in Kea's memfile); ``exported_at``
+#: is the run's timestamp. ``lease_type`` is ``V4`` for DHCPv4 leases, ``IA_NA`` / ``IA_PD`` for v6.
+LEASE_SCHEMA = pa.schema([
+    ("exported_at", pa.timestamp("us", tz="UTC")),
+    ("kea_version", pa.string()),
+    ("family", pa.int8()),
+    ("address", pa.string()),
+    ("lease_type", pa.string()),
+    ("prefix_len", pa.int16()),
+    ("subnet_id", pa.int64()),
+    ("hwaddr", pa.string()),
+    ("client_id", pa.string()),
+    ("duid", pa.string()),
+    ("iaid", pa.int64()),
+    ("valid_lft", pa.int64()),
+    ("preferred_lft", pa.int64()),
+    ("cltt", pa.int64()),
+    ("expire", pa.int64()),
+    ("state", pa.int8()),
+    ("hostname", pa.string()),
+    ("fqdn_fwd", pa.bool_()),
+    ("fqdn_rev", pa.bool_()),
+    ("user_context", pa.string()),
+])
+
+
+def _get_page(client: LeaseClient, family: Family, start: str, limit: int) -> list[dict[str, Any]]:
+    if family == 4:
+        return client.lease4_get_page(start, limit)
+    return client.lease6_get_page(start, limit)
+
+
+def _raw_pages(client: LeaseClient, family: Family, page_size: int) -> Iterator[list[dict[str, Any]]]:
+    start = "start"
+    while True:
+        page = _get_page(client, family, start, page_size)
+        if page:
+            yield page
+        if len(page) < page_size:
+            return
+        start = str(page[-1]["ip-address"])
+
+
+_DONE = object()
+
+
+def _prefetched(pages: Iterator[list[dict[str, Any]]], depth: int) -> Iterator[list[dict[str, Any]]]:
+    """Run ``pages`` in a helper thread, ``depth`` pages ahead of the consumer (bounded memory).
+
+    The thread waits on the bounded queue, so at most ``depth + 1`` pages exist at once. An
+    exception in the fetcher is re-raised in the consumer; a consumer that stops early (or
+    fails) sets ``stop`` so the fetcher ends after its current round trip.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    worker = threading.Thread(target=run, name="kea-etl-page-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+
+
+def iter_lease_pages(client: LeaseClient, family: Family, *, page_size: int = 1000,
+                     subnets: Collection[int] | None = None,
+                     prefetch: int = 2) -> Iterator[list[dict[str, Any]]]:
+    """Yield Kea's lease JSON page by page (each page at most ``page_size`` leases).
+
+    ``subnets`` keeps only leases of those subnet ids (filtered here: Kea 2.2 cannot). Pages that
+    the filter empties are not yielded. ``prefetch`` > 0 fetches that many pages ahead in a helper
+    thread; 0 fetches in the caller's thread.
+    """
+    if page_size < 1:
+        raise KeaEtlError(f"page size must be at least 1, got {page_size}")
+    pages = _raw_pages(client, family, page_size)
+    if prefetch > 0:
+        pages = _prefetched(pages, prefetch)
+    if not subnets:
+        yield from pages
+        return
+    wanted = frozenset(int(s) for s in subnets)
+    for page in pages:
+        kept = [lease for lease in page if int(lease.get("subnet-id", 0)) in wanted]
+        if kept:
+            yield kept
+
+
+def iter_leases(client: LeaseClient, family: Family, *, page_size: int = 1000,
+                subnets: Collection[int] | None = None, origin: str | None = None,
+                prefetch: int = 2) -> Iterator[Lease4 | Lease6]:
+    """Yield every lease of the server as canonical records (see :func:`iter_lease_pages`)."""
+    make = Lease4.from_kea if family == 4 else Lease6.from_kea
+    for page in iter_lease_pages(client, family, page_size=page_size, subnets=subnets,
+                                 prefetch=prefetch):
+        for lease in page:
+            yield make(lease, origin=origin)
+
+
+def _hex(value: Any) -> str | None:
+    # Kea prints ids as lowercase colon hex already; "" means "none".
+    if not value:
+        return None
+    return str(value).lower()
+
+
+def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported_at: datetime,
+                  kea_version: str) -> pa.RecordBatch:
+    """One Arrow record batch (:data:`LEASE_SCHEMA`) from one page of Kea's lease JSON.
+
+    Column-wise on purpose: no record object per lease, so conversion keeps up with Kea.
+    """
+    n = len(page)
+    address: list[str] = []
+    lease_type: list[str] = []
+    prefix_len: list[int] = []
+    subnet_id: list[int] = []
+    hwaddr: list[str | None] = []
+    client_id: list[str | None] = []
+    duid: list[str | None] = []
+    iaid: list[int | None] = []
+    valid: list[int] = []
+    preferred: list[int | None] = []
+    cltt: list[int] = []
+    expire: list[int] = []
+    state: list[int] = []
+    hostname: list[str] = []
+    fwd: list[bool] = []
+    rev: list[bool] = []
+    ctx: list[str | None] = []
+    v6 = family == 6
+    for lease in page:
+        address.append(lease["ip-address"])
+        vl = int(lease.get("valid-lft", 0))
+        c = int(lease["cltt"]) if "cltt" in lease else int(lease.get("expire", vl)) - vl
+        valid.append(vl)
+        cltt.append(c)
+        expire.append(c + vl)
+        subnet_id.append(int(lease.get("subnet-id", 0)))
+        hwaddr.append(_hex(lease.get("hw-address")))
+        state.append(int(lease.get("state", 0)))
+        hostname.append(lease.get("hostname") or "")
+        fwd.append(bool(lease.get("fqdn-fwd", False)))
+        rev.append(bool(lease.get("fqdn-rev", False)))
+        uc = lease.get("user-context")
+        ctx.append(json.dumps(uc, sort_keys=True, separators=(",", ":")) if uc else None)
+        if v6:
+            t = lease.get("type", "IA_NA")
+            lease_type.append(t)
+            prefix_len.append(int(lease.get("prefix-len", 128)) if t == "IA_PD" else 128)
+            duid.append(_hex(lease.get("duid")))
+            iaid.append(int(lease["iaid"]) if "iaid" in lease else None)
+            preferred.append(int(lease.get("preferred-lft", 0)))
+            client_id.append(None)
+        else:
+            lease_type.append("V4")
+            prefix_len.append(32)
+            client_id.append(_hex(lease.get("client-id")))
+            duid.append(None)
+            iaid.append(None)
+            preferred.append(None)
+    ts = pa.array([exported_at] * n, type=pa.timestamp("us", tz="UTC")) if n else \
+        pa.array([], type=pa.timestamp("us", tz="UTC"))
+    cols: list[pa.Array] = [
+        ts,
+        pa.array([kea_version] * n, type=pa.string()),
+        pa.array([family] * n, type=pa.int8()),
+        pa.array(address, type=pa.string()),
+        pa.array(lease_type, type=pa.string()),
+        pa.array(prefix_len, type=pa.int16()),
+        pa.array(subnet_id, type=pa.int64()),
+        pa.array(hwaddr, type=pa.string()),
+        pa.array(client_id, type=pa.string()),
+        pa.array(duid, type=pa.string()),
+        pa.array(iaid, type=pa.int64()),
+        pa.array(valid, type=pa.int64()),
+        pa.array(preferred, type=pa.int64()),
+        pa.array(cltt, type=pa.int64()),
+        pa.array(expire, type=pa.int64()),
+        pa.array(state, type=pa.int8()),
+        pa.array(hostname, type=pa.string()),
+        pa.array(fwd, type=pa.bool_()),
+        pa.array(rev, type=pa.bool_()),
+        pa.array(ctx, type=pa.string()),
+    ]
+    return pa.RecordBatch.from_arrays(cols, schema=LEASE_SCHEMA)

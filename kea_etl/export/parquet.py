@@ -1,0 +1,91 @@
+"""Parquet and CSV files, partitioned Hive-style by export date and server.
+
+Layout (readable as-is by ``pyarrow.dataset(..., partitioning="hive")``, Spark, Trino, DuckDB)::
+
+    ROOT/leases/export_date=2026-11-27/server=<server>/leases-v4.parquet
+    ROOT/stats/export_date=2026-11-27/server=<server>/stats-v4.parquet
+
+(``.csv`` instead of ``.parquet`` for CSV.) The server label is percent-encoded in the directory
+name (``unix%3A%2F%2F%2Frun%2Fkea%2Fkea4.sock``), which pyarrow decodes back
+(``segment_encoding="uri"``, its default). ``export_date`` and ``server`` live only in the path,
+as partition columns; the files hold the other columns.
+
+Each file is streamed (one row group per batch, bounded memory) into a hidden temporary file in
+the partition directory (names starting with ``.`` are ignored by dataset readers) and renamed
+over the final name when complete, so a reader never sees half a file and re-running the same
+night replaces that night's file instead of adding another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = ["PartitionedFileSink", "partition_dir"]
+
+Format = Literal["parquet", "csv"]
+
+
+def partition_dir(root: str | Path, dataset: str, export_date: date, server: str) -> Path:
+    """``ROOT/<dataset>/export_date=YYYY-MM-DD/server=<percent-encoded server>``."""
+    return (Path(root) / dataset / f"export_date={export_date.isoformat()}"
+            / f"server={quote(server, safe='')}")
+
+
+class PartitionedFileSink:
+    """One Parquet or CSV file in its partition, written through a temporary file."""
+
+    def __init__(self, root: str | Path, *, dataset: str, name: str, export_date: date,
+                 server: str, schema: pa.Schema, fmt: Format = "parquet",
+                 compression: str = "snappy") -> None:
+        self.fmt = fmt
+        self.schema = schema
+        self.directory = partition_dir(root, dataset, export_date, server)
+        self.path = self.directory / f"{name}.{fmt}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self.rows = 0
+        self._writer: Any
+        if fmt == "parquet":
+            self._writer = pq.ParquetWriter(str(self._tmp), schema, compression=compression)
+        else:
+            self._writer = pacsv.CSVWriter(str(self._tmp), schema)
+        self._closed = False
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if self.fmt == "parquet":
+            self._writer.write_batch(batch)
+        else:
+            self._writer.write(batch)
+        self.rows += batch.num_rows
+
+    def commit(self) -> Path:
+        """Close the temporary file, fsync it and rename it over the final name."""
+        self._writer.close()
+        self._closed = True
+        with self._tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        self._tmp.chmod(0o644)
+        self._tmp.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; an earlier complete file of the same night stays."""
+        if not self._closed:
+            with contextlib.suppress(Exception):  # the file is being thrown away anyway
+                self._writer.close()
+            self._closed = True
+        self._tmp.unlink(missing_ok=True)

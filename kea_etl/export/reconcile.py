@@ -1,0 +1,539 @@
+"""Reconciliation: compare a migration source with what a Kea server holds, record by record.
+
+Both sides are streams. The source goes through the **same policy as the migration**
+(:class:`~kea_etl.transform.normalize.Normalizer` with the target's subnets and ``as_of``), so a
+free, expired or backup lease of the source is counted as *skipped by policy*, never as "missing
+in Kea". The Kea side drops leases that no longer hold their address (state expired-reclaimed or
+released, or expired before ``as_of``), counted as *ignored*.
+
+Each record is keyed by its address (for a delegated prefix: the prefix address; the key shown
+is ``prefix/len``) and ends in exactly one category:
+
+``matched``     in both, every compared field equal
+``missing``     in the source, not in Kea
+``extra``       in Kea, not in the source
+``mismatched``  in both, some field differs: hwaddr, client_id (v4), duid, iaid, lease_type,
+                prefix_len (v6), subnet_id, state, and expire beyond ``tolerance`` seconds
+                (two infinite lifetimes are equal whatever their cltt). A v6 hwaddr is compared
+                only when the source has one (Kea learns it from traffic).
+
+Memory: both sides are spooled into a temporary SQLite file (compact rows: the address as a 4 or
+16 byte big-endian key plus about ten short fields, roughly 150 bytes a lease on disk, nothing
+per lease in RAM) and read back ordered by key for a merge join. This does not trust Kea's page
+order (Kea 2.2's PostgreSQL backend orders IPv6 leases as text), de-duplicates the source (last
+record for an address wins, as in Kea's memfile) and keeps RAM flat whatever the lease count.
+Differences stream to a JSON-lines spool; the first :data:`SAMPLE_LIMIT` stay in memory for the
+HTML report. Per-subnet counts (source, Kea leases, ``stat-leaseN-get``) are small dicts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
+from kea_etl.export.kea_api import iter_leases
+from kea_etl.extract.base import Extracted
+from kea_etl.records import (
+    INFINITE_LIFETIME,
+    LEASE_STATES,
+    STATE_DECLINED,
+    STATE_DEFAULT,
+    Lease4,
+    Lease6,
+    Reservation,
+    from_epoch,
+)
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SAMPLE_LIMIT",
+    "ReconcileClient",
+    "ReconcileResult",
+    "SubnetCounts",
+    "compare_records",
+    "reconcile",
+    "reconcile_kea",
+]
+
+#: expiry tolerance in seconds. The migration keeps expiry exactly, so any honest difference is
+#: either a bug or a client that renewed on Kea; 2 s only absorbs sources with sub-second times
+#: (CSV/SQL) rounded differently on the way in. Raise it when comparing after live traffic.
+DEFAULT_TOLERANCE = 2
+#: differences kept in memory for the HTML report (all of them go to JSON / CSV)
+SAMPLE_LIMIT = 2000
+
+FIELDS4 = ("hwaddr", "client_id", "subnet_id", "state", "expire")
+FIELDS6 = ("duid", "iaid", "lease_type", "prefix_len", "subnet_id", "state", "expire", "hwaddr")
+
+_COLS = ("k", "key", "lease_type", "prefix_len", "subnet_id", "hwaddr", "client_id", "duid",
+         "iaid", "valid_lft", "cltt", "state", "hostname", "line", "origin")
+
+
+class ReconcileClient(Protocol):
+    """The Kea client methods reconciliation uses (:class:`kea_etl.kea.KeaClient` has them)."""
+
+    def lease4_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def lease6_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def call(self, command: str, arguments: dict[str, Any] | None = None) -> Any: ...
+
+
+@dataclass
+class SubnetCounts:
+    """Per-subnet counts: source (after policy), Kea (active leases), and stat-leaseN-get."""
+
+    subnet_id: int
+    prefix: str = ""
+    source: int = 0
+    kea: int = 0
+    stat_assigned: int | None = None
+    stat_declined: int | None = None
+    stat_total: int | None = None
+
+    @property
+    def utilisation(self) -> float | None:
+        if self.stat_total and self.stat_assigned is not None:
+            return self.stat_assigned / self.stat_total
+        return None
+
+    @property
+    def counts_match(self) -> bool:
+        """Source == Kea leases, and == Kea's own statistic when it was available."""
+        return self.source == self.kea and (self.stat_assigned is None
+                                             or self.stat_assigned == self.kea)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subnet_id": self.subnet_id, "prefix": self.prefix, "source": self.source,
+                "kea": self.kea, "stat_assigned": self.stat_assigned,
+                "stat_declined": self.stat_declined, "stat_total": self.stat_total,
+                "utilisation": self.utilisation, "counts_match": self.counts_match}
+
+
+def _row(rec: Lease4 | Lease6, line: int | None, origin: str | None) -> tuple[Any, ...]:
+    if isinstance(rec, Lease4):
+        return (rec.address.packed, rec.key, "V4", 32, rec.subnet_id, rec.hwaddr, rec.client_id,
+                None, None, rec.valid_lft, rec.cltt, rec.state, rec.hostname, line, origin)
+    return (rec.address.packed, rec.key, rec.lease_type, rec.prefix_len, rec.subnet_id,
+            rec.hwaddr, None, rec.duid, rec.iaid, rec.valid_lft, rec.cltt, rec.state,
+            rec.hostname, line, origin)
+
+
+def _expire(row: Mapping[str, Any]) -> int | None:
+    if row["valid_lft"] == INFINITE_LIFETIME:
+        return None  # never expires
+    return int(row["cltt"]) + int(row["valid_lft"])
+
+
+def _show(name: str, value: Any) -> Any:
+    if name == "state" and isinstance(value, int):
+        return f"{value} ({LEASE_STATES.get(value, '?')})"
+    return value
+
+
+def compare_records(src: Mapping[str, Any], kea: Mapping[str, Any], *, family: int,
+                    tolerance: int) -> dict[str, dict[str, Any]]:
+    """The differing fields of two spooled rows: ``{field: {"source": .., "kea": ..}}``."""
+    diffs: dict[str, dict[str, Any]] = {}
+    for name in (FIELDS4 if family == 4 else FIELDS6):
+        if name == "expire":
+            a, b = _expire(src), _expire(kea)
+            if a is None and b is None:
+                continue
+            if a is None or b is None or abs(a - b) > tolerance:
+                diffs["expire"] = {
+                    "source": "never" if a is None else from_epoch(a).isoformat(),
+                    "kea": "never" if b is None else from_epoch(b).isoformat(),
+                    "delta_s": None if a is None or b is None else b - a}
+            continue
+        if name == "hwaddr" and family == 6 and not src["hwaddr"]:
+            continue
+        if src[name] != kea[name]:
+            diffs[name] = {"source": _show(name, src[name]), "kea": _show(name, kea[name])}
+    return diffs
+
+
+@dataclass
+class ReconcileResult:
+    """Counts, per-subnet table and differences of one reconciliation.
+
+    Differences live in a spool file owned by the result: call :meth:`close` (or use it as a
+    context manager) when done with :meth:`iter_differences`.
+    """
+
+    family: int
+    as_of: int
+    tolerance: int
+    source_name: str = ""
+    server: str = ""
+    kea_version: str = ""
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    matched: int = 0
+    missing: int = 0
+    extra: int = 0
+    mismatched: int = 0
+    source_read: int = 0
+    source_compared: int = 0
+    source_failed: int = 0
+    source_duplicates: int = 0
+    source_skipped: Counter[str] = field(default_factory=Counter)
+    kea_read: int = 0
+    kea_compared: int = 0
+    kea_ignored: Counter[str] = field(default_factory=Counter)
+    fields_mismatched: Counter[str] = field(default_factory=Counter)
+    subnets: dict[int, SubnetCounts] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    _workdir: Path | None = None
+    _diff_path: Path | None = None
+
+    @property
+    def differences(self) -> int:
+        return self.missing + self.extra + self.mismatched
+
+    def exit_code(self) -> int:
+        """0 when every record matches, 1 when there are differences (2 is the CLI's, errors)."""
+        return 1 if self.differences else 0
+
+    def iter_differences(self) -> Iterator[dict[str, Any]]:
+        if self._diff_path is None or not self._diff_path.exists():
+            yield from self.sample
+            return
+        with self._diff_path.open(encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the differences list."""
+        return {
+            "matched": self.matched, "missing": self.missing, "extra": self.extra,
+            "mismatched": self.mismatched, "differences_total": self.differences,
+            "ok": self.differences == 0, "family": self.family,
+            "as_of": from_epoch(self.as_of).isoformat(), "tolerance_s": self.tolerance,
+            "generated_at": self.generated_at.isoformat(),
+            "source": {"name": self.source_name, "read": self.source_read,
+                       "compared": self.source_compared, "failed": self.source_failed,
+                       "duplicates": self.source_duplicates,
+                       "skipped": dict(sorted(self.source_skipped.items()))},
+            "kea": {"server": self.server, "version": self.kea_version, "read": self.kea_read,
+                    "compared": self.kea_compared,
+                    "ignored": dict(sorted(self.kea_ignored.items()))},
+            "fields_mismatched": dict(sorted(self.fields_mismatched.items())),
+            "subnets": [s.to_json() for s in sorted(self.subnets.values(),
+                                                    key=lambda s: s.subnet_id)],
+            "subnet_count_mismatches": sum(1 for s in self.subnets.values()
+                                           if not s.counts_match),
+            "warnings": self.warnings,
+        }
+
+    def write_json(self, path: str | Path) -> None:
+        """Summary plus the complete ``differences`` list, streamed, written atomically."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                head = json.dumps(self.summary(), indent=2, default=str)
+                fh.write(head[:-2] + ',\n  "differences": [')
+                for i, diff in enumerate(self.iter_differences()):
+                    fh.write(("\n    " if i == 0 else ",\n    ")
+                             + json.dumps(diff, default=str, sort_keys=False))
+                fh.write("\n  ]\n}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            Path(tmp).chmod(0o644)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def write_csv(self, path: str | Path) -> None:
+        """One row per differing field (one row for a missing / extra record), atomically."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(["address", "category", "subnet_id", "field", "source_value",
+                            "kea_value", "source_line"])
+                for d in self.iter_differences():
+                    base = [d["address"], d["category"], d.get("subnet_id")]
+                    line = d.get("source_line")
+                    if d["category"] == "mismatched":
+                        for name, vals in d["fields"].items():
+                            w.writerow([*base, name, vals.get("source"), vals.get("kea"), line])
+                    else:
+                        w.writerow([*base, "", "", "", line])
+            Path(tmp).chmod(0o644)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def close(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> ReconcileResult:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _dict_row(cur: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(_COLS, row, strict=True))
+
+
+class _Spool:
+    """Two key-ordered tables in a throwaway SQLite file: the merge join's external sort."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.db = sqlite3.connect(str(workdir / "spool.sqlite"))
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
+            "PRAGMA temp_store=FILE;")
+        cols = ("k BLOB PRIMARY KEY, key TEXT, lease_type TEXT, prefix_len INT, subnet_id INT, "
+                "hwaddr TEXT, client_id TEXT, duid TEXT, iaid INT, valid_lft INT, cltt INT, "
+                "state INT, hostname TEXT, line INT, origin TEXT")
+        self.db.execute(f"CREATE TABLE src ({cols}) WITHOUT ROWID")
+        self.db.execute(f"CREATE TABLE kea ({cols}) WITHOUT ROWID")
+        self.db.row_factory = _dict_row
+
+    def add(self, table: str, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows (a later row replaces an earlier one with the same key)."""
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(_COLS))})", rows)
+        return len(rows)
+
+    def ordered(self, table: str) -> Iterator[dict[str, Any]]:
+        cur = self.db.execute(f"SELECT * FROM {table} ORDER BY k")
+        while rows := cur.fetchmany(1000):
+            yield from rows
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _snapshot(row: Mapping[str, Any], family: int) -> dict[str, Any]:
+    names = FIELDS4 if family == 4 else FIELDS6
+    out: dict[str, Any] = {}
+    for n in names:
+        if n == "expire":
+            e = _expire(row)
+            out["expire"] = "never" if e is None else from_epoch(e).isoformat()
+        else:
+            out[n] = _show(n, row[n])
+    if row["hostname"]:
+        out["hostname"] = row["hostname"]
+    return out
+
+
+def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | None]],
+              kea_leases: Iterable[Lease4 | Lease6], *, family: int, as_of: int,
+              tolerance: int = DEFAULT_TOLERANCE, stats: Mapping[int, Mapping[str, int]] | None = None,
+              subnet_prefixes: Mapping[int, str] | None = None,
+              result: ReconcileResult | None = None, workdir: str | Path | None = None,
+              batch: int = 2000) -> ReconcileResult:
+    """Compare records already through the migration policy with Kea's leases.
+
+    ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
+    load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here).
+    ``stats`` maps subnet id -> Kea's stat-leaseN-get row. Returns a :class:`ReconcileResult`.
+    """
+    res = result or ReconcileResult(family=family, as_of=as_of, tolerance=tolerance)
+    res.family, res.as_of, res.tolerance = family, as_of, tolerance
+    base = Path(tempfile.mkdtemp(prefix="kea-etl-reconcile-", dir=workdir))
+    res._workdir = base
+    res._diff_path = base / "differences.jsonl"
+    prefixes = subnet_prefixes or {}
+
+    def counts(sid: int) -> SubnetCounts:
+        sc = res.subnets.get(sid)
+        if sc is None:
+            sc = res.subnets[sid] = SubnetCounts(sid, prefixes.get(sid, ""))
+        return sc
+
+    spool = _Spool(base)
+    try:
+        buf: list[tuple[Any, ...]] = []
+        spooled = 0
+        for item in source:
+            rec, line = item if isinstance(item, tuple) else (item, None)
+            buf.append(_row(rec, line, rec.origin))
+            if len(buf) >= batch:
+                spooled += spool.add("src", buf)
+                buf.clear()
+        if buf:
+            spooled += spool.add("src", buf)
+            buf.clear()
+        for lease in kea_leases:
+            res.kea_read += 1
+            if lease.state not in (STATE_DEFAULT, STATE_DECLINED):
+                res.kea_ignored[LEASE_STATES.get(lease.state, str(lease.state))] += 1
+                continue
+            if lease.valid_lft != INFINITE_LIFETIME and lease.expire < as_of:
+                res.kea_ignored["expired"] += 1
+                continue
+            buf.append(_row(lease, None, None))
+            if len(buf) >= batch:
+                spool.add("kea", buf)
+                buf.clear()
+        if buf:
+            spool.add("kea", buf)
+        spool.db.commit()
+        _merge(spool, res, family=family, tolerance=tolerance, counts=counts)
+        # the same key twice in the source: the later record replaced the earlier one
+        res.source_duplicates = spooled - res.source_compared
+    finally:
+        spool.close()
+        (base / "spool.sqlite").unlink(missing_ok=True)
+    for sid, row in (stats or {}).items():
+        sc = counts(sid)
+        if family == 4:
+            sc.stat_assigned = int(row.get("assigned-addresses", 0))
+            sc.stat_total = int(row.get("total-addresses", 0))
+            sc.stat_declined = int(row.get("declined-addresses", 0))
+        else:
+            sc.stat_assigned = int(row.get("assigned-nas", 0)) + int(row.get("assigned-pds", 0))
+            sc.stat_total = int(row.get("total-nas", 0)) + int(row.get("total-pds", 0))
+            sc.stat_declined = int(row.get("declined-nas", row.get("declined-addresses", 0)))
+    return res
+
+
+def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
+           counts: Callable[[int], SubnetCounts]) -> None:
+    src_it, kea_it = spool.ordered("src"), spool.ordered("kea")
+    s, k = next(src_it, None), next(kea_it, None)
+    assert res._diff_path is not None
+    with res._diff_path.open("w", encoding="utf-8") as out:
+
+        def emit(diff: dict[str, Any]) -> None:
+            out.write(json.dumps(diff, default=str) + "\n")
+            if len(res.sample) < SAMPLE_LIMIT:
+                res.sample.append(diff)
+
+        while s is not None or k is not None:
+            if k is None or (s is not None and s["k"] < k["k"]):
+                assert s is not None
+                res.source_compared += 1
+                res.missing += 1
+                counts(s["subnet_id"]).source += 1
+                emit({"address": s["key"], "category": "missing", "subnet_id": s["subnet_id"],
+                      "fields": {}, "source": _snapshot(s, family), "source_line": s["line"],
+                      "source_origin": s["origin"]})
+                s = next(src_it, None)
+            elif s is None or k["k"] < s["k"]:
+                res.kea_compared += 1
+                res.extra += 1
+                counts(k["subnet_id"]).kea += 1
+                emit({"address": k["key"], "category": "extra", "subnet_id": k["subnet_id"],
+                      "fields": {}, "kea": _snapshot(k, family)})
+                k = next(kea_it, None)
+            else:
+                res.source_compared += 1
+                res.kea_compared += 1
+                counts(s["subnet_id"]).source += 1
+                counts(k["subnet_id"]).kea += 1
+                diffs = compare_records(s, k, family=family, tolerance=tolerance)
+                if diffs:
+                    res.mismatched += 1
+                    res.fields_mismatched.update(diffs.keys())
+                    emit({"address": s["key"], "category": "mismatched",
+                          "subnet_id": s["subnet_id"], "fields": diffs, "source_line": s["line"],
+                          "source_origin": s["origin"]})
+                else:
+                    res.matched += 1
+                s, k = next(src_it, None), next(kea_it, None)
+
+
+def _config_family(config: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
+    if "arguments" in config and isinstance(config["arguments"], Mapping):
+        config = config["arguments"]
+    has4, has6 = "Dhcp4" in config, "Dhcp6" in config
+    if has4 == has6:
+        raise KeaEtlError("the Kea configuration must have exactly one of Dhcp4 / Dhcp6 "
+                          f"(found: {', '.join(k for k in ('Dhcp4', 'Dhcp6') if k in config)})")
+    return (4 if has4 else 6), config
+
+
+def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]]:
+    resp = client.call(f"stat-lease{family}-get", None)
+    args = resp.get("arguments") if isinstance(resp, Mapping) else getattr(resp, "arguments", None)
+    if not isinstance(args, Mapping):
+        return {}
+    rs = args.get("result-set") or {}
+    cols = list(rs.get("columns") or [])
+    out: dict[int, dict[str, int]] = {}
+    for raw in rs.get("rows") or []:
+        row = dict(zip(cols, raw, strict=False))
+        out[int(row.pop("subnet-id"))] = {k: int(v) for k, v in row.items()}
+    return out
+
+
+def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: ReconcileClient, *,
+                  kea_config: Mapping[str, Any], as_of: int | None = None,
+                  tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
+                  source_name: str = "", server: str = "", kea_version: str = "",
+                  page_size: int = 1000, workdir: str | Path | None = None) -> ReconcileResult:
+    """Extracted source items vs a live Kea: apply the migration policy, compare, count.
+
+    ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
+    answer); it gives the family, the subnet ids the policy assigns and the subnet prefixes.
+    """
+    from kea_etl.transform.normalize import Normalizer, Rejected
+    from kea_etl.transform.subnets import SubnetMap
+
+    family, config = _config_family(kea_config)
+    now = int(as_of if as_of is not None else datetime.now(UTC).timestamp())
+    smap = SubnetMap.from_config(config)
+    normalizer = Normalizer(smap, as_of=now, abandoned=abandoned)  # type: ignore[arg-type]
+    res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name,
+                          server=server, kea_version=kea_version)
+    prefixes = {sid: str(sub.prefix) for sid, sub in smap.subnets.get(family, {}).items()}
+    for sid, prefix in prefixes.items():
+        res.subnets[sid] = SubnetCounts(sid, prefix)
+    lease_cls = Lease4 if family == 4 else Lease6
+
+    def policy() -> Iterator[tuple[Lease4 | Lease6, int | None]]:
+        for item in source:
+            res.source_read += 1
+            if isinstance(item, MalformedRecordError):
+                res.source_failed += 1
+                continue
+            if isinstance(item.record, Reservation):
+                res.source_skipped["reservation"] += 1
+                continue
+            if not isinstance(item.record, lease_cls):
+                res.source_skipped[f"not-dhcpv{family}"] += 1
+                continue
+            out = normalizer(item)
+            if isinstance(out, Rejected):
+                if out.failed:
+                    res.source_failed += 1
+                else:
+                    res.source_skipped[out.reason] += 1
+                continue
+            assert isinstance(out, Lease4 | Lease6)
+            yield out, item.line
+
+    stats: dict[int, dict[str, int]] = {}
+    try:
+        stats = _stat_rows(client, family)
+    except KeaUnsupportedError as exc:
+        res.warnings.append(f"no per-subnet statistics: {exc}")
+    kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
+    return reconcile(policy(), kea, family=family, as_of=now, tolerance=tolerance, stats=stats,
+                     subnet_prefixes=prefixes, result=res, workdir=workdir)
+

@@ -1,0 +1,748 @@
+"""ISC dhcpd.conf extractor: ``host`` declarations -> Kea ``Reservation`` records.
+
+``extract(path)`` streams the configuration (and its ``include`` files) token by token, keeps only
+the scope stack and the host being read, and yields one ``Extracted`` per reservation:
+
+* family 4 for each address of ``fixed-address`` (one reservation per address: dhcpd picks the one
+  valid on the client's network, Kea keeps reservations per subnet);
+* family 6 for ``fixed-address6`` / ``fixed-prefix6`` (one reservation holding all of them).
+
+The identifier follows how dhcpd matches hosts (dhcpd.conf(5), "The host statement"):
+
+* v4: ``option dhcp-client-identifier`` (or the old ``uid`` statement) -> ``client-id``, else
+  ``hardware ethernet`` -> ``hw-address``. The client-id is the option's raw bytes: colon hex as
+  written, or a quoted string's bytes. A client that derives its client-id from its MAC sends
+  ``01:<mac>``, and that is what Kea compares. Kea tries the identifiers in the order of
+  ``host-reservation-identifiers`` (default ``hw-address, duid, circuit-id, client-id``): a
+  client-id reservation matches only if ``client-id`` is listed there. A host with both a
+  client-id and a MAC keeps only the client-id (Kea holds one identifier per reservation); a
+  warning says so and ``extra["alt_identifiers"]`` keeps the MAC.
+* v6: ``host-identifier option dhcp6.client-id <hex>`` -> ``duid``, else
+  ``option dhcp-client-identifier`` / ``uid`` (dhcpd -6 matches it against the client's DUID) ->
+  ``duid``, else ``hardware ethernet`` -> ``hw-address``.
+
+Hostname: the host's ``option host-name``, else ``ddns-hostname``, else the declaration's own name
+when ``use-host-decl-names`` is on in the host or an enclosing scope (dhcpd only falls back to
+the declaration name then). ``filename`` / ``next-server`` become ``boot-file-name`` /
+``next-server`` (v4), also when set on an enclosing ``group`` (Kea has no groups).
+
+``subnet_id`` is 0: the transform assigns it from the target Kea config by address. The enclosing
+dhcpd scope is kept in ``Extracted.extra``: ``dhcpd_subnet`` (``192.0.2.0/24``),
+``dhcpd_shared_network``, ``dhcpd_host`` (the declaration name).
+
+What cannot be translated is reported by line, never dropped silently:
+
+* **warnings** for statements inside an otherwise good host (other ``option`` lines, lease times,
+  ``ddns-domainname``, nested blocks, unknown statements, a second identifier, group-level options
+  the host inherits): ``Extracted.extra["warnings"]`` is a list of ``(line, text)``; the text names
+  the file when it is not the host's own file;
+* **MalformedRecordError** for what makes a host unusable or is not a host at all: no identifier
+  (or only ``hardware token-ring`` / another ``host-identifier`` option), no address, a hostname in
+  ``fixed-address`` (kea-etl does not resolve names), a malformed address or id, ``deny booting``,
+  ``class`` / ``subclass`` declarations, a missing or cyclic ``include``, a block that never closes.
+
+``include "file";`` is resolved relative to the including file's directory (absolute paths as
+they are) unless ``include_dir`` is given; note that dhcpd itself resolves a relative include
+against its working directory. An include cycle is reported and not followed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.records import Reservation, canonical_hex
+
+__all__ = ["extract", "sniff"]
+
+_PUNCT = "{};,=()"
+_CONF_MARKERS = re.compile(
+    rb"^\s*(host\s+\S+\s*\{|subnet6?\s|shared-network\s|group\s*\{|ddns-update-style\s|authoritative\s*;|"
+    rb"default-lease-time\s|max-lease-time\s|include\s+\"|option\s+domain-name|log-facility\s|"
+    rb"ping-check\s|fixed-address6?\s|hardware\s+ethernet\s.*;\s*$)", re.MULTILINE)
+_LEASE_MARKERS = re.compile(rb"^\s*(lease\s+\d|ia-na\s|ia-ta\s|ia-pd\s|authoring-byte-order\s|"
+                            rb"server-duid\s|binding\s+state\s)", re.MULTILINE)
+
+
+def sniff(head: bytes) -> bool:
+    """True for text that looks like a dhcpd.conf (and not like a dhcpd.leases file)."""
+    if b"\x00" in head or _LEASE_MARKERS.search(head):
+        return False
+    return bool(_CONF_MARKERS.search(head))
+
+
+# ---- tokens ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: Literal["word", "string", "punct"]
+    text: str          # for strings: the value after escape processing (one char per byte)
+    path: str
+    line: int
+
+
+class _ParseError(Exception):
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
+def _tokenize(fh: IO[str], path: str) -> Iterator[_Tok | _ParseError]:
+    """Tokens of one file. The file is decoded as latin-1 so each char is one byte of the file."""
+    for lineno, line in enumerate(fh, start=1):
+        i, n = 0, len(line)
+        while i < n:
+            c = line[i]
+            if c in " \t\r\n\f\v":
+                i += 1
+            elif c == "#":
+                break
+            elif c in _PUNCT:
+                yield _Tok("punct", c, path, lineno)
+                i += 1
+            elif c == '"':
+                start = i
+                i += 1
+                out: list[str] = []
+                closed = False
+                while i < n:
+                    c = line[i]
+                    if c == '"':
+                        closed = True
+                        i += 1
+                        break
+                    if c == "\\" and i + 1 < n:
+                        nxt = line[i + 1]
+                        if nxt in "01234567":
+                            m = re.match(r"[0-7]{1,3}", line[i + 1:])
+                            assert m is not None
+                            out.append(chr(int(m.group(0), 8) & 0xFF))
+                            i += 1 + len(m.group(0))
+                            continue
+                        if nxt == "x":
+                            m = re.match(r"[0-9a-fA-F]{1,2}", line[i + 2:])
+                            if m:
+                                out.append(chr(int(m.group(0), 16)))
+                                i += 2 + len(m.group(0))
+                                continue
+                        out.append({"n": "\n", "t": "\t", "r": "\r", "b": "\b"}.get(nxt, nxt))
+                        i += 2
+                        continue
+                    out.append(c)
+                    i += 1
+                if not closed:
+                    # Recover like a reader would: the string probably ended before the first ';'.
+                    text = "".join(out)
+                    cut = line.find(";", line.index('"', start))
+                    if cut >= 0:
+                        text = line[line.index('"', start) + 1:cut]
+                        i = cut
+                    yield _ParseError(path, lineno, "unterminated quoted string (no closing '\"' on "
+                                      "this line)")
+                    yield _Tok("string", text, path, lineno)
+                    continue
+                yield _Tok("string", "".join(out), path, lineno)
+            else:
+                j = i
+                while j < n and line[j] not in _PUNCT and line[j] not in ' \t\r\n\f\v#"':
+                    j += 1
+                yield _Tok("word", line[i:j], path, lineno)
+                i = j
+
+
+class _Stream:
+    """Tokens of the main file with included files spliced in where their ``include`` stood."""
+
+    def __init__(self, path: Path, encoding: str, include_dir: Path | None = None) -> None:
+        self.encoding = encoding
+        self.include_dir = include_dir
+        self.stack: list[tuple[str, IO[str], Iterator[_Tok | _ParseError]]] = []
+        self.errors: list[MalformedRecordError] = []
+        self._open(path)
+
+    def _open(self, path: Path) -> None:
+        fh = path.open("r", encoding=self.encoding, newline="")
+        real = os.path.realpath(path)
+        self.stack.append((real, fh, _tokenize(fh, str(path))))
+
+    def include(self, tok: _Tok, name: str) -> None:
+        base = self.include_dir if self.include_dir is not None else Path(tok.path).parent
+        target = base / name  # an absolute name replaces the base
+        real = os.path.realpath(target)
+        if any(real == r for r, _, _ in self.stack):
+            chain = " -> ".join(Path(r).name for r, _, _ in self.stack) + f" -> {Path(real).name}"
+            self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
+                                                    f"include cycle ({chain}); not followed"))
+            return
+        try:
+            self._open(target)
+        except OSError as exc:
+            self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
+                                                    f"cannot open included file {target}: "
+                                                    f"{exc.strerror or exc}; its hosts are missing"))
+
+    def next(self) -> _Tok | None:
+        while self.stack:
+            _, fh, it = self.stack[-1]
+            for item in it:
+                if isinstance(item, _ParseError):
+                    self.errors.append(MalformedRecordError(item.path, item.line, None, str(item)))
+                    continue
+                return item
+            fh.close()
+            self.stack.pop()
+        return None
+
+    def close(self) -> None:
+        for _, fh, _ in self.stack:
+            fh.close()
+        self.stack.clear()
+
+
+# ---- scopes and hosts ------------------------------------------------------------------------
+
+@dataclass
+class _Scope:
+    kind: str                                 # global, group, subnet, subnet6, shared-network, pool ...
+    path: str
+    line: int
+    subnet: str | None = None
+    shared_network: str | None = None
+    use_host_decl_names: bool | None = None
+    filename: tuple[str, str, int] | None = None       # value, path, line (group scopes only)
+    next_server: tuple[str, str, int] | None = None
+    options: list[tuple[str, str, int]] = field(default_factory=list)  # text, path, line
+
+
+@dataclass
+class _Host:
+    name: str
+    path: str
+    line: int
+    hardware: list[tuple[str, str, int]] = field(default_factory=list)   # type, value, line
+    client_id: tuple[str, int] | None = None                           # canonical hex, line
+    duid: tuple[str, int] | None = None
+    other_identifiers: list[tuple[str, int]] = field(default_factory=list)
+    fixed4: list[tuple[str, int]] = field(default_factory=list)
+    fixed6: list[tuple[str, int]] = field(default_factory=list)
+    prefixes6: list[tuple[str, int]] = field(default_factory=list)
+    host_name: str | None = None
+    ddns_hostname: str | None = None
+    filename: str | None = None
+    next_server: tuple[str, int] | None = None
+    use_host_decl_names: bool | None = None
+    deny_booting: int | None = None
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _stmt_text(toks: list[_Tok]) -> str:
+    parts = []
+    for t in toks:
+        parts.append(f'"{t.text}"' if t.kind == "string" else t.text)
+    text = " ".join(parts).replace(" ,", ",")
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _flag(toks: list[_Tok]) -> bool | None:
+    if len(toks) == 1 and toks[0].text.lower() in ("on", "true"):
+        return True
+    if len(toks) == 1 and toks[0].text.lower() in ("off", "false"):
+        return False
+    return None
+
+
+def _utf8(text: str) -> str:
+    """A latin-1 decoded string (one char per byte) back to the UTF-8 text it was."""
+    try:
+        return text.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return text
+
+
+def _id_value(toks: list[_Tok], name: str) -> str:
+    """The colon-hex bytes of an identifier given as colon hex or as a quoted string."""
+    if len(toks) == 1 and toks[0].kind == "string":
+        raw = toks[0].text.encode("latin-1", errors="replace")
+        value = canonical_hex(raw, name)
+    elif len(toks) == 1 and toks[0].kind == "word":
+        value = canonical_hex(toks[0].text, name)
+    else:
+        raise InvalidValueError(name, _stmt_text(toks), "expected colon hex or a quoted string")
+    if value is None:
+        raise InvalidValueError(name, _stmt_text(toks), "empty")
+    return value
+
+
+class _Parser:
+    def __init__(self, path: Path, *, encoding: str, family: int | None,
+                 include_dir: Path | None) -> None:
+        self.stream = _Stream(path, encoding, include_dir)
+        self.family = family
+        self.root = str(path)
+
+    # -- generic statement reading --
+    def _statement(self) -> tuple[list[_Tok], str | None, _Tok | None]:
+        """Tokens up to ``;`` or ``{``. Returns (tokens, terminator, first token)."""
+        toks: list[_Tok] = []
+        while True:
+            tok = self.stream.next()
+            if tok is None:
+                return toks, None, toks[0] if toks else None
+            if tok.kind == "punct" and tok.text in ";{}":
+                if tok.text == "}" and toks:
+                    # dhcpd tolerates a missing ';' before '}' in a few places; treat as end.
+                    self._pushback = tok
+                    return toks, ";", toks[0]
+                return toks, tok.text, toks[0] if toks else tok
+            toks.append(tok)
+
+    _pushback: _Tok | None = None
+
+    def _next_stmt(self) -> tuple[list[_Tok], str | None, _Tok | None]:
+        if self._pushback is not None:
+            tok = self._pushback
+            self._pushback = None
+            return [], tok.text, tok
+        return self._statement()
+
+    def _skip_block(self) -> bool:
+        """Skip to the ``}`` closing the block just opened. False at end of input."""
+        depth = 1
+        while True:
+            tok = self.stream.next()
+            if tok is None:
+                return False
+            if tok.kind == "punct" and tok.text == "{":
+                depth += 1
+            elif tok.kind == "punct" and tok.text == "}":
+                depth -= 1
+                if depth == 0:
+                    return True
+
+    def _drain_errors(self) -> Iterator[ExtractItem]:
+        while self.stream.errors:
+            yield self.stream.errors.pop(0)
+
+    # -- scopes --
+    def run(self) -> Iterator[ExtractItem]:
+        try:
+            glob = _Scope("global", self.root, 0)
+            yield from self._block([glob], top=True)
+            yield from self._drain_errors()
+        finally:
+            self.stream.close()
+
+    def _block(self, scopes: list[_Scope], *, top: bool = False) -> Iterator[ExtractItem]:
+        """Statements until the closing ``}`` (or the end of input at top level)."""
+        scope = scopes[-1]
+        while True:
+            yield from self._drain_errors()
+            toks, term, first = self._next_stmt()
+            if term is None:
+                if toks:
+                    yield MalformedRecordError(toks[0].path, toks[0].line, None,
+                                               f"statement '{_stmt_text(toks)}' is cut off at the "
+                                               "end of the file (no ';')")
+                if not top:
+                    yield MalformedRecordError(scope.path, scope.line, scope.kind,
+                                               f"{scope.kind} block opened here is never closed "
+                                               "(missing '}' at the end of the file)")
+                return
+            if term == "}":
+                if top:
+                    assert first is not None
+                    yield MalformedRecordError(first.path, first.line, None,
+                                               "unexpected '}' (no block is open here); ignored")
+                    continue
+                return
+            if not toks:
+                if term == "{":
+                    assert first is not None
+                    yield MalformedRecordError(first.path, first.line, None,
+                                               "a block with no statement before '{'; skipped")
+                    self._skip_block()
+                continue
+            kw = toks[0].text.lower() if toks[0].kind == "word" else ""
+            if term == "{":
+                if kw == "host":
+                    yield from self._host(toks, scopes)
+                elif kw in ("subnet", "subnet6", "shared-network", "group", "pool", "pool6"):
+                    new = self._new_scope(kw, toks, scope)
+                    yield from self._block([*scopes, new])
+                elif kw in ("class", "subclass"):
+                    yield self._class_error(toks)
+                    if not self._skip_block():
+                        return
+                elif not self._skip_block():
+                    yield MalformedRecordError(toks[0].path, toks[0].line, kw or None,
+                                               f"'{_stmt_text(toks)}' block is never closed "
+                                               "(missing '}' at the end of the file)")
+                    return
+                continue
+            # a statement ending in ';'
+            if kw == "include":
+                if len(toks) == 2 and toks[1].kind == "string":
+                    self.stream.include(toks[0], toks[1].text)
+                else:
+                    yield MalformedRecordError(toks[0].path, toks[0].line, "include",
+                                               f"'{_stmt_text(toks)}': expected include \"file\";")
+            elif kw == "subclass":
+                yield self._class_error(toks)
+            elif kw == "use-host-decl-names":
+                scope.use_host_decl_names = _flag(toks[1:])
+            elif scope.kind == "group":
+                self._group_param(kw, toks, scope)
+
+    def _new_scope(self, kw: str, toks: list[_Tok], parent: _Scope) -> _Scope:
+        new = _Scope(kw, toks[0].path, toks[0].line, subnet=parent.subnet,
+                     shared_network=parent.shared_network)
+        if kw == "subnet" and len(toks) >= 4 and toks[2].text.lower() == "netmask":
+            try:
+                new.subnet = str(IPv4Network(f"{toks[1].text}/{toks[3].text}", strict=False))
+            except ValueError:
+                new.subnet = f"{toks[1].text} netmask {toks[3].text}"
+        elif kw == "subnet6" and len(toks) >= 2:
+            text = "".join(t.text for t in toks[1:])
+            try:
+                new.subnet = str(IPv6Network(text, strict=False))
+            except ValueError:
+                new.subnet = text
+        elif kw == "shared-network" and len(toks) >= 2:
+            new.shared_network = toks[1].text
+        return new
+
+    def _group_param(self, kw: str, toks: list[_Tok], scope: _Scope) -> None:
+        t0 = toks[0]
+        if kw == "filename" and len(toks) == 2 and toks[1].kind == "string":
+            scope.filename = (_utf8(toks[1].text), t0.path, t0.line)
+        elif kw == "next-server" and len(toks) == 2:
+            scope.next_server = (toks[1].text, t0.path, t0.line)
+        elif kw in ("option", "supersede", "default", "prepend", "append", "server-name"):
+            scope.options.append((_stmt_text(toks), t0.path, t0.line))
+
+    def _class_error(self, toks: list[_Tok]) -> MalformedRecordError:
+        name = toks[1].text if len(toks) > 1 else ""
+        kw = toks[0].text.lower()
+        what = f'{kw} "{name}"'
+        if kw == "subclass":
+            reason = (f"({_stmt_text(toks)}) not translated: dhcpd subclass membership has no Kea "
+                      "reservation equivalent (write a Kea client class, or a host reservation "
+                      "with client-classes, by hand)")
+        else:
+            reason = ("not translated: Kea client classes are configured by hand "
+                      "(kea-etl moves hosts, not classes)")
+        return MalformedRecordError(toks[0].path, toks[0].line, what, reason)
+
+    # -- hosts --
+    def _host(self, head: list[_Tok], scopes: list[_Scope]) -> Iterator[ExtractItem]:
+        t0 = head[0]
+        name = _utf8(head[1].text) if len(head) > 1 else ""
+        host = _Host(name, t0.path, t0.line)
+        seen_errors = len(self.stream.errors)
+        if len(head) != 2:
+            host.errors.append((t0.line, f"'{_stmt_text(head)}': expected 'host NAME {{'"))
+        closed = False
+        while True:
+            toks, term, first = self._next_stmt()
+            if term is None:
+                break
+            if term == "}":
+                closed = True
+                break
+            if not toks:
+                if term == "{":
+                    self._skip_block()
+                continue
+            if term == "{":
+                host.warnings.append((toks[0].line, f"block '{_stmt_text(toks)} {{ ... }}' inside "
+                                      "the host not translated"))
+                if not self._skip_block():
+                    break
+                continue
+            self._host_statement(host, toks)
+        for e in self.stream.errors[seen_errors:]:
+            host.errors.append((e.line or host.line, f"syntax error inside the host: {e.reason}"))
+        del self.stream.errors[seen_errors:]  # reported once, as the host's error
+        yield from self._drain_errors()
+        if not closed:
+            yield MalformedRecordError(host.path, host.line, f"host {name}",
+                                       "is truncated: its block never closes (missing '}' at the end "
+                                       "of the file)")
+            return
+        yield from self._host_records(host, scopes)
+
+    def _host_statement(self, host: _Host, toks: list[_Tok]) -> None:
+        kw = toks[0].text.lower() if toks[0].kind == "word" else ""
+        line = toks[0].line
+        args = toks[1:]
+        text = _stmt_text(toks)
+        try:
+            if kw == "hardware":
+                if len(args) != 2:
+                    raise InvalidValueError("hardware", text, "expected 'hardware ethernet XX:XX:...;'")
+                htype = args[0].text.lower()
+                value = canonical_hex(args[1].text, "hardware address", max_len=20)
+                if value is None:
+                    raise InvalidValueError("hardware", text, "empty address")
+                host.hardware.append((htype, value, line))
+            elif kw == "fixed-address":
+                for t in args:
+                    if t.kind == "punct" and t.text == ",":
+                        continue
+                    host.fixed4.append((t.text, t.line))
+            elif kw == "fixed-address6":
+                if len(args) != 1:
+                    raise InvalidValueError("fixed-address6", text, "expected one IPv6 address")
+                host.fixed6.append((args[0].text, line))
+            elif kw == "fixed-prefix6":
+                host.prefixes6.append(("".join(t.text for t in args), line))
+            elif kw == "uid":
+                host.client_id = (_id_value(args, "uid"), line)
+            elif kw == "host-identifier":
+                if (len(args) == 3 and args[0].text.lower() == "option"
+                        and args[1].text.lower() == "dhcp6.client-id"):
+                    host.duid = (_id_value(args[2:], "dhcp6.client-id"), line)
+                else:
+                    host.other_identifiers.append((text, line))
+            elif kw == "option" and args and args[0].text.lower() == "dhcp-client-identifier":
+                host.client_id = (_id_value(args[1:], "dhcp-client-identifier"), line)
+            elif kw == "option" and args and args[0].text.lower() == "host-name":
+                if len(args) == 2 and args[1].kind == "string":
+                    host.host_name = _utf8(args[1].text)
+                elif len(args) == 2 and args[1].kind == "word":
+                    host.host_name = args[1].text
+                else:
+                    host.warnings.append((line, f"'{text}' not translated: only a literal host-name "
+                                          "can go into a reservation"))
+            elif kw == "ddns-hostname":
+                if len(args) == 1 and args[0].kind in ("string", "word"):
+                    host.ddns_hostname = _utf8(args[0].text)
+                else:
+                    host.warnings.append((line, f"'{text}' not translated: an expression, not a name"))
+            elif kw == "filename":
+                if len(args) == 1 and args[0].kind == "string":
+                    host.filename = _utf8(args[0].text)
+                else:
+                    host.warnings.append((line, f"'{text}' not translated: expected filename \"...\";"))
+            elif kw == "next-server":
+                if len(args) == 1:
+                    host.next_server = (args[0].text, line)
+                else:
+                    host.warnings.append((line, f"'{text}' not translated"))
+            elif kw == "use-host-decl-names":
+                host.use_host_decl_names = _flag(args)
+            elif kw in ("deny", "ignore") and args and args[0].text.lower() == "booting":
+                host.deny_booting = line
+            elif kw == "allow" and args and args[0].text.lower() == "booting":
+                pass  # the default
+            elif kw == "option":
+                host.warnings.append((line, f"'{text}' not translated: add it to the reservation's "
+                                      "option-data by hand if the host needs it"))
+            elif kw in ("default-lease-time", "max-lease-time", "min-lease-time"):
+                host.warnings.append((line, f"'{text}' not translated: a Kea reservation has no lease "
+                                      "time (use a client class)"))
+            else:
+                host.warnings.append((line, f"'{text}' not translated: no Kea reservation equivalent"))
+        except InvalidValueError as exc:
+            host.errors.append((line, f"'{text}': {exc}"))
+
+    def _host_records(self, host: _Host, scopes: list[_Scope]) -> Iterator[ExtractItem]:
+        key = f"host {host.name}"
+
+        def err(line: int, reason: str) -> MalformedRecordError:
+            return MalformedRecordError(host.path, line, key, reason)
+
+        if host.errors:
+            for line, reason in host.errors:
+                yield err(line, reason)
+            return
+        if host.deny_booting is not None:
+            yield err(host.deny_booting, "denies booting; Kea has no per-host deny (use a DROP "
+                      "client class); not translated, so the host is not handed an address")
+            return
+        warnings = list(host.warnings)
+        # Inherited from enclosing scopes.
+        use_names = host.use_host_decl_names
+        filename = host.filename
+        next_server = host.next_server
+        for sc in reversed(scopes):
+            if use_names is None and sc.use_host_decl_names is not None:
+                use_names = sc.use_host_decl_names
+            if sc.kind == "group":
+                if filename is None and sc.filename is not None:
+                    filename = sc.filename[0]
+                if next_server is None and sc.next_server is not None:
+                    next_server = (sc.next_server[0], sc.next_server[2])
+                for text, path, line in sc.options:
+                    where = f"{path} line {line}" if path != host.path else f"line {line}"
+                    warnings.append((line, f"'{text}' of the enclosing group ({where}) not "
+                                     "translated: Kea has no groups; add it to the reservation or a "
+                                     "client class by hand"))
+        hostname = host.host_name or host.ddns_hostname or ""
+        if host.host_name and host.ddns_hostname and host.host_name != host.ddns_hostname:
+            warnings.append((host.line, f"host-name {host.host_name!r} and ddns-hostname "
+                             f"{host.ddns_hostname!r} differ; the reservation uses the host-name"))
+        if not hostname and use_names:
+            hostname = host.name
+        ethernet = [(v, ln) for t, v, ln in host.hardware if t == "ethernet"]
+        for t, _v, ln in host.hardware:
+            if t != "ethernet":
+                warnings.append((ln, f"'hardware {t}' not translated: Kea reservations match "
+                                 "ethernet addresses only"))
+        for text, ln in host.other_identifiers:
+            warnings.append((ln, f"'{text}' not translated: Kea matches DUID, hw-address, client-id, "
+                             "circuit-id or flex-id"))
+        extra_base: dict[str, Any] = {"dhcpd_host": host.name}
+        scope = scopes[-1]
+        if scope.subnet:
+            extra_base["dhcpd_subnet"] = scope.subnet
+        if scope.shared_network:
+            extra_base["dhcpd_shared_network"] = scope.shared_network
+        want4 = self.family in (None, 4)
+        want6 = self.family in (None, 6)
+        if not (host.fixed4 or host.fixed6 or host.prefixes6):
+            yield err(host.line, "has no fixed-address, fixed-address6 or fixed-prefix6: nothing to "
+                      "reserve (dhcpd uses such a host only for its options; put those in a Kea "
+                      "client class by hand)")
+            return
+        # v4
+        if host.fixed4 and want4:
+            ident: tuple[str, str] | None = None
+            alt: list[str] = []
+            if host.client_id is not None:
+                ident = ("client-id", host.client_id[0])
+                if ethernet:
+                    alt.append(f"hw-address={ethernet[0][0]}")
+                    warnings4 = [(ethernet[0][1], "hardware ethernet not carried: the reservation is "
+                                  "keyed by the client-id (Kea holds one identifier per reservation; "
+                                  "list client-id in host-reservation-identifiers)")]
+                else:
+                    warnings4 = []
+            elif ethernet:
+                ident = ("hw-address", ethernet[0][0])
+                warnings4 = []
+            else:
+                warnings4 = []
+            if ident is None:
+                yield err(host.line, "has no identifier Kea can use for a v4 reservation (needs "
+                          "'hardware ethernet' or 'option dhcp-client-identifier')"
+                          + _unusable(host))
+            else:
+                ns: IPv4Address | None = None
+                if next_server is not None:
+                    try:
+                        ns = IPv4Address(next_server[0])
+                    except ValueError:
+                        warnings4.append((next_server[1], f"next-server {next_server[0]} not "
+                                          "translated: kea-etl does not resolve names; write the "
+                                          "address"))
+                for text, line in host.fixed4:
+                    try:
+                        addr = ip_address(text)
+                    except ValueError:
+                        yield err(line, f"fixed-address {text} is a name, not an address; kea-etl "
+                                  "does not resolve names (DNS may differ at migration time): write "
+                                  "the address in dhcpd.conf or add the reservation by hand")
+                        continue
+                    if not isinstance(addr, IPv4Address):
+                        yield err(line, f"fixed-address {text} is IPv6; use fixed-address6")
+                        continue
+                    try:
+                        rec = Reservation(family=4, identifier_type=ident[0],  # type: ignore[arg-type]
+                                          identifier=ident[1], ipv4_address=addr, hostname=hostname,
+                                          next_server=ns, boot_file_name=filename or "",
+                                          origin=host.path, line=host.line)
+                    except InvalidValueError as exc:
+                        yield err(line, str(exc))
+                        continue
+                    extra = dict(extra_base)
+                    extra["warnings"] = warnings + warnings4
+                    if alt:
+                        extra["alt_identifiers"] = alt
+                    yield Extracted(rec, source=host.path, line=host.line, extra=extra)
+        # v6
+        if (host.fixed6 or host.prefixes6) and want6:
+            if host.duid is not None:
+                ident6: tuple[str, str] | None = ("duid", host.duid[0])
+            elif host.client_id is not None:
+                ident6 = ("duid", host.client_id[0])
+            elif ethernet:
+                ident6 = ("hw-address", ethernet[0][0])
+            else:
+                ident6 = None
+            if ident6 is None:
+                yield err(host.line, "has no identifier Kea can use for a v6 reservation (needs "
+                          "'host-identifier option dhcp6.client-id', 'option dhcp-client-identifier' "
+                          "or 'hardware ethernet')" + _unusable(host))
+                return
+            addrs: list[IPv6Address] = []
+            prefixes: list[IPv6Network] = []
+            bad = False
+            for text, line in host.fixed6:
+                try:
+                    a = ip_address(text)
+                    if not isinstance(a, IPv6Address):
+                        raise ValueError
+                    addrs.append(a)
+                except ValueError:
+                    yield err(line, f"fixed-address6 {text} is not an IPv6 address (kea-etl does "
+                              "not resolve names)")
+                    bad = True
+            for text, line in host.prefixes6:
+                try:
+                    prefixes.append(IPv6Network(text))
+                except ValueError as exc:
+                    yield err(line, f"fixed-prefix6 {text}: {exc}")
+                    bad = True
+            if bad and not (addrs or prefixes):
+                return
+            warnings6 = list(warnings)
+            if filename is not None or next_server is not None:
+                warnings6.append((host.line, "filename / next-server not carried into the v6 "
+                                  "reservation (DHCPv6 boots via option bootfile-url)"))
+            try:
+                rec6 = Reservation(family=6, identifier_type=ident6[0],  # type: ignore[arg-type]
+                                   identifier=ident6[1], ip_addresses=tuple(addrs),
+                                   prefixes=tuple(prefixes), hostname=hostname, origin=host.path,
+                                   line=host.line)
+            except InvalidValueError as exc:
+                yield err(host.line, str(exc))
+                return
+            extra = dict(extra_base)
+            extra["warnings"] = warnings6
+            yield Extracted(rec6, source=host.path, line=host.line, extra=extra)
+
+
+def _unusable(host: _Host) -> str:
+    found = [f"hardware {t}" for t, _, _ in host.hardware if t != "ethernet"]
+    found += [text for text, _ in host.other_identifiers]
+    return f"; found only: {', '.join(found)}" if found else ""
+
+
+def extract(path: str | Path, *, family: int | None = None, include_dir: str | Path | None = None,
+            encoding: str = "latin-1") -> Iterator[ExtractItem]:
+    """Stream reservations from the dhcpd.conf at ``path`` (following its includes).
+
+    ``family``: 4 or 6 to keep only that family's reservations (default both).
+    ``include_dir``: resolve relative ``include`` names against this directory instead of the
+    including file's; dhcpd itself resolves them against its working directory, so pass the
+    directory dhcpd ran in when the includes were written for that.
+    ``encoding``: how the file is decoded; latin-1 keeps every byte, and quoted strings are re-read
+    as UTF-8.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"dhcpd.conf {p} not found")
+    if family not in (None, 4, 6):
+        raise ConfigError(f"family must be 4 or 6, not {family!r}")
+    inc = Path(include_dir) if include_dir is not None else None
+    yield from _Parser(p, encoding=encoding, family=family, include_dir=inc).run()

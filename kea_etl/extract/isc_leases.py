@@ -1,0 +1,966 @@
+"""Streaming extractor for ISC dhcpd lease files: ``dhcpd.leases`` (v4) and ``dhcpd6.leases`` (v6).
+
+A dhcpd lease file is a log: every change to a lease appends a whole new block, and the **last**
+block for an address is the current one; earlier blocks are history (dhcpd.leases(5)). The file
+of a busy server holds millions of blocks, so this module never holds the file or all records:
+
+1. **pass 1** reads the file in large chunks and, with one C-level regex scan per chunk, records
+   only the *key* of every lease block in a compact numpy array (v4: the address as an integer;
+   v6: type + address + prefix length, per ``iaaddr`` / ``iaprefix``). The last occurrence of
+   every key is found with ``np.unique`` on the reversed array: a boolean "winner" mask, about
+   9 bytes per block (v4) or 19 bytes per address (v6);
+2. **pass 2** reads the file again, splits the same chunks into the same blocks and parses only
+   the winners, yielding them in file order.
+
+Both passes cut the file at the same places with the same regexes, so block number *i* means the
+same block in both; no field of an earlier block can leak into the winner.
+
+Keys follow dhcpd itself (verified against dhcpd 4.4.3 rewriting such files): v4 by address; v6
+by (IA type, address / prefix) -- an address that moved from one IA to another belongs to the IA
+that mentions it last, exactly as dhcpd's ``add_lease6`` replaces the pool entry by address.
+
+Each winner becomes an :class:`~kea_etl.extract.base.Extracted` holding a canonical
+:class:`~kea_etl.records.Lease4` / :class:`~kea_etl.records.Lease6` (``subnet_id`` 0; the
+transform assigns subnets), the ISC ``binding_state`` and the source file and line. A block that
+cannot be parsed, or a copy that ends mid-block, becomes a
+:class:`~kea_etl.errors.MalformedRecordError` naming file, line and key; everything else is kept.
+Lifetime rules (documented in ``docs/isc-leases.md``): the expiry ``ends`` is kept exactly;
+``valid_lft = ends - cltt`` (``starts`` when there is no ``cltt``); ``ends never`` is Kea's
+infinite lifetime; a lease whose ``ends`` is not after its ``cltt`` gets ``valid_lft`` 0 and
+``cltt = ends``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract.base import Extracted
+from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, canonical_hex
+
+__all__ = ["extract", "sniff"]
+
+ByteOrder = Literal["little", "big"]
+ExtractItem = Extracted | MalformedRecordError
+
+#: bytes read per chunk; both passes must use the same value (the cut points must agree)
+CHUNK_SIZE = 1 << 22
+
+# A top-level block starts at column 0 with one of dhcpd's top-level keywords. dhcpd writes
+# every nested closing brace indented, so the first "\n}" after a block start closes it.
+_BLOCK_WORDS = r"lease|ia-na|ia-ta|ia-pd|failover|host|group|class|subclass"
+_START_SPLIT = re.compile(r"^(" + _BLOCK_WORDS + r")[ \t]+([^\n]*)\n?", re.M)
+_LEASE_IP = re.compile(r"^lease[ \t]+([^\s{]*)", re.M)
+_HAS_IA = re.compile(r"^ia-(?:na|ta|pd)[ \t]", re.M)
+_V6_SCAN = re.compile(
+    r"^(?:(" + _BLOCK_WORDS + r")[ \t]|[ \t]+ia(addr|prefix)[ \t]+([^\s{]*))", re.M)
+_IAADDR = re.compile(r"^[ \t]+ia(addr|prefix)[ \t]+([^\s{]*)", re.M)
+_IPV4_LIST = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+_IPV4_LINES = re.compile(r"(?:" + _IPV4_LIST.pattern + r"\n)*")
+
+# One statement inside a block: ``name value;`` with quoted strings that may hold ';'. The name
+# group keeps ``binding state``, ``set NAME`` and ``option NAME`` whole so that dict() works.
+_QSTR = r'"(?:[^"\\\n]|\\.)*"'
+_VALUE = r'(?:' + _QSTR + r'|[^;"\n{}])+'
+_STMT_NAME = (r"(starts|ends|tstp|tsfp|atsfp|cltt|binding state|next binding state"
+              r"|rewind binding state|hardware|uid|client-hostname|hostname"
+              r"|set[ \t]+[^\s=;]+|option[ \t]+[^\s;]+|billing|[a-z][a-z0-9-]*)")
+_STMT = re.compile(r"\s*" + _STMT_NAME + r"(?:[ \t]*=)?(?:[ \t]+(" + _VALUE + r"))?[ \t]*;"
+                   r"(?:[ \t]*#[^\n]*)?")
+_TOP_STMT = re.compile(
+    r"\s*(authoring-byte-order|lease-id-format|server-duid|db-time-format)[ \t]+(" + _VALUE
+    + r")[ \t]*;(?:[ \t]*#[^\n]*)?")
+_COMMENT_LINE = re.compile(r"\s*#[^\n]*")
+_WS = re.compile(r"\s*")
+_DATE = re.compile(r"(\d)[ \t]+(\d{1,5})/(\d{1,2})/(\d{1,2})[ \t]+(\d{1,2}):(\d{1,2}):(\d{1,2})"
+                   r"(?:[ \t]+UTC)?")
+_EPOCH = re.compile(r"epoch[ \t]+(\d+)")
+_HEX_ID = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2})*")
+_CANON_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2})*")
+_ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", re.S)
+_ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "b": "\b"}
+
+_IA_TYPES = {"ia-na": "IA_NA", "ia-ta": "IA_TA", "ia-pd": "IA_PD"}
+_IA_CODES = {"ia-na": 0, "ia-ta": 1, "ia-pd": 2}
+_KNOWN_STATES = frozenset(("active", "free", "abandoned", "backup", "expired", "released",
+                           "reset", "bootp"))
+
+_CORE4 = ("starts", "ends", "cltt", "tstp", "tsfp", "atsfp", "binding state",
+          "next binding state", "rewind binding state", "hardware", "uid", "client-hostname")
+_NEVER = -1
+_DATE_CACHE: dict[str, int] = {}
+_DATE_CACHE_MAX = 400_000
+
+
+class _BadBlock(Exception):
+    """Internal: a block cannot be parsed; carries the reason and the line offset in the block."""
+
+    def __init__(self, reason: str, line_offset: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line_offset = line_offset
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def sniff(head: bytes) -> bool:
+    """True when ``head`` (the first KB of a file) looks like a dhcpd lease file.
+
+    Looks for what only a lease file has at column 0: a ``lease ADDR {`` or ``ia-na/ia-ta/ia-pd``
+    block, ``authoring-byte-order``, a ``failover peer "x" state {`` record, or the header comment
+    dhcpd writes. dhcpd.conf shares much syntax but none of these.
+    """
+    text = head.decode("latin-1")
+    return _SNIFF.search(text) is not None
+
+
+_SNIFF = re.compile(
+    r"^(?:lease[ \t]+\d{1,3}(?:\.\d{1,3}){3}[ \t]*\{|ia-(?:na|ta|pd)[ \t]+\S"
+    r"|authoring-byte-order[ \t]+(?:little|big)-endian|failover[ \t]+peer[ \t]+\S+[ \t]+state"
+    r"|# The format of this file is documented in the dhcpd\.leases)", re.M)
+
+
+def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None,
+            byte_order: ByteOrder = "little",
+            chunk_size: int = CHUNK_SIZE) -> Iterator[Extracted | MalformedRecordError]:
+    """Yield the current lease of every address in a dhcpd.leases / dhcpd6.leases file.
+
+    ``family`` None reads whatever the file holds (``lease`` blocks are v4, ``ia-*`` blocks v6);
+    4 or 6 reports blocks of the other family as malformed. ``byte_order`` is the byte order of
+    the IAID when the file has no ``authoring-byte-order`` statement (dhcpd then uses the reading
+    host's order; files written on x86 / ARM are little-endian). Raises :class:`ConfigError` if
+    the file cannot be read; bad blocks are yielded as :class:`MalformedRecordError`.
+    """
+    if byte_order not in ("little", "big"):
+        raise ConfigError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise ConfigError(f"{p}: not a regular file")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the lease file {p}: {exc.strerror or exc}") from exc
+    del size
+    source = os.fspath(path)
+    keys4, keys6 = _pass1(p, chunk_size)
+    mask4 = _last_occurrence(keys4)
+    mask6 = _last_occurrence(keys6)
+    del keys4, keys6
+    yield from _Pass2(p, source, mask4, mask6, family, byte_order, chunk_size).run()
+
+
+# ---------------------------------------------------------------------------------------------
+# chunking shared by both passes
+
+
+def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[str, bool]]:
+    """Yield (text, is_last) pieces of the file cut right after a column-0 closing brace line.
+
+    The text is decoded as latin-1 (byte-transparent); dhcpd escapes non-printable bytes anyway.
+    """
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the lease file {path}: {exc.strerror or exc}") from exc
+    with fh:
+        carry = ""
+        while True:
+            data = fh.read(chunk_size)
+            if not data:
+                if carry:
+                    yield carry, True
+                return
+            text = carry + data.decode("latin-1")
+            cut = text.rfind("\n}")
+            if cut < 0:
+                carry = text
+                continue
+            nl = text.find("\n", cut + 2)
+            if nl < 0:
+                carry = text
+                continue
+            carry = text[nl + 1:]
+            yield text[:nl + 1], False
+
+
+# ---------------------------------------------------------------------------------------------
+# pass 1: keys of every lease block, in file order
+
+
+class _KeyArray:
+    """Append-only growable numpy array (amortised doubling)."""
+
+    def __init__(self, dtype: str) -> None:
+        self.data: npt.NDArray[Any] = np.zeros(1024, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values: npt.NDArray[Any]) -> None:
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:need] = values
+        self.n = need
+
+    def view(self) -> npt.NDArray[Any]:
+        return self.data[:self.n]
+
+
+_V6_KEY = "V18"
+
+
+def _pass1(path: Path, chunk_size: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    keys4 = _KeyArray("u8")
+    keys6 = _KeyArray(_V6_KEY)
+    last_text = ""
+    for text, is_last in _chunks(path, chunk_size):
+        ips = _LEASE_IP.findall(text)
+        if ips:
+            keys4.extend(_v4_keys(ips, keys4.n))
+        if _HAS_IA.search(text) is not None:
+            keys6.extend(_v6_keys(text, keys6.n))
+        if is_last:
+            last_text = text
+    # A copy taken while dhcpd was writing ends mid-block: that block is reported as truncated
+    # and must not hide the complete earlier block for the same key.
+    if last_text:
+        _unkey_truncated_tail(last_text, keys4, keys6)
+    return keys4.view(), keys6.view()
+
+
+def _v4_keys(ips: list[str], base: int) -> npt.NDArray[np.uint64]:
+    joined = "\n".join(ips) + "\n"
+    if _IPV4_LINES.fullmatch(joined) is not None:
+        packed = b"".join(map(socket.inet_aton, ips))
+        return np.frombuffer(packed, dtype=">u4").astype(np.uint64)
+    out = np.empty(len(ips), dtype=np.uint64)
+    for i, ip in enumerate(ips):
+        if _IPV4_LIST.fullmatch(ip) is not None:
+            out[i] = int.from_bytes(socket.inet_aton(ip), "big")
+        else:
+            out[i] = (1 << 32) + base + i  # unique: an unparsable address never wins over another
+    return out
+
+
+def _v6_key(kind: str, code: int, addr: str, unique: int) -> bytes:
+    try:
+        if kind == "prefix":
+            a, _, plen_s = addr.partition("/")
+            plen = int(plen_s)
+            if not 0 <= plen <= 128:
+                raise ValueError(plen)
+        else:
+            a, plen = addr, 128
+        return socket.inet_pton(socket.AF_INET6, a) + bytes((code, plen))
+    except (OSError, ValueError):
+        return b"\xff" + unique.to_bytes(17, "big")
+
+
+def _v6_keys(text: str, base: int) -> npt.NDArray[Any]:
+    out: list[bytes] = []
+    code = -1
+    for word, kind, addr in _V6_SCAN.findall(text):
+        if word:
+            code = _IA_CODES.get(word, -1)
+        elif code >= 0:
+            out.append(_v6_key(kind, code, addr, base + len(out)))
+    return np.frombuffer(b"".join(out), dtype=_V6_KEY)
+
+
+def _unkey_truncated_tail(text: str, keys4: _KeyArray, keys6: _KeyArray) -> None:
+    starts = list(_START_SPLIT.finditer(text))
+    if not starts:
+        return
+    last = starts[-1]
+    body = text[last.end():]
+    if "\n}" in body or body.startswith("}"):
+        return
+    word = last.group(1)
+    if word == "lease" and keys4.n:
+        keys4.data[keys4.n - 1] = (1 << 33) + keys4.n
+    elif word in _IA_CODES:
+        n = len(_IAADDR.findall(body))
+        for i in range(keys6.n - n, keys6.n):
+            keys6.data[i] = np.frombuffer(b"\xfe" + i.to_bytes(17, "big"), dtype=_V6_KEY)[0]
+
+
+def _last_occurrence(keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    n = len(keys)
+    mask = np.zeros(n, dtype=np.bool_)
+    if n:
+        _, first_in_reversed = np.unique(keys[::-1], return_index=True)
+        mask[n - 1 - first_in_reversed] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# value decoding
+
+
+def _date(value: str) -> int:
+    """Epoch seconds of a dhcpd date (``W YYYY/MM/DD HH:MM:SS`` UTC, ``epoch N``), or _NEVER."""
+    got = _DATE_CACHE.get(value)
+    if got is not None:
+        return got
+    v = value.strip()
+    if v == "never":
+        result = _NEVER
+    else:
+        m = _DATE.fullmatch(v)
+        if m is not None:
+            y, mo, d, hh, mi, ss = (int(x) for x in m.groups()[1:])
+            try:
+                datetime(y, mo, d, hh, mi, min(ss, 59))  # validates the calendar date
+            except ValueError as exc:
+                raise ValueError(f"invalid date {value!r}: {exc}") from None
+            result = calendar.timegm((y, mo, d, hh, mi, ss, 0, 0, 0))
+        else:
+            m = _EPOCH.fullmatch(v)
+            if m is None:
+                raise ValueError(f"invalid date {value!r} (expected 'W YYYY/MM/DD HH:MM:SS', "
+                                 "'epoch N' or 'never')")
+            result = int(m.group(1))
+        if result < 0:
+            raise ValueError(f"date {value!r} is before 1970")
+    if len(_DATE_CACHE) >= _DATE_CACHE_MAX:
+        _DATE_CACHE.clear()
+    _DATE_CACHE[value] = result
+    return result
+
+
+def _unescape(body: str) -> bytes:
+    """Bytes of a dhcpd quoted string's inside (octal escapes, \\" and \\\\, as dhcpd's lexer)."""
+    if "\\" not in body:
+        return body.encode("latin-1")
+
+    def repl(m: re.Match[str]) -> str:
+        e = m.group(1)
+        c = e[0]
+        if c in "01234567":
+            return chr(int(e, 8) & 0xFF)
+        if c == "x" and len(e) > 1:
+            return chr(int(e[1:], 16))
+        return _ESCAPES.get(c, c)
+
+    return _ESCAPE.sub(repl, body).encode("latin-1")
+
+
+def _id_bytes(value: str) -> bytes:
+    """Bytes of an id written as a quoted string (octal escapes) or as colon hex."""
+    v = value.strip()
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return _unescape(v[1:-1])
+    if _HEX_ID.fullmatch(v) is not None:
+        return bytes(int(x, 16) for x in v.split(":"))
+    raise ValueError(f"{value!r} is neither a quoted string nor colon hex")
+
+
+def _text(value: str) -> str:
+    """A quoted dhcpd string as text (UTF-8 when it decodes, else latin-1)."""
+    raw = _id_bytes(value)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _hex_or_text(value: str) -> str:
+    """Relay-agent sub-options as lowercase colon hex (dhcpd writes a string or unpadded hex)."""
+    return _id_bytes(value).hex(":")
+
+
+def _set_value(value: str | None) -> Any:
+    if value is None:
+        return None
+    v = value.strip()
+    if v[:1] == '"':
+        return _text(v)
+    if v[:1] == "%":
+        return int(v[1:])
+    if v in ("true", "false"):
+        return v == "true"
+    if v == "null":
+        return None
+    if _HEX_ID.fullmatch(v) is not None:
+        return _id_bytes(v).hex(":")
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# fast record construction (the parser has already validated and canonicalised every value;
+# Lease4/Lease6.__post_init__ would re-validate at ~20 us per record). A unit test pins the
+# result equal to the validated constructor so a new field in records.py cannot slip through.
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _ipv4(value: int) -> IPv4Address:
+    a = _new(IPv4Address)
+    _setattr(a, "_ip", value)  # the object IPv4Address(int) builds, without re-checking
+    return a
+
+
+def _lease4(address: IPv4Address, hwaddr: str | None, valid_lft: int, cltt: int,
+            client_id: str | None, hostname: str, source: str, line: int) -> Lease4:
+    r = _new(Lease4)
+    _setattr(r, "address", address)
+    _setattr(r, "hwaddr", hwaddr)
+    _setattr(r, "valid_lft", valid_lft)
+    _setattr(r, "cltt", cltt)
+    _setattr(r, "client_id", client_id)
+    _setattr(r, "subnet_id", 0)
+    _setattr(r, "hostname", hostname)
+    _setattr(r, "fqdn_fwd", False)
+    _setattr(r, "fqdn_rev", False)
+    _setattr(r, "state", 0)
+    _setattr(r, "user_context", None)
+    _setattr(r, "origin", source)
+    _setattr(r, "line", line)
+    return r
+
+
+def _extracted(record: Lease4 | Lease6, binding_state: str, source: str, line: int,
+               extra: dict[str, Any]) -> Extracted:
+    e = _new(Extracted)
+    _setattr(e, "record", record)
+    _setattr(e, "binding_state", binding_state)
+    _setattr(e, "source", source)
+    _setattr(e, "line", line)
+    _setattr(e, "extra", extra)
+    return e
+
+
+# ---------------------------------------------------------------------------------------------
+# statements of one block
+
+
+def _statements(text: str) -> list[tuple[str, str]]:
+    """(name, value) pairs of a block body (without its braces).
+
+    Fast path: one findall, trusted when it consumed one statement per line and per ';' (what
+    dhcpd writes). Otherwise the careful path walks the text statement by statement, skipping
+    comments and nested ``on expiry { ... }`` blocks, and raises _BadBlock on anything else.
+    """
+    if "{" not in text and "#" not in text:
+        pairs: list[tuple[str, str]] = _STMT.findall(text)
+        n = len(pairs)
+        if n == text.count(";") and n == text.count("\n") + (0 if text.endswith("\n") else 1):
+            return pairs
+    return _statements_careful(text)
+
+
+def _statements_careful(text: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    pos = 0
+    end = len(text)
+    while True:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= end:
+            return pairs
+        if text[pos] == "#":
+            pos = _COMMENT_LINE.match(text, pos).end()  # type: ignore[union-attr]
+            continue
+        m = _STMT.match(text, pos)
+        if m is not None:
+            pairs.append((m.group(1), m.group(2) or ""))
+            pos = m.end()
+            continue
+        # ``on expiry { ... }`` / ``on release { ... }`` and other nested blocks: skip them
+        brace = _nested_block_end(text, pos)
+        if brace is not None:
+            pos = brace
+            continue
+        line_offset = text.count("\n", 0, pos)
+        snippet = text[pos:].split("\n", 1)[0].strip()
+        if len(snippet) > 60:
+            snippet = snippet[:57] + "..."
+        raise _BadBlock(f"has a statement that cannot be parsed: {snippet!r}", line_offset)
+
+
+def _nested_block_end(text: str, pos: int) -> int | None:
+    """End position of a ``word ... { ... }`` statement starting at pos (quote-aware), or None."""
+    i = pos
+    n = len(text)
+    # the head (e.g. "on expiry or release") must reach '{' before any ';' on the way
+    while i < n and text[i] not in "{;\"\n":
+        i += 1
+    if i >= n or text[i] != "{":
+        return None
+    depth = 0
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                i += 1
+                if i < n and text[i] == ";":
+                    i += 1
+                return i
+        i += 1
+    return None
+
+
+def _sub_block_end(text: str, pos: int) -> int | None:
+    """End of the ``iaaddr X { ... }`` block starting at pos; fast when it holds no braces."""
+    o = text.find("{", pos)
+    if o < 0:
+        return None
+    c = text.find("}", o)
+    if c >= 0 and "{" not in text[o + 1:c] and '"' not in text[o + 1:c]:
+        return c + 1
+    return _nested_block_end(text, pos)
+
+
+def _binding(value: str) -> str:
+    state = value.strip()
+    if state not in _KNOWN_STATES:
+        raise ValueError(f"unknown binding state {state!r}")
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# pass 2
+
+
+class _Pass2:
+    def __init__(self, path: Path, source: str, mask4: npt.NDArray[np.bool_],
+                 mask6: npt.NDArray[np.bool_], family: int | None, byte_order: ByteOrder,
+                 chunk_size: int) -> None:
+        self.path = path
+        self.source = source
+        self.win4: list[bool] = mask4.tolist()
+        self.win6: list[bool] = mask6.tolist()
+        self.family = family
+        self.byte_order: ByteOrder = byte_order
+        self.chunk_size = chunk_size
+        self.server_duid: str | None = None
+        self.i4 = 0
+        self.i6 = 0
+        self.line = 1
+
+    # -- driver ------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[ExtractItem]:
+        win4 = self.win4
+        parse4 = self._lease4
+        for text, _is_last in _chunks(self.path, self.chunk_size):
+            parts = _START_SPLIT.split(text)
+            pre = parts[0]
+            if pre:
+                if not pre.isspace():
+                    yield from self._top_level(pre, self.line)
+                self.line += pre.count("\n")
+            i4 = self.i4
+            line = self.line
+            for j in range(1, len(parts), 3):
+                word = parts[j]
+                header = parts[j + 1]
+                body = parts[j + 2]
+                # split the body at the block's closing brace (first column-0 "}")
+                if body[:1] == "}":
+                    stmts: str | None = ""
+                    tail = body[1:]
+                else:
+                    end = body.find("\n}")
+                    if end < 0:
+                        stmts, tail = None, ""
+                    else:
+                        stmts, tail = body[:end + 1], body[end + 2:]
+                if word == "lease":
+                    if win4[i4]:
+                        yield parse4(header, stmts, line)
+                    elif stmts is None:
+                        key = header.rstrip(" \t{")
+                        yield self._truncated(f"lease {key}", key, line)
+                    i4 += 1
+                elif word in _IA_TYPES:
+                    yield from self._ia(word, header, body, stmts, line)
+                elif stmts is None:
+                    # failover peer state, host, group, class, subclass: not leases, skipped,
+                    # but a truncated one is still worth a line in the report
+                    what = f"{word} {header.rstrip(' {')}"
+                    yield _error(self.source, line, None, f"{what} is truncated (no closing brace)")
+                if tail and not tail.isspace():
+                    yield from self._top_level(
+                        tail, line + 1 + body.count("\n") - tail.count("\n"))
+                line += body.count("\n") + 1
+            self.i4 = i4
+            self.line = line
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _truncated(self, what: str, key: str, line: int) -> MalformedRecordError:
+        return _error(self.source, line, key, f"{what} is truncated (no closing brace)")
+
+    def _top_level(self, text: str, line: int) -> Iterator[ExtractItem]:
+        """Statements between blocks: comments, authoring-byte-order, lease-id-format, ..."""
+        pos = 0
+        end = len(text)
+        while True:
+            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            if pos >= end:
+                return
+            if text[pos] == "#":
+                pos = _COMMENT_LINE.match(text, pos).end()  # type: ignore[union-attr]
+                continue
+            m = _TOP_STMT.match(text, pos)
+            if m is None:
+                snippet = text[pos:].split("\n", 1)[0].strip()[:60]
+                yield _error(self.source, line + text.count("\n", 0, pos), None,
+                             f"unexpected text between blocks: {snippet!r}")
+                nl = text.find("\n", pos)
+                if nl < 0:
+                    return
+                pos = nl + 1
+                continue
+            word, value = m.group(1), m.group(2).strip()
+            if word == "authoring-byte-order":
+                if value not in ("little-endian", "big-endian"):
+                    yield _error(self.source, line + text.count("\n", 0, pos), None,
+                                 f"authoring-byte-order {value!r} is not little-endian or "
+                                 "big-endian")
+                else:
+                    self.byte_order = "little" if value == "little-endian" else "big"
+            elif word == "server-duid":
+                try:
+                    self.server_duid = _id_bytes(value).hex(":")
+                except ValueError:
+                    yield _error(self.source, line + text.count("\n", 0, pos), None,
+                                 f"server-duid {value!r} cannot be decoded")
+            # lease-id-format / db-time-format need no state: ids and dates are recognised by
+            # their shape, which is also what dhcpd does when it reads the file.
+            pos = m.end()
+
+    # -- v4 ------------------------------------------------------------------------------------
+
+    def _lease4(self, header: str, stmts: str | None, line: int) -> ExtractItem:
+        source = self.source
+        key = header.rstrip(" \t{")
+        if stmts is None:
+            return self._truncated(f"lease {key}", key, line)
+        if header[-1:] != "{":
+            return _error(source, line, key, f"lease {key} has no opening brace")
+        if self.family == 6:
+            return _error(source, line, key,
+                          f"lease {key} is a DHCPv4 block in a file read as DHCPv6")
+        if _IPV4_LIST.fullmatch(key) is None:
+            return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
+        addr = _ipv4(int.from_bytes(socket.inet_aton(key), "big"))
+        try:
+            pairs = _statements(stmts)
+        except _BadBlock as exc:
+            return _error(source, line + 1 + exc.line_offset, key, f"lease {key} {exc.reason}")
+        try:
+            return self._build4(addr, pairs, line)
+        except (ValueError, InvalidValueError) as exc:
+            return _error(source, line, key, f"lease {key}: {exc}")
+
+    def _build4(self, addr: IPv4Address, pairs: list[tuple[str, str]], line: int) -> Extracted:
+        d = dict(pairs)
+        extra: dict[str, Any] = {}
+        date = _date
+        starts = ends = cltt = None
+        v = d.get("starts")
+        if v is not None:
+            starts = date(v)
+            extra["starts"] = None if starts == _NEVER else starts
+        v = d.get("ends")
+        if v is not None:
+            ends = date(v)
+            extra["ends"] = None if ends == _NEVER else ends
+        v = d.get("cltt")
+        if v is not None:
+            cltt = date(v)
+            extra["cltt"] = None if cltt == _NEVER else cltt
+        for name in ("tstp", "tsfp", "atsfp"):
+            v = d.get(name)
+            if v is not None:
+                t = date(v)
+                extra[name] = None if t == _NEVER else t
+
+        v = d.get("binding state")
+        if v is not None:
+            state = _binding(v)
+        elif "abandoned" in d:
+            state = "abandoned"  # OpenBSD dhcpd writes a bare "abandoned;"
+        else:
+            state = "active"  # OpenBSD dhcpd writes no binding state; transform checks expiry
+        v = d.get("next binding state")
+        if v is not None:
+            extra["next-binding-state"] = v.strip()
+        v = d.get("rewind binding state")
+        if v is not None:
+            extra["rewind-binding-state"] = v.strip()
+
+        hwaddr = None
+        v = d.get("hardware")
+        if v is not None:
+            htype, _, mac = v.strip().partition(" ")
+            mac = mac.strip()
+            if htype != "ethernet":
+                extra["hardware-type"] = htype
+            if _CANON_MAC.fullmatch(mac) is not None:
+                hwaddr = mac
+            else:
+                hwaddr = canonical_hex(mac, "hwaddr", max_len=20)
+        client_id = None
+        v = d.get("uid")
+        if v is not None:
+            raw = _id_bytes(v)
+            if raw:
+                if len(raw) > 255:
+                    raise ValueError(f"uid is {len(raw)} bytes long (at most 255)")
+                client_id = raw.hex(":")
+        hostname = ""
+        v = d.get("client-hostname")
+        if v is not None:
+            hostname = _text(v)
+            extra["client-hostname"] = hostname
+        else:
+            v = d.get("hostname")
+            if v is not None:
+                hostname = _text(v)
+        if len(d) > sum(1 for name in _CORE4 if name in d):
+            self._options_and_sets(pairs, extra)
+            if not hostname and "set" in extra:
+                fwd = extra["set"].get("ddns-fwd-name")
+                if isinstance(fwd, str):
+                    hostname = fwd
+
+        # lifetimes: keep the expiry (ends) exactly
+        base = cltt if cltt is not None and cltt != _NEVER else starts
+        if base == _NEVER:
+            base = None
+        if ends == _NEVER:
+            valid = INFINITE_LIFETIME
+            cltt_out = base if base is not None else 0
+        elif ends is None:
+            # no ends at all (backup leases, some free ones): already expired at base
+            cltt_out = base if base is not None else 0
+            valid = 0
+        elif base is None or ends <= base:
+            cltt_out, valid = ends, 0
+        else:
+            valid = ends - base
+            cltt_out = base
+            if valid >= INFINITE_LIFETIME:
+                valid = INFINITE_LIFETIME
+        if cltt_out > 0xFFFFFFFF:
+            raise ValueError("times beyond 2106 do not fit Kea's 32-bit cltt")
+        source = self.source
+        record = _lease4(addr, hwaddr, valid, cltt_out, client_id, hostname, source, line)
+        return _extracted(record, state, source, line, extra)
+
+    @staticmethod
+    def _options_and_sets(pairs: list[tuple[str, str]], extra: dict[str, Any]) -> None:
+        sets: dict[str, Any] = {}
+        for name, value in pairs:
+            c = name[0]
+            if c == "s" and name.startswith("set"):
+                sets[name[3:].strip()] = _set_value(value)
+            elif c == "o" and name.startswith("option"):
+                opt = name[6:].strip()
+                if not value:
+                    continue
+                if opt == "agent.circuit-id":
+                    extra["circuit-id"] = _hex_or_text(value)
+                elif opt == "agent.remote-id":
+                    extra["remote-id"] = _hex_or_text(value)
+                else:
+                    extra.setdefault("options", {})[opt] = value.strip()
+            elif c == "b" and name == "billing" and value:
+                extra["billing"] = value.strip()
+            elif name in ("reserved", "dynamic-bootp", "bootp"):
+                extra[name] = True
+        if sets:
+            extra["set"] = sets
+
+    # -- v6 ------------------------------------------------------------------------------------
+
+    def _ia(self, word: str, header: str, body: str, stmts: str | None,
+            line: int) -> Iterator[ExtractItem]:
+        addrs = list(_IAADDR.finditer(body))
+        base = self.i6
+        self.i6 = base + len(addrs)
+        win6 = self.win6
+        winners = [k for k in range(len(addrs)) if win6[base + k]]
+        ident = header.rstrip(" \t{").strip()
+        source = self.source
+        if stmts is None:
+            if winners or not addrs:
+                key = addrs[winners[-1]].group(2) if winners else f"{word} {ident}"
+                yield self._truncated(f"{word} {ident}", key, line)
+            return
+        if not winners:
+            return
+        keys = [addrs[k].group(2) for k in winners]
+        if header[-1:] != "{":
+            for key in keys:
+                yield _error(source, line, key, f"{word} {ident} has no opening brace")
+            return
+        if self.family == 4:
+            for key in keys:
+                yield _error(source, line, key,
+                             f"{word} {ident} is a DHCPv6 block in a file read as DHCPv4")
+            return
+        try:
+            raw = _id_bytes(ident)
+            if len(raw) < 5:
+                raise ValueError(f"IAID+DUID is {len(raw)} bytes (needs 4 for the IAID and "
+                                 "at least 1 for the DUID)")
+            if len(raw) > 134:
+                raise ValueError(f"the DUID is {len(raw) - 4} bytes long (at most 130)")
+        except ValueError as exc:
+            for key in keys:
+                yield _error(source, line, key, f"{word} {ident}: {exc}")
+            return
+        # The IAID is the first 4 bytes in the byte order of the host that wrote the file
+        # (dhcpd copies its host-order uint32 there); authoring-byte-order says which.
+        iaid = int.from_bytes(raw[:4], self.byte_order)
+        duid_hex = raw[4:].hex(":")
+        lease_type = _IA_TYPES[word]
+        # the address sub-blocks, and the IA's own statements (cltt) outside them
+        spans: list[tuple[int, int]] = []
+        pieces: list[str] = []
+        prev = 0
+        for a in addrs:
+            s = a.start()
+            e = _sub_block_end(stmts, s)
+            if e is None:
+                for k in winners:
+                    what = "iaprefix" if addrs[k].group(1) == "prefix" else "iaaddr"
+                    yield _error(source, line + 1 + body.count("\n", 0, s), addrs[k].group(2),
+                                 f"{word} {ident}: an {what} block is not closed")
+                return
+            spans.append((s, e))
+            pieces.append(stmts[prev:s])
+            prev = e
+        pieces.append(stmts[prev:])
+        try:
+            ia_pairs = dict(_statements("".join(pieces)))
+            cltt_v = ia_pairs.get("cltt")
+            ia_cltt = _date(cltt_v) if cltt_v else None
+            if ia_cltt == _NEVER:
+                ia_cltt = None
+        except (_BadBlock, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, _BadBlock) else f": {exc}"
+            for key in keys:
+                yield _error(source, line, key, f"{word} {ident} {reason}")
+            return
+        for k in winners:
+            s, e = spans[k]
+            yield self._build6(addrs[k], stmts[s:e], lease_type, iaid, duid_hex, ia_cltt,
+                               line + 1 + stmts.count("\n", 0, s), word, ident)
+
+    def _build6(self, a: re.Match[str], block: str, lease_type: str, iaid: int, duid: str,
+                ia_cltt: int | None, line: int, word: str, ident: str) -> ExtractItem:
+        source = self.source
+        key = a.group(2)
+        what = "iaprefix" if a.group(1) == "prefix" else "iaaddr"
+        open_at = block.find("{")
+        inner = block[open_at + 1:block.rfind("}")]
+        try:
+            if what == "iaprefix":
+                if lease_type != "IA_PD":
+                    raise ValueError(f"an iaprefix inside {word}")
+                addr_s, _, plen_s = key.partition("/")
+                if not plen_s.isdigit():
+                    raise ValueError(f"prefix {key!r} has no /length")
+                plen = int(plen_s)
+            else:
+                if lease_type == "IA_PD":
+                    raise ValueError("an iaaddr inside ia-pd")
+                addr_s, plen = key, 128
+            try:
+                addr = IPv6Address(addr_s)
+            except ValueError:
+                raise ValueError(f"{key!r} is not an IPv6 address") from None
+            d = dict(_statements(inner))
+        except _BadBlock as exc:
+            return _error(source, line + exc.line_offset, key, f"{what} {key} {exc.reason}")
+        except ValueError as exc:
+            return _error(source, line, key, f"{what} {key}: {exc}")
+        try:
+            extra: dict[str, Any] = {"iaid-duid": ident}
+            v = d.get("binding state")
+            state = _binding(v) if v is not None else "active"
+            for name in ("preferred-life", "max-life"):
+                v = d.get(name)
+                if v is not None:
+                    n = int(v.strip())
+                    if not 0 <= n <= 0xFFFFFFFF:
+                        raise ValueError(f"{name} {n} is outside 0..4294967295")
+                    extra[name] = n
+            ends = None
+            v = d.get("ends")
+            if v is not None:
+                ends = _date(v)
+                extra["ends"] = None if ends == _NEVER else ends
+            if ia_cltt is not None:
+                extra["cltt"] = ia_cltt
+            if self.server_duid is not None:
+                extra["server-duid"] = self.server_duid
+            sets = {n[3:].strip(): _set_value(val) for n, val in d.items() if n.startswith("set")}
+            if sets:
+                extra["set"] = sets
+            max_life = extra.get("max-life")
+            preferred = extra.get("preferred-life", 0)
+            base = ia_cltt
+            if ends == _NEVER:
+                valid = INFINITE_LIFETIME
+                cltt = base if base is not None else 0
+            elif ends is None:
+                # no ends: dhcpd always writes one; fall back to cltt + max-life
+                cltt = base if base is not None else 0
+                valid = max_life if max_life is not None else 0
+            else:
+                if base is None and max_life is not None and ends - max_life >= 0:
+                    base = ends - max_life
+                if base is None or ends <= base:
+                    cltt, valid = ends, 0
+                else:
+                    cltt, valid = base, min(ends - base, INFINITE_LIFETIME)
+            hostname = ""
+            fwd = sets.get("ddns-fwd-name") if sets else None
+            if isinstance(fwd, str):
+                hostname = fwd
+            record = Lease6(address=addr, duid=duid, iaid=iaid, valid_lft=valid, cltt=cltt,
+                            lease_type=lease_type,  # type: ignore[arg-type]
+                            prefix_len=plen, preferred_lft=preferred, hostname=hostname,
+                            origin=source, line=line)
+        except (ValueError, InvalidValueError) as exc:
+            return _error(source, line, key, f"{what} {key}: {exc}")
+        return _extracted(record, state, source, line, extra)
+
+
+def _error(source: str, line: int, key: str | None, reason: str) -> MalformedRecordError:
+    """A MalformedRecordError whose message reads ``FILE line N: REASON`` and whose key is set.
+
+    The reason already names the record (``lease 192.0.2.30 is truncated ...``), so the key is
+    attached after construction instead of being prefixed to the message a second time.
+    """
+    err = MalformedRecordError(source, line, None, reason)
+    err.key = key
+    return err

@@ -1,0 +1,324 @@
+"""Kea memfile extractor: ``kea-leases4.csv`` / ``kea-leases6.csv`` -> ``Lease4`` / ``Lease6``.
+
+For Kea -> Kea moves (between servers or versions). The records keep the file's ``subnet_id``.
+
+The file is read the way Kea itself loads it (isc-projects/kea, ``src/lib/dhcpsrv``):
+
+* The header names the columns (``VersionedCSVFile``). Kea 2.2 writes 11 (v4) / 17 (v6) columns,
+  2.4+ appends ``pool_id``. An older header (fewer trailing columns, down to ``hostname``) is
+  upgraded with defaults (state 0, no user context, hwtype 1, pool 0); columns after the ones
+  Kea 3.0 knows are ignored, as a Kea that is older than the file does. A column name out of place
+  fails the whole file (``ConfigError``), as it fails Kea's load.
+* Fields are split on every comma: Kea writes no quoting and escapes a comma inside ``hostname``
+  and ``user_context`` as ``&#x2c`` (``CSVRow::escapeCharacters``); any ``&#xHH`` is unescaped
+  (``CSVRow::unescapeCharacters``).
+* ``cltt = expire - valid_lifetime`` (``CSVLeaseFile4::readCltt``); ``lease_type`` 0 NA, 1 TA, 2 PD.
+* A row Kea cannot parse is skipped by Kea with only a log line (``LeaseFileLoader::load``, which
+  ``continue``\\ s after ``DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR``); here it is yielded as a
+  ``MalformedRecordError`` with its line. Such a row does not touch the earlier rows for its
+  address. The row checks mirror ``CSVLeaseFile4::next`` / ``CSVLeaseFile6::next``: a blank
+  hwaddr (v4) or the empty DUID ``00`` (v6) only in a declined lease (state 1), ``fqdn_*`` 0 or 1,
+  ``user_context`` empty or a JSON map, numbers in range.
+* The file is log-structured: Kea appends a row on every change. ``LeaseFileLoader::load`` looks
+  each good row up **by address** (the unique ``AddressIndexTag`` index of ``Lease4Storage`` /
+  ``Lease6Storage``, also for prefixes) and either inserts it, replaces the earlier lease, or, when
+  its ``valid_lifetime`` is 0, erases it: a deleted lease (``lease4-del``, a released lease with
+  lease affinity off, an expired-reclaimed lease flushed after ``hold-reclaimed-time``) is written
+  as a row with valid lifetime 0. So the last good row per address wins, and wins only if its
+  valid lifetime is not 0. Rows in state 2 (expired-reclaimed) are still leases Kea loads; they
+  are yielded with ``binding_state="expired"`` so the policy filters can decide; state 3
+  (released, 2.7+) gets ``"released"``; states 0 and 1 (declined) are ``"active"``: a declined
+  address stays declined in the target (``record.state == 1``).
+
+Memory stays bounded: the first pass parses every row and keeps only its address (packed in an
+``array``), row number and whether its lifetime is 0; a sort finds each address's last row; the
+second pass re-reads the file and yields only the winners, in file order. Errors are yielded
+during the first pass, so they come before the records.
+
+``Extracted.extra`` carries ``pool_id`` (2.4+ files), and for v6 ``hwtype`` / ``hwaddr_source``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.records import (
+    LEASE_TYPE_NAMES,
+    STATE_DECLINED,
+    STATE_EXPIRED_RECLAIMED,
+    STATE_RELEASED,
+    Lease4,
+    Lease6,
+    canonical_hex,
+)
+
+__all__ = ["COLUMNS4", "COLUMNS6", "extract", "sniff"]
+
+#: every column Kea (up to 3.0) knows, in order; the 2.2 header stops before ``pool_id``
+COLUMNS4 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id", "fqdn_fwd",
+            "fqdn_rev", "hostname", "state", "user_context", "pool_id")
+COLUMNS6 = ("address", "duid", "valid_lifetime", "expire", "subnet_id", "pref_lifetime", "lease_type",
+            "iaid", "prefix_len", "fqdn_fwd", "fqdn_rev", "hostname", "hwaddr", "state",
+            "user_context", "hwtype", "hwaddr_source", "pool_id")
+#: defaults Kea's VersionedCSVFile fills in when upgrading an older header
+_DEFAULTS = {"state": "0", "user_context": "", "pool_id": "0", "hwaddr": "", "hwtype": "1",
+             "hwaddr_source": "0"}
+_ESCAPE = re.compile(r"&#x([0-9a-fA-F]{2})")
+_U32 = 0xFFFFFFFF
+
+
+def sniff(head: bytes) -> bool:
+    """True when the first line is a Kea memfile header (v4 or v6)."""
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    return first.startswith((b"address,hwaddr,client_id,valid_lifetime,expire,subnet_id,",
+                             b"address,duid,valid_lifetime,expire,subnet_id,"))
+
+
+def _unescape(text: str) -> str:
+    if "&#x" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _uint(value: str, name: str, maximum: int = _U32) -> int:
+    # boost::lexical_cast<uint32_t> as used by CSVRow::readAndConvertAt: digits only.
+    if not value.isdigit():
+        raise InvalidValueError(name, value, "expected an unsigned number")
+    n = int(value)
+    if n > maximum:
+        raise InvalidValueError(name, value, f"larger than {maximum}")
+    return n
+
+
+def _flag(value: str, name: str) -> bool:
+    # boost::lexical_cast<bool> accepts exactly "0" and "1".
+    if value == "1":
+        return True
+    if value == "0":
+        return False
+    raise InvalidValueError(name, value, "expected 0 or 1")
+
+
+def _context(value: str) -> dict[str, Any] | None:
+    text = _unescape(value)
+    if not text:
+        return None
+    try:
+        ctx = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidValueError("user_context", text, f"not JSON: {exc.msg}") from exc
+    if not isinstance(ctx, dict):
+        raise InvalidValueError("user_context", text, "is not a JSON map")
+    return ctx or None
+
+
+class _Reader:
+    """Parses the rows of one memfile (after its header has been validated)."""
+
+    def __init__(self, path: Path, family: int, header: list[str]) -> None:
+        self.path = path
+        self.source = str(path)
+        self.family = family
+        known = COLUMNS4 if family == 4 else COLUMNS6
+        self.ncols = len(header)
+        self.index = {name: i for i, name in enumerate(header[:len(known)])}
+        self.known = known
+
+    def fields(self, parts: list[str]) -> dict[str, str]:
+        values = {name: parts[i] for name, i in self.index.items()}
+        for name in self.known:
+            if name not in values:
+                values[name] = _DEFAULTS[name]
+        return values
+
+    def parse(self, parts: list[str], line: int) -> Extracted:
+        if len(parts) != self.ncols:
+            raise InvalidValueError("row", ",".join(parts),
+                                    f"has {len(parts)} fields, the header has {self.ncols}")
+        f = self.fields(parts)
+        return self._lease4(f, line) if self.family == 4 else self._lease6(f, line)
+
+    def _common(self, f: dict[str, str]) -> dict[str, Any]:
+        valid = _uint(f["valid_lifetime"], "valid_lifetime")
+        expire = _uint(f["expire"], "expire", maximum=2**64 - 1)
+        if expire < valid:
+            raise InvalidValueError("expire", f["expire"], f"is less than valid_lifetime {valid}")
+        return {
+            "valid_lft": valid,
+            "cltt": expire - valid,
+            "subnet_id": _uint(f["subnet_id"], "subnet_id"),
+            "fqdn_fwd": _flag(f["fqdn_fwd"], "fqdn_fwd"),
+            "fqdn_rev": _flag(f["fqdn_rev"], "fqdn_rev"),
+            "hostname": _unescape(f["hostname"]),
+            "state": _uint(f["state"], "state"),
+            "user_context": _context(f["user_context"]),
+        }
+
+    def _lease4(self, f: dict[str, str], line: int) -> Extracted:
+        common = self._common(f)
+        hwaddr = f["hwaddr"]
+        if not hwaddr and common["state"] != STATE_DECLINED:
+            raise InvalidValueError("hwaddr", hwaddr, "blank; Kea allows that only for declined leases")
+        client_id = f["client_id"] or None
+        if client_id is not None:
+            cid = canonical_hex(client_id, "client_id")
+            if cid is not None and len(cid) < 5:  # Kea's ClientId needs at least 2 bytes
+                raise InvalidValueError("client_id", client_id, "shorter than 2 bytes")
+        rec = Lease4(address=IPv4Address(f["address"]), hwaddr=hwaddr or None, client_id=client_id,
+                     origin=self.source, line=line, **common)
+        return Extracted(rec, binding_state=_binding(rec.state), source=self.source, line=line,
+                         extra={"pool_id": _uint(f["pool_id"], "pool_id")})
+
+    def _lease6(self, f: dict[str, str], line: int) -> Extracted:
+        common = self._common(f)
+        duid = canonical_hex(f["duid"], "duid", max_len=130)
+        if duid is None:
+            raise InvalidValueError("duid", f["duid"], "empty")
+        if duid == "00" and common["state"] != STATE_DECLINED:
+            raise InvalidValueError("duid", f["duid"], "the empty DUID 00 is valid only for declined leases")
+        code = _uint(f["lease_type"], "lease_type")
+        if code not in LEASE_TYPE_NAMES:
+            raise InvalidValueError("lease_type", f["lease_type"], "expected 0 (NA), 1 (TA) or 2 (PD)")
+        ltype = LEASE_TYPE_NAMES[code]
+        plen = _uint(f["prefix_len"], "prefix_len", maximum=128)
+        # Kea writes 128 for addresses; a prefix length only means something for IA_PD.
+        rec = Lease6(address=IPv6Address(f["address"]), duid=duid, iaid=_uint(f["iaid"], "iaid"),
+                     lease_type=ltype,  # type: ignore[arg-type]
+                     prefix_len=plen if ltype == "IA_PD" else 128,
+                     preferred_lft=_uint(f["pref_lifetime"], "pref_lifetime"),
+                     hwaddr=f["hwaddr"] or None, origin=self.source, line=line, **common)
+        extra: dict[str, Any] = {"pool_id": _uint(f["pool_id"], "pool_id")}
+        if f["hwaddr"]:
+            extra["hwtype"] = _uint(f["hwtype"], "hwtype", maximum=0xFFFF)
+            extra["hwaddr_source"] = _uint(f["hwaddr_source"], "hwaddr_source")
+        return Extracted(rec, binding_state=_binding(rec.state), source=self.source, line=line,
+                         extra=extra)
+
+
+def _binding(state: int) -> str:
+    if state == STATE_EXPIRED_RECLAIMED:
+        return "expired"
+    if state == STATE_RELEASED:
+        return "released"
+    return "active"
+
+
+def _read_header(path: Path) -> tuple[int, list[str]]:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise ConfigError(f"cannot read Kea lease file {path}: {exc.strerror or exc}") from exc
+    if not first:
+        raise ConfigError(f"Kea lease file {path} is empty (no header line)")
+    if first.endswith("\r\n"):
+        raise ConfigError(f"Kea lease file {path}: the header ends in CRLF; Kea rejects such a file "
+                          "(\"invalid column\"). Convert it with: sed -i 's/\\r$//'")
+    header = first.rstrip("\n").split(",")
+    family = 4 if header[1:2] == ["hwaddr"] else 6 if header[1:2] == ["duid"] else 0
+    if family == 0:
+        raise ConfigError(f"{path} line 1: not a Kea lease file header (expected it to start with "
+                          "'address,hwaddr,' or 'address,duid,')")
+    known = COLUMNS4 if family == 4 else COLUMNS6
+    for i, name in enumerate(header[:len(known)]):
+        if name != known[i]:
+            raise ConfigError(f"{path} line 1: column {i + 1} is {name!r}, Kea expects {known[i]!r} "
+                              "there; Kea would refuse to load this file")
+    if len(header) < known.index("hostname") + 1:
+        raise ConfigError(f"{path} line 1: the header stops at {header[-1]!r}; Kea needs at least "
+                          "the columns up to 'hostname'")
+    return family, header
+
+
+def _key_int(address: IPv4Address | IPv6Address) -> int:
+    return int(address)
+
+
+def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[ExtractItem]:
+    """Stream the leases Kea would hold after loading the memfile at ``path``.
+
+    ``keep_history=True`` yields every good row in file order instead (the raw log, for audits);
+    rows with valid lifetime 0 (deletions) are then yielded too.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Kea lease file {p} not found")
+    family, header = _read_header(p)
+    reader = _Reader(p, family, header)
+    if keep_history:
+        for _, item in _rows(p, reader):
+            if isinstance(item, tuple):
+                yield item[0]
+            else:
+                yield item
+        return
+    # Pass 1: parse everything, remember (address, row number, deleted?) of the good rows.
+    hi = array("Q")
+    lo = array("Q")
+    rows = array("L")
+    zero = bytearray()
+    nrows = 0
+    for rowno, item in _rows(p, reader):
+        nrows = rowno + 1
+        if isinstance(item, MalformedRecordError):
+            yield item
+            continue
+        rec = item[0].record
+        assert isinstance(rec, Lease4 | Lease6)
+        a = _key_int(rec.address)
+        hi.append(a >> 64)
+        lo.append(a & 0xFFFFFFFFFFFFFFFF)
+        rows.append(rowno)
+        zero.append(1 if rec.valid_lft == 0 else 0)
+    if not rows:
+        return
+    # The last good row per address wins (LeaseFileLoader::load), unless its lifetime is 0.
+    hi_a = np.frombuffer(hi, dtype=np.uint64)
+    lo_a = np.frombuffer(lo, dtype=np.uint64)
+    row_a = np.frombuffer(rows, dtype=np.uint64 if rows.itemsize == 8 else np.uint32)
+    order = np.lexsort((row_a, lo_a, hi_a))
+    h, lw = hi_a[order], lo_a[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (h[1:] != h[:-1]) | (lw[1:] != lw[:-1])
+    winners_idx = order[last]
+    zero_a = np.frombuffer(bytes(zero), dtype=np.uint8)
+    winners_idx = winners_idx[zero_a[winners_idx] == 0]
+    winner = np.zeros(nrows, dtype=bool)
+    winner[row_a[winners_idx]] = True
+    del hi, lo, rows, zero, hi_a, lo_a, row_a, order, h, lw, last, winners_idx, zero_a
+    # Pass 2: re-read and yield the winners in file order.
+    for _rowno, item in _rows(p, reader, only=winner):
+        if isinstance(item, tuple):
+            yield item[0]
+
+
+def _rows(path: Path, reader: _Reader, only: Any = None
+          ) -> Iterator[tuple[int, tuple[Extracted, None] | MalformedRecordError]]:
+    """(row number, parsed row or error) for each data row; ``only`` is a bool mask of rows to parse."""
+    rowno = -1
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        fh.readline()
+        for lineno, raw in enumerate(fh, start=2):
+            text = raw.rstrip("\n").rstrip("\r")
+            if not text:
+                continue
+            rowno += 1
+            if only is not None and not only[rowno]:
+                continue
+            parts = text.split(",")
+            try:
+                yield rowno, (reader.parse(parts, lineno), None)
+            except (InvalidValueError, ValueError) as exc:
+                key = parts[0] if parts and parts[0] else None
+                yield rowno, MalformedRecordError(reader.source, lineno, key,
+                                                  f"cannot be read ({exc}); Kea skips such a row too")

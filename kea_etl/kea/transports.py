@@ -1,0 +1,403 @@
+"""How a Kea command reaches a server: the transport seam under :class:`~kea_etl.kea.KeaClient`.
+
+A transport sends one command and returns Kea's reply as one JSON map; it knows nothing about
+result codes (the client decodes those in one place). Three real transports and one fake:
+
+* :class:`UnixSocketTransport`: the daemon's UNIX control socket. Kea takes one command per
+  connection and closes it after the answer, so the reply is read to EOF; the reply is one map.
+* :class:`HttpTransport`: HTTP(S) to kea-ctrl-agent (Kea 2.x; send ``service``) or straight to a
+  Kea 3 daemon's HTTP control socket. Both answer a JSON *list* (one entry per service), except
+  HTTP 400/401/403, which come back as a single map. Keep-alive, one connection per thread.
+* :class:`FakeTransport`: an in-process callable ``handler(command, arguments) -> reply`` for
+  unit tests; its reply goes through the same unwrapping as HTTP.
+
+Transport failures raise :class:`~kea_etl.errors.KeaTransportError` (retriable),
+:class:`~kea_etl.errors.KeaAuthError` (401/403) or :class:`~kea_etl.errors.KeaEndpointError`
+(the URL leads nowhere useful: no such socket, permission denied, TLS verification, not Kea).
+Passwords live only inside the prebuilt ``Authorization`` header: never in a message or repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from kea_etl.errors import (
+    ConfigError,
+    InvalidURLError,
+    KeaAuthError,
+    KeaEndpointError,
+    KeaTransportError,
+)
+
+__all__ = [
+    "FakeTransport",
+    "Handler",
+    "HttpTransport",
+    "Transport",
+    "UnixSocketTransport",
+    "encode_request",
+    "make_transport",
+    "redact_url",
+    "unwrap_reply",
+]
+
+_JSON_SEPARATORS = (",", ":")
+_dumps = json.JSONEncoder(separators=_JSON_SEPARATORS, ensure_ascii=False).encode
+_loads = json.loads
+
+
+class Transport(Protocol):
+    """Sends one command, returns Kea's reply map (not yet decoded for its result code)."""
+
+    #: the server URL without credentials, for messages
+    url: str
+
+    def request(self, command: str, arguments: Any = None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def encode_request(command: str, arguments: Any = None, service: str | None = None) -> bytes:
+    """The JSON body of one Kea command (compact separators: this runs thousands of times/s)."""
+    msg: dict[str, Any] = {"command": command}
+    if service:
+        msg["service"] = [service]
+    if arguments is not None:
+        msg["arguments"] = arguments
+    return _dumps(msg).encode()
+
+
+def unwrap_reply(reply: Any, url: str, command: str) -> dict[str, Any]:
+    """One reply map from what the server sent: the CA and Kea 3's HTTP answer a list
+    (one entry per service; we always address one), the UNIX socket and HTTP 4xx a map."""
+    if isinstance(reply, list):
+        if not reply:
+            raise KeaEndpointError(f"{url} answered {command} with an empty list", url=url)
+        reply = reply[0]
+    if not isinstance(reply, dict) or "result" not in reply:
+        shown = repr(reply)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        raise KeaEndpointError(f"{url} answered {command} with {shown}: not a Kea reply", url=url)
+    return reply
+
+
+def _decode_json(data: bytes, url: str, command: str) -> Any:
+    try:
+        return _loads(data)
+    except ValueError:
+        shown = data[:80].decode("utf-8", "replace")
+        if not data:
+            raise KeaTransportError(f"{url} closed the connection without answering {command}",
+                                    url=url) from None
+        raise KeaEndpointError(f"{url} answered {command} with something that is not JSON: "
+                               f"{shown!r}", url=url) from None
+
+
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@`` part, safe for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host).geturl()
+
+
+class UnixSocketTransport:
+    """A Kea daemon's UNIX control socket: one command per connection, reply read to EOF."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self.url = f"unix://{self.path}"
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"UnixSocketTransport({self.url!r})"
+
+    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
+        body = encode_request(command, arguments)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.path)
+            except FileNotFoundError:
+                raise KeaEndpointError(f"no Kea control socket at {self.path} (is Kea running, "
+                                       "is the path right?)", url=self.url) from None
+            except PermissionError:
+                raise KeaEndpointError(f"permission denied on {self.path} (run as the Kea user "
+                                       "or root)", url=self.url) from None
+            except ConnectionRefusedError:
+                raise KeaTransportError(f"connection refused on {self.path}: nothing is "
+                                        "listening (Kea stopped or restarting?)",
+                                        url=self.url) from None
+            except OSError as exc:
+                if exc.errno == errno.ENOTSOCK or exc.errno == errno.ECONNREFUSED:
+                    raise KeaEndpointError(f"{self.path} is not a socket", url=self.url) from None
+                raise
+            sock.sendall(body)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except TimeoutError:
+            raise KeaTransportError(f"timed out after {self.timeout:g}s waiting for {command} on "
+                                    f"{self.path}", url=self.url) from None
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise KeaTransportError(f"{self.path}: connection reset during {command} ({exc})",
+                                    url=self.url) from None
+        except OSError as exc:
+            if isinstance(exc, KeaTransportError):
+                raise
+            raise KeaTransportError(f"{self.path}: {exc.strerror or exc} during {command}",
+                                    url=self.url) from None
+        finally:
+            sock.close()
+        return unwrap_reply(_decode_json(b"".join(chunks), self.url, command), self.url, command)
+
+    def close(self) -> None:
+        """Nothing to close: each command has its own connection."""
+
+
+class HttpTransport:
+    """HTTP(S) to kea-ctrl-agent (give ``service``) or to a Kea 3 daemon's own HTTP socket.
+
+    One keep-alive connection per thread (``threading.local``), so several loader threads can
+    share one transport. A kept connection the server has meanwhile closed is reopened once,
+    transparently; other failures are raised for the client's retry loop.
+    """
+
+    def __init__(self, url: str, *, service: str | None = None, username: str | None = None,
+                 password: str | None = None, ca_file: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None,
+                 insecure: bool = False, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise InvalidURLError(f"not an http(s) URL: {redact_url(url)}")
+        if parts.password is not None:
+            raise InvalidURLError(f"{redact_url(url)}: do not put a password in the URL; "
+                                  "use --password-env or --password-file")
+        try:
+            port = parts.port
+        except ValueError:
+            raise InvalidURLError(f"bad port in {redact_url(url)}") from None
+        if not parts.hostname:
+            raise InvalidURLError(f"no host in {redact_url(url)}: write http://HOST:PORT")
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = port or (443 if self.https else 80)
+        self.path = parts.path or "/"
+        host_shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"{parts.scheme}://{host_shown}:{self.port}{'' if self.path == '/' else self.path}"
+        self.service = service
+        self.timeout = timeout
+        self.username = username or parts.username
+        if password is not None and not self.username:
+            raise ConfigError("a password was given without a username")
+        self._headers = {"Content-Type": "application/json"}
+        if self.username is not None:
+            if ":" in self.username:
+                raise ConfigError("a basic-auth username cannot contain ':'")
+            token = base64.b64encode(f"{self.username}:{password or ''}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+        self._ssl: ssl.SSLContext | None = None
+        if self.https:
+            self._ssl = _ssl_context(ca_file, cert_file, key_file, insecure)
+        elif ca_file or cert_file or key_file:
+            raise ConfigError(f"TLS files given but {self.url} is plain http; use https://")
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        auth = f", user={self.username!r}" if self.username else ""
+        svc = f", service={self.service!r}" if self.service else ""
+        return f"HttpTransport({self.url!r}{svc}{auth})"
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, True
+        if self._ssl is not None:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                               context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn, False
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            with self._lock, contextlib.suppress(ValueError):
+                self._all.remove(conn)
+
+    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
+        body = encode_request(command, arguments, self.service)
+        for _ in range(2):
+            conn, reused = self._connection()
+            try:
+                conn.request("POST", self.path, body, self._headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+                    http.client.BadStatusLine) as exc:
+                self._drop()
+                if reused:
+                    continue  # the server closed an idle kept-alive connection: reopen once
+                raise KeaTransportError(f"{self.url}: connection lost during {command} "
+                                        f"({type(exc).__name__})", url=self.url) from None
+            except BaseException as exc:
+                self._drop()
+                raise self._translate(exc, command) from None
+            if resp.will_close:
+                self._drop()
+            return self._reply(resp.status, resp.reason, data, command)
+        raise KeaTransportError(f"{self.url}: connection lost twice during {command}",
+                                url=self.url)  # pragma: no cover - loop always returns/raises
+
+    def _translate(self, exc: BaseException, command: str) -> BaseException:
+        url = self.url
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return KeaEndpointError(f"TLS certificate of {url} not trusted: "
+                                    f"{exc.verify_message} (give --ca-file, or --insecure)",
+                                    url=url)
+        if isinstance(exc, ssl.SSLError):
+            return KeaEndpointError(f"TLS handshake with {url} failed: {exc.reason or exc}",
+                                    url=url)
+        if isinstance(exc, ConnectionRefusedError):
+            return KeaTransportError(f"connection refused by {url}: nothing is listening there "
+                                     "(Kea stopped, or wrong port?)", url=url)
+        if isinstance(exc, TimeoutError):
+            return KeaTransportError(f"timed out after {self.timeout:g}s waiting for {command} "
+                                     f"from {url}", url=url)
+        if isinstance(exc, socket.gaierror):
+            return KeaEndpointError(f"cannot resolve host {self.host!r} in {url}", url=url)
+        if isinstance(exc, OSError):
+            return KeaTransportError(f"{url}: {exc.strerror or exc} during {command}", url=url)
+        if isinstance(exc, http.client.HTTPException):
+            return KeaEndpointError(f"{url} does not speak HTTP like Kea "
+                                    f"({type(exc).__name__}) during {command}", url=url)
+        return exc
+
+    def _reply(self, status: int, reason: str, data: bytes, command: str) -> dict[str, Any]:
+        url = self.url
+        if status in (401, 403):
+            who = f"user {self.username!r}" if self.username else "no username given"
+            what = "unauthorized" if status == 401 else "forbidden"
+            raise KeaAuthError(f"{url} refused the credentials: HTTP {status} {what} ({who}; "
+                               "check --user and the password)", url=url)
+        if status >= 500:
+            raise KeaTransportError(f"{url}: HTTP {status} {reason} for {command}", url=url)
+        if status != 200 and status != 400:
+            raise KeaEndpointError(f"{url}: HTTP {status} {reason} for {command}: is this a Kea "
+                                   "control agent or daemon HTTP socket?", url=url)
+        return unwrap_reply(_decode_json(data, url, command), url, command)
+
+    def close(self) -> None:
+        """Close every thread's kept connection."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
+def _ssl_context(ca_file: str | None, cert_file: str | None, key_file: str | None,
+                 insecure: bool) -> ssl.SSLContext:
+    for what, path in (("CA file", ca_file), ("certificate file", cert_file),
+                       ("key file", key_file)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"TLS {what} {path} does not exist")
+    if key_file and not cert_file:
+        raise ConfigError("a TLS key file was given without --cert-file")
+    try:
+        ctx = ssl.create_default_context(cafile=ca_file)
+        if cert_file:
+            ctx.load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"cannot load TLS files: {exc.reason or exc}") from None
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+#: a fake server: ``handler(command, arguments)`` returns the raw reply (map or list) or raises
+Handler = Callable[[str, Any], Any]
+
+
+class FakeTransport:
+    """In-process transport for unit tests: calls ``handler(command, arguments)``.
+
+    The handler's return value goes through :func:`unwrap_reply`, so it may return a CA-style
+    list or a UNIX-socket-style map; it may raise ``KeaTransportError`` to simulate failures.
+    Every request is recorded in :attr:`sent` as ``(command, arguments)``.
+    """
+
+    def __init__(self, handler: Handler, *, url: str = "fake://kea") -> None:
+        self.handler = handler
+        self.url = url
+        self.sent: list[tuple[str, Any]] = []
+
+    def __repr__(self) -> str:
+        return f"FakeTransport({self.url!r})"
+
+    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
+        # round-trip through JSON so a test sees exactly what would go on the wire
+        if arguments is not None:
+            arguments = _loads(_dumps(arguments))
+        self.sent.append((command, arguments))
+        return unwrap_reply(self.handler(command, arguments), self.url, command)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def make_transport(url: str, *, service: str | None = None, username: str | None = None,
+                   password: str | None = None, ca_file: str | None = None,
+                   cert_file: str | None = None, key_file: str | None = None,
+                   insecure: bool = False, timeout: float = 30.0) -> Transport:
+    """The transport a URL names: ``unix:///path``, ``http://host:port`` or ``https://...``.
+
+    A bare absolute path is taken as a UNIX socket. ``service`` is sent only over HTTP (the
+    daemons behind a UNIX socket do not need it).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidURLError("no Kea URL given (use --url or KEA_ETL_URL, e.g. "
+                              "unix:///run/kea/kea4.sock or http://127.0.0.1:8000)")
+    url = url.strip()
+    if url.startswith("/"):
+        url = "unix://" + url
+    scheme = url.partition(":")[0].lower()
+    if scheme == "unix":
+        parts = urlsplit(url)
+        path = parts.netloc + parts.path
+        if not path:
+            raise InvalidURLError(f"no socket path in {url!r}: write unix:///run/kea/kea4.sock")
+        if username or password or ca_file or cert_file or key_file:
+            raise ConfigError(f"credentials and TLS files do not apply to the UNIX socket {path}")
+        return UnixSocketTransport(path, timeout=timeout)
+    if scheme in ("http", "https"):
+        return HttpTransport(url, service=service, username=username, password=password,
+                             ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+                             insecure=insecure, timeout=timeout)
+    raise InvalidURLError(f"cannot use Kea URL {redact_url(url)!r}: write unix:///path/to/kea.sock, "
+                          "http://HOST:PORT or https://HOST:PORT")

@@ -1,0 +1,540 @@
+"""Load leases into a running Kea through its control channel (``kea:URL`` targets).
+
+v4 leases go one command each (lease4-add, or lease4-update with ``force-create`` in upsert
+mode); v6 leases go in batches with lease6-bulk-apply. Several batches are in flight at once
+(``workers`` threads sharing one thread-safe :class:`~kea_etl.kea.KeaClient`); at most
+``2 * workers`` batches are queued, so memory stays bounded whatever the input size.
+
+Who holds an address decides what is sent (see :mod:`kea_etl.load.compare`):
+
+* nobody -> the lease is added (``loaded``);
+* the same client with the same expiry -> nothing is sent (``already_present``, counts as loaded);
+* the same client with another expiry -> in ``add`` mode Kea's lease is kept (the client may
+  have renewed it on Kea since; counted ``already_present`` with a warning); in ``upsert`` mode it
+  is replaced with lease4-update / lease6-update;
+* another client -> a conflict, reported and left alone, unless ``on_conflict="overwrite"``.
+
+For v4, lease4-add itself answers "already exists" (result 4, or result 1 with that text on Kea
+2.2); only then does the loader ask lease4-get who holds it, which is cheaper than a get before
+every add. lease6-bulk-apply is an **upsert** (it silently replaces another DUID's lease) and one
+lease matching no subnet fails the **whole** call, so before each batch the loader checks every
+lease against a snapshot of Kea's v6 leases taken at the start (paged with lease6-get-page into
+a temporary SQLite file, not memory) and against the server's subnets; leases that fail the
+checks never enter the batch. If Kea still refuses a whole batch, that batch is sent again one
+lease6-add at a time, so one bad lease never stops the others. Per-lease failures come back in
+``failed-leases``. A client that gets an address from Kea *during* the load, after the snapshot,
+is not seen by the v6 check: load before Kea starts serving, as a cutover does.
+
+Transport errors are retried by the client; when its retry budget is spent the loader finishes
+the batches already answered, saves them in the checkpoint and raises
+:class:`~kea_etl.errors.KeaTransportError` naming the server and ``--resume``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlunsplit
+
+from kea_etl._batching import chunks
+from kea_etl.errors import (
+    ConfigError,
+    InvalidURLError,
+    KeaCommandError,
+    KeaConflictError,
+    KeaTransportError,
+    RecordError,
+)
+from kea_etl.load.base import LoadRecord
+from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
+from kea_etl.load.compare import describe_holder, identical, same_client
+from kea_etl.records import Lease4, Lease6, Reservation
+from kea_etl.report import RunReport
+
+if TYPE_CHECKING:
+    from kea_etl.kea import KeaClient
+
+__all__ = ["LiveLeaseLoader", "LiveOptions", "ServerSubnet", "make_kea_loader", "open_checkpoint",
+           "server_subnets"]
+
+Mode = Literal["add", "upsert"]
+OnConflict = Literal["skip", "overwrite"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """What the live loader does; every field is part of the checkpoint fingerprint."""
+
+    mode: Mode = "add"
+    on_conflict: OnConflict = "skip"
+    workers: int = 4
+    #: v4: leases per worker task; v6: leases per lease6-bulk-apply
+    batch_size4: int = 50
+    batch_size6: int = 100
+    bulk_v6: bool = True
+    dry_run: bool = False
+
+    def fingerprint_options(self) -> dict[str, Any]:
+        return {"mode": self.mode, "on_conflict": self.on_conflict}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSubnet:
+    id: int
+    prefix: IPv4Network | IPv6Network
+    pd_pools: tuple[IPv6Network, ...] = ()
+
+
+def server_subnets(config: Mapping[str, Any]) -> list[ServerSubnet]:
+    """Subnets (with pd-pools) of a config-get answer or a config file, shared networks too."""
+    out: list[ServerSubnet] = []
+    for fam in ("Dhcp4", "Dhcp6"):
+        body = config.get(fam)
+        if not isinstance(body, Mapping):
+            continue
+        key = "subnet4" if fam == "Dhcp4" else "subnet6"
+        subnets = list(body.get(key, []))
+        for net in body.get("shared-networks", []):
+            subnets += list(net.get(key, []))
+        for s in subnets:
+            pools = tuple(IPv6Network((p["prefix"], p["prefix-len"]), strict=False)
+                          for p in s.get("pd-pools", []))
+            out.append(ServerSubnet(int(s["id"]), ip_network(s["subnet"], strict=False), pools))
+    return out
+
+
+@dataclass
+class _Task:
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: KeaTransportError | None = None
+    sent: Counter[str] = field(default_factory=Counter)
+
+
+class _V6Snapshot:
+    """Kea's v6 leases at the start of the load, in a temporary SQLite file (bounded memory)."""
+
+    def __init__(self, client: KeaClient, page: int = 1000) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="kea-etl-v6-")
+        self._db = sqlite3.connect(str(Path(self._dir.name, "held.sqlite")),
+                                   check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("CREATE TABLE held (key TEXT PRIMARY KEY, duid TEXT, iaid INTEGER, "
+                         "type TEXT, plen INTEGER, valid INTEGER, cltt INTEGER, subnet INTEGER, "
+                         "state INTEGER)")
+        self.count = 0
+        start: str = "start"
+        while True:
+            r = client.call("lease6-get-page", {"from": start, "limit": page})
+            leases = (r.arguments or {}).get("leases", []) if r.result == 0 else []
+            rows = []
+            for raw in leases:
+                lease = Lease6.from_kea(raw)
+                rows.append((lease.key, lease.duid, lease.iaid, lease.lease_type,
+                             lease.prefix_len, lease.valid_lft, lease.cltt, lease.subnet_id,
+                             lease.state))
+            self._db.executemany("INSERT OR REPLACE INTO held VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            self.count += len(rows)
+            if len(leases) < page:
+                break
+            start = leases[-1]["ip-address"]
+        self._db.commit()
+
+    def lookup(self, keys: Sequence[str]) -> dict[str, Lease6]:
+        out: dict[str, Lease6] = {}
+        if not self.count or not keys:
+            return out
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM held WHERE key IN (" + ",".join("?" * len(keys)) + ")",
+                list(keys)).fetchall()
+        for key, duid, iaid, ltype, plen, valid, cltt, subnet, state in rows:
+            out[key] = Lease6(address=key.split("/")[0], duid=duid, iaid=iaid, lease_type=ltype,
+                              prefix_len=plen, valid_lft=valid, cltt=cltt, subnet_id=subnet,
+                              state=state)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+class LiveLeaseLoader:
+    """Sends leases to a running Kea; one instance per run."""
+
+    def __init__(self, client: KeaClient, *, options: LiveOptions | None = None,
+                 checkpoint: Checkpoint | None = None,
+                 subnets: Sequence[ServerSubnet] | None = None) -> None:
+        self.client = client
+        self.options = options or LiveOptions()
+        self.checkpoint = checkpoint
+        self._subnets = list(subnets) if subnets is not None else None
+        self._snapshot: _V6Snapshot | None = None
+        self._hosts: list[Reservation] = []
+        self.sent: Counter[str] = Counter()
+        self.name = f"kea:{self.server}"
+        self.can_retract = False
+        self.host_strategy: str | None = None
+        self.report_state: str | None = None
+
+    @property
+    def server(self) -> str:
+        return str(getattr(self.client, "url", "the Kea server"))
+
+    def subnets(self) -> list[ServerSubnet]:
+        """The server's subnets (config-get), fetched once."""
+        if self._subnets is None:
+            self._subnets = server_subnets(self.client.config_get())
+        return self._subnets
+
+    # -- driver ------------------------------------------------------------------------------
+    def load(self, items: Iterable[LoadRecord], report: RunReport, *,
+             progress: Callable[[int], None] | None = None) -> None:
+        """Load every item (Lease4 / Lease6); count each one in ``report``."""
+        opts = self.options
+        pending: deque[Future[_Task]] = deque()
+        error: KeaTransportError | None = None
+        pool = ThreadPoolExecutor(max_workers=max(1, opts.workers),
+                                  thread_name_prefix="kea-etl-load")
+        try:
+            for batch in self._batches(items):
+                if error is not None:
+                    break
+                done: dict[str, Outcome] = {}
+                if self.checkpoint is not None:
+                    done = self.checkpoint.lookup(record_key(i) for i in batch)
+                todo = []
+                for item in batch:
+                    if (o := done.get(record_key(item))) is not None:
+                        count_outcome(report, o)
+                    else:
+                        todo.append(item)
+                if progress is not None and len(todo) < len(batch):
+                    progress(len(batch) - len(todo))
+                if not todo:
+                    continue
+                if isinstance(todo[0], Lease6) and opts.bulk_v6 and self._snapshot is None:
+                    self._snapshot = _V6Snapshot(self.client)
+                pending.append(pool.submit(self._run_batch, todo))
+                while len(pending) >= 2 * max(1, opts.workers):
+                    error = self._settle(pending.popleft(), report, progress) or error
+            while pending:
+                error = self._settle(pending.popleft(), report, progress) or error
+        finally:
+            for f in pending:
+                f.cancel()
+            pool.shutdown(wait=True)
+            if self._snapshot is not None:
+                self._snapshot.close()
+                self._snapshot = None
+        if self._hosts:
+            self._load_hosts(report)
+        if opts.dry_run:
+            report.extra["dry_run"] = True
+            report.extra["would_send"] = dict(sorted(self.sent.items()))
+        else:
+            report.extra["sent"] = dict(sorted(self.sent.items()))
+        if error is not None:
+            where = f"; progress saved in {self.checkpoint.path}" if self.checkpoint else ""
+            raise KeaTransportError(
+                f"Kea at {self.server} stopped answering ({error}){where}; "
+                "fix the server and re-run with --resume", url=self.server) from error
+
+    def _load_hosts(self, report: RunReport) -> None:
+        """Reservations (few; held until the leases are done) via the best strategy the server
+        offers: reservation-add, host cache, or a config-set merge."""
+        from kea_etl.load.reservations import ReservationLoader
+
+        loader = ReservationLoader(self.client, on_conflict=self.options.on_conflict,
+                                   dry_run=self.options.dry_run, checkpoint=self.checkpoint)
+        hosts, self._hosts = self._hosts, []
+        loader.load(hosts, report)
+        self.host_strategy = loader.strategy
+        self.sent.update(loader.sent)
+
+    # -- Loader protocol (kea_etl.load.base) -------------------------------------------------
+    def retract(self, conflicts: Sequence[Any], report: RunReport) -> None:
+        """Live loads cannot take a lease back: the orchestrator removes losers beforehand."""
+        if conflicts:
+            raise NotImplementedError("the live loader cannot retract leases already sent")
+
+    def fetch_subnets(self) -> Any:
+        """The target's subnet map from the live server's config-get (no --kea-config given)."""
+        from kea_etl.transform.subnets import SubnetMap
+
+        return SubnetMap.from_config(self.client.config_get(), origin=f"config-get of {self.server}")
+
+    def commit(self) -> dict[str, Any]:
+        if self.checkpoint is not None and not self.options.dry_run:
+            self.checkpoint.mark_complete()
+            self.report_state = str(self.checkpoint.path)
+            self.checkpoint.close()
+        self.client.close()
+        out: dict[str, Any] = {"target": self.name,
+                               "would_send" if self.options.dry_run else "sent": dict(self.sent)}
+        if self.host_strategy:
+            out["reservations_via"] = self.host_strategy
+        if self.report_state:
+            out["state"] = self.report_state
+            out["resumed"] = bool(self.checkpoint and self.checkpoint.resumed)
+        return out
+
+    def abort(self) -> None:
+        """Nothing to undo: every command Kea accepted is already recorded in the checkpoint."""
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+        self.client.close()
+
+    def _batches(self, items: Iterable[LoadRecord]) -> Iterator[list[Lease4 | Lease6]]:
+        """Batches of one family each; reservations are set aside for :meth:`_load_hosts`."""
+        size = max(self.options.batch_size4, self.options.batch_size6)
+        for chunk in chunks(items, size):
+            v4: list[Lease4 | Lease6] = [i for i in chunk if isinstance(i, Lease4)]
+            v6: list[Lease4 | Lease6] = [i for i in chunk if isinstance(i, Lease6)]
+            self._hosts += [i for i in chunk if isinstance(i, Reservation)]
+            yield from chunks(v4, self.options.batch_size4)
+            yield from chunks(v6, self.options.batch_size6)
+
+    def _settle(self, fut: Future[_Task], report: RunReport,
+                progress: Callable[[int], None] | None) -> KeaTransportError | None:
+        task = fut.result()
+        for o in task.outcomes:
+            count_outcome(report, o)
+        self.sent.update(task.sent)
+        if self.checkpoint is not None and not self.options.dry_run:
+            self.checkpoint.record(task.outcomes)
+        if progress is not None and task.outcomes:
+            progress(len(task.outcomes))
+        return task.error
+
+    def _run_batch(self, batch: list[Lease4 | Lease6]) -> _Task:
+        task = _Task()
+        try:
+            if isinstance(batch[0], Lease6) and self.options.bulk_v6:
+                self._bulk6(batch, task)
+            else:
+                for item in batch:
+                    task.outcomes.append(self._one(item, task))
+        except KeaTransportError as exc:
+            task.error = exc
+        return task
+
+    # -- one lease at a time -----------------------------------------------------------------
+    def _call(self, task: _Task, command: str, args: dict[str, Any]) -> None:
+        task.sent[command] += 1
+        if not self.options.dry_run:
+            self.client.call(command, args)
+
+    def _get(self, lease: Lease4 | Lease6) -> Lease4 | Lease6 | None:
+        if isinstance(lease, Lease4):
+            r = self.client.call("lease4-get", {"ip-address": str(lease.address)})
+            return Lease4.from_kea(r.arguments) if r.result == 0 and r.arguments else None
+        r = self.client.call("lease6-get", {"ip-address": str(lease.address),
+                                            "type": lease.lease_type})
+        return Lease6.from_kea(r.arguments) if r.result == 0 and r.arguments else None
+
+    def _one(self, item: LoadRecord, task: _Task) -> Outcome:
+        lease = item
+        if not isinstance(lease, Lease4 | Lease6):
+            return _out(item, "failed", "not a lease", "reservations go through the "
+                        "reservation loader")
+        fam = "4" if isinstance(lease, Lease4) else "6"
+        args = lease.to_kea_args()
+        opts = self.options
+        try:
+            if opts.mode == "upsert" and opts.on_conflict == "overwrite":
+                # the operator asked for the source to win everywhere: one idempotent command
+                self._call(task, f"lease{fam}-update", {**args, "force-create": True})
+                return _out(item, "loaded")
+            if opts.dry_run:
+                held = self._get(lease)
+                if held is None:
+                    task.sent[f"lease{fam}-add"] += 1
+                    return _out(item, "loaded")
+                return self._resolve(item, lease, held, task)
+            try:
+                self._call(task, f"lease{fam}-add", args)
+                return _out(item, "loaded")
+            except KeaConflictError:
+                held = self._get(lease)
+                if held is None:  # released in between: try once more
+                    self._call(task, f"lease{fam}-add", args)
+                    return _out(item, "loaded")
+                return self._resolve(item, lease, held, task)
+        except KeaConflictError as exc:
+            return _out(item, "failed", f"Kea refused lease{fam}-add", exc.text)
+        except KeaCommandError as exc:
+            return _out(item, "failed", f"Kea refused {exc.command}", exc.text)
+        except RecordError as exc:
+            return _out(item, "failed", "Kea returned a lease kea-etl cannot read", str(exc))
+
+    def _resolve(self, item: LoadRecord, lease: Lease4 | Lease6, held: Lease4 | Lease6,
+                 task: _Task) -> Outcome:
+        fam = "4" if isinstance(lease, Lease4) else "6"
+        if identical(held, lease):
+            return _out(item, "already_present")
+        if same_client(held, lease):
+            if self.options.mode == "add":
+                return _out(item, "already_present",
+                            "Kea holds this client's lease with another expiry; kept Kea's",
+                            f"Kea expires {held.expire}, source {lease.expire}; "
+                            "use --mode upsert to replace it")
+            self._call(task, f"lease{fam}-update", lease.to_kea_args())
+            return _out(item, "loaded")
+        detail = f"Kea holds {lease.key} for {describe_holder(held)}"
+        if self.options.on_conflict == "overwrite":
+            self._call(task, f"lease{fam}-update", lease.to_kea_args())
+            return _out(item, "loaded", "conflict overwritten", detail)
+        return _out(item, "conflict", "conflict",
+                    detail + "; left alone (use --on-conflict overwrite to replace it)")
+
+    # -- v6 in bulk --------------------------------------------------------------------------
+    def _subnet_problem(self, lease: Lease6) -> str | None:
+        subnets = {s.id: s for s in self.subnets()}
+        sub = subnets.get(lease.subnet_id)
+        if lease.subnet_id == 0:
+            return "no subnet id (assign subnets from the target Kea configuration)"
+        if sub is None:
+            return f"subnet {lease.subnet_id} does not exist on {self.server}"
+        if lease.lease_type == "IA_NA" and lease.address not in sub.prefix:
+            return f"{lease.address} is outside subnet {lease.subnet_id} ({sub.prefix})"
+        return None
+
+    def _bulk6(self, batch: Sequence[LoadRecord], task: _Task) -> None:
+        snap = self._snapshot
+        held = snap.lookup([i.key for i in batch]) if snap is not None else {}
+        send: list[LoadRecord] = []
+        notes: dict[str, str] = {}
+        for item in batch:
+            lease = item
+            assert isinstance(lease, Lease6)
+            if (why := self._subnet_problem(lease)) is not None:
+                task.outcomes.append(_out(item, "failed", "no matching subnet on the server", why))
+                continue
+            h = held.get(lease.key)
+            if h is None:
+                send.append(item)
+                continue
+            o = self._judge_bulk(item, lease, h)
+            if o is None:
+                send.append(item)
+                if not same_client(h, lease):
+                    notes[lease.key] = f"Kea held {lease.key} for {describe_holder(h)}"
+            else:
+                task.outcomes.append(o)
+        if not send:
+            return
+        task.sent["lease6-bulk-apply"] += 1
+        if self.options.dry_run:
+            task.outcomes += [_out(i, "loaded") for i in send]
+            return
+        try:
+            r = self.client.call("lease6-bulk-apply",
+                                 {"leases": [i.to_kea_args() for i in send]})
+            failed = {(f.get("ip-address"), f.get("type", "IA_NA")): f
+                      for f in (r.arguments or {}).get("failed-leases", [])}
+        except KeaCommandError:
+            # the whole call failed (one lease Kea could not place): one at a time instead
+            for item in send:
+                task.outcomes.append(self._one(item, task))
+            return
+        for item in send:
+            lease = item
+            assert isinstance(lease, Lease6)
+            f = failed.get((str(lease.address), lease.lease_type))
+            if f is None:
+                note = notes.get(lease.key)
+                task.outcomes.append(_out(item, "loaded", "conflict overwritten" if note else None,
+                                          note))
+            else:
+                task.outcomes.append(_out(item, "failed", "Kea refused lease6-bulk-apply",
+                                          str(f.get("error-message", f))))
+
+    def _judge_bulk(self, item: LoadRecord, lease: Lease6, held: Lease6) -> Outcome | None:
+        """None: send it in the batch; else the outcome decided without sending."""
+        if identical(held, lease):
+            return _out(item, "already_present")
+        if same_client(held, lease):
+            if self.options.mode == "add":
+                return _out(item, "already_present",
+                            "Kea holds this client's lease with another expiry; kept Kea's",
+                            f"Kea expires {held.expire}, source {lease.expire}; "
+                            "use --mode upsert to replace it")
+            return None
+        if self.options.on_conflict == "overwrite":
+            return None
+        return _out(item, "conflict", "conflict",
+                    f"Kea holds {lease.key} for {describe_holder(held)}; left alone "
+                    "(use --on-conflict overwrite to replace it)")
+
+
+def _out(item: LoadRecord, status: str, reason: str | None = None,
+         detail: str | None = None) -> Outcome:
+    return Outcome(record_key(item), status, reason, detail,  # type: ignore[arg-type]
+                   item.origin, item.line)
+
+
+
+def open_checkpoint(target: str, *, sources: Sequence[str] | None, report_path: str | None,
+                    resume: bool, options: Mapping[str, Any], dry_run: bool
+                    ) -> Checkpoint | None:
+    """The run's checkpoint (``None`` for a dry run, which writes nothing)."""
+    from kea_etl.load.checkpoint import default_state_path, fingerprint
+
+    if dry_run:
+        if resume:
+            raise ConfigError("--dry-run with --resume: a dry run neither reads nor writes "
+                              "progress; drop one of them")
+        return None
+    fp = fingerprint(list(sources or ()), target, options)
+    return Checkpoint(default_state_path(report_path), fp, resume=resume, target=target)
+
+
+def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str] | None = None,
+                    report_path: str | None = None, resume: bool = False, workers: int = 4,
+                    mode: Mode = "add", on_conflict: OnConflict = "skip",
+                    service: str | None = None, dry_run: bool = False,
+                    kea_version: str | None = None, timeout: float = 30.0,
+                    retries: int = 3) -> LiveLeaseLoader:
+    """The loader for ``--to kea:URL`` (``location`` is the URL after ``kea:``).
+
+    Basic-auth credentials: the user name may be in the URL (``http://admin@host:8000``); the
+    password comes from ``KEA_ETL_PASSWORD`` or the file named by ``KEA_ETL_PASSWORD_FILE``,
+    never from the URL or argv. ``kea_version`` (a memfile option) is accepted and ignored.
+    """
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    from kea_etl.kea import KeaClient, read_password
+
+    del kea_version
+    parts = urlsplit(location)
+    if parts.password:
+        raise InvalidURLError(f"kea:{redact_url(location)}: do not put the password in the URL "
+                              "(it shows in argv and logs); set KEA_ETL_PASSWORD or "
+                              "KEA_ETL_PASSWORD_FILE")
+    username = unquote(parts.username) if parts.username else os.environ.get("KEA_ETL_USERNAME")
+    password = None
+    if username:
+        pw_file = os.environ.get("KEA_ETL_PASSWORD_FILE")
+        password = read_password(file=pw_file) if pw_file else read_password()
+    url = location
+    if parts.username:
+        url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path,
+                          parts.query, parts.fragment))
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: need at least 1")
+    client = KeaClient.from_url(url, service=service, username=username, password=password,
+                                timeout=timeout, retries=retries)
+    options = LiveOptions(mode=mode, on_conflict=on_conflict, workers=workers, dry_run=dry_run)
+    checkpoint = open_checkpoint(f"kea:{url}", sources=sources, report_path=report_path,
+                                 resume=resume, options=options.fingerprint_options(),
+                                 dry_run=dry_run)
+    return LiveLeaseLoader(client, options=options, checkpoint=checkpoint)

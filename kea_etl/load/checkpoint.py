@@ -1,0 +1,227 @@
+"""Durable progress of a live load, so an interrupted run resumes with ``--resume``.
+
+The state lives in a small SQLite file next to the report (``REPORT.json.state.sqlite``, or
+``.kea-etl-state.sqlite`` in the working directory). It is keyed by a *fingerprint* of the run:
+the sources' absolute paths, sizes and modification times, the target (without credentials) and
+the options that change what gets written. For every record the loader has finished with it keeps
+the record key and its final outcome (loaded, already present, conflict, failed, with reason and
+Kea's text); rows are written one batch per transaction in WAL mode, so a ``kill -9`` loses at
+most the batch in flight, and that batch is re-sent on resume (the live loaders are idempotent:
+a lease Kea already holds for the same client counts as ``already_present``).
+
+On ``--resume`` the loader asks :meth:`Checkpoint.lookup` for each batch and counts the stored
+outcomes instead of sending the records again, so the final report still satisfies
+``read == loaded + skipped + failed`` over the whole input. The store never holds credentials:
+:func:`redact_url` strips userinfo from the target before it is fingerprinted or stored.
+
+Fault injection for tests: ``KEA_ETL_CRASH_AFTER_BATCHES=N`` makes the process SIGKILL itself
+right after the N-th batch is committed (only when that variable is set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from kea_etl.errors import ConfigError
+from kea_etl.records import Lease4, Lease6, Reservation
+from kea_etl.report import RunReport
+
+__all__ = [
+    "OUTCOMES",
+    "Checkpoint",
+    "Outcome",
+    "count_outcome",
+    "record_key",
+    "default_state_path",
+    "fingerprint",
+    "redact_url",
+]
+
+OutcomeKind = Literal["loaded", "already_present", "conflict", "failed"]
+OUTCOMES: tuple[str, ...] = ("loaded", "already_present", "conflict", "failed")
+_SCHEMA_VERSION = "1"
+CRASH_ENV = "KEA_ETL_CRASH_AFTER_BATCHES"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final outcome of one record, as stored in (and replayed from) the checkpoint."""
+
+    key: str
+    status: OutcomeKind
+    reason: str | None = None
+    detail: str | None = None
+    source: str | None = None
+    line: int | None = None
+
+
+def redact_url(url: str) -> str:
+    """``url`` without ``user:password@`` (and without a query string, which may carry secrets)."""
+    prefix = ""
+    rest = url
+    # "kea:http://u:p@h" and "kea-sql:postgresql://u:p@h/db": keep the scheme prefix as is
+    for p in ("kea-sql:", "kea:"):
+        if url.startswith(p) and "://" in url[len(p):]:
+            prefix, rest = p, url[len(p):]
+            break
+    if "://" not in rest:
+        return url
+    parts = urlsplit(rest)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return prefix + urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def fingerprint(sources: Sequence[str | os.PathLike[str]], target: str,
+                options: Mapping[str, Any]) -> str:
+    """A stable hash of what defines a run: sources (path, size, mtime), target, options."""
+    src: list[list[Any]] = []
+    for s in sources:
+        text = os.fspath(s)
+        kind, _, path = text.partition(":") if ":" in text and not Path(text).exists() else (
+            "", "", text)
+        p = Path(path or text)
+        if p.exists():
+            st = p.stat()
+            src.append([kind, str(p.resolve()), st.st_size, st.st_mtime_ns])
+        else:  # a URL source (SQL): identify it by its text without credentials
+            src.append([redact_url(text), None, None, None])
+    blob = json.dumps({"sources": src, "target": redact_url(target),
+                       "options": {k: options[k] for k in sorted(options)}},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def default_state_path(report: str | os.PathLike[str] | None) -> Path:
+    """``REPORT.json.state.sqlite`` next to the report, else ``./.kea-etl-state.sqlite``."""
+    if report:
+        r = Path(report)
+        return r.with_name(r.name + ".state.sqlite")
+    return Path(".kea-etl-state.sqlite")
+
+
+class Checkpoint:
+    """Per-record outcomes of one run in SQLite (WAL, one transaction per batch).
+
+    ``resume=False`` starts over (the old state of any run at ``path`` is discarded);
+    ``resume=True`` requires the state at ``path`` to belong to the same fingerprint and refuses
+    otherwise, naming what to do.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fp: str, *, resume: bool,
+                 target: str = "") -> None:
+        self.path = Path(path)
+        self.fingerprint = fp
+        self._batches = 0
+        crash = os.environ.get(CRASH_ENV)
+        self._crash_after = int(crash) if crash and crash.isdigit() else None
+        existed = self.path.exists()
+        if resume and not existed:
+            raise ConfigError(f"--resume: no saved progress at {self.path}; run without --resume "
+                              "to start the load")
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS outcome (key TEXT PRIMARY KEY, status TEXT NOT NULL,"
+            " reason TEXT, detail TEXT, source TEXT, line INTEGER);")
+        old = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        if resume:
+            if old.get("fingerprint") != fp:
+                self._db.close()
+                raise ConfigError(
+                    f"--resume: the saved progress at {self.path} belongs to a different run "
+                    "(sources, target or options changed); run without --resume to start over")
+        else:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM outcome")
+            self._db.execute("DELETE FROM meta")
+            self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("fingerprint", fp), ("schema", _SCHEMA_VERSION),
+                ("target", redact_url(target)), ("started", str(int(time.time()))),
+                ("complete", "0")])
+            self._db.execute("COMMIT")
+        self.resumed = resume
+        with contextlib.suppress(OSError):
+            self.path.chmod(0o600)
+
+    # -- reading -----------------------------------------------------------------------------
+    def lookup(self, keys: Iterable[str]) -> dict[str, Outcome]:
+        """Stored outcomes for those of ``keys`` already done."""
+        out: dict[str, Outcome] = {}
+        klist = list(keys)
+        for i in range(0, len(klist), 500):
+            part = klist[i:i + 500]
+            q = ("SELECT key, status, reason, detail, source, line FROM outcome WHERE key IN ("
+                 + ",".join("?" * len(part)) + ")")
+            for row in self._db.execute(q, part):
+                out[row[0]] = Outcome(*row)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT status, count(*) FROM outcome GROUP BY status"))
+
+    @property
+    def complete(self) -> bool:
+        row = self._db.execute("SELECT v FROM meta WHERE k='complete'").fetchone()
+        return bool(row and row[0] == "1")
+
+    # -- writing -----------------------------------------------------------------------------
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Store one batch of outcomes durably (one transaction)."""
+        if not outcomes:
+            return
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
+            [(o.key, o.status, o.reason, o.detail, o.source, o.line) for o in outcomes])
+        self._db.execute("COMMIT")
+        self._batches += 1
+        if self._crash_after is not None and self._batches >= self._crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # fault injection for the resume tests
+
+    def mark_complete(self) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def count_outcome(report: RunReport, o: Outcome) -> None:
+    """Add one record's final outcome to ``report`` (used live and when replaying a resume)."""
+    if o.status in ("loaded", "already_present"):
+        report.count_loaded(already_present=o.status == "already_present")
+        if o.reason:  # loaded with a note (a conflict overwritten, a field Kea cannot take)
+            report.warn(o.reason, source=o.source, line=o.line, key=o.key, detail=o.detail)
+    elif o.status == "conflict":
+        report.fail(o.reason or "conflict", source=o.source, line=o.line, key=o.key,
+                    detail=o.detail, conflict=True)
+    else:
+        report.fail(o.reason or "failed", source=o.source, line=o.line, key=o.key,
+                    detail=o.detail)
+
+
+def record_key(record: Lease4 | Lease6 | Reservation) -> str:
+    """The checkpoint key of a record: family and Kea's identity (address, prefix, host id)."""
+    if isinstance(record, Lease4):
+        return f"4:{record.key}"
+    if isinstance(record, Lease6):
+        return f"6:{record.key}"
+    return f"h{record.family}:{record.key}"

@@ -1,0 +1,471 @@
+"""Load leases and reservations straight into Kea's own SQL database (``kea-sql:`` targets).
+
+``kea-sql:postgresql://USER@HOST:PORT/DB`` or ``kea-sql:mysql://USER@HOST:PORT/DB`` names a
+database whose schema ``kea-admin db-init pgsql|mysql`` created (Kea 2.2: PostgreSQL schema 13,
+MySQL 14). Rows go into ``lease4`` / ``lease6`` and ``hosts`` + ``ipv6_reservations``, a batch per
+transaction, parameterised SQL only. The types follow Kea's schema: a v4 address is an unsigned
+32-bit integer (``bigint`` / ``INT UNSIGNED``), ids are raw bytes (``bytea`` / ``VARBINARY``),
+``expire`` is ``timestamptz`` in PostgreSQL and ``TIMESTAMP`` in MySQL, which MySQL interprets in
+the *session* time zone: the connection sets ``time_zone = '+00:00'`` so the values Kea reads back
+are the UTC epoch it expects. Kea caps an infinite lifetime's expiry at ``MAX_DB_TIME``
+(2038-01-19 03:14:07 UTC, the largest MySQL TIMESTAMP); so does this loader.
+
+Before writing a batch it reads the rows already at those addresses: identical rows count as
+``already_present`` and are not written (a second run changes nothing and says so); a row of
+another client is a conflict, left alone unless ``on_conflict="overwrite"``; everything else is
+upserted (``INSERT ... ON CONFLICT (address) DO UPDATE`` / ``ON DUPLICATE KEY UPDATE``).
+
+Credentials never come from the URL: the password is read from ``KEA_ETL_DB_PASSWORD``, the file
+named by ``KEA_ETL_DB_PASSWORD_FILE``, or (PostgreSQL) libpq's own ``PGPASSWORD`` / ``.pgpass``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from kea_etl._batching import chunks
+from kea_etl.errors import ConfigError, InvalidURLError
+from kea_etl.load.base import LoadRecord
+from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
+from kea_etl.load.compare import describe_holder, identical, same_client
+from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAMES, Lease4, Lease6, Reservation
+from kea_etl.report import RunReport
+
+__all__ = ["MAX_DB_TIME", "KeaSqlLoader", "SqlTarget", "make_kea_sql_loader", "parse_sql_target"]
+
+#: Kea's DatabaseConnection::MAX_DB_TIME: 2038-01-19 03:14:07 UTC
+MAX_DB_TIME = 2**31 - 1
+#: host identifier type codes (table host_identifier_type)
+IDENT_CODES = {"hw-address": 0, "duid": 1, "circuit-id": 2, "client-id": 3, "flex-id": 4}
+IDENT_NAMES = {v: k for k, v in IDENT_CODES.items()}
+
+Dialect = Literal["postgresql", "mysql"]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlTarget:
+    dialect: Dialect
+    host: str
+    port: int
+    user: str
+    database: str
+
+    @property
+    def display(self) -> str:
+        return f"{self.dialect}://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def parse_sql_target(url: str) -> SqlTarget:
+    """Parse ``[kea-sql:]postgresql://user@host:port/db`` or ``mysql://...``; no password."""
+    text = url.removeprefix("kea-sql:")
+    parts = urlsplit(text)
+    scheme = parts.scheme.split("+", 1)[0]
+    dialect: Dialect
+    if scheme in ("postgresql", "postgres", "pgsql"):
+        dialect, port = "postgresql", 5432
+    elif scheme in ("mysql", "mariadb"):
+        dialect, port = "mysql", 3306
+    else:
+        raise InvalidURLError(f"{redact_url(url)}: kea-sql needs postgresql://USER@HOST/DB or "
+                              "mysql://USER@HOST/DB")
+    if parts.password:
+        raise InvalidURLError(f"{redact_url(url)}: do not put the database password in the URL "
+                              "(it would show in argv and logs); set KEA_ETL_DB_PASSWORD or "
+                              "KEA_ETL_DB_PASSWORD_FILE")
+    database = parts.path.lstrip("/")
+    if not database:
+        raise InvalidURLError(f"{redact_url(url)}: no database name (…/DBNAME)")
+    return SqlTarget(dialect, parts.hostname or "127.0.0.1", parts.port or port,
+                     unquote(parts.username or ("postgres" if dialect == "postgresql" else "root")),
+                     database)
+
+
+def _password() -> str | None:
+    if (pw := os.environ.get("KEA_ETL_DB_PASSWORD")) is not None:
+        return pw
+    if fname := os.environ.get("KEA_ETL_DB_PASSWORD_FILE"):
+        try:
+            return Path(fname).read_text().rstrip("\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the database password file {fname}: "
+                              f"{exc.strerror}") from exc
+    return None
+
+
+def connect(target: SqlTarget) -> Any:
+    """A DB-API connection (psycopg2 / pymysql) with autocommit off, UTC session."""
+    pw = _password()
+    try:
+        if target.dialect == "postgresql":
+            import psycopg2  # type: ignore[import-untyped]
+            kw: dict[str, Any] = {"host": target.host, "port": target.port,
+                                  "user": target.user, "dbname": target.database}
+            if pw is not None:
+                kw["password"] = pw
+            conn = psycopg2.connect(**kw)
+            with conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            conn.commit()
+            return conn
+        import pymysql  # type: ignore[import-untyped]
+        return pymysql.connect(host=target.host, port=target.port, user=target.user,
+                               password=pw or "", database=target.database, autocommit=False,
+                               init_command="SET time_zone = '+00:00'")
+    except Exception as exc:  # driver-specific errors: one clear fatal message
+        raise ConfigError(f"cannot connect to Kea's database {target.display}: "
+                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+                          ) from exc
+
+
+def _hex(value: str | None) -> bytes | None:
+    return bytes.fromhex(value.replace(":", "")) if value else None
+
+
+def _unhex(value: Any) -> str | None:
+    if value is None:
+        return None
+    raw = bytes(value)
+    return raw.hex(":") if raw else None
+
+
+def _expire(lease: Lease4 | Lease6) -> int:
+    if lease.valid_lft == INFINITE_LIFETIME:
+        return MAX_DB_TIME
+    return lease.expire
+
+
+def _epoch_of(value: Any) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # MySQL hands back naive datetimes in the session zone (UTC)
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp())
+    return int(value)
+
+
+class KeaSqlLoader:
+    """Batched upserts of leases and reservations into Kea's lease / host database."""
+
+    def __init__(self, url: str, *, on_conflict: Literal["skip", "overwrite"] = "skip",
+                 batch_size: int = 500, dry_run: bool = False,
+                 checkpoint: Checkpoint | None = None) -> None:
+        self.target = parse_sql_target(url)
+        self.on_conflict = on_conflict
+        self.batch_size = batch_size
+        self.dry_run = dry_run
+        self.checkpoint = checkpoint
+        self._conn: Any = None
+        self.would_send: dict[str, int] = {}
+        self.name = f"kea-sql:{self.target.display}"
+        self.can_retract = False
+
+    # -- Loader protocol (kea_etl.load.base) -------------------------------------------------
+    def retract(self, conflicts: Sequence[Any], report: RunReport) -> None:
+        """Rows are committed per batch: the orchestrator removes conflict losers beforehand."""
+        if conflicts:
+            raise NotImplementedError("the kea-sql loader cannot retract rows already written")
+
+    def commit(self) -> dict[str, Any]:
+        if self.checkpoint is not None and not self.dry_run:
+            self.checkpoint.mark_complete()
+            self.checkpoint.close()
+        return {"target": self.name,
+                "would_write" if self.dry_run else "written": dict(self.would_send)}
+
+    def abort(self) -> None:
+        self.close()
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+
+    @property
+    def pg(self) -> bool:
+        return self.target.dialect == "postgresql"
+
+    def open(self) -> None:
+        if self._conn is None:
+            self._conn = connect(self.target)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- driver ------------------------------------------------------------------------------
+    def load(self, items: Iterable[LoadRecord], report: RunReport, *,
+             progress: Callable[[int], None] | None = None) -> None:
+        """Write every item's record; count each one in ``report`` (loaded / failed)."""
+        self.open()
+        try:
+            for batch in chunks(items, self.batch_size):
+                done: dict[str, Outcome] = {}
+                if self.checkpoint is not None:
+                    done = self.checkpoint.lookup(record_key(i) for i in batch)
+                todo = [i for i in batch if record_key(i) not in done]
+                for i in batch:
+                    if (o := done.get(record_key(i))) is not None:
+                        count_outcome(report, o)
+                outcomes = self._write_batch(todo) if todo else []
+                for o in outcomes:
+                    count_outcome(report, o)
+                if self.checkpoint is not None and not self.dry_run:
+                    self.checkpoint.record(outcomes)
+                if progress is not None:
+                    progress(len(batch))
+            if self.dry_run:
+                report.extra["would_send"] = dict(self.would_send)
+        finally:
+            self.close()
+
+    def _write_batch(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
+        leases4 = [i for i in batch if isinstance(i, Lease4)]
+        leases6 = [i for i in batch if isinstance(i, Lease6)]
+        hosts = [i for i in batch if isinstance(i, Reservation)]
+        conn = self._conn
+        try:
+            with conn.cursor() as cur:
+                out = (self._leases4(cur, leases4) + self._leases6(cur, leases6)
+                       + self._hosts(cur, hosts))
+            if self.dry_run:
+                conn.rollback()
+            else:
+                conn.commit()
+            return out
+        except Exception:
+            conn.rollback()
+            if len(batch) == 1:
+                raise
+        # one bad row fails the whole transaction: redo the batch one record at a time so the
+        # others still load and the bad one is reported with the database's message
+        results: list[Outcome] = []
+        for item in batch:
+            try:
+                results += self._write_batch([item])
+            except Exception as exc:  # the database's own message for that one row
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                results.append(_outcome(item, "failed", "database refused the row", msg))
+        return results
+
+    def _count(self, what: str, n: int) -> None:
+        if n:
+            self.would_send[what] = self.would_send.get(what, 0) + n
+
+    # -- leases ------------------------------------------------------------------------------
+    def _leases4(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
+        if not items:
+            return []
+        by_addr = {int(i.address): i for i in items}  # type: ignore[union-attr]
+        held = self._held(cur, "lease4", list(by_addr))
+        rows, out = [], []
+        for addr, item in by_addr.items():
+            lease = item
+            assert isinstance(lease, Lease4)
+            status, detail = self._judge(held.get(addr), lease)
+            if status in ("already_present", "conflict"):
+                out.append(_outcome(item, status, "conflict" if status == "conflict" else None,
+                                    detail))
+                continue
+            rows.append((addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft,
+                         self._ts(_expire(lease)), lease.subnet_id, lease.fqdn_fwd,
+                         lease.fqdn_rev, lease.hostname, lease.state, _ctx(lease.user_context)))
+            out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
+        # items the input held twice: the last one wins (as in a lease file); count the others
+        out += [_outcome(i, "loaded", None, None) for i in items
+                if by_addr[int(i.address)] is not i]  # type: ignore[union-attr]
+        cols = ("address, hwaddr, client_id, valid_lifetime, expire, subnet_id, fqdn_fwd, "
+                "fqdn_rev, hostname, state, user_context")
+        self._upsert(cur, "lease4", cols, rows)
+        return out
+
+    def _leases6(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
+        if not items:
+            return []
+        by_addr = {str(i.address): i for i in items}  # type: ignore[union-attr]
+        held = self._held(cur, "lease6", list(by_addr))
+        rows, out = [], []
+        for addr, item in by_addr.items():
+            lease = item
+            assert isinstance(lease, Lease6)
+            status, detail = self._judge(held.get(addr), lease)
+            if status in ("already_present", "conflict"):
+                out.append(_outcome(item, status, "conflict" if status == "conflict" else None,
+                                    detail))
+                continue
+            # Kea 2.2 cannot read NULL hwtype / hwaddr_source ("bad lexical cast"): when there is
+            # no MAC it writes an empty hwaddr with type 0 and source 0, and so does this loader
+            iaid = lease.iaid
+            if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
+                iaid -= 2**32
+            rows.append((addr, _hex(lease.duid), lease.valid_lft, self._ts(_expire(lease)),
+                         lease.subnet_id, lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type],
+                         iaid, lease.prefix_len, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname,
+                         lease.state, _hex(lease.hwaddr) or b"", 1 if lease.hwaddr else 0,
+                         0, _ctx(lease.user_context)))
+            out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
+        out += [_outcome(i, "loaded", None, None) for i in items
+                if by_addr[str(i.address)] is not i]  # type: ignore[union-attr]
+        cols = ("address, duid, valid_lifetime, expire, subnet_id, pref_lifetime, lease_type, "
+                "iaid, prefix_len, fqdn_fwd, fqdn_rev, hostname, state, hwaddr, hwtype, "
+                "hwaddr_source, user_context")
+        self._upsert(cur, "lease6", cols, rows)
+        return out
+
+    def _judge(self, held: Lease4 | Lease6 | None, ours: Lease4 | Lease6
+               ) -> tuple[str, str | None]:
+        """("write", None) / ("write", "overwrote ...") / ("already_present"|"conflict", ...)."""
+        if held is None:
+            return "write", None
+        if identical(held, ours):
+            return "already_present", None
+        if same_client(held, ours):
+            return "write", None
+        detail = f"the database holds {ours.key} for {describe_holder(held)}"
+        if self.on_conflict == "overwrite":
+            return "write", detail
+        return "conflict", detail + "; left alone (use --on-conflict overwrite to replace it)"
+
+    def _held(self, cur: Any, table: str, addrs: list[Any]) -> dict[Any, Lease4 | Lease6]:
+        ph = ",".join(["%s"] * len(addrs))
+        if table == "lease4":
+            cur.execute("SELECT address, hwaddr, client_id, valid_lifetime, expire, subnet_id, "
+                        f"state FROM lease4 WHERE address IN ({ph})", addrs)
+            return {int(r[0]): Lease4(address=IPv4Address(int(r[0])), hwaddr=_unhex(r[1]),
+                                      client_id=_unhex(r[2]), valid_lft=int(r[3]),
+                                      cltt=max(0, _epoch_of(r[4]) - int(r[3])),
+                                      subnet_id=int(r[5] or 0), state=int(r[6] or 0))
+                    for r in cur.fetchall()}
+        cur.execute("SELECT address, duid, iaid, lease_type, prefix_len, valid_lifetime, expire, "
+                    f"subnet_id, state FROM lease6 WHERE address IN ({ph})", addrs)
+        found: dict[Any, Lease4 | Lease6] = {}
+        for r in cur.fetchall():
+            ltype = LEASE_TYPE_NAMES.get(int(r[3] or 0), "IA_NA")
+            found[r[0]] = Lease6(address=r[0], duid=_unhex(r[1]) or "00", iaid=int(r[2]) % 2**32,
+                                 lease_type=ltype,  # type: ignore[arg-type]
+                                 prefix_len=int(r[4]) if ltype == "IA_PD" else 128,
+                                 valid_lft=int(r[5]), cltt=max(0, _epoch_of(r[6]) - int(r[5])),
+                                 subnet_id=int(r[7] or 0), state=int(r[8] or 0))
+        return found
+
+    def _ts(self, seconds: int) -> datetime:
+        when = datetime.fromtimestamp(seconds, tz=UTC)
+        return when if self.pg else when.replace(tzinfo=None)  # MySQL: naive, session is UTC
+
+    def _upsert(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]]) -> None:
+        self._count(f"{table} upserts", len(rows))
+        if not rows:
+            return
+        names = [c.strip() for c in cols.split(",")]
+        one = "(" + ",".join(["%s"] * len(names)) + ")"
+        values = ",".join([one] * len(rows))
+        if self.pg:
+            tail = " ON CONFLICT (address) DO UPDATE SET " + ", ".join(
+                f"{c} = EXCLUDED.{c}" for c in names[1:])
+        else:
+            tail = " ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in names[1:])
+        flat = [v for row in rows for v in row]
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES {values}{tail}", flat)
+
+    # -- reservations ------------------------------------------------------------------------
+    def _hosts(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
+        out = []
+        for item in items:
+            res = item
+            assert isinstance(res, Reservation)
+            out.append(self._host(cur, item, res))
+        return out
+
+    def _host(self, cur: Any, item: LoadRecord, res: Reservation) -> Outcome:
+        subnet_col = "dhcp4_subnet_id" if res.family == 4 else "dhcp6_subnet_id"
+        ident = _hex(res.identifier)
+        code = IDENT_CODES[res.identifier_type]
+        cur.execute(f"SELECT host_id, ipv4_address, hostname FROM hosts WHERE dhcp_identifier = %s"
+                    f" AND dhcp_identifier_type = %s AND {subnet_col} = %s",
+                    (ident, code, res.subnet_id))
+        row = cur.fetchone()
+        v6 = sorted([(str(a), 128, 0) for a in res.ip_addresses]
+                    + [(str(p.network_address), p.prefixlen, 2) for p in res.prefixes])
+        ipv4 = int(res.ipv4_address) if res.ipv4_address is not None else None
+        if row is not None:
+            host_id = int(row[0])
+            cur.execute("SELECT address, prefix_len, type FROM ipv6_reservations WHERE host_id = %s",
+                        (host_id,))
+            held6 = sorted((str(a), int(p), int(t)) for a, p, t in cur.fetchall())
+            held4 = int(row[1]) if row[1] is not None else None
+            if held4 == ipv4 and held6 == v6 and (row[2] or "") == res.hostname:
+                return _outcome(item, "already_present", None, None)
+            if held4 != ipv4 or held6 != v6:
+                detail = (f"the database reserves other addresses for {res.identifier_type} "
+                          f"{res.identifier} in subnet {res.subnet_id}")
+                if self.on_conflict != "overwrite":
+                    return _outcome(item, "conflict", "conflict",
+                                    detail + "; left alone (use --on-conflict overwrite)")
+            self._count("hosts updates", 1)
+            cur.execute("UPDATE hosts SET ipv4_address = %s, hostname = %s, "
+                        "dhcp4_next_server = %s, dhcp4_boot_file_name = %s, user_context = %s, "
+                        f"{'dhcp4' if res.family == 4 else 'dhcp6'}_client_classes = %s "
+                        "WHERE host_id = %s",
+                        (ipv4, res.hostname or None,
+                         int(res.next_server) if res.next_server else None,
+                         res.boot_file_name or None, _ctx(res.user_context),
+                         ",".join(res.client_classes) or None, host_id))
+            cur.execute("DELETE FROM ipv6_reservations WHERE host_id = %s", (host_id,))
+        else:
+            self._count("hosts inserts", 1)
+            cols = (f"dhcp_identifier, dhcp_identifier_type, {subnet_col}, ipv4_address, hostname, "
+                    f"{'dhcp4' if res.family == 4 else 'dhcp6'}_client_classes, "
+                    "dhcp4_next_server, dhcp4_boot_file_name, user_context")
+            vals = (ident, code, res.subnet_id, ipv4, res.hostname or None,
+                    ",".join(res.client_classes) or None,
+                    int(res.next_server) if res.next_server else None,
+                    res.boot_file_name or None, _ctx(res.user_context))
+            sql = f"INSERT INTO hosts ({cols}) VALUES ({','.join(['%s'] * len(vals))})"
+            if self.pg:
+                cur.execute(sql + " RETURNING host_id", vals)
+                host_id = int(cur.fetchone()[0])
+            else:
+                cur.execute(sql, vals)
+                host_id = int(cur.lastrowid)
+        if v6:
+            cur.executemany("INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) "
+                            "VALUES (%s, %s, %s, %s)", [(a, p, t, host_id) for a, p, t in v6])
+        if res.option_data:
+            return _outcome(item, "loaded", "option-data not written",
+                            "option-data of SQL hosts is not written by kea-sql; add it in the "
+                            "Kea configuration")
+        return _outcome(item, "loaded", None, None)
+
+
+def _ctx(ctx: Any) -> str | None:
+    return json.dumps(dict(ctx), sort_keys=True) if ctx else None
+
+
+def _outcome(item: LoadRecord, status: str, reason: str | None, detail: str | None) -> Outcome:
+    return Outcome(record_key(item), status, reason, detail,  # type: ignore[arg-type]
+                   item.origin, item.line)
+
+
+def make_kea_sql_loader(location: str, *, subnets: Any = None,
+                        sources: Sequence[str] | None = None, report_path: str | None = None,
+                        resume: bool = False, on_conflict: Literal["skip", "overwrite"] = "skip",
+                        mode: str = "add", dry_run: bool = False,
+                        kea_version: str | None = None, workers: int | None = None
+                        ) -> KeaSqlLoader:
+    """The loader for ``--to kea-sql:postgresql://USER@HOST/DB`` (or ``mysql://``).
+
+    ``mode`` is accepted for symmetry with ``kea:``: rows of the same client are always
+    upserted. ``workers`` does not apply (one connection, a transaction per batch).
+    """
+    from kea_etl.load.api import open_checkpoint
+
+    del kea_version, workers, mode
+    target = parse_sql_target(location)
+    checkpoint = open_checkpoint(f"kea-sql:{target.display}", sources=sources,
+                                 report_path=report_path, resume=resume,
+                                 options={"on_conflict": on_conflict}, dry_run=dry_run)
+    return KeaSqlLoader(location, on_conflict=on_conflict, dry_run=dry_run, checkpoint=checkpoint)

@@ -1,0 +1,306 @@
+"""The offline loader: Kea memfile lease files (``kea-leases4.csv`` / ``kea-leases6.csv``).
+
+The files are written exactly as Kea's ``CSVLeaseFile4/6`` read them:
+
+* the header of the chosen Kea version (2.2 by default; 2.4 and later add ``pool_id``). A newer
+  Kea upgrades an older header when it loads the file, an older Kea refuses unknown columns, so
+  the 2.2 header is the safe default;
+* lines end in ``\\n`` only (Kea rejects a ``\\r\\n`` header);
+* no quoting: Kea splits a row on every comma. Text fields (hostname, user_context) are escaped
+  the way Kea's ``CSVRow::escapeCharacters`` does: ``,`` and ``&``, control characters and every
+  byte outside printable ASCII become ``&#xNN`` (lowercase hex of the UTF-8 byte); Kea's
+  ``unescapeCharacters`` (every version) turns them back;
+* ids in colon hex, ``expire = cltt + valid_lifetime``, ``fqdn_fwd`` / ``fqdn_rev`` as 0/1,
+  ``lease_type`` 0 (IA_NA) / 1 (IA_TA) / 2 (IA_PD), Kea's lease ``state``, ``user_context`` as
+  JSON, ``hwtype`` 1 (Ethernet) and ``hwaddr_source`` 0 (unknown) when a v6 lease has a MAC;
+* every file is written to a temporary file in the output directory and renamed over the final
+  name only at :meth:`MemfileLoader.commit`, after conflicts decided at the end have been taken
+  out. A crash or an exception leaves no new file (and any old one untouched).
+
+Host reservations go to ``reservations.json``, a Kea configuration fragment to merge into the
+server's configuration::
+
+    {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "reservations": [...]}]}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from kea_etl.errors import ConfigError
+from kea_etl.records import LEASE_TYPE_CODES, Lease4, Lease6, Reservation
+from kea_etl.report import RunReport, write_json_atomic
+from kea_etl.transform.conflicts import Conflict
+from kea_etl.transform.subnets import SubnetMap
+
+__all__ = [
+    "HEADER4_22",
+    "HEADER6_22",
+    "KEA_VERSIONS",
+    "LEASES4_FILE",
+    "LEASES6_FILE",
+    "RESERVATIONS_FILE",
+    "MemfileLoader",
+    "escape",
+    "format_lease4",
+    "format_lease6",
+    "headers_for",
+]
+
+LEASES4_FILE = "kea-leases4.csv"
+LEASES6_FILE = "kea-leases6.csv"
+RESERVATIONS_FILE = "reservations.json"
+
+HEADER4_22 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id",
+              "fqdn_fwd", "fqdn_rev", "hostname", "state", "user_context")
+HEADER6_22 = ("address", "duid", "valid_lifetime", "expire", "subnet_id", "pref_lifetime",
+              "lease_type", "iaid", "prefix_len", "fqdn_fwd", "fqdn_rev", "hostname", "hwaddr",
+              "state", "user_context", "hwtype", "hwaddr_source")
+#: Kea versions whose memfile header kea-etl knows (the ``--kea-version`` choices)
+KEA_VERSIONS = ("2.2", "2.4", "2.6", "3.0")
+
+_PLAIN = re.compile(r"[\x20-\x25\x27-\x2b\x2d-\x7e]*")  # printable ASCII except & and ,
+_HWTYPE_ETHERNET = 1
+_HWADDR_SOURCE_UNKNOWN = 0
+
+
+def headers_for(kea_version: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(v4 header, v6 header) for a Kea version such as ``2.2``, ``2.6.3`` or ``3.0``."""
+    parts = kea_version.strip().split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError as exc:
+        raise ConfigError(f"--kea-version {kea_version!r}: expected a version like 2.2 or 3.0") \
+            from exc
+    if (major, minor) < (2, 2) or major > 3:
+        raise ConfigError(f"--kea-version {kea_version}: kea-etl writes memfiles for Kea "
+                          f"{', '.join(KEA_VERSIONS)}")
+    if (major, minor) >= (2, 4):
+        # pool_id came with Kea 2.3.x / 2.4.0 (lease file schema 2.2 / 5.0)
+        return HEADER4_22 + ("pool_id",), HEADER6_22 + ("pool_id",)
+    return HEADER4_22, HEADER6_22
+
+
+def escape(text: str) -> str:
+    """Escape a text field as Kea's CSVRow::escapeCharacters does (``,`` -> ``&#x2c``)."""
+    if _PLAIN.fullmatch(text):
+        return text
+    out = []
+    for byte in text.encode("utf-8"):
+        if 0x20 <= byte <= 0x7E and byte not in (0x2C, 0x26):
+            out.append(chr(byte))
+        else:
+            out.append(f"&#x{byte:02x}")
+    return "".join(out)
+
+
+def _context(ctx: Any) -> str:
+    if ctx is None:
+        return ""
+    return escape(json.dumps(dict(ctx), separators=(",", ":"), sort_keys=True))
+
+
+def format_lease4(lease: Lease4, *, pool_id: bool = False) -> str:
+    """One kea-leases4.csv line (with its ``\\n``)."""
+    hostname = lease.hostname
+    if hostname and not _PLAIN.fullmatch(hostname):
+        hostname = escape(hostname)
+    line = (f"{lease.address},{lease.hwaddr or ''},{lease.client_id or ''},{lease.valid_lft},"
+            f"{lease.cltt + lease.valid_lft},{lease.subnet_id},{int(lease.fqdn_fwd)},"
+            f"{int(lease.fqdn_rev)},{hostname},{lease.state},{_context(lease.user_context)}")
+    return line + (",0\n" if pool_id else "\n")
+
+
+def format_lease6(lease: Lease6, *, pool_id: bool = False) -> str:
+    """One kea-leases6.csv line (with its ``\\n``)."""
+    hostname = lease.hostname
+    if hostname and not _PLAIN.fullmatch(hostname):
+        hostname = escape(hostname)
+    if lease.hwaddr:
+        hw = f"{lease.hwaddr},{lease.state},{_context(lease.user_context)},{_HWTYPE_ETHERNET}," \
+             f"{_HWADDR_SOURCE_UNKNOWN}"
+    else:
+        hw = f",{lease.state},{_context(lease.user_context)},,"
+    plen = lease.prefix_len if lease.lease_type == "IA_PD" else 128
+    line = (f"{lease.address},{lease.duid},{lease.valid_lft},{lease.cltt + lease.valid_lft},"
+            f"{lease.subnet_id},{lease.preferred_lft},{LEASE_TYPE_CODES[lease.lease_type]},"
+            f"{lease.iaid},{plen},{int(lease.fqdn_fwd)},{int(lease.fqdn_rev)},{hostname},{hw}")
+    return line + (",0\n" if pool_id else "\n")
+
+
+
+
+class _TempCSV:
+    """A CSV being written next to its final name; renamed into place on commit."""
+
+    def __init__(self, final: Path, header: Sequence[str]) -> None:
+        self.final = final
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        self.tmp = Path(tmp)
+        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="\n",
+                                     buffering=1 << 20)
+        self.fh.write(",".join(header) + "\n")
+        self.rows = 0
+
+    def drop_rows(self, ordinals: set[int]) -> None:
+        """Rewrite the temp file without data rows ``ordinals`` (0-based, header excluded)."""
+        self.fh.close()
+        fd, tmp2 = tempfile.mkstemp(prefix=f".{self.final.name}.", suffix=".tmp",
+                                    dir=self.final.parent)
+        try:
+            with (os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out,
+                  self.tmp.open(encoding="utf-8", newline="\n") as src):
+                out.write(src.readline())
+                for i, line in enumerate(src):
+                    if i not in ordinals:
+                        out.write(line)
+        except BaseException:
+            Path(tmp2).unlink(missing_ok=True)
+            raise
+        self.tmp.unlink()
+        self.tmp = Path(tmp2)
+        self.fh = self.tmp.open("a", encoding="utf-8", newline="\n")
+        self.rows -= len(ordinals)
+
+    def commit(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        self.tmp.chmod(0o644)
+        self.tmp.replace(self.final)
+
+    def abort(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class MemfileLoader:
+    """Write accepted records as Kea memfile CSVs (and reservations.json) into ``outdir``."""
+
+    can_retract = True
+
+    def __init__(self, outdir: str | Path, *, kea_version: str = "2.2",
+                 subnets: SubnetMap | None = None, dry_run: bool = False) -> None:
+        self.outdir = Path(outdir)
+        self.kea_version = kea_version
+        self.header4, self.header6 = headers_for(kea_version)
+        self.pool_id = "pool_id" in self.header4
+        self.subnets = subnets
+        self.dry_run = dry_run
+        self.name = f"memfile:{self.outdir}"
+        self._files: dict[int, _TempCSV] = {}
+        self._counts = {4: 0, 6: 0}
+        self._hosts: dict[int, dict[int, list[dict[str, Any]]]] = {4: {}, 6: {}}
+        self._host_count = 0
+        self._committed: dict[str, Any] | None = None
+        if not dry_run:
+            try:
+                self.outdir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create output directory {self.outdir}: "
+                                  f"{exc.strerror or exc}") from exc
+            if not os.access(self.outdir, os.W_OK):
+                raise ConfigError(f"output directory {self.outdir} is not writable")
+
+    def _file(self, family: int) -> _TempCSV:
+        f = self._files.get(family)
+        if f is None:
+            final = self.outdir / (LEASES4_FILE if family == 4 else LEASES6_FILE)
+            f = self._files[family] = _TempCSV(final, self.header4 if family == 4
+                                               else self.header6)
+        return f
+
+    def load(self, records: Iterable[Lease4 | Lease6 | Reservation], report: RunReport) -> None:
+        pool_id = self.pool_id
+        write4 = write6 = None
+        counts = self._counts
+        dry = self.dry_run
+        for rec in records:
+            if type(rec) is Lease4:
+                if not dry:
+                    if write4 is None:
+                        write4 = self._file(4).fh.write
+                    write4(format_lease4(rec, pool_id=pool_id))
+                counts[4] += 1
+            elif type(rec) is Lease6:
+                if not dry:
+                    if write6 is None:
+                        write6 = self._file(6).fh.write
+                    write6(format_lease6(rec, pool_id=pool_id))
+                counts[6] += 1
+            elif isinstance(rec, Reservation):
+                self._hosts[rec.family].setdefault(rec.subnet_id, []).append(rec.to_kea_host())
+                self._host_count += 1
+            else:
+                raise TypeError(f"MemfileLoader cannot load {type(rec).__name__}")
+            report.loaded += 1
+
+    def retract(self, conflicts: Sequence[Conflict], report: RunReport) -> None:
+        by_family: dict[int, set[int]] = {4: set(), 6: set()}
+        for c in conflicts:
+            if not c.fails:
+                continue
+            if c.ordinal >= self._counts[c.family] or c.ordinal in by_family[c.family]:
+                raise ValueError(f"retract: no row {c.ordinal} for v{c.family} in {self.name}")
+            by_family[c.family].add(c.ordinal)
+            report.loaded -= 1
+            report.fail(c.reason, source=c.source, line=c.line, key=c.key, detail=c.detail,
+                        conflict=True)
+        for family, ordinals in by_family.items():
+            if ordinals:
+                self._counts[family] -= len(ordinals)
+                if not self.dry_run:
+                    self._files[family].drop_rows(ordinals)
+
+    def commit(self) -> dict[str, Any]:
+        files: dict[str, Any] = {}
+        for family, name in ((4, LEASES4_FILE), (6, LEASES6_FILE)):
+            f = self._files.get(family)
+            if f is not None:
+                f.commit()
+            if f is not None or (self.dry_run and self._counts[family]):
+                files[str(self.outdir / name)] = self._counts[family]
+        if self._host_count:
+            path = self.outdir / RESERVATIONS_FILE
+            if not self.dry_run:
+                write_json_atomic(path, self._reservations_fragment())
+            files[str(path)] = self._host_count
+        self._files.clear()
+        self._committed = {"target": self.name, "kea_version": self.kea_version,
+                           "dry_run": self.dry_run, "files": files}
+        return self._committed
+
+    def abort(self) -> None:
+        for f in self._files.values():
+            f.abort()
+        self._files.clear()
+
+    def _reservations_fragment(self) -> dict[str, Any]:
+        fragment: dict[str, Any] = {}
+        for family in (4, 6):
+            per_subnet = self._hosts[family]
+            if not per_subnet:
+                continue
+            section: dict[str, Any] = {}
+            subnets = []
+            for sid in sorted(per_subnet):
+                if sid == 0:
+                    section["reservations"] = per_subnet[sid]
+                    continue
+                entry: dict[str, Any] = {"id": sid}
+                known = self.subnets.subnet(family, sid) if self.subnets else None
+                if known is not None:
+                    entry["subnet"] = str(known.prefix)
+                entry["reservations"] = per_subnet[sid]
+                subnets.append(entry)
+            if subnets:
+                section["subnet4" if family == 4 else "subnet6"] = subnets
+            fragment[f"Dhcp{family}"] = section
+        return fragment

@@ -1,0 +1,203 @@
+"""The migration, as a library: sources -> extract -> transform -> load -> :class:`RunReport`.
+
+:func:`migrate` streams every source through the policy (:mod:`kea_etl.transform.normalize`), the
+conflict tracker (:mod:`kea_etl.transform.conflicts`) and one loader (:mod:`kea_etl.load.base`).
+It never prints; a ``progress`` callback sees the report as it fills. Every record read ends in
+exactly one bucket of the report (loaded, skipped with a reason, failed with a reason), and the
+invariant ``read == loaded + sum(skipped) + failed`` is checked before returning.
+
+Targets are named like sources: ``memfile:OUTDIR`` here; other loaders register a prefix with
+:func:`register_target` (part 2 adds ``kea:URL`` and ``kea-sql:URL``) and are built with
+:func:`make_loader`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
+from kea_etl.extract import Source, resolve_source
+from kea_etl.extract.base import Extracted
+from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
+from kea_etl.report import RunReport
+from kea_etl.transform.conflicts import Conflict, ConflictTracker
+from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
+from kea_etl.transform.subnets import SubnetMap
+
+__all__ = ["ProgressCallback", "TargetFactory", "make_loader", "migrate", "register_target"]
+
+#: ``progress(report, phase)``; phase is "scan" (conflict pre-pass) or "load"
+ProgressCallback = Callable[[RunReport, str], None]
+
+
+class TargetFactory(Protocol):
+    def __call__(self, location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader: ...
+
+
+def _memfile_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
+    from kea_etl.load.memfile import MemfileLoader
+
+    unknown = set(options) - {"kea_version", "dry_run"}
+    if unknown:
+        raise ConfigError(f"memfile target: option(s) {', '.join(sorted(unknown))} do not apply")
+    return MemfileLoader(location, subnets=subnets, **options)
+
+
+# --- live targets (part 2: kea_etl.load.api / kea_etl.load.kea_sql) -------------------------
+def _kea_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
+    from kea_etl.load.api import make_kea_loader
+
+    return make_kea_loader(location, subnets=subnets, **options)
+
+
+def _kea_sql_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
+    from kea_etl.load.kea_sql import make_kea_sql_loader
+
+    return make_kea_sql_loader(location, subnets=subnets, **options)
+# --- end live targets ----------------------------------------------------------------------
+
+
+_TARGETS: dict[str, TargetFactory] = {"memfile": _memfile_factory, "kea": _kea_factory,
+                                      "kea-sql": _kea_sql_factory}
+
+
+def register_target(prefix: str, factory: TargetFactory) -> None:
+    """Make ``--to PREFIX:LOCATION`` build a loader with ``factory(LOCATION, subnets=..., **opts)``."""
+    _TARGETS[prefix] = factory
+
+
+def make_loader(target: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
+    """Build the loader for a target such as ``memfile:out``. Options with value None are dropped."""
+    prefix, sep, location = target.partition(":")
+    if not sep or prefix not in _TARGETS:
+        known = ", ".join(f"{p}:..." for p in sorted(_TARGETS))
+        raise ConfigError(f"--to {target!r}: unknown target; use one of {known}")
+    if not location:
+        raise ConfigError(f"--to {target!r}: nothing after '{prefix}:'")
+    opts = {k: v for k, v in options.items() if v is not None}
+    return _TARGETS[prefix](location, subnets=subnets, **opts)
+
+
+def migrate(
+    sources: Sequence[str | Source],
+    loader: Loader,
+    *,
+    subnets: SubnetMap,
+    as_of: int | datetime | str | None = None,
+    abandoned: AbandonedPolicy = "skip",
+    query: str | None = None,
+    mapping: Any = None,
+    progress: ProgressCallback | None = None,
+    progress_every: int = 10_000,
+) -> RunReport:
+    """Move every record of ``sources`` into ``loader``; returns the balanced report.
+
+    ``sources`` are specs as on the command line (see :func:`kea_etl.extract.resolve_source`) or
+    resolved :class:`Source` objects; all are resolved (format detected) before anything is read,
+    so a bad spec fails fast. ``as_of`` (default: now) is the time leases must outlive to be
+    loaded. Raises :class:`~kea_etl.errors.FatalError` for problems with a whole source or the
+    target; the loader is then aborted (a memfile target leaves no new file behind).
+    """
+    if not sources:
+        raise ConfigError("no source given")
+    resolved = [s if isinstance(s, Source) else resolve_source(s, query=query, mapping=mapping)
+                for s in sources]
+    as_of_epoch = int(time.time()) if as_of is None else epoch(as_of)
+    normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)
+    report = RunReport()
+    report.extra.update({
+        "sources": [str(s) for s in resolved],
+        "target": loader.name,
+        "as_of": from_epoch(as_of_epoch).isoformat().replace("+00:00", "Z"),
+    })
+    try:
+        exclude: dict[tuple[int, int], Conflict] = {}
+        if not loader.can_retract:
+            # The loader cannot take a record back: find the losers first, then load without them.
+            scan = RunReport()
+            tracker = ConflictTracker()
+            for _ in _stream(resolved, normalizer, tracker, scan, {}, progress, progress_every,
+                             "scan"):
+                pass
+            conflicts = tracker.resolve()
+            exclude = {(c.family, c.ordinal): c for c in conflicts if c.fails}
+        tracker = ConflictTracker()
+        loader.load(_stream(resolved, normalizer, tracker, report, exclude, progress,
+                            progress_every, "load"), report)
+        if loader.can_retract:
+            conflicts = tracker.resolve()
+            loader.retract([c for c in conflicts if c.fails], report)
+        warnings = [c for c in conflicts if not c.fails]
+        for c in warnings:
+            report.warn(c.reason, source=c.source, line=c.line, key=c.key, detail=c.detail)
+        report.extra["warnings"] = _count(warnings)
+        report.extra["outputs"] = loader.commit()
+    except BaseException:
+        loader.abort()
+        raise
+    if progress is not None:
+        progress(report, "done")
+    report.check()
+    return report
+
+
+def _count(conflicts: Sequence[Conflict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in conflicts:
+        counts[c.reason] = counts.get(c.reason, 0) + 1
+    return counts
+
+
+def _stream(sources: Sequence[Source], normalizer: Normalizer, tracker: ConflictTracker,
+            report: RunReport, exclude: dict[tuple[int, int], Conflict],
+            progress: ProgressCallback | None, every: int, phase: str) -> Iterator[LoadRecord]:
+    """Extract and transform; count read / skipped / failed; yield what the loader should get."""
+    observe = tracker.observe
+    next_tick = every if progress is not None else -1
+    for source in sources:
+        for item in source.open():
+            report.read += 1
+            if report.read == next_tick:
+                next_tick += every
+                progress(report, phase)  # type: ignore[misc]
+            if type(item) is not Extracted:
+                if isinstance(item, MalformedRecordError):
+                    report.fail("malformed", source=item.source, line=item.line, key=item.key,
+                                detail=item.reason)
+                    continue
+                raise TypeError(f"extractor for {source} yielded {type(item).__name__}")
+            try:
+                verdict = normalizer(item)
+            except RecordError as exc:
+                report.fail("invalid", source=item.source, line=item.line, key=item.key,
+                            detail=str(exc))
+                continue
+            if type(verdict) is Rejected:
+                if verdict.failed:
+                    report.fail(verdict.reason, source=item.source, line=item.line, key=item.key,
+                                detail=verdict.detail)
+                else:
+                    report.skip(verdict.reason, source=item.source, line=item.line, key=item.key,
+                                detail=verdict.detail)
+                continue
+            if type(verdict) is Reservation:
+                bad = tracker.check_reservation(verdict)
+                if bad is not None:
+                    report.fail(bad.reason, source=item.source, line=item.line, key=item.key,
+                                detail=bad.detail, conflict=True)
+                    continue
+                yield verdict
+                continue
+            assert isinstance(verdict, Lease4 | Lease6)
+            ordinal = observe(verdict, source=item.source, line=item.line)
+            if exclude:
+                lost = exclude.get((4 if type(verdict) is Lease4 else 6, ordinal))
+                if lost is not None:
+                    report.fail(lost.reason, source=item.source, line=item.line, key=item.key,
+                                detail=lost.detail, conflict=True)
+                    continue
+            yield verdict

@@ -1,0 +1,230 @@
+"""Shared pytest fixtures: real Kea servers (2.x from the host, 3.0 from the rootfs, an HA pair)
+and the command recorder behind docs/commands.md.
+
+Fixtures (see tests/harness/kea.py for the server object):
+
+* ``kea_factory(family=4, kea3=False, subnets=None, lease_file=None, hooks=None, extra=None,
+  ctrl_agent=False, http=None)`` -> started ``KeaServer``, stopped and removed at teardown.
+* ``kea4`` / ``kea6`` (Kea 2.x) and ``kea3_4`` / ``kea3_6`` (Kea 3.0): one server per session,
+  handed to each test with no leases, its original config and DHCP enabled.
+* ``kea4_ca`` / ``kea6_ca``: like kea4/kea6 but with kea-ctrl-agent (``http_url``).
+* ``kea_ha_pair``: hot-standby pair of Kea 2.x dhcp4 servers (``.primary``, ``.standby``).
+
+A server that cannot start FAILS the test with Kea's log tail; nothing is skipped for that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import recording
+from tests.harness.ha import HAPair, start_ha_pair
+from tests.harness.kea import KeaServer, KeaStartError, start_kea
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ---- command recording ---------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    path = Path(os.environ.get("KEA_ETL_COMMAND_LOG", REPO / recording.DEFAULT_LOG))
+    if recording.RECORDER is None and not hasattr(config, "workerinput"):
+        recording.RECORDER = recording.CommandRecorder(path)
+    _wrap_kea_client()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if recording.RECORDER is not None:
+        recording.RECORDER.flush()
+        recording.RECORDER = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    _set_phase(item.nodeid, "setup")
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    _set_phase(item.nodeid, "call")
+    yield
+    _set_phase(item.nodeid, "teardown")
+
+
+def _set_phase(nodeid: str, phase: str) -> None:
+    if recording.RECORDER is not None:
+        recording.RECORDER.nodeid = nodeid
+        recording.RECORDER.phase = phase
+
+
+def _wrap_kea_client() -> None:
+    """Record every command kea_etl's transports send to a harness server.
+
+    Wrapping the transports (not KeaClient) sees each command exactly as sent, with Kea's raw
+    result code, whichever client method issued it. Commands to anything that is not a server
+    started by the harness (fake transports, other URLs) are not recorded.
+    """
+    try:
+        from kea_etl.kea import transports
+    except ImportError:
+        return
+    for cls_name in ("UnixSocketTransport", "HttpTransport"):
+        cls = getattr(transports, cls_name, None)
+        request = getattr(cls, "request", None)
+        if cls is None or request is None or getattr(request, "_kea_etl_recorded", False):
+            continue
+        cls.request = _recorded(request, "kea_etl-unix" if cls_name.startswith("Unix") else "kea_etl-http")
+
+
+def _recorded(request: Callable[..., Any], via: str) -> Callable[..., Any]:
+    def recorded_request(self: Any, command: str, arguments: Any = None) -> Any:
+        info = recording.server_for_url(str(getattr(self, "url", "")))
+        try:
+            reply = request(self, command, arguments)
+        except Exception:
+            if info is not None:
+                recording.note(command, version=info["version"], result=None, via=via,
+                               server=info["server"])
+            raise
+        if info is not None:
+            code = reply.get("result") if isinstance(reply, dict) else None
+            recording.note(command, version=info["version"], result=code if isinstance(code, int) else None,
+                           via=via, server=info["server"])
+        return reply
+
+    recorded_request._kea_etl_recorded = True  # type: ignore[attr-defined]
+    return recorded_request
+
+
+# ---- servers -------------------------------------------------------------------------------------
+def _start_or_fail(**kwargs: Any) -> KeaServer:
+    try:
+        return start_kea(**kwargs)
+    except KeaStartError as exc:
+        pytest.fail(f"real Kea could not start: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def kea_factory() -> Iterator[Callable[..., KeaServer]]:
+    """Start real Kea servers for one test; all are stopped and removed at teardown."""
+    started: list[KeaServer] = []
+
+    def make(family: int = 4, kea3: bool = False, subnets: Any = None, lease_file: Any = None,
+             hooks: Any = None, extra: Any = None, ctrl_agent: bool = False, http: bool | None = None,
+             **kw: Any) -> KeaServer:
+        srv = _start_or_fail(family=family, kea3=kea3, subnets=subnets, lease_file=lease_file, hooks=hooks,
+                             extra=extra, ctrl_agent=ctrl_agent, http=http, **kw)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.close()
+
+
+class _SessionServers:
+    """Lazily started, session-long servers keyed by (family, kea3, ctrl_agent)."""
+
+    def __init__(self) -> None:
+        self.servers: dict[tuple[int, bool, bool], KeaServer] = {}
+        self.errors: dict[tuple[int, bool, bool], str] = {}
+
+    def get(self, family: int, kea3: bool, ctrl_agent: bool = False) -> KeaServer:
+        key = (family, kea3, ctrl_agent)
+        if key in self.errors:
+            pytest.fail(self.errors[key], pytrace=False)
+        srv = self.servers.get(key)
+        if srv is None:
+            try:
+                label = f"session-{'kea3' if kea3 else 'kea'}-dhcp{family}{'-ca' if ctrl_agent else ''}"
+                srv = start_kea(family=family, kea3=kea3, ctrl_agent=ctrl_agent, name=label)
+            except KeaStartError as exc:
+                self.errors[key] = f"real Kea could not start: {exc}"
+                pytest.fail(self.errors[key], pytrace=False)
+            self.servers[key] = srv
+        try:
+            return srv.reset()
+        except KeaStartError as exc:
+            pytest.fail(f"real Kea could not restart: {exc}", pytrace=False)
+
+    def close(self) -> None:
+        for srv in self.servers.values():
+            srv.close()
+
+
+@pytest.fixture(scope="session")
+def _kea_session() -> Iterator[_SessionServers]:
+    pool = _SessionServers()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def kea4(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 2.x kea-dhcp4 (host packages), clean leases and original config."""
+    return _kea_session.get(4, False)
+
+
+@pytest.fixture
+def kea6(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 2.x kea-dhcp6 (host packages), clean leases and original config."""
+    return _kea_session.get(6, False)
+
+
+@pytest.fixture
+def kea4_ca(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 2.x kea-dhcp4 behind kea-ctrl-agent (``http_url``; send ``service="dhcp4"``)."""
+    return _kea_session.get(4, False, ctrl_agent=True)
+
+
+@pytest.fixture
+def kea6_ca(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 2.x kea-dhcp6 behind kea-ctrl-agent (``http_url``; send ``service="dhcp6"``)."""
+    return _kea_session.get(6, False, ctrl_agent=True)
+
+
+@pytest.fixture
+def kea3_4(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 3.0 kea-dhcp4 from the rootfs (UNIX + HTTP control sockets), clean state."""
+    return _kea_session.get(4, True)
+
+
+@pytest.fixture
+def kea3_6(_kea_session: _SessionServers) -> KeaServer:
+    """Kea 3.0 kea-dhcp6 from the rootfs (UNIX + HTTP control sockets), clean state."""
+    return _kea_session.get(6, True)
+
+
+@pytest.fixture(scope="session")
+def _ha_pair_session() -> Iterator[list[HAPair | str]]:
+    holder: list[HAPair | str] = []
+    yield holder
+    for p in holder:
+        if isinstance(p, HAPair):
+            p.close()
+
+
+@pytest.fixture
+def kea_ha_pair(_ha_pair_session: list[HAPair | str]) -> HAPair:
+    """Hot-standby pair of Kea 2.x dhcp4 servers on loopback, both without leases."""
+    if _ha_pair_session and isinstance(_ha_pair_session[0], str):
+        pytest.fail(_ha_pair_session[0], pytrace=False)
+    if not _ha_pair_session:
+        try:
+            _ha_pair_session.append(start_ha_pair())
+        except KeaStartError as exc:
+            _ha_pair_session.append(f"Kea HA pair could not start: {exc}")
+            pytest.fail(str(_ha_pair_session[0]), pytrace=False)
+    pair = _ha_pair_session[0]
+    assert isinstance(pair, HAPair)
+    for s in pair.servers:
+        if not s.alive():
+            pytest.fail(f"HA peer {s.label} is no longer running (a test stopped it?)", pytrace=False)
+        s.command("lease4-wipe")
+    pair.wait_ready()
+    return pair

@@ -1,0 +1,47 @@
+"""Small helpers for the export / reconcile tests: dhcpd.leases text, PNG checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def dhcpd_time(epoch_s: int) -> str:
+    """dhcpd.leases(5) date: ``W YYYY/MM/DD HH:MM:SS`` in UTC."""
+    t = time.gmtime(epoch_s)
+    return f"{(t.tm_wday + 1) % 7} {time.strftime('%Y/%m/%d %H:%M:%S', t)}"
+
+
+def lease4_block(address: str, *, mac: str | None, cltt: int, ends: int, state: str = "active",
+                 uid: str | None = None, hostname: str | None = None) -> str:
+    lines = [f"lease {address} {{",
+             f"  starts {dhcpd_time(cltt)};",
+             f"  ends {dhcpd_time(ends)};",
+             f"  cltt {dhcpd_time(cltt)};",
+             f"  binding state {state};",
+             "  next binding state free;"]
+    if mac:
+        lines.append(f"  hardware ethernet {mac};")
+    if uid:
+        lines.append(f"  uid {uid};")
+    if hostname:
+        lines.append(f'  client-hostname "{hostname}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def write_leases(path: Path, blocks: Iterable[str]) -> Path:
+    path.write_text("# test file\nauthoring-byte-order little-endian;\n\n" + "".join(blocks),
+                    encoding="utf-8")
+    return path
+
+
+def png_colours(path: Path) -> int:
+    """How many distinct RGB colours a PNG has (matplotlib decodes it)."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    img = mpimg.imread(str(path))
+    rgb = (img[..., :3] * 255).astype("uint8").reshape(-1, 3)
+    return int(len(np.unique(rgb, axis=0)))

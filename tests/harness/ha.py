@@ -1,0 +1,118 @@
+"""Two real Kea 2.x kea-dhcp4 servers in a hot-standby HA pair on loopback.
+
+No control agent is needed: the HA hook runs multi-threaded with its own HTTP listener
+(``http-dedicated-listener``), so the peers talk to each other directly on 127.0.0.1
+(see the HA section of shared/KEA-NOTES.md). The pair is ready when the primary's
+``ha-heartbeat`` reports ``hot-standby``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tests.harness.kea import KeaServer, KeaStartError, free_port, start_kea
+
+HA_READY_TIMEOUT = 60.0
+
+
+@dataclass
+class HAPair:
+    primary: KeaServer
+    standby: KeaServer
+    primary_name: str = "server1"
+    standby_name: str = "server2"
+    primary_url: str = ""
+    standby_url: str = ""
+
+    @property
+    def servers(self) -> tuple[KeaServer, KeaServer]:
+        return (self.primary, self.standby)
+
+    def state(self, srv: KeaServer) -> str:
+        r = srv.command("ha-heartbeat")
+        return str((r.get("arguments") or {}).get("state", f"? ({r.get('text')})"))
+
+    def wait_ready(self, timeout: float = HA_READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        states = ("?", "?")
+        while time.monotonic() < deadline:
+            for s in self.servers:
+                if not s.alive():
+                    raise KeaStartError(f"HA peer {s.label} exited; log tail:\n{_tail(s)}")
+            states = (self.state(self.primary), self.state(self.standby))
+            if states[0] == "hot-standby" and states[1] in ("hot-standby", "ready"):
+                return
+            time.sleep(0.1)
+        raise KeaStartError(
+            f"HA pair not ready within {timeout:.0f}s: primary state {states[0]!r}, standby {states[1]!r}.\n"
+            f"--- primary log ---\n{_tail(self.primary)}\n--- standby log ---\n{_tail(self.standby)}")
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.close()
+
+
+def _tail(srv: KeaServer) -> str:
+    try:
+        return "\n".join(srv.log_file.read_text(errors="replace").splitlines()[-20:])
+    except OSError:
+        return f"(no log at {srv.log_file})"
+
+
+def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None) -> dict[str, Any]:
+    hook: dict[str, Any] = {
+        "library": "ha",
+        "parameters": {"high-availability": [{
+            "this-server-name": this,
+            "mode": "hot-standby",
+            "heartbeat-delay": 1000,
+            "max-response-delay": 5000,
+            "max-ack-delay": 5000,
+            "max-unacked-clients": 0,
+            "sync-timeout": 10000,
+            "multi-threading": {"enable-multi-threading": True, "http-dedicated-listener": True,
+                                "http-listener-threads": 1, "http-client-threads": 1},
+            "peers": [
+                {"name": "server1", "url": f"http://127.0.0.1:{p1}/", "role": "primary",
+                 "auto-failover": True},
+                {"name": "server2", "url": f"http://127.0.0.1:{p2}/", "role": "standby",
+                 "auto-failover": True},
+            ],
+        }]},
+    }
+    if pause:
+        # The primary's state machine stops once in this state until ha-continue.
+        hook["parameters"]["high-availability"][0]["state-machine"] = {
+            "states": [{"state": pause, "pause": "once"}]}
+    return hook
+
+
+def start_ha_pair(*, pause_primary_in: str | None = None) -> HAPair:
+    """Start primary and standby (Kea 2.x from the host) and wait for hot-standby.
+
+    ``pause_primary_in="waiting"`` pauses the primary's HA state machine in that state (for
+    ha-continue); the pair is then returned without waiting for hot-standby.
+    """
+    p1, p2 = free_port(), free_port()
+    while p2 == p1:
+        p2 = free_port()
+    extra = {"multi-threading": {"enable-multi-threading": True, "thread-pool-size": 2,
+                                 "packet-queue-size": 16}}
+    servers: list[KeaServer] = []
+    try:
+        for name in ("server1", "server2"):
+            pause = pause_primary_in if name == "server1" else None
+            servers.append(start_kea(
+                family=4, hooks=("lease_cmds", "stat_cmds", _ha_hook(name, p1, p2, pause)), extra=extra,
+                name=f"ha-{name}"))
+        pair = HAPair(servers[0], servers[1], primary_url=f"http://127.0.0.1:{p1}/",
+                      standby_url=f"http://127.0.0.1:{p2}/")
+        if pause_primary_in is None:
+            pair.wait_ready()
+        return pair
+    except BaseException:
+        for s in servers:
+            s.close()
+        raise

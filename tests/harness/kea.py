@@ -1,0 +1,572 @@
+"""Start and stop real ISC Kea servers for the test suite.
+
+Two flavours:
+
+* Kea 2.x from the host's Debian packages (2.2 on Debian 12, 2.6 on Debian 13). Each server gets
+  its own temporary directory for config, memfile, log, pid/lock files and the UNIX control
+  socket; the ``KEA_*`` environment variables point Kea there (2.6's path restrictions demand it,
+  2.2 needs the pid/lock dirs). Optionally a kea-ctrl-agent on a free loopback port.
+* Kea 3.0 from the throwaway root filesystem built by ``scripts/kea3-rootfs``
+  (``/var/cache/kea-etl/kea3-rootfs``, or ``$KEA_ETL_KEA3_ROOT``), run with ``chroot``. Its path
+  restrictions are satisfied with per-server directories ``/var/lib/kea/<id>`` and
+  ``/run/kea/<id>`` inside the rootfs, named in the ``KEA_*`` variables. The daemon serves the
+  UNIX socket and an HTTP control socket on a free loopback port (the chroot shares the host's
+  network).
+
+``KeaServer.command`` speaks the UNIX socket directly (independent of ``kea_etl``), so the
+harness can check what the toolkit did without trusting the toolkit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.harness import recording
+
+KEA3_ROOT_DEFAULT = "/var/cache/kea-etl/kea3-rootfs"
+START_TIMEOUT = 20.0
+
+DEFAULT_SUBNETS4: list[dict[str, Any]] = [
+    {"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "192.0.2.10 - 192.0.2.250"}]},
+    {"id": 2, "subnet": "198.51.100.0/24"},
+]
+DEFAULT_SUBNETS6: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "subnet": "2001:db8:1::/64",
+        "pools": [{"pool": "2001:db8:1::1000 - 2001:db8:1::ffff"}],
+        "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 40, "delegated-len": 56}],
+    },
+]
+
+DEFAULT_HOOKS_2 = ("lease_cmds", "stat_cmds")
+DEFAULT_HOOKS_3 = ("lease_cmds", "stat_cmds", "host_cmds", "host_cache", "subnet_cmds")
+
+
+class KeaStartError(RuntimeError):
+    """A Kea server (or its control agent) did not come up; the message carries its log tail."""
+
+
+def kea3_root() -> Path:
+    return Path(os.environ.get("KEA_ETL_KEA3_ROOT", KEA3_ROOT_DEFAULT))
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts: list[int] = []
+    for p in version.split(".")[:3]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+@functools.cache
+def host_kea_version(binary: str = "kea-dhcp4") -> str | None:
+    """Version of the host's Kea daemon (``kea-dhcp4 -v``), or None if it is not installed."""
+    if shutil.which(binary) is None:
+        return None
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
+
+
+@functools.cache
+def kea3_version(root: str) -> str | None:
+    """Version of kea-dhcp4 inside the Kea 3 rootfs, or None if the rootfs is missing/broken."""
+    if not Path(root, "usr/sbin/kea-dhcp4").exists():
+        return None
+    out = subprocess.run(["chroot", root, "kea-dhcp4", "-v"], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def _hooks_dir(root: Path | None) -> str:
+    """Kea's hooks directory as the daemon sees it (inside the rootfs for Kea 3)."""
+    base = root or Path("/")
+    found = sorted(base.glob("usr/lib/*/kea/hooks")) + sorted(base.glob("usr/lib/kea/hooks"))
+    if not found:
+        raise KeaStartError(f"Kea hooks directory not found under {base / 'usr/lib'}: is Kea installed?")
+    return "/" + str(found[0].relative_to(base))
+
+
+def unix_command(path: str | Path, command: str, arguments: Any = None, *,
+                 timeout: float = 30.0) -> dict[str, Any]:
+    """Send one command over a Kea UNIX control socket; the reply is one JSON object, read to EOF."""
+    req: dict[str, Any] = {"command": command}
+    if arguments is not None:
+        req["arguments"] = arguments
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(json.dumps(req).encode())
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            # Kea closes the connection after the reply; stop early once the JSON is complete.
+            try:
+                reply = json.loads(b"".join(chunks))
+            except ValueError:
+                continue
+            if isinstance(reply, dict):
+                return reply
+    data = b"".join(chunks)
+    if not data:
+        raise ConnectionError(f"Kea socket {path}: no reply to {command!r}")
+    parsed = json.loads(data)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"Kea socket {path}: reply to {command!r} is not a JSON object: {parsed!r}")
+    return parsed
+
+
+def http_command(url: str, command: str, arguments: Any = None, *, service: str | None = None,
+                 timeout: float = 30.0) -> Any:
+    """POST one command to a control agent (with ``service``) or a Kea 3 daemon; raw JSON reply."""
+    req: dict[str, Any] = {"command": command}
+    if arguments is not None:
+        req["arguments"] = arguments
+    if service:
+        req["service"] = [service]
+    r = urllib.request.Request(url, data=json.dumps(req).encode(), method="POST",
+                               headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:]) or f"(log {path} is empty)"
+
+
+def _resolve_hooks(hooks: Iterable[str | Mapping[str, Any]], hooks_dir: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for h in hooks:
+        entry: dict[str, Any] = {"library": h} if isinstance(h, str) else dict(h)
+        lib = str(entry["library"])
+        if "/" not in lib:
+            # "lease_cmds" -> <hooks dir>/libdhcp_lease_cmds.so (2.6+/3.0 accept only that dir)
+            entry["library"] = f"{hooks_dir}/libdhcp_{lib.removeprefix('libdhcp_').removesuffix('.so')}.so"
+        out.append(entry)
+    return out
+
+
+class KeaServer:
+    """One real kea-dhcp4 / kea-dhcp6 process (plus optional kea-ctrl-agent).
+
+    Attributes other tests rely on: ``socket_url``, ``socket_path`` (host path), ``http_url``,
+    ``service``, ``version``, ``family``, ``kea3``, ``lease_file`` (host path), ``config``,
+    ``dir`` (host path of Kea's data dir: config, memfile, log; config-write / cache-write may
+    target it), ``kea_dir`` (same dir as Kea sees it), ``log_file``, ``pid``.
+    """
+
+    def __init__(self, *, family: int = 4, kea3: bool = False,
+                 subnets: Sequence[Mapping[str, Any]] | None = None,
+                 lease_file: str | Path | None = None,
+                 hooks: Iterable[str | Mapping[str, Any]] | None = None,
+                 extra: Mapping[str, Any] | None = None, ctrl_agent: bool = False,
+                 http: bool | None = None, name: str | None = None) -> None:
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self.family = family
+        self.kea3 = kea3
+        self.service = f"dhcp{family}"
+        self.daemon = f"kea-dhcp{family}"
+        self.label = name or f"{'kea3' if kea3 else 'kea'}-{self.service}-{uuid.uuid4().hex[:6]}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ca_proc: subprocess.Popen[bytes] | None = None
+        self.http_url: str | None = None
+        self.http_port: int | None = None
+        self.ca_port: int | None = None
+        if kea3:
+            if ctrl_agent:
+                raise ValueError("ctrl_agent=True is for Kea 2.x; Kea 3 serves HTTP itself (http=True)")
+            self.root: Path | None = kea3_root()
+            version = kea3_version(str(self.root))
+            if version is None:
+                raise KeaStartError(
+                    f"Kea 3.0 root filesystem missing or broken at {self.root}: "
+                    "build it with scripts/kea3-rootfs (or scripts/install-deps)")
+            self.version = version
+            ident = f"t{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.kea_dir = f"/var/lib/kea/{ident}"
+            self.kea_run_dir = f"/run/kea/{ident}"
+            for d in ("/var/lib/kea", "/run/kea"):
+                Path(self.root, d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+                Path(self.root, d.lstrip("/")).chmod(0o750)
+            self.want_http = True if http is None else http
+        else:
+            self.root = None
+            version2 = host_kea_version(self.daemon)
+            if version2 is None:
+                raise KeaStartError(
+                    f"{self.daemon} is not installed on this machine: run scripts/install-deps "
+                    "(apt-get install kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent)")
+            self.version = version2
+            tmp = tempfile.mkdtemp(prefix=f"kea-etl-{self.service}-")
+            self.kea_dir = tmp
+            self.kea_run_dir = f"{tmp}/run"
+            self.want_http = bool(http) or ctrl_agent
+        self.dir = self.host_path(self.kea_dir)
+        self.run_dir = self.host_path(self.kea_run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o750)
+        self.run_dir.chmod(0o750)
+        self.ctrl_agent = self.want_http and not kea3
+        self.config_path = self.dir / f"{self.daemon}.json"
+        self.log_file = self.dir / f"{self.daemon}.log"
+        self.stdout_file = self.dir / f"{self.daemon}.stdout"
+        self.lease_file = self.dir / f"kea-leases{family}.csv"
+        self.socket_path = self.run_dir / f"kea{family}.sock"
+        self.socket_url = f"unix://{self.socket_path}"
+        if lease_file is not None:
+            shutil.copyfile(lease_file, self.lease_file)
+        self.hooks = list(hooks) if hooks is not None else list(DEFAULT_HOOKS_3 if kea3 else DEFAULT_HOOKS_2)
+        self.config = self._build_config(subnets, extra, lease_file is not None)
+        self._baseline: Any = None
+
+    # ---- paths -------------------------------------------------------------------------------
+    def host_path(self, kea_path: str | Path) -> Path:
+        """Host path of a file as Kea names it (identity for Kea 2.x)."""
+        p = Path(kea_path)
+        if self.root is None:
+            return p
+        return self.root / str(p).lstrip("/")
+
+    def kea_path(self, host_path: str | Path) -> str:
+        """The path Kea uses for a host path inside its rootfs (identity for Kea 2.x)."""
+        p = Path(host_path)
+        if self.root is None:
+            return str(p)
+        return "/" + str(p.relative_to(self.root))
+
+    @property
+    def at_least_2_5(self) -> bool:
+        return _version_tuple(self.version) >= (2, 5)
+
+    # ---- config ------------------------------------------------------------------------------
+    def _build_config(self, subnets: Sequence[Mapping[str, Any]] | None, extra: Mapping[str, Any] | None,
+                      with_lease_file: bool) -> dict[str, Any]:
+        fam = self.family
+        k = self.kea_path
+        out_key = "output-options" if self.at_least_2_5 else "output_options"
+        unix_sock = {"socket-type": "unix", "socket-name": k(self.socket_path)}
+        body: dict[str, Any] = {
+            "interfaces-config": {"interfaces": []},
+            "lease-database": {"type": "memfile", "persist": True, "name": k(self.lease_file),
+                               "lfc-interval": 0},
+            # No background reclamation: tests decide when leases are reclaimed (leases-reclaim).
+            "expired-leases-processing": {"reclaim-timer-wait-time": 0,
+                                          "flush-reclaimed-timer-wait-time": 0,
+                                          "hold-reclaimed-time": 3600},
+            "valid-lifetime": 4000,
+            "renew-timer": 1000,
+            "rebind-timer": 2000,
+            "hooks-libraries": _resolve_hooks(self.hooks, _hooks_dir(self.root)),
+            "loggers": [{"name": self.daemon, "severity": "INFO",
+                         out_key: [{"output": k(self.log_file)}]}],
+        }
+        if self.kea3:
+            socks: list[dict[str, Any]] = [unix_sock]
+            if self.want_http:
+                self.http_port = free_port()
+                socks.append({"socket-type": "http", "socket-address": "127.0.0.1",
+                              "socket-port": self.http_port})
+                self.http_url = f"http://127.0.0.1:{self.http_port}"
+            body["control-sockets"] = socks
+        else:
+            body["control-socket"] = unix_sock
+        if fam == 4:
+            body["subnet4"] = copy.deepcopy(list(subnets) if subnets is not None else DEFAULT_SUBNETS4)
+        else:
+            body["subnet6"] = copy.deepcopy(list(subnets) if subnets is not None else DEFAULT_SUBNETS6)
+            body["preferred-lifetime"] = 3000
+            body["server-id"] = {"type": "LLT", "persist": False}
+        if with_lease_file:
+            body["sanity-checks"] = {"lease-checks": "del"}
+        if extra:
+            body.update(copy.deepcopy(dict(extra)))
+        return {f"Dhcp{fam}": body}
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "KEA_PIDFILE_DIR": self.kea_run_dir,
+            "KEA_LOCKFILE_DIR": self.kea_run_dir,
+            "KEA_DHCP_DATA_DIR": self.kea_dir,
+            "KEA_CONTROL_SOCKET_DIR": self.kea_run_dir,
+            "KEA_LOG_FILE_DIR": self.kea_dir,
+        })
+        env.pop("KEA_LOGGER_DESTINATION", None)
+        return env
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> KeaServer:
+        self.config_path.write_text(json.dumps(self.config, indent=2))
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        argv = [self.daemon, "-c", self.kea_path(self.config_path)]
+        if self.root is not None:
+            argv = ["chroot", str(self.root), *argv]
+        with self.stdout_file.open("ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(),
+                                         cwd=self.dir, start_new_session=True)
+        self._wait_ready()
+        if self.ctrl_agent:
+            self._start_ca()
+        recording.SERVERS[self.socket_url] = {"version": self.version, "server": self.label}
+        if self.http_url:
+            recording.SERVERS[self.http_url] = {"version": self.version, "server": self.label}
+        self._baseline = self._config_snapshot()
+        return self
+
+    def _failure(self, what: str, log: Path) -> KeaStartError:
+        return KeaStartError(
+            f"{what} (Kea {self.version}, dir {self.dir}).\n--- {self.stdout_file.name} ---\n"
+            f"{_tail(self.stdout_file, 10)}\n--- tail of {log} ---\n{_tail(log)}")
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise self._failure(f"{self.daemon} exited with status {self.proc.returncode} at startup",
+                                    self.log_file)
+            if self.socket_path.exists():
+                try:
+                    r = unix_command(self.socket_path, "version-get", timeout=2)
+                    if r.get("result") == 0:
+                        if self.kea3 and self.http_url:
+                            self._wait_http(self.http_url, None, self.log_file, deadline)
+                        return
+                except (OSError, ValueError) as exc:
+                    last = exc
+            time.sleep(0.02)
+        self.kill()
+        raise self._failure(f"{self.daemon} did not answer version-get on {self.socket_path} within "
+                            f"{START_TIMEOUT:.0f}s (last error: {last})", self.log_file)
+
+    def _wait_http(self, url: str, service: str | None, log: Path, deadline: float) -> None:
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                http_command(url, "version-get", service=service, timeout=2)
+                return
+            except (OSError, ValueError) as exc:
+                last = exc
+            time.sleep(0.02)
+        raise self._failure(f"HTTP control channel {url} did not answer version-get (last error: {last})",
+                            log)
+
+    def _start_ca(self) -> None:
+        self.ca_port = free_port()
+        ca_log = self.dir / "kea-ctrl-agent.log"
+        out_key = "output-options" if self.at_least_2_5 else "output_options"
+        sock = str(self.socket_path)
+        ca_cfg = {"Control-agent": {
+            "http-host": "127.0.0.1", "http-port": self.ca_port,
+            "control-sockets": {self.service: {"socket-type": "unix", "socket-name": sock}},
+            "loggers": [{"name": "kea-ctrl-agent", "severity": "INFO", out_key: [{"output": str(ca_log)}]}],
+        }}
+        ca_path = self.dir / "kea-ctrl-agent.json"
+        ca_path.write_text(json.dumps(ca_cfg, indent=2))
+        with (self.dir / "kea-ctrl-agent.stdout").open("ab") as out:
+            self.ca_proc = subprocess.Popen(["kea-ctrl-agent", "-c", str(ca_path)], stdout=out,
+                                            stderr=subprocess.STDOUT, env=self._env(), cwd=self.dir,
+                                            start_new_session=True)
+        self.http_url = f"http://127.0.0.1:{self.ca_port}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.ca_proc.poll() is not None:
+                raise self._failure(f"kea-ctrl-agent exited with status {self.ca_proc.returncode}", ca_log)
+            try:
+                http_command(self.http_url, "version-get", service=self.service, timeout=2)
+                return
+            except (OSError, ValueError):
+                time.sleep(0.02)
+        raise self._failure(f"kea-ctrl-agent on {self.http_url} did not answer version-get", ca_log)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Stop with the ``shutdown`` command (milliseconds), falling back to SIGTERM, SIGKILL."""
+        self._stop_ca()
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                unix_command(self.socket_path, "shutdown", timeout=2)
+            _wait_or_escalate(self.proc)
+        self.proc = None
+        self._unregister()
+
+    def kill(self) -> None:
+        """SIGKILL the daemon (simulates a crash; the memfile stays as it was)."""
+        self._stop_ca(hard=True)
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+            self.proc = None
+        self._unregister()
+
+    def restart(self) -> KeaServer:
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop and remove the server's directories."""
+        self.stop()
+        if self.root is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _stop_ca(self, hard: bool = False) -> None:
+        if self.ca_proc is not None:
+            if self.ca_proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.ca_proc.pid, signal.SIGKILL if hard else signal.SIGTERM)
+                _wait_or_escalate(self.ca_proc)
+            self.ca_proc = None
+
+    def _unregister(self) -> None:
+        recording.SERVERS.pop(self.socket_url, None)
+        if self.http_url:
+            recording.SERVERS.pop(self.http_url, None)
+
+    # ---- commands ----------------------------------------------------------------------------
+    def command(self, name: str, args: Any = None, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Raw command over the UNIX socket; returns Kea's reply map (result, text, arguments)."""
+        reply = unix_command(self.socket_path, name, args, timeout=timeout)
+        result = reply.get("result")
+        recording.note(name, version=self.version, result=result if isinstance(result, int) else None,
+                       via="harness", server=self.label)
+        return reply
+
+    def ok(self, name: str, args: Any = None) -> Any:
+        """Command that must succeed (result 0); returns its ``arguments``."""
+        r = self.command(name, args)
+        if r.get("result") != 0:
+            raise AssertionError(f"{name} on Kea {self.version} failed: {r}")
+        return r.get("arguments")
+
+    def leases(self) -> list[dict[str, Any]]:
+        """All leases held by the server right now (lease4-get-all / lease6-get-all)."""
+        r = unix_command(self.socket_path, f"lease{self.family}-get-all")
+        if r.get("result") == 3:
+            return []
+        if r.get("result") != 0:
+            raise AssertionError(f"lease{self.family}-get-all failed: {r}")
+        return list(r["arguments"]["leases"])
+
+    def _config_snapshot(self) -> Any:
+        r = unix_command(self.socket_path, "config-get")
+        cfg = r.get("arguments", {})
+        cfg.pop("hash", None)
+        return cfg
+
+    def reset(self) -> KeaServer:
+        """Clean state for the next test: running, original config, no leases, DHCP enabled."""
+        if not self.alive():
+            self.start()
+        self._stop_ca_if_dead()
+        self._wipe_leases()
+        if self._config_snapshot() != self._baseline:
+            r = unix_command(self.socket_path, "config-set", self.config)
+            if r.get("result") != 0:
+                raise AssertionError(f"restoring the original config of {self.label} failed: {r}")
+            self._baseline = self._config_snapshot()
+            self._wipe_leases()
+        unix_command(self.socket_path, "dhcp-enable")
+        if "host_cache" in self.hooks:
+            unix_command(self.socket_path, "cache-clear")
+        return self
+
+    def _wipe_leases(self) -> None:
+        fam = self.family
+        # lease-wipe only reaches subnets in the running config; delete stragglers one by one
+        # (a test may have added a subnet, leased from it, and the subnet is gone again).
+        unix_command(self.socket_path, f"lease{fam}-wipe")
+        for lease in self.leases():
+            args = {"ip-address": lease["ip-address"]}
+            if fam == 6:
+                args["type"] = lease.get("type", "IA_NA")
+            unix_command(self.socket_path, f"lease{fam}-del", args)
+        left = self.leases()
+        if left:
+            raise AssertionError(f"{self.label}: {len(left)} leases left after lease{fam}-wipe and -del: "
+                                 f"{[lease['ip-address'] for lease in left][:5]}")
+
+    def _stop_ca_if_dead(self) -> None:
+        if self.ctrl_agent and (self.ca_proc is None or self.ca_proc.poll() is not None):
+            self._start_ca()
+
+
+def _wait_or_escalate(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(5)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def start_kea(**kwargs: Any) -> KeaServer:
+    """Create and start a server; on failure its directories are removed and KeaStartError raised."""
+    srv = KeaServer(**kwargs)
+    try:
+        return srv.start()
+    except BaseException:
+        srv.kill()
+        if srv.root is not None:
+            shutil.rmtree(srv.dir, ignore_errors=True)
+            shutil.rmtree(srv.run_dir, ignore_errors=True)
+        # Keep a 2.x tmp dir for post-mortem only if asked.
+        elif not os.environ.get("KEA_ETL_KEEP_FAILED"):
+            shutil.rmtree(srv.dir, ignore_errors=True)
+        raise

@@ -1,0 +1,24 @@
+"""ruff and mypy --strict as part of the test run (issue 2: lint and types are tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_clean() -> None:
+    r = _run([str(BIN / "ruff"), "check", "kea_etl", "tests", "scripts/gen-commands-doc"])
+    assert r.returncode == 0, f"ruff found problems:\n{r.stdout}{r.stderr}"
+
+
+def test_mypy_strict_on_package() -> None:
+    r = _run([str(BIN / "mypy"), "--strict", "kea_etl"])
+    assert r.returncode == 0, f"mypy --strict kea_etl failed:\n{r.stdout}{r.stderr}"
