@@ -86,7 +86,17 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     outputs = report.extra.get("outputs", {})
     files = outputs.get("files", {}) if isinstance(outputs, dict) else {}
     verb = "would write" if dry_run else "wrote"
-    if files:
+    live_keys = ("sent", "would_send", "written", "would_write")
+    if isinstance(outputs, dict) and any(k in outputs for k in live_keys):  # kea: / kea-sql:
+        sent: dict[str, int] = next((outputs[k] for k in live_keys if k in outputs), {}) or {}
+        lines.append(f"  already present (nothing sent): {report.already_present}, "
+                     f"conflicts: {report.conflicts}")
+        lines.append(f"  {'would send' if dry_run else 'sent'}: "
+                     + (", ".join(f"{c} x{n}" for c, n in sorted(sent.items())) or "nothing"))
+        if report.loaded and report.already_present == report.loaded and not dry_run and not any(
+                sent.values()):
+            lines.append("  nothing changed: the target already held every record")
+    elif files:
         lines.append(f"  {verb}: " + ", ".join(f"{path} ({n} records)" for path, n in files.items()))
     else:
         lines.append(f"  {verb}: nothing (no record was loaded)")
@@ -102,7 +112,10 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--to", "target", required=True, metavar="TARGET",
               help="Where to load: memfile:OUTDIR (writes kea-leases4.csv / kea-leases6.csv and "
-                   "reservations.json into OUTDIR).")
+                   "reservations.json into OUTDIR); kea:URL (a running Kea: kea:unix:///PATH, "
+                   "kea:http://HOST:PORT, kea:https://...); kea-sql:postgresql://USER@HOST/DB or "
+                   "kea-sql:mysql://USER@HOST/DB (Kea's own database; password from "
+                   "KEA_ETL_DB_PASSWORD).")
 @click.option("--kea-config", "kea_configs", multiple=True, metavar="KEA.json",
               help="The target Kea's configuration (a Dhcp4 or Dhcp6 section; comments allowed). "
                    "Subnet ids come from it. Repeat it to migrate v4 and v6 in one run.")
@@ -122,12 +135,30 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
               help="For a database URL source: a SELECT statement or a table name.")
 @click.option("--mapping", metavar="FILE",
               help="Column mapping (YAML/JSON) for csv: and database sources.")
+# --- live targets (kea:URL, kea-sql:URL) -----------------------------------------------------
+@click.option("--resume", is_flag=True,
+              help="kea:/kea-sql: continue an interrupted run from its saved progress "
+                   "(REPORT.json.state.sqlite, or ./.kea-etl-state.sqlite without --report).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
+              help="kea: requests in flight at once [default: 4].")
+@click.option("--mode", type=click.Choice(["add", "upsert"]), default=None,
+              help="kea:/kea-sql: add new leases only (default), or upsert: replace the same "
+                   "client's lease when it differs (lease4-update / lease6-update).")
+@click.option("--on-conflict", "on_conflict", type=click.Choice(["skip", "overwrite"]),
+              default=None, help="kea:/kea-sql: an address held by ANOTHER client: report and "
+                                 "leave it (skip, default) or overwrite it.")
+@click.option("--service", type=click.Choice(["dhcp4", "dhcp6"]), default=None,
+              help="kea:http://... through kea-ctrl-agent (Kea 2.x): the daemon to talk to. "
+                   "Basic-auth password from KEA_ETL_PASSWORD or KEA_ETL_PASSWORD_FILE.")
+# --- end live targets ------------------------------------------------------------------------
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar [default: when stderr is a terminal].")
 def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, ...],
                 as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
                 kea_version: str, query: str | None, mapping: str | None,
-                progress: bool | None) -> None:
+                progress: bool | None, resume: bool = False, workers: int | None = None,
+                mode: str | None = None, on_conflict: str | None = None,
+                service: str | None = None) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -151,7 +182,13 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
             _fail(f"--report {report_path}: directory {parent} does not exist")
     try:
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
-        loader = make_loader(target, subnets=subnets, kea_version=kea_version, dry_run=dry_run)
+        live: dict[str, object] = {}  # options of the live targets (None = not given)
+        if target.startswith(("kea:", "kea-sql:")):
+            live = {"sources": list(sources), "report_path": report_path}
+        live.update({"resume": resume or None, "workers": workers, "mode": mode,
+                     "on_conflict": on_conflict, "service": service})
+        loader = make_loader(target, subnets=subnets, kea_version=kea_version, dry_run=dry_run,
+                             **live)
         if subnets is None:
             fetch = getattr(loader, "fetch_subnets", None)
             if fetch is None:
@@ -173,7 +210,12 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
     except KeaEtlError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        click.echo("Interrupted: no report written; a memfile target keeps its old files.", err=True)
+        if target.startswith(("kea:", "kea-sql:")):
+            click.echo("Interrupted: no report written; progress is saved: re-run the same "
+                       "command with --resume.", err=True)
+        else:
+            click.echo("Interrupted: no report written; a memfile target keeps its old files.",
+                       err=True)
         sys.exit(130)
     click.echo(_summary(report, seconds, report_path, dry_run))
     sys.exit(report.exit_code())

@@ -28,7 +28,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;
 color:#1b1b1b;background:#fff;max-width:1150px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;
-padding-bottom:4px}.meta{color:#555;font-size:13px;margin-bottom:14px}
+padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}.meta{color:#555;font-size:13px;margin-bottom:14px}
 .verdict{padding:12px 16px;border-radius:6px;font-size:17px;font-weight:600;margin:10px 0 16px}
 .ok{background:#e8f5e9;color:#1b5e20;border:1px solid #a5d6a7}
 .bad{background:#ffebee;color:#b71c1c;border:1px solid #ef9a9a}
@@ -50,7 +50,9 @@ def _e(value: Any) -> str:
 def _bar_chart(title: str, items: Sequence[tuple[str, float, str, str]], *, width: int = 520,
                max_value: float | None = None) -> str:
     """Horizontal bars: items are (label, value, value text, colour)."""
-    bar_h, gap, left, right, top = 22, 8, 130, 90, 30
+    longest = max([len(label) for label, _, _, _ in items] or [8])
+    bar_h, gap, right, top = 22, 8, 100, 30
+    left = int(min(220, max(90, 16 + 7.5 * longest)))
     height = top + max(1, len(items)) * (bar_h + gap) + 10
     top_value = max_value if max_value is not None else max([v for _, v, _, _ in items] or [1])
     top_value = top_value or 1
@@ -145,7 +147,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
         (name, float(summ[name]), f"{summ[name]} ({summ[name] * 100 / total:.1f}%)",
          _COLOURS[name]) for name in ("matched", "missing", "extra", "mismatched")]))
     subnets = sorted(result.subnets.values(), key=lambda s: s.subnet_id)
-    util_items = [(_subnet_label(s)[:18], (s.utilisation or 0.0) * 100,
+    util_items = [(_subnet_label(s)[:26], (s.utilisation or 0.0) * 100,
                    f"{_fmt_pct(s.utilisation) or 'n/a'} of "
                    f"{s.stat_total if s.stat_total is not None else '?'}",
                    "#1565c0") for s in subnets]
@@ -196,7 +198,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
             keys: list[str] = []
             for d in items:
                 for k in d.get(side, {}):
-                    if k not in keys:
+                    if k not in keys and k != "subnet_id":
                         keys.append(k)
             p.append(f"<h3>{_e(label)}</h3>")
             p.append(_table(["address", "subnet", *keys, *(["source line"] if cat == "missing"

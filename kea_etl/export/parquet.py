@@ -10,7 +10,7 @@ name (``unix%3A%2F%2F%2Frun%2Fkea%2Fkea4.sock``), which pyarrow decodes back
 (``segment_encoding="uri"``, its default). ``export_date`` and ``server`` live only in the path,
 as partition columns; the files hold the other columns.
 
-Each file is streamed (one row group per batch, bounded memory) into a hidden temporary file in
+Each file is streamed (row groups of about 64k rows, bounded memory) into a hidden temporary file in
 the partition directory (names starting with ``.`` are ignored by dataset readers) and renamed
 over the final name when complete, so a reader never sees half a file and re-running the same
 night replaces that night's file instead of adding another.
@@ -46,7 +46,7 @@ class PartitionedFileSink:
 
     def __init__(self, root: str | Path, *, dataset: str, name: str, export_date: date,
                  server: str, schema: pa.Schema, fmt: Format = "parquet",
-                 compression: str = "snappy") -> None:
+                 compression: str = "snappy", row_group_rows: int = 65536) -> None:
         self.fmt = fmt
         self.schema = schema
         self.directory = partition_dir(root, dataset, export_date, server)
@@ -62,18 +62,35 @@ class PartitionedFileSink:
         else:
             self._writer = pacsv.CSVWriter(str(self._tmp), schema)
         self._closed = False
+        # Kea pages are small (1000 leases); a row group per page would make a slow file with a
+        # huge footer, so batches are gathered into row groups of about ``row_group_rows``.
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self.row_group_rows = row_group_rows
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        if self.fmt == "parquet":
-            self._writer.write_batch(batch)
-        else:
-            self._writer.write(batch)
         self.rows += batch.num_rows
+        if self.fmt != "parquet":
+            self._writer.write(batch)
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending, schema=self.schema),
+                                     row_group_size=max(self._pending_rows, 1))
+            self._pending = []
+            self._pending_rows = 0
 
     def commit(self) -> Path:
         """Close the temporary file, fsync it and rename it over the final name."""
+        if self.fmt == "parquet":
+            self._flush()
         self._writer.close()
         self._closed = True
         with self._tmp.open("rb") as fh:

@@ -33,7 +33,7 @@ import threading
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -132,6 +132,22 @@ lease_stats = sa.Table(
 _CURRENT_KEY = ("server", "family", "lease_type", "address")
 
 
+def _sqlite_lease_names() -> list[str]:
+    """Columns both lease tables share, in one order (the fast SQLite path writes these)."""
+    current = {c.name for c in leases_current.columns}
+    return [c.name for c in lease_snapshots.columns if c.name in current]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL: readers (the notebook) do not block the nightly writer; NORMAL is crash-safe in WAL.
+    # A 30 s busy timeout lets another process's export finish its short transaction.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
 def _mask(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -152,6 +168,8 @@ class Warehouse:
                 raise ConfigError(f"warehouse URL {_mask(url)}: {exc}") from exc
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._sqlite = self.engine.dialect.name == "sqlite"
+        if self._sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock() if self._sqlite else None
         self._schema_ready = False
         self.added_columns: list[str] = []
@@ -291,12 +309,48 @@ class WarehouseRun:
         """Append one batch to ``lease_snapshots`` and upsert it into ``leases_current``."""
         if batch.num_rows == 0:
             return
+        if self.warehouse._sqlite:
+            self._write_leases_sqlite(batch)
+            return
         stamp = self._stamp()
         rows = [{**r, **stamp} for r in batch.to_pylist()]
         with self.warehouse._write() as conn:
             conn.execute(lease_snapshots.insert(), rows)
             self.warehouse._upsert_current(conn, rows)
         self.leases += len(rows)
+
+    def _write_leases_sqlite(self, batch: pa.RecordBatch) -> None:
+        """The SQLite fast path: plain DB-API executemany with tuples built column-wise.
+
+        SQLAlchemy's per-row parameter processing costs more than SQLite's own insert; here the
+        values are prepared as SQLAlchemy's SQLite types store them (datetimes as
+        ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC, dates as ISO, booleans as 0/1), so the rows read back
+        through SQLAlchemy exactly like rows it wrote.
+        """
+        n = batch.num_rows
+        stamp_at = self.exported_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        consts = {"run_id": self.run_id, "server": self.server,
+                  "export_date": self.export_date.isoformat(), "exported_at": stamp_at}
+        names = _sqlite_lease_names()
+        cols: list[list[Any]] = []
+        for name in names:
+            if name in consts:
+                cols.append([consts[name]] * n)
+            else:
+                col = batch.column(name)
+                if pa.types.is_boolean(col.type):
+                    col = col.cast(pa.int8())
+                cols.append(col.to_pylist())
+        rows = list(zip(*cols, strict=True))
+        marks = ",".join("?" * len(names))
+        collist = ",".join(f'"{c}"' for c in names)
+        keys = ",".join(_CURRENT_KEY)
+        updates = ",".join(f'"{c}"=excluded."{c}"' for c in names if c not in _CURRENT_KEY)
+        with self.warehouse._write() as conn:
+            conn.exec_driver_sql(f"INSERT INTO lease_snapshots ({collist}) VALUES ({marks})", rows)
+            conn.exec_driver_sql(f"INSERT INTO leases_current ({collist}) VALUES ({marks}) "
+                                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}", rows)
+        self.leases += n
 
     def write_stats(self, rows: Sequence[StatRow]) -> None:
         if not rows:
@@ -327,11 +381,14 @@ class WarehouseRun:
                     table.c.run_id != self.run_id))
             conn.execute(leases_current.delete().where(
                 *self._scope(leases_current), leases_current.c.run_id != self.run_id))
-            conn.execute(export_runs.update().where(
-                export_runs.c.server == self.server, export_runs.c.family == self.family,
-                export_runs.c.export_date == self.export_date,
-                export_runs.c.status == "complete", export_runs.c.run_id != self.run_id,
-            ).values(status="superseded"))
+            # an unfiltered run supersedes every earlier run of the night; a filtered one only
+            # the runs with the same filter (the others still own their other subnets' rows)
+            same = [export_runs.c.server == self.server, export_runs.c.family == self.family,
+                    export_runs.c.export_date == self.export_date,
+                    export_runs.c.status == "complete", export_runs.c.run_id != self.run_id]
+            if self.subnets:
+                same.append(export_runs.c.subnets == ",".join(map(str, self.subnets)))
+            conn.execute(export_runs.update().where(*same).values(status="superseded"))
             conn.execute(export_runs.update().where(export_runs.c.run_id == self.run_id)
                          .values(status="complete", leases=self.leases, stats=self.stats))
 

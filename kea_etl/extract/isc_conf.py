@@ -62,7 +62,6 @@ from kea_etl.records import Reservation, canonical_hex
 
 __all__ = ["extract", "sniff"]
 
-_PUNCT = "{};,=()"
 _CONF_MARKERS = re.compile(
     rb"^\s*(host\s+\S+\s*\{|subnet6?\s|shared-network\s|group\s*\{|ddns-update-style\s|authoritative\s*;|"
     rb"default-lease-time\s|max-lease-time\s|include\s+\"|option\s+domain-name|log-facility\s|"
@@ -95,67 +94,52 @@ class _ParseError(Exception):
         self.line = line
 
 
+_TOKEN = re.compile(r"""[ \t\r\n\f\v]+|\#.*|([{};,=()])|"((?:[^"\\\n]|\\.)*)"|([^ \t\r\n\f\v{};,=()"\#]+)|(")""")
+_ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b"}
+
+
+def _unescape(body: str) -> str:
+    """dhcpd's string escapes: \\ooo octal, \\xHH hex, \\n \\t \\r \\b, else the char itself."""
+    def repl(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] in "01234567":
+            return chr(int(e, 8) & 0xFF)
+        if e[0] == "x" and len(e) > 1:
+            return chr(int(e[1:], 16))
+        return _SIMPLE_ESCAPES.get(e, e)
+    return _ESCAPE.sub(repl, body)
+
+
 def _tokenize(fh: IO[str], path: str) -> Iterator[_Tok | _ParseError]:
     """Tokens of one file. The file is decoded as latin-1 so each char is one byte of the file."""
+    match = _TOKEN.match
     for lineno, line in enumerate(fh, start=1):
-        i, n = 0, len(line)
-        while i < n:
-            c = line[i]
-            if c in " \t\r\n\f\v":
-                i += 1
-            elif c == "#":
-                break
-            elif c in _PUNCT:
-                yield _Tok("punct", c, path, lineno)
-                i += 1
-            elif c == '"':
-                start = i
-                i += 1
-                out: list[str] = []
-                closed = False
-                while i < n:
-                    c = line[i]
-                    if c == '"':
-                        closed = True
-                        i += 1
-                        break
-                    if c == "\\" and i + 1 < n:
-                        nxt = line[i + 1]
-                        if nxt in "01234567":
-                            m = re.match(r"[0-7]{1,3}", line[i + 1:])
-                            assert m is not None
-                            out.append(chr(int(m.group(0), 8) & 0xFF))
-                            i += 1 + len(m.group(0))
-                            continue
-                        if nxt == "x":
-                            m = re.match(r"[0-9a-fA-F]{1,2}", line[i + 2:])
-                            if m:
-                                out.append(chr(int(m.group(0), 16)))
-                                i += 2 + len(m.group(0))
-                                continue
-                        out.append({"n": "\n", "t": "\t", "r": "\r", "b": "\b"}.get(nxt, nxt))
-                        i += 2
-                        continue
-                    out.append(c)
-                    i += 1
-                if not closed:
-                    # Recover like a reader would: the string probably ended before the first ';'.
-                    text = "".join(out)
-                    cut = line.find(";", line.index('"', start))
-                    if cut >= 0:
-                        text = line[line.index('"', start) + 1:cut]
-                        i = cut
-                    yield _ParseError(path, lineno, "unterminated quoted string (no closing '\"' on "
-                                      "this line)")
-                    yield _Tok("string", text, path, lineno)
-                    continue
-                yield _Tok("string", "".join(out), path, lineno)
-            else:
-                j = i
-                while j < n and line[j] not in _PUNCT and line[j] not in ' \t\r\n\f\v#"':
-                    j += 1
-                yield _Tok("word", line[i:j], path, lineno)
-                i = j
+        pos, n = 0, len(line)
+        while pos < n:
+            m = match(line, pos)
+            if m is None:  # cannot happen: every char starts some alternative
+                yield _ParseError(path, lineno, f"unexpected character {line[pos]!r}")
+                pos += 1
+                continue
+            pos = m.end()
+            punct, body, word, lone_quote = m.groups()
+            if word is not None:
+                yield _Tok("word", word, path, lineno)
+            elif punct is not None:
+                yield _Tok("punct", punct, path, lineno)
+            elif body is not None:
+                yield _Tok("string", _unescape(body) if "\\" in body else body, path, lineno)
+            elif lone_quote is not None:
+                # No closing quote on this line. Recover like a reader would: the string probably
+                # ended before the first ';'.
+                rest = line[pos:]
+                cut = rest.find(";")
+                text = rest[:cut] if cut >= 0 else rest.rstrip("\r\n")
+                pos = pos + cut if cut >= 0 else n
+                yield _ParseError(path, lineno, "unterminated quoted string (no closing '\"' on "
+                                  "this line)")
+                yield _Tok("string", _unescape(text), path, lineno)
 
 
 class _Stream:

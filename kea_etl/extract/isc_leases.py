@@ -33,6 +33,7 @@ infinite lifetime; a lease whose ``ends`` is not after its ``cltt`` gets ``valid
 from __future__ import annotations
 
 import calendar
+import codecs
 import os
 import re
 import socket
@@ -60,20 +61,21 @@ CHUNK_SIZE = 1 << 22
 # A top-level block starts at column 0 with one of dhcpd's top-level keywords. dhcpd writes
 # every nested closing brace indented, so the first "\n}" after a block start closes it.
 _BLOCK_WORDS = r"lease|ia-na|ia-ta|ia-pd|failover|host|group|class|subclass"
-_START_SPLIT = re.compile(r"^(" + _BLOCK_WORDS + r")[ \t]+([^\n]*)\n?", re.M)
-_LEASE_IP = re.compile(r"^lease[ \t]+([^\s{]*)", re.M)
-_HAS_IA = re.compile(r"^ia-(?:na|ta|pd)[ \t]", re.M)
+# Every chunk is processed as "\n" + text, so "\n" anchors line starts (sre's multi-line "^"
+# costs a check at every character; a literal "\n" is found by a fast scan).
+_START_SPLIT = re.compile(r"\n(" + _BLOCK_WORDS + r")[ \t]+([^\n]*)")
+_LEASE_IP = re.compile(r"\nlease[ \t]+([^\s{]*)")
 _V6_SCAN = re.compile(
-    r"^(?:(" + _BLOCK_WORDS + r")[ \t]|[ \t]+ia(addr|prefix)[ \t]+([^\s{]*))", re.M)
-_IAADDR = re.compile(r"^[ \t]+ia(addr|prefix)[ \t]+([^\s{]*)", re.M)
+    r"\n(?:(" + _BLOCK_WORDS + r")[ \t]|[ \t]+ia(addr|prefix)[ \t]+([^\s{]*))")
+_IAADDR = re.compile(r"\n[ \t]+ia(addr|prefix)[ \t]+([^\s{]*)")
 _IPV4_LIST = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _IPV4_LINES = re.compile(r"(?:" + _IPV4_LIST.pattern + r"\n)*")
 
 # One statement inside a block: ``name value;`` with quoted strings that may hold ';'. The name
 # group keeps ``binding state``, ``set NAME`` and ``option NAME`` whole so that dict() works.
-_QSTR = r'"(?:[^"\\\n]|\\.)*"'
-_VALUE = r'(?:' + _QSTR + r'|[^;"\n{}])+'
+_QSTR = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_VALUE = r'[^;"\n{}#]*(?:' + _QSTR + r'[^;"\n{}#]*)*'
 _STMT_NAME = (r"(starts|ends|tstp|tsfp|atsfp|cltt|binding state|next binding state"
               r"|rewind binding state|hardware|uid|client-hostname|hostname"
               r"|set[ \t]+[^\s=;]+|option[ \t]+[^\s;]+|billing|[a-z][a-z0-9-]*)")
@@ -90,6 +92,8 @@ _EPOCH = re.compile(r"epoch[ \t]+(\d+)")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2})*")
 _CANON_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2})*")
 _ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", re.S)
+_ODD_ESCAPE = re.compile(r'\\(?:[^0-7"\\]|[0-7]{1,2}(?![0-7]))')
+_HEXCHARS = frozenset("0123456789abcdef:")
 _ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "b": "\b"}
 
 _IA_TYPES = {"ia-na": "IA_NA", "ia-ta": "IA_TA", "ia-pd": "IA_PD"}
@@ -97,11 +101,13 @@ _IA_CODES = {"ia-na": 0, "ia-ta": 1, "ia-pd": 2}
 _KNOWN_STATES = frozenset(("active", "free", "abandoned", "backup", "expired", "released",
                            "reset", "bootp"))
 
-_CORE4 = ("starts", "ends", "cltt", "tstp", "tsfp", "atsfp", "binding state",
-          "next binding state", "rewind binding state", "hardware", "uid", "client-hostname")
+_CORE4_SET = frozenset(("starts", "ends", "cltt", "tstp", "tsfp", "atsfp", "binding state",
+                        "next binding state", "rewind binding state", "hardware", "uid",
+                        "client-hostname", "hostname"))
 _NEVER = -1
 _DATE_CACHE: dict[str, int] = {}
 _DATE_CACHE_MAX = 400_000
+_DAY_CACHE: dict[str, int] = {}
 
 
 class _BadBlock(Exception):
@@ -168,7 +174,7 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
 
 
 def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[str, bool]]:
-    """Yield (text, is_last) pieces of the file cut right after a column-0 closing brace line.
+    """Yield ("\n" + text, is_last) pieces of the file, cut after a column-0 closing brace line.
 
     The text is decoded as latin-1 (byte-transparent); dhcpd escapes non-printable bytes anyway.
     """
@@ -182,7 +188,7 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[str, bool]]:
             data = fh.read(chunk_size)
             if not data:
                 if carry:
-                    yield carry, True
+                    yield "\n" + carry, True
                 return
             text = carry + data.decode("latin-1")
             cut = text.rfind("\n}")
@@ -194,7 +200,7 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[str, bool]]:
                 carry = text
                 continue
             carry = text[nl + 1:]
-            yield text[:nl + 1], False
+            yield "\n" + text[:nl + 1], False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +238,7 @@ def _pass1(path: Path, chunk_size: int) -> tuple[npt.NDArray[Any], npt.NDArray[A
         ips = _LEASE_IP.findall(text)
         if ips:
             keys4.extend(_v4_keys(ips, keys4.n))
-        if _HAS_IA.search(text) is not None:
+        if "\nia-" in text:
             keys6.extend(_v6_keys(text, keys6.n))
         if is_last:
             last_text = text
@@ -288,7 +294,7 @@ def _unkey_truncated_tail(text: str, keys4: _KeyArray, keys6: _KeyArray) -> None
         return
     last = starts[-1]
     body = text[last.end():]
-    if "\n}" in body or body.startswith("}"):
+    if "\n}" in body:
         return
     word = last.group(1)
     if word == "lease" and keys4.n:
@@ -313,33 +319,54 @@ def _last_occurrence(keys: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
 
 
 def _date(value: str) -> int:
-    """Epoch seconds of a dhcpd date (``W YYYY/MM/DD HH:MM:SS`` UTC, ``epoch N``), or _NEVER."""
+    """Epoch seconds of a dhcpd date (``W YYYY/MM/DD HH:MM:SS`` UTC, ``epoch N``), or _NEVER.
+
+    Memoised: a lease file holds few distinct seconds per day, and fewer distinct days.
+    """
     got = _DATE_CACHE.get(value)
     if got is not None:
         return got
-    v = value.strip()
-    if v == "never":
-        result = _NEVER
-    else:
-        m = _DATE.fullmatch(v)
-        if m is not None:
-            y, mo, d, hh, mi, ss = (int(x) for x in m.groups()[1:])
-            try:
-                datetime(y, mo, d, hh, mi, min(ss, 59))  # validates the calendar date
-            except ValueError as exc:
-                raise ValueError(f"invalid date {value!r}: {exc}") from None
-            result = calendar.timegm((y, mo, d, hh, mi, ss, 0, 0, 0))
-        else:
-            m = _EPOCH.fullmatch(v)
-            if m is None:
-                raise ValueError(f"invalid date {value!r} (expected 'W YYYY/MM/DD HH:MM:SS', "
-                                 "'epoch N' or 'never')")
-            result = int(m.group(1))
-        if result < 0:
-            raise ValueError(f"date {value!r} is before 1970")
+    result = _date_uncached(value)
     if len(_DATE_CACHE) >= _DATE_CACHE_MAX:
         _DATE_CACHE.clear()
     _DATE_CACHE[value] = result
+    return result
+
+
+def _date_uncached(value: str) -> int:
+    v = value.strip()
+    if len(v) == 21 and v[1] == " " and v[12] == " " and v[15] == ":" and v[18] == ":":
+        # the fixed-width form dhcpd writes: "W YYYY/MM/DD HH:MM:SS"
+        day = _DAY_CACHE.get(v[2:12])
+        hms = v[13:15] + v[16:18] + v[19:21]
+        if day is not None and hms.isdigit():
+            hh, mi, ss = int(hms[0:2]), int(hms[2:4]), int(hms[4:6])
+            if hh < 24 and mi < 60 and ss < 61:
+                return day + hh * 3600 + mi * 60 + ss
+    if v == "never":
+        return _NEVER
+    m = _DATE.fullmatch(v)
+    if m is not None:
+        y, mo, d, hh, mi, ss = (int(x) for x in m.groups()[1:])
+        try:
+            datetime(y, mo, d, hh, mi, min(ss, 59))  # validates the calendar date
+        except ValueError as exc:
+            raise ValueError(f"invalid date {value!r}: {exc}") from None
+        if ss > 60:
+            raise ValueError(f"invalid date {value!r}: second must be in 0..60")
+        result = calendar.timegm((y, mo, d, hh, mi, ss, 0, 0, 0))
+        if len(v) >= 12 and v[6] == "/" and v[9] == "/" and result >= 0:
+            if len(_DAY_CACHE) > 100_000:
+                _DAY_CACHE.clear()
+            _DAY_CACHE[v[2:12]] = result - (hh * 3600 + mi * 60 + ss)
+    else:
+        m = _EPOCH.fullmatch(v)
+        if m is None:
+            raise ValueError(f"invalid date {value!r} (expected 'W YYYY/MM/DD HH:MM:SS', "
+                             "'epoch N' or 'never')")
+        result = int(m.group(1))
+    if result < 0:
+        raise ValueError(f"date {value!r} is before 1970")
     return result
 
 
@@ -347,6 +374,9 @@ def _unescape(body: str) -> bytes:
     """Bytes of a dhcpd quoted string's inside (octal escapes, \\" and \\\\, as dhcpd's lexer)."""
     if "\\" not in body:
         return body.encode("latin-1")
+    if _ODD_ESCAPE.search(body) is None:
+        # only \ooo, \" and \\ (all dhcpd writes): Python's C decoder agrees with dhcpd's lexer
+        return codecs.escape_decode(body.encode("latin-1"))[0]
 
     def repl(m: re.Match[str]) -> str:
         e = m.group(1)
@@ -534,10 +564,182 @@ def _sub_block_end(text: str, pos: int) -> int | None:
 
 
 def _binding(value: str) -> str:
+    if value in _KNOWN_STATES:
+        return value
     state = value.strip()
     if state not in _KNOWN_STATES:
         raise ValueError(f"unknown binding state {state!r}")
     return state
+
+
+
+# dhcpd 4.x writes a lease's statements in this fixed order (server/db.c write_lease); one
+# anchored regex reads such a block in C. Anything else (hand edits, epoch dates with comments,
+# on-expiry blocks, billing classes) takes the general statement parser; both give equal results.
+_FAST4 = re.compile(
+    r"(?:  starts ([^;\n#]*);\n)?"
+    r"(?:  ends ([^;\n#]*);\n)?"
+    r"(?:  tstp ([^;\n#]*);\n)?"
+    r"(?:  tsfp ([^;\n#]*);\n)?"
+    r"(?:  atsfp ([^;\n#]*);\n)?"
+    r"(?:  cltt ([^;\n#]*);\n)?"
+    r"  binding state ([a-z]+);\n"
+    r"(?:  next binding state ([a-z]+);\n)?"
+    r"(?:  rewind binding state ([a-z]+);\n)?"
+    r"(?:  (reserved);\n)?"
+    r"(?:  (dynamic-bootp);\n)?"
+    r"(?:  hardware ([a-z0-9-]+) ([0-9a-f:]*);\n)?"
+    r"(?:  uid (\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"|[0-9a-fA-F:]+);\n)?"
+    r"()"  # placeholder keeping the group numbering of _fields4 (billing is not fast-pathed)
+    r"((?:  (?:set|option) [^\n]*\n)*)"
+    r"(?:  client-hostname (\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\");\n)?"
+    r"\Z")
+# group indexes of _FAST4 / _fields4 tuples
+_F_STARTS, _F_ENDS, _F_TSTP, _F_TSFP, _F_ATSFP, _F_CLTT, _F_STATE, _F_NEXT, _F_REWIND = range(9)
+_F_RESERVED, _F_BOOTP, _F_HTYPE, _F_HW, _F_UID, _F_UNUSED, _F_REST, _F_HOSTNAME = range(9, 17)
+
+
+def _fields4(pairs: list[tuple[str, str]]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
+    """The general parser's statements in the shape of a _FAST4 match, plus the other pairs."""
+    d: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if name in _CORE4_SET:
+            d[name] = value
+        else:
+            rest.append((name, value))
+    htype = hw = None
+    hv = d.get("hardware")
+    if hv is not None:
+        htype, _, hw = hv.strip().partition(" ")
+        hw = hw.strip()
+    state = d.get("binding state")
+    if state is None and any(n == "abandoned" for n, _ in rest):
+        state = "abandoned"  # OpenBSD dhcpd writes a bare "abandoned;"
+    hostname = d.get("client-hostname")
+    if hostname is None:
+        hostname = d.get("hostname")
+    return ((d.get("starts"), d.get("ends"), d.get("tstp"), d.get("tsfp"), d.get("atsfp"),
+             d.get("cltt"), state, d.get("next binding state"), d.get("rewind binding state"),
+             None, None, htype, hw, d.get("uid"), None, None, hostname), rest)
+
+
+def _lifetime(starts: int | None, ends: int | None, cltt: int | None) -> tuple[int, int]:
+    """(cltt, valid_lft) keeping the expiry ``ends`` exactly; see the module docstring."""
+    base = cltt if cltt is not None and cltt != _NEVER else starts
+    if base == _NEVER:
+        base = None
+    if ends == _NEVER:
+        return (base if base is not None else 0), INFINITE_LIFETIME
+    if ends is None:
+        # no ends at all (backup leases, some free ones): already expired at base
+        return (base if base is not None else 0), 0
+    if base is None or ends <= base:
+        return ends, 0
+    return base, min(ends - base, INFINITE_LIFETIME)
+
+
+def _make4(packed: bytes, f: tuple[Any, ...], pairs: list[tuple[str, str]] | None, source: str,
+           line: int) -> Extracted:
+    date = _date
+    extra: dict[str, Any] = {}
+    starts = ends = cltt = None
+    v = f[0]
+    if v is not None:
+        starts = date(v)
+        extra["starts"] = None if starts == _NEVER else starts
+    v = f[1]
+    if v is not None:
+        ends = date(v)
+        extra["ends"] = None if ends == _NEVER else ends
+    v = f[2]
+    if v is not None:
+        t = date(v)
+        extra["tstp"] = None if t == _NEVER else t
+    v = f[3]
+    if v is not None:
+        t = date(v)
+        extra["tsfp"] = None if t == _NEVER else t
+    v = f[4]
+    if v is not None:
+        t = date(v)
+        extra["atsfp"] = None if t == _NEVER else t
+    v = f[5]
+    if v is not None:
+        cltt = date(v)
+        extra["cltt"] = None if cltt == _NEVER else cltt
+    v = f[6]
+    # OpenBSD dhcpd writes no binding state: "active", and the transform checks the expiry
+    state = "active" if v is None else _binding(v)
+    v = f[7]
+    if v is not None:
+        extra["next-binding-state"] = v.strip()
+    v = f[8]
+    if v is not None:
+        extra["rewind-binding-state"] = v.strip()
+    if f[9]:
+        extra["reserved"] = True
+    if f[10]:
+        extra["dynamic-bootp"] = True
+    hwaddr = None
+    v = f[12]
+    if v is not None:
+        if f[11] != "ethernet":
+            extra["hardware-type"] = f[11]
+        n = len(v)
+        if n % 3 == 2 and v[2::3] == ":" * (n // 3) and _HEXCHARS.issuperset(v):
+            hwaddr = v  # already lowercase colon hex (what dhcpd writes)
+        elif v:
+            hwaddr = canonical_hex(v, "hwaddr", max_len=20)
+    client_id = None
+    v = f[13]
+    if v is not None:
+        raw = _id_bytes(v)
+        if raw:
+            if len(raw) > 255:
+                raise ValueError(f"uid is {len(raw)} bytes long (at most 255)")
+            client_id = raw.hex(":")
+    hostname = ""
+    v = f[16]
+    if v is not None:
+        hostname = v[1:-1] if "\\" not in v and v.isascii() and v[:1] == '"' else _text(v)
+        extra["client-hostname"] = hostname
+    if pairs:
+        _options_and_sets(pairs, extra)
+        if not hostname and "set" in extra:
+            fwd = extra["set"].get("ddns-fwd-name")
+            if isinstance(fwd, str):
+                hostname = fwd
+    cltt_out, valid = _lifetime(starts, ends, cltt)
+    if cltt_out > 0xFFFFFFFF:
+        raise ValueError("times beyond 2106 do not fit Kea's 32-bit cltt")
+    record = _lease4(_ipv4(int.from_bytes(packed, "big")), hwaddr, valid,
+                     cltt_out, client_id, hostname, source, line)
+    return _extracted(record, state, source, line, extra)
+
+
+def _options_and_sets(pairs: list[tuple[str, str]], extra: dict[str, Any]) -> None:
+    sets: dict[str, Any] = {}
+    for name, value in pairs:
+        c = name[0]
+        if c == "s" and name.startswith("set"):
+            sets[name[3:].strip()] = _set_value(value)
+        elif c == "o" and name.startswith("option"):
+            opt = name[6:].strip()
+            if not value:
+                continue
+            if opt == "agent.circuit-id":
+                extra["circuit-id"] = _hex_or_text(value)
+            elif opt == "agent.remote-id":
+                extra["remote-id"] = _hex_or_text(value)
+            else:
+                extra.setdefault("options", {})[opt] = value.strip()
+        elif c == "b" and name == "billing" and value:
+            extra["billing"] = value.strip()
+        elif name in ("reserved", "dynamic-bootp", "bootp"):
+            extra[name] = True
+    if sets:
+        extra["set"] = sets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,28 +768,29 @@ class _Pass2:
         win4 = self.win4
         parse4 = self._lease4
         for text, _is_last in _chunks(self.path, self.chunk_size):
+            # parts: [text before the first block, word, header, body, word, header, body, ...];
+            # a body starts with the header line's "\n" and runs to the next block's "\n"
             parts = _START_SPLIT.split(text)
             pre = parts[0]
-            if pre:
-                if not pre.isspace():
-                    yield from self._top_level(pre, self.line)
-                self.line += pre.count("\n")
+            if len(pre) > 1 and not pre.isspace():
+                yield from self._top_level(pre[1:], self.line)
+            if len(parts) == 1:
+                self.line += pre.count("\n") - 1
+                continue
             i4 = self.i4
-            line = self.line
+            line = self.line + pre.count("\n")
             for j in range(1, len(parts), 3):
                 word = parts[j]
                 header = parts[j + 1]
                 body = parts[j + 2]
-                # split the body at the block's closing brace (first column-0 "}")
-                if body[:1] == "}":
-                    stmts: str | None = ""
-                    tail = body[1:]
+                # the block ends at its first column-0 "}"
+                end = body.find("\n}")
+                if end < 0:
+                    stmts: str | None = None
+                    tail = ""
                 else:
-                    end = body.find("\n}")
-                    if end < 0:
-                        stmts, tail = None, ""
-                    else:
-                        stmts, tail = body[:end + 1], body[end + 2:]
+                    stmts = body[1:end + 1]
+                    tail = body[end + 2:]
                 if word == "lease":
                     if win4[i4]:
                         yield parse4(header, stmts, line)
@@ -596,18 +799,18 @@ class _Pass2:
                         yield self._truncated(f"lease {key}", key, line)
                     i4 += 1
                 elif word in _IA_TYPES:
-                    yield from self._ia(word, header, body, stmts, line)
+                    yield from self._ia(word, header, stmts, body, line)
                 elif stmts is None:
                     # failover peer state, host, group, class, subclass: not leases, skipped,
                     # but a truncated one is still worth a line in the report
                     what = f"{word} {header.rstrip(' {')}"
                     yield _error(self.source, line, None, f"{what} is truncated (no closing brace)")
+                nl = body.count("\n")
                 if tail and not tail.isspace():
-                    yield from self._top_level(
-                        tail, line + 1 + body.count("\n") - tail.count("\n"))
-                line += body.count("\n") + 1
+                    yield from self._top_level(tail, line + nl - tail.count("\n"))
+                line += nl + 1
             self.i4 = i4
-            self.line = line
+            self.line = line - 1
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -657,7 +860,7 @@ class _Pass2:
 
     def _lease4(self, header: str, stmts: str | None, line: int) -> ExtractItem:
         source = self.source
-        key = header.rstrip(" \t{")
+        key = header[:-2] if header[-2:] == " {" else header.rstrip(" \t{")
         if stmts is None:
             return self._truncated(f"lease {key}", key, line)
         if header[-1:] != "{":
@@ -665,141 +868,29 @@ class _Pass2:
         if self.family == 6:
             return _error(source, line, key,
                           f"lease {key} is a DHCPv4 block in a file read as DHCPv6")
-        if _IPV4_LIST.fullmatch(key) is None:
-            return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
-        addr = _ipv4(int.from_bytes(socket.inet_aton(key), "big"))
         try:
-            pairs = _statements(stmts)
+            packed = socket.inet_aton(key)
+            if socket.inet_ntoa(packed) != key:  # inet_aton also takes "10.1", "0x0a.1.2.3"
+                raise OSError
+        except OSError:
+            return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
+        m = _FAST4.match(stmts)
+        try:
+            if m is not None:
+                fields = m.groups()
+                rest = fields[_F_REST]
+                extra_pairs = _statements(rest) if rest else None
+            else:
+                fields, extra_pairs = _fields4(_statements(stmts))
+            return _make4(packed, fields, extra_pairs, source, line)
         except _BadBlock as exc:
             return _error(source, line + 1 + exc.line_offset, key, f"lease {key} {exc.reason}")
-        try:
-            return self._build4(addr, pairs, line)
         except (ValueError, InvalidValueError) as exc:
             return _error(source, line, key, f"lease {key}: {exc}")
 
-    def _build4(self, addr: IPv4Address, pairs: list[tuple[str, str]], line: int) -> Extracted:
-        d = dict(pairs)
-        extra: dict[str, Any] = {}
-        date = _date
-        starts = ends = cltt = None
-        v = d.get("starts")
-        if v is not None:
-            starts = date(v)
-            extra["starts"] = None if starts == _NEVER else starts
-        v = d.get("ends")
-        if v is not None:
-            ends = date(v)
-            extra["ends"] = None if ends == _NEVER else ends
-        v = d.get("cltt")
-        if v is not None:
-            cltt = date(v)
-            extra["cltt"] = None if cltt == _NEVER else cltt
-        for name in ("tstp", "tsfp", "atsfp"):
-            v = d.get(name)
-            if v is not None:
-                t = date(v)
-                extra[name] = None if t == _NEVER else t
-
-        v = d.get("binding state")
-        if v is not None:
-            state = _binding(v)
-        elif "abandoned" in d:
-            state = "abandoned"  # OpenBSD dhcpd writes a bare "abandoned;"
-        else:
-            state = "active"  # OpenBSD dhcpd writes no binding state; transform checks expiry
-        v = d.get("next binding state")
-        if v is not None:
-            extra["next-binding-state"] = v.strip()
-        v = d.get("rewind binding state")
-        if v is not None:
-            extra["rewind-binding-state"] = v.strip()
-
-        hwaddr = None
-        v = d.get("hardware")
-        if v is not None:
-            htype, _, mac = v.strip().partition(" ")
-            mac = mac.strip()
-            if htype != "ethernet":
-                extra["hardware-type"] = htype
-            if _CANON_MAC.fullmatch(mac) is not None:
-                hwaddr = mac
-            else:
-                hwaddr = canonical_hex(mac, "hwaddr", max_len=20)
-        client_id = None
-        v = d.get("uid")
-        if v is not None:
-            raw = _id_bytes(v)
-            if raw:
-                if len(raw) > 255:
-                    raise ValueError(f"uid is {len(raw)} bytes long (at most 255)")
-                client_id = raw.hex(":")
-        hostname = ""
-        v = d.get("client-hostname")
-        if v is not None:
-            hostname = _text(v)
-            extra["client-hostname"] = hostname
-        else:
-            v = d.get("hostname")
-            if v is not None:
-                hostname = _text(v)
-        if len(d) > sum(1 for name in _CORE4 if name in d):
-            self._options_and_sets(pairs, extra)
-            if not hostname and "set" in extra:
-                fwd = extra["set"].get("ddns-fwd-name")
-                if isinstance(fwd, str):
-                    hostname = fwd
-
-        # lifetimes: keep the expiry (ends) exactly
-        base = cltt if cltt is not None and cltt != _NEVER else starts
-        if base == _NEVER:
-            base = None
-        if ends == _NEVER:
-            valid = INFINITE_LIFETIME
-            cltt_out = base if base is not None else 0
-        elif ends is None:
-            # no ends at all (backup leases, some free ones): already expired at base
-            cltt_out = base if base is not None else 0
-            valid = 0
-        elif base is None or ends <= base:
-            cltt_out, valid = ends, 0
-        else:
-            valid = ends - base
-            cltt_out = base
-            if valid >= INFINITE_LIFETIME:
-                valid = INFINITE_LIFETIME
-        if cltt_out > 0xFFFFFFFF:
-            raise ValueError("times beyond 2106 do not fit Kea's 32-bit cltt")
-        source = self.source
-        record = _lease4(addr, hwaddr, valid, cltt_out, client_id, hostname, source, line)
-        return _extracted(record, state, source, line, extra)
-
-    @staticmethod
-    def _options_and_sets(pairs: list[tuple[str, str]], extra: dict[str, Any]) -> None:
-        sets: dict[str, Any] = {}
-        for name, value in pairs:
-            c = name[0]
-            if c == "s" and name.startswith("set"):
-                sets[name[3:].strip()] = _set_value(value)
-            elif c == "o" and name.startswith("option"):
-                opt = name[6:].strip()
-                if not value:
-                    continue
-                if opt == "agent.circuit-id":
-                    extra["circuit-id"] = _hex_or_text(value)
-                elif opt == "agent.remote-id":
-                    extra["remote-id"] = _hex_or_text(value)
-                else:
-                    extra.setdefault("options", {})[opt] = value.strip()
-            elif c == "b" and name == "billing" and value:
-                extra["billing"] = value.strip()
-            elif name in ("reserved", "dynamic-bootp", "bootp"):
-                extra[name] = True
-        if sets:
-            extra["set"] = sets
-
     # -- v6 ------------------------------------------------------------------------------------
 
-    def _ia(self, word: str, header: str, body: str, stmts: str | None,
+    def _ia(self, word: str, header: str, stmts: str | None, body: str,
             line: int) -> Iterator[ExtractItem]:
         addrs = list(_IAADDR.finditer(body))
         base = self.i6
@@ -851,7 +942,7 @@ class _Pass2:
             if e is None:
                 for k in winners:
                     what = "iaprefix" if addrs[k].group(1) == "prefix" else "iaaddr"
-                    yield _error(source, line + 1 + body.count("\n", 0, s), addrs[k].group(2),
+                    yield _error(source, line + 1 + stmts.count("\n", 0, s), addrs[k].group(2),
                                  f"{word} {ident}: an {what} block is not closed")
                 return
             spans.append((s, e))

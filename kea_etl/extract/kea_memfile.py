@@ -30,10 +30,14 @@ The file is read the way Kea itself loads it (isc-projects/kea, ``src/lib/dhcpsr
   (released, 2.7+) gets ``"released"``; states 0 and 1 (declined) are ``"active"``: a declined
   address stays declined in the target (``record.state == 1``).
 
-Memory stays bounded: the first pass parses every row and keeps only its address (packed in an
-``array``), row number and whether its lifetime is 0; a sort finds each address's last row; the
-second pass re-reads the file and yields only the winners, in file order. Errors are yielded
-during the first pass, so they come before the records.
+Memory stays bounded and each row is parsed about once: a cheap first pass reads only the
+address of every row into packed arrays, and a sort marks the addresses that occur more than
+once. The second pass parses every row: a bad row is reported, a good row whose address occurs
+once is yielded at once (a file Kea's LFC has compacted has only those), and a good row of a
+repeated address only has its row number, address and "lifetime 0" flag noted. A sort of those
+notes finds each repeated address's last good row; a third pass re-reads the file and yields
+those winners. Records therefore come in file order, except that winners of repeated addresses
+come after all the others.
 
 ``Extracted.extra`` carries ``pool_id`` (2.4+ files), and for v6 ``hwtype`` / ``hwaddr_source``.
 """
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from array import array
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address
@@ -240,8 +245,66 @@ def _read_header(path: Path) -> tuple[int, list[str]]:
     return family, header
 
 
-def _key_int(address: IPv4Address | IPv6Address) -> int:
-    return int(address)
+def _packed_key(text: str, family: int) -> int | None:
+    """The address of a row as an int (cheap: no validation of the other fields)."""
+    addr = text.split(",", 1)[0]
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET if family == 4 else socket.AF_INET6, addr),
+                              "big")
+    except (OSError, ValueError):
+        return None
+
+
+class _Notes:
+    """(address, row number, lifetime-0) triples in packed arrays; finds the last row per address."""
+
+    def __init__(self) -> None:
+        self.hi = array("Q")
+        self.lo = array("Q")
+        self.rows = array("Q")
+        self.zero = bytearray()
+
+    def add(self, key: int, rowno: int, zero: bool = False) -> None:
+        self.hi.append(key >> 64)
+        self.lo.append(key & 0xFFFFFFFFFFFFFFFF)
+        self.rows.append(rowno)
+        self.zero.append(1 if zero else 0)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _sorted(self) -> tuple[Any, Any, Any]:
+        hi = np.frombuffer(self.hi, dtype=np.uint64)
+        lo = np.frombuffer(self.lo, dtype=np.uint64)
+        rows = np.frombuffer(self.rows, dtype=np.uint64)
+        order = np.lexsort((rows, lo, hi))
+        h, low = hi[order], lo[order]
+        same_as_next = np.zeros(len(order), dtype=bool)
+        same_as_next[:-1] = (h[1:] == h[:-1]) & (low[1:] == low[:-1])
+        return order, same_as_next, rows
+
+    def repeated_rows(self, nrows: int) -> Any:
+        """Bool mask over row numbers: True where the row's address occurs more than once."""
+        mask = np.zeros(nrows, dtype=bool)
+        if not len(self):
+            return mask
+        order, same_as_next, rows = self._sorted()
+        repeated = same_as_next.copy()
+        repeated[1:] |= same_as_next[:-1]
+        mask[rows[order[repeated]].astype(np.int64)] = True
+        return mask
+
+    def winner_rows(self, nrows: int) -> Any:
+        """Bool mask over row numbers: the last row per address, unless its lifetime is 0."""
+        mask = np.zeros(nrows, dtype=bool)
+        if not len(self):
+            return mask
+        order, same_as_next, rows = self._sorted()
+        last = order[~same_as_next]
+        zero = np.frombuffer(bytes(self.zero), dtype=np.uint8)
+        last = last[zero[last] == 0]
+        mask[rows[last].astype(np.int64)] = True
+        return mask
 
 
 def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[ExtractItem]:
@@ -257,53 +320,53 @@ def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[Extract
     reader = _Reader(p, family, header)
     if keep_history:
         for _, item in _rows(p, reader):
-            if isinstance(item, tuple):
-                yield item[0]
-            else:
-                yield item
+            yield item
         return
-    # Pass 1: parse everything, remember (address, row number, deleted?) of the good rows.
-    hi = array("Q")
-    lo = array("Q")
-    rows = array("L")
-    zero = bytearray()
+    # Pass 1 (cheap): which addresses occur in more than one row?
+    seen = _Notes()
     nrows = 0
-    for rowno, item in _rows(p, reader):
+    for rowno, text in _lines(p):
         nrows = rowno + 1
+        key = _packed_key(text, family)
+        if key is not None:
+            seen.add(key, rowno)
+    repeated = seen.repeated_rows(nrows)
+    del seen
+    # Pass 2: parse everything; yield errors and the rows of addresses that occur once.
+    notes = _Notes()
+    for rowno, item in _rows(p, reader):
         if isinstance(item, MalformedRecordError):
             yield item
             continue
-        rec = item[0].record
+        rec = item.record
         assert isinstance(rec, Lease4 | Lease6)
-        a = _key_int(rec.address)
-        hi.append(a >> 64)
-        lo.append(a & 0xFFFFFFFFFFFFFFFF)
-        rows.append(rowno)
-        zero.append(1 if rec.valid_lft == 0 else 0)
-    if not rows:
+        if repeated[rowno]:
+            notes.add(int(rec.address), rowno, rec.valid_lft == 0)
+        elif rec.valid_lft != 0:  # a lone deletion row deletes nothing
+            yield item
+    if not len(notes):
         return
-    # The last good row per address wins (LeaseFileLoader::load), unless its lifetime is 0.
-    hi_a = np.frombuffer(hi, dtype=np.uint64)
-    lo_a = np.frombuffer(lo, dtype=np.uint64)
-    row_a = np.frombuffer(rows, dtype=np.uint64 if rows.itemsize == 8 else np.uint32)
-    order = np.lexsort((row_a, lo_a, hi_a))
-    h, lw = hi_a[order], lo_a[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = (h[1:] != h[:-1]) | (lw[1:] != lw[:-1])
-    winners_idx = order[last]
-    zero_a = np.frombuffer(bytes(zero), dtype=np.uint8)
-    winners_idx = winners_idx[zero_a[winners_idx] == 0]
-    winner = np.zeros(nrows, dtype=bool)
-    winner[row_a[winners_idx]] = True
-    del hi, lo, rows, zero, hi_a, lo_a, row_a, order, h, lw, last, winners_idx, zero_a
-    # Pass 2: re-read and yield the winners in file order.
-    for _rowno, item in _rows(p, reader, only=winner):
-        if isinstance(item, tuple):
-            yield item[0]
+    # Pass 3: the last good row of each repeated address wins (LeaseFileLoader::load).
+    winners = notes.winner_rows(nrows)
+    del notes, repeated
+    for _rowno, item in _rows(p, reader, only=winners):
+        yield item
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(row number, text) of the data rows; blank lines are not rows."""
+    rowno = -1
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        fh.readline()
+        for raw in fh:
+            text = raw.rstrip("\n").rstrip("\r")
+            if text:
+                rowno += 1
+                yield rowno, text
 
 
 def _rows(path: Path, reader: _Reader, only: Any = None
-          ) -> Iterator[tuple[int, tuple[Extracted, None] | MalformedRecordError]]:
+          ) -> Iterator[tuple[int, Extracted | MalformedRecordError]]:
     """(row number, parsed row or error) for each data row; ``only`` is a bool mask of rows to parse."""
     rowno = -1
     with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
@@ -317,7 +380,7 @@ def _rows(path: Path, reader: _Reader, only: Any = None
                 continue
             parts = text.split(",")
             try:
-                yield rowno, (reader.parse(parts, lineno), None)
+                yield rowno, reader.parse(parts, lineno)
             except (InvalidValueError, ValueError) as exc:
                 key = parts[0] if parts and parts[0] else None
                 yield rowno, MalformedRecordError(reader.source, lineno, key,

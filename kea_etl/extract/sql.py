@@ -75,10 +75,7 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
     except ArgumentError as exc:
         raise InvalidURLError(f"{url!r} is not a SQLAlchemy URL (dialect://user@host/db): {exc}") from exc
     if engine is None:
-        try:
-            engine = create_engine(url)
-        except (ArgumentError, NoSuchModuleError) as exc:
-            raise InvalidURLError(f"cannot use database URL {safe_url}: {exc}") from exc
+        engine = _engine(url, safe_url)
     sql = query if query is not None else f"SELECT * FROM {_quote_table(engine, table or '')}"
     source = f"{safe_url} {table}" if table is not None else f"{safe_url} query"
     try:
@@ -116,6 +113,29 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
     finally:
         if own_engine:
             engine.dispose()
+
+
+#: installed drivers tried when a URL names no driver and SQLAlchemy's default is missing
+#: (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3 and mysql:// to mysqlclient)
+_FALLBACK_DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "pymysql"}
+
+
+def _engine(url: str, safe_url: str) -> Engine:
+    try:
+        return create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InvalidURLError(f"cannot use database URL {safe_url}: {exc}") from exc
+    except ImportError as exc:
+        u = make_url(url)
+        fallback = _FALLBACK_DRIVERS.get(u.drivername)
+        if fallback is not None:
+            try:
+                return create_engine(u.set(drivername=f"{u.drivername}+{fallback}"))
+            except ImportError:
+                pass
+        raise InvalidURLError(f"cannot use database URL {safe_url}: the database driver is not "
+                              f"installed ({exc}); install it or name one in the URL, e.g. "
+                              "postgresql+psycopg2:// or mysql+pymysql://") from exc
 
 
 def _short(exc: Exception) -> str:

@@ -143,7 +143,7 @@ class UnixSocketTransport:
                                         "listening (Kea stopped or restarting?)",
                                         url=self.url) from None
             except OSError as exc:
-                if exc.errno == errno.ENOTSOCK or exc.errno == errno.ECONNREFUSED:
+                if exc.errno == errno.ENOTSOCK:
                     raise KeaEndpointError(f"{self.path} is not a socket", url=self.url) from None
                 raise
             sock.sendall(body)
@@ -160,8 +160,6 @@ class UnixSocketTransport:
             raise KeaTransportError(f"{self.path}: connection reset during {command} ({exc})",
                                     url=self.url) from None
         except OSError as exc:
-            if isinstance(exc, KeaTransportError):
-                raise
             raise KeaTransportError(f"{self.path}: {exc.strerror or exc} during {command}",
                                     url=self.url) from None
         finally:
@@ -170,6 +168,20 @@ class UnixSocketTransport:
 
     def close(self) -> None:
         """Nothing to close: each command has its own connection."""
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    # http.client (before 3.12) sends headers and body in two writes without TCP_NODELAY: Nagle
+    # plus delayed ACK then stall every small request on a kept-alive connection.
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class HttpTransport:
@@ -213,6 +225,7 @@ class HttpTransport:
                 raise ConfigError("a basic-auth username cannot contain ':'")
             token = base64.b64encode(f"{self.username}:{password or ''}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
+        self._client_cert = bool(cert_file)
         self._ssl: ssl.SSLContext | None = None
         if self.https:
             self._ssl = _ssl_context(ca_file, cert_file, key_file, insecure)
@@ -232,10 +245,9 @@ class HttpTransport:
         if conn is not None:
             return conn, True
         if self._ssl is not None:
-            conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                               context=self._ssl)
+            conn = _HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
         else:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            conn = _HTTPConnection(self.host, self.port, timeout=self.timeout)
         self._local.conn = conn
         with self._lock:
             self._all.append(conn)
@@ -264,24 +276,33 @@ class HttpTransport:
                     continue  # the server closed an idle kept-alive connection: reopen once
                 raise KeaTransportError(f"{self.url}: connection lost during {command} "
                                         f"({type(exc).__name__})", url=self.url) from None
-            except BaseException as exc:
+            except Exception as exc:
                 self._drop()
                 raise self._translate(exc, command) from None
+            except BaseException:
+                self._drop()       # e.g. KeyboardInterrupt mid-request: never reuse this socket
+                raise
             if resp.will_close:
                 self._drop()
             return self._reply(resp.status, resp.reason, data, command)
         raise KeaTransportError(f"{self.url}: connection lost twice during {command}",
                                 url=self.url)  # pragma: no cover - loop always returns/raises
 
-    def _translate(self, exc: BaseException, command: str) -> BaseException:
+    def _translate(self, exc: Exception, command: str) -> Exception:
         url = self.url
         if isinstance(exc, ssl.SSLCertVerificationError):
             return KeaEndpointError(f"TLS certificate of {url} not trusted: "
                                     f"{exc.verify_message} (give --ca-file, or --insecure)",
                                     url=url)
         if isinstance(exc, ssl.SSLError):
-            return KeaEndpointError(f"TLS handshake with {url} failed: {exc.reason or exc}",
-                                    url=url)
+            reason = str(exc.reason or exc)
+            # With TLS 1.3 a server that requires a client certificate either sends an alert
+            # or just closes the connection, depending on timing.
+            hint = ""
+            if not self._client_cert and ("CERTIFICATE_REQUIRED" in reason
+                                          or isinstance(exc, ssl.SSLEOFError)):
+                hint = " (does the server want a client certificate? give --cert-file/--key-file)"
+            return KeaEndpointError(f"TLS handshake with {url} failed: {reason}{hint}", url=url)
         if isinstance(exc, ConnectionRefusedError):
             return KeaTransportError(f"connection refused by {url}: nothing is listening there "
                                      "(Kea stopped, or wrong port?)", url=url)

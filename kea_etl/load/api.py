@@ -328,9 +328,10 @@ class LiveLeaseLoader:
 
     # -- one lease at a time -----------------------------------------------------------------
     def _call(self, task: _Task, command: str, args: dict[str, Any]) -> None:
-        task.sent[command] += 1
+        """Send a write; count it only when Kea took it (a refused add changed nothing)."""
         if not self.options.dry_run:
             self.client.call(command, args)
+        task.sent[command] += 1
 
     def _get(self, lease: Lease4 | Lease6) -> Lease4 | Lease6 | None:
         if isinstance(lease, Lease4):
@@ -431,17 +432,19 @@ class LiveLeaseLoader:
                 task.outcomes.append(o)
         if not send:
             return
-        task.sent["lease6-bulk-apply"] += 1
         if self.options.dry_run:
+            task.sent["lease6-bulk-apply"] += 1
             task.outcomes += [_out(i, "loaded") for i in send]
             return
         try:
             r = self.client.call("lease6-bulk-apply",
                                  {"leases": [i.to_kea_args() for i in send]})
+            task.sent["lease6-bulk-apply"] += 1
             failed = {(f.get("ip-address"), f.get("type", "IA_NA")): f
                       for f in (r.arguments or {}).get("failed-leases", [])}
         except KeaCommandError:
             # the whole call failed (one lease Kea could not place): one at a time instead
+            task.sent["lease6-bulk-apply refused"] += 1
             for item in send:
                 task.outcomes.append(self._one(item, task))
             return

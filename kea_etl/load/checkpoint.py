@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from kea_etl.errors import ConfigError
 from kea_etl.records import Lease4, Lease6, Reservation
@@ -78,8 +78,10 @@ def redact_url(url: str) -> str:
     if "://" not in rest:
         return url
     parts = urlsplit(rest)
+    if "@" not in parts.netloc and not parts.query:
+        return url
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    return prefix + urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return prefix + f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def fingerprint(sources: Sequence[str | os.PathLike[str]], target: str,

@@ -55,10 +55,8 @@ _MASK64 = (1 << 64) - 1
 
 
 def _h(text: str | None) -> int:
-    """A 64-bit fingerprint of an id (0 = none). Collisions need ~4e9 distinct ids."""
-    if not text:
-        return 0
-    return hash(text) or 1
+    """A 64-bit fingerprint of an id (0 = none); ``hash`` of the canonical text, as in observe."""
+    return hash(text) if text else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,33 +76,64 @@ class Conflict:
 
 
 class _Columns:
+    """Per-family columns, interleaved to keep appends cheap (one ``extend`` per array).
+
+    ``u32`` rows: v4 ``(address, subnet, cltt, line)``, v6 ``(subnet, cltt, line, type)``;
+    ``i64`` rows: ``(client, hw, ident)`` where client is the v4 identity (client-id hash, else
+    hardware address hash; 0 when declined or v6), hw the hardware address hash and ident the
+    client-id (v4) or DUID (v6) hash; ``u64`` rows (v6 only): ``(address high, address low)``.
+    """
+
     def __init__(self, family: int) -> None:
         self.family = family
-        if family == 4:
-            self.addr = array("I")
-        else:
-            self.hi = array("Q")
-            self.lo = array("Q")
-            self.ltype = array("B")
-        self.subnet = array("I")
-        self.client = array("q")  # v4: client-id hash, else hwaddr hash, 0 if declined/none
-        self.hw = array("q")
-        self.ident = array("q")  # v4: client-id hash; v6: duid hash
-        self.cltt = array("I")
-        self.line = array("I")  # 0 = unknown
+        self.u32 = array("I")
+        self.i64 = array("q")
+        self.u64 = array("Q")
         self.src = array("H")
 
     def __len__(self) -> int:
-        return len(self.subnet)
+        return len(self.src)
+
+    def u32_col(self, i: int) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.u32, dtype=np.uint32).reshape(-1, 4)[:, i].astype(np.int64)
+
+    def i64_col(self, i: int) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.i64, dtype=np.int64).reshape(-1, 3)[:, i].copy()
+
+    def u64_col(self, i: int) -> npt.NDArray[np.int64]:
+        return np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2)[:, i].view(np.int64).copy()
+
+    def address(self, i: int) -> IPv4Address | IPv6Address:
+        if self.family == 4:
+            return IPv4Address(self.u32[4 * i])
+        return IPv6Address((self.u64[2 * i] << 64) | self.u64[2 * i + 1])
+
+    def subnet(self, i: int) -> int:
+        return self.u32[4 * i] if self.family == 6 else self.u32[4 * i + 1]
+
+    def line(self, i: int) -> int:
+        return self.u32[4 * i + (3 if self.family == 4 else 2)]
+
+    def ltype(self, i: int) -> int:
+        return self.u32[4 * i + 3] if self.family == 6 else 0
+
+    def hw(self, i: int) -> int:
+        return self.i64[3 * i + 1]
+
+    def ident(self, i: int) -> int:
+        return self.i64[3 * i + 2]
 
 
 class ConflictTracker:
     """Remembers every lease handed to the loader and decides conflicts at the end."""
 
     def __init__(self) -> None:
-        self._cols = {4: _Columns(4), 6: _Columns(6)}
+        self._c4 = _Columns(4)
+        self._c6 = _Columns(6)
         self._sources: list[str] = []
         self._source_idx: dict[str, int] = {}
+        self._last_source: str | None = None
+        self._last_idx = self._src(None)
         # reservations: (family, subnet, identifier type, identifier) -> key;
         # (family, subnet, address text) -> key; address -> (ident type, ident hash, key)
         self._host_ids: dict[tuple[int, int, str, str], str] = {}
@@ -125,28 +154,27 @@ class ConflictTracker:
     def observe(self, lease: Lease4 | Lease6, *, source: str | None = None,
                 line: int | None = None) -> int:
         """Remember a lease about to be loaded; returns its ordinal within its family."""
-        cols = self._cols[4 if isinstance(lease, Lease4) else 6]
-        ordinal = len(cols)
-        if isinstance(lease, Lease4):
-            cols.addr.append(int(lease.address))
-            hw = _h(lease.hwaddr)
-            cid = _h(lease.client_id)
-            cols.client.append(0 if lease.state == STATE_DECLINED else (cid or hw))
-            cols.hw.append(hw)
-            cols.ident.append(cid)
+        if source is self._last_source:
+            src = self._last_idx
         else:
+            src = self._last_idx = self._src(source)
+            self._last_source = source
+        if type(lease) is Lease4:
+            cols = self._c4
+            hw = hash(lease.hwaddr) if lease.hwaddr else 0
+            cid = hash(lease.client_id) if lease.client_id else 0
+            cols.u32.extend((int(lease.address), lease.subnet_id, lease.cltt, line or 0))
+            cols.i64.extend((0 if lease.state == STATE_DECLINED else (cid or hw), hw, cid))
+        else:
+            assert isinstance(lease, Lease6)
+            cols = self._c6
             a = int(lease.address)
-            cols.hi.append(a >> 64)
-            cols.lo.append(a & _MASK64)
-            cols.ltype.append(_TYPE_CODE[lease.lease_type])
-            cols.client.append(0)
-            cols.hw.append(_h(lease.hwaddr))
-            cols.ident.append(_h(lease.duid))
-        cols.subnet.append(lease.subnet_id)
-        cols.cltt.append(lease.cltt)
-        cols.line.append(line or 0)
-        cols.src.append(self._src(source))
-        return ordinal
+            cols.u64.extend((a >> 64, a & _MASK64))
+            cols.u32.extend((lease.subnet_id, lease.cltt, line or 0,
+                             _TYPE_CODE[lease.lease_type]))
+            cols.i64.extend((0, hash(lease.hwaddr) if lease.hwaddr else 0, hash(lease.duid)))
+        cols.src.append(src)
+        return len(cols.src) - 1
 
     def check_reservation(self, host: Reservation) -> Rejected | None:
         """A verdict for a host that Kea would refuse next to one already seen, else None."""
@@ -186,7 +214,7 @@ class ConflictTracker:
 
     def _where(self, cols: _Columns, i: int) -> tuple[str | None, int | None]:
         src = self._sources[cols.src[i]] or None
-        line = cols.line[i] or None
+        line = cols.line(i) or None
         return src, line
 
     def _describe(self, cols: _Columns, i: int) -> str:
@@ -195,9 +223,7 @@ class ConflictTracker:
         return f"{self._key(cols, i)}{where}"
 
     def _key(self, cols: _Columns, i: int) -> str:
-        if cols.family == 4:
-            return str(IPv4Address(cols.addr[i]))
-        return str(IPv6Address((cols.hi[i] << 64) | cols.lo[i]))
+        return str(cols.address(i))
 
     def _conflict(self, reason: str, cols: _Columns, i: int, detail: str,
                   fails: bool = True) -> Conflict:
@@ -229,44 +255,44 @@ class ConflictTracker:
             yield int(pos[lose]), int(pos[win])
 
     def _resolve4(self) -> Iterator[Conflict]:
-        cols = self._cols[4]
+        cols = self._c4
         n = len(cols)
         if n == 0:
             return
-        addr = np.frombuffer(cols.addr, dtype=np.uint32).astype(np.int64)
-        cltt = np.frombuffer(cols.cltt, dtype=np.uint32).astype(np.int64)
+        addr = cols.u32_col(0)
+        cltt = cols.u32_col(2)
         alive = np.ones(n, dtype=bool)
         for loser, winner in self._group_losers([addr], cltt, alive):
             alive[loser] = False
             yield self._conflict("duplicate-address", cols, loser,
                                  f"newer lease for the same address: {self._describe(cols, winner)}")
-        client = np.frombuffer(cols.client, dtype=np.int64)
-        subnet = np.frombuffer(cols.subnet, dtype=np.uint32).astype(np.int64)
+        client = cols.i64_col(0)
+        subnet = cols.u32_col(1)
         for loser, winner in self._group_losers([subnet, client], cltt, alive & (client != 0)):
             alive[loser] = False
             yield self._conflict("conflict", cols, loser,
-                                 f"the same client holds a newer lease in subnet {cols.subnet[loser]}:"
-                                 f" {self._describe(cols, winner)}")
+                                 f"the same client holds a newer lease in subnet "
+                                 f"{cols.subnet(loser)}: {self._describe(cols, winner)}")
         if self._reserved4:
             reserved = np.fromiter(self._reserved4.keys(), dtype=np.int64,
                                    count=len(self._reserved4))
             for i in np.nonzero(alive & np.isin(addr, reserved))[0].tolist():
                 ident_type, ident, who = self._reserved4[int(addr[i])]
-                mine = {"hw-address": cols.hw[i], "client-id": cols.ident[i]}.get(ident_type)
+                mine = {"hw-address": cols.hw(i), "client-id": cols.ident(i)}.get(ident_type)
                 if mine is not None and mine != ident:
                     yield self._conflict("reserved-for-other", cols, i,
                                          f"reserved for {who}; both loaded, Kea moves the holder "
                                          "when it renews", fails=False)
 
     def _resolve6(self) -> Iterator[Conflict]:
-        cols = self._cols[6]
+        cols = self._c6
         n = len(cols)
         if n == 0:
             return
-        hi = np.frombuffer(cols.hi, dtype=np.uint64).view(np.int64)
-        lo = np.frombuffer(cols.lo, dtype=np.uint64).view(np.int64)
-        ltype = np.frombuffer(cols.ltype, dtype=np.uint8).astype(np.int64)
-        cltt = np.frombuffer(cols.cltt, dtype=np.uint32).astype(np.int64)
+        hi = cols.u64_col(0)
+        lo = cols.u64_col(1)
+        ltype = cols.u32_col(3)
+        cltt = cols.u32_col(1)
         alive = np.ones(n, dtype=bool)
         for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive):
             alive[loser] = False
@@ -275,11 +301,11 @@ class ConflictTracker:
         for i in range(n) if self._reserved6 else ():
             if not alive[i]:
                 continue
-            found = self._reserved6.get((cols.ltype[i], (cols.hi[i] << 64) | cols.lo[i]))
+            found = self._reserved6.get((cols.ltype(i), int(cols.address(i))))
             if found is None:
                 continue
             ident_type, ident, who = found
-            mine = {"hw-address": cols.hw[i], "duid": cols.ident[i]}.get(ident_type)
+            mine = {"hw-address": cols.hw(i), "duid": cols.ident(i)}.get(ident_type)
             if mine is not None and mine != ident:
                 yield self._conflict("reserved-for-other", cols, i,
                                      f"reserved for {who}; both loaded, Kea moves the holder when "

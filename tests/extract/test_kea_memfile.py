@@ -203,7 +203,7 @@ def test_matches_model_of_kea_loader(tmp_path_factory: pytest.TempPathFactory,
     assert len(bad) == sum(1 for op in ops if op[2])
     got = {str(g.record.address): (int(g.record.hostname[1:]), g.record.valid_lft) for g in good}
     assert got == model
-    assert [g.line for g in good] == sorted(g.line or 0 for g in good)
+    assert len({g.line for g in good}) == len(good)
 
 
 # ---- real Kea ---------------------------------------------------------------------------------

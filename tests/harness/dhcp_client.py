@@ -24,7 +24,6 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -197,13 +196,15 @@ class RelayClient:
         req = build_packet("REQUEST", mac, xid, giaddr=self.local, ciaddr=address, client_id=client_id)
         return _result("renew", mac, self._exchange(req, xid, ("ACK", "NAK")), asked=address)
 
-    def decline(self, mac: str, address: str, server_id: str, *, client_id: str | None = None) -> dict[str, Any]:
+    def decline(self, mac: str, address: str, server_id: str, *,
+                client_id: str | None = None) -> dict[str, Any]:
         xid = random.getrandbits(32)
         self._send(build_packet("DECLINE", mac, xid, giaddr=self.local, client_id=client_id,
                                 requested_ip=address, server_id=server_id))
         return {"op": "decline", "mac": mac, "reply": None, "address": address}
 
-    def release(self, mac: str, address: str, server_id: str, *, client_id: str | None = None) -> dict[str, Any]:
+    def release(self, mac: str, address: str, server_id: str, *,
+                client_id: str | None = None) -> dict[str, Any]:
         xid = random.getrandbits(32)
         self._send(build_packet("RELEASE", mac, xid, giaddr=self.local, ciaddr=address,
                                 client_id=client_id, server_id=server_id))

@@ -154,9 +154,14 @@ class Dhcpd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
+                output = self.log()
+                hint = ""
+                if "Permission denied" in output or "Can't open" in output:
+                    hint = ("\n(if AppArmor confines dhcpd to /etc/dhcp and /var/lib/dhcp: "
+                            "aa-complain /usr/sbin/dhcpd)")
                 raise DhcpdError(
                     f"dhcpd -{self.family} exited at start (code {self._proc.returncode}) in "
-                    f"{self.net.srv_ns} on {self.net.srv_if} with {self.conf_path}:\n{_tail(self.log())}")
+                    f"{self.net.srv_ns} on {self.net.srv_if} with {self.conf_path}:\n{_tail(output)}{hint}")
             if "Sending on" in self.log() and self.pid_path.exists():
                 text = self.pid_path.read_text().strip()
                 if text.isdigit():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import functools
 import json
 import os
@@ -157,6 +158,25 @@ def http_command(url: str, command: str, arguments: Any = None, *, service: str 
         return json.loads(resp.read())
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: SIGTERM the daemon when the test process dies (no orphaned Kea after a
+    killed CI run). PR_SET_PDEATHSIG survives the exec of chroot and of Kea itself."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+def _clean_stale_kea3_dirs(root: Path) -> None:
+    """Remove per-server dirs left in the rootfs by test processes that no longer exist."""
+    for base in (root / "var/lib/kea", root / "run/kea"):
+        if not base.is_dir():
+            continue
+        for d in base.glob("t*-*"):
+            pid = d.name[1:].split("-", 1)[0]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -214,6 +234,7 @@ class KeaServer:
                     f"Kea 3.0 root filesystem missing or broken at {self.root}: "
                     "build it with scripts/kea3-rootfs (or scripts/install-deps)")
             self.version = version
+            _clean_stale_kea3_dirs(self.root)
             ident = f"t{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self.kea_dir = f"/var/lib/kea/{ident}"
             self.kea_run_dir = f"/run/kea/{ident}"
@@ -268,8 +289,22 @@ class KeaServer:
         return "/" + str(p.relative_to(self.root))
 
     @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return _version_tuple(self.version)
+
+    @property
     def at_least_2_5(self) -> bool:
-        return _version_tuple(self.version) >= (2, 5)
+        return self.version_tuple >= (2, 5)
+
+    @property
+    def has_libreload(self) -> bool:
+        """``libreload`` was removed in Kea 2.5."""
+        return not self.at_least_2_5
+
+    @property
+    def path_restricted(self) -> bool:
+        """Kea 2.6.3+ / 3.0 write files (config-write, cache-write) only in their own dirs."""
+        return self.version_tuple >= (2, 6, 3)
 
     # ---- config ------------------------------------------------------------------------------
     def _build_config(self, subnets: Sequence[Mapping[str, Any]] | None, extra: Mapping[str, Any] | None,
@@ -337,7 +372,8 @@ class KeaServer:
             argv = ["chroot", str(self.root), *argv]
         with self.stdout_file.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(),
-                                         cwd=self.dir, start_new_session=True)
+                                         cwd=self.dir, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         self._wait_ready()
         if self.ctrl_agent:
             self._start_ca()
@@ -401,7 +437,7 @@ class KeaServer:
         with (self.dir / "kea-ctrl-agent.stdout").open("ab") as out:
             self.ca_proc = subprocess.Popen(["kea-ctrl-agent", "-c", str(ca_path)], stdout=out,
                                             stderr=subprocess.STDOUT, env=self._env(), cwd=self.dir,
-                                            start_new_session=True)
+                                            start_new_session=True, preexec_fn=_die_with_parent)
         self.http_url = f"http://127.0.0.1:{self.ca_port}"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

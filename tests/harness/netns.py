@@ -20,6 +20,7 @@ addresses in other subnets get a route in the server namespace via the client's 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ipaddress
 import itertools
@@ -29,7 +30,6 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 Side = Literal["srv", "cli"]
@@ -37,6 +37,15 @@ SIDES: tuple[Side, Side] = ("srv", "cli")
 
 NETNS_PREFIX = "ketl-"
 _counter = itertools.count(1)
+_live: dict[str, NetnsPair] = {}
+
+
+@atexit.register
+def _destroy_leftovers() -> None:
+    """Last resort for pairs never closed (a test forgot ``with``): delete them at exit."""
+    for pair in list(_live.values()):
+        with contextlib.suppress(Exception):
+            pair.destroy()
 
 
 class NetnsError(RuntimeError):
@@ -180,6 +189,7 @@ class NetnsPair:
 
     def _create(self) -> None:
         self._up = True
+        _live[self.srv_ns] = self
         for side in SIDES:
             ns = self.ns(side)
             _ip("netns", "add", ns)
@@ -228,6 +238,7 @@ class NetnsPair:
                 except NetnsError as exc:
                     errors.append(str(exc))
         self._up = False
+        _live.pop(self.srv_ns, None)
         if errors:
             raise NetnsError("; ".join(errors))
 

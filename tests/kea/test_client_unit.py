@@ -364,8 +364,9 @@ def _pager(leases: list[dict[str, Any]], seen: list[Any]) -> Callable[[str, Any]
 
 
 def _lease(i: int) -> dict[str, Any]:
-    return {"ip-address": str(IPv4Address("10.0.0.0") + i), "hw-address": f"aa:bb:cc:dd:{i >> 8:02x}:{i & 255:02x}",
-            "valid-lft": 3600, "cltt": 1000 + i, "subnet-id": 1 + i % 2, "state": 0}
+    return {"ip-address": str(IPv4Address("10.0.0.0") + i),
+            "hw-address": f"aa:bb:cc:dd:{i >> 8:02x}:{i & 255:02x}", "valid-lft": 3600,
+            "cltt": 1000 + i, "subnet-id": 1 + i % 2, "state": 0}
 
 
 @pytest.mark.parametrize(("n", "page", "pages"), [(25, 10, 3), (20, 10, 3), (0, 10, 1), (9, 10, 1)])

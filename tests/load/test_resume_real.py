@@ -1,0 +1,141 @@
+"""Interrupted live loads resume with --resume and end with every lease loaded exactly once.
+
+``kea-etl migrate`` runs as a subprocess against a real Kea 2.2. It is SIGKILLed at several
+points (``KEA_ETL_CRASH_AFTER_BATCHES``: the process kills itself right after the N-th batch is
+committed to the checkpoint), or the Kea server is killed under it. The resumed run must load
+the rest, and send each lease4-add only once over both runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.kea
+
+SUBNETS = [{"id": 1, "subnet": "10.0.0.0/16", "pools": [{"pool": "10.0.0.10-10.0.255.250"}]}]
+KEA_ETL = [str(Path(sys.executable).with_name("kea-etl"))]
+
+
+def _leases_file(path: Path, n: int) -> dict[str, str]:
+    """A dhcpd.leases with ``n`` active leases in 10.0.0.0/16; returns address -> MAC."""
+    want = {}
+    with path.open("w") as fh:
+        for i in range(n):
+            ip = f"10.0.{(i + 10) // 250}.{(i + 10) % 250 + 1}"
+            mac = f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}"
+            want[ip] = mac
+            fh.write(f"lease {ip} {{\n  starts 5 2026/11/27 20:00:00;\n"
+                     f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
+                     f"  binding state active;\n  hardware ethernet {mac};\n}}\n")
+    return want
+
+
+def _cmd(srv: Any, src: Path, report: Path, *extra: str) -> list[str]:
+    return [*KEA_ETL, "migrate", str(src), "--to", f"kea:{srv.socket_url}",
+            "--as-of", "2026-11-27T21:00:00Z", "--report", str(report), "--no-progress", *extra]
+
+
+def _held(srv: Any) -> dict[str, str]:
+    r = srv.command("lease4-get-all")
+    return {x["ip-address"]: x["hw-address"] for x in r.get("arguments", {}).get("leases", [])}
+
+
+def _done_rows(state: Path) -> int:
+    if not state.exists():
+        return 0
+    try:
+        with sqlite3.connect(state, timeout=1) as db:
+            return int(db.execute("SELECT count(*) FROM outcome").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.parametrize("crash_after", [1, 9, 39])
+def test_sigkill_then_resume_loads_each_lease_once(kea_factory: Any, tmp_path: Path,
+                                                   crash_after: int) -> None:
+    srv = kea_factory(family=4, subnets=SUBNETS)
+    src = tmp_path / "dhcpd.leases"
+    want = _leases_file(src, 2000)
+    report = tmp_path / "report.json"
+    env = dict(os.environ, KEA_ETL_CRASH_AFTER_BATCHES=str(crash_after))
+    first = subprocess.run(_cmd(srv, src, report, "--workers", "3"), env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    assert not report.exists()
+    state = tmp_path / "report.json.state.sqlite"
+    saved = _done_rows(state)
+    assert saved >= crash_after * 50 and saved < 2000
+    before = _held(srv)
+    assert saved <= len(before) < 2000  # what the checkpoint says is done is in Kea
+
+    second = subprocess.run(_cmd(srv, src, report, "--workers", "3", "--resume"),
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    rep = json.loads(report.read_text())
+    assert (rep["read"], rep["loaded"], rep["failed"], rep["balanced"]) == (2000, 2000, 0, True)
+    # every lease4-add over both runs was sent once: the resumed run added exactly the rest
+    assert rep["outputs"]["sent"].get("lease4-add", 0) == 2000 - len(before)
+    assert rep["outputs"]["resumed"] is True
+    assert _held(srv) == want
+
+    # a second full run (no --resume) changes nothing and says so
+    third = subprocess.run(_cmd(srv, src, report), capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0, third.stderr
+    rep3 = json.loads(report.read_text())
+    assert (rep3["loaded"], rep3["already_present"]) == (2000, 2000)
+    assert rep3["outputs"]["sent"] == {}
+    assert "nothing changed" in third.stdout
+
+
+def test_kea_killed_mid_load_stops_cleanly_then_resumes(kea_factory: Any,
+                                                       tmp_path: Path) -> None:
+    srv = kea_factory(family=4, subnets=SUBNETS)
+    src = tmp_path / "dhcpd.leases"
+    want = _leases_file(src, 6000)
+    report = tmp_path / "report.json"
+    state = tmp_path / "report.json.state.sqlite"
+    proc = subprocess.Popen(_cmd(srv, src, report, "--workers", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _done_rows(state) < 300 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the load finished before Kea could be killed"
+    srv.kill()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out + err
+    assert "re-run with --resume" in err and str(srv.socket_path) in err
+    assert 300 <= _done_rows(state) < 6000
+
+    srv.start()  # memfile kept what Kea had accepted before the crash
+    before = _held(srv)
+    second = subprocess.run(_cmd(srv, src, report, "--workers", "2", "--resume"),
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    rep = json.loads(report.read_text())
+    assert (rep["read"], rep["loaded"], rep["failed"]) == (6000, 6000, 0)
+    assert rep["outputs"]["sent"].get("lease4-add", 0) == 6000 - len(before)
+    assert _held(srv) == want
+
+
+def test_resume_refuses_other_input(kea_factory: Any, tmp_path: Path) -> None:
+    srv = kea_factory(family=4, subnets=SUBNETS)
+    src = tmp_path / "dhcpd.leases"
+    _leases_file(src, 10)
+    report = tmp_path / "report.json"
+    ok = subprocess.run(_cmd(srv, src, report), capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    _leases_file(src, 12)  # the input changed
+    again = subprocess.run(_cmd(srv, src, report, "--resume"), capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 2
+    assert "belongs to a different run" in again.stderr

@@ -1,0 +1,254 @@
+"""migrate(): the whole offline pipeline (real extractors, policy, conflicts, memfile) and its CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from kea_etl.cli import main
+from kea_etl.errors import ConfigError
+from kea_etl.extract import Source, resolve_source
+from kea_etl.extract.base import ExtractItem
+from kea_etl.load.memfile import MemfileLoader
+from kea_etl.migrate import make_loader, migrate, register_target
+from kea_etl.records import Lease4, Lease6, Reservation
+from kea_etl.report import RunReport
+from kea_etl.transform.conflicts import Conflict
+from kea_etl.transform.subnets import SubnetMap
+
+AS_OF = "2026-11-27T21:00:00Z"
+KEA4 = {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"},
+                              {"id": 2, "subnet": "198.51.100.0/24"}]}}
+
+
+def block(addr: str, *, state: str = "active", mac: str = "00:11:22:33:44:55",
+          ends: str = "5 2026/11/27 23:00:00", cltt: str = "5 2026/11/27 20:00:00",
+          extra: str = "") -> str:
+    return (f"lease {addr} {{\n  starts {cltt};\n  ends {ends};\n  cltt {cltt};\n"
+            f"  binding state {state};\n  next binding state free;\n"
+            f"  hardware ethernet {mac};\n{extra}}}\n")
+
+
+def write_leases(path: Path, *blocks: str, tail: str = "") -> Path:
+    path.write_text("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
+                    "# This lease file was written by isc-dhcp-4.4.3-P1\n\n"
+                    "authoring-byte-order little-endian;\n\n" + "".join(blocks) + tail)
+    return path
+
+
+@pytest.fixture
+def kea4(tmp_path: Path) -> Path:
+    p = tmp_path / "kea-dhcp4.json"
+    p.write_text("// target\n" + json.dumps(KEA4))
+    return p
+
+
+@pytest.fixture
+def leases(tmp_path: Path) -> Path:
+    return write_leases(
+        tmp_path / "dhcpd.leases",
+        block("192.0.2.10", mac="00:00:00:00:00:01", extra='  client-hostname "a,b";\n'),
+        block("192.0.2.11", state="free", mac="00:00:00:00:00:02"),
+        block("192.0.2.12", mac="00:00:00:00:00:03", ends="5 2026/11/27 20:30:00"),  # expired
+        block("192.0.2.13", state="abandoned", mac="00:00:00:00:00:04"),
+        block("203.0.113.9", mac="00:00:00:00:00:05"),  # no subnet
+        block("198.51.100.20", mac="00:00:00:00:00:06"),
+        tail="lease 192.0.2.99 {\n  starts 5 2026/11/27 20:00:00;\n",  # copy cut mid-block
+    )
+
+
+def test_migrate_counts_every_record(tmp_path: Path, kea4: Path, leases: Path) -> None:
+    subnets = SubnetMap.from_files([kea4])
+    out = tmp_path / "out"
+    ticks: list[tuple[int, str]] = []
+    report = migrate([str(leases)], MemfileLoader(out, subnets=subnets), subnets=subnets,
+                     as_of=AS_OF, progress=lambda r, phase: ticks.append((r.read, phase)),
+                     progress_every=2)
+    assert (report.read, report.loaded, report.failed) == (7, 2, 1), report.problems
+    assert dict(report.skipped) == {"free": 1, "expired": 1, "abandoned": 1, "no-subnet": 1}
+    assert report.balanced()
+    bad = [p for p in report.problems if p.kind == "failed"]
+    assert [(p.reason, p.key, p.source) for p in bad] == [("malformed", "192.0.2.99", str(leases))]
+    assert bad[0].line is not None
+    rows = (out / "kea-leases4.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["192.0.2.10", "198.51.100.20"]
+    assert rows[1].split(",")[5] == "1" and rows[2].split(",")[5] == "2"  # subnet ids from Kea
+    assert "a&#x2cb" in rows[1]
+    assert ticks[-1] == (7, "done") and (2, "load") in ticks
+    assert report.extra["as_of"] == AS_OF and report.extra["target"] == f"memfile:{out}"
+
+
+def test_abandoned_declined_and_as_of(tmp_path: Path, kea4: Path, leases: Path) -> None:
+    subnets = SubnetMap.from_files([kea4])
+    report = migrate([str(leases)], MemfileLoader(tmp_path / "o", subnets=subnets),
+                     subnets=subnets, as_of="2026-11-27T20:10:00Z", abandoned="declined")
+    assert report.loaded == 4 and "expired" not in report.skipped
+    rows = (tmp_path / "o" / "kea-leases4.csv").read_text().splitlines()
+    states = {r.split(",")[0]: r.split(",")[9] for r in rows[1:]}
+    assert states["192.0.2.13"] == "1"
+
+
+def test_conflict_newest_loaded_other_failed(tmp_path: Path, kea4: Path) -> None:
+    src = write_leases(
+        tmp_path / "dhcpd.leases",
+        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:50:00"),
+        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:10:00"),
+        block("192.0.2.22", mac="00:00:00:00:00:0b"),
+    )
+    subnets = SubnetMap.from_files([kea4])
+    report = migrate([str(src)], MemfileLoader(tmp_path / "o"), subnets=subnets, as_of=AS_OF)
+    assert (report.loaded, report.failed, report.conflicts) == (2, 1, 1)
+    [problem] = [p for p in report.problems if p.kind == "conflict"]
+    assert problem.reason == "conflict" and problem.key == "192.0.2.21"
+    assert "192.0.2.20" in str(problem.detail)
+    rows = (tmp_path / "o" / "kea-leases4.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["192.0.2.20", "192.0.2.22"]
+
+
+@dataclass
+class RecordingLoader:
+    """A loader that cannot take records back (like a live API loader)."""
+
+    name: str = "recording"
+    can_retract: bool = False
+    got: list[Any] = field(default_factory=list)
+    committed: bool = False
+    aborted: bool = False
+
+    def load(self, records: Iterable[Lease4 | Lease6 | Reservation], report: RunReport) -> None:
+        for r in records:
+            self.got.append(r)
+            report.count_loaded()
+
+    def retract(self, conflicts: Sequence[Conflict], report: RunReport) -> None:
+        assert not conflicts
+
+    def commit(self) -> dict[str, Any]:
+        self.committed = True
+        return {"files": {}}
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_non_retracting_loader_gets_a_prepass(tmp_path: Path, kea4: Path) -> None:
+    src = write_leases(
+        tmp_path / "dhcpd.leases",
+        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:10:00"),  # loses
+        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:50:00"),
+    )
+    loader = RecordingLoader()
+    report = migrate([str(src)], loader, subnets=SubnetMap.from_files([kea4]), as_of=AS_OF)
+    assert [str(r.address) for r in loader.got] == ["192.0.2.21"]
+    assert (report.read, report.loaded, report.failed, report.conflicts) == (2, 1, 1, 1)
+    assert loader.committed and not loader.aborted
+
+
+class ExplodingSource(Source):
+    def open(self) -> Iterator[ExtractItem]:
+        for i, item in enumerate(Source.open(self)):
+            if i == 2:
+                raise OSError("source vanished")
+            yield item
+
+
+def test_failure_mid_run_leaves_no_file(tmp_path: Path, kea4: Path) -> None:
+    src = write_leases(tmp_path / "dhcpd.leases",
+                       *(block(f"192.0.2.{i}", mac=f"00:00:00:00:00:{i:02x}") for i in range(1, 6)))
+    out = tmp_path / "out"
+    out.mkdir()
+    source = ExplodingSource(str(src), "isc-leases", str(src))
+    with pytest.raises(OSError, match="source vanished"):
+        migrate([source], MemfileLoader(out), subnets=SubnetMap.from_files([kea4]), as_of=AS_OF)
+    assert list(out.iterdir()) == []
+
+
+def test_source_resolution(tmp_path: Path, leases: Path, kea4: Path) -> None:
+    assert resolve_source(str(leases)).format == "isc-leases"
+    assert resolve_source(f"isc-leases:{leases}").location == str(leases)
+    assert resolve_source("postgresql://u@h/db", query="select 1").format == "sql"
+    memfile = tmp_path / "kea-leases4.csv"
+    memfile.write_text("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,"
+                       "fqdn_rev,hostname,state,user_context\n")
+    assert resolve_source(str(memfile)).format == "kea-memfile"
+    with pytest.raises(ConfigError, match="file not found"):
+        resolve_source(str(tmp_path / "nope"))
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x01binary")
+    with pytest.raises(ConfigError, match="cannot tell its format"):
+        resolve_source(str(junk))
+    with pytest.raises(ConfigError, match="needs --query"):
+        resolve_source("sqlite:///x.db").open()
+
+
+def test_targets() -> None:
+    with pytest.raises(ConfigError, match="unknown target; use one of .*memfile:"):
+        make_loader("ftp:x", subnets=None)
+    with pytest.raises(ConfigError, match="do not apply"):
+        make_loader("memfile:/tmp/x", subnets=None, workers=4)
+    register_target("test-recording", lambda location, *, subnets, **o: RecordingLoader(location))
+    loader = make_loader("test-recording:abc", subnets=None, dry_run=None)
+    assert isinstance(loader, RecordingLoader) and loader.name == "abc"
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, ["migrate", *args], catch_exceptions=False)
+
+
+def test_cli_migrate_report_and_exit_1(tmp_path: Path, kea4: Path, leases: Path) -> None:
+    out, rep = tmp_path / "out", tmp_path / "report.json"
+    res = run(str(leases), "--to", f"memfile:{out}", "--kea-config", str(kea4),
+              "--as-of", AS_OF, "--report", str(rep))
+    assert res.exit_code == 1, res.output  # the truncated block failed
+    assert "7 read, 2 loaded, 4 skipped, 1 failed" in res.output
+    assert "failed: malformed 1" in res.output and str(rep) in res.output
+    data = json.loads(rep.read_text())
+    assert (data["read"], data["loaded"], data["failed"]) == (7, 2, 1)
+    assert data["skipped"] == {"abandoned": 1, "expired": 1, "free": 1, "no-subnet": 1}
+    assert {"source", "line", "key", "reason"} <= set(data["problems"][0])
+    assert (out / "kea-leases4.csv").exists()
+
+
+def test_cli_exit_0_and_dry_run(tmp_path: Path, kea4: Path) -> None:
+    src = write_leases(tmp_path / "dhcpd.leases", block("192.0.2.10"))
+    out, rep = tmp_path / "out", tmp_path / "r.json"
+    res = run(str(src), "--to", f"memfile:{out}", "--kea-config", str(kea4), "--as-of", AS_OF,
+              "--report", str(rep), "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "DRY RUN: nothing was written except the report." in res.output
+    assert "would write" in res.output
+    assert not out.exists() and json.loads(rep.read_text())["loaded"] == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--to", "memfile:OUT"], "--kea-config is required for --to memfile:"),
+    (["--to", "nope:x", "--kea-config", "KEA"], "unknown target"),
+    (["--to", "memfile:OUT", "--kea-config", "KEA", "--as-of", "2026-11-27 21:00"],
+     "no UTC offset"),
+    (["--to", "memfile:OUT", "--kea-config", "MISSING"], "cannot read Kea config"),
+])
+def test_cli_usage_errors_exit_2(tmp_path: Path, kea4: Path, leases: Path, args: list[str],
+                                 message: str) -> None:
+    subst = {"OUT": str(tmp_path / "o"), "KEA": str(kea4), "MISSING": str(tmp_path / "x.json")}
+    real = [a.replace("OUT", subst["OUT"]) if "OUT" in a else subst.get(a, a) for a in args]
+    res = CliRunner().invoke(main, ["migrate", str(leases), *real])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_unknown_source_format(tmp_path: Path, kea4: Path) -> None:
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello\n")
+    res = CliRunner().invoke(main, ["migrate", str(junk), "--to", f"memfile:{tmp_path}/o",
+                                    "--kea-config", str(kea4)])
+    assert res.exit_code == 2
+    assert f"Error: source {junk}: cannot tell its format from its content" in res.output
