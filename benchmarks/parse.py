@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import subprocess
@@ -188,7 +187,7 @@ def main() -> None:
         print(json.dumps({
             "leases": args.leases,
             "unique_addresses": unique,
-            "file_mb": round(os.path.getsize(path) / 1e6, 1),
+            "file_mb": round(path.stat().st_size / 1e6, 1),
             "generate_seconds": round(gen_s, 1),
             "timing": "process CPU time of each child (shared machine); wall time alongside",
             "kea_etl_seconds": round(kea["seconds"], 2),

@@ -58,6 +58,8 @@ class RunReport:
     already_present: int = 0
     conflicts: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    #: failed records by reason (exact even when problems are capped)
+    failed_reasons: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     problems_dropped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -84,6 +86,7 @@ class RunReport:
     def fail(self, reason: str, *, source: str | None = None, line: int | None = None,
              key: str | None = None, detail: str | None = None, conflict: bool = False) -> None:
         self.failed += 1
+        self.failed_reasons[reason] += 1
         if conflict:
             self.conflicts += 1
         self._problem(Problem("conflict" if conflict else "failed", reason, source, line, key,
@@ -115,6 +118,7 @@ class RunReport:
         self.already_present += other.already_present
         self.conflicts += other.conflicts
         self.skipped.update(other.skipped)
+        self.failed_reasons.update(other.failed_reasons)
         for p in other.problems:
             self._problem(p)
         self.problems_dropped += other.problems_dropped
@@ -125,6 +129,7 @@ class RunReport:
             "loaded": self.loaded,
             "skipped": dict(sorted(self.skipped.items())),
             "failed": self.failed,
+            "failed_reasons": dict(sorted(self.failed_reasons.items())),
             "already_present": self.already_present,
             "conflicts": self.conflicts,
             "balanced": self.balanced(),

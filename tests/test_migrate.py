@@ -252,3 +252,25 @@ def test_cli_unknown_source_format(tmp_path: Path, kea4: Path) -> None:
                                     "--kea-config", str(kea4)])
     assert res.exit_code == 2
     assert f"Error: source {junk}: cannot tell its format from its content" in res.output
+
+
+def test_hosts_and_reserved_for_other(tmp_path: Path, kea4: Path) -> None:
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text("subnet 192.0.2.0 netmask 255.255.255.0 {\n"
+                    "  host printer { hardware ethernet 00:00:00:00:00:aa; "
+                    "fixed-address 192.0.2.50; option host-name \"printer\"; }\n}\n")
+    src = write_leases(tmp_path / "dhcpd.leases",
+                       block("192.0.2.50", mac="00:00:00:00:00:bb"))  # someone else holds it
+    out = tmp_path / "out"
+    res = run(f"isc-conf:{conf}", str(src), "--to", f"memfile:{out}", "--kea-config", str(kea4),
+              "--as-of", AS_OF, "--report", str(tmp_path / "r.json"))
+    assert res.exit_code == 0, res.output
+    assert "2 read, 2 loaded" in res.output
+    assert "warnings (loaded anyway): reserved-for-other 1" in res.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    [warning] = [p for p in data["problems"] if p["kind"] == "warning"]
+    assert warning["key"] == "192.0.2.50" and "hw-address 00:00:00:00:00:aa" in warning["detail"]
+    fragment = json.loads((out / "reservations.json").read_text())
+    hosts = fragment["Dhcp4"]["subnet4"][0]["reservations"]
+    assert hosts == [{"hw-address": "00:00:00:00:00:aa", "ip-address": "192.0.2.50",
+                      "hostname": "printer"}]

@@ -68,15 +68,9 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
              f"({seconds:.1f} s, {rate:,.0f} records/s)"]
     if report.skipped:
         lines.append(f"  skipped: {_top(dict(report.skipped))}")
-    failed: dict[str, int] = {}
-    warned: dict[str, int] = {}
-    for p in report.problems:
-        if p.kind in ("failed", "conflict"):
-            failed[p.reason] = failed.get(p.reason, 0) + 1
-        elif p.kind == "warning":
-            warned[p.reason] = warned.get(p.reason, 0) + 1
-    if failed:
-        lines.append(f"  failed: {_top(failed)}")
+    if report.failed_reasons:
+        lines.append(f"  failed: {_top(dict(report.failed_reasons))}")
+    warned = report.extra.get("warnings") or {}
     if warned:
         lines.append(f"  warnings (loaded anyway): {_top(warned)}")
     shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]

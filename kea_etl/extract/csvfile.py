@@ -27,7 +27,15 @@ import pandas as pd
 
 from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract.base import ExtractItem
-from kea_etl.extract.mapping import ALIASES, ColumnMapping, RowConverter, _norm, resolve_mapping
+from kea_etl.extract.mapping import (
+    ALIASES,
+    ColumnMapping,
+    RowConverter,
+    load_mapping,
+    mapping_from_dict,
+    normalise_column,
+    resolve_mapping,
+)
 
 __all__ = ["extract", "sniff"]
 
@@ -46,7 +54,7 @@ def sniff(head: bytes) -> bool:
     first = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace").lstrip("\ufeff")
     for delim in (",", ";", "\t", "|"):
         if delim in first:
-            cols = {_norm(c.strip().strip('"')) for c in first.split(delim)}
+            cols = {normalise_column(c.strip().strip('"')) for c in first.split(delim)}
             if cols & set(ALIASES["address"]) or cols & set(ALIASES["addresses"]):
                 return True
     return False
@@ -68,12 +76,10 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
         raise ConfigError(f"CSV file {p} not found")
     pre: ColumnMapping | None = None
     if isinstance(mapping, str | Path):
-        from kea_etl.extract.mapping import load_mapping
         pre = load_mapping(mapping)
     elif isinstance(mapping, ColumnMapping):
         pre = mapping
     elif mapping is not None:
-        from kea_etl.extract.mapping import mapping_from_dict
         pre = mapping_from_dict(mapping)
     sep = delimiter or (pre.delimiter if pre else ",")
     enc = encoding or (pre.encoding if pre else "utf-8-sig")
@@ -111,7 +117,7 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
             columns = [str(c) for c in chunk.columns]
             if converter is None:
                 first = dict(zip(columns, chunk.iloc[0].tolist(), strict=True)) if len(chunk) else None
-                resolved = resolve_mapping(pre if pre is not None else None, columns,
+                resolved = resolve_mapping(pre, columns,
                                            first_row=first, kind=kind, where=source)
                 converter = RowConverter(resolved, source=source)
             pending = sorted(skipped)

@@ -14,9 +14,10 @@ The identifier follows how dhcpd matches hosts (dhcpd.conf(5), "The host stateme
   written, or a quoted string's bytes. A client that derives its client-id from its MAC sends
   ``01:<mac>``, and that is what Kea compares. Kea tries the identifiers in the order of
   ``host-reservation-identifiers`` (default ``hw-address, duid, circuit-id, client-id``): a
-  client-id reservation matches only if ``client-id`` is listed there. A host with both a
-  client-id and a MAC keeps only the client-id (Kea holds one identifier per reservation); a
-  warning says so and ``extra["alt_identifiers"]`` keeps the MAC.
+  client-id reservation matches only while ``client-id`` stays in that list, and only after no
+  hw-address reservation matched. A host with both a client-id and a MAC keeps only the client-id
+  (Kea holds one identifier per reservation); a warning says so and ``extra["alt_identifiers"]``
+  keeps the MAC.
 * v6: ``host-identifier option dhcp6.client-id <hex>`` -> ``duid``, else
   ``option dhcp-client-identifier`` / ``uid`` (dhcpd -6 matches it against the client's DUID) ->
   ``duid``, else ``hardware ethernet`` -> ``hw-address``.
@@ -94,7 +95,9 @@ class _ParseError(Exception):
         self.line = line
 
 
-_TOKEN = re.compile(r"""[ \t\r\n\f\v]+|\#.*|([{};,=()])|"((?:[^"\\\n]|\\.)*)"|([^ \t\r\n\f\v{};,=()"\#]+)|(")""")
+#: whitespace | comment | (punctuation) | "(string body)" | (word) | (a quote never closed)
+_TOKEN = re.compile(r"""[ \t\r\n\f\v]+|\#.*|([{};,=()])|"((?:[^"\\\n]|\\.)*)"|"""
+                    r"""([^ \t\r\n\f\v{};,=()"\#]+)|(")""")
 _ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b"}
 
@@ -607,8 +610,8 @@ class _Parser:
                 if ethernet:
                     alt.append(f"hw-address={ethernet[0][0]}")
                     warnings4 = [(ethernet[0][1], "hardware ethernet not carried: the reservation is "
-                                  "keyed by the client-id (Kea holds one identifier per reservation; "
-                                  "list client-id in host-reservation-identifiers)")]
+                                  "keyed by the client-id (Kea holds one identifier per reservation), "
+                                  "so a client that sends no client-id no longer matches it")]
                 else:
                     warnings4 = []
             elif ethernet:

@@ -65,11 +65,16 @@ from kea_etl.records import (
 )
 
 __all__ = [
+    "ALIASES",
     "FIELDS",
     "KINDS",
     "ColumnMapping",
+    "RowConverter",
     "default_mapping",
     "load_mapping",
+    "mapping_from_dict",
+    "normalise_column",
+    "parse_time",
     "resolve_mapping",
 ]
 
@@ -131,7 +136,8 @@ _IDENT_ORDER = (("hwaddr", "hw-address"), ("client_id", "client-id"), ("duid", "
                 ("circuit_id", "circuit-id"), ("flex_id", "flex-id"))
 
 
-def _norm(name: str) -> str:
+def normalise_column(name: str) -> str:
+    """Column name as the default mapping compares it: lowercase, spaces and '-' as '_'."""
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
@@ -225,7 +231,7 @@ def default_mapping(columns: Sequence[str], *, kind: str | None = None,
     """Recognise fields from column names (see :data:`ALIASES`); ``kind`` may still be ``None``."""
     by_norm: dict[str, str] = {}
     for col in columns:
-        by_norm.setdefault(_norm(str(col)), str(col))
+        by_norm.setdefault(normalise_column(str(col)), str(col))
     found: dict[str, str] = {}
     for fname, aliases in ALIASES.items():
         for alias in aliases:
@@ -258,10 +264,10 @@ def resolve_mapping(mapping: ColumnMapping | Mapping[str, Any] | str | Path | No
     if kind is not None and m.kind is None:
         m = _replace(m, kind=kind)
     # Column names are matched case-insensitively.
-    by_norm = {_norm(str(c)): str(c) for c in columns}
+    by_norm = {normalise_column(str(c)): str(c) for c in columns}
     resolved: dict[str, str] = {}
     for fname, col in m.columns.items():
-        actual = col if col in columns else by_norm.get(_norm(col))
+        actual = col if col in columns else by_norm.get(normalise_column(col))
         if actual is None:
             raise ConfigError(f"{where}: mapped column {col!r} (for {fname}) is not in the header; "
                               f"columns are: {', '.join(map(str, columns))}")
@@ -299,7 +305,8 @@ def _guess_kind(m: ColumnMapping, first_row: Mapping[str, Any] | None, where: st
     have = set(m.columns) | set(m.constants)
     lease = bool(have & {"valid_lft", "cltt", "expire"})
     v6: bool | None = None
-    if have & {"duid", "iaid", "lease_type", "prefix_len", "preferred_lft", "addresses", "prefixes"}:
+    # lease_type / prefix_len are not evidence: a v4 export may well have a "type" column.
+    if have & {"duid", "iaid", "preferred_lft", "addresses", "prefixes"}:
         v6 = True
     elif "client_id" in have:
         v6 = False
@@ -532,7 +539,7 @@ class RowConverter:
                 raise InvalidValueError("expire", expire_raw, "earlier than cltt")
             return expire - cltt, cltt
         missing = [n for n, v in (("valid_lft", valid), ("cltt", cltt), ("expire", expire)) if v is None]
-        raise InvalidValueError(missing[0], None, "empty; two of valid_lft / cltt / expire are needed")
+        raise ValueError(f"{' and '.join(missing)} empty: a lease needs two of valid_lft / cltt / expire")
 
     def _common_lease(self, row: Mapping[str, Any]) -> dict[str, Any]:
         valid, cltt = self._times(row)

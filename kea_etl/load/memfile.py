@@ -111,7 +111,7 @@ def format_lease4(lease: Lease4, *, pool_id: bool = False) -> str:
     hostname = lease.hostname
     if hostname and not _PLAIN.fullmatch(hostname):
         hostname = escape(hostname)
-    line = (f"{lease.address},{lease.hwaddr or ''},{lease.client_id or ''},{lease.valid_lft},"
+    line = (f"{str(lease.address)},{lease.hwaddr or ''},{lease.client_id or ''},{lease.valid_lft},"
             f"{lease.cltt + lease.valid_lft},{lease.subnet_id},{int(lease.fqdn_fwd)},"
             f"{int(lease.fqdn_rev)},{hostname},{lease.state},{_context(lease.user_context)}")
     return line + (",0\n" if pool_id else "\n")
@@ -128,7 +128,7 @@ def format_lease6(lease: Lease6, *, pool_id: bool = False) -> str:
     else:
         hw = f",{lease.state},{_context(lease.user_context)},,"
     plen = lease.prefix_len if lease.lease_type == "IA_PD" else 128
-    line = (f"{lease.address},{lease.duid},{lease.valid_lft},{lease.cltt + lease.valid_lft},"
+    line = (f"{str(lease.address)},{lease.duid},{lease.valid_lft},{lease.cltt + lease.valid_lft},"
             f"{lease.subnet_id},{lease.preferred_lft},{LEASE_TYPE_CODES[lease.lease_type]},"
             f"{lease.iaid},{plen},{int(lease.fqdn_fwd)},{int(lease.fqdn_rev)},{hostname},{hw}")
     return line + (",0\n" if pool_id else "\n")

@@ -11,11 +11,13 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterable
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract import isc_conf
@@ -131,7 +133,8 @@ def test_include_cycle_is_reported_not_followed() -> None:
 def test_include_dir_resolves_like_dhcpds_working_directory(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "main.conf").write_text('include "sub/hosts.conf";\n')
-    (tmp_path / "sub" / "hosts.conf").write_text("host a { hardware ethernet 1:2:3:4:5:6; fixed-address 192.0.2.1; }\n")
+    (tmp_path / "sub" / "hosts.conf").write_text(
+        "host a { hardware ethernet 1:2:3:4:5:6; fixed-address 192.0.2.1; }\n")
     good, bad = split(isc_conf.extract(tmp_path / "sub" / "main.conf", include_dir=tmp_path))
     assert len(good) == 1 and bad == []
     good, bad = split(isc_conf.extract(tmp_path / "sub" / "main.conf"))
@@ -218,3 +221,61 @@ def test_real_kea_accepts_the_reservations(tmp_path: Path, conf: str, family: in
     proc = subprocess.run([daemon, "-t", str(cfg)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sum(len(v) for v in per_subnet.values()) == len(good) > 0
+
+
+# ---- property: whatever hosts we write, the extractor reads them back ------------------------
+
+def _quote(raw: bytes) -> str:
+    """A dhcpd quoted string for ``raw``: printable ASCII as is, the rest as octal escapes."""
+    out = []
+    for b in raw:
+        ch = chr(b)
+        out.append("\\" + ch if ch in '"\\' else ch if 32 <= b < 127 else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+_host = st.fixed_dictionaries({
+    "mac": st.binary(min_size=6, max_size=6),
+    "ip": st.integers(1, 2**32 - 2),
+    "cid": st.one_of(st.none(), st.tuples(st.binary(min_size=2, max_size=20), st.booleans())),
+    "hostname": st.one_of(st.none(), st.text(alphabet="abcXYZ-0123. \"\\\u00e9", min_size=1, max_size=12)),
+    "decl_names": st.booleans(),
+    "where": st.sampled_from(["top", "group", "subnet"]),
+})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_host, max_size=12))
+def test_round_trip(tmp_path_factory: pytest.TempPathFactory, hosts: list[dict[str, Any]]) -> None:
+    lines: list[str] = []
+    expected: list[Reservation] = []
+    for i, h in enumerate(hosts):
+        name = f"h{i}"
+        body = [f"hardware ethernet {h['mac'].hex(':')};", f"fixed-address {IPv4Address(h['ip'])};"]
+        ident_type, ident = "hw-address", h["mac"].hex(":")
+        if h["cid"] is not None:
+            raw, as_string = h["cid"]
+            value = _quote(raw) if as_string else raw.hex(":")
+            body.append(f"option dhcp-client-identifier {value};")
+            ident_type, ident = "client-id", raw.hex(":")
+        hostname = ""
+        if h["hostname"] is not None:
+            body.append(f"option host-name {_quote(h['hostname'].encode())};")
+            hostname = h["hostname"]
+        elif h["decl_names"]:
+            hostname = name
+        decl = "use-host-decl-names on;" if h["decl_names"] else ""
+        block = f"host {name} {{ {' '.join(body)} }}"
+        if h["where"] == "group":
+            lines.append(f"group {{ {decl}\n{block}\n}}")
+        elif h["where"] == "subnet":
+            lines.append(f"subnet 10.0.0.0 netmask 255.0.0.0 {{ {decl} {block} }}")
+        else:
+            lines.append(f"group {{ {decl} {block} }}" if decl else block)
+        expected.append(Reservation(family=4, identifier_type=ident_type, identifier=ident,
+                                    ipv4_address=IPv4Address(h["ip"]), hostname=hostname))
+    p = tmp_path_factory.mktemp("rt") / "dhcpd.conf"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good, bad = split(isc_conf.extract(p))
+    assert bad == []
+    assert [g.record for g in good] == expected

@@ -23,7 +23,8 @@ from kea_etl.extract import kea_memfile
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4, Lease6
 
-H4_22 = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"
+H4_10 = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname"
+H4_22 = H4_10 + ",state,user_context"
 H4_24 = H4_22 + ",pool_id"
 H6_22 = ("address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,"
          "fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source")
@@ -73,7 +74,7 @@ def test_v4_24_header_pool_id_and_escape_of_any_char(tmp_path: Path) -> None:
 
 def test_older_header_is_upgraded_with_defaults(tmp_path: Path) -> None:
     # Kea 1.0 schema: no state, no user_context. Kea upgrades it on load (state 0).
-    p = write(tmp_path, "l.csv", "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname",
+    p = write(tmp_path, "l.csv", H4_10,
               f"192.0.2.10,aa:bb:cc:dd:ee:01,,3600,{EXP},1,0,0,old")
     (ext,) = kea_memfile.extract(p)
     assert isinstance(ext, Extracted) and ext.record.state == 0 and ext.record.hostname == "old"
@@ -246,7 +247,8 @@ def test_real_kea_written_lease_file_v4(tmp_path: Path) -> None:
         now = int(time.time())
         adds = [
             {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:01", "valid-lft": 3600},
-            {"ip-address": "192.0.2.31", "hw-address": "aa:bb:cc:00:00:02", "client-id": "01:aa:bb:cc:00:00:02",
+            {"ip-address": "192.0.2.31", "hw-address": "aa:bb:cc:00:00:02",
+             "client-id": "01:aa:bb:cc:00:00:02",
              "hostname": "with,comma.example.org", "fqdn-fwd": True, "user-context": {"k": "a,b"},
              "expire": now + 5000, "valid-lft": 5000},
             {"ip-address": "192.0.2.32", "hw-address": "aa:bb:cc:00:00:03", "state": 1},

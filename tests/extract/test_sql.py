@@ -159,8 +159,8 @@ def mysql_table() -> Iterator[str]:
     with engine.begin() as c:
         c.execute(sa.text(f"CREATE TABLE {name} (address INT UNSIGNED, hwaddr VARBINARY(20), "
                           "client_id VARBINARY(255), valid_lifetime INT UNSIGNED, expire DATETIME, "
-                          "subnet_id INT UNSIGNED, fqdn_fwd TINYINT, fqdn_rev TINYINT, hostname VARCHAR(255), "
-                          "state INT UNSIGNED, user_context TEXT)"))
+                          "subnet_id INT UNSIGNED, fqdn_fwd TINYINT, fqdn_rev TINYINT, "
+                          "hostname VARCHAR(255), state INT UNSIGNED, user_context TEXT)"))
         for i in range(1, 6):
             c.execute(sa.text(f"INSERT INTO {name} VALUES (:a, :hw, :cid, 3600, :e, 1, :f, :f, :h, 0, :u)"),
                       {"a": int(IPv4Address(f"192.0.2.{i}")), "hw": bytes([0xAA, 0xBB, 0xCC, 0, 0, i]),

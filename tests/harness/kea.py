@@ -211,7 +211,11 @@ class KeaServer:
                  lease_file: str | Path | None = None,
                  hooks: Iterable[str | Mapping[str, Any]] | None = None,
                  extra: Mapping[str, Any] | None = None, ctrl_agent: bool = False,
-                 http: bool | None = None, name: str | None = None) -> None:
+                 http: bool | None = None, name: str | None = None,
+                 argv_prefix: Sequence[str] = ()) -> None:
+        # argv_prefix (cutover test): run the daemon under e.g. ["ip", "netns", "exec", NS], which
+        # execs it, so the Popen pid is still Kea's. The UNIX socket stays reachable from the host.
+        self.argv_prefix = list(argv_prefix)
         if family not in (4, 6):
             raise ValueError(f"family must be 4 or 6, not {family!r}")
         self.family = family
@@ -370,6 +374,7 @@ class KeaServer:
         argv = [self.daemon, "-c", self.kea_path(self.config_path)]
         if self.root is not None:
             argv = ["chroot", str(self.root), *argv]
+        argv = [*self.argv_prefix, *argv]
         with self.stdout_file.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(),
                                          cwd=self.dir, start_new_session=True,

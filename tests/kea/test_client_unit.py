@@ -712,3 +712,92 @@ def test_unix_socket_reads_to_eof(tmp_path: Any) -> None:
     t.join()
     srv.close()
     assert json.loads(got[0]) == {"command": "version-get"}
+
+
+# ---------------------------------------------------------------------- hand-written HTTP/1.1 edges
+class RawServer:
+    """A loopback TCP server that answers each request with the next scripted bytes blob and
+    closes the connection when the script says so."""
+
+    def __init__(self, replies: list[tuple[bytes, bool]]) -> None:
+        import socket
+        self.replies = replies
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.replies:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                while self.replies:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    self.requests.append(data)
+                    reply, close = self.replies.pop(0)
+                    conn.sendall(reply)
+                    if close:
+                        break
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _http(body: dict[str, Any] | list[Any], *, headers: str = "", length: bool = True,
+          version: str = "1.1") -> bytes:
+    data = json.dumps(body).encode()
+    cl = f"Content-Length: {len(data)}\r\n" if length else ""
+    return f"HTTP/{version} 200 OK\r\nContent-Type: application/json\r\n{cl}{headers}\r\n".encode() + data
+
+
+def test_http_chunked_close_and_http10_replies() -> None:
+    body = [{"result": 0, "text": "3.0.4"}]
+    data = json.dumps(body).encode()
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + b"%x\r\n" % 5 + data[:5] + b"\r\n"
+               + b"%x;ext=1\r\n" % (len(data) - 5) + data[5:] + b"\r\n0\r\n\r\n")
+    srv = RawServer([
+        (chunked, False),
+        (_http(body, headers="Connection: close\r\n"), True),
+        (_http(body, version="1.0", length=False), True),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + _http(body), False),
+    ])
+    try:
+        client = KeaClient.from_url(srv.url, retries=0)
+        assert [client.version_get() for _ in range(4)] == ["3.0.4"] * 4
+        assert srv.connections == 3
+        first = srv.requests[0]
+        head, _, sent = first.partition(b"\r\n\r\n")
+        assert head.startswith(b"POST / HTTP/1.1\r\n")
+        assert f"Content-Length: {len(sent)}".encode() in head
+        assert json.loads(sent) == {"command": "version-get"}
+    finally:
+        srv.close()
+
+
+def test_http_peer_that_is_not_http() -> None:
+    srv = RawServer([(b"SSH-2.0-OpenSSH_9.2\r\n", True)])
+    try:
+        with pytest.raises(KeaEndpointError, match="does not answer like an HTTP server"):
+            KeaClient.from_url(srv.url, retries=3).version_get()
+    finally:
+        srv.close()
+
+
+def test_http_truncated_body_is_a_transport_error() -> None:
+    srv = RawServer([(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[{\"res", True)])
+    try:
+        with pytest.raises(KeaTransportError, match="connection lost during version-get"):
+            KeaClient.from_url(srv.url, retries=0).version_get()
+    finally:
+        srv.close()

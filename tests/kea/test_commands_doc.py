@@ -22,3 +22,42 @@ def test_commands_doc_lists_every_seed_command_as_exercised() -> None:
     not_run = [c for c, versions in rows.items() if versions in ("", "-")]
     assert not_run == [], f"docs/commands.md: not exercised on a real Kea: {not_run}"
     assert "NOT EXERCISED" not in DOC.read_text()
+
+
+def _run_gen(tmp_path: Path, rows: list[dict[str, object]]) -> tuple[int, str]:
+    import json
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "commands.md"
+    script = DOC.parents[1] / "scripts" / "gen-commands-doc"
+    r = subprocess.run([sys.executable, str(script), str(log), "-o", str(out)], capture_output=True,
+                       text=True, timeout=60)
+    return r.returncode, out.read_text() if out.exists() else ""
+
+
+def _row(cmd: str, version: str = "2.2.0", result: int = 0, phase: str = "call",
+         via: str = "kea_etl-unix") -> dict[str, object]:
+    return {"command": cmd, "version": version, "result": result, "via": via, "server": "s",
+            "test": f"t::{cmd}", "phase": phase, "count": 1}
+
+
+def test_gen_commands_doc_fails_on_a_command_never_run(tmp_path: Path) -> None:
+    rows = [_row(c) for c in SEED_COMMANDS if c != "lease4-wipe"]
+    rows.append(_row("lease4-wipe", phase="setup"))          # fixture cleanup does not count
+    rows.append(_row("lease4-wipe", via="harness"))          # nor does the harness's raw socket
+    code, text = _run_gen(tmp_path, rows)
+    assert code == 1
+    assert "| `lease4-wipe` | lease_cmds | - |" in text and "NOT EXERCISED" in text
+
+
+def test_gen_commands_doc_accepts_libreload_refused_by_every_kea(tmp_path: Path) -> None:
+    # Debian 13: Kea 2.6 and 3.0 both lack libreload (removed in 2.5): documented, not a failure.
+    rows = [_row(c, "2.6.3") for c in SEED_COMMANDS if c != "libreload"]
+    rows += [_row("libreload", "2.6.3", result=2), _row("libreload", "3.0.4", result=2)]
+    code, text = _run_gen(tmp_path, rows)
+    assert code == 0
+    line = next(x for x in text.splitlines() if x.startswith("| ") and "`libreload`" in x)
+    assert "cannot be exercised here" in line and "2.6.3, 3.0.4" in line
