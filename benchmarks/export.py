@@ -122,6 +122,10 @@ def stop_kea(proc: subprocess.Popen[bytes], url: str) -> None:
         proc.wait(10)
 
 
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def raw_loop(url: str, page_size: int) -> tuple[int, float]:
     client = KeaClient.from_url(url)
     n, start = 0, "start"
@@ -157,10 +161,14 @@ def main() -> None:
         write_memfile(lease_file, opts.leases, now)
         proc, url = start_kea(work, lease_file)
         try:
+            rss = {"start": peak_rss_mb()}
             n_raw, t_raw1 = raw_loop(url, opts.page_size)
+            rss["raw"] = peak_rss_mb()
             n_pq, t_pq = timed_export(url, opts.page_size, parquet_dir=work / "parquet")
+            rss["parquet"] = peak_rss_mb()
             n_sql, t_sql = timed_export(url, opts.page_size,
                                         warehouse=f"sqlite:///{work}/warehouse.db")
+            rss["sqlite"] = peak_rss_mb()
             n_raw2, t_raw2 = raw_loop(url, opts.page_size)
         finally:
             stop_kea(proc, url)
@@ -178,7 +186,7 @@ def main() -> None:
             "ratio_sqlite": round(sql_ps / raw_ps, 3), "raw_s": [round(t_raw1, 2),
                                                                  round(t_raw2, 2)],
             "parquet_s": round(t_pq, 2), "sqlite_s": round(t_sql, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_after": rss,
         }))
     finally:
         if not opts.keep:

@@ -189,8 +189,8 @@ def stats_to_batch(rows: list[StatRow], *, exported_at: datetime,
     """One Arrow record batch (:data:`STATS_SCHEMA`) from tidy rows."""
     n = len(rows)
     return pa.RecordBatch.from_arrays([
-        pa.array([exported_at] * n, type=pa.timestamp("us", tz="UTC")),
-        pa.array([kea_version] * n, type=pa.string()),
+        pa.repeat(pa.scalar(exported_at, type=pa.timestamp("us", tz="UTC")), n),
+        pa.repeat(pa.scalar(kea_version, type=pa.string()), n),
         pa.array([r.source for r in rows], type=pa.string()),
         pa.array([r.family for r in rows], type=pa.int8()),
         pa.array([r.subnet_id for r in rows], type=pa.int64()),

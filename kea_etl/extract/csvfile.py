@@ -60,6 +60,18 @@ def sniff(head: bytes) -> bool:
     return False
 
 
+def _guess_delimiter(path: Path, encoding: str) -> str:
+    """The most frequent of , ; TAB | in the header line (',' when none occurs)."""
+    try:
+        with path.open("r", encoding=encoding, errors="replace") as fh:
+            header = fh.readline()
+    except OSError as exc:
+        raise ConfigError(f"cannot read CSV file {path}: {exc.strerror or exc}") from exc
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | str | Path | None = None,
             kind: str | None = None, chunksize: int = 50_000, delimiter: str | None = None,
             encoding: str | None = None) -> Iterator[ExtractItem]:
@@ -67,7 +79,8 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
 
     ``mapping``: a mapping file path, a dict, a ``ColumnMapping`` or ``None`` (default mapping).
     ``kind``: lease4 / lease6 / reservation4 / reservation6 when the mapping does not say.
-    ``delimiter`` / ``encoding`` override the mapping's. Raises ``ConfigError`` for a missing
+    ``delimiter`` / ``encoding`` override the mapping's; without either, the delimiter is the most
+    frequent of ``, ; TAB |`` in the header line. Raises ``ConfigError`` for a missing
     file, an empty file or a mapping that does not fit the header.
     """
     p = Path(path)
@@ -81,8 +94,10 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
         pre = mapping
     elif mapping is not None:
         pre = mapping_from_dict(mapping)
-    sep = delimiter or (pre.delimiter if pre else ",")
-    enc = encoding or (pre.encoding if pre else "utf-8-sig")
+    given = pre.given if pre is not None else frozenset()
+    enc = encoding or (pre.encoding if pre is not None and "encoding" in given else "utf-8-sig")
+    sep = delimiter or (pre.delimiter if pre is not None and "delimiter" in given else None)
+    sep = sep or _guess_delimiter(p, enc)
     try:
         reader = pd.read_csv(p, sep=sep, encoding=enc, dtype=str, keep_default_na=False,
                              na_filter=False, skip_blank_lines=False, chunksize=chunksize,

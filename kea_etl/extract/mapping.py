@@ -152,6 +152,8 @@ class ColumnMapping:
     timezone: str | None = None
     delimiter: str = ","
     encoding: str = "utf-8"
+    #: the keys the mapping file actually set (so defaults can be told from choices)
+    given: frozenset[str] = frozenset()
 
     def tz(self) -> tzinfo | None:
         """The tzinfo for naive times, or ``None`` (naive times are then an error)."""
@@ -221,7 +223,7 @@ def mapping_from_dict(data: Mapping[str, Any], *, where: str = "mapping") -> Col
     m = ColumnMapping(kind=kind, columns=dict(columns), constants=dict(constants),
                       time_format=time_format, timezone=str(tz) if tz is not None else None,
                       delimiter=str(data.get("delimiter", ",")),
-                      encoding=str(data.get("encoding", "utf-8")))
+                      encoding=str(data.get("encoding", "utf-8")), given=frozenset(data))
     m.tz()  # validate early
     return m
 

@@ -7,7 +7,6 @@ real Kea 2.x loading the same file (``lease4-get-all`` must equal what the extra
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address
@@ -209,15 +208,8 @@ def test_matches_model_of_kea_loader(tmp_path_factory: pytest.TempPathFactory,
 
 # ---- real Kea ---------------------------------------------------------------------------------
 
-def _start_kea(**kwargs: Any) -> Any:
-    if shutil.which("kea-dhcp4") is None:
-        pytest.skip("kea-dhcp4 is not installed")
-    from tests.harness.kea import start_kea
-    return start_kea(**kwargs)
-
-
 @pytest.mark.kea
-def test_real_kea_loads_the_same_leases_from_a_log_structured_file(tmp_path: Path) -> None:
+def test_real_kea_loads_the_same_leases_from_a_log_structured_file(tmp_path: Path, kea_factory: Any) -> None:
     """Kea loads a hand-made log file; lease4-get-all must equal the extractor's output."""
     row = "{a},aa:bb:cc:dd:ee:{m},{c},{v},{e},{s},{f},{f},{h},{st},{u}"
     src = write(tmp_path, "kea-leases4.csv", H4_22,
@@ -231,42 +223,35 @@ def test_real_kea_loads_the_same_leases_from_a_log_structured_file(tmp_path: Pat
                 row.format(a="192.0.2.21", m="zz", c="", v=3600, e=EXP, s=1, f=0, h="bad", st=0, u=""))
     expected, bad = split(kea_memfile.extract(src))
     assert len(bad) == 1
-    srv = _start_kea(family=4, lease_file=src)
-    try:
-        kea = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
-    finally:
-        srv.close()
+    srv = kea_factory(family=4, lease_file=src)
+    kea = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
     assert kea == sorted((e.record for e in expected), key=lambda r: int(r.address))  # type: ignore[union-attr]
+    assert len(kea) == 3
 
 
-@pytest.mark.kea
-def test_real_kea_written_lease_file_v4(tmp_path: Path) -> None:
-    """Leases added, updated and deleted over Kea's socket; the file Kea wrote reads back the same."""
-    srv = _start_kea(family=4)
-    try:
-        now = int(time.time())
-        adds = [
-            {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:01", "valid-lft": 3600},
-            {"ip-address": "192.0.2.31", "hw-address": "aa:bb:cc:00:00:02",
-             "client-id": "01:aa:bb:cc:00:00:02",
-             "hostname": "with,comma.example.org", "fqdn-fwd": True, "user-context": {"k": "a,b"},
-             "expire": now + 5000, "valid-lft": 5000},
-            {"ip-address": "192.0.2.32", "hw-address": "aa:bb:cc:00:00:03", "state": 1},
-            {"ip-address": "198.51.100.9", "hw-address": "aa:bb:cc:00:00:04", "subnet-id": 2},
-            {"ip-address": "192.0.2.33", "hw-address": "aa:bb:cc:00:00:05"},
-        ]
-        for a in adds:
-            srv.ok("lease4-add", a)
-        srv.ok("lease4-update", {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:09",
-                                 "hostname": "renamed", "valid-lft": 1800})
-        srv.ok("lease4-del", {"ip-address": "192.0.2.33"})
-        before = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
-        srv.stop()
-        lease_file = Path(srv.lease_file)
-        assert lease_file.read_text().splitlines()[0].startswith(H4_22)
-        good, bad = split(kea_memfile.extract(lease_file))
-    finally:
-        srv.close()
+def _exercise_v4(srv: Any) -> list[Lease4]:
+    """Add, update and delete leases over the socket; returns what the server then holds."""
+    now = int(time.time())
+    adds = [
+        {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:01", "valid-lft": 3600},
+        {"ip-address": "192.0.2.31", "hw-address": "aa:bb:cc:00:00:02",
+         "client-id": "01:aa:bb:cc:00:00:02",
+         "hostname": "with,comma.example.org", "fqdn-fwd": True, "user-context": {"k": "a,b"},
+         "expire": now + 5000, "valid-lft": 5000},
+        {"ip-address": "192.0.2.32", "hw-address": "aa:bb:cc:00:00:03", "state": 1},
+        {"ip-address": "198.51.100.9", "hw-address": "aa:bb:cc:00:00:04", "subnet-id": 2},
+        {"ip-address": "192.0.2.33", "hw-address": "aa:bb:cc:00:00:05"},
+    ]
+    for a in adds:
+        srv.ok("lease4-add", a)
+    srv.ok("lease4-update", {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:09",
+                             "hostname": "renamed", "valid-lft": 1800})
+    srv.ok("lease4-del", {"ip-address": "192.0.2.33"})
+    return sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
+
+
+def _check_v4(before: list[Lease4], lease_file: Path) -> list[Extracted]:
+    good, bad = split(kea_memfile.extract(lease_file))
     assert bad == []
     got = sorted((g.record for g in good), key=lambda r: int(r.address))  # type: ignore[union-attr]
     assert got == before
@@ -277,26 +262,48 @@ def test_real_kea_written_lease_file_v4(tmp_path: Path) -> None:
     assert by_addr["192.0.2.30"].hostname == "renamed" and by_addr["192.0.2.30"].hwaddr == "aa:bb:cc:00:00:09"
     assert by_addr["192.0.2.32"].state == 1
     assert by_addr["198.51.100.9"].subnet_id == 2
+    return good
 
 
 @pytest.mark.kea
-def test_real_kea_written_lease_file_v6(tmp_path: Path) -> None:
-    if shutil.which("kea-dhcp6") is None:
-        pytest.skip("kea-dhcp6 is not installed")
-    srv = _start_kea(family=6)
+def test_real_kea_written_lease_file_v4(kea_factory: Any) -> None:
+    """Leases added, updated and deleted over Kea's socket; the file Kea wrote reads back the same."""
+    srv = kea_factory(family=4)
+    before = _exercise_v4(srv)
+    srv.stop()
+    lease_file = Path(srv.lease_file)
+    assert lease_file.read_text().splitlines()[0].startswith(H4_22)
+    # the delete is in the file as a row with valid lifetime 0, and the update as a second row
+    rows = [r.split(",") for r in lease_file.read_text().splitlines()[1:]]
+    assert [r[3] for r in rows if r[0] == "192.0.2.33"][-1] == "0"
+    assert sum(1 for r in rows if r[0] == "192.0.2.30") == 2
+    _check_v4(before, lease_file)
+
+
+@pytest.mark.kea3
+def test_real_kea3_written_lease_file_v4_with_pool_id(kea_factory: Any) -> None:
+    srv = kea_factory(family=4, kea3=True)
+    before = _exercise_v4(srv)
+    srv.stop()
+    lease_file = Path(srv.lease_file)
+    assert lease_file.read_text().splitlines()[0] == H4_24
+    good = _check_v4(before, lease_file)
+    assert {g.extra["pool_id"] for g in good} == {0}
+
+
+@pytest.mark.kea
+def test_real_kea_written_lease_file_v6(kea_factory: Any) -> None:
+    srv = kea_factory(family=6)
     duid = "00:03:00:01:aa:bb:cc:dd:ee:01"
-    try:
-        srv.ok("lease6-add", {"ip-address": "2001:db8:1::1001", "duid": duid, "iaid": 11,
-                              "hostname": "h,6", "valid-lft": 4000, "preferred-lft": 3000})
-        srv.ok("lease6-add", {"ip-address": "2001:db8:8000:100::", "duid": duid, "iaid": 12, "type": "IA_PD",
-                              "prefix-len": 56, "subnet-id": 1})
-        srv.ok("lease6-add", {"ip-address": "2001:db8:1::1002", "duid": duid, "iaid": 13})
-        srv.ok("lease6-del", {"ip-address": "2001:db8:1::1002"})
-        before = sorted((Lease6.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
-        srv.stop()
-        good, bad = split(kea_memfile.extract(Path(srv.lease_file)))
-    finally:
-        srv.close()
+    srv.ok("lease6-add", {"ip-address": "2001:db8:1::1001", "duid": duid, "iaid": 11,
+                          "hostname": "h,6", "valid-lft": 4000, "preferred-lft": 3000})
+    srv.ok("lease6-add", {"ip-address": "2001:db8:8000:100::", "duid": duid, "iaid": 12, "type": "IA_PD",
+                          "prefix-len": 56, "subnet-id": 1})
+    srv.ok("lease6-add", {"ip-address": "2001:db8:1::1002", "duid": duid, "iaid": 13})
+    srv.ok("lease6-del", {"ip-address": "2001:db8:1::1002"})
+    before = sorted((Lease6.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
+    srv.stop()
+    good, bad = split(kea_memfile.extract(Path(srv.lease_file)))
     assert bad == []
     got = sorted((g.record for g in good), key=lambda r: int(r.address))  # type: ignore[union-attr]
     assert got == before
