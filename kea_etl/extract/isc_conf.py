@@ -658,6 +658,8 @@ class _Parser:
                     yield Extracted(rec, source=host.path, line=host.line, extra=extra)
         # v6
         if (host.fixed6 or host.prefixes6) and want6:
+            alt6: list[str] = []
+            warnings6 = list(warnings)
             if host.duid is not None:
                 ident6: tuple[str, str] | None = ("duid", host.duid[0])
             elif host.client_id is not None:
@@ -666,6 +668,15 @@ class _Parser:
                 ident6 = ("hw-address", ethernet[0][0])
             else:
                 ident6 = None
+            if ident6 is not None and ident6[0] == "duid":
+                if host.duid is not None and host.client_id is not None and host.client_id[0] != host.duid[0]:
+                    alt6.append(f"duid={host.client_id[0]}")
+                    warnings6.append((host.client_id[1], "dhcp-client-identifier not carried: the "
+                                      "reservation is keyed by the host-identifier DUID"))
+                if ethernet:
+                    alt6.append(f"hw-address={ethernet[0][0]}")
+                    warnings6.append((ethernet[0][1], "hardware ethernet not carried: the reservation "
+                                      "is keyed by the DUID (Kea holds one identifier per reservation)"))
             if ident6 is None:
                 yield err(host.line, "has no identifier Kea can use for a v6 reservation (needs "
                           "'host-identifier option dhcp6.client-id', 'option dhcp-client-identifier' "
@@ -692,7 +703,6 @@ class _Parser:
                     bad = True
             if bad and not (addrs or prefixes):
                 return
-            warnings6 = list(warnings)
             if filename is not None or next_server is not None:
                 warnings6.append((host.line, "filename / next-server not carried into the v6 "
                                   "reservation (DHCPv6 boots via option bootfile-url)"))
@@ -706,6 +716,8 @@ class _Parser:
                 return
             extra = dict(extra_base)
             extra["warnings"] = warnings6
+            if alt6:
+                extra["alt_identifiers"] = alt6
             yield Extracted(rec6, source=host.path, line=host.line, extra=extra)
 
 

@@ -47,6 +47,10 @@ DEFAULT_PASSWORD_ENV = "KEA_ETL_PASSWORD"
 # Kea 3.0's reservation-add still answers result 1 "... as this host has already been added".
 _CONFLICT_TEXT = re.compile(r"already (?:exists|been added)", re.IGNORECASE)
 # kea-ctrl-agent could not reach the daemon behind it: transport trouble, worth a retry.
+# Kea 3.0.4 answers lease4-add for an address in no subnet with result 4 although nothing conflicts
+# ("subnet-id not specified and failed to find a subnet for address ..."): an error, not a conflict.
+_NOT_A_CONFLICT_TEXT = re.compile(r"failed to find a subnet|no subnet|subnet-id .* does not exist",
+                                  re.IGNORECASE)
 _CA_FORWARD_FAILED = re.compile(r"^Unable to forward command to the \S+ service", re.IGNORECASE)
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
@@ -65,7 +69,8 @@ def decode_reply(command: str, reply: dict[str, Any], server: str | None = None)
         return KeaResponse(command, result, text, arguments)
     if result == 2:
         raise KeaUnsupportedError(command, hook=hook_for(command), server=server, text=text)
-    if result == 4 or (result == 1 and _CONFLICT_TEXT.search(text)):
+    if (result == 4 and not _NOT_A_CONFLICT_TEXT.search(text)) or (
+            result == 1 and _CONFLICT_TEXT.search(text)):
         raise KeaConflictError(command, text, result=result, arguments=arguments, server=server)
     if result == 1 and _CA_FORWARD_FAILED.search(text):
         raise KeaTransportError(f"{server}: {text}", url=server)

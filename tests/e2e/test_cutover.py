@@ -76,7 +76,7 @@ default-lease-time {LEASE_TIME};
 max-lease-time {LEASE_TIME};
 shared-network link {{
   subnet 10.99.0.0 netmask 255.255.255.0 {{ }}
-  subnet 10.100.0.0 netmask 255.255.252.0 {{ range 10.100.0.10 10.100.3.200; }}
+  subnet 10.100.0.0 netmask 255.255.252.0 {{ range 10.100.1.0 10.100.3.200; }}
 }}
 """
 
@@ -88,8 +88,8 @@ default-lease-time {LEASE_TIME};
 max-lease-time {LEASE_TIME};
 preferred-lifetime {LEASE_TIME // 2};
 subnet6 2001:db8:100::/64 {{
-  range6 2001:db8:100::1000 2001:db8:100::ffff;
-  prefix6 2001:db8:200:: 2001:db8:200:ff00:: /56;
+  range6 2001:db8:100::8000 2001:db8:100::ffff;
+  prefix6 2001:db8:200:8000:: 2001:db8:200:ff00:: /56;
 }}
 """
 
@@ -288,6 +288,56 @@ ACK = {4: "REQUEST-ACK", 6: "REQUEST-REPLY"}
 
 
 # -- the test --------------------------------------------------------------------------------------
+def serve_with_dhcpd(family: int, net: NetnsPair, tmp_path: Path
+                     ) -> tuple[Path, dict[Any, list[Any]], dict[Any, str]]:
+    """dhcpd serves the perfdhcp clients and stops. Returns the lease file, client -> its lease
+    keys (v4: [MAC]; v6: [IA_NA key, IA_PD key]) and lease key -> what dhcpd handed out."""
+    n = CLIENTS4 if family == 4 else CLIENTS6
+    lease_path = tmp_path / ("dhcpd.leases" if family == 4 else "dhcpd6.leases")
+    dhcpd = (Dhcpd4 if family == 4 else Dhcpd6)(net, DHCPD4_CONF if family == 4 else DHCPD6_CONF,
+                                                 lease_path)
+    with dhcpd:
+        first = perfdhcp_round(family, net)
+    assert first.received(ACK[family]) == n, f"dhcpd did not serve all {n} clients:\n{first.stdout}"
+    text = lease_path.read_text()
+    clients: dict[Any, list[Any]]
+    if family == 4:
+        held4 = dhcpd_leases4(text)
+        macs = client_macs(BASE_MAC4, n)
+        assert sorted(held4) == sorted(macs), "dhcpd's active leases are not exactly perfdhcp's clients"
+        assert all(held4[m]["uid"] == client_id4(m) for m in macs), "perfdhcp's client-ids missing"
+        return lease_path, {m: [m] for m in macs}, {m: held4[m]["address"] for m in macs}
+    held6 = dhcpd_leases6(text)
+    clients = {d: [("IA_NA", d, 1), ("IA_PD", d, 1)] for d in client_duids(BASE_MAC6, n)}
+    assert sorted(held6) == sorted(k for keys in clients.values() for k in keys), \
+        "dhcpd's active IAs are not exactly perfdhcp's clients (one IA_NA + one IA_PD each)"
+    return lease_path, clients, dict(held6)
+
+
+def count_kept(family: int, clients: dict[Any, list[Any]], expected: dict[Any, str],
+               kea_leases: list[dict[str, Any]], since: int) -> tuple[int, list[str]]:
+    """Clients whose every lease is in Kea for them, at dhcpd's address / prefix, alone, and
+    renewed at or after ``since`` (epoch); plus one line per lease that was not kept."""
+    by_client: dict[Any, list[dict[str, Any]]] = (
+        kea_by_client4(kea_leases) if family == 4 else kea_by_client6(kea_leases))
+    lost: list[str] = []
+    kept = 0
+    for keys in clients.values():
+        ok = True
+        for key in keys:
+            got = by_client.get(key, [])
+            values = [g["ip-address"] if family == 4 else kea_value6(g) for g in got]
+            if values != [expected[key]]:
+                ok = False
+                lost.append(f"{key}: dhcpd {expected[key]}, Kea now {values}")
+            elif int(got[0]["cltt"]) < since:
+                ok = False
+                lost.append(f"{key}: {values[0]} in Kea but not renewed by the client "
+                            f"(cltt {got[0]['cltt']} < {since})")
+        kept += ok
+    return kept, lost
+
+
 @pytest.mark.parametrize("family", [4, 6], ids=["v4", "v6"])
 @pytest.mark.parametrize("mode", ["live", "memfile"])
 def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: NetnsPair,
@@ -297,30 +347,7 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
     n = CLIENTS4 if family == 4 else CLIENTS6
 
     # 1. dhcpd serves the clients, writes dhcpd.leases, stops
-    lease_path = tmp_path / ("dhcpd.leases" if family == 4 else "dhcpd6.leases")
-    dhcpd = (Dhcpd4 if family == 4 else Dhcpd6)(net, DHCPD4_CONF if family == 4 else DHCPD6_CONF,
-                                                 lease_path)
-    with dhcpd:
-        first = perfdhcp_round(family, net)
-    assert first.received(ACK[family]) == n, f"dhcpd did not serve all {n} clients:\n{first.stdout}"
-    text = lease_path.read_text()
-
-    # what dhcpd handed out, per client
-    expected: dict[Any, str]
-    if family == 4:
-        held4 = dhcpd_leases4(text)
-        macs = client_macs(BASE_MAC4, n)
-        assert sorted(held4) == sorted(macs), "dhcpd's active leases are not exactly perfdhcp's clients"
-        assert all(held4[m]["uid"] == client_id4(m) for m in macs), "perfdhcp's client-ids missing"
-        expected = {m: held4[m]["address"] for m in macs}
-        clients: dict[Any, list[Any]] = {m: [m] for m in macs}
-    else:
-        held6 = dhcpd_leases6(text)
-        duids = client_duids(BASE_MAC6, n)
-        clients = {d: [("IA_NA", d, 1), ("IA_PD", d, 1)] for d in duids}
-        assert sorted(held6) == sorted(k for keys in clients.values() for k in keys), \
-            "dhcpd's active IAs are not exactly perfdhcp's clients (one IA_NA + one IA_PD each)"
-        expected = dict(held6)
+    lease_path, clients, expected = serve_with_dhcpd(family, net, tmp_path)
     n_leases = len(expected)
 
     # 2. kea-etl migrate into Kea on the same link
@@ -329,11 +356,10 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
     assert report["failed"] == 0, f"report: {json.dumps(report)[:3000]}"
     migrated = srv.leases()
     assert len(migrated) == n_leases, f"Kea holds {len(migrated)} leases after the migration, not {n_leases}"
-    by_client_before: dict[Any, list[dict[str, Any]]] = (
-        kea_by_client4(migrated) if family == 4 else kea_by_client6(migrated))
     if family == 4:
+        by_mac = kea_by_client4(migrated)
         for mac in expected:
-            (lease,) = by_client_before[mac]
+            (lease,) = by_mac[mac]
             assert lease["ip-address"] == expected[mac]
             assert str(lease.get("client-id", "")).lower() == client_id4(mac), lease
 
@@ -344,12 +370,13 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
 
     # 3. v4: raw INIT-REBOOT from the same MAC + client-id -> ACK; another client-id -> NAK
     if family == 4:
-        m0, m1, m2, m3 = macs[:4]
-        stranger_id = client_id4("52:54:00:ee:ee:01")
+        m0, m1, m2, m3 = list(clients)[:4]
         raw = run_client_ops(net, [
             {"op": "init-reboot", "mac": m0, "address": expected[m0], "client_id": client_id4(m0)},
             {"op": "init-reboot", "mac": m1, "address": expected[m1], "client_id": client_id4(m1)},
-            {"op": "init-reboot", "mac": m2, "address": expected[m2], "client_id": stranger_id},
+            # the same MAC with another client-id (e.g. a converter that dropped or mangled it)
+            {"op": "init-reboot", "mac": m2, "address": expected[m2],
+             "client_id": client_id4("52:54:00:ee:ee:01")},
             {"op": "init-reboot", "mac": m3, "address": expected[m3], "client_id": "ff:00:00:00:01:" + m3},
         ])
         assert [r["reply"] for r in raw] == ["ACK", "ACK", "NAK", "NAK"], raw
@@ -362,22 +389,7 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
 
     # 5. compare, per client
     after = srv.leases()
-    by_client_after: dict[Any, list[dict[str, Any]]] = (
-        kea_by_client4(after) if family == 4 else kea_by_client6(after))
-    lost: list[str] = []
-    kept = 0
-    for client, keys in clients.items():
-        ok = True
-        for key in keys:
-            got = by_client_after.get(key, [])
-            values = [g["ip-address"] if family == 4 else kea_value6(g) for g in got]
-            if values != [expected[key]]:
-                ok = False
-                lost.append(f"{key}: dhcpd {expected[key]}, Kea now {values}")
-            elif int(got[0]["cltt"]) < t_clients:
-                ok = False
-                lost.append(f"{key}: {values[0]} in Kea but not renewed by the client (cltt {got[0]['cltt']})")
-        kept += ok
+    kept, lost = count_kept(family, clients, expected, after, t_clients)
     figure = {
         "family": family, "mode": mode, "clients_kept": kept, "clients_total": len(clients),
         "percent": 100.0 * kept / len(clients), "leases_migrated": n_leases,
@@ -389,6 +401,33 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
     assert not lost, f"{len(lost)} lease(s) not kept:\n" + "\n".join(lost[:20])
     assert kept == len(clients) == n
     assert len(after) == len(migrated), f"Kea's lease count grew: {len(migrated)} -> {len(after)}"
+
+
+@pytest.mark.parametrize("family", [4, 6], ids=["v4", "v6"])
+def test_control_without_migration_no_client_keeps_its_lease(family: int, net: NetnsPair,
+                                                             kea_factory: Callable[..., KeaServer],
+                                                             tmp_path: Path) -> None:
+    """The negative control: the same steps with nothing migrated. Kea allocates from the bottom
+    of its pools, dhcpd's ranges start higher, so every client gets something else and the
+    comparison above reports 0 kept: the 100 % is the migration's doing, not a coincidence."""
+    lease_path, clients, expected = serve_with_dhcpd(family, net, tmp_path)
+    srv = start_kea_on_link(kea_factory, net, family)
+    second = perfdhcp_round(family, net)
+    n = CLIENTS4 if family == 4 else CLIENTS6
+    assert second.received(ACK[family]) == n, second.stdout
+    after = srv.leases()
+    kept, lost = count_kept(family, clients, expected, after, 0)
+    print(f"CONTROL v{family} without migration: {kept}/{len(clients)} clients kept, Kea leases 0 -> {len(after)}")
+    assert kept == 0, lost
+    assert len(after) == len(expected)
+    if family == 4:
+        # and a client whose lease Kea does not know is refused its old address (authoritative)
+        mac = next(iter(clients))
+        used = {lease["ip-address"] for lease in after}
+        if expected[mac] not in used:
+            (r,) = run_client_ops(net, [{"op": "init-reboot", "mac": mac, "address": expected[mac],
+                                         "client_id": client_id4(mac)}])
+            assert r["reply"] == "NAK", r
 
 
 def test_dhcpd_lease_parsers_read_octal_ids() -> None:

@@ -165,8 +165,8 @@ def test_delimiter_is_guessed_from_the_header(tmp_path: Path) -> None:
     p = tmp_path / "semi.csv"
     p.write_text("IP Address;MAC Address;Valid Lifetime;Expire\n192.0.2.1;aa:bb:cc:dd:ee:01;60;2000000000\n")
     (ext,) = csvfile.extract(p)
-    assert isinstance(ext, Extracted) and ext.record == Lease4(address="192.0.2.1", hwaddr="aa:bb:cc:dd:ee:01",
-                                                                valid_lft=60, cltt=EXP - 60)
+    assert isinstance(ext, Extracted)
+    assert ext.record == Lease4(address="192.0.2.1", hwaddr="aa:bb:cc:dd:ee:01", valid_lft=60, cltt=EXP - 60)
     t = tmp_path / "tab.tsv"
     t.write_text("ip\tmac\tname\n192.0.2.2\taa:bb:cc:dd:ee:02\tx\n")
     (res,) = csvfile.extract(t)

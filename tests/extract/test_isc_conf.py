@@ -279,3 +279,17 @@ def test_round_trip(tmp_path_factory: pytest.TempPathFactory, hosts: list[dict[s
     good, bad = split(isc_conf.extract(p))
     assert bad == []
     assert [g.record for g in good] == expected
+
+
+def test_v6_duid_wins_over_mac_with_warning(tmp_path: Path) -> None:
+    p = tmp_path / "d6.conf"
+    p.write_text("host both {\n"
+                 "  hardware ethernet aa:bb:cc:dd:ee:01;\n"
+                 "  host-identifier option dhcp6.client-id 00:03:00:01:aa:bb:cc:dd:ee:01;\n"
+                 "  fixed-address6 2001:db8:1::5;\n"
+                 "}\n")
+    (ext,) = isc_conf.extract(p)
+    assert isinstance(ext, Extracted)
+    assert (ext.record.identifier_type, ext.record.identifier) == ("duid", "00:03:00:01:aa:bb:cc:dd:ee:01")
+    assert ext.extra["alt_identifiers"] == ["hw-address=aa:bb:cc:dd:ee:01"]
+    assert [w[0] for w in ext.extra["warnings"]] == [2]

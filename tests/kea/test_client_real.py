@@ -169,6 +169,16 @@ def test_conflict_is_result_4_on_kea3(kea3_4: KeaServer) -> None:
     assert ei.value.result == 4
 
 
+@pytest.mark.kea3
+def test_address_in_no_subnet_is_an_error_not_a_conflict_on_kea3(kea3_4: KeaServer) -> None:
+    # Kea 3.0.4 answers this with result 4 too; it must not be mistaken for "address taken".
+    c = KeaClient.from_url(kea3_4.socket_url)
+    with pytest.raises(KeaCommandError) as ei:
+        c.lease4_add({"ip-address": "203.0.113.9", "hw-address": "02:00:00:00:00:09"})
+    assert not isinstance(ei.value, KeaConflictError)
+    assert "subnet" in ei.value.text
+
+
 @pytest.mark.kea
 def test_unsupported_command_names_the_hook_kea2(kea4: KeaServer) -> None:
     c = KeaClient.from_url(kea4.socket_url)

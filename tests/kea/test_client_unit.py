@@ -801,3 +801,11 @@ def test_http_truncated_body_is_a_transport_error() -> None:
             KeaClient.from_url(srv.url, retries=0).version_get()
     finally:
         srv.close()
+
+
+def test_result_4_for_an_address_in_no_subnet_is_not_a_conflict() -> None:
+    text = "subnet-id not specified and failed to find a subnet for address 203.0.113.9"
+    client, _ = _client(lambda c, a: {"result": 4, "text": text})
+    with pytest.raises(KeaCommandError) as ei:
+        client.lease4_add({"ip-address": "203.0.113.9"})
+    assert not isinstance(ei.value, KeaConflictError)
