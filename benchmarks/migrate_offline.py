@@ -11,7 +11,8 @@ runs the real command line in a child process::
 
 and prints one JSON line: ``leases`` (blocks in the file), ``records`` (distinct leases read),
 ``loaded``, ``seconds`` (wall time of the command), ``leases_per_s`` (blocks per second),
-``peak_rss_mb`` (the command's peak resident memory) and the machine's core count.
+``peak_rss_mb`` (the command's peak resident memory), ``cpu_seconds`` (the command's CPU time),
+the machine's core count and load average (other work on the machine inflates ``seconds``).
 Target: 1M leases in <= 20 s on 2 cores.
 """
 
@@ -110,7 +111,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         sys.exit(f"kea-etl migrate failed ({proc.returncode}): {proc.stderr.strip()}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = usage.ru_maxrss
     data = json.loads(report.read_text())
     print(json.dumps({
         "leases": args.leases,
@@ -121,6 +123,9 @@ def main() -> None:
         "seconds": round(seconds, 2),
         "leases_per_s": round(args.leases / seconds),
         "peak_rss_mb": round(peak_kb / 1024, 1),
+        # CPU time of the command: on a shared machine wall time also counts waiting for a core
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "cores": os.cpu_count(),
     }))
     if not args.keep:

@@ -183,7 +183,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                                     "query", "mapping", "username", "password_env",
                                     "password_file", "ca_file"}),
     "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv",
-                         "page_size", "stats", "username", "password_env", "password_file",
+                         "page_size", "stats", "report", "username", "password_env", "password_file",
                          "ca_file"}),
     "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",
                                       "tolerance", "query", "mapping", "username", "password_env",
@@ -200,13 +200,14 @@ def run_pipeline(pipeline: Pipeline, *, dry_run: bool = False,
     A step that finds differences or failed records (exit code 1) does not stop the pipeline:
     the next step (typically ``reconcile``) is what tells the operator how bad it is.
     """
-    from kea_etl import _pipeline_steps
+    import importlib
 
+    steps_module = importlib.import_module("kea_etl._pipeline_steps")
     results: list[StepResult] = []
     for i, step in enumerate(pipeline.steps):
         if on_step is not None:
             on_step(i, step)
-        runner: StepRunner = getattr(_pipeline_steps, f"run_{step.kind}")
+        runner: StepRunner = getattr(steps_module, f"run_{step.kind}")
         result = runner(step, dry_run)
         results.append(result)
         if result.exit_code >= 2:

@@ -274,3 +274,12 @@ def test_hosts_and_reserved_for_other(tmp_path: Path, kea4: Path) -> None:
     hosts = fragment["Dhcp4"]["subnet4"][0]["reservations"]
     assert hosts == [{"hw-address": "00:00:00:00:00:aa", "ip-address": "192.0.2.50",
                       "hostname": "printer"}]
+
+
+def test_cli_progress_bar_forced(tmp_path: Path, kea4: Path) -> None:
+    src = write_leases(tmp_path / "dhcpd.leases",
+                       *(block(f"192.0.2.{i}", mac=f"00:00:00:00:01:{i:02x}") for i in range(1, 40)))
+    res = run(str(src), "--to", f"memfile:{tmp_path}/o", "--kea-config", str(kea4), "--as-of", AS_OF,
+              "--progress")
+    assert res.exit_code == 0, res.output
+    assert "39 read, 39 loaded, 0 skipped, 0 failed" in res.output

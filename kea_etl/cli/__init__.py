@@ -26,7 +26,7 @@ def main() -> None:
 
 def _register() -> None:
     # Sub-command modules register themselves on import; keep this list sorted.
-    from kea_etl.cli import export_cmd, kea_cmd, migrate_cmd, reconcile_cmd  # noqa: F401
+    from kea_etl.cli import export_cmd, kea_cmd, migrate_cmd, reconcile_cmd, run_cmd  # noqa: F401
 
 
 _register()

@@ -33,7 +33,8 @@ guessed from the columns present (``duid`` / ``iaid`` -> v6, any lifetime column
 when still open, from the first row's address.
 
 Values may be strings (CSV) or native database values (SQL): ``int`` / ``Decimal`` (an IPv4
-address stored as a number, as in Kea's own lease4 table), ``bytes`` / ``memoryview`` (ids as raw
+address stored as a number, as in Kea's own lease4 table; a negative IAID is read as the unsigned
+32-bit value Kea stored in its signed ``iaid`` column), ``bytes`` / ``memoryview`` (ids as raw
 bytes), ``datetime`` (aware, or naive plus ``timezone``). Times given as text are epoch seconds or
 ISO-8601 *with* an offset; Kea lease times are never local.
 """
@@ -613,8 +614,12 @@ class RowConverter:
             raise InvalidValueError("prefix_len", plen_raw, f"an {lease_type} lease is a /128")
         pref = self._get(row, "preferred_lft")
         hw = self._get(row, "hwaddr")
+        iaid_n = _int(iaid, "iaid")
+        if -(2**31) <= iaid_n < 0:
+            # Kea's SQL lease6 tables keep the 32-bit IAID in a signed INT column.
+            iaid_n += 2**32
         rec = Lease6(address=_address(text, "address", 6), duid=_hexid(duid),  # type: ignore[arg-type]
-                     iaid=_int(iaid, "iaid"), lease_type=lease_type,  # type: ignore[arg-type]
+                     iaid=iaid_n, lease_type=lease_type,  # type: ignore[arg-type]
                      prefix_len=prefix_len,
                      preferred_lft=_int(pref, "preferred_lft") if pref is not None else kw["valid_lft"],
                      hwaddr=None if hw is None else _hexid(hw), origin=self.source, line=line, **kw)

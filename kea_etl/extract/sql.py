@@ -11,6 +11,9 @@ table stores it so), ``bytea`` / ``VARBINARY`` ids are raw bytes, ``timestamptz`
 datetime. A naive ``TIMESTAMP`` (MySQL, or PostgreSQL without time zone) needs ``timezone`` in
 the mapping, because kea-etl never guesses local time.
 
+For Kea's own MySQL schema select ``UNIX_TIMESTAMP(expire) AS expire``: the column is a
+``TIMESTAMP`` in the session time zone, and the server converts it exactly.
+
 The source name in reports is the URL with its password hidden, plus the table or ``query``.
 """
 
@@ -61,10 +64,12 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
     """Stream records from a table or a query.
 
     ``url``: SQLAlchemy URL (``postgresql://user@host/db``, ``mysql+pymysql://root@host/db``,
-    ``sqlite:///path.db``). ``table`` or ``query`` (exactly one); ``params`` binds ``:name``
-    placeholders of the query. ``mapping`` / ``kind`` as for the CSV extractor. ``engine``: reuse
+    ``sqlite:///path.db``). ``table`` or ``query`` (exactly one; a ``query`` that is a bare
+    ``[schema.]table`` name is taken as the table); ``params`` binds ``:name`` placeholders. ``mapping`` / ``kind`` as for the CSV extractor. ``engine``: reuse
     an existing engine instead of creating one from ``url``.
     """
+    if table is None and query is not None and _TABLE.fullmatch(query.strip()):
+        table, query = query.strip(), None  # `--query leases`: a bare table name
     if (table is None) == (query is None):
         raise ConfigError("give exactly one of table= or query= for a SQL source")
     if chunksize < 1:

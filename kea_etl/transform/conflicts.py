@@ -41,12 +41,14 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from kea_etl.records import STATE_DECLINED, Lease4, Lease6, Reservation
 from kea_etl.transform.normalize import Rejected
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["Conflict", "ConflictTracker"]
 
@@ -95,12 +97,18 @@ class _Columns:
         return len(self.src)
 
     def u32_col(self, i: int) -> npt.NDArray[np.int64]:
+        import numpy as np  # imported when conflicts are resolved, not at start-up
+
         return np.frombuffer(self.u32, dtype=np.uint32).reshape(-1, 4)[:, i].astype(np.int64)
 
     def i64_col(self, i: int) -> npt.NDArray[np.int64]:
+        import numpy as np  # imported when conflicts are resolved, not at start-up
+
         return np.frombuffer(self.i64, dtype=np.int64).reshape(-1, 3)[:, i].copy()
 
     def u64_col(self, i: int) -> npt.NDArray[np.int64]:
+        import numpy as np  # imported when conflicts are resolved, not at start-up
+
         return np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2)[:, i].view(np.int64).copy()
 
     def address(self, i: int) -> IPv4Address | IPv6Address:
@@ -234,6 +242,8 @@ class ConflictTracker:
     def _group_losers(keys: list[npt.NDArray[np.int64]], cltt: npt.NDArray[np.int64],
                       alive: npt.NDArray[np.bool_]) -> Iterator[tuple[int, int]]:
         """(loser, winner) index pairs: in each group of equal ``keys``, all but the newest."""
+        import numpy as np
+
         idx = np.nonzero(alive)[0]
         if len(idx) < 2:
             return
@@ -255,6 +265,8 @@ class ConflictTracker:
             yield int(pos[lose]), int(pos[win])
 
     def _resolve4(self) -> Iterator[Conflict]:
+        import numpy as np
+
         cols = self._c4
         n = len(cols)
         if n == 0:
@@ -285,6 +297,8 @@ class ConflictTracker:
                                          "when it renews", fails=False)
 
     def _resolve6(self) -> Iterator[Conflict]:
+        import numpy as np
+
         cols = self._c6
         n = len(cols)
         if n == 0:

@@ -18,6 +18,9 @@ For each case (v4 / v6 x live / memfile), in two network namespaces the test cre
    is at least the time step 3 began; the migrated cltt is checked to be earlier, so this cannot
    pass without the client actually asking). Kea's lease count must not grow.
 
+A control case runs the same steps without a migration and finds 0 clients kept: dhcpd's
+ranges start above Kea's pools on purpose, so an address can only be kept by migrating it.
+
 The figure (clients kept / clients total) is printed and written as one JSON line per case into
 ``build/cutover.json``; the test asserts 100 %.
 
@@ -61,11 +64,7 @@ BASE_MAC4 = "00:0c:0c:00:00:00"
 BASE_MAC6 = "00:0c:0c:06:00:00"
 LEASE_TIME = 86400
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.kea,
-    pytest.mark.skipif(bool(netns_available()), reason=netns_available() or ""),
-]
+needs_netns = pytest.mark.skipif(bool(netns_available()), reason=netns_available() or "")
 
 DHCPD4_CONF = f"""\
 authoritative;
@@ -95,7 +94,9 @@ subnet6 2001:db8:100::/64 {{
 
 
 def kea_subnets4() -> list[dict[str, Any]]:
-    """The same link and pool as DHCPD4_CONF: perfdhcp relays from 10.99.0.2 (giaddr)."""
+    """The link of DHCPD4_CONF; perfdhcp relays from 10.99.0.2 (giaddr). Kea's pool is larger
+    and starts lower than dhcpd's range (a real cutover often widens pools): Kea 2.2 allocates
+    from the bottom, so a client Kea did not learn about gets a different address."""
     return [
         {"id": 1, "subnet": "10.99.0.0/24"},
         {"id": 2, "subnet": "10.100.0.0/22", "relay": {"ip-addresses": ["10.99.0.2"]},
@@ -104,7 +105,8 @@ def kea_subnets4() -> list[dict[str, Any]]:
 
 
 def kea_subnets6(iface: str) -> list[dict[str, Any]]:
-    """The same subnet, range and prefix pool as DHCPD6_CONF; direct clients: by interface."""
+    """The subnet of DHCPD6_CONF, with a pool and pd-pool starting below dhcpd's range6 /
+    prefix6 (see kea_subnets4); direct clients: subnet selected by interface."""
     return [
         {"id": 1, "subnet": "2001:db8:100::/64", "interface": iface,
          "pools": [{"pool": "2001:db8:100::1000 - 2001:db8:100::ffff"}],
@@ -267,7 +269,8 @@ def migrate(case_dir: Path, lease_path: Path, mode: str, family: int, net: Netns
         proc = kea_etl("migrate", str(lease_path), "--to", f"memfile:{out_dir}",
                        "--kea-config", str(kea_conf), "--report", str(report_path), "--no-progress")
         csv = out_dir / f"kea-leases{family}.csv"
-        assert proc.returncode == 0, f"kea-etl migrate failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, (f"kea-etl migrate failed ({proc.returncode}):\n"
+                                      f"{proc.stdout}\n{proc.stderr}")
         assert csv.exists(), f"kea-etl migrate wrote no {csv.name}:\n{proc.stdout}"
         srv = start_kea_on_link(kea_factory, net, family, lease_file=csv)
     assert proc.returncode == 0, (f"kea-etl migrate --to {mode} failed (exit {proc.returncode}):\n"
@@ -338,6 +341,9 @@ def count_kept(family: int, clients: dict[Any, list[Any]], expected: dict[Any, s
     return kept, lost
 
 
+@pytest.mark.netns
+@pytest.mark.kea
+@needs_netns
 @pytest.mark.parametrize("family", [4, 6], ids=["v4", "v6"])
 @pytest.mark.parametrize("mode", ["live", "memfile"])
 def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: NetnsPair,
@@ -403,6 +409,9 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
     assert len(after) == len(migrated), f"Kea's lease count grew: {len(migrated)} -> {len(after)}"
 
 
+@pytest.mark.netns
+@pytest.mark.kea
+@needs_netns
 @pytest.mark.parametrize("family", [4, 6], ids=["v4", "v6"])
 def test_control_without_migration_no_client_keeps_its_lease(family: int, net: NetnsPair,
                                                              kea_factory: Callable[..., KeaServer],
@@ -417,17 +426,17 @@ def test_control_without_migration_no_client_keeps_its_lease(family: int, net: N
     assert second.received(ACK[family]) == n, second.stdout
     after = srv.leases()
     kept, lost = count_kept(family, clients, expected, after, 0)
-    print(f"CONTROL v{family} without migration: {kept}/{len(clients)} clients kept, Kea leases 0 -> {len(after)}")
+    print(f"CONTROL v{family} without migration: {kept}/{len(clients)} clients kept, "
+          f"Kea leases 0 -> {len(after)}")
     assert kept == 0, lost
     assert len(after) == len(expected)
     if family == 4:
         # and a client whose lease Kea does not know is refused its old address (authoritative)
         mac = next(iter(clients))
-        used = {lease["ip-address"] for lease in after}
-        if expected[mac] not in used:
-            (r,) = run_client_ops(net, [{"op": "init-reboot", "mac": mac, "address": expected[mac],
-                                         "client_id": client_id4(mac)}])
-            assert r["reply"] == "NAK", r
+        assert expected[mac] not in {lease["ip-address"] for lease in after}
+        (r,) = run_client_ops(net, [{"op": "init-reboot", "mac": mac, "address": expected[mac],
+                                     "client_id": client_id4(mac)}])
+        assert r["reply"] == "NAK", r
 
 
 def test_dhcpd_lease_parsers_read_octal_ids() -> None:
@@ -447,7 +456,8 @@ def test_dhcpd_lease_parsers_read_octal_ids() -> None:
     assert dhcpd_leases6(v6) == {("IA_PD", duid, 1): "2001:db8:200:100::/56"}
 
 
-def test_cutover_figures_file_keeps_one_line_per_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cutover_figures_file_keeps_one_line_per_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     figures = tmp_path / "cutover.json"
     monkeypatch.setattr(sys.modules[__name__], "FIGURES", figures)
     base = {"clients_kept": 1, "clients_total": 2, "percent": 50.0, "kea_leases_after_migration": 2,
@@ -455,6 +465,7 @@ def test_cutover_figures_file_keeps_one_line_per_case(tmp_path: Path, monkeypatc
     record_figure("v4-live", base)
     record_figure("v6-live", base)
     record_figure("v4-live", {**base, "clients_kept": 2, "percent": 100.0})
+    assert "CUTOVER v4-live: 2/2 clients kept (100.0 %)" in capsys.readouterr().out
     rows = [json.loads(line) for line in figures.read_text().splitlines()]
     assert [(r["case"], r["clients_kept"]) for r in rows] == [("v6-live", 1), ("v4-live", 2)]
 

@@ -116,7 +116,7 @@ def test_lifetime_rules() -> None:
     # ends never -> Kea's infinite lifetime, cltt kept
     assert got["192.0.2.16"].valid_lft == INFINITE_LIFETIME == 4294967295
     assert got["192.0.2.16"].cltt == utc("2026/11/27 12:00:00")
-    # backup lease: no ends, no cltt, no client -> expired at starts, no hwaddr
+    # backup lease: no ends, no cltt, no client -> expired at starts, no hwaddr (isc #20)
     backup = got["192.0.2.13"]
     assert (backup.cltt, backup.valid_lft, backup.hwaddr) == (utc("2017/10/10 12:05:14"), 0, None)
 
@@ -160,12 +160,12 @@ def test_formats_epoch_never_case_hex_uid_escapes_openbsd() -> None:
 
 def test_sets_options_nested_blocks_and_other_declarations() -> None:
     its = items("v4-extras.leases")
-    # failover peer state and the OMAPI host block are not leases: skipped without error
+    # the OMAPI host block and server-duid are not leases: skipped without error
     assert [i.key for i in its] == ["192.0.2.40", "192.0.2.41"]
     a, b = its
     assert isinstance(a, Extracted) and isinstance(b, Extracted)
     assert a.extra["set"] == {
-        "ddns-rev-name": "40.2.0.192.in-addr.arpa.",   # not the "= null" inside on expiry
+        "ddns-rev-name": "40.2.0.192.in-addr.arpa.",   # "unset" inside on expiry is no state
         "ddns-txt": "318c69bdba3fa3d9b8a7d3a8e16bc7ee22",
         "ddns-fwd-name": "forty.example.com",
         "vendor-class-identifier": "MSFT 5.0",
@@ -175,12 +175,22 @@ def test_sets_options_nested_blocks_and_other_declarations() -> None:
     assert a.extra["remote-id"] == "00:1a:2b:3c:4d:5e"
     assert (a.extra["tstp"], a.extra["tsfp"], a.extra["atsfp"]) == (utc("2026/11/28 08:00:00"),) * 3
     assert a.record.hostname == "forty"
-    assert a.line == 13
+    assert a.line == 7
     assert b.extra["reserved"] is True
-    assert b.extra["billing"] == 'class "gold"'
     assert b.extra["hardware-type"] == "token-ring"
     # no client-hostname: the name dhcpd used in DNS
     assert b.record.hostname == "no-client-hostname.example.com"
+
+
+def test_failover_state_billing_and_backup() -> None:
+    its = items("v4-failover.leases")
+    assert [(i.key, i.line) for i in its] == [("192.0.2.70", 13), ("192.0.2.71", 25)]
+    a, b = its
+    assert isinstance(a, Extracted) and isinstance(b, Extracted)
+    assert a.extra["billing"] == 'class "gold"'
+    assert a.extra["next-binding-state"] == "expired"
+    assert b.binding_state == "backup" and b.record.hwaddr is None
+    assert b.extra == {k: utc("2017/10/10 12:05:14") for k in ("starts", "tstp", "tsfp", "atsfp")}
 
 
 def test_truncated_copy_keeps_everything_before() -> None:

@@ -7,7 +7,9 @@ operators meet most.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from kea_etl.errors import ConfigError, InvalidURLError, MalformedRecordError
 from kea_etl.extract import sql
 from kea_etl.extract.base import Extracted
-from kea_etl.records import Lease4, Reservation
+from kea_etl.records import Lease4, Lease6, Reservation
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 MY_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -67,6 +69,8 @@ def test_sqlite_query_with_params_and_reservations(sqlite_db: str) -> None:
     good, _ = split(sql.extract(sqlite_db, query="SELECT * FROM leases WHERE subnet_id = :s AND hostname "
                                 "LIKE :h", params={"s": 1, "h": "h%"}))
     assert len(good) == 7
+    # what `kea-etl migrate URL --query leases` passes: a bare table name as the query
+    assert len(split(sql.extract(sqlite_db, query="leases"))[0]) == 7
     (res,) = sql.extract(sqlite_db, table="hosts", mapping={"kind": "reservation4", "columns": {
         "hwaddr": "mac", "address": "ip", "hostname": "name"}})
     assert isinstance(res, Extracted)
@@ -187,3 +191,103 @@ def test_mariadb_naive_datetime_needs_a_timezone(mysql_table: str) -> None:
                                   mapping=mapping, chunksize=2))
     assert bad == []
     assert [g.record for g in good] == _kea_like_expected()
+
+
+# ---- Kea's own PostgreSQL lease backend, filled by a real Kea ---------------------------------
+
+@pytest.fixture
+def kea_pg_db() -> Iterator[str]:
+    """A fresh database with Kea's schema (kea-admin db-init pgsql); dropped afterwards."""
+    if shutil.which("kea-admin") is None:
+        pytest.skip("kea-admin is not installed")
+    admin = _server(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"kea_etl_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        proc = subprocess.run(["kea-admin", "db-init", "pgsql", "-u", "postgres", "-p", "", "-n", name,
+                               "-h", "127.0.0.1"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        yield name
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def _pg_lease_db(name: str) -> dict[str, Any]:
+    return {"lease-database": {"type": "postgresql", "name": name, "host": "127.0.0.1", "user": "postgres",
+                               "password": ""}}
+
+
+@pytest.mark.kea
+def test_kea_pgsql_lease4_table_written_by_real_kea(kea_pg_db: str, kea_factory: Any) -> None:
+    srv = kea_factory(family=4, extra=_pg_lease_db(kea_pg_db))
+    srv.ok("lease4-add", {"ip-address": "192.0.2.40", "hw-address": "aa:bb:cc:00:00:01"})
+    srv.ok("lease4-add", {"ip-address": "192.0.2.41", "hw-address": "aa:bb:cc:00:00:02",
+                          "client-id": "01:aa:bb:cc:00:00:02", "hostname": "a,b.example.org",
+                          "fqdn-fwd": True, "user-context": {"k": [1, 2]}, "valid-lft": 7200})
+    srv.ok("lease4-add", {"ip-address": "198.51.100.7", "hw-address": "aa:bb:cc:00:00:03", "state": 1})
+    kea = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
+    url = PG_URL.rsplit("/", 1)[0] + f"/{kea_pg_db}"
+    good, bad = split(sql.extract(url, table="lease4", chunksize=2))
+    assert bad == []
+    assert sorted((g.record for g in good), key=lambda r: int(r.address)) == kea  # type: ignore[union-attr]
+    assert len(kea) == 3
+
+
+@pytest.mark.kea
+def test_kea_pgsql_lease6_table_written_by_real_kea(kea_pg_db: str, kea_factory: Any) -> None:
+    srv = kea_factory(family=6, extra=_pg_lease_db(kea_pg_db))
+    duid = "00:03:00:01:aa:bb:cc:dd:ee:01"
+    srv.ok("lease6-add", {"ip-address": "2001:db8:1::1001", "duid": duid, "iaid": 0xFFFFFFF0,
+                          "hostname": "h6"})
+    srv.ok("lease6-add", {"ip-address": "2001:db8:8000:100::", "duid": duid, "iaid": 12, "type": "IA_PD",
+                          "prefix-len": 56, "subnet-id": 1})
+    kea = sorted((Lease6.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
+    url = PG_URL.rsplit("/", 1)[0] + f"/{kea_pg_db}"
+    good, bad = split(sql.extract(url, table="lease6"))
+    assert bad == []
+    got = sorted((g.record for g in good), key=lambda r: int(r.address))  # type: ignore[union-attr]
+    assert got == kea
+    assert got[0].iaid == 0xFFFFFFF0  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def kea_mysql_db() -> Iterator[str]:
+    """A fresh MariaDB database with Kea's schema (kea-admin db-init mysql); dropped afterwards."""
+    if shutil.which("kea-admin") is None:
+        pytest.skip("kea-admin is not installed")
+    admin = _server(MY_URL)
+    name = f"kea_etl_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as c:
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        proc = subprocess.run(["kea-admin", "db-init", "mysql", "-u", "root", "-p", "", "-n", name,
+                               "-h", "127.0.0.1"], capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        yield name
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.mark.kea
+def test_kea_mysql_lease4_table_written_by_real_kea(kea_mysql_db: str, kea_factory: Any) -> None:
+    """Kea's MySQL schema keeps expire as a TIMESTAMP (session time zone): UNIX_TIMESTAMP() in the
+    query gives epoch seconds whatever the zone, so no 'timezone' guess is needed."""
+    srv = kea_factory(family=4, extra={"lease-database": {
+        "type": "mysql", "name": kea_mysql_db, "host": "127.0.0.1", "user": "root", "password": ""}})
+    srv.ok("lease4-add", {"ip-address": "192.0.2.40", "hw-address": "aa:bb:cc:00:00:01"})
+    srv.ok("lease4-add", {"ip-address": "192.0.2.41", "hw-address": "aa:bb:cc:00:00:02",
+                          "client-id": "01:aa:bb:cc:00:00:02", "hostname": "x.example.org",
+                          "valid-lft": 7200})
+    kea = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
+    url = MY_URL.rsplit("/", 1)[0] + f"/{kea_mysql_db}"
+    query = ("SELECT address, hwaddr, client_id, valid_lifetime, "
+             "UNIX_TIMESTAMP(expire) AS expire, subnet_id, fqdn_fwd, fqdn_rev, hostname, state, "
+             "user_context FROM lease4")
+    good, bad = split(sql.extract(url, query=query))
+    assert bad == []
+    assert sorted((g.record for g in good), key=lambda r: int(r.address)) == kea  # type: ignore[union-attr]

@@ -159,3 +159,39 @@ def test_cli_sample_data_into_real_kea(tmp_path: Path, kea_factory: Callable[...
             assert lease["subnet-id"] == int(cols[5 if family == 4 else 4])
     fragment = json.loads((out / "reservations.json").read_text())
     assert "Dhcp4" in fragment
+
+
+@pytest.mark.kea
+@pytest.mark.parametrize("kea3", [False, pytest.param(True, marks=pytest.mark.kea3)],
+                         ids=["kea2", "kea3"])
+def test_reservations_fragment_accepted_by_real_kea(tmp_path: Path, kea_factory: Callable[..., Any],
+                                                    kea3: bool) -> None:
+    """reservations.json from the sample dhcpd.conf hosts, merged into the subnets, starts a Kea."""
+    out = tmp_path / "out"
+    proc = _run_cli("migrate", str(SAMPLE / "dhcpd.conf"), str(SAMPLE / "dhcpd6.conf"),
+                    "--to", f"memfile:{out}", "--kea-config", str(SAMPLE / "kea-dhcp4.json"),
+                    "--kea-config", str(SAMPLE / "kea-dhcp6.json"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fragment = json.loads((out / "reservations.json").read_text())
+    for family, conf in ((4, "kea-dhcp4.json"), (6, "kea-dhcp6.json")):
+        subnets = _sample_subnets(conf, family)
+        hosts = {s["id"]: s["reservations"] for s in fragment[f"Dhcp{family}"][f"subnet{family}"]}
+        assert hosts, f"no v{family} reservations"
+        for s in subnets:
+            s.pop("interface", None)
+            if s["id"] in hosts:
+                s["reservations"] = hosts[s["id"]]
+        srv = kea_factory(family=family, kea3=kea3, subnets=subnets)
+        config = srv.command("config-get")["arguments"][f"Dhcp{family}"]
+        got = {s["id"]: s.get("reservations", []) for s in config[f"subnet{family}"]}
+        for sid, sent in hosts.items():
+            assert len(got[sid]) == len(sent)
+            for host in sent:
+                ident = next(k for k in ("hw-address", "client-id", "duid") if k in host)
+                match = [h for h in got[sid] if h.get(ident) == host[ident]]
+                assert match, f"Kea lost host {host}"
+                if family == 4:
+                    assert match[0]["ip-address"] == host["ip-address"]
+                else:
+                    assert match[0]["ip-addresses"] == host.get("ip-addresses", [])
+                    assert match[0]["prefixes"] == host.get("prefixes", [])

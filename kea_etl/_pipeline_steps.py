@@ -1,0 +1,159 @@
+"""The step kinds of a pipeline (``migrate``, ``export``, ``reconcile``): YAML options -> library call.
+
+Each runner maps the step's keys (the CLI option names with ``_`` for ``-``) onto the same library
+functions the CLI calls, and returns a :class:`~kea_etl.pipeline.StepResult` with the step's exit
+code (0 ok, 1 failed records / differences / a server that could not be exported, 2 error) and a
+JSON-able summary. Library code: nothing here prints.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kea_etl.errors import ConfigError, KeaEtlError
+from kea_etl.pipeline import Step, StepResult, _as_list
+
+__all__ = ["run_export", "run_migrate", "run_reconcile"]
+
+
+def _error(step: Step, exc: KeaEtlError) -> StepResult:
+    return StepResult(step.kind, 2, {"error": str(exc), "line": step.line})
+
+
+def _client_factory(opts: dict[str, Any]) -> Any:
+    from kea_etl.kea import KeaClient, read_password
+
+    user = opts.get("username")
+    password = read_password(env=opts.get("password_env"), file=opts.get("password_file")) \
+        if user else None
+
+    def make(url: str, service: str | None) -> KeaClient:
+        return KeaClient.from_url(url, service=service, username=user, password=password,
+                                  ca_file=opts.get("ca_file"))
+    return make
+
+
+def _mkdir_for(path: str | None) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def run_migrate(step: Step, dry_run: bool) -> StepResult:
+    from kea_etl.migrate import make_loader, migrate
+    from kea_etl.report import write_json_atomic
+    from kea_etl.transform.subnets import SubnetMap
+
+    o = step.options
+    sources = _as_list(o["sources"])
+    target = str(o["to"])
+    report_path = o.get("report")
+    try:
+        if target.startswith("memfile:"):
+            Path(target.split(":", 1)[1]).mkdir(parents=True, exist_ok=True)
+        _mkdir_for(report_path)
+        configs = _as_list(o.get("kea_config"))
+        subnets = SubnetMap.from_files(configs) if configs else None
+        live: dict[str, Any] = {}
+        if target.startswith(("kea:", "kea-sql:")):
+            live = {"sources": sources, "report_path": report_path,
+                    "resume": bool(o.get("resume")) or None, "workers": o.get("workers"),
+                    "mode": o.get("mode"), "on_conflict": o.get("on_conflict"),
+                    "service": o.get("service")}
+        loader = make_loader(target, subnets=subnets, kea_version=str(o.get("kea_version", "2.2")),
+                             dry_run=dry_run, **live)
+        if subnets is None:
+            fetch = getattr(loader, "fetch_subnets", None)
+            if fetch is None:
+                raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
+                                  f"for to: {target}")
+            subnets = fetch()
+        report = migrate(sources, loader, subnets=subnets, as_of=o.get("as_of"),
+                         abandoned="declined" if o.get("abandoned") == "declined" else "skip",
+                         query=o.get("query"), mapping=o.get("mapping"))
+        report.extra["dry_run"] = dry_run
+        if report_path:
+            write_json_atomic(report_path, report.to_json())
+    except KeaEtlError as exc:
+        return _error(step, exc)
+    summary = {k: v for k, v in report.to_json().items() if k != "problems"}
+    return StepResult("migrate", report.exit_code(), summary, dry_run)
+
+
+def run_export(step: Step, dry_run: bool) -> StepResult:
+    from kea_etl.export import KeaTarget
+    from kea_etl.export import run_export as export
+    from kea_etl.report import write_json_atomic
+
+    o = step.options
+    services = _as_list(o.get("service"))
+    targets: list[KeaTarget] = []
+    for url in _as_list(o["kea"]):
+        if services and url.startswith(("http://", "https://")):
+            targets.extend(KeaTarget(url, service=s) for s in services)
+        else:
+            targets.append(KeaTarget(url))
+    fam = str(o.get("family", "both"))
+    families = (4, 6) if fam == "both" else (int(fam),)
+    if dry_run:
+        # Reads only: check every server answers, write nothing.
+        try:
+            factory = _client_factory(o)
+            versions = {t.name: factory(t.url, t.service).version_get() for t in targets}
+        except KeaEtlError as exc:
+            return _error(step, exc)
+        return StepResult("export", 0, {"would_export": versions, "families": list(families)},
+                          True)
+    try:
+        warehouse = o.get("warehouse")
+        if isinstance(warehouse, str) and warehouse.startswith("sqlite:///"):
+            _mkdir_for(warehouse[len("sqlite:///"):])
+        report = export(targets, families=families, warehouse=warehouse,
+                        parquet_dir=o.get("parquet"), csv_dir=o.get("csv"),
+                        page_size=int(o.get("page_size", 1000)),
+                        subnets=[int(s) for s in _as_list(o.get("subnets"))] or None,
+                        stats=bool(o.get("stats", True)), exported_at=datetime.now(UTC),
+                        client_factory=_client_factory(o))
+    except KeaEtlError as exc:
+        return _error(step, exc)
+    data = report.to_json()
+    if o.get("report"):
+        _mkdir_for(o["report"])
+        write_json_atomic(o["report"], data)
+    return StepResult("export", report.exit_code(), data)
+
+
+def run_reconcile(step: Step, dry_run: bool) -> StepResult:
+    from kea_etl.export.html_report import write_html
+    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, reconcile_kea
+    from kea_etl.extract import open_source
+    from kea_etl.records import epoch
+    from kea_etl.transform.subnets import load_kea_config
+
+    o = step.options
+    url = str(o["kea"])
+    service = o.get("service")
+    try:
+        client = _client_factory(o)(url, service)
+        config = load_kea_config(o["kea_config"]) if o.get("kea_config") else client.config_get()
+        items = open_source(str(o["source"]), query=o.get("query"), mapping=o.get("mapping"))
+        result = reconcile_kea(items, client, kea_config=config,
+                               as_of=epoch(o["as_of"]) if o.get("as_of") else None,
+                               tolerance=int(o.get("tolerance", DEFAULT_TOLERANCE)),
+                               source_name=str(o["source"]), server=url,
+                               kea_version=client.version_get())
+    except KeaEtlError as exc:
+        return _error(step, exc)
+    with result:
+        if not dry_run:  # a dry run reads both sides but writes no report files
+            for key, write in (("json", result.write_json), ("csv", result.write_csv)):
+                if o.get(key):
+                    _mkdir_for(o[key])
+                    write(o[key])
+            if o.get("html"):
+                _mkdir_for(o["html"])
+                write_html(result, o["html"])
+        summary = result.summary()
+        code = result.exit_code()
+    return StepResult("reconcile", code, summary, dry_run)

@@ -1,0 +1,68 @@
+"""``kea-etl run PIPELINE.yaml``: run a declarative pipeline (see :mod:`kea_etl.pipeline`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from kea_etl.cli import main
+from kea_etl.errors import KeaEtlError
+
+
+@main.command("run")
+@click.argument("pipeline_file", metavar="PIPELINE.yaml")
+@click.option("--dry-run", is_flag=True,
+              help="Validate the file, then run every step without writing: migrate reports what "
+                   "it would send, export checks each server answers, reconcile reads both sides.")
+@click.option("--json", "as_json", is_flag=True, help="Print each step's summary as JSON.")
+def run_cmd(pipeline_file: str, dry_run: bool, as_json: bool) -> None:
+    """Run the steps of PIPELINE.yaml in order (migrate, export, reconcile).
+
+    ${NAME} in the file is replaced by the environment variable NAME (or the file's vars);
+    ${NAME:-default} gives a default. Keep secrets in the environment: password_env: KEA_PASSWORD.
+    A step that errors (exit 2) stops the pipeline; failed records or differences (exit 1) do not.
+    The exit code is the highest of the steps'.
+
+    \b
+    Example:
+      KEA_URL=unix:///run/kea/kea4.sock kea-etl run pipelines/isc-to-kea.yaml
+    """
+    from kea_etl.pipeline import load_pipeline, run_pipeline
+
+    try:
+        pipeline = load_pipeline(pipeline_file)
+    except KeaEtlError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+    def announce(i: int, step: object) -> None:
+        kind = getattr(step, "kind", "?")
+        line = getattr(step, "line", "?")
+        click.echo(f"[{i + 1}/{len(pipeline.steps)}] {kind} (line {line})"
+                   + (" -- dry run" if dry_run else ""), err=True)
+
+    results = run_pipeline(pipeline, dry_run=dry_run, on_step=announce)
+    worst = 0
+    for res in results:
+        worst = max(worst, res.exit_code)
+        if as_json:
+            click.echo(json.dumps({"step": res.kind, "exit_code": res.exit_code,
+                                   "summary": res.summary}, default=str))
+        else:
+            status = {0: "ok", 1: "DIFFERENCES/FAILURES", 2: "ERROR"}.get(res.exit_code, "?")
+            click.echo(f"{res.kind}: {status} {_brief(res.kind, res.summary)}")
+    if len(results) < len(pipeline.steps):
+        click.echo(f"Stopped after step {len(results)} of {len(pipeline.steps)} (an error above).",
+                   err=True)
+    sys.exit(worst)
+
+
+def _brief(kind: str, s: dict[str, object]) -> str:
+    if "error" in s:
+        return f"-- {s['error']}"
+    keys = {"migrate": ("read", "loaded", "skipped", "failed", "already_present", "conflicts"),
+            "reconcile": ("matched", "missing", "extra", "mismatched"),
+            "export": ("leases", "would_export")}[kind]
+    return " ".join(f"{k}={s[k]}" for k in keys if k in s)
