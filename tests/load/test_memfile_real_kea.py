@@ -189,7 +189,7 @@ def test_reservations_fragment_accepted_by_real_kea(tmp_path: Path, kea_factory:
             for host in sent:
                 ident = next(k for k in ("hw-address", "client-id", "duid") if k in host)
                 match = [h for h in got[sid] if h.get(ident) == host[ident]]
-                assert match, f"Kea lost host {host}"
+                assert match, f"Kea lost host {host}: it has {got[sid]}"
                 if family == 4:
                     assert match[0]["ip-address"] == host["ip-address"]
                 else:
