@@ -16,7 +16,7 @@ deps:
 	scripts/install-deps
 
 demo: deps
-	$(VENV)/bin/kea-etl --help
+	$(PY) scripts/demo
 
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -200,7 +200,11 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
         report.extra["seconds"] = round(seconds, 3)
         report.extra["dry_run"] = dry_run
         if report_path is not None:
-            write_json_atomic(report_path, report.to_json())
+            try:
+                write_json_atomic(report_path, report.to_json())
+            except OSError as exc:
+                _fail(f"cannot write --report {report_path}: {exc.strerror or exc} (the target "
+                      "was written)")
     except KeaEtlError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ name (``unix%3A%2F%2F%2Frun%2Fkea%2Fkea4.sock``), which pyarrow decodes back
 (``segment_encoding="uri"``, its default). ``export_date`` and ``server`` live only in the path,
 as partition columns; the files hold the other columns.
 
-Each file is streamed (row groups of about 64k rows, bounded memory) into a hidden temporary file in
+Each file is streamed (row groups of about 32k rows, bounded memory) into a hidden temporary file in
 the partition directory (names starting with ``.`` are ignored by dataset readers) and renamed
 over the final name when complete, so a reader never sees half a file and re-running the same
 night replaces that night's file instead of adding another.
@@ -46,7 +46,7 @@ class PartitionedFileSink:
 
     def __init__(self, root: str | Path, *, dataset: str, name: str, export_date: date,
                  server: str, schema: pa.Schema, fmt: Format = "parquet",
-                 compression: str = "snappy", row_group_rows: int = 65536) -> None:
+                 compression: str = "snappy", row_group_rows: int = 32768) -> None:
         self.fmt = fmt
         self.schema = schema
         self.directory = partition_dir(root, dataset, export_date, server)

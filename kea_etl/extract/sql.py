@@ -65,8 +65,9 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
 
     ``url``: SQLAlchemy URL (``postgresql://user@host/db``, ``mysql+pymysql://root@host/db``,
     ``sqlite:///path.db``). ``table`` or ``query`` (exactly one; a ``query`` that is a bare
-    ``[schema.]table`` name is taken as the table); ``params`` binds ``:name`` placeholders. ``mapping`` / ``kind`` as for the CSV extractor. ``engine``: reuse
-    an existing engine instead of creating one from ``url``.
+    ``[schema.]table`` name is taken as the table); ``params`` binds ``:name`` placeholders.
+    ``mapping`` / ``kind`` as for the CSV extractor. ``engine``: reuse an existing engine instead
+    of creating one from ``url``.
     """
     if table is None and query is not None and _TABLE.fullmatch(query.strip()):
         table, query = query.strip(), None  # `--query leases`: a bare table name

@@ -171,3 +171,16 @@ def test_delimiter_is_guessed_from_the_header(tmp_path: Path) -> None:
     t.write_text("ip\tmac\tname\n192.0.2.2\taa:bb:cc:dd:ee:02\tx\n")
     (res,) = csvfile.extract(t)
     assert isinstance(res, Extracted) and isinstance(res.record, Reservation)
+
+
+def test_format_detection_picks_the_right_extractor(tmp_path: Path) -> None:
+    from kea_etl.extract import resolve_source
+    conf = Path(__file__).parent / "data_conf"
+    assert resolve_source(str(DATA / "hosts.csv")).format == "csv"
+    assert resolve_source(str(DATA / "leases6.csv")).format == "csv"
+    assert resolve_source(str(conf / "dhcpd.conf")).format == "isc-conf"
+    assert resolve_source(str(conf / "dhcpd6.conf")).format == "isc-conf"
+    kea = tmp_path / "kea-leases4.csv"
+    kea.write_text("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,"
+                   "state,user_context\n")
+    assert resolve_source(str(kea)).format == "kea-memfile"

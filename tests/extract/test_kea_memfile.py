@@ -220,13 +220,16 @@ def test_real_kea_loads_the_same_leases_from_a_log_structured_file(tmp_path: Pat
                 row.format(a="192.0.2.22", m="04", c="", v=3600, e=EXP, s=1, f=0, h="", st=0, u=""),
                 row.format(a="192.0.2.22", m="04", c="", v=0, e=EXP, s=1, f=0, h="", st=0, u=""),
                 row.format(a="198.51.100.5", m="05", c="", v=3600, e=EXP, s=2, f=0, h="", st=1, u=""),
-                row.format(a="192.0.2.21", m="zz", c="", v=3600, e=EXP, s=1, f=0, h="bad", st=0, u=""))
+                row.format(a="192.0.2.21", m="zz", c="", v=3600, e=EXP, s=1, f=0, h="bad", st=0, u=""),
+                # infinite lifetime: expire = cltt + 0xffffffff does not fit 32 bits
+                row.format(a="192.0.2.23", m="06", c="", v=4294967295, e=EXP + 4294967295, s=1, f=0, h="",
+                           st=0, u=""))
     expected, bad = split(kea_memfile.extract(src))
     assert len(bad) == 1
     srv = kea_factory(family=4, lease_file=src)
     kea = sorted((Lease4.from_kea(d) for d in srv.leases()), key=lambda r: int(r.address))
     assert kea == sorted((e.record for e in expected), key=lambda r: int(r.address))  # type: ignore[union-attr]
-    assert len(kea) == 3
+    assert len(kea) == 4
 
 
 def _exercise_v4(srv: Any) -> list[Lease4]:
@@ -308,3 +311,12 @@ def test_real_kea_written_lease_file_v6(kea_factory: Any) -> None:
     got = sorted((g.record for g in good), key=lambda r: int(r.address))  # type: ignore[union-attr]
     assert got == before
     assert [r.key for r in got] == ["2001:db8:1::1001", "2001:db8:8000:100::/56"]  # type: ignore[union-attr]
+
+
+def test_infinite_lifetime_expire_beyond_32_bits(tmp_path: Path) -> None:
+    cltt = 1_795_813_200
+    p = write(tmp_path, "l.csv", H4_22,
+              f"192.0.2.9,aa:bb:cc:dd:ee:09,,4294967295,{cltt + 4294967295},1,0,0,,0,")
+    (ext,) = kea_memfile.extract(p)
+    assert isinstance(ext, Extracted)
+    assert (ext.record.valid_lft, ext.record.cltt) == (4294967295, cltt)  # type: ignore[union-attr]
