@@ -34,9 +34,10 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from kea_etl.errors import ConfigError, MalformedRecordError
+from kea_etl.errors import ConfigError
 from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted, ExtractItem
 
@@ -146,7 +147,7 @@ class FailoverSource:
             raise ConfigError(f"failover pair: {self.first} is given twice; name the lease files "
                               "of both peers")
         for path in (self.first, self.second):
-            if not os.path.isfile(path):
+            if not Path(path).is_file():
                 raise ConfigError(f"failover pair: lease file {path} not found")
         self.stats = FailoverStats((PeerStats(self.first), PeerStats(self.second)))
 

@@ -242,3 +242,21 @@ def test_password_in_url_refused(tmp_path: Path) -> None:
 def test_server_label_strips_credentials() -> None:
     assert server_label("https://u:p@kea.example:8443/", "dhcp4") == "https://kea.example:8443/#dhcp4"
     assert server_label("unix:///run/kea/kea4.sock") == "unix:///run/kea/kea4.sock"
+
+
+def test_export_through_control_agent_with_service(kea4_ca: Any, tmp_path: Path) -> None:
+    """Kea 2.x over HTTP via kea-ctrl-agent: --service picks the daemon behind it."""
+    assert kea4_ca.http_url
+    _fill(kea4_ca, 4)
+    url = f"sqlite:///{tmp_path}/wh.db"
+    res = CliRunner().invoke(main, ["export", "--kea", kea4_ca.http_url, "--service", "dhcp4",
+                                    "--to", url, "--csv", str(tmp_path / "csv")])
+    assert res.exit_code == 0, res.output
+    label = f"{kea4_ca.http_url}#dhcp4"
+    assert label in res.stdout and "7 leases" in res.stdout
+    eng = sa.create_engine(url)
+    assert _count(eng, "select count(*) from leases_current where server=:s", s=label) == 7
+    # without --service the URL is the agent itself, which has no leases: a clear error
+    res2 = CliRunner().invoke(main, ["export", "--kea", kea4_ca.http_url, "--to", url])
+    assert res2.exit_code == 1
+    assert "pass --service dhcp4 or dhcp6" in res2.stderr

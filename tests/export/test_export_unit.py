@@ -22,7 +22,8 @@ NIGHT = date(2026, 11, 27)
 
 
 def _lease(i: int) -> dict[str, Any]:
-    return {"ip-address": f"10.0.{i // 250}.{i % 250 + 1}", "hw-address": f"02:00:00:00:{i // 256:02x}:{i % 256:02x}",
+    return {"ip-address": f"10.0.{i // 250}.{i % 250 + 1}",
+            "hw-address": f"02:00:00:00:{i // 256:02x}:{i % 256:02x}",
             "valid-lft": 3600, "cltt": 1_764_000_000 + i, "subnet-id": 1 + i % 3, "state": 0,
             "fqdn-fwd": False, "fqdn-rev": False, "hostname": ""}
 
