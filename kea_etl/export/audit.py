@@ -550,7 +550,8 @@ class Reconciliation:
 
     ``summary``: one row per file (family, server, source, as_of, matched, missing, extra,
     mismatched, ok). ``differences``: one row per differing record (family, address, category,
-    subnet_id, fields: ``name: source -> kea`` joined by ``; ``, source_line).
+    subnet_id, client: the hardware address or DUID of the record, fields: ``name: source ->
+    kea`` joined by ``; ``, source_line).
     ``subnets``: the per-subnet count table of each file.
     """
 
@@ -598,14 +599,17 @@ def load_reconcile(paths: str | Path | Sequence[str | Path]) -> Reconciliation:
                         "mismatched": data["mismatched"],
                         "ok": not (data["missing"] or data["extra"] or data["mismatched"])})
         for d in data["differences"]:
+            side = d.get("kea") or d.get("source") or {}
+            client = side.get("hwaddr") or side.get("duid") or side.get("client_id")
             diffs.append({"family": family, "address": d.get("address"),
                           "category": d.get("category"), "subnet_id": d.get("subnet_id"),
+                          "client": client,
                           "fields": _fields_text(d.get("fields")),
                           "source_line": d.get("source_line")})
         for s in data.get("subnets") or []:
             subnets.append({"family": family, **s})
     diff_df = pd.DataFrame(diffs, columns=["family", "address", "category", "subnet_id",
-                                           "fields", "source_line"])
+                                           "client", "fields", "source_line"])
     diff_df["subnet_id"] = pd.to_numeric(diff_df["subnet_id"]).astype("Int64")
     diff_df["source_line"] = pd.to_numeric(diff_df["source_line"]).astype("Int64")
     sum_df = pd.DataFrame(summary, columns=["file", "family", "server", "kea_version", "source",

@@ -123,7 +123,9 @@ def build_sample_export(out: Path, start: Callable[..., Any]) -> SampleExport:
 
     # -- a day of activity on the live servers (real lease_cmds) -----------------------------
     night2 = int(nights[1].timestamp())
+    # clients that left: the last few perfdhcp clients (00:0c:01:...) of subnet 2
     subnet2 = sorted((lease for lease in kea4.leases() if lease["subnet-id"] == 2
+                      and lease["hw-address"].startswith("00:0c:01:")
                       and lease["hw-address"] != SECOND_LEASE_MAC and lease["state"] == 0),
                      key=lambda lease: tuple(int(x) for x in lease["ip-address"].split(".")))
     deleted = [lease["ip-address"] for lease in subnet2[-DELETE_V4_COUNT:]]
