@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import Extracted
+from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import Loader, LoadRecord
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport
@@ -83,7 +84,7 @@ def make_loader(target: str, *, subnets: SubnetMap | None, **options: Any) -> Lo
 
 
 def migrate(
-    sources: Sequence[str | Source],
+    sources: Sequence[str | Source | FailoverSource],
     loader: Loader,
     *,
     subnets: SubnetMap,
@@ -104,7 +105,7 @@ def migrate(
     """
     if not sources:
         raise ConfigError("no source given")
-    resolved = [s if isinstance(s, Source) else resolve_source(s, query=query, mapping=mapping)
+    resolved = [s if not isinstance(s, str) else resolve_source(s, query=query, mapping=mapping)
                 for s in sources]
     as_of_epoch = int(time.time()) if as_of is None else epoch(as_of)
     normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)
@@ -136,6 +137,9 @@ def migrate(
             report.warn(c.reason, source=c.source, line=c.line, key=c.key, detail=c.detail)
         report.extra["warnings"] = _count(warnings)
         report.extra["outputs"] = loader.commit()
+        for s in resolved:  # a failover pair's merge statistics (kea_etl.extract.failover)
+            if isinstance(s, FailoverSource):
+                report.extra.update(s.report_extra())
     except BaseException:
         loader.abort()
         raise
@@ -152,7 +156,7 @@ def _count(conflicts: Sequence[Conflict]) -> dict[str, int]:
     return counts
 
 
-def _stream(sources: Sequence[Source], normalizer: Normalizer, tracker: ConflictTracker,
+def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, tracker: ConflictTracker,
             report: RunReport, exclude: dict[tuple[int, int], Conflict],
             progress: ProgressCallback | None, every: int, phase: str) -> Iterator[LoadRecord]:
     """Extract and transform; count read / skipped / failed; yield what the loader should get."""

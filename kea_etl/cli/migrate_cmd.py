@@ -18,8 +18,11 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import InvalidValueError, KeaEtlError
+from kea_etl.extract.failover import FailoverSource, failover_sources
+from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
-from kea_etl.migrate import ProgressCallback, make_loader, migrate
+from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
+from kea_etl.migrate import ProgressCallback, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.transform.subnets import SubnetMap
@@ -104,12 +107,13 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 
 @main.command("migrate")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--to", "target", required=True, metavar="TARGET",
+@click.option("--to", "targets", required=True, multiple=True, metavar="TARGET",
               help="Where to load: memfile:OUTDIR (writes kea-leases4.csv / kea-leases6.csv and "
                    "reservations.json into OUTDIR); kea:URL (a running Kea: kea:unix:///PATH, "
                    "kea:http://HOST:PORT, kea:https://...); kea-sql:postgresql://USER@HOST/DB or "
                    "kea-sql:mysql://USER@HOST/DB (Kea's own database; password from "
-                   "KEA_ETL_DB_PASSWORD).")
+                   "KEA_ETL_DB_PASSWORD). Give --to kea:URL twice for the two peers of a Kea HA "
+                   "pair: both are loaded and compared.")
 @click.option("--kea-config", "kea_configs", multiple=True, metavar="KEA.json",
               help="The target Kea's configuration (a Dhcp4 or Dhcp6 section; comments allowed). "
                    "Subnet ids come from it. Repeat it to migrate v4 and v6 in one run.")
@@ -145,14 +149,35 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
               help="kea:http://... through kea-ctrl-agent (Kea 2.x): the daemon to talk to. "
                    "Basic-auth password from KEA_ETL_PASSWORD or KEA_ETL_PASSWORD_FILE.")
 # --- end live targets ------------------------------------------------------------------------
+# --- failover pairs and HA targets (kea_etl.extract.failover, kea_etl.load.ha / pause) -------
+@click.option("--failover-pair", is_flag=True,
+              help="The two ISC lease files among SOURCE are the two peers of a dhcpd failover "
+                   "pair: merge them into one lease per address (newest state wins; free and "
+                   "backup never hide the partner's active lease).")
+@click.option("--force", is_flag=True,
+              help="kea: load even if a target's HA state is unsafe (partner-down, terminated, "
+                   "maintenance, syncing, ...) or only one peer of an HA pair is named.")
+@click.option("--pause-service", is_flag=True,
+              help="kea: dhcp-disable every target during the load (Kea re-enables itself after "
+                   "--pause-max-period if kea-etl dies) and dhcp-enable after, also on failure "
+                   "and Ctrl-C.")
+@click.option("--pause-max-period", type=click.IntRange(1, None), default=None, metavar="SECONDS",
+              help="max-period of the dhcp-disable sent by --pause-service [default: 300; "
+                   "renewed while the load runs].")
+@click.option("--reclaim", is_flag=True,
+              help="kea: run leases-reclaim on every target after the load, so leases already "
+                   "expired are reclaimed now.")
+# --- end failover pairs and HA targets -------------------------------------------------------
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar [default: when stderr is a terminal].")
-def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, ...],
+def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs: tuple[str, ...],
                 as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
                 kea_version: str, query: str | None, mapping: str | None,
                 progress: bool | None, resume: bool = False, workers: int | None = None,
                 mode: str | None = None, on_conflict: str | None = None,
-                service: str | None = None) -> None:
+                service: str | None = None, failover_pair: bool = False, force: bool = False,
+                pause_service: bool = False, pause_max_period: int | None = None,
+                reclaim: bool = False) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -162,6 +187,12 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
     Example:
       kea-etl migrate dhcpd.leases dhcpd6.leases dhcpd.conf --to memfile:out \\
           --kea-config kea-dhcp4.json --kea-config kea-dhcp6.json --report report.json
+
+    \b
+    A dhcpd failover pair into a Kea HA pair, with DHCP paused during the load:
+      kea-etl migrate --failover-pair peer1/dhcpd.leases peer2/dhcpd.leases \\
+          --to kea:http://10.0.0.1:8000 --to kea:http://10.0.0.2:8000 --service dhcp4 \\
+          --pause-service --reclaim --report report.json
 
     Exit status: 0 when every record read was loaded or skipped by policy (free, expired, ...),
     1 when some records failed (see the report), 2 on a usage or configuration error.
@@ -174,15 +205,27 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
         parent = Path(report_path).parent
         if not parent.is_dir():
             _fail(f"--report {report_path}: directory {parent} does not exist")
+    target = targets[0]
+    if (pause_service or reclaim or pause_max_period is not None) and not all(
+            t.startswith("kea:") for t in targets):
+        _fail("--pause-service, --pause-max-period and --reclaim need kea:URL targets")
+    if pause_max_period is not None and not pause_service:
+        _fail("--pause-max-period goes with --pause-service")
     try:
+        run_sources: list[str | FailoverSource] = list(sources)
+        if failover_pair:
+            run_sources = failover_sources(sources)
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
         live: dict[str, object] = {}  # options of the live targets (None = not given)
         if target.startswith(("kea:", "kea-sql:")):
             live = {"sources": list(sources), "report_path": report_path}
         live.update({"resume": resume or None, "workers": workers, "mode": mode,
                      "on_conflict": on_conflict, "service": service})
-        loader = make_loader(target, subnets=subnets, kea_version=kea_version, dry_run=dry_run,
-                             **live)
+        loader = make_targets_loader(targets, subnets=subnets, force=force,
+                                     kea_version=kea_version, dry_run=dry_run, **live)
+        if pause_service or reclaim:
+            loader = ServiceWindow(loader, pause=pause_service, reclaim=reclaim, dry_run=dry_run,
+                                   max_period=pause_max_period or DEFAULT_MAX_PERIOD)
         if subnets is None:
             fetch = getattr(loader, "fetch_subnets", None)
             if fetch is None:
@@ -193,7 +236,7 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
         show_bar = sys.stderr.isatty() if progress is None else progress
         started = time.monotonic()
         with _progress_bar(show_bar) as callback:
-            report = migrate(list(sources), loader, subnets=subnets, as_of=as_of_epoch,
+            report = migrate(run_sources, loader, subnets=subnets, as_of=as_of_epoch,
                              abandoned="declined" if abandoned == "declined" else "skip",
                              query=query, mapping=mapping, progress=callback)
         seconds = time.monotonic() - started
@@ -216,4 +259,6 @@ def migrate_cmd(sources: tuple[str, ...], target: str, kea_configs: tuple[str, .
                        err=True)
         sys.exit(130)
     click.echo(_summary(report, seconds, report_path, dry_run))
+    for line in window_summary(report):
+        click.echo(line)
     sys.exit(report.exit_code())

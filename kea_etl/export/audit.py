@@ -212,7 +212,8 @@ def _read_dataset(root: Path, since: date | None) -> pd.DataFrame | None:
     if since is not None:
         flt = ds.field("export_date") >= since.isoformat()
     table = dataset.to_table(filter=flt)
-    return table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def load_parquet(root: str | Path, *, since: date | None = None) -> AuditExport:
@@ -342,10 +343,13 @@ def _pool_of(leases: pd.DataFrame, pools: pd.DataFrame) -> pd.Series:
     addr = pd.Series([int(ipaddress.ip_address(a)) for a in leases["address"]],
                      index=leases.index, dtype=object)
     kind = leases["lease_type"].map(lambda t: "pd-pool" if t == "IA_PD" else "pool")
-    for row in pools.itertuples(index=False):
-        mask = ((leases["family"] == row.family) & (kind == row.kind)
-                & (addr >= row.first) & (addr <= row.last) & out.isna())
-        out[mask] = row.pool
+    for family, pkind, first, last, text in pools[["family", "kind", "first", "last",
+                                                    "pool"]].itertuples(index=False):
+        lo: int = int(first)
+        hi: int = int(last)
+        inside = addr.map(lambda a, lo=lo, hi=hi: lo <= a <= hi).astype(bool)
+        mask = (leases["family"] == family) & (kind == pkind) & inside & out.isna()
+        out[mask] = text
     return out
 
 
@@ -399,8 +403,8 @@ def _stat_table(stats: pd.DataFrame) -> pd.DataFrame:
                 & stats["subnet_id"].notna()]
     out = sel[keys].drop_duplicates().reset_index(drop=True)
     for col, names in _STAT_NAMES.items():
-        part = sel[sel["name"].isin(names)].groupby(keys, as_index=False)["value"].sum()
-        out = out.merge(part.rename(columns={"value": col}), on=keys, how="left")
+        part = sel[sel["name"].isin(names)].groupby(keys)["value"].sum().reset_index(name=col)
+        out = out.merge(part, on=keys, how="left")
     out["subnet_id"] = out["subnet_id"].astype("int64")
     return out
 
@@ -628,7 +632,7 @@ def _figure(width: float = 8.0, height: float = 3.6) -> Figure:
 
 def plot_pool_utilisation(util: pd.DataFrame) -> Figure:
     """Utilisation (%) of each pool over the export nights, one line per server and pool."""
-    fig = _figure()
+    fig = _figure(width=10.0)
     ax = fig.add_subplot()
     for (server, family, subnet_id, pool), part in util.groupby(
             ["server", "family", "subnet_id", "pool"], sort=True):
@@ -643,7 +647,7 @@ def plot_pool_utilisation(util: pd.DataFrame) -> Figure:
     nights = sorted(set(util["export_date"]))
     ax.set_xticks(nights, [d.strftime("%Y-%m-%d") for d in nights])
     if len(util):
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        fig.legend(fontsize="small", loc="outside right upper")
     return fig
 
 
@@ -670,18 +674,20 @@ def plot_leases_per_subnet(table: pd.DataFrame) -> Figure:
 
 
 def plot_expiry(current: pd.DataFrame, *, now: datetime, days: int = 120) -> Figure:
-    """Histogram of the expiry of assigned leases, in days from ``now`` (capped at ``days``)."""
+    """Histogram (one bar a day, log scale) of the expiry of assigned leases, in days from
+    ``now``; leases expiring later than ``days`` are piled up in the last bar."""
     fig = _figure()
     ax = fig.add_subplot()
     ref = pd.Timestamp(now).tz_convert(UTC)
     held = current[(current["state"] == STATE_ASSIGNED) & current["expire_at"].notna()]
     for family, part in held.groupby("family"):
         left = ((part["expire_at"] - ref).dt.total_seconds() / 86400).clip(upper=days)
-        ax.hist(left, bins=min(days, 60), range=(min(0.0, float(left.min())), days), alpha=0.6,
+        lo = min(0.0, float(left.min()))
+        ax.hist(left, bins=int(days - lo) + 1, range=(lo, days + 1), alpha=0.6, log=True,
                 label=f"DHCPv{family} ({len(part)} leases)")
     ax.axvline(0, color="black", lw=1)
     ax.set_xlabel(f"days until expiry from {ref:%Y-%m-%d %H:%M} UTC (right edge: {days}+)")
-    ax.set_ylabel("leases")
+    ax.set_ylabel("leases per day (log)")
     ax.set_title("Lease expiry")
     ax.legend(fontsize="small")
     return fig

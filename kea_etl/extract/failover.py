@@ -31,17 +31,17 @@ streamed); the records themselves are never held.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kea_etl.errors import ConfigError
-from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted, ExtractItem
 
-__all__ = ["FailoverSource", "decide"]
+__all__ = ["FailoverSource", "decide", "failover_sources"]
 
 #: binding states that are only pool bookkeeping, never a client's lease
 SHADOW_STATES = frozenset(("free", "backup"))
@@ -163,6 +163,8 @@ class FailoverSource:
         return {"failover": self.stats.to_json()}
 
     def open(self) -> Iterator[ExtractItem]:
+        from kea_etl.extract import isc_leases  # numpy; only when a failover source is read
+
         stats = FailoverStats((PeerStats(self.first), PeerStats(self.second)))
         self.stats = stats
         pa, pb = stats.peers
@@ -223,3 +225,38 @@ class FailoverSource:
                 item.extra["failover"] = {"peer": self.first, "chosen": mine.outcome,
                                           "partner": self.second}
             yield item
+
+
+_V6_BLOCK = re.compile(rb"^ia-(?:na|ta|pd)[ \t]", re.M)
+
+
+def failover_sources(specs: Sequence[str]) -> list[str | FailoverSource]:
+    """``specs`` with its two v4 ISC lease files replaced by one :class:`FailoverSource`.
+
+    For ``kea-etl migrate --failover-pair``: the other sources (dhcpd.conf, a dhcpd6.leases --
+    dhcpd has no DHCPv6 failover) stay as they are. Raises :class:`ConfigError` unless exactly
+    two v4 lease files are named.
+    """
+    from kea_etl.extract import resolve_source
+
+    peers: list[int] = []
+    for i, spec in enumerate(specs):
+        src = resolve_source(spec)
+        if src.format != "isc-leases":
+            continue
+        with Path(src.location).open("rb") as fh:
+            head = fh.read(64 * 1024)
+        if not _V6_BLOCK.search(head):
+            peers.append(i)
+    if len(peers) != 2:
+        raise ConfigError(f"--failover-pair needs the lease files of both peers (2 ISC lease "
+                          f"files), got {len(peers)}: "
+                          + (", ".join(specs[i] for i in peers) or "none"))
+    first, second = (resolve_source(specs[i]).location for i in peers)
+    out: list[str | FailoverSource] = []
+    for i, spec in enumerate(specs):
+        if i == peers[0]:
+            out.append(FailoverSource(first, second))
+        elif i != peers[1]:
+            out.append(spec)
+    return out

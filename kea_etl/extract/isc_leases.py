@@ -440,31 +440,6 @@ _new = object.__new__
 _setattr = object.__setattr__
 
 
-def _ipv4(value: int) -> IPv4Address:
-    a = _new(IPv4Address)
-    _setattr(a, "_ip", value)  # the object IPv4Address(int) builds, without re-checking
-    return a
-
-
-def _lease4(address: IPv4Address, hwaddr: str | None, valid_lft: int, cltt: int,
-            client_id: str | None, hostname: str, source: str, line: int) -> Lease4:
-    r = _new(Lease4)
-    _setattr(r, "address", address)
-    _setattr(r, "hwaddr", hwaddr)
-    _setattr(r, "valid_lft", valid_lft)
-    _setattr(r, "cltt", cltt)
-    _setattr(r, "client_id", client_id)
-    _setattr(r, "subnet_id", 0)
-    _setattr(r, "hostname", hostname)
-    _setattr(r, "fqdn_fwd", False)
-    _setattr(r, "fqdn_rev", False)
-    _setattr(r, "state", 0)
-    _setattr(r, "user_context", None)
-    _setattr(r, "origin", source)
-    _setattr(r, "line", line)
-    return r
-
-
 def _extracted(record: Lease4 | Lease6, binding_state: str, source: str, line: int,
                extra: dict[str, Any]) -> Extracted:
     e = _new(Extracted)
@@ -576,7 +551,7 @@ def _binding(value: str) -> str:
 # dhcpd 4.x writes a lease's statements in this fixed order (server/db.c write_lease); one
 # anchored regex reads such a block in C. Anything else (hand edits, epoch dates with comments,
 # on-expiry blocks, billing classes) takes the general statement parser; both give equal results.
-_FAST4 = re.compile(
+_FAST4_BODY = (
     r"(?:  starts ([^;\n#]*+);\n)?"
     r"(?:  ends ([^;\n#]*+);\n)?"
     r"(?:  tstp ([^;\n#]*+);\n)?"
@@ -592,8 +567,10 @@ _FAST4 = re.compile(
     r"(?:  uid (\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"|[0-9a-fA-F:]+);\n)?"
     r"()"  # placeholder keeping the group numbering of _fields4 (billing is not fast-pathed)
     r"((?:  (?:set|option) [^\n]*\n)*)"
-    r"(?:  client-hostname (\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\");\n)?"
-    r"\Z")
+    r"(?:  client-hostname (\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\");\n)?")
+_FAST4 = re.compile(_FAST4_BODY + r"\Z")
+# a whole lease block in dhcpd's layout, found by finditer over a chunk; group 1 is the address
+_BLOCK4 = re.compile(r"\nlease ([0-9.]+) \{\n" + _FAST4_BODY + r"\}(?=\n|\Z)")
 # group indexes of _FAST4 / _fields4 tuples
 _F_STARTS, _F_ENDS, _F_TSTP, _F_TSFP, _F_ATSFP, _F_CLTT, _F_STATE, _F_NEXT, _F_REWIND = range(9)
 _F_RESERVED, _F_BOOTP, _F_HTYPE, _F_HW, _F_UID, _F_UNUSED, _F_REST, _F_HOSTNAME = range(9, 17)
@@ -622,21 +599,6 @@ def _fields4(pairs: list[tuple[str, str]]) -> tuple[tuple[Any, ...], list[tuple[
     return ((d.get("starts"), d.get("ends"), d.get("tstp"), d.get("tsfp"), d.get("atsfp"),
              d.get("cltt"), state, d.get("next binding state"), d.get("rewind binding state"),
              None, None, htype, hw, d.get("uid"), None, None, hostname), rest)
-
-
-def _lifetime(starts: int | None, ends: int | None, cltt: int | None) -> tuple[int, int]:
-    """(cltt, valid_lft) keeping the expiry ``ends`` exactly; see the module docstring."""
-    base = cltt if cltt is not None and cltt != _NEVER else starts
-    if base == _NEVER:
-        base = None
-    if ends == _NEVER:
-        return (base if base is not None else 0), INFINITE_LIFETIME
-    if ends is None:
-        # no ends at all (backup leases, some free ones): already expired at base
-        return (base if base is not None else 0), 0
-    if base is None or ends <= base:
-        return ends, 0
-    return base, min(ends - base, INFINITE_LIFETIME)
 
 
 def _make4(packed: bytes, f: tuple[Any, ...], pairs: list[tuple[str, str]] | None, source: str,
@@ -703,10 +665,8 @@ def _make4(packed: bytes, f: tuple[Any, ...], pairs: list[tuple[str, str]] | Non
             hwaddr = canonical_hex(v_hw, "hwaddr", max_len=20)
     client_id = None
     if v_uid is not None:
-        if v_uid[:1] == '"' and "\\" not in v_uid:
-            raw = v_uid[1:-1].encode("latin-1")
-        else:
-            raw = _id_bytes(v_uid)
+        plain = v_uid[:1] == '"' and "\\" not in v_uid
+        raw = v_uid[1:-1].encode("latin-1") if plain else _id_bytes(v_uid)
         if raw:
             if len(raw) > 255:
                 raise ValueError(f"uid is {len(raw)} bytes long (at most 255)")
@@ -724,7 +684,7 @@ def _make4(packed: bytes, f: tuple[Any, ...], pairs: list[tuple[str, str]] | Non
             fwd = extra["set"].get("ddns-fwd-name")
             if isinstance(fwd, str):
                 hostname = fwd
-    # lifetimes: keep the expiry (ends) exactly (the rule of _lifetime, inline)
+    # lifetimes: keep the expiry (ends) exactly; see the module docstring
     base = cltt if cltt is not None and cltt >= 0 else starts
     if base is not None and base < 0:
         base = None
@@ -816,51 +776,95 @@ class _Pass2:
 
     def run(self) -> Iterator[ExtractItem]:
         win4 = self.win4
-        parse4 = self._lease4
+        fast4 = self._fast4
         for text, _is_last in _chunks(self.path, self.chunk_size):
-            # parts: [text before the first block, word, header, body, word, header, body, ...];
-            # a body starts with the header line's "\n" and runs to the next block's "\n"
-            parts = _START_SPLIT.split(text)
-            pre = parts[0]
-            if len(pre) > 1 and not pre.isspace():
-                yield from self._top_level(pre[1:], self.line)
-            if len(parts) == 1:
-                self.line += pre.count("\n") - 1
-                continue
-            i4 = self.i4
-            line = self.line + pre.count("\n")
-            for j in range(1, len(parts), 3):
-                word = parts[j]
-                header = parts[j + 1]
-                body = parts[j + 2]
-                # the block ends at its first column-0 "}"
-                end = body.find("\n}")
-                if end < 0:
-                    stmts: str | None = None
-                    tail = ""
-                else:
-                    stmts = body[1:end + 1]
-                    tail = body[end + 2:]
-                if word == "lease":
-                    if win4[i4]:
-                        yield parse4(header, stmts, line)
-                    elif stmts is None:
-                        key = header.rstrip(" \t{")
-                        yield self._truncated(f"lease {key}", key, line)
-                    i4 += 1
-                elif word in _IA_TYPES:
-                    yield from self._ia(word, header, stmts, body, line)
-                elif stmts is None:
-                    # failover peer state, host, group, class, subclass: not leases, skipped,
-                    # but a truncated one is still worth a line in the report
-                    what = f"{word} {header.rstrip(' {')}"
-                    yield _error(self.source, line, None, f"{what} is truncated (no closing brace)")
-                nl = body.count("\n")
-                if tail and not tail.isspace():
+            # Blocks in dhcpd's own layout are matched whole by one finditer over the chunk;
+            # the text between them (other blocks, hand edits, top-level statements) goes
+            # through the general region parser. Line numbers are counted lazily: (cp, cl) says
+            # that the line after text[cp] (a "\n") is line cl.
+            cp, cl = 0, self.line
+            pos = 0
+            for m in _BLOCK4.finditer(text):
+                s = m.start()
+                if s != pos:
+                    cl += text.count("\n", cp + 1, pos + 1)
+                    cp = pos
+                    yield from self._regions(text[pos:s], cl)
+                if win4[self.i4]:
+                    cl += text.count("\n", cp + 1, s + 1)
+                    cp = s
+                    yield fast4(m, cl)
+                self.i4 += 1
+                pos = m.end()
+            if pos < len(text):
+                cl += text.count("\n", cp + 1, pos + 1)
+                cp = pos
+                yield from self._regions(text[pos:], cl)
+            self.line = cl + text.count("\n", cp + 1)
+
+    def _fast4(self, m: re.Match[str], line: int) -> ExtractItem:
+        """A winner matched by _BLOCK4 (dhcpd's layout)."""
+        key = m.group(1)
+        source = self.source
+        try:
+            packed = socket.inet_aton(key)
+            if socket.inet_ntoa(packed) != key:  # inet_aton also takes "10.1", "0x0a.1.2.3"
+                raise OSError
+        except OSError:
+            return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
+        if self.family == 6:
+            return _error(source, line, key,
+                          f"lease {key} is a DHCPv4 block in a file read as DHCPv6")
+        fields = m.groups()[1:]
+        try:
+            rest = fields[_F_REST]
+            return _make4(packed, fields, _statements(rest) if rest else None, source, line)
+        except _BadBlock as exc:
+            return _error(source, line + 1 + exc.line_offset, key, f"lease {key} {exc.reason}")
+        except (ValueError, InvalidValueError) as exc:
+            return _error(source, line, key, f"lease {key}: {exc}")
+
+    def _regions(self, text: str, first_line: int) -> Iterator[ExtractItem]:
+        """Blocks and statements of text ("\n" + content starting on line first_line)."""
+        win4 = self.win4
+        parse4 = self._lease4
+        # parts: [text before the first block, word, header, body, word, header, body, ...];
+        # a body starts with the header line's "\n" and runs to the next block's "\n"
+        parts = _START_SPLIT.split(text)
+        pre = parts[0]
+        if len(pre) > 1 and not pre.isspace():
+            yield from self._top_level(pre[1:], first_line)
+        if len(parts) == 1:
+            return
+        i4 = self.i4
+        line = first_line + pre.count("\n")
+        for j in range(1, len(parts), 3):
+            word = parts[j]
+            body = parts[j + 2]
+            # the block ends at its first column-0 "}"
+            end = body.find("\n}")
+            if word == "lease":
+                if win4[i4]:
+                    yield parse4(parts[j + 1], body[1:end + 1] if end >= 0 else None, line)
+                elif end < 0:
+                    key = parts[j + 1].rstrip(" \t{")
+                    yield self._truncated(f"lease {key}", key, line)
+                i4 += 1
+            elif word in _IA_TYPES:
+                yield from self._ia(word, parts[j + 1], body[1:end + 1] if end >= 0 else None,
+                                    body, line)
+            elif end < 0:
+                # failover peer state, host, group, class, subclass: not leases, skipped,
+                # but a truncated one is still worth a line in the report
+                what = f"{word} {parts[j + 1].rstrip(' {')}"
+                yield _error(self.source, line, None, f"{what} is truncated (no closing brace)")
+            nl = body.count("\n")
+            if 0 <= end < len(body) - 2:
+                tail = body[end + 2:]
+                if not tail.isspace():
                     yield from self._top_level(tail, line + nl - tail.count("\n"))
-                line += nl + 1
-            self.i4 = i4
-            self.line = line - 1
+            line += nl + 1
+        self.i4 = i4
 
     # -- pieces ------------------------------------------------------------------------------
 

@@ -25,15 +25,16 @@ server's configuration::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from kea_etl.errors import ConfigError
+from kea_etl.errors import ConfigError, FatalError
 from kea_etl.records import LEASE_TYPE_CODES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.transform.conflicts import Conflict
@@ -136,6 +137,24 @@ def format_lease6(lease: Lease6, *, pool_id: bool = False) -> str:
 
 
 
+@contextlib.contextmanager
+def _io_errors(where: Path) -> Iterator[None]:
+    """Turn an OSError while writing (disk full, read-only file system) into a clear error.
+
+    The caller (:func:`kea_etl.migrate.migrate`) then aborts the loader, which removes the
+    temporary files: no half-written file is left and any old file stays untouched.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(where, exc) from exc
+
+
+def _write_error(where: Path, exc: OSError) -> FatalError:
+    return FatalError(f"cannot write {where}: {exc.strerror or exc}; nothing was written "
+                      "(any earlier file there is unchanged)")
+
+
 class _TempCSV:
     """A CSV being written next to its final name; renamed into place on commit."""
 
@@ -172,12 +191,15 @@ class _TempCSV:
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
-        self.tmp.chmod(0o644)
+        # leases name clients (MACs, hostnames): owner and group only, not world-readable
+        self.tmp.chmod(0o640)
         self.tmp.replace(self.final)
 
     def abort(self) -> None:
         if not self.fh.closed:
-            self.fh.close()
+            # disk full: flushing the buffered rows fails again, but the fd is closed anyway
+            with contextlib.suppress(OSError):
+                self.fh.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -213,8 +235,9 @@ class MemfileLoader:
         f = self._files.get(family)
         if f is None:
             final = self.outdir / (LEASES4_FILE if family == 4 else LEASES6_FILE)
-            f = self._files[family] = _TempCSV(final, self.header4 if family == 4
-                                               else self.header6)
+            with _io_errors(final):
+                f = self._files[family] = _TempCSV(final, self.header4 if family == 4
+                                                   else self.header6)
         return f
 
     def load(self, records: Iterable[Lease4 | Lease6 | Reservation], report: RunReport) -> None:
@@ -223,19 +246,26 @@ class MemfileLoader:
         counts = self._counts
         dry = self.dry_run
         for rec in records:
-            if type(rec) is Lease4:
-                if not dry:
-                    if write4 is None:
-                        write4 = self._file(4).fh.write
-                    write4(format_lease4(rec, pool_id=pool_id))
-                counts[4] += 1
-            elif type(rec) is Lease6:
-                if not dry:
-                    if write6 is None:
-                        write6 = self._file(6).fh.write
-                    write6(format_lease6(rec, pool_id=pool_id))
-                counts[6] += 1
-            elif isinstance(rec, Reservation):
+            try:  # only the writes: an OSError of the source is the source's (zero-cost try)
+                if type(rec) is Lease4:
+                    if not dry:
+                        if write4 is None:
+                            write4 = self._file(4).fh.write
+                        write4(format_lease4(rec, pool_id=pool_id))
+                    counts[4] += 1
+                    report.loaded += 1
+                    continue
+                if type(rec) is Lease6:
+                    if not dry:
+                        if write6 is None:
+                            write6 = self._file(6).fh.write
+                        write6(format_lease6(rec, pool_id=pool_id))
+                    counts[6] += 1
+                    report.loaded += 1
+                    continue
+            except OSError as exc:
+                raise _write_error(self.outdir, exc) from exc
+            if isinstance(rec, Reservation):
                 self._hosts[rec.family].setdefault(rec.subnet_id, []).append(rec.to_kea_host())
                 self._host_count += 1
             else:
@@ -264,13 +294,15 @@ class MemfileLoader:
         for family, name in ((4, LEASES4_FILE), (6, LEASES6_FILE)):
             f = self._files.get(family)
             if f is not None:
-                f.commit()
+                with _io_errors(f.final):
+                    f.commit()
             if f is not None or (self.dry_run and self._counts[family]):
                 files[str(self.outdir / name)] = self._counts[family]
         if self._host_count:
             path = self.outdir / RESERVATIONS_FILE
             if not self.dry_run:
-                write_json_atomic(path, self._reservations_fragment())
+                with _io_errors(path):
+                    write_json_atomic(path, self._reservations_fragment())
             files[str(path)] = self._host_count
         self._files.clear()
         self._committed = {"target": self.name, "kea_version": self.kea_version,

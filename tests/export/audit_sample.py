@@ -86,8 +86,14 @@ def _subnets(config: Path, key: str) -> list[dict[str, Any]]:
     return list(data["Dhcp4" if key == "subnet4" else "Dhcp6"][key])
 
 
-def build_sample_export(out: Path, start: Callable[..., Any]) -> SampleExport:
-    """Run steps 1-6 of the module docstring into ``out``; ``start`` starts a real Kea."""
+def build_sample_export(out: Path, start: Callable[..., Any],
+                        after_export: Callable[[int, Any, Any], None] | None = None
+                        ) -> SampleExport:
+    """Run steps 1-6 of the module docstring into ``out``; ``start`` starts a real Kea.
+
+    ``after_export(night_index, kea4, kea6)`` is called right after each night's export (the
+    test snapshots what Kea held then).
+    """
     out.mkdir(parents=True, exist_ok=True)
     t0 = sample_time()
     as_of = t0 + timedelta(seconds=1)
@@ -120,6 +126,8 @@ def build_sample_export(out: Path, start: Callable[..., Any]) -> SampleExport:
             raise AssertionError(f"export failed: {report.to_json()}")
 
     export(nights[0])
+    if after_export is not None:
+        after_export(0, kea4, kea6)
 
     # -- a day of activity on the live servers (real lease_cmds) -----------------------------
     night2 = int(nights[1].timestamp())
@@ -147,6 +155,8 @@ def build_sample_export(out: Path, start: Callable[..., Any]) -> SampleExport:
                                "iaid": 1, "subnet-id": 1, "valid-lft": 3600 * (i + 2),
                                "preferred-lft": 1800 * (i + 2), "expire": night2 + 3600 * (i + 1)})
     export(nights[1])
+    if after_export is not None:
+        after_export(1, kea4, kea6)
 
     # -- reconcile the dhcpd files against what the servers hold now -------------------------
     recon = []
@@ -161,3 +171,30 @@ def build_sample_export(out: Path, start: Callable[..., Any]) -> SampleExport:
                         kea_configs=[SAMPLE / "kea-dhcp4.json", SAMPLE / "kea-dhcp6.json"],
                         nights=nights, as_of=as_of, deleted_v4=deleted,
                         servers={4: kea4, 6: kea6})
+
+
+NOTEBOOK = REPO / "notebooks" / "audit.ipynb"
+
+
+def run_notebook(env: dict[str, str], *, path: Path = NOTEBOOK, timeout: int = 300,
+                 extra_cells: list[str] | None = None) -> Any:
+    """Execute the notebook top to bottom in a python3 kernel on THIS interpreter.
+
+    The kernel runs in ``notebooks/`` (as in Jupyter) with ``env`` added to the environment.
+    The venv's python3 kernelspec says ``python``, which jupyter_client replaces by
+    ``sys.executable``, so the kernel imports the same kea_etl. ``extra_cells`` are appended
+    and run after the notebook in the same kernel (the test's probes). Raises nbclient's
+    ``CellExecutionError`` naming the failing cell.
+    """
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    for src in extra_cells or []:
+        nb.cells.append(nbformat.v4.new_code_cell(src))
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute(env={**os.environ, **env})
+    return nb

@@ -25,6 +25,8 @@ class HAPair:
     standby_name: str = "server2"
     primary_url: str = ""
     standby_url: str = ""
+    #: "hot-standby" (primary + standby) or "load-balancing" (primary + secondary)
+    mode: str = "hot-standby"
 
     @property
     def servers(self) -> tuple[KeaServer, KeaServer]:
@@ -42,7 +44,10 @@ class HAPair:
                 if not s.alive():
                     raise KeaStartError(f"HA peer {s.label} exited; log tail:\n{_tail(s)}")
             states = (self.state(self.primary), self.state(self.standby))
-            if states[0] == "hot-standby" and states[1] in ("hot-standby", "ready"):
+            if self.mode == "load-balancing":
+                if states == ("load-balancing", "load-balancing"):
+                    return
+            elif states[0] == "hot-standby" and states[1] in ("hot-standby", "ready"):
                 return
             time.sleep(0.1)
         raise KeaStartError(
@@ -61,12 +66,14 @@ def _tail(srv: KeaServer) -> str:
         return f"(no log at {srv.log_file})"
 
 
-def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None) -> dict[str, Any]:
+def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None,
+             mode: str = "hot-standby") -> dict[str, Any]:
+    second_role = "secondary" if mode == "load-balancing" else "standby"
     hook: dict[str, Any] = {
         "library": "ha",
         "parameters": {"high-availability": [{
             "this-server-name": this,
-            "mode": "hot-standby",
+            "mode": mode,
             "heartbeat-delay": 1000,
             "max-response-delay": 5000,
             "max-ack-delay": 5000,
@@ -77,7 +84,7 @@ def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None) -> dict[str,
             "peers": [
                 {"name": "server1", "url": f"http://127.0.0.1:{p1}/", "role": "primary",
                  "auto-failover": True},
-                {"name": "server2", "url": f"http://127.0.0.1:{p2}/", "role": "standby",
+                {"name": "server2", "url": f"http://127.0.0.1:{p2}/", "role": second_role,
                  "auto-failover": True},
             ],
         }]},
@@ -89,8 +96,11 @@ def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None) -> dict[str,
     return hook
 
 
-def start_ha_pair(*, pause_primary_in: str | None = None) -> HAPair:
+def start_ha_pair(*, pause_primary_in: str | None = None, mode: str = "hot-standby") -> HAPair:
     """Start primary and standby (Kea 2.x from the host) and wait for hot-standby.
+
+    ``mode="load-balancing"`` starts a load-balancing pair instead (primary + secondary, each
+    serving its scope); it is ready when both peers report ``load-balancing``.
 
     ``pause_primary_in="waiting"`` pauses the primary's HA state machine in that state (for
     ha-continue); the pair is then returned without waiting for hot-standby.
@@ -105,10 +115,10 @@ def start_ha_pair(*, pause_primary_in: str | None = None) -> HAPair:
         for name in ("server1", "server2"):
             pause = pause_primary_in if name == "server1" else None
             servers.append(start_kea(
-                family=4, hooks=("lease_cmds", "stat_cmds", _ha_hook(name, p1, p2, pause)), extra=extra,
+                family=4, hooks=("lease_cmds", "stat_cmds", _ha_hook(name, p1, p2, pause, mode)), extra=extra,
                 name=f"ha-{name}"))
         pair = HAPair(servers[0], servers[1], primary_url=f"http://127.0.0.1:{p1}/",
-                      standby_url=f"http://127.0.0.1:{p2}/")
+                      standby_url=f"http://127.0.0.1:{p2}/", mode=mode)
         if pause_primary_in is None:
             pair.wait_ready()
         return pair

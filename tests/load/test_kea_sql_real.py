@@ -195,3 +195,46 @@ def test_password_in_url_refused() -> None:
     from kea_etl.errors import InvalidURLError
     with pytest.raises(InvalidURLError, match="do not put the database password in the URL"):
         parse_sql_target("kea-sql:postgresql://kea:secret@127.0.0.1/kea")
+
+
+def test_cli_migrate_to_kea_sql_then_kea_serves_them(kea_db: tuple[str, str], kea_factory: Any,
+                                                     tmp_path: Any) -> None:
+    import json
+    import sys
+    from pathlib import Path
+
+    engine, url = kea_db
+    _wipe(url)
+    src = tmp_path / "dhcpd.leases"
+    src.write_text("".join(
+        f"lease 192.0.2.{20 + i} {{\n  starts 5 2026/11/27 20:00:00;\n"
+        f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
+        f"  binding state active;\n  hardware ethernet 02:00:00:00:01:{i:02x};\n}}\n"
+        for i in range(25)))
+    cfg = tmp_path / "kea.json"
+    cfg.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
+    exe = str(Path(sys.executable).with_name("kea-etl"))
+    base = [exe, "migrate", str(src), "--to", url, "--kea-config", str(cfg),
+            "--as-of", "2026-11-27T21:00:00Z", "--report", str(tmp_path / "r.json")]
+    dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert "lease4 upserts x25" in dry.stdout
+    conn = connect(parse_sql_target(url))
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM lease4")
+        assert cur.fetchone()[0] == 0  # the dry run wrote nothing
+    conn.close()
+    run = subprocess.run(base, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert (rep["read"], rep["loaded"], rep["failed"]) == (25, 25, 0)
+    srv = kea_factory(family=4, extra={"lease-database": _db_cfg(engine, url)})
+    leases = srv.command("lease4-get-all")["arguments"]["leases"]
+    assert sorted(x["hw-address"] for x in leases) == [f"02:00:00:00:01:{i:02x}"
+                                                       for i in range(25)]
+    again = subprocess.run(base, capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing changed" in again.stdout, again.stdout
+    bad = subprocess.run([*base[:4], "kea-sql:postgresql://kea:hunter2@127.0.0.1/x",
+                          *base[5:]], capture_output=True, text=True)
+    assert bad.returncode == 2 and "do not put the database password in the URL" in bad.stderr
+    assert "hunter2" not in bad.stderr

@@ -61,7 +61,7 @@ def _done_rows(state: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("crash_after", [1, 7, 19])
+@pytest.mark.parametrize("crash_after", [1, 7, 16])
 def test_sigkill_then_resume_loads_each_lease_once(kea_factory: Any, tmp_path: Path,
                                                    crash_after: int) -> None:
     srv = kea_factory(family=4, subnets=SUBNETS)
@@ -77,7 +77,8 @@ def test_sigkill_then_resume_loads_each_lease_once(kea_factory: Any, tmp_path: P
     saved = _done_rows(state)
     assert saved >= crash_after * 50 and saved < N
     before = _held(srv)
-    assert saved <= len(before) < N  # what the checkpoint says is done is in Kea
+    # what the checkpoint says is done is in Kea (batches in flight at the kill may be too)
+    assert saved <= len(before) <= N
 
     second = subprocess.run(_cmd(srv, src, report, "--workers", "3", "--resume"),
                             capture_output=True, text=True, timeout=120)
@@ -89,7 +90,7 @@ def test_sigkill_then_resume_loads_each_lease_once(kea_factory: Any, tmp_path: P
     assert rep["outputs"]["resumed"] is True
     assert _held(srv) == want
 
-    if crash_after != 19:
+    if crash_after != 16:
         return
     # a second full run (no --resume) changes nothing and says so
     third = subprocess.run(_cmd(srv, src, report), capture_output=True, text=True, timeout=120)
