@@ -4,13 +4,14 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help deps demo test lint commands-doc clean
+.PHONY: help deps demo test lint commands-doc notebook clean
 
 help:
 	@echo "make demo          run kea-etl on the bundled sample data"
 	@echo "make test          install what is missing (apt, .venv, Kea 3 rootfs), then the whole suite"
 	@echo "make lint          ruff + mypy --strict on kea_etl/"
 	@echo "make commands-doc  re-run the real-Kea command tests and regenerate docs/commands.md"
+	@echo "make notebook      re-run notebooks/audit.ipynb on the sample data (real Kea) and save its outputs"
 
 deps:
 	scripts/install-deps
@@ -28,6 +29,9 @@ lint: deps
 commands-doc: deps
 	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py
 	$(PY) scripts/gen-commands-doc build/kea-commands-doc.jsonl -o docs/commands.md
+
+notebook: deps
+	$(PY) scripts/make-notebook-outputs
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

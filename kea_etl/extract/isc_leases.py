@@ -47,13 +47,12 @@ import numpy as np
 import numpy.typing as npt
 
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, canonical_hex
 
 __all__ = ["extract", "sniff"]
 
 ByteOrder = Literal["little", "big"]
-ExtractItem = Extracted | MalformedRecordError
 
 #: bytes read per chunk; both passes must use the same value (the cut points must agree)
 CHUNK_SIZE = 1 << 22
@@ -90,7 +89,6 @@ _DATE = re.compile(r"(\d)[ \t]+(\d{1,5})/(\d{1,2})/(\d{1,2})[ \t]+(\d{1,2}):(\d{
                    r"(?:[ \t]+UTC)?")
 _EPOCH = re.compile(r"epoch[ \t]+(\d+)")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2})*")
-_CANON_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2})*")
 _ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", re.S)
 _ODD_ESCAPE = re.compile(r'\\(?:[^0-7"\\]|[0-7]{1,2}(?![0-7]))')
 _HEXCHARS = frozenset("0123456789abcdef:")
@@ -108,6 +106,7 @@ _NEVER = -1
 _DATE_CACHE: dict[str, int] = {}
 _DATE_CACHE_MAX = 400_000
 _DAY_CACHE: dict[str, int] = {}
+_TOD_CACHE: dict[str, int] = {}
 
 
 class _BadBlock(Exception):
@@ -155,12 +154,12 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         raise ConfigError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if not p.is_file():
-            raise ConfigError(f"{p}: not a regular file")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the lease file {p}: {exc.strerror or exc}") from exc
-    del size
+        regular = p.is_file() and os.access(p, os.R_OK)
+    except OSError:
+        regular = False
+    if not regular:
+        why = "no such file" if not p.exists() else "not a readable regular file"
+        raise ConfigError(f"cannot read the lease file {p}: {why}")
     source = os.fspath(path)
     keys4, keys6 = _pass1(p, chunk_size)
     mask4 = _last_occurrence(keys4)
@@ -334,15 +333,22 @@ def _date(value: str) -> int:
 
 
 def _date_uncached(value: str) -> int:
-    v = value.strip()
-    if len(v) == 21 and v[1] == " " and v[12] == " " and v[15] == ":" and v[18] == ":":
-        # the fixed-width form dhcpd writes: "W YYYY/MM/DD HH:MM:SS"
+    v = value
+    if len(v) == 21 and v[1] == " " and v[12] == " ":
+        # the fixed-width form dhcpd writes, "W YYYY/MM/DD HH:MM:SS": day and time of day
+        # are looked up separately (few distinct days; at most 86400 distinct times)
         day = _DAY_CACHE.get(v[2:12])
-        hms = v[13:15] + v[16:18] + v[19:21]
-        if day is not None and hms.isdigit():
-            hh, mi, ss = int(hms[0:2]), int(hms[2:4]), int(hms[4:6])
-            if hh < 24 and mi < 60 and ss < 61:
-                return day + hh * 3600 + mi * 60 + ss
+        if day is not None:
+            tod = _TOD_CACHE.get(v[13:])
+            if tod is None:
+                t = v[13:]
+                if t[2] == ":" and t[5] == ":" and (t[:2] + t[3:5] + t[6:]).isdigit():
+                    hh, mi, ss = int(t[:2]), int(t[3:5]), int(t[6:])
+                    if hh < 24 and mi < 60 and ss < 61:
+                        tod = _TOD_CACHE[t] = hh * 3600 + mi * 60 + ss
+            if tod is not None:
+                return day + tod
+    v = value.strip()
     if v == "never":
         return _NEVER
     m = _DATE.fullmatch(v)
@@ -571,9 +577,9 @@ _FAST4_BODY = (
 _FAST4 = re.compile(_FAST4_BODY + r"\Z")
 # a whole lease block in dhcpd's layout, found by finditer over a chunk; group 1 is the address
 _BLOCK4 = re.compile(r"\nlease ([0-9.]+) \{\n" + _FAST4_BODY + r"\}(?=\n|\Z)")
-# group indexes of _FAST4 / _fields4 tuples
-_F_STARTS, _F_ENDS, _F_TSTP, _F_TSFP, _F_ATSFP, _F_CLTT, _F_STATE, _F_NEXT, _F_REWIND = range(9)
-_F_RESERVED, _F_BOOTP, _F_HTYPE, _F_HW, _F_UID, _F_UNUSED, _F_REST, _F_HOSTNAME = range(9, 17)
+# _FAST4 / _fields4 tuples: starts ends tstp tsfp atsfp cltt state next rewind reserved
+# dynamic-bootp htype hw uid (unused) rest hostname; "rest" holds set / option lines
+_F_REST = 15
 
 
 def _fields4(pairs: list[tuple[str, str]]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from kea_etl._batching import chunks
-from kea_etl.errors import ConfigError, InvalidURLError
+from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
 from kea_etl.load.compare import describe_holder, identical, same_client
@@ -237,7 +237,17 @@ class KeaSqlLoader:
             else:
                 conn.commit()
             return out
-        except Exception:
+        except Exception as exc:
+            # --- connection lost (reliability fix): the server rolled the open transaction
+            # back; stop cleanly instead of failing every remaining record one by one
+            if _connection_lost(conn):
+                where = (f"; progress saved in {self.checkpoint.path}" if self.checkpoint
+                         else "")
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise RetriableError(
+                    f"lost the connection to {self.name} ({first}); the batch in flight was "
+                    f"rolled back{where}; re-run with --resume") from exc
+            # --- end connection lost
             conn.rollback()
             if len(batch) == 1:
                 raise
@@ -247,6 +257,8 @@ class KeaSqlLoader:
         for item in batch:
             try:
                 results += self._write_batch([item])
+            except RetriableError:  # the connection went away: not this row's fault
+                raise
             except Exception as exc:  # the database's own message for that one row
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 results.append(_outcome(item, "failed", "database refused the row", msg))
@@ -448,6 +460,14 @@ def _ctx(ctx: Any) -> str | None:
 def _outcome(item: LoadRecord, status: str, reason: str | None, detail: str | None) -> Outcome:
     return Outcome(record_key(item), status, reason, detail,  # type: ignore[arg-type]
                    item.origin, item.line)
+
+
+def _connection_lost(conn: Any) -> bool:
+    """True when the DB-API connection is gone (server restarted, backend terminated)."""
+    closed = getattr(conn, "closed", None)  # psycopg2: 0 open, 1 closed, 2 broken
+    if isinstance(closed, int) and not isinstance(closed, bool) and closed:
+        return True
+    return getattr(conn, "open", True) is False  # pymysql
 
 
 def make_kea_sql_loader(location: str, *, subnets: Any = None,

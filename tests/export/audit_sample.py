@@ -194,7 +194,7 @@ def run_notebook(env: dict[str, str], *, path: Path = NOTEBOOK, timeout: int = 3
     nb = nbformat.read(str(path), as_version=4)
     for src in extra_cells or []:
         nb.cells.append(nbformat.v4.new_code_cell(src))
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(env={**os.environ, **env})
     return nb

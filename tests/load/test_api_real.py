@@ -178,3 +178,20 @@ def test_v6_whole_batch_failure_falls_back_to_single_adds(kea6: Any) -> None:
     assert (report.loaded, report.failed) == (3, 1)
     assert report.extra["sent"] == {"lease6-bulk-apply refused": 1, "lease6-add": 3}
     assert set(_kea6(kea6)) == {x.key for x in leases}
+
+
+def test_missing_lease_cmds_is_one_clear_error(kea_factory: Any) -> None:
+    from kea_etl.errors import KeaUnsupportedError
+    srv = kea_factory(family=4, hooks=())
+    with pytest.raises(KeaUnsupportedError, match="lease_cmds"):
+        _load(srv.socket_url, _v4(2))
+
+
+@pytest.mark.kea3
+def test_v4_kea3_daemon_http_and_rerun(kea3_4: Any) -> None:
+    leases = _v4(12)
+    report = _load(kea3_4.http_url, leases, workers=3, batch_size4=4)
+    assert (report.loaded, report.failed) == (12, 0)
+    again = _load(kea3_4.http_url, leases)  # Kea 3 answers a duplicate with result 4
+    assert (again.already_present, again.failed) == (12, 0)
+    assert len(_kea4(kea3_4)) == 12

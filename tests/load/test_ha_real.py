@@ -183,3 +183,27 @@ def test_load_balancing_pair_both_peers_loaded(tmp_path: Path) -> None:
         assert ha["compare"]["identical"] is True
     finally:
         pair.close()
+
+
+def test_a_record_refused_by_one_peer_is_failed_naming_that_peer(kea_ha_pair: HAPair,
+                                                                 tmp_path: Path) -> None:
+    # the standby already holds 192.0.2.12 for another client: a conflict there only
+    kea_ha_pair.standby.ok("lease4-add", {"ip-address": "192.0.2.12",
+                                          "hw-address": "02:00:00:00:00:99"})
+    src = lease_file(tmp_path, 5)
+    report = tmp_path / "report.json"
+    r = run([str(src), "--to", f"kea:{kea_ha_pair.primary.socket_url}",
+             "--to", f"kea:{kea_ha_pair.standby.socket_url}", "--report", str(report)])
+    assert r.exit_code == 1, r.output
+    data = json.loads(report.read_text())
+    assert (data["read"], data["loaded"], data["failed"], data["conflicts"]) == (5, 4, 1, 1)
+    bad = [p for p in data["problems"] if p["kind"] == "conflict"]
+    assert len(bad) == 1 and bad[0]["key"].endswith("192.0.2.12")
+    assert f"on {kea_ha_pair.standby.socket_url}" in bad[0]["detail"]
+    peers = data["ha"]["peers"]
+    assert (peers[0]["loaded"], peers[1]["loaded"], peers[1]["conflicts"]) == (5, 4, 1)
+    # the pair now differs at exactly that address, and the report says so
+    cmp_ = data["ha"]["compare"]["comparisons"][0]
+    assert (cmp_["only_on_first"], cmp_["only_on_other"], cmp_["different"]) == (0, 0, 1)
+    assert "HA PEERS DIFFER" in r.output
+    assert held(kea_ha_pair.standby)["192.0.2.12"] == "02:00:00:00:00:99"
