@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Export throughput: a raw lease4-get-page loop vs ``kea_etl.export`` to Parquet and to SQLite.
 
-    python benchmarks/export.py [--leases N] [--page-size 1000] [--keep DIR]
+    python benchmarks/export.py [--leases N] [--page-size 1000] [--rounds 3] [--keep DIR]
 
 Writes a Kea 2.x memfile of N v4 leases (subnet 10.0.0.0/8), starts a real ``kea-dhcp4`` on a
 UNIX control socket with lease_cmds + stat_cmds (Kea loads the file at start-up), then, in this
@@ -10,10 +10,13 @@ one process and against the same server:
 1. ``raw``: ``KeaClient.lease4_get_page`` in a loop, leases counted and thrown away;
 2. ``parquet``: :func:`kea_etl.export.run_export` to a Parquet directory (leases + statistics);
 3. ``sqlite``: :func:`kea_etl.export.run_export` to a SQLite warehouse (leases + statistics);
-4. ``raw`` again: the baseline is the mean of the two raw runs (load drift on a shared box).
 
-Prints one JSON line: leases, page_size, raw_get_page_per_s, parquet_per_s, sqlite_per_s,
-ratio_parquet (parquet_per_s / raw_get_page_per_s), ratio_sqlite, seconds of each phase, and
+repeated ``--rounds`` times (interleaved, so load drifting on a shared machine hits every phase
+alike); each rate is the median over the rounds.
+
+Prints one JSON line: leases, page_size, rounds, raw_get_page_per_s, parquet_per_s,
+sqlite_per_s, ratio_parquet (parquet_per_s / raw_get_page_per_s), ratio_sqlite, the seconds of
+every phase of every round, and
 peak_rss_mb (this process's peak resident memory over all phases; Kea's own memory is not
 included). Targets: ratio_parquet >= 0.8, peak_rss_mb <= 200 whatever N.
 """
@@ -25,6 +28,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,40 +156,49 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--leases", type=int, default=1_000_000)
     ap.add_argument("--page-size", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="raw / parquet / sqlite rounds; the medians are reported (default 3)")
     ap.add_argument("--keep", metavar="DIR", help="keep the outputs in DIR (default: removed)")
     opts = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kea-etl-bench-export-", dir=opts.keep))
+    times: dict[str, list[float]] = {"raw": [], "parquet": [], "sqlite": []}
     try:
         now = int(time.time())
         lease_file = work / "kea-leases4.csv"
         write_memfile(lease_file, opts.leases, now)
         proc, url = start_kea(work, lease_file)
+        rss = {"start": peak_rss_mb()}
         try:
-            rss = {"start": peak_rss_mb()}
-            n_raw, t_raw1 = raw_loop(url, opts.page_size)
-            rss["raw"] = peak_rss_mb()
-            n_pq, t_pq = timed_export(url, opts.page_size, parquet_dir=work / "parquet")
-            rss["parquet"] = peak_rss_mb()
-            n_sql, t_sql = timed_export(url, opts.page_size,
-                                        warehouse=f"sqlite:///{work}/warehouse.db")
-            rss["sqlite"] = peak_rss_mb()
-            n_raw2, t_raw2 = raw_loop(url, opts.page_size)
+            # Rounds interleave the three phases so that load drifting on a shared machine
+            # hits all of them alike; each rate is the median over the rounds.
+            for _ in range(max(1, opts.rounds)):
+                counts = []
+                n, t = raw_loop(url, opts.page_size)
+                counts.append(n)
+                times["raw"].append(t)
+                rss["raw"] = peak_rss_mb()
+                n, t = timed_export(url, opts.page_size, parquet_dir=work / "parquet")
+                counts.append(n)
+                times["parquet"].append(t)
+                rss["parquet"] = peak_rss_mb()
+                n, t = timed_export(url, opts.page_size,
+                                    warehouse=f"sqlite:///{work}/warehouse.db")
+                counts.append(n)
+                times["sqlite"].append(t)
+                rss["sqlite"] = peak_rss_mb()
+                if set(counts) != {opts.leases}:
+                    raise SystemExit(f"lease counts differ: raw/parquet/sqlite {counts}, "
+                                     f"generated {opts.leases}")
         finally:
             stop_kea(proc, url)
-        # the baseline is measured before and after the exports and averaged, so a machine
-        # whose load drifts during the run (shared CI) does not favour either side
-        t_raw = (t_raw1 + t_raw2) / 2
-        if not n_raw == n_raw2 == n_pq == n_sql == opts.leases:
-            raise SystemExit(f"lease counts differ: Kea loaded/raw {n_raw}, parquet {n_pq}, "
-                             f"sqlite {n_sql}, generated {opts.leases}")
-        raw_ps, pq_ps, sql_ps = n_raw / t_raw, n_pq / t_pq, n_sql / t_sql
+        rate = {k: opts.leases / statistics.median(v) for k, v in times.items()}
         print(json.dumps({
-            "leases": opts.leases, "page_size": opts.page_size,
-            "raw_get_page_per_s": round(raw_ps), "parquet_per_s": round(pq_ps),
-            "sqlite_per_s": round(sql_ps), "ratio_parquet": round(pq_ps / raw_ps, 3),
-            "ratio_sqlite": round(sql_ps / raw_ps, 3), "raw_s": [round(t_raw1, 2),
-                                                                 round(t_raw2, 2)],
-            "parquet_s": round(t_pq, 2), "sqlite_s": round(t_sql, 2),
+            "leases": opts.leases, "page_size": opts.page_size, "rounds": len(times["raw"]),
+            "raw_get_page_per_s": round(rate["raw"]), "parquet_per_s": round(rate["parquet"]),
+            "sqlite_per_s": round(rate["sqlite"]),
+            "ratio_parquet": round(rate["parquet"] / rate["raw"], 3),
+            "ratio_sqlite": round(rate["sqlite"] / rate["raw"], 3),
+            "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
             "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_after": rss,
         }))
     finally:

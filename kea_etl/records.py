@@ -282,6 +282,10 @@ class Lease4:
             )
         except KeyError as exc:
             raise InvalidValueError(str(exc.args[0]), data, "missing from Kea's lease JSON") from exc
+        except InvalidValueError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
+            raise InvalidValueError("lease", data, f"not a Kea lease map ({exc})") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +407,10 @@ class Lease6:
             )
         except KeyError as exc:
             raise InvalidValueError(str(exc.args[0]), data, "missing from Kea's lease JSON") from exc
+        except InvalidValueError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
+            raise InvalidValueError("lease", data, f"not a Kea lease map ({exc})") from exc
 
 
 IdentifierType = Literal["hw-address", "client-id", "duid", "circuit-id", "flex-id"]
@@ -507,6 +515,16 @@ class Reservation:
             raise InvalidValueError("identifier", data, "a host needs hw-address, client-id, duid, "
                                     "circuit-id or flex-id")
         subnet = data.get("subnet-id", data.get("subnet-id4" if family == 4 else "subnet-id6", 0))
+        try:
+            return cls._from_kea_host(data, family, ident_type, subnet, origin)
+        except InvalidValueError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
+            raise InvalidValueError("host", data, f"not a Kea host map ({exc})") from exc
+
+    @classmethod
+    def _from_kea_host(cls, data: Mapping[str, Any], family: Literal[4, 6], ident_type: str,
+                       subnet: Any, origin: str | None) -> Reservation:
         return cls(
             family=family,
             identifier_type=ident_type,  # type: ignore[arg-type]

@@ -7,6 +7,9 @@ options, build library objects, call one library function and render the result;
 
 from __future__ import annotations
 
+import warnings
+from typing import TextIO
+
 import click
 
 from kea_etl import __version__
@@ -22,6 +25,24 @@ def main() -> None:
       kea-etl kea version-get --url unix:///run/kea/kea4.sock
       kea-etl migrate sample-data/dhcpd.leases --to memfile:out --kea-config sample-data/kea-dhcp4.json
     """
+
+
+# --- security warnings (issue 6): kea_etl.kea.transports.SecurityWarning as one clear line
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    from kea_etl.kea.transports import SecurityWarning
+
+    if issubclass(category, SecurityWarning):
+        click.echo(f"Warning: {message}", err=True)
+        return
+    _default_showwarning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _show_warning
+# --- end security warnings
 
 
 def _register() -> None:

@@ -25,8 +25,7 @@ from kea_etl.errors import KeaEtlError, KeaUnsupportedError
 from kea_etl.export.kea_api import (
     LEASE_SCHEMA,
     Family,
-    iter_lease_pages,
-    page_to_batch,
+    iter_lease_batches,
 )
 from kea_etl.export.parquet import Format, PartitionedFileSink
 from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
@@ -155,7 +154,7 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                   warehouse: Warehouse | None = None, parquet_dir: str | Path | None = None,
                   csv_dir: str | Path | None = None, page_size: int = 1000,
                   subnets: Collection[int] | None = None, stats: bool = True,
-                  progress: Progress | None = None) -> ExportResult:
+                  progress: Progress | None = None, prefetch: int = 2) -> ExportResult:
     """Export one server's leases (one family) and statistics to every given sink.
 
     Never raises for a failure of this server: the error is in the result, its warehouse rows
@@ -179,8 +178,9 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                                        fmt=fmt)
             sinks.append(sink)
             lease_files.append(sink)
-        for page in iter_lease_pages(client, family, page_size=page_size, subnets=subnets):
-            batch = page_to_batch(page, family, exported_at=exported_at, kea_version=version)
+        for batch in iter_lease_batches(client, family, exported_at=exported_at,
+                                        kea_version=version, page_size=page_size,
+                                        subnets=subnets, prefetch=prefetch):
             for sink in lease_files:
                 sink.write(batch)
             if run is not None:
@@ -261,7 +261,8 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                subnets: Collection[int] | None = None, stats: bool = True,
                exported_at: datetime | None = None, export_date: date | None = None,
                client_factory: ClientFactory | None = None,
-               progress: Progress | None = None, max_workers: int | None = None) -> ExportReport:
+               progress: Progress | None = None, max_workers: int | None = None,
+               prefetch: int = 2) -> ExportReport:
     """Export every target concurrently; see the module docstring. Never raises for one server."""
     now = (exported_at or datetime.now(UTC)).astimezone(UTC)
     day = export_date or now.date()
@@ -290,7 +291,7 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                                      export_date=day, kea_version=version, warehouse=wh,
                                      parquet_dir=parquet_dir, csv_dir=csv_dir,
                                      page_size=page_size, subnets=subnets, stats=stats,
-                                     progress=progress))
+                                     progress=progress, prefetch=prefetch))
         return out
 
     workers = max_workers or max(1, len(targets))

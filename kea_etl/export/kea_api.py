@@ -25,7 +25,7 @@ import queue
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +37,7 @@ __all__ = [
     "LEASE_SCHEMA",
     "Family",
     "LeaseClient",
+    "iter_lease_batches",
     "iter_lease_pages",
     "iter_leases",
     "page_to_batch",
@@ -100,8 +101,11 @@ def _raw_pages(client: LeaseClient, family: Family, page_size: int) -> Iterator[
 _DONE = object()
 
 
-def _prefetched(pages: Iterator[list[dict[str, Any]]], depth: int) -> Iterator[list[dict[str, Any]]]:
-    """Run ``pages`` in a helper thread, ``depth`` pages ahead of the consumer (bounded memory).
+T = TypeVar("T")
+
+
+def _prefetched(pages: Iterator[T], depth: int) -> Iterator[T]:
+    """Run ``pages`` in a helper thread, ``depth`` items ahead of the consumer (bounded memory).
 
     The thread waits on the bounded queue, so at most ``depth + 1`` pages exist at once. An
     exception in the fetcher is re-raised in the consumer; a consumer that stops early (or
@@ -137,7 +141,7 @@ def _prefetched(pages: Iterator[list[dict[str, Any]]], depth: int) -> Iterator[l
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield cast(T, item)
     finally:
         stop.set()
         worker.join(timeout=60)
@@ -165,6 +169,28 @@ def iter_lease_pages(client: LeaseClient, family: Family, *, page_size: int = 10
         kept = [lease for lease in page if int(lease.get("subnet-id", 0)) in wanted]
         if kept:
             yield kept
+
+
+def iter_lease_batches(client: LeaseClient, family: Family, *, exported_at: datetime,
+                       kea_version: str, page_size: int = 1000,
+                       subnets: Collection[int] | None = None,
+                       prefetch: int = 2) -> Iterator[pa.RecordBatch]:
+    """Yield one Arrow record batch (:data:`LEASE_SCHEMA`) per page, converted ahead of time.
+
+    Fetching *and* converting run in the helper thread, so the caller's thread only writes
+    (Parquet and SQLite writers do most of their work in C). Measured here, this beats
+    prefetching raw pages and converting in the caller: the fetch thread no longer waits for
+    the GIL between socket reads while the caller converts.
+    """
+    def batches() -> Iterator[pa.RecordBatch]:
+        for page in iter_lease_pages(client, family, page_size=page_size, subnets=subnets,
+                                     prefetch=0):
+            yield page_to_batch(page, family, exported_at=exported_at, kea_version=kea_version)
+
+    if prefetch > 0:
+        yield from _prefetched(batches(), prefetch)
+    else:
+        yield from batches()
 
 
 def iter_leases(client: LeaseClient, family: Family, *, page_size: int = 1000,

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -73,7 +74,7 @@ class PartitionedFileSink:
             return
         self.rows += batch.num_rows
         if self.fmt != "parquet":
-            self._writer.write(batch)
+            self._writer.write(_defuse_formulas(batch))
             return
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
@@ -106,3 +107,23 @@ class PartitionedFileSink:
                 self._writer.close()
             self._closed = True
         self._tmp.unlink(missing_ok=True)
+
+
+# --- CSV injection (issue 6): CSV files get opened in spreadsheets; a DHCP client chooses its
+# own hostname, so "=cmd|' /C calc'!A0" must reach the sheet as text. Cells starting with
+# = + - @ TAB CR get a leading ' (OWASP's advice). Parquet and the warehouse keep values as-is.
+_FORMULA = r"^[=+\-@\t\r]"
+
+
+def _defuse_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
+    cols = []
+    changed = False
+    for col, field in zip(batch.columns, batch.schema, strict=True):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            mask = pc.fill_null(pc.match_substring_regex(col, _FORMULA), False)
+            if pc.any(mask).as_py():
+                col = pc.if_else(mask, pc.binary_join_element_wise("'", col, ""), col)
+                changed = True
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema) if changed else batch
+# --- end CSV injection

@@ -80,6 +80,17 @@ _COLS = ("k", "key", "lease_type", "prefix_len", "subnet_id", "hwaddr", "client_
          "iaid", "valid_lft", "cltt", "state", "hostname", "line", "origin")
 
 
+
+# --- CSV injection (issue 6): this CSV is for people, who open it in a spreadsheet
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cells(row: list[Any]) -> list[Any]:
+    """Cells a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``, ``+``, ``-``, ``@``)
+    get a leading ``'`` (OWASP's advice): shown as text, never evaluated."""
+    return [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in row]
+# --- end CSV injection
+
 class ReconcileClient(Protocol):
     """The Kea client methods reconciliation uses (:class:`kea_etl.kea.KeaClient` has them)."""
 
@@ -271,9 +282,10 @@ class ReconcileResult:
                     line = d.get("source_line")
                     if d["category"] == "mismatched":
                         for name, vals in d["fields"].items():
-                            w.writerow([*base, name, vals.get("source"), vals.get("kea"), line])
+                            w.writerow(_safe_cells([*base, name, vals.get("source"),
+                                                    vals.get("kea"), line]))
                     else:
-                        w.writerow([*base, "", "", "", line])
+                        w.writerow(_safe_cells([*base, "", "", "", line]))
             Path(tmp).chmod(0o644)
             Path(tmp).replace(path)
         except BaseException:

@@ -231,6 +231,11 @@ class _Host:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
+#: deepest subnet / group / pool nesting followed (real files nest a handful of levels; each
+#: level is a Python generator frame, so hostile input must not reach the recursion limit)
+_MAX_DEPTH = 100
+
+
 def _stmt_text(toks: list[_Tok]) -> str:
     parts = []
     for t in toks:
@@ -362,6 +367,13 @@ class _Parser:
             if term == "{":
                 if kw == "host":
                     yield from self._host(toks, scopes)
+                elif (kw in ("subnet", "subnet6", "shared-network", "group", "pool", "pool6")
+                      and len(scopes) > _MAX_DEPTH):  # hostile nesting: no RecursionError
+                    yield MalformedRecordError(toks[0].path, toks[0].line, kw,
+                                               f"blocks nested more than {_MAX_DEPTH} deep; "
+                                               "this block is skipped")
+                    if not self._skip_block():
+                        return
                 elif kw in ("subnet", "subnet6", "shared-network", "group", "pool", "pool6"):
                     new = self._new_scope(kw, toks, scope)
                     yield from self._block([*scopes, new])

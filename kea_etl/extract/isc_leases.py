@@ -816,7 +816,7 @@ class _Pass2:
             packed = socket.inet_aton(key)
             if socket.inet_ntoa(packed) != key:  # inet_aton also takes "10.1", "0x0a.1.2.3"
                 raise OSError
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte in the address (found by fuzzing)
             return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
         if self.family == 6:
             return _error(source, line, key,
@@ -932,7 +932,7 @@ class _Pass2:
             packed = socket.inet_aton(key)
             if socket.inet_ntoa(packed) != key:  # inet_aton also takes "10.1", "0x0a.1.2.3"
                 raise OSError
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte in the address (found by fuzzing)
             return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
         m = _FAST4.match(stmts)
         try:

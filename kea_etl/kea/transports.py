@@ -24,10 +24,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import ipaddress
 import json
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +47,7 @@ __all__ = [
     "FakeTransport",
     "Handler",
     "HttpTransport",
+    "SecurityWarning",
     "Transport",
     "UnixSocketTransport",
     "encode_request",
@@ -315,6 +318,16 @@ class HttpTransport:
             self._headers["Authorization"] = f"Basic {token}"
         self._client_cert = bool(cert_file)
         self._ssl: ssl.SSLContext | None = None
+        # --- security warnings (issue 6): loud, once per transport, through `warnings`
+        if self.https and insecure:
+            warnings.warn(f"--insecure: the TLS certificate of {self.url} is NOT verified; "
+                          "anyone on the path can read and change this traffic, credentials "
+                          "included", SecurityWarning, stacklevel=2)
+        if not self.https and self.username is not None and not _is_loopback(self.host):
+            warnings.warn(f"basic auth over plain http to {self.url}: the password crosses the "
+                          "network readable by anyone on the path; use https://",
+                          SecurityWarning, stacklevel=2)
+        # --- end security warnings
         if self.https:
             self._ssl = _ssl_context(ca_file, cert_file, key_file, insecure)
         elif ca_file or cert_file or key_file:
@@ -430,6 +443,20 @@ class HttpTransport:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+
+class SecurityWarning(UserWarning):
+    """A connection setting that exposes credentials or traffic (``--insecure``, basic auth
+    over plain http to another host). The CLI prints it as one ``Warning:`` line."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _ssl_context(ca_file: str | None, cert_file: str | None, key_file: str | None,

@@ -182,6 +182,8 @@ class LiveLeaseLoader:
         self._snapshot: _V6Snapshot | None = None
         self._hosts: list[Reservation] = []
         self._checked: set[int] = set()
+        self._wrong_family: set[int] = set()
+        self._family: int | None = None
         self.sent: Counter[str] = Counter()
         self.name = f"kea:{self.server}"
         self.can_retract = False
@@ -191,6 +193,14 @@ class LiveLeaseLoader:
     @property
     def server(self) -> str:
         return str(getattr(self.client, "url", "the Kea server"))
+
+    def _server_family(self) -> int | None:
+        if self._family is None:
+            cfg = self.client.config_get()
+            self._family = 4 if "Dhcp4" in cfg else 6 if "Dhcp6" in cfg else 0
+            if self._subnets is None:
+                self._subnets = server_subnets(cfg)
+        return self._family or None
 
     def subnets(self) -> list[ServerSubnet]:
         """The server's subnets (config-get), fetched once."""
@@ -234,8 +244,18 @@ class LiveLeaseLoader:
                     continue
                 fam = 4 if isinstance(todo[0], Lease4) else 6
                 if fam not in self._checked:  # fail fast, naming the hook, if lease_cmds is absent
-                    self.client.require(f"lease{fam}-add", f"lease{fam}-get")
+                    # lease_cmds lists both families' commands; config-get tells the daemon's
+                    if self._server_family() not in (None, fam):
+                        self._wrong_family.add(fam)
+                    else:
+                        self.client.require(f"lease{fam}-add", f"lease{fam}-get")
                     self._checked.add(fam)
+                if fam in self._wrong_family:
+                    for item in todo:
+                        count_outcome(report, _out(item, "failed", "wrong address family",
+                                                   f"a v{fam} lease, and {self.server} is a "
+                                                   f"DHCPv{10 - fam} server"))
+                    continue
                 if isinstance(todo[0], Lease6) and opts.bulk_v6 and self._snapshot is None:
                     self._snapshot = _V6Snapshot(self.client)
                 pending.append(pool.submit(self._run_batch, todo))
@@ -448,7 +468,7 @@ class LiveLeaseLoader:
             if o is None:
                 send.append(item)
                 if not same_client(h, lease):
-                    notes[lease.key] = f"Kea held {lease.key} for {describe_holder(h)}"
+                    notes[_key(lease)] = f"Kea held {lease.key} for {describe_holder(h)}"
             else:
                 task.outcomes.append(o)
         if not send:
@@ -472,9 +492,9 @@ class LiveLeaseLoader:
         for item in send:
             lease = item
             assert isinstance(lease, Lease6)
-            f = failed.get((str(lease.address), lease.lease_type))
+            f = failed.get((str(lease.address), lease.lease_type)) if failed else None
             if f is None:
-                note = notes.get(lease.key)
+                note = notes.get(_key(lease)) if notes else None
                 task.outcomes.append(_out(item, "loaded", "conflict overwritten" if note else None,
                                           note))
             else:
@@ -523,7 +543,7 @@ def _key(item: LoadRecord) -> str:
     return hit[0] if hit is not None else record_key(item)
 
 
-def _args(item: Lease4 | Lease6) -> dict[str, Any]:
+def _args(item: LoadRecord) -> dict[str, Any]:
     hit = _cached(item)
     return hit[1] if hit is not None else item.to_kea_args()
 

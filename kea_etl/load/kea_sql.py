@@ -12,8 +12,10 @@ are the UTC epoch it expects. Kea caps an infinite lifetime's expiry at ``MAX_DB
 
 Before writing a batch it reads the rows already at those addresses: identical rows count as
 ``already_present`` and are not written (a second run changes nothing and says so); a row of
-another client is a conflict, left alone unless ``on_conflict="overwrite"``; everything else is
-upserted (``INSERT ... ON CONFLICT (address) DO UPDATE`` / ``ON DUPLICATE KEY UPDATE``).
+another client is a conflict, left alone unless ``on_conflict="overwrite"``; a row of the same
+client with another expiry is kept in ``mode="add"`` (as the ``kea:`` target does) and replaced
+in ``mode="upsert"``; everything else is upserted (``INSERT ... ON CONFLICT (address) DO UPDATE``
+/ ``ON DUPLICATE KEY UPDATE``).
 
 Credentials never come from the URL: the password is read from ``KEA_ETL_DB_PASSWORD``, the file
 named by ``KEA_ETL_DB_PASSWORD_FILE``, or (PostgreSQL) libpq's own ``PGPASSWORD`` / ``.pgpass``.
@@ -153,10 +155,12 @@ def _epoch_of(value: Any) -> int:
 class KeaSqlLoader:
     """Batched upserts of leases and reservations into Kea's lease / host database."""
 
-    def __init__(self, url: str, *, on_conflict: Literal["skip", "overwrite"] = "skip",
+    def __init__(self, url: str, *, mode: Literal["add", "upsert"] = "add",
+                 on_conflict: Literal["skip", "overwrite"] = "skip",
                  batch_size: int = 500, dry_run: bool = False,
                  checkpoint: Checkpoint | None = None) -> None:
         self.target = parse_sql_target(url)
+        self.mode = mode
         self.on_conflict = on_conflict
         self.batch_size = batch_size
         self.dry_run = dry_run
@@ -279,9 +283,8 @@ class KeaSqlLoader:
             lease = item
             assert isinstance(lease, Lease4)
             status, detail = self._judge(held.get(addr), lease)
-            if status in ("already_present", "conflict"):
-                out.append(_outcome(item, status, "conflict" if status == "conflict" else None,
-                                    detail))
+            if status in ("already_present", "conflict", "kept"):
+                out.append(_judged(item, status, detail))
                 continue
             rows.append((addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft,
                          self._ts(_expire(lease)), lease.subnet_id, lease.fqdn_fwd,
@@ -305,9 +308,8 @@ class KeaSqlLoader:
             lease = item
             assert isinstance(lease, Lease6)
             status, detail = self._judge(held.get(addr), lease)
-            if status in ("already_present", "conflict"):
-                out.append(_outcome(item, status, "conflict" if status == "conflict" else None,
-                                    detail))
+            if status in ("already_present", "conflict", "kept"):
+                out.append(_judged(item, status, detail))
                 continue
             # Kea 2.2 cannot read NULL hwtype / hwaddr_source ("bad lexical cast"): when there is
             # no MAC it writes an empty hwaddr with type 0 and source 0, and so does this loader
@@ -336,6 +338,9 @@ class KeaSqlLoader:
         if identical(held, ours):
             return "already_present", None
         if same_client(held, ours):
+            if self.mode == "add":  # as for kea:, the database's lease of this client is kept
+                return "kept", (f"the database expires it at {held.expire}, the source at "
+                                f"{ours.expire}; use --mode upsert to replace it")
             return "write", None
         detail = f"the database holds {ours.key} for {describe_holder(held)}"
         if self.on_conflict == "overwrite":
@@ -453,6 +458,14 @@ class KeaSqlLoader:
         return _outcome(item, "loaded", None, None)
 
 
+def _judged(item: LoadRecord, status: str, detail: str | None) -> Outcome:
+    if status == "kept":
+        return _outcome(item, "already_present",
+                        "the database holds this client's lease with another expiry; kept it",
+                        detail)
+    return _outcome(item, status, "conflict" if status == "conflict" else None, detail)
+
+
 def _ctx(ctx: Any) -> str | None:
     return json.dumps(dict(ctx), sort_keys=True) if ctx else None
 
@@ -473,19 +486,21 @@ def _connection_lost(conn: Any) -> bool:
 def make_kea_sql_loader(location: str, *, subnets: Any = None,
                         sources: Sequence[str] | None = None, report_path: str | None = None,
                         resume: bool = False, on_conflict: Literal["skip", "overwrite"] = "skip",
-                        mode: str = "add", dry_run: bool = False,
+                        mode: Literal["add", "upsert"] = "add", dry_run: bool = False,
                         kea_version: str | None = None, workers: int | None = None
                         ) -> KeaSqlLoader:
     """The loader for ``--to kea-sql:postgresql://USER@HOST/DB`` (or ``mysql://``).
 
-    ``mode`` is accepted for symmetry with ``kea:``: rows of the same client are always
-    upserted. ``workers`` does not apply (one connection, a transaction per batch).
+    ``mode`` as for ``kea:``: ``add`` keeps a row the database already holds for the same client,
+    ``upsert`` replaces it. ``workers`` does not apply (one connection, a transaction per batch).
     """
     from kea_etl.load.api import open_checkpoint
 
-    del kea_version, workers, mode
+    del kea_version, workers
     target = parse_sql_target(location)
     checkpoint = open_checkpoint(f"kea-sql:{target.display}", sources=sources,
                                  report_path=report_path, resume=resume,
-                                 options={"on_conflict": on_conflict}, dry_run=dry_run)
-    return KeaSqlLoader(location, on_conflict=on_conflict, dry_run=dry_run, checkpoint=checkpoint)
+                                 options={"on_conflict": on_conflict, "mode": mode},
+                                 dry_run=dry_run)
+    return KeaSqlLoader(location, mode=mode, on_conflict=on_conflict, dry_run=dry_run,
+                        checkpoint=checkpoint)

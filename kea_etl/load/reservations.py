@@ -22,7 +22,9 @@ The strategy is chosen from ``list-commands`` (or forced with ``strategy=``):
    (existing reservations are kept; identical ones are ``already_present``; the same identifier
    or address held by another host is a conflict), ``config-test``, ``config-set``, then
    ``config-write`` to the server's configuration file (``config_file`` or the file it was
-   started with). Nothing is sent if nothing changes.
+   started with). Nothing is sent if nothing changes. Beware: Kea writes the file from its
+   running configuration, so comments and ``<?include?>`` lines of a hand-written file are not
+   kept (Kea's own behaviour; keep the original under version control).
 
 Reservations are few compared to leases, so this loader holds them in memory.
 """

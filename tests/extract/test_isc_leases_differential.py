@@ -316,3 +316,13 @@ def test_dhcpd_rewrite_v6_same_clients(netns: Netns, tmp_path: Path, name: str,
         assert isinstance(a, Lease6) and isinstance(b, Lease6)
         assert (a.lease_type, a.duid, a.iaid, a.prefix_len) == (
             b.lease_type, b.duid, b.iaid, b.prefix_len), key
+
+
+def test_sniff_on_the_real_sample_files() -> None:
+    from kea_etl.extract.isc_leases import sniff
+
+    verdicts = {p.name: sniff(p.read_bytes()[:1024]) for p in sorted(SAMPLE.iterdir())
+                if p.suffix in (".leases", ".conf", ".json")}
+    assert verdicts == {"dhcpd-hex.leases": True, "dhcpd-hosts.conf": False, "dhcpd.conf": False,
+                        "dhcpd.leases": True, "dhcpd6-hex.leases": True, "dhcpd6.conf": False,
+                        "dhcpd6.leases": True, "kea-dhcp4.json": False, "kea-dhcp6.json": False}

@@ -195,3 +195,17 @@ def test_v4_kea3_daemon_http_and_rerun(kea3_4: Any) -> None:
     again = _load(kea3_4.http_url, leases)  # Kea 3 answers a duplicate with result 4
     assert (again.already_present, again.failed) == (12, 0)
     assert len(_kea4(kea3_4)) == 12
+
+
+def test_v6_leases_sent_to_a_dhcp4_server_fail_one_by_one(kea4: Any) -> None:
+    report = _load(kea4.socket_url, [*_v4(2), *_v6(3)])
+    assert (report.loaded, report.failed) == (2, 3)
+    assert {p.reason for p in report.problems} == {"wrong address family"}
+
+
+def test_password_in_kea_url_is_refused_and_never_echoed() -> None:
+    from kea_etl.errors import InvalidURLError
+    from kea_etl.load.api import make_kea_loader
+    with pytest.raises(InvalidURLError) as info:
+        make_kea_loader("http://admin:hunter2@127.0.0.1:8000", service="dhcp4", dry_run=True)
+    assert "hunter2" not in str(info.value) and "KEA_ETL_PASSWORD" in str(info.value)

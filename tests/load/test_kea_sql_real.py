@@ -238,3 +238,20 @@ def test_cli_migrate_to_kea_sql_then_kea_serves_them(kea_db: tuple[str, str], ke
                           *base[5:]], capture_output=True, text=True)
     assert bad.returncode == 2 and "do not put the database password in the URL" in bad.stderr
     assert "hunter2" not in bad.stderr
+
+
+def test_same_client_other_expiry_kept_in_add_replaced_in_upsert(kea_db: tuple[str, str]) -> None:
+    engine, url = kea_db
+    _wipe(url)
+    first = LEASES4[1]
+    KeaSqlLoader(url).load(_items([first]), RunReport())
+    later = replace(first, cltt=first.cltt + 900)
+    add = RunReport()
+    KeaSqlLoader(url).load(_items([later]), add)
+    assert (add.already_present, add.failed) == (1, 0)
+    up = RunReport()
+    KeaSqlLoader(url, mode="upsert").load(_items([later]), up)
+    assert (up.loaded, up.already_present) == (1, 0)
+    again = RunReport()
+    KeaSqlLoader(url).load(_items([later]), again)
+    assert again.already_present == 1 and not again.problems  # identical now

@@ -143,3 +143,29 @@ def test_resume_refuses_other_input(kea_factory: Any, tmp_path: Path) -> None:
                            timeout=60)
     assert again.returncode == 2
     assert "belongs to a different run" in again.stderr
+
+
+def test_ctrl_c_then_resume(kea_factory: Any, tmp_path: Path) -> None:
+    srv = kea_factory(family=4, subnets=SUBNETS)
+    src = tmp_path / "dhcpd.leases"
+    want = _leases_file(src, 4000)
+    report = tmp_path / "report.json"
+    state = tmp_path / "report.json.state.sqlite"
+    proc = subprocess.Popen(_cmd(srv, src, report, "--workers", "2"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _done_rows(state) < 300 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the load finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "re-run the same command with --resume" in err
+    before = _held(srv)
+    second = subprocess.run(_cmd(srv, src, report, "--workers", "2", "--resume"),
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    rep = json.loads(report.read_text())
+    assert (rep["read"], rep["loaded"], rep["failed"]) == (4000, 4000, 0)
+    assert rep["outputs"]["sent"].get("lease4-add", 0) == 4000 - len(before)
+    assert _held(srv) == want
