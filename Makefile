@@ -4,13 +4,14 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help deps demo test lint commands-doc notebook clean
+.PHONY: help deps demo test lint commands-doc notebook clean soak
 
 help:
 	@echo "make demo          run kea-etl on the bundled sample data"
 	@echo "make test          install what is missing (apt, .venv, Kea 3 rootfs), then the whole suite"
 	@echo "make lint          ruff + mypy --strict on kea_etl/"
 	@echo "make commands-doc  re-run the real-Kea command tests and regenerate docs/commands.md"
+	@echo "make soak          long reliability run: 20 kill/resume trials of 100k leases, big fuzz, GB file"
 	@echo "make notebook      re-run notebooks/audit.ipynb on the sample data (real Kea) and save its outputs"
 
 deps:
@@ -32,6 +33,9 @@ commands-doc: deps
 
 notebook: deps
 	$(PY) scripts/make-notebook-outputs
+
+soak: deps
+	scripts/soak $(PYTEST_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -151,7 +151,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
                    f"{_fmt_pct(s.utilisation) or 'n/a'} of "
                    f"{s.stat_total if s.stat_total is not None else '?'}",
                    "#1565c0") for s in subnets]
-    p.append(_bar_chart("Per-subnet utilisation (Kea stat-lease-get)", util_items,
+    p.append(_bar_chart(f"Per-subnet utilisation (stat-lease{result.family}-get)", util_items,
                         max_value=100.0))
     p.append("</div>")
 

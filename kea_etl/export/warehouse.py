@@ -24,7 +24,11 @@ earlier runs wrote for the same key and marks those runs ``superseded``. Re-runn
 night therefore replaces that night's snapshot: no duplicates. While a run streams, its rows sit
 next to the previous run's; readers who must never see that window join on
 ``export_runs.status = 'complete'``. A failed run deletes its own snapshot rows.
-SQLite has one writer at a time: writes are serialised by a lock in this process.
+SQLite has one writer at a time: writes are serialised by a lock in this process, the database
+is switched to WAL (readers such as the notebook do not block the nightly writer) with a 30 s
+busy timeout, and lease rows go through a DB-API fast path (SQLAlchemy's per-row parameter
+processing cost more than SQLite's inserts). Other databases use SQLAlchemy Core with native
+upserts (PostgreSQL / SQLite ``ON CONFLICT``, MySQL ``ON DUPLICATE KEY``).
 """
 
 from __future__ import annotations

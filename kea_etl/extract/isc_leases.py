@@ -826,7 +826,9 @@ class _Pass2:
             rest = fields[_F_REST]
             return _make4(packed, fields, _statements(rest) if rest else None, source, line)
         except _BadBlock as exc:
-            return _error(source, line + 1 + exc.line_offset, key, f"lease {key} {exc.reason}")
+            # the offset counts from the first set/option line (group _F_REST + 2 of _BLOCK4)
+            at = line + m.string.count("\n", m.start() + 1, m.start(_F_REST + 2)) + exc.line_offset
+            return _error(source, at, key, f"lease {key} {exc.reason}")
         except (ValueError, InvalidValueError) as exc:
             return _error(source, line, key, f"lease {key}: {exc}")
 
@@ -935,16 +937,19 @@ class _Pass2:
         except (OSError, ValueError):  # ValueError: a NUL byte in the address (found by fuzzing)
             return _error(source, line, key, f"lease {key!r} does not name an IPv4 address")
         m = _FAST4.match(stmts)
+        rest_at = 0  # line offset of the text given to _statements within the block's statements
         try:
             if m is not None:
                 fields = m.groups()
                 rest = fields[_F_REST]
+                rest_at = stmts.count("\n", 0, m.start(_F_REST + 1))
                 extra_pairs = _statements(rest) if rest else None
             else:
                 fields, extra_pairs = _fields4(_statements(stmts))
             return _make4(packed, fields, extra_pairs, source, line)
         except _BadBlock as exc:
-            return _error(source, line + 1 + exc.line_offset, key, f"lease {key} {exc.reason}")
+            return _error(source, line + 1 + rest_at + exc.line_offset, key,
+                          f"lease {key} {exc.reason}")
         except (ValueError, InvalidValueError) as exc:
             return _error(source, line, key, f"lease {key}: {exc}")
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -236,7 +237,7 @@ class ReservationLoader:
             self.sent["cache-load"] += 1
             return out + [_out(r, "loaded") for r, _ in send]
         local_file = local / name
-        local_file.write_text(json.dumps([h for _, h in send]))
+        _write_private(local_file, json.dumps([h for _, h in send]))
         try:
             self._send("cache-load", f"{server}/{name}")
         except KeaCommandError as exc:
@@ -339,3 +340,23 @@ def _out(res: Reservation, status: str, reason: str | None = None,
          detail: str | None = None) -> Outcome:
     return Outcome(record_key(res), status, reason, detail,  # type: ignore[arg-type]
                    res.origin, res.line)
+
+
+# --- restrictive permissions (issue 6): the host-cache file names clients and addresses
+def _write_private(path: Path, text: str) -> None:
+    """Create ``path`` readable only by its owner (0600); when kea-etl runs as root, the owner
+    becomes the owner of Kea's data directory (the Kea user), so Kea can still read it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if os.geteuid() == 0:
+            st = path.parent.stat()
+            os.fchown(fd, st.st_uid, st.st_gid)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fd = -1
+            fh.write(text)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+# --- end restrictive permissions

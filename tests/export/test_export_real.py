@@ -260,3 +260,22 @@ def test_export_through_control_agent_with_service(kea4_ca: Any, tmp_path: Path)
     res2 = CliRunner().invoke(main, ["export", "--kea", kea4_ca.http_url, "--to", url])
     assert res2.exit_code == 1
     assert "pass --service dhcp4 or dhcp6" in res2.stderr
+
+
+@pytest.mark.kea3
+def test_export_kea3_daemon_http(kea3_4: Any, tmp_path: Path) -> None:
+    """Kea 3.0 serves HTTP itself: no --service; the family comes from config-get."""
+    assert kea3_4.http_url
+    _fill(kea3_4, 3)
+    rep = run_export([KeaTarget(kea3_4.http_url)], warehouse=f"sqlite:///{tmp_path}/wh.db",
+                     parquet_dir=tmp_path / "pq", export_date=NIGHT)
+    assert rep.exit_code() == 0, rep.to_json()
+    assert [(r.family, r.leases, r.kea_version) for r in rep.results] == [
+        (4, 6, kea3_4.version)]
+    stats = pads.dataset(tmp_path / "pq" / "stats", partitioning="hive").to_table().to_pylist()
+    assert any(r["source"] == "stat-lease4-get" and r["name"] == "assigned-addresses"
+               and r["subnet_id"] == 1 and r["value"] == 3 for r in stats)
+    # Kea 2.4+ keeps per-pool counters: subnet[1].pool[0].assigned-addresses
+    pool = [r for r in stats if r["source"] == "statistic-get-all" and r["pool_kind"] == "pool"
+            and r["subnet_id"] == 1 and r["pool_id"] == 0 and r["name"] == "total-addresses"]
+    assert len(pool) == 1 and pool[0]["value"] == 241 and pool[0]["sampled_at"] is not None

@@ -559,3 +559,20 @@ def test_property_v6_round_trip(ias: list[dict[str, Any]], order: str, hexfmt: b
         got = list(extract(p))
     assert all(isinstance(g, Extracted) for g in got), [str(g) for g in got]
     assert [(g.record, g.binding_state) for g in got if isinstance(g, Extracted)] == want
+
+
+@pytest.mark.parametrize("chunk", [5, 4096])
+def test_bad_set_statement_is_reported_on_its_own_line(tmp_path: Path, chunk: int) -> None:
+    p = tmp_path / "dhcpd.leases"
+    p.write_text(
+        "lease 10.0.0.1 {\n  starts 5 2026/11/27 20:00:00;\n  binding state active;\n"
+        "  hardware ethernet 00:11:22:33:44:55;\n  set ok = \"x\";\n  set broken thing here\n}\n"
+        "# a comment\n"
+        "lease 10.0.0.2 {\n  starts epoch 1; # Thu Jan  1 00:00:01 1970\n"
+        "  binding state active;\n  set ok = \"x\";\n  set broken thing here\n}\n")
+    got = [(str(e).split(": ", 1)[1], e.line, e.key) for e in errors(extract(p, chunk_size=chunk))]
+    assert got == [
+        ("lease 10.0.0.1 has a statement that cannot be parsed: 'set broken thing here'", 6,
+         "10.0.0.1"),
+        ("lease 10.0.0.2 has a statement that cannot be parsed: 'set broken thing here'", 13,
+         "10.0.0.2")]

@@ -181,7 +181,7 @@ def test_export_csv_defuses_formulas_and_reconcile_html_escapes(kea4: Any,
     src = tmp_path / "empty.leases"
     src.write_text("# nothing\n")
     html, rcsv = tmp_path / "r.html", tmp_path / "r.csv"
-    r = subprocess.run([*KEA_ETL, "reconcile", str(src), "--kea", kea4.socket_url,
+    r = subprocess.run([*KEA_ETL, "reconcile", f"isc-leases:{src}", "--kea", kea4.socket_url,
                         "--as-of", AS_OF, "--html", str(html), "--csv", str(rcsv)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stdout + r.stderr

@@ -29,6 +29,7 @@ from kea_etl.kea import KeaClient
 from kea_etl.kea.transports import HttpTransport, SecurityWarning
 from tests.kea.test_client_real import SECRET, AuthAgent, make_pki
 from tests.reliability._common import AS_OF, KEA_ETL
+from tests.reliability.conftest import _sql
 
 WRONG = "Wr0ng-Pw-7c1d"
 NEEDLES = [SECRET, WRONG, base64.b64encode(f"u:{SECRET}".encode()).decode(),
@@ -227,3 +228,63 @@ def test_state_and_memfile_permissions(tmp_path: Path) -> None:
     cp = Checkpoint(tmp_path / "s.sqlite", "fp", resume=False)
     cp.close()
     assert (tmp_path / "s.sqlite").stat().st_mode & 0o077 == 0
+
+
+EVIL = "x'); DROP TABLE lease4; --"
+
+
+@pytest.mark.kea
+def test_hostile_hostname_through_kea_sql_and_the_warehouse(kea4: Any, tmp_path: Path,
+                                                            kea_pg_db: str) -> None:
+    """SQL is parameterised: the hostname arrives verbatim and every table survives."""
+    src = tmp_path / "dhcpd.leases"
+    src.write_text("lease 192.0.2.10 {\n  starts 5 2026/11/27 20:00:00;\n  ends 6 2026/11/28 "
+                   "20:00:00;\n  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n"
+                   f'  client-hostname "{EVIL}";\n}}\n')
+    cfg = tmp_path / "kea.json"
+    cfg.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
+    r = subprocess.run([*KEA_ETL, "migrate", str(src), "--to",
+                        f"kea-sql:postgresql://postgres@127.0.0.1/{kea_pg_db}", "--kea-config",
+                        str(cfg), "--as-of", AS_OF, "--no-progress"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _sql(kea_pg_db, "SELECT hostname FROM lease4") == EVIL
+    # the same value from a live Kea into the warehouse (SQLite and PostgreSQL)
+    assert kea4.command("lease4-add", {"ip-address": "192.0.2.10",
+                                       "hw-address": "02:00:00:00:00:01", "valid-lft": 86400,
+                                       "hostname": EVIL})["result"] == 0
+    for url in (f"sqlite:///{tmp_path}/wh.db",
+                f"postgresql+psycopg2://postgres@127.0.0.1/{kea_pg_db}"):
+        r = subprocess.run([*KEA_ETL, "export", "--kea", kea4.socket_url, "--to", url],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    import sqlite3
+    with sqlite3.connect(tmp_path / "wh.db") as db:
+        assert db.execute("SELECT hostname FROM leases_current").fetchall() == [(EVIL.lower(),)]
+    assert _sql(kea_pg_db, "SELECT hostname FROM leases_current") == EVIL.lower()
+    assert _sql(kea_pg_db, "SELECT count(*) FROM lease4") == "1"  # Kea's table is still there
+
+
+@pytest.mark.kea
+@pytest.mark.kea3
+def test_cache_load_file_is_private_and_removed(kea_factory: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host-cache file Kea must read is 0600 (owned by Kea's data dir owner) and is gone
+    once Kea has loaded it."""
+    from kea_etl.load import reservations
+    from tests.load.test_reservations_real import SUBNETS4, _hosts, _load
+
+    srv = kea_factory(family=4, kea3=True, subnets=SUBNETS4, hooks=("lease_cmds", "host_cache"))
+    seen: list[tuple[int, int]] = []
+    orig = reservations._write_private
+
+    def spy(path: Path, text: str) -> None:
+        orig(path, text)
+        st = path.stat()
+        seen.append((st.st_mode & 0o777, st.st_uid))
+
+    monkeypatch.setattr(reservations, "_write_private", spy)
+    report, loader = _load(srv, _hosts(), server_dir=srv.kea_dir, local_dir=str(srv.dir))
+    assert loader.strategy == "cache-load" and report.loaded == 2
+    assert seen == [(0o600, srv.dir.stat().st_uid)]
+    assert not list(srv.dir.glob("kea-etl-*.json"))
