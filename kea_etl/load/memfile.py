@@ -302,7 +302,7 @@ class MemfileLoader:
             path = self.outdir / RESERVATIONS_FILE
             if not self.dry_run:
                 with _io_errors(path):
-                    write_json_atomic(path, self._reservations_fragment())
+                    write_json_atomic(path, self._reservations_fragment(), mode=0o640)
             files[str(path)] = self._host_count
         self._files.clear()
         self._committed = {"target": self.name, "kea_version": self.kea_version,

@@ -220,7 +220,6 @@ def test_html_renders_in_headless_chromium(kea4: Any, tmp_path: Path) -> None:
     assert png.exists() and png.stat().st_size > 1000, proc.stderr[-2000:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png_colours(png) > 10  # text, bars in four category colours, table shading
-    shutil.copy(png, Path("/tmp/kea-etl-reconcile-shot.png"))
 
 
 def test_html_escapes_every_value(tmp_path: Path) -> None:

@@ -216,14 +216,18 @@ def test_state_and_memfile_permissions(tmp_path: Path) -> None:
     """The checkpoint (0600) and the memfile Kea will read (0640: no world access)."""
     src = tmp_path / "dhcpd.leases"
     _leases(src)
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text("host h { hardware ethernet 02:00:00:00:09:09; fixed-address 192.0.2.99; }\n")
     cfg = tmp_path / "kea.json"
     cfg.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
-    r = subprocess.run([*KEA_ETL, "migrate", str(src), "--to", f"memfile:{tmp_path / 'out'}",
+    r = subprocess.run([*KEA_ETL, "migrate", str(src), f"isc-conf:{conf}", "--to",
+                        f"memfile:{tmp_path / 'out'}",
                         "--kea-config", str(cfg), "--as-of", AS_OF, "--no-progress"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stderr  # the truncated record fails
-    mode = (tmp_path / "out" / "kea-leases4.csv").stat().st_mode & 0o777
-    assert mode & 0o007 == 0 and mode & 0o020 == 0, oct(mode)
+    for name in ("kea-leases4.csv", "reservations.json"):  # client MACs and names
+        mode = (tmp_path / "out" / name).stat().st_mode & 0o777
+        assert mode & 0o007 == 0 and mode & 0o020 == 0, (name, oct(mode))
     from kea_etl.load.checkpoint import Checkpoint
     cp = Checkpoint(tmp_path / "s.sqlite", "fp", resume=False)
     cp.close()
