@@ -46,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from kea_etl._fastrec import builder
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, canonical_hex
@@ -443,18 +444,18 @@ def _set_value(value: str | None) -> Any:
 # result equal to the validated constructor so a new field in records.py cannot slip through.
 
 _new = object.__new__
-_setattr = object.__setattr__
+
+
+#: ``_build_extracted(record, binding_state, source, line, extra)``;
+#: ``_build_lease4(address, hwaddr, valid_lft, cltt, client_id, subnet_id, hostname, fqdn_fwd,
+#: fqdn_rev, state, user_context, origin, line)`` (slot order, see kea_etl._fastrec)
+_build_extracted = builder(Extracted)
+_build_lease4 = builder(Lease4)
 
 
 def _extracted(record: Lease4 | Lease6, binding_state: str, source: str, line: int,
                extra: dict[str, Any]) -> Extracted:
-    e = _new(Extracted)
-    _setattr(e, "record", record)
-    _setattr(e, "binding_state", binding_state)
-    _setattr(e, "source", source)
-    _setattr(e, "line", line)
-    _setattr(e, "extra", extra)
-    return e
+    return _build_extracted(record, binding_state, source, line, extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,31 +708,12 @@ def _make4(packed: bytes, f: tuple[Any, ...], pairs: list[tuple[str, str]] | Non
             valid = INFINITE_LIFETIME
     if cltt_out > 0xFFFFFFFF:
         raise ValueError("times beyond 2106 do not fit Kea's 32-bit cltt")
-    new = _new
-    setattr_ = _setattr
-    addr = new(IPv4Address)
-    setattr_(addr, "_ip", int.from_bytes(packed, "big"))
-    r = new(Lease4)
-    setattr_(r, "address", addr)
-    setattr_(r, "hwaddr", hwaddr)
-    setattr_(r, "valid_lft", valid)
-    setattr_(r, "cltt", cltt_out)
-    setattr_(r, "client_id", client_id)
-    setattr_(r, "subnet_id", 0)
-    setattr_(r, "hostname", hostname)
-    setattr_(r, "fqdn_fwd", False)
-    setattr_(r, "fqdn_rev", False)
-    setattr_(r, "state", 0)
-    setattr_(r, "user_context", None)
-    setattr_(r, "origin", source)
-    setattr_(r, "line", line)
-    e = new(Extracted)
-    setattr_(e, "record", r)
-    setattr_(e, "binding_state", state)
-    setattr_(e, "source", source)
-    setattr_(e, "line", line)
-    setattr_(e, "extra", extra)
-    return e
+    addr = _new(IPv4Address)
+    addr._ip = int.from_bytes(packed, "big")  # type: ignore[attr-defined]
+    return _build_extracted(
+        _build_lease4(addr, hwaddr, valid, cltt_out, client_id, 0, hostname, False, False, 0,
+                      None, source, line),
+        state, source, line, extra)
 
 
 def _options_and_sets(pairs: list[tuple[str, str]], extra: dict[str, Any]) -> None:
@@ -783,6 +765,11 @@ class _Pass2:
     def run(self) -> Iterator[ExtractItem]:
         win4 = self.win4
         fast4 = self._fast4
+        source = self.source
+        aton = socket.inet_aton
+        ntoa = socket.inet_ntoa
+        make4 = _make4
+        v6_only = self.family == 6
         for text, _is_last in _chunks(self.path, self.chunk_size):
             # Blocks in dhcpd's own layout are matched whole by one finditer over the chunk;
             # the text between them (other blocks, hand edits, top-level statements) goes
@@ -790,18 +777,35 @@ class _Pass2:
             # that the line after text[cp] (a "\n") is line cl.
             cp, cl = 0, self.line
             pos = 0
+            i4 = self.i4
+            count = text.count
             for m in _BLOCK4.finditer(text):
                 s = m.start()
                 if s != pos:
-                    cl += text.count("\n", cp + 1, pos + 1)
+                    cl += count("\n", cp + 1, pos + 1)
                     cp = pos
+                    self.i4 = i4
                     yield from self._regions(text[pos:s], cl)
-                if win4[self.i4]:
-                    cl += text.count("\n", cp + 1, s + 1)
+                    i4 = self.i4
+                if win4[i4]:
+                    cl += count("\n", cp + 1, s + 1)
                     cp = s
-                    yield fast4(m, cl)
-                self.i4 += 1
+                    # the common case inline: a canonical address, no set / option lines, no
+                    # error; anything else (including every error) goes through _fast4
+                    item: ExtractItem | None = None
+                    fields = m.groups()
+                    if not fields[_F_REST + 1] and not v6_only:
+                        key = fields[0]
+                        try:
+                            packed = aton(key)
+                            if ntoa(packed) == key:
+                                item = make4(packed, fields[1:], None, source, cl)
+                        except (OSError, ValueError, InvalidValueError, _BadBlock):
+                            item = None
+                    yield item if item is not None else fast4(m, cl)
+                i4 += 1
                 pos = m.end()
+            self.i4 = i4
             if pos < len(text):
                 cl += text.count("\n", cp + 1, pos + 1)
                 cp = pos

@@ -32,6 +32,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from socket import inet_ntoa as _ntoa
 from typing import IO, Any
 
 from kea_etl.errors import ConfigError, FatalError
@@ -112,10 +113,13 @@ def format_lease4(lease: Lease4, *, pool_id: bool = False) -> str:
     hostname = lease.hostname
     if hostname and not _PLAIN.fullmatch(hostname):
         hostname = escape(hostname)
-    line = (f"{str(lease.address)},{lease.hwaddr or ''},{lease.client_id or ''},{lease.valid_lft},"
-            f"{lease.cltt + lease.valid_lft},{lease.subnet_id},{int(lease.fqdn_fwd)},"
-            f"{int(lease.fqdn_rev)},{hostname},{lease.state},{_context(lease.user_context)}")
-    return line + (",0\n" if pool_id else "\n")
+    ctx = lease.user_context
+    valid = lease.valid_lft
+    # inet_ntoa(packed) is the same dotted quad as str(IPv4Address), in a third of the time
+    return (f"{_ntoa(lease.address.packed)},{lease.hwaddr or ''},{lease.client_id or ''},{valid},"
+            f"{lease.cltt + valid},{lease.subnet_id},{1 if lease.fqdn_fwd else 0},"
+            f"{1 if lease.fqdn_rev else 0},{hostname},{lease.state},"
+            f"{'' if ctx is None else _context(ctx)}{',0' if pool_id else ''}\n")
 
 
 def format_lease6(lease: Lease6, *, pool_id: bool = False) -> str:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
+from kea_etl._fastrec import builder
 from kea_etl.extract.base import Extracted
 from kea_etl.records import (
     INFINITE_LIFETIME,
@@ -77,14 +78,10 @@ def _make_evolver(cls: type[R]) -> Callable[[R, int, int], R]:
     lease for values that are already canonical; at a million leases that is most of the
     budget. The fields are copied one by one instead (``__slots__`` order), unrolled once.
     """
-    lines = ["def evolve(r, subnet_id, state, _new=object.__new__, _sa=object.__setattr__):",
-             "    n = _new(_cls)"]
-    for name in cls.__slots__:
-        value = name if name in ("subnet_id", "state") else f"r.{name}"
-        lines.append(f"    _sa(n, {name!r}, {value})")
-    lines.append("    return n")
-    namespace: dict[str, Any] = {"_cls": cls}
-    exec("\n".join(lines), namespace)  # generated from the class's own slots only
+    values = ", ".join(name if name in ("subnet_id", "state") else f"r.{name}"
+                       for name in cls.__slots__)
+    namespace: dict[str, Any] = {"_build": builder(cls)}  # see kea_etl._fastrec
+    exec(f"def evolve(r, subnet_id, state):\n    return _build({values})\n", namespace)
     evolve: Callable[[R, int, int], R] = namespace["evolve"]
     return evolve
 

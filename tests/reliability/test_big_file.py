@@ -16,8 +16,11 @@ from pathlib import Path
 
 from tests.reliability._common import AS_OF, KEA_ETL, SOAK, lease_ip, lease_mac
 
-#: peak RSS allowed for the whole kea-etl process, whatever the file size
-RSS_LIMIT_MB = int(os.environ.get("KEA_ETL_SOAK_RSS_MB", 400))
+#: peak RSS allowed for the whole kea-etl process (CI: the 150 MB target of the parser
+#: benchmark; soak: 400 MB for a multi-GB file). Measured here: 90 MB for 180k leases,
+#: 135 MB for 750k, 224 MB for 1.5M (about 100 bytes per distinct address), so a 3 GB file
+#: (~15M leases) exceeds 400 MB: see the report of issue 6.
+RSS_LIMIT_MB = int(os.environ.get("KEA_ETL_SOAK_RSS_MB", 400 if SOAK else 150))
 
 
 def _generate(path: Path, target_bytes: int) -> int:

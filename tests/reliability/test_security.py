@@ -249,8 +249,9 @@ def test_hostile_hostname_through_kea_sql_and_the_warehouse(kea4: Any, tmp_path:
     cfg.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
     r = subprocess.run([*KEA_ETL, "migrate", str(src), "--to",
                         f"kea-sql:postgresql://postgres@127.0.0.1/{kea_pg_db}", "--kea-config",
-                        str(cfg), "--as-of", AS_OF, "--no-progress"], capture_output=True,
-                       text=True, timeout=120)
+                        str(cfg), "--as-of", AS_OF, "--no-progress", "--report",
+                        str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert _sql(kea_pg_db, "SELECT hostname FROM lease4") == EVIL
     # the same value from a live Kea into the warehouse (SQLite and PostgreSQL)
