@@ -44,7 +44,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kea_etl.errors import ConfigError
+from kea_etl.errors import ConfigError, FatalError
 from kea_etl.export.stats import StatRow
 
 __all__ = ["Warehouse", "WarehouseRun", "metadata"]
@@ -166,8 +166,13 @@ class Warehouse:
         if isinstance(url, Engine):
             self.engine = url
         else:
+            from kea_etl.extract.sql import engine_for
+
             try:
-                self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+                # postgresql:// works with psycopg2 too (SQLAlchemy 2.1's default is psycopg 3)
+                self.engine = engine_for(url, _mask(url), pool_pre_ping=True)
+            except FatalError:
+                raise
             except Exception as exc:
                 raise ConfigError(f"warehouse URL {_mask(url)}: {exc}") from exc
         self.url = self.engine.url.render_as_string(hide_password=True)

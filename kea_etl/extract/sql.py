@@ -81,7 +81,7 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
     except ArgumentError as exc:
         raise InvalidURLError(f"{url!r} is not a SQLAlchemy URL (dialect://user@host/db): {exc}") from exc
     if engine is None:
-        engine = _engine(url, safe_url)
+        engine = engine_for(url, safe_url)
     sql = query if query is not None else f"SELECT * FROM {_quote_table(engine, table or '')}"
     source = f"{safe_url} {table}" if table is not None else f"{safe_url} query"
     try:
@@ -126,9 +126,13 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
 _FALLBACK_DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "pymysql"}
 
 
-def _engine(url: str, safe_url: str) -> Engine:
+def engine_for(url: str, safe_url: str, **kwargs: Any) -> Engine:
+    """``create_engine`` that falls back to an installed driver for a driver-less URL.
+
+    Shared by every SQLAlchemy user in kea-etl (SQL sources, the warehouse).
+    """
     try:
-        return create_engine(url)
+        return create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise InvalidURLError(f"cannot use database URL {safe_url}: {exc}") from exc
     except ImportError as exc:
@@ -136,7 +140,7 @@ def _engine(url: str, safe_url: str) -> Engine:
         fallback = _FALLBACK_DRIVERS.get(u.drivername)
         if fallback is not None:
             try:
-                return create_engine(u.set(drivername=f"{u.drivername}+{fallback}"))
+                return create_engine(u.set(drivername=f"{u.drivername}+{fallback}"), **kwargs)
             except ImportError:
                 pass
         raise InvalidURLError(f"cannot use database URL {safe_url}: the database driver is not "
