@@ -176,6 +176,19 @@ def _addr6(value: Any, name: str = "address") -> IPv6Address:
     return addr
 
 
+def kea_text(value: Any) -> Any:
+    """Undo Kea's JSON rendering of stored bytes: Kea keeps a hostname as raw bytes and writes
+    each byte >= 0x80 as its own character (UTF-8 "é" comes back as "Ã©"). Text that re-encodes
+    to valid UTF-8 is decoded; anything else (a lone Latin-1 byte) is returned unchanged.
+    Pinned against a real Kea in tests/fuzz/test_property_memfile_real_kea.py."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def _hostname(value: Any) -> str:
     if value is None:
         return ""
@@ -273,7 +286,7 @@ class Lease4:
                 valid_lft=valid,
                 cltt=cltt,
                 subnet_id=data.get("subnet-id", 0),
-                hostname=data.get("hostname", ""),
+                hostname=kea_text(data.get("hostname", "")),
                 fqdn_fwd=bool(data.get("fqdn-fwd", False)),
                 fqdn_rev=bool(data.get("fqdn-rev", False)),
                 state=data.get("state", STATE_DEFAULT),
@@ -397,7 +410,7 @@ class Lease6:
                 preferred_lft=data.get("preferred-lft", 0),
                 cltt=cltt,
                 subnet_id=data.get("subnet-id", 0),
-                hostname=data.get("hostname", ""),
+                hostname=kea_text(data.get("hostname", "")),
                 fqdn_fwd=bool(data.get("fqdn-fwd", False)),
                 fqdn_rev=bool(data.get("fqdn-rev", False)),
                 hwaddr=data.get("hw-address") or None,
@@ -534,7 +547,7 @@ class Reservation:
             (None, "", "0.0.0.0") else None,
             ip_addresses=tuple(data.get("ip-addresses", ())),
             prefixes=tuple(data.get("prefixes", ())),
-            hostname=data.get("hostname", ""),
+            hostname=kea_text(data.get("hostname", "")),
             client_classes=tuple(data.get("client-classes", ())),
             option_data=tuple(data.get("option-data", ())),
             next_server=data.get("next-server") if data.get("next-server") not in

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kea_etl.errors import KeaEtlError
-from kea_etl.records import Lease4, Lease6
+from kea_etl.records import Lease4, Lease6, kea_text
 
 __all__ = [
     "LEASE_SCHEMA",
@@ -266,7 +266,7 @@ def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported
         cltt,
         expire,
         pa.array([x.get("state", 0) for x in page], type=pa.int8()),
-        pa.array([x.get("hostname") or "" for x in page], type=pa.string()),
+        pa.array([kea_text(x.get("hostname") or "") for x in page], type=pa.string()),
         pa.array([bool(x.get("fqdn-fwd")) for x in page], type=pa.bool_()),
         pa.array([bool(x.get("fqdn-rev")) for x in page], type=pa.bool_()),
         user_context,

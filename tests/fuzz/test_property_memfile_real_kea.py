@@ -28,7 +28,7 @@ PROP = settings(max_examples=300 if SOAK else 30, deadline=None,
 FUTURE = 1_900_000_000
 
 # hostnames as DHCP clients send them, plus the characters the memfile must escape
-# (ASCII only: non-ASCII hostnames disagree, see test_non_ascii_hostname_* below)
+# (non-ASCII hostnames: see test_non_ascii_hostname_reads_back_the_same)
 hostnames = st.text(alphabet=st.sampled_from(list("abcxyz019-.") + [",", "&", "#", ";", "x"]),
                     max_size=30)
 contexts = st.none() | st.fixed_dictionaries({"comment": st.text(
@@ -111,14 +111,18 @@ def test_memfile_v6_round_trips_through_real_kea(kea_factory: Any, tmp_path: Pat
     check()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN DISAGREEMENT: the memfile writer escapes a hostname's UTF-8 bytes (é -> &#xc3&#xa9); "
-    "Kea keeps bytes and its JSON shows each as one Latin-1 character ('Ã©'), while lease4-add "
-    "of 'é' stores the single byte 0xe9. A lease loaded by memfile and one loaded over the API "
-    "then differ; remove this mark once the memfile writer and the API path agree"))
 def test_non_ascii_hostname_reads_back_the_same(kea_factory: Any, tmp_path: Path) -> None:
     srv = kea_factory(family=4)
     rec = Lease4(address="192.0.2.9", hwaddr="02:00:00:00:00:09", valid_lft=3600,
                  cltt=FUTURE, subnet_id=1, hostname="café")
     [held] = _load_into(srv, tmp_path, [rec])
     assert Lease4.from_kea(held).hostname == "café"
+    # the API path stores the same bytes (the client sends UTF-8, not \u escapes)
+    from kea_etl.kea import KeaClient
+
+    with KeaClient.from_url(srv.socket_url) as c:
+        c.lease4_add(Lease4(address="192.0.2.10", hwaddr="02:00:00:00:00:0a", valid_lft=3600,
+                            cltt=FUTURE, subnet_id=1, hostname="café").to_kea_args())
+        via_api = c.lease4_get("192.0.2.10")
+    assert via_api is not None and via_api["hostname"] == held["hostname"]
+    assert Lease4.from_kea(via_api).hostname == "café"
