@@ -10,7 +10,9 @@ of a busy server holds millions of blocks, so this module never holds the file o
    every key is found with ``np.unique`` on the reversed array: a boolean "winner" mask, about
    9 bytes per block (v4) or 19 bytes per address (v6);
 2. **pass 2** reads the file again, splits the same chunks into the same blocks and parses only
-   the winners, yielding them in file order.
+   the winners, yielding them in file order. For a large v4 file each chunk can be parsed on its
+   own (pass 1 recorded where every chunk starts), so a forked worker parses some of them
+   (:mod:`kea_etl.extract._isc_parallel`); the items and their order are the same.
 
 Both passes cut the file at the same places with the same regexes, so block number *i* means the
 same block in both; no field of an earlier block can leak into the winner.
@@ -162,11 +164,42 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         why = "no such file" if not p.exists() else "not a readable regular file"
         raise ConfigError(f"cannot read the lease file {p}: {why}")
     source = os.fspath(path)
-    keys4, keys6 = _pass1(p, chunk_size)
+    layout = _Layout()
+    keys4, keys6 = _pass1(p, chunk_size, layout)
     mask4 = _last_occurrence(keys4)
     mask6 = _last_occurrence(keys6)
     del keys4, keys6
-    yield from _Pass2(p, source, mask4, mask6, family, byte_order, chunk_size).run()
+    pass2 = _Pass2(p, source, mask4, mask6, family, byte_order, chunk_size)
+    if _parallel_ok(layout):
+        from kea_etl.extract._isc_parallel import run_parallel
+
+        yield from run_parallel(pass2, layout)
+    else:
+        yield from pass2.run()
+
+
+#: pass 2 uses a second process (fork) for files at least this large (bytes) ...
+PARALLEL_MIN_BYTES = 32 << 20
+#: ... unless this environment variable is "0"
+PARALLEL_ENV = "KEA_ETL_PARALLEL"
+
+
+def _parallel_ok(layout: _Layout) -> bool:
+    """Whether pass 2 may run on two cores (see kea_etl.extract._isc_parallel).
+
+    Only v4 files (the chunks then carry no state from one to the next beyond what pass 1
+    recorded), at least two chunks and PARALLEL_MIN_BYTES, two CPUs, ``fork`` available, and no
+    other thread in this process (forking a threaded process may copy a held lock).
+    """
+    import threading
+
+    if os.environ.get(PARALLEL_ENV, "1") == "0" or layout.has_ia or len(layout.offsets) < 2:
+        return False
+    if layout.offsets[-1] + layout.lengths[-1] < PARALLEL_MIN_BYTES:
+        return False
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return False
+    return threading.active_count() == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,16 +263,41 @@ class _KeyArray:
 _V6_KEY = "V18"
 
 
-def _pass1(path: Path, chunk_size: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+class _Layout:
+    """Where pass 1 cut the file: per chunk its byte offset and length, the number of the first
+    v4 lease block in it and its first line (what pass 2 needs to start at any chunk)."""
+
+    def __init__(self) -> None:
+        self.offsets: list[int] = []
+        self.lengths: list[int] = []
+        self.first_i4: list[int] = []
+        self.first_line: list[int] = []
+        self.has_ia = False
+
+
+def _pass1(path: Path, chunk_size: int,
+           layout: _Layout | None = None) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     keys4 = _KeyArray("u8")
     keys6 = _KeyArray(_V6_KEY)
     last_text = ""
+    offset = 0
+    line = 1
     for text, is_last in _chunks(path, chunk_size):
+        if layout is not None:
+            n = len(text) - 1  # without the leading "\n"; latin-1: one char per byte
+            layout.offsets.append(offset)
+            layout.lengths.append(n)
+            layout.first_i4.append(keys4.n)
+            layout.first_line.append(line)
+            offset += n
+            line += text.count("\n", 1)
         ips = _LEASE_IP.findall(text)
         if ips:
             keys4.extend(_v4_keys(ips, keys4.n))
         if "\nia-" in text:
             keys6.extend(_v6_keys(text, keys6.n))
+            if layout is not None:
+                layout.has_ia = True
         if is_last:
             last_text = text
     # A copy taken while dhcpd was writing ends mid-block: that block is reported as truncated
@@ -771,46 +829,71 @@ class _Pass2:
         make4 = _make4
         v6_only = self.family == 6
         for text, _is_last in _chunks(self.path, self.chunk_size):
-            # Blocks in dhcpd's own layout are matched whole by one finditer over the chunk;
-            # the text between them (other blocks, hand edits, top-level statements) goes
-            # through the general region parser. Line numbers are counted lazily: (cp, cl) says
-            # that the line after text[cp] (a "\n") is line cl.
-            cp, cl = 0, self.line
-            pos = 0
-            i4 = self.i4
-            count = text.count
-            for m in _BLOCK4.finditer(text):
-                s = m.start()
-                if s != pos:
-                    cl += count("\n", cp + 1, pos + 1)
-                    cp = pos
-                    self.i4 = i4
-                    yield from self._regions(text[pos:s], cl)
-                    i4 = self.i4
-                if win4[i4]:
-                    cl += count("\n", cp + 1, s + 1)
-                    cp = s
-                    # the common case inline: a canonical address, no set / option lines, no
-                    # error; anything else (including every error) goes through _fast4
-                    item: ExtractItem | None = None
-                    fields = m.groups()
-                    if not fields[_F_REST + 1] and not v6_only:
-                        key = fields[0]
-                        try:
-                            packed = aton(key)
-                            if ntoa(packed) == key:
-                                item = make4(packed, fields[1:], None, source, cl)
-                        except (OSError, ValueError, InvalidValueError, _BadBlock):
-                            item = None
-                    yield item if item is not None else fast4(m, cl)
-                i4 += 1
-                pos = m.end()
-            self.i4 = i4
-            if pos < len(text):
-                cl += text.count("\n", cp + 1, pos + 1)
+            yield from self.chunk(text, win4, fast4, source, aton, ntoa, make4, v6_only)
+
+    def read_chunk(self, layout: _Layout, k: int) -> str:
+        """Chunk k of the file as pass 1 cut it ("\n" + text), read on its own."""
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(layout.offsets[k])
+                data = fh.read(layout.lengths[k])
+        except OSError as exc:
+            raise ConfigError(f"cannot read the lease file {self.path}: "
+                              f"{exc.strerror or exc}") from exc
+        if len(data) != layout.lengths[k]:
+            raise ConfigError(f"the lease file {self.path} changed while it was read")
+        return "\n" + data.decode("latin-1")
+
+    def run_chunk(self, layout: _Layout, k: int, text: str) -> Iterator[ExtractItem]:
+        """The items of chunk k (text from read_chunk), independent of the other chunks (v4)."""
+        self.i4 = layout.first_i4[k]
+        self.line = layout.first_line[k]
+        yield from self.chunk(text, self.win4, self._fast4, self.source, socket.inet_aton,
+                              socket.inet_ntoa, _make4, self.family == 6)
+
+    def chunk(self, text: str, win4: list[bool], fast4: Any, source: str, aton: Any, ntoa: Any,
+              make4: Any, v6_only: bool) -> Iterator[ExtractItem]:
+        """Items of one chunk, continuing from self.i4 / self.i6 / self.line."""
+        # Blocks in dhcpd's own layout are matched whole by one finditer over the chunk;
+        # the text between them (other blocks, hand edits, top-level statements) goes
+        # through the general region parser. Line numbers are counted lazily: (cp, cl) says
+        # that the line after text[cp] (a "\n") is line cl.
+        cp, cl = 0, self.line
+        pos = 0
+        i4 = self.i4
+        count = text.count
+        for m in _BLOCK4.finditer(text):
+            s = m.start()
+            if s != pos:
+                cl += count("\n", cp + 1, pos + 1)
                 cp = pos
-                yield from self._regions(text[pos:], cl)
-            self.line = cl + text.count("\n", cp + 1)
+                self.i4 = i4
+                yield from self._regions(text[pos:s], cl)
+                i4 = self.i4
+            if win4[i4]:
+                cl += count("\n", cp + 1, s + 1)
+                cp = s
+                # the common case inline: a canonical address, no set / option lines, no
+                # error; anything else (including every error) goes through _fast4
+                item: ExtractItem | None = None
+                fields = m.groups()
+                if not fields[_F_REST + 1] and not v6_only:
+                    key = fields[0]
+                    try:
+                        packed = aton(key)
+                        if ntoa(packed) == key:
+                            item = make4(packed, fields[1:], None, source, cl)
+                    except (OSError, ValueError, InvalidValueError, _BadBlock):
+                        item = None
+                yield item if item is not None else fast4(m, cl)
+            i4 += 1
+            pos = m.end()
+        self.i4 = i4
+        if pos < len(text):
+            cl += text.count("\n", cp + 1, pos + 1)
+            cp = pos
+            yield from self._regions(text[pos:], cl)
+        self.line = cl + text.count("\n", cp + 1)
 
     def _fast4(self, m: re.Match[str], line: int) -> ExtractItem:
         """A winner matched by _BLOCK4 (dhcpd's layout)."""
