@@ -75,7 +75,11 @@ def test_random_sigkill_then_resume_every_lease_exactly_once(kea_factory: Any,
                 finished = True
                 break
             kills.append(at)
-            assert not report.exists(), "a killed run must not leave a report"
+            if report.exists():
+                # The SIGKILL landed after the run had finished: the report is written last,
+                # atomically, so it is whole (checked below) and the load is complete.
+                finished = True
+                break
             resumed = True
         if not finished:
             final = subprocess.run(cmd + ["--resume"], capture_output=True, text=True,
