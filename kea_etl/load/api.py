@@ -32,7 +32,6 @@ the batches already answered, saves them in the checkpoint and raises
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -526,32 +525,8 @@ class LiveLeaseLoader:
 _local = threading.local()
 
 
-def _fast_args6(lease: Lease6) -> dict[str, Any]:
-    """``lease.to_kea_args()`` with the address formatted by ``inet_ntop`` (C) instead of
-    :mod:`ipaddress` (pure Python, ~20 us per address): v6 bulk loads are CPU-bound on the
-    client. A test pins the equality with ``to_kea_args``."""
-    ip = socket.inet_ntop(socket.AF_INET6, lease.address.packed)
-    if "." in ip:  # IPv4-mapped/compatible spellings differ between the two: use the canonical
-        return lease.to_kea_args()
-    args: dict[str, Any] = {
-        "ip-address": ip, "duid": lease.duid, "iaid": lease.iaid, "type": lease.lease_type,
-        "valid-lft": lease.valid_lft, "preferred-lft": lease.preferred_lft,
-        "expire": lease.cltt + lease.valid_lft, "fqdn-fwd": lease.fqdn_fwd,
-        "fqdn-rev": lease.fqdn_rev, "hostname": lease.hostname, "state": lease.state,
-    }
-    if lease.lease_type == "IA_PD":
-        args["prefix-len"] = lease.prefix_len
-    if lease.subnet_id:
-        args["subnet-id"] = lease.subnet_id
-    if lease.hwaddr:
-        args["hw-address"] = lease.hwaddr
-    if lease.user_context is not None:
-        args["user-context"] = dict(lease.user_context)
-    return args
-
-
 def _prepare(item: Lease4 | Lease6) -> tuple[str, dict[str, Any]]:
-    args = item.to_kea_args() if isinstance(item, Lease4) else _fast_args6(item)
+    args = item.to_kea_args()
     ip = args["ip-address"]
     if isinstance(item, Lease4):
         return f"4:{ip}", args
