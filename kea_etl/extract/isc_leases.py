@@ -197,6 +197,9 @@ def _parallel_ok(layout: _Layout) -> bool:
 
     if os.environ.get(PARALLEL_ENV, "1") == "0" or layout.has_ia or len(layout.offsets) < 2:
         return False
+    if _scan4 is not None and os.environ.get(PARALLEL_ENV) != "force":
+        # the C fast path parses faster than a worker's items can be sent back and rebuilt
+        return False
     if layout.offsets[-1] + layout.lengths[-1] < PARALLEL_MIN_BYTES:
         return False
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
@@ -293,9 +296,14 @@ def _pass1(path: Path, chunk_size: int,
             layout.first_line.append(line)
             offset += n
             line += text.count("\n", 1)
-        ips = _LEASE_IP.findall(text)
-        if ips:
-            keys4.extend(_v4_keys(ips, keys4.n))
+        if _keys4 is not None:
+            got = _keys4(text, keys4.n)
+            if got:
+                keys4.extend(np.frombuffer(got, dtype=np.uint64))
+        else:
+            ips = _LEASE_IP.findall(text)
+            if ips:
+                keys4.extend(_v4_keys(ips, keys4.n))
         if "\nia-" in text:
             keys6.extend(_v6_keys(text, keys6.n))
             if layout is not None:
@@ -511,6 +519,30 @@ _new = object.__new__
 #: fqdn_rev, state, user_context, origin, line)`` (slot order, see kea_etl._fastrec)
 _build_extracted = builder(Extracted)
 _build_lease4 = builder(Lease4)
+
+
+def _load_accelerator() -> Any:
+    """kea_etl._isc4.scan4 when the C extension is built and agrees with the record classes.
+
+    ``KEA_ETL_NO_ACCEL=1`` turns it off (the pure-Python parser gives the same results).
+    """
+    if os.environ.get("KEA_ETL_NO_ACCEL", "") not in ("", "0"):
+        return None
+    try:
+        from kea_etl import _isc4
+    except ImportError:
+        return None
+    return _isc4 if _isc4.init(Extracted, Lease4, IPv4Address) else None
+
+
+_accel = _load_accelerator()
+#: the C fast paths of pass 2 and pass 1 (None when unavailable); see kea_etl/_isc4.c
+_scan4: Any = _accel.scan4 if _accel is not None else None
+_keys4: Any = _accel.keys4 if _accel is not None else None
+#: whether dhcpd.leases v4 blocks are read by the C extension
+ACCELERATED = _scan4 is not None
+#: items per scan4 call: few enough to die young (cheap garbage collection)
+_SCAN_BATCH = 256
 
 
 def _extracted(record: Lease4 | Lease6, binding_state: str, source: str, line: int,
@@ -810,7 +842,10 @@ class _Pass2:
                  chunk_size: int) -> None:
         self.path = path
         self.source = source
-        self.win4: list[bool] = mask4.tolist()
+        #: the same mask as bytes for the C fast path (None: pure Python); with it, the mask
+        #: is kept only as bytes (a list of a million bools costs every full GC a million visits)
+        self.win4b: bytes | None = mask4.astype(np.uint8).tobytes() if _scan4 is not None else None
+        self.win4: list[bool] | bytes = self.win4b if self.win4b is not None else mask4.tolist()
         self.win6: list[bool] = mask6.tolist()
         self.family = family
         self.byte_order: ByteOrder = byte_order
@@ -853,7 +888,7 @@ class _Pass2:
         yield from self.chunk(text, self.win4, self._fast4, self.source, socket.inet_aton,
                               socket.inet_ntoa, _make4, self.family == 6)
 
-    def chunk(self, text: str, win4: list[bool], fast4: Any, source: str, aton: Any, ntoa: Any,
+    def chunk(self, text: str, win4: list[bool] | bytes, fast4: Any, source: str, aton: Any, ntoa: Any,
               make4: Any, v6_only: bool) -> Iterator[ExtractItem]:
         """Items of one chunk, continuing from self.i4 / self.i6 / self.line."""
         # Blocks in dhcpd's own layout are matched whole by one finditer over the chunk;
@@ -864,7 +899,23 @@ class _Pass2:
         pos = 0
         i4 = self.i4
         count = text.count
-        for m in _BLOCK4.finditer(text):
+        n = len(text)
+        win4b = self.win4b
+        scan = _scan4 if not v6_only and win4b is not None else None
+        while True:
+            if scan is not None and pos < n:
+                # the C fast path takes every block from pos on that it reads exactly like
+                # _make4 would; it stops at the first other one (text[pos] is a "\n")
+                cl += count("\n", cp + 1, pos + 1)
+                while True:
+                    items, pos, i4, cl = scan(text, pos, win4b, i4, cl, source, _SCAN_BATCH)
+                    yield from items
+                    if len(items) < _SCAN_BATCH:
+                        break
+                cp = pos
+            m = _BLOCK4.search(text, pos)
+            if m is None:
+                break
             s = m.start()
             if s != pos:
                 cl += count("\n", cp + 1, pos + 1)
@@ -872,6 +923,9 @@ class _Pass2:
                 self.i4 = i4
                 yield from self._regions(text[pos:s], cl)
                 i4 = self.i4
+                if scan is not None:
+                    pos = s  # the fast path may take the block at s
+                    continue
             if win4[i4]:
                 cl += count("\n", cp + 1, s + 1)
                 cp = s
@@ -891,7 +945,7 @@ class _Pass2:
             i4 += 1
             pos = m.end()
         self.i4 = i4
-        if pos < len(text):
+        if pos < n:
             cl += text.count("\n", cp + 1, pos + 1)
             cp = pos
             yield from self._regions(text[pos:], cl)
