@@ -50,6 +50,13 @@ def _octal_uid(mac: str) -> str:
     return "".join(out)
 
 
+def _accelerated() -> bool:
+    """Whether the command's dhcpd.leases parser uses the C extension (kea_etl/_isc4.c)."""
+    code = "from kea_etl.extract.isc_leases import ACCELERATED; print(ACCELERATED)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    return out.stdout.strip() == "True"
+
+
 def generate(path: Path, n: int, *, seed: int = 11) -> int:
     """Write ``n`` lease blocks in 10.0.0.0/8; returns the number of distinct addresses."""
     rng = random.Random(seed)
@@ -127,6 +134,7 @@ def main() -> None:
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "cores": os.cpu_count(),
+        "accelerated": _accelerated(),
     }))
     if not args.keep:
         for p in (out / "kea-leases4.csv", leases, kea, report):

@@ -13,10 +13,13 @@ runs each parser in its own child process and prints ONE JSON line.
   isc_dhcp_leases is measured with ``IscDhcpLeases(path).get()``.
 * Rates (``*_leases_per_s``, ``ratio``) use each child's CPU time, so that other work on a
   shared machine does not skew the ratio; for kea-etl that is its own CPU time *plus* that of
-  the worker process pass 2 forks on large v4 files (``kea_etl_cpu_self_seconds`` +
-  ``kea_etl_cpu_worker_seconds`` = ``kea_etl_seconds``): using two cores does not improve the CPU
-  rate. Wall-clock seconds and rates are reported alongside (``*_wall_seconds``,
-  ``kea_etl_wall_leases_per_s``, ``ratio_wall``); they depend on the machine's other load.
+  any worker process (``kea_etl_cpu_self_seconds`` + ``kea_etl_cpu_worker_seconds`` =
+  ``kea_etl_seconds``): with the C accelerator (``kea_etl_accelerated``: kea_etl/_isc4.c, built
+  by ``pip install``) the parser runs in one process; without it, pass 2 forks a worker on
+  large v4 files, and using two cores does not improve the CPU rate. Wall-clock seconds and
+  rates are reported alongside (``*_wall_seconds``, ``kea_etl_wall_leases_per_s``,
+  ``ratio_wall``); they depend on the machine's other load. ``KEA_ETL_NO_ACCEL=1`` measures
+  the pure-Python parser.
 * ``*_peak_rss_mb`` is the child's peak resident set size (``ru_maxrss``), interpreter included;
   ``kea_etl_worker_peak_rss_mb`` is the forked worker's (it shares most pages with its parent).
 * ``--peer-leases M`` measures isc_dhcp_leases on a file holding only the first M blocks (it
@@ -135,7 +138,7 @@ def _prefix_copy(src: Path, dst: Path, m: int) -> None:
 def _child(kind: str, path: str) -> None:
     sys.path.insert(0, str(REPO))
     if kind == "kea":
-        from kea_etl.extract.isc_leases import extract
+        from kea_etl.extract.isc_leases import ACCELERATED, extract
         t0, c0 = time.perf_counter(), time.process_time()
         count = errors = 0
         for item in extract(path):
@@ -150,7 +153,7 @@ def _child(kind: str, path: str) -> None:
         cpu_workers = kids.ru_utime + kids.ru_stime
         out = {"seconds": cpu_self + cpu_workers, "wall": wall, "cpu_self": cpu_self,
                "cpu_workers": cpu_workers, "worker_peak_rss_mb": kids.ru_maxrss / 1024,
-               "yielded": count, "errors": errors}
+               "yielded": count, "errors": errors, "accelerated": ACCELERATED}
     else:
         from isc_dhcp_leases import IscDhcpLeases
         t0, c0 = time.perf_counter(), time.process_time()
@@ -201,13 +204,14 @@ def main() -> None:
             "unique_addresses": unique,
             "file_mb": round(path.stat().st_size / 1e6, 1),
             "generate_seconds": round(gen_s, 1),
-            "timing": "rates on CPU time of each child (kea-etl: incl. its pass-2 worker); wall alongside",
+            "timing": "rates on CPU time of each child (kea-etl: incl. any worker process); wall alongside",
             "kea_etl_seconds": round(kea["seconds"], 2),
             "kea_etl_cpu_self_seconds": round(kea["cpu_self"], 2),
             "kea_etl_cpu_worker_seconds": round(kea["cpu_workers"], 2),
             "kea_etl_wall_seconds": round(kea["wall"], 2),
             "kea_etl_leases_per_s": round(kea_rate),
             "kea_etl_wall_leases_per_s": round(args.leases / kea["wall"]),
+            "kea_etl_accelerated": kea["accelerated"],
             "kea_etl_yielded": kea["yielded"],
             "kea_etl_errors": kea["errors"],
             "kea_etl_peak_rss_mb": round(kea["peak_rss_mb"], 1),

@@ -335,3 +335,22 @@ def test_many_chunks_lines_and_winners_agree(tmp_path: Path) -> None:
     fast, slow, built = _both(p, chunk_size=8192)
     assert fast == slow
     assert built > 2500
+
+
+@needs_accel
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list('\nlease 10.{}";:\\abcdefinrstuvwy0123456789\t\xa0\x85')),
+                    max_size=400),
+       pos=st.integers(-3, 420), i4=st.integers(-2, 40), win=st.binary(max_size=40),
+       limit=st.integers(0, 5))
+def test_c_functions_never_crash_on_any_input(text: str, pos: int, i4: int, win: bytes,
+                                               limit: int) -> None:
+    """Memory safety of the C code on arbitrary input and arguments (run under the suite)."""
+    from kea_etl import _isc4
+
+    items, end, last_i4, _line = _isc4.scan4("\n" + text, pos, win, i4, 1, "f", limit)
+    assert len(items) <= max(limit, 0)
+    assert end == pos or 0 <= end <= len(text) + 1
+    assert last_i4 >= i4
+    keys = _isc4.keys4(text, 7)
+    assert len(keys) % 8 == 0
