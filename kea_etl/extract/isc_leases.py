@@ -1026,6 +1026,16 @@ class _Pass2:
         """Statements between blocks: comments, authoring-byte-order, lease-id-format, ..."""
         pos = 0
         end = len(text)
+        # line numbers are counted on from the last error, not from the start: a region of
+        # n bad lines costs O(n), not O(n^2) (found with 100k stray closing braces)
+        at_pos, at_line = 0, line
+
+        def line_of(p: int) -> int:
+            nonlocal at_pos, at_line
+            at_line += text.count("\n", at_pos, p)
+            at_pos = p
+            return at_line
+
         while True:
             pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
             if pos >= end:
@@ -1035,10 +1045,10 @@ class _Pass2:
                 continue
             m = _TOP_STMT.match(text, pos)
             if m is None:
-                snippet = text[pos:].split("\n", 1)[0].strip()[:60]
-                yield _error(self.source, line + text.count("\n", 0, pos), None,
-                             f"unexpected text between blocks: {snippet!r}")
                 nl = text.find("\n", pos)
+                snippet = text[pos:nl if nl >= 0 else end].strip()[:60]
+                yield _error(self.source, line_of(pos), None,
+                             f"unexpected text between blocks: {snippet!r}")
                 if nl < 0:
                     return
                 pos = nl + 1
@@ -1046,7 +1056,7 @@ class _Pass2:
             word, value = m.group(1), m.group(2).strip()
             if word == "authoring-byte-order":
                 if value not in ("little-endian", "big-endian"):
-                    yield _error(self.source, line + text.count("\n", 0, pos), None,
+                    yield _error(self.source, line_of(pos), None,
                                  f"authoring-byte-order {value!r} is not little-endian or "
                                  "big-endian")
                 else:
@@ -1055,7 +1065,7 @@ class _Pass2:
                 try:
                     self.server_duid = _id_bytes(value).hex(":")
                 except ValueError:
-                    yield _error(self.source, line + text.count("\n", 0, pos), None,
+                    yield _error(self.source, line_of(pos), None,
                                  f"server-duid {value!r} cannot be decoded")
             # lease-id-format / db-time-format need no state: ids and dates are recognised by
             # their shape, which is also what dhcpd does when it reads the file.

@@ -576,3 +576,21 @@ def test_bad_set_statement_is_reported_on_its_own_line(tmp_path: Path, chunk: in
          "10.0.0.1"),
         ("lease 10.0.0.2 has a statement that cannot be parsed: 'set broken thing here'", 13,
          "10.0.0.2")]
+
+
+def test_stray_lines_between_blocks_are_reported_with_their_own_lines(tmp_path: Path) -> None:
+    p = tmp_path / "dhcpd.leases"
+    p.write_text("lease 192.0.2.1 {\n  binding state free;\n}\n"   # lines 1-3
+                 "}\n"                                             # 4
+                 "# comment\n"                                     # 5
+                 "stray one\n\n"                                   # 6, 7
+                 "authoring-byte-order sideways;\n"                # 8
+                 "}\n"                                             # 9
+                 "lease 192.0.2.2 {\n  binding state free;\n}\n")  # 10-12
+    its = list(extract(p))
+    assert [(e.line, str(e).split(": ", 1)[1]) for e in errors(its)] == [
+        (4, "unexpected text between blocks: '}'"),
+        (6, "unexpected text between blocks: 'stray one'"),
+        (8, "authoring-byte-order 'sideways' is not little-endian or big-endian"),
+        (9, "unexpected text between blocks: '}'")]
+    assert [i.line for i in its if isinstance(i, Extracted)] == [1, 10]

@@ -82,14 +82,9 @@ def test_uid_with_every_byte_value(tmp_path: Path) -> None:
         assert bad.record.client_id == every.hex(":")
 
 
-QUADRATIC = pytest.mark.xfail(strict=True, reason=(
-    "KNOWN BUG: isc_leases reports each of n nested 'on expiry {' blocks as its own malformed "
-    "record in quadratic time (8k levels 0.7 s, 100k > 10 s); remove this mark once fixed"))
-
-
 @pytest.mark.parametrize("kind,make", [
     pytest.param("isc-leases", lambda n: f"lease 192.0.2.10 {{\n{HEAD}" + "on expiry {\n" * n
-                 + "}\n" * n + "}\n", marks=QUADRATIC),
+                 + "}\n" * n + "}\n"),
     ("isc-leases", lambda n: "{" * n),
     ("isc-leases", lambda n: f"lease 192.0.2.10 {{\n{HEAD}" + "on expiry {\n" * n),
     ("isc-conf", lambda n: "group {\n" * n + "host h { hardware ethernet 02:00:00:00:00:01; "
