@@ -7,6 +7,7 @@ options, build library objects, call one library function and render the result;
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import TextIO
 
@@ -14,8 +15,32 @@ import click
 
 from kea_etl import __version__
 
+#: sub-command name -> the module that defines it (imported only when the command runs, so
+#: ``kea-etl migrate`` does not pay for importing export, reconcile, ...); keep sorted
+COMMANDS = {
+    "export": "kea_etl.cli.export_cmd",
+    "kea": "kea_etl.cli.kea_cmd",
+    "migrate": "kea_etl.cli.migrate_cmd",
+    "reconcile": "kea_etl.cli.reconcile_cmd",
+    "run": "kea_etl.cli.run_cmd",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _LazyGroup(click.Group):
+    """A click group whose sub-command modules are imported on first use (they register
+    themselves on ``main`` with ``@main.command`` when imported)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="kea-etl")
 def main() -> None:
     """Move DHCP leases and reservations into, out of and around ISC Kea.
@@ -44,10 +69,3 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 warnings.showwarning = _show_warning
 # --- end security warnings
 
-
-def _register() -> None:
-    # Sub-command modules register themselves on import; keep this list sorted.
-    from kea_etl.cli import export_cmd, kea_cmd, migrate_cmd, reconcile_cmd, run_cmd  # noqa: F401
-
-
-_register()
