@@ -23,8 +23,10 @@ Three kinds, each with a documented decision:
     it renews (then gets a NAK and a new address) and the reserved client gets it afterwards.
     Dropping the lease would strand a client that is online now.
 
-Leases are remembered compactly (numbers in :mod:`array` columns, about 34 bytes per v4 lease
-and 50 per v6 lease; ids as 64-bit hashes) and the decisions are made once at the end by
+Leases are remembered compactly (numbers in :mod:`array` columns, 34 bytes per v4 lease and 42
+per v6 lease: the v4 client identity as a 64-bit hash, the hardware address / client-id / DUID
+fingerprints that only the ``reserved-for-other`` warning compares as 32-bit hashes) and
+resolving needs at most about 17 bytes per lease more; the decisions are made once at the end by
 :meth:`ConflictTracker.resolve`, because the newest lease of a client may come last. A loader that
 can take back rows it wrote (the memfile loader filters its temp file before the rename) applies
 them after one pass; for one that cannot, the orchestrator runs a first pass over the sources
@@ -41,7 +43,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kea_etl.records import STATE_DECLINED, Lease4, Lease6, Reservation
 from kea_etl.transform.normalize import Rejected
@@ -57,8 +59,10 @@ _MASK64 = (1 << 64) - 1
 
 
 def _h(text: str | None) -> int:
-    """A 64-bit fingerprint of an id (0 = none); ``hash`` of the canonical text, as in observe."""
-    return hash(text) if text else 0
+    """A 32-bit fingerprint of an id (0 = none), as observe stores hardware addresses,
+    client-ids and DUIDs. Only the ``reserved-for-other`` warning compares them: two different
+    ids agree by chance once in 4 billion, and then that one warning is not given."""
+    return hash(text) & 0xFFFFFFFF if text else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +84,11 @@ class Conflict:
 class _Columns:
     """Per-family columns, interleaved to keep appends cheap (one ``extend`` per array).
 
-    ``u32`` rows: v4 ``(address, subnet, cltt, line)``, v6 ``(subnet, cltt, line, type)``;
-    ``i64`` rows: ``(client, hw, ident)`` where client is the v4 identity (client-id hash, else
-    hardware address hash; 0 when declined or v6), hw the hardware address hash and ident the
-    client-id (v4) or DUID (v6) hash; ``u64`` rows (v6 only): ``(address high, address low)``.
+    ``u32`` rows: v4 ``(address, subnet, cltt, line, hw, ident)``, v6 ``(subnet, cltt, line,
+    type, hw, ident)``, where hw is the hardware address fingerprint and ident the client-id
+    (v4) or DUID (v6) fingerprint (:func:`_h`); ``i64`` (v4 only): the client identity, a 64-bit
+    hash of the client-id, else of the hardware address (0 when declined): the conflict check
+    groups by it, so it must not collide; ``u64`` rows (v6 only): ``(address high, address low)``.
     """
 
     def __init__(self, family: int) -> None:
@@ -96,40 +101,41 @@ class _Columns:
     def __len__(self) -> int:
         return len(self.src)
 
-    def u32_col(self, i: int) -> npt.NDArray[np.int64]:
+    def u32_col(self, i: int) -> npt.NDArray[np.uint32]:
+        """Column i of the u32 rows, as a strided view (no copy)."""
         import numpy as np  # imported when conflicts are resolved, not at start-up
 
-        return np.frombuffer(self.u32, dtype=np.uint32).reshape(-1, 4)[:, i].astype(np.int64)
+        return np.frombuffer(self.u32, dtype=np.uint32).reshape(-1, 6)[:, i]
 
-    def i64_col(self, i: int) -> npt.NDArray[np.int64]:
+    def client_col(self) -> npt.NDArray[np.int64]:
         import numpy as np  # imported when conflicts are resolved, not at start-up
 
-        return np.frombuffer(self.i64, dtype=np.int64).reshape(-1, 3)[:, i].copy()
+        return np.frombuffer(self.i64, dtype=np.int64)
 
-    def u64_col(self, i: int) -> npt.NDArray[np.int64]:
+    def u64_col(self, i: int) -> npt.NDArray[np.uint64]:
         import numpy as np  # imported when conflicts are resolved, not at start-up
 
-        return np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2)[:, i].view(np.int64).copy()
+        return np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2)[:, i]
 
     def address(self, i: int) -> IPv4Address | IPv6Address:
         if self.family == 4:
-            return IPv4Address(self.u32[4 * i])
+            return IPv4Address(self.u32[6 * i])
         return IPv6Address((self.u64[2 * i] << 64) | self.u64[2 * i + 1])
 
     def subnet(self, i: int) -> int:
-        return self.u32[4 * i] if self.family == 6 else self.u32[4 * i + 1]
+        return self.u32[6 * i] if self.family == 6 else self.u32[6 * i + 1]
 
     def line(self, i: int) -> int:
-        return self.u32[4 * i + (3 if self.family == 4 else 2)]
+        return self.u32[6 * i + (3 if self.family == 4 else 2)]
 
     def ltype(self, i: int) -> int:
-        return self.u32[4 * i + 3] if self.family == 6 else 0
+        return self.u32[6 * i + 3] if self.family == 6 else 0
 
     def hw(self, i: int) -> int:
-        return self.i64[3 * i + 1]
+        return self.u32[6 * i + 4]
 
     def ident(self, i: int) -> int:
-        return self.i64[3 * i + 2]
+        return self.u32[6 * i + 5]
 
 
 class ConflictTracker:
@@ -171,16 +177,16 @@ class ConflictTracker:
             cols = self._c4
             hw = hash(lease.hwaddr) if lease.hwaddr else 0
             cid = hash(lease.client_id) if lease.client_id else 0
-            cols.u32.extend((int(lease.address), lease.subnet_id, lease.cltt, line or 0))
-            cols.i64.extend((0 if lease.state == STATE_DECLINED else (cid or hw), hw, cid))
+            cols.u32.extend((int(lease.address), lease.subnet_id, lease.cltt, line or 0,
+                             hw & 0xFFFFFFFF, cid & 0xFFFFFFFF))
+            cols.i64.append(0 if lease.state == STATE_DECLINED else (cid or hw))
         else:
             assert isinstance(lease, Lease6)
             cols = self._c6
             a = int(lease.address)
             cols.u64.extend((a >> 64, a & _MASK64))
-            cols.u32.extend((lease.subnet_id, lease.cltt, line or 0,
-                             _TYPE_CODE[lease.lease_type]))
-            cols.i64.extend((0, hash(lease.hwaddr) if lease.hwaddr else 0, hash(lease.duid)))
+            cols.u32.extend((lease.subnet_id, lease.cltt, line or 0, _TYPE_CODE[lease.lease_type],
+                             _h(lease.hwaddr), _h(lease.duid)))
         cols.src.append(src)
         return len(cols.src) - 1
 
@@ -239,7 +245,21 @@ class ConflictTracker:
         return Conflict(reason, cols.family, i, self._key(cols, i), src, line, detail, fails)
 
     @staticmethod
-    def _group_losers(keys: list[npt.NDArray[np.int64]], cltt: npt.NDArray[np.int64],
+    def _repeated(values: npt.NDArray[Any], where: npt.NDArray[np.bool_] | None = None
+                  ) -> npt.NDArray[Any]:
+        """The values that occur more than once (among ``where``). One sorted copy of the
+        column: the cheap test that lets the full grouping run only on candidate rows."""
+        import numpy as np
+
+        s = np.sort(values) if where is None else values[where]  # a copy either way
+        if where is not None:
+            s.sort()
+        if len(s) < 2:
+            return s[:0]
+        return np.unique(s[1:][s[1:] == s[:-1]])
+
+    @staticmethod
+    def _group_losers(keys: list[npt.NDArray[Any]], cltt: npt.NDArray[Any],
                       alive: npt.NDArray[np.bool_]) -> Iterator[tuple[int, int]]:
         """(loser, winner) index pairs: in each group of equal ``keys``, all but the newest."""
         import numpy as np
@@ -271,20 +291,32 @@ class ConflictTracker:
         n = len(cols)
         if n == 0:
             return
+        # Memory: the columns are views; each step first finds the few repeated values with one
+        # sorted copy of a column and groups only the rows that hold them (a million-lease
+        # file without conflicts never pays for a full sort of all keys).
         addr = cols.u32_col(0)
         cltt = cols.u32_col(2)
         alive = np.ones(n, dtype=bool)
-        for loser, winner in self._group_losers([addr], cltt, alive):
-            alive[loser] = False
-            yield self._conflict("duplicate-address", cols, loser,
-                                 f"newer lease for the same address: {self._describe(cols, winner)}")
-        client = cols.i64_col(0)
-        subnet = cols.u32_col(1)
-        for loser, winner in self._group_losers([subnet, client], cltt, alive & (client != 0)):
-            alive[loser] = False
-            yield self._conflict("conflict", cols, loser,
-                                 f"the same client holds a newer lease in subnet "
-                                 f"{cols.subnet(loser)}: {self._describe(cols, winner)}")
+        dup = self._repeated(addr)
+        if len(dup):
+            cand = np.isin(addr, dup)
+            for loser, winner in self._group_losers([addr], cltt, cand):
+                alive[loser] = False
+                yield self._conflict("duplicate-address", cols, loser,
+                                     "newer lease for the same address: "
+                                     f"{self._describe(cols, winner)}")
+        client = cols.client_col()
+        has_client = alive & (client != 0)
+        repeated = self._repeated(client, has_client)
+        if len(repeated):
+            cand = has_client & np.isin(client, repeated)
+            subnet = cols.u32_col(1)
+            for loser, winner in self._group_losers([subnet, client], cltt, cand):
+                alive[loser] = False
+                yield self._conflict("conflict", cols, loser,
+                                     f"the same client holds a newer lease in subnet "
+                                     f"{cols.subnet(loser)}: {self._describe(cols, winner)}")
+        del has_client
         if self._reserved4:
             reserved = np.fromiter(self._reserved4.keys(), dtype=np.int64,
                                    count=len(self._reserved4))
@@ -308,7 +340,7 @@ class ConflictTracker:
         ltype = cols.u32_col(3)
         cltt = cols.u32_col(1)
         alive = np.ones(n, dtype=bool)
-        for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive):
+        for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive.copy()):
             alive[loser] = False
             yield self._conflict("duplicate-address", cols, loser,
                                  f"newer lease for the same address: {self._describe(cols, winner)}")
