@@ -93,7 +93,7 @@ _DATE = re.compile(r"(\d)[ \t]+(\d{1,5})/(\d{1,2})/(\d{1,2})[ \t]+(\d{1,2}):(\d{
 _EPOCH = re.compile(r"epoch[ \t]+(\d+)")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2})*")
 _ESCAPE = re.compile(r"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", re.S)
-_ODD_ESCAPE = re.compile(r'\\(?:[^0-7"\\]|[0-7]{1,2}(?![0-7]))')
+_ODD_ESCAPE = re.compile(r'\\(?:[^0-7"\\]|[0-7]{1,2}(?![0-7])|[4-7][0-7]{2})')
 _HEXCHARS = frozenset("0123456789abcdef:")
 _ESCAPES = {"t": "\t", "r": "\r", "n": "\n", "b": "\b"}
 

@@ -594,3 +594,13 @@ def test_stray_lines_between_blocks_are_reported_with_their_own_lines(tmp_path: 
         (8, "authoring-byte-order 'sideways' is not little-endian or big-endian"),
         (9, "unexpected text between blocks: '}'")]
     assert [i.line for i in its if isinstance(i, Extracted)] == [1, 10]
+
+
+def test_octal_escapes_above_0377_wrap_like_dhcpd_without_a_warning() -> None:
+    """dhcpd's lexer keeps the low 8 bits of a 3-digit octal escape (\\400 is NUL, \\777 is
+    0xff); Python's own escape decoder warns about those, so they take the explicit path."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isc_leases._unescape("a\\400b\\777\\101") == b"a\x00b\xffA"
