@@ -27,13 +27,21 @@ when ``use-host-decl-names`` is on in the host or an enclosing scope (dhcpd only
 the declaration name then). ``filename`` / ``next-server`` become ``boot-file-name`` /
 ``next-server`` (v4), also when set on an enclosing ``group`` (Kea has no groups).
 
+Options: the host's own ``option NAME VALUE;`` statements become the reservation's option-data
+when ``kea_etl.extract._dhcp_options`` knows the option (the standard DHCPv4 options and the common
+``dhcp6.*`` ones, under Kea's names: ``dhcp6.name-servers`` -> ``dns-servers``) and the value
+parses for its kind; entries are ``{"name", "code", "space", "data"}`` in one canonical spelling,
+ordered by code. v4 options go into the v4 reservations, ``dhcp6.*`` ones into the v6 one.
+
 ``subnet_id`` is 0: the transform assigns it from the target Kea config by address. The enclosing
 dhcpd scope is kept in ``Extracted.extra``: ``dhcpd_subnet`` (``192.0.2.0/24``),
 ``dhcpd_shared_network``, ``dhcpd_host`` (the declaration name).
 
 What cannot be translated is reported by line, never dropped silently:
 
-* **warnings** for statements inside an otherwise good host (other ``option`` lines, lease times,
+* **warnings** for statements inside an otherwise good host (an ``option`` that is not in the
+  table, is an expression, belongs to another option space or has a value that does not parse
+  for its kind: dhcpd resolves host names in address options, kea-etl does not; lease times,
   ``ddns-domainname``, nested blocks, unknown statements, a second identifier, group-level options
   the host inherits): ``Extracted.extra["warnings"]`` is a list of ``(line, text)``; the text names
   the file when it is not the host's own file;
@@ -58,6 +66,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract import _dhcp_options
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import Reservation, canonical_hex
 
@@ -227,6 +236,9 @@ class _Host:
     next_server: tuple[str, int] | None = None
     use_host_decl_names: bool | None = None
     deny_booting: int | None = None
+    #: translated ``option`` statements: table entry, Kea option-data, line, statement text
+    options: list[tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]] = field(
+        default_factory=list)
     warnings: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
 
@@ -258,6 +270,17 @@ def _utf8(text: str) -> str:
         return text.encode("latin-1").decode("utf-8", errors="replace")
     except UnicodeEncodeError:
         return text
+
+
+def _strict_utf8(text: str) -> str:
+    """Like :func:`_utf8`, but bytes that are not UTF-8 are refused, not replaced: option text
+    goes to clients byte for byte, and Kea's option data is UTF-8 text."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:
+        return text
+    except UnicodeDecodeError:
+        raise _dhcp_options.OptionValueError("the text is not valid UTF-8") from None
 
 
 def _id_value(toks: list[_Tok], name: str) -> str:
@@ -544,8 +567,7 @@ class _Parser:
             elif kw == "allow" and args and args[0].text.lower() == "booting":
                 pass  # the default
             elif kw == "option":
-                host.warnings.append((line, f"'{text}' not translated: add it to the reservation's "
-                                      "option-data by hand if the host needs it"))
+                self._host_option(host, args, line, text)
             elif kw in ("default-lease-time", "max-lease-time", "min-lease-time"):
                 host.warnings.append((line, f"'{text}' not translated: a Kea reservation has no lease "
                                       "time (use a client class)"))
@@ -553,6 +575,39 @@ class _Parser:
                 host.warnings.append((line, f"'{text}' not translated: no Kea reservation equivalent"))
         except InvalidValueError as exc:
             host.errors.append((line, f"'{text}': {exc}"))
+
+    def _host_option(self, host: _Host, args: list[_Tok], line: int, text: str) -> None:
+        """``option NAME VALUE;`` inside a host: Kea option-data, or a warning saying why not."""
+        by_hand = "add it to the reservation's option-data by hand if the host needs it"
+        name = args[0].text.lower() if args and args[0].kind == "word" else ""
+        odef = _dhcp_options.by_dhcpd_name(name)
+        if odef is None:
+            if "." in name and not name.startswith("dhcp6."):
+                why = f"option space '{name.split('.', 1)[0]}' is not a standard one"
+            else:
+                why = "kea-etl does not translate this option"
+            host.warnings.append((line, f"'{text}' not translated ({why}): {by_hand}"))
+            return
+        value = args[1:]
+        if any(t.kind == "punct" and t.text in "=()" for t in value):
+            host.warnings.append((line, f"'{text}' not translated: an expression, not a value; "
+                                  f"{by_hand}"))
+            return
+        try:
+            entry = _dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
+                                                    if t.kind == "string" else t.text)
+                                                   for t in value])
+        except _dhcp_options.OptionValueError as exc:
+            host.warnings.append((line, f"'{text}' not translated: {exc}; {by_hand}"))
+            return
+        for i, (old, _entry, old_line, old_text) in enumerate(host.options):
+            if old is odef:
+                # dhcpd keeps the last statement for an option in a scope
+                host.warnings.append((old_line, f"'{old_text}' not translated: line {line} sets "
+                                      f"{name} again and dhcpd uses the last one"))
+                del host.options[i]
+                break
+        host.options.append((odef, entry, line, text))
 
     def _host_records(self, host: _Host, scopes: list[_Scope]) -> Iterator[ExtractItem]:
         key = f"host {host.name}"
@@ -600,6 +655,19 @@ class _Parser:
         for text, ln in host.other_identifiers:
             warnings.append((ln, f"'{text}' not translated: Kea matches DUID, hw-address, client-id, "
                              "circuit-id or flex-id"))
+        # option-data per family, in code order (one canonical order whatever the file's order)
+        has4, has6 = bool(host.fixed4), bool(host.fixed6 or host.prefixes6)
+        options4 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
+                         if d.space == "dhcp4")
+        options6 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
+                         if d.space == "dhcp6")
+        for d, _e, ln, text in host.options:
+            if d.space == "dhcp4" and not has4 and has6:
+                warnings.append((ln, f"'{text}' not translated: a DHCPv4 option, and the host has "
+                                 "no fixed-address (only a v6 reservation)"))
+            elif d.space == "dhcp6" and not has6 and has4:
+                warnings.append((ln, f"'{text}' not translated: a DHCPv6 option, and the host has "
+                                 "no fixed-address6 / fixed-prefix6 (only a v4 reservation)"))
         extra_base: dict[str, Any] = {"dhcpd_host": host.name}
         scope = scopes[-1]
         if scope.subnet:
@@ -659,6 +727,7 @@ class _Parser:
                         rec = Reservation(family=4, identifier_type=ident[0],  # type: ignore[arg-type]
                                           identifier=ident[1], ipv4_address=addr, hostname=hostname,
                                           next_server=ns, boot_file_name=filename or "",
+                                          option_data=tuple(dict(e) for e in options4),
                                           origin=host.path, line=host.line)
                     except InvalidValueError as exc:
                         yield err(line, str(exc))
@@ -721,8 +790,9 @@ class _Parser:
             try:
                 rec6 = Reservation(family=6, identifier_type=ident6[0],  # type: ignore[arg-type]
                                    identifier=ident6[1], ip_addresses=tuple(addrs),
-                                   prefixes=tuple(prefixes), hostname=hostname, origin=host.path,
-                                   line=host.line)
+                                   prefixes=tuple(prefixes), hostname=hostname,
+                                   option_data=tuple(dict(e) for e in options6),
+                                   origin=host.path, line=host.line)
             except InvalidValueError as exc:
                 yield err(host.line, str(exc))
                 return

@@ -2,13 +2,19 @@
 
 ``kea-sql:postgresql://USER@HOST:PORT/DB`` or ``kea-sql:mysql://USER@HOST:PORT/DB`` names a
 database whose schema ``kea-admin db-init pgsql|mysql`` created (Kea 2.2: PostgreSQL schema 13,
-MySQL 14). Rows go into ``lease4`` / ``lease6`` and ``hosts`` + ``ipv6_reservations``, a batch per
-transaction, parameterised SQL only. The types follow Kea's schema: a v4 address is an unsigned
-32-bit integer (``bigint`` / ``INT UNSIGNED``), ids are raw bytes (``bytea`` / ``VARBINARY``),
+MySQL 14). Rows go into ``lease4`` / ``lease6`` and ``hosts`` + ``ipv6_reservations`` +
+``dhcp4_options`` / ``dhcp6_options`` (a host's option-data, ``scope_id`` 3 = host, the CSV data in
+``formatted_value`` as Kea itself stores it), a batch per transaction, parameterised SQL only.
+The types follow Kea's schema: a v4 address is an unsigned 32-bit integer (``bigint`` /
+``INT UNSIGNED``), ids are raw bytes (``bytea`` / ``VARBINARY``),
 ``expire`` is ``timestamptz`` in PostgreSQL and ``TIMESTAMP`` in MySQL, which MySQL interprets in
 the *session* time zone: the connection sets ``time_zone = '+00:00'`` so the values Kea reads back
 are the UTC epoch it expects. Kea caps an infinite lifetime's expiry at ``MAX_DB_TIME``
 (2038-01-19 03:14:07 UTC, the largest MySQL TIMESTAMP); so does this loader.
+
+A host already in the database (same identifier and subnet) with the same addresses, hostname and
+option-data is ``already_present``; with the same addresses it is updated, and its option rows are
+replaced as a whole in the same transaction; with other addresses it is a conflict.
 
 Before writing a batch it reads the rows already at those addresses: identical rows count as
 ``already_present`` and are not written (a second run changes nothing and says so); a row of
@@ -35,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 
 from kea_etl._batching import chunks
 from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
+from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
 from kea_etl.load.compare import describe_holder, identical, same_client
@@ -48,6 +55,8 @@ MAX_DB_TIME = 2**31 - 1
 #: host identifier type codes (table host_identifier_type)
 IDENT_CODES = {"hw-address": 0, "duid": 1, "circuit-id": 2, "client-id": 3, "flex-id": 4}
 IDENT_NAMES = {v: k for k, v in IDENT_CODES.items()}
+#: dhcp_option_scope.scope_id of an option that belongs to one host
+HOST_SCOPE = 3
 
 Dialect = Literal["postgresql", "mysql"]
 
@@ -401,6 +410,11 @@ class KeaSqlLoader:
         subnet_col = "dhcp4_subnet_id" if res.family == 4 else "dhcp6_subnet_id"
         ident = _hex(res.identifier)
         code = IDENT_CODES[res.identifier_type]
+        opt_table = "dhcp4_options" if res.family == 4 else "dhcp6_options"
+        try:
+            options = _option_rows(res)
+        except ValueError as exc:
+            return _outcome(item, "failed", "option-data not writable", str(exc))
         cur.execute(f"SELECT host_id, ipv4_address, hostname FROM hosts WHERE dhcp_identifier = %s"
                     f" AND dhcp_identifier_type = %s AND {subnet_col} = %s",
                     (ident, code, res.subnet_id))
@@ -414,7 +428,13 @@ class KeaSqlLoader:
                         (host_id,))
             held6 = sorted((str(a), int(p), int(t)) for a, p, t in cur.fetchall())
             held4 = int(row[1]) if row[1] is not None else None
-            if held4 == ipv4 and held6 == v6 and (row[2] or "") == res.hostname:
+            cur.execute(f"SELECT code, value, formatted_value, space, persistent, user_context "
+                        f"FROM {opt_table} WHERE host_id = %s AND scope_id = %s",
+                        (host_id, HOST_SCOPE))
+            held_opts = _option_key([(int(c), bytes(v) if v is not None else None, f, s, bool(p), u)
+                                     for c, v, f, s, p, u in cur.fetchall()], res.family)
+            if (held4 == ipv4 and held6 == v6 and (row[2] or "") == res.hostname
+                    and held_opts == _option_key(options, res.family)):
                 return _outcome(item, "already_present", None, None)
             if held4 != ipv4 or held6 != v6:
                 detail = (f"the database reserves other addresses for {res.identifier_type} "
@@ -432,6 +452,9 @@ class KeaSqlLoader:
                          res.boot_file_name or None, _ctx(res.user_context),
                          ",".join(res.client_classes) or None, host_id))
             cur.execute("DELETE FROM ipv6_reservations WHERE host_id = %s", (host_id,))
+            # the host's option-data is replaced as a whole, in the same transaction
+            cur.execute(f"DELETE FROM {opt_table} WHERE host_id = %s AND scope_id = %s",
+                        (host_id, HOST_SCOPE))
         else:
             self._count("hosts inserts", 1)
             cols = (f"dhcp_identifier, dhcp_identifier_type, {subnet_col}, ipv4_address, hostname, "
@@ -451,11 +474,70 @@ class KeaSqlLoader:
         if v6:
             cur.executemany("INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) "
                             "VALUES (%s, %s, %s, %s)", [(a, p, t, host_id) for a, p, t in v6])
-        if res.option_data:
-            return _outcome(item, "loaded", "option-data not written",
-                            "option-data of SQL hosts is not written by kea-sql; add it in the "
-                            "Kea configuration")
+        if options:
+            self._count(f"{opt_table} inserts", len(options))
+            cur.executemany(f"INSERT INTO {opt_table} (code, value, formatted_value, space, "
+                            "persistent, user_context, host_id, scope_id) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                            [(*o, host_id, HOST_SCOPE) for o in options])
         return _outcome(item, "loaded", None, None)
+
+
+#: one dhcp4_options / dhcp6_options row: code, value, formatted_value, space, persistent,
+#: user_context
+_OptionRow = tuple[int, bytes | None, str | None, str, bool, str | None]
+
+
+def _option_rows(res: Reservation) -> list[_OptionRow]:
+    """The host's option-data as rows of Kea's option table, the way Kea writes them.
+
+    CSV data goes into ``formatted_value`` (Kea splits it at commas when it reads the row and
+    builds the option from the definition of ``space`` / ``code``); ``csv-format: false`` data is
+    hex and goes into ``value``. ``always-send`` is the ``persistent`` column. A ValueError says
+    why an entry cannot be stored (no code for an option kea-etl does not know, ``never-send``,
+    which Kea 2.2's schema has no column for, bad hex, a code out of range).
+    """
+    rows: list[_OptionRow] = []
+    top = 255 if res.family == 4 else 65535
+    for entry in canonical_option_data(res.option_data, res.family):
+        label = entry.get("name", entry.get("code"))
+        code = entry.get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise ValueError(f"option {label!r} has no code and is not a standard option kea-etl "
+                             "knows; give its code")
+        if not 0 < code < top:
+            raise ValueError(f"option {label!r}: code {code} is out of range")
+        if entry.get("never-send"):
+            raise ValueError(f"option {label!r}: never-send cannot be stored in Kea 2.2's hosts "
+                             "schema")
+        data = entry.get("data", "")
+        if not isinstance(data, str):
+            raise ValueError(f"option {label!r}: data {data!r} is not a string")
+        value: bytes | None = None
+        formatted: str | None = data
+        if entry.get("csv-format", True) is False:
+            try:
+                value = bytes.fromhex(data.replace(":", "").replace(" ", ""))
+            except ValueError:
+                raise ValueError(f"option {label!r}: csv-format false but {data!r} is not "
+                                 "hex") from None
+            formatted = None
+        rows.append((code, value, formatted, str(entry["space"]),
+                     bool(entry.get("always-send", False)), _ctx(entry.get("user-context"))))
+    return rows
+
+
+def _option_key(rows: Iterable[_OptionRow], family: int) -> list[tuple[Any, ...]]:
+    """Rows in a comparable form: formatted values respelled canonically, in one order."""
+    out = []
+    for code, value, formatted, space, persistent, ctx in rows:
+        if formatted:  # Kea reads an empty formatted_value as "use value"
+            data = canonical_option({"code": code, "space": space, "data": formatted},
+                                    family)["data"]
+            out.append((space, code, "csv", data, persistent, ctx))
+        else:
+            out.append((space, code, "hex", (value or b"").hex(), persistent, ctx))
+    return sorted(out)
 
 
 def _judged(item: LoadRecord, status: str, detail: str | None) -> Outcome:

@@ -228,6 +228,8 @@ class ReservationLoader:
                                             ("subnet-id4" if res.family == 4 else "subnet-id6"):
                                             res.subnet_id})
             host["subnet-id4"], host["subnet-id6"] = sub4, sub6
+            if "option-data" in host:  # host_cache's file names it per family ("unknown
+                host[f"option-data{res.family}"] = host.pop("option-data")  # parameter" else)
             send.append((res, host))
         if not send:
             return out

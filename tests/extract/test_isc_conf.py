@@ -8,6 +8,7 @@ accepts, and the translated reservations are checked by the real Kea (``kea-dhcp
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -63,8 +64,10 @@ def test_v4_hosts() -> None:
         ("ddns-name", "192.0.2.5", "pxelinux.0")}
     ins = hosts["in-subnet"][0]
     assert ins.extra["dhcpd_subnet"] == "192.0.2.0/24" and ins.line == 29
-    assert [w[0] for w in ins.extra["warnings"]] == [35, 36]
-    assert "option routers 192.0.2.254" in ins.extra["warnings"][0][1]
+    assert [w[0] for w in ins.extra["warnings"]] == [36]  # max-lease-time
+    # the host's own option is carried, in both reservations; the subnet's option 192.0.2.1 is not
+    assert [x.option_data for x in r["in-subnet"]] == [(
+        {"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.254"},)] * 2
     # use-host-decl-names from the enclosing group; group filename/next-server inherited
     dn = hosts["decl-named"][0]
     assert (dn.record.hostname, dn.record.boot_file_name, str(dn.record.next_server)) == (
@@ -174,7 +177,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 # ---- real servers ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("conf", "flag"), [("dhcpd.conf", "-4"), ("dhcpd6.conf", "-6")])
+@pytest.mark.parametrize(("conf", "flag"), [("dhcpd.conf", "-4"), ("dhcpd6.conf", "-6"),
+                                          ("host_options.conf", "-4"), ("host_options6.conf", "-6")])
 def test_fixtures_are_valid_for_real_dhcpd(conf: str, flag: str) -> None:
     if shutil.which("dhcpd") is None:
         pytest.skip("isc-dhcp-server is not installed")
@@ -193,7 +197,8 @@ def _subnet_id(rec: Reservation, subnets: dict[int, Any]) -> int:
 
 
 @pytest.mark.kea
-@pytest.mark.parametrize(("conf", "family"), [("dhcpd.conf", 4), ("dhcpd6.conf", 6)])
+@pytest.mark.parametrize(("conf", "family"), [("dhcpd.conf", 4), ("dhcpd6.conf", 6),
+                                               ("host_options.conf", 4), ("host_options6.conf", 6)])
 def test_real_kea_accepts_the_reservations(tmp_path: Path, conf: str, family: int) -> None:
     daemon = f"kea-dhcp{family}"
     if shutil.which(daemon) is None:
@@ -293,3 +298,210 @@ def test_v6_duid_wins_over_mac_with_warning(tmp_path: Path) -> None:
     assert (ext.record.identifier_type, ext.record.identifier) == ("duid", "00:03:00:01:aa:bb:cc:dd:ee:01")
     assert ext.extra["alt_identifiers"] == ["hw-address=aa:bb:cc:dd:ee:01"]
     assert [w[0] for w in ext.extra["warnings"]] == [2]
+
+
+# ---- host options -> option-data ---------------------------------------------------------------
+
+def test_host_options_translated_with_kea_names() -> None:
+    good, bad = split(isc_conf.extract(DATA / "host_options.conf"))
+    assert bad == []
+    hosts = {e.extra["dhcpd_host"]: e for e in good}
+    pxe = hosts["pxe-client"]
+    assert pxe.record.hostname == "pxe-one"  # option host-name stays the hostname
+    assert pxe.extra["warnings"] == []
+    # ordered by code, one canonical spelling (", " between items, no trailing dot)
+    assert list(pxe.record.option_data) == [
+        {"name": "time-offset", "code": 2, "space": "dhcp4", "data": "-18000"},
+        {"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.1, 192.0.2.2"},
+        {"name": "domain-name-servers", "code": 6, "space": "dhcp4", "data": "192.0.2.53, 192.0.2.54"},
+        {"name": "domain-name", "code": 15, "space": "dhcp4", "data": "hosts.example.org"},
+        {"name": "ip-forwarding", "code": 19, "space": "dhcp4", "data": "false"},
+        {"name": "interface-mtu", "code": 26, "space": "dhcp4", "data": "9000"},
+        {"name": "ntp-servers", "code": 42, "space": "dhcp4", "data": "192.0.2.123"},
+        {"name": "vendor-class-identifier", "code": 60, "space": "dhcp4", "data": "PXEClient"},
+        {"name": "tftp-server-name", "code": 66, "space": "dhcp4", "data": "tftp.example.org"},
+        {"name": "boot-file-name", "code": 67, "space": "dhcp4", "data": "pxelinux.0"},
+        {"name": "domain-search", "code": 119, "space": "dhcp4",
+         "data": "example.org, sales.example.org"},
+    ]
+    # the Kea map carries them as option-data
+    assert pxe.record.to_kea_host()["option-data"][1] == {
+        "name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.1, 192.0.2.2"}
+
+
+def test_untranslatable_host_options_keep_a_warning_by_line() -> None:
+    good, _ = split(isc_conf.extract(DATA / "host_options.conf"))
+    (un,) = [e for e in good if e.extra["dhcpd_host"] == "untranslated"]
+    # the last ntp-servers wins, as in dhcpd; nothing else is carried
+    assert un.record.option_data == ({"name": "ntp-servers", "code": 42, "space": "dhcp4",
+                                      "data": "192.0.2.2"},)
+    warnings = dict(un.extra["warnings"])
+    assert sorted(warnings) == [30, 31, 32, 33, 34, 35, 36, 37]
+    assert "'ns1.example.org' is not an IPv4 address (dhcpd resolves host names" in warnings[30]
+    assert "Kea splits option data at commas" in warnings[31]
+    assert "an expression" in warnings[32]
+    assert "option space 'pxelinux' is not a standard one" in warnings[33]
+    assert "vendor-encapsulated-options" in warnings[34] and "does not translate" in warnings[34]
+    assert "dhcp-lease-time" in warnings[35]
+    assert "line 38 sets ntp-servers again" in warnings[36]
+    assert "a DHCPv6 option, and the host has no fixed-address6" in warnings[37]
+    assert all("option-data by hand" in warnings[n] for n in range(30, 36))
+
+
+def test_v6_host_options() -> None:
+    good, bad = split(isc_conf.extract(DATA / "host_options6.conf"))
+    assert bad == []
+    hosts = {e.extra["dhcpd_host"]: e for e in good}
+    v6 = hosts["v6-opts"]
+    assert list(v6.record.option_data) == [
+        {"name": "preference", "code": 7, "space": "dhcp6", "data": "255"},
+        {"name": "dns-servers", "code": 23, "space": "dhcp6", "data": "2001:db8::53, 2001:db8::54"},
+        {"name": "domain-search", "code": 24, "space": "dhcp6", "data": "example.org, eng.example.org"},
+        {"name": "sntp-servers", "code": 31, "space": "dhcp6", "data": "2001:db8::123"},
+        {"name": "information-refresh-time", "code": 32, "space": "dhcp6", "data": "3600"},
+        {"name": "bootfile-url", "code": 59, "space": "dhcp6", "data": "http://[2001:db8::5]/boot.efi"},
+    ]
+    warnings = dict(v6.extra["warnings"])
+    assert sorted(warnings) == [17, 18]
+    assert "a DHCPv4 option, and the host has no fixed-address" in warnings[17]
+    assert "Kea splits option data at commas" in warnings[18]
+    names = {o["name"] for o in hosts["v6-every"].record.option_data}
+    assert {"sip-server-dns", "sip-server-addr", "bcmcs-server-dns", "bcmcs-server-addr",
+            "aftr-name", "new-tzdb-timezone"} <= names
+
+
+def test_every_table_option_is_in_the_fixtures() -> None:
+    """So the real dhcpd (-t) and the real Kea (-t) tests above judge the whole table."""
+    from kea_etl.extract._dhcp_options import OPTIONS
+
+    seen = set()
+    for conf in ("host_options.conf", "host_options6.conf"):
+        for e in split(isc_conf.extract(DATA / conf))[0]:
+            seen |= {(o["space"], o["name"]) for o in e.record.option_data}
+    assert seen == {(o.space, o.kea) for o in OPTIONS}
+
+
+def _tr(name: str, *values: str | tuple[str, str]) -> dict[str, Any]:
+    """translate() for dhcpd's ``option NAME values;``: a plain str is a word, a 1-tuple-ish
+    ("string", text) a quoted string; ',' is punctuation."""
+    from kea_etl.extract import _dhcp_options as opts
+
+    odef = opts.by_dhcpd_name(name)
+    assert odef is not None, name
+    toks = [v if isinstance(v, tuple) else ("punct", v) if v == "," else ("word", v) for v in values]
+    return opts.translate(odef, toks)
+
+
+def _s(text: str) -> tuple[str, str]:
+    return ("string", text)
+
+
+@pytest.mark.parametrize(("name", "values", "kea", "data"), [
+    ("routers", ("10.0.0.1", ",", "10.0.0.2"), "routers", "10.0.0.1, 10.0.0.2"),      # ip4 list
+    ("subnet-mask", ("255.255.0.0",), "subnet-mask", "255.255.0.0"),                    # ip4
+    ("domain-name", (_s("example.org"),), "domain-name", "example.org"),                # text
+    ("bootfile-name", (_s("ipxe.efi"),), "boot-file-name", "ipxe.efi"),                 # renamed
+    ("ien116-name-servers", ("10.0.0.5",), "name-servers", "10.0.0.5"),
+    ("domain-search", (_s("a.example."), ",", _s("b.example")), "domain-search",        # fqdn list
+     "a.example, b.example"),
+    ("default-ip-ttl", ("255",), "default-ip-ttl", "255"),                              # uint8
+    ("interface-mtu", ("0x5dc",), "interface-mtu", "1500"),                             # uint16, hex
+    ("boot-size", ("010",), "boot-size", "8"),                                          # dhcpd: octal
+    ("arp-cache-timeout", ("4294967295",), "arp-cache-timeout", "4294967295"),          # uint32
+    ("time-offset", ("-3600",), "time-offset", "-3600"),                                # int32
+    ("ip-forwarding", ("on",), "ip-forwarding", "true"),                                # flag
+    ("mask-supplier", ("false",), "mask-supplier", "false"),
+    ("path-mtu-plateau-table", ("1500", ",", "576"), "path-mtu-plateau-table", "1500, 576"),
+    ("dhcp6.name-servers", ("2001:DB8:0:0::1", ",", "2001:db8::2"), "dns-servers",     # v6 names
+     "2001:db8::1, 2001:db8::2"),
+    ("dhcp6.domain-search", (_s("example.org"),), "domain-search", "example.org"),
+    ("dhcp6.sntp-servers", ("2001:db8::123",), "sntp-servers", "2001:db8::123"),
+    ("dhcp6.info-refresh-time", ("600",), "information-refresh-time", "600"),
+    ("dhcp6.aftr-name", ("aftr.example.org.",), "aftr-name", "aftr.example.org"),
+    ("DHCP6.Bootfile-URL", (_s("tftp://[2001:db8::1]/x"),), "bootfile-url", "tftp://[2001:db8::1]/x"),
+])
+def test_translate_each_kind(name: str, values: tuple[Any, ...], kea: str, data: str) -> None:
+    from kea_etl.extract._dhcp_options import canonical_option
+
+    entry = _tr(name, *values)
+    assert (entry["name"], entry["data"]) == (kea, data)
+    assert entry["space"] == ("dhcp6" if name.lower().startswith("dhcp6.") else "dhcp4")
+    # already canonical: what Kea hands back for it maps to the same entry
+    family = 6 if entry["space"] == "dhcp6" else 4
+    assert canonical_option(entry, family) == entry
+
+
+@pytest.mark.parametrize(("name", "values", "why"), [
+    ("routers", ("gw.example.org",), "not an IPv4 address"),
+    ("routers", ("10.0.0.1", "10.0.0.2"), "separated by commas"),
+    ("routers", ("10.0.0.1", ","), "trailing comma"),
+    ("routers", (_s("10.0.0.1"),), "expected a plain value"),
+    ("routers", (), "at least one value"),
+    ("subnet-mask", ("255.0.0.0", ",", "255.255.0.0"), "expected one value"),
+    ("domain-name", ("example.org",), "expected a quoted string"),
+    ("domain-name", (_s(""),), "empty text"),
+    ("domain-name", (_s(" example.org"),), "blanks"),
+    ("root-path", (_s("a,b"),), "Kea splits option data at commas"),
+    ("bootfile-name", (_s("boot\\x86\\wdsnbp.com"),), "'\\\\'"),
+    ("domain-name", (_s("a\nb"),), "control characters"),
+    ("domain-search", (_s("bad..name"),), "not a domain name"),
+    ("default-ip-ttl", ("256",), "out of range for uint8"),
+    ("interface-mtu", ("-1",), "out of range for uint16"),
+    ("time-offset", ("2147483648",), "out of range for a signed 32-bit"),
+    ("interface-mtu", ("1.5",), "not a number"),
+    ("boot-size", ("08",), "not a number"),  # dhcpd reads a leading 0 as octal
+    ("ip-forwarding", ("yes",), "not a flag"),
+    ("dhcp6.name-servers", ("10.0.0.1",), "not an IPv6 address"),
+])
+def test_translate_refuses_bad_values(name: str, values: tuple[Any, ...], why: str) -> None:
+    from kea_etl.extract._dhcp_options import OptionValueError
+
+    with pytest.raises(OptionValueError, match=why if why.startswith("'") else re.escape(why)):
+        _tr(name, *values)
+
+
+def test_table_lookups() -> None:
+    from kea_etl.extract import _dhcp_options as opts
+
+    assert opts.by_dhcpd_name("static-routes") is None  # a record type: not translated
+    assert opts.by_dhcpd_name("dhcp-client-identifier") is None  # the identifier, not an option
+    assert opts.by_dhcpd_name("name-servers") is None  # dhcpd calls option 5 ien116-name-servers
+    ns6 = opts.by_dhcpd_name("dhcp6.name-servers")
+    assert ns6 is not None and (ns6.kea, ns6.code, ns6.space) == ("dns-servers", 23, "dhcp6")
+    assert opts.by_kea("dhcp4", code=6) == opts.by_dhcpd_name("domain-name-servers")
+    assert opts.by_kea("dhcp6", name="domain-search") == opts.by_dhcpd_name("dhcp6.domain-search")
+    # names and codes are unique per space
+    assert len({(o.space, o.kea) for o in opts.OPTIONS}) == len(opts.OPTIONS)
+    assert len({(o.space, o.code) for o in opts.OPTIONS}) == len(opts.OPTIONS)
+
+
+def test_canonical_form_of_keas_own_answers() -> None:
+    from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
+
+    # reservation-get (Kea 3.0) spells every default out; the formatted value is kept as given
+    kea = {"always-send": False, "never-send": False, "csv-format": True, "code": 6,
+           "data": "192.0.2.53,192.0.2.54", "name": "domain-name-servers", "space": "dhcp4"}
+    ours = {"name": "domain-name-servers", "code": 6, "space": "dhcp4", "data": "192.0.2.53, 192.0.2.54"}
+    assert canonical_option(kea, 4) == ours
+    # name only, or code only (a hosts database row has no name)
+    assert canonical_option({"name": "dns-servers", "data": "2001:DB8::1"}, 6) == {
+        "name": "dns-servers", "code": 23, "space": "dhcp6", "data": "2001:db8::1"}
+    assert canonical_option({"code": 3, "data": "10.0.0.1"}, 4)["name"] == "routers"
+    # what the table does not know is kept as it is (space filled in), a flag that is set too
+    odd = {"name": "vivso-suboptions", "data": "4491", "always-send": True}
+    assert canonical_option(odd, 4) == {**odd, "space": "dhcp4"}
+    assert canonical_option({"code": 3, "data": "0a000001", "csv-format": False}, 4)["data"] == "0a000001"
+    # order does not matter
+    a = [{"name": "routers", "data": "10.0.0.1"}, {"name": "domain-name", "data": "x.org"}]
+    assert canonical_option_data(a, 4) == canonical_option_data(reversed(a), 4)
+
+
+def test_option_text_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "t.conf"
+    p.write_bytes(b'host h { hardware ethernet 1:2:3:4:5:6; fixed-address 10.0.0.1;\n'
+                  b'  option domain-name "\\377\\376";\n  option root-path "caf\xc3\xa9";\n}\n')
+    (ext,) = isc_conf.extract(p)
+    assert isinstance(ext, Extracted)
+    assert ext.record.option_data == ({"name": "root-path", "code": 17, "space": "dhcp4",
+                                       "data": "caf\u00e9"},)
+    assert [(w[0], "not valid UTF-8" in w[1]) for w in ext.extra["warnings"]] == [(2, True)]

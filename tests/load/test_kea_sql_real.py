@@ -1,5 +1,9 @@
 """kea-sql: leases and hosts written into a real Kea 2.2 schema (PostgreSQL and MariaDB),
-read back by a real Kea 2.2 running with that database as lease-database and hosts-database."""
+read back by a real Kea 2.2 running with that database as lease-database and hosts-database.
+
+Host option-data: rows checked in the tables, a real DHCP exchange (network namespaces) with a
+Kea 2.2 serving the hosts from the database, and Kea 3.0 reading them back through its SQL hook
+and host_cmds from a database with Kea 3.0's schema."""
 
 from __future__ import annotations
 
@@ -184,8 +188,9 @@ def test_hosts_written_and_kea_starts_with_them(kea_db: tuple[str, str],
         assert [int(r[0]) for r in cur.fetchall()] == [int(IPv4Address("192.0.2.200"))]
     conn.close()
     # Kea 2.2 accepts the database as hosts-database (it checks the schema version at start);
-    # without host_cmds it cannot list hosts, so the read-back of hosts is the DHCP exchange
-    # in the cutover test.
+    # without host_cmds it cannot list hosts, so the read-back of hosts is a DHCP exchange
+    # (test_kea_serves_host_options_from_the_database) and Kea 3.0's reservation-get
+    # (test_kea3_reads_host_options_back_from_the_database).
     srv = kea_factory(family=4, extra={"lease-database": _db_cfg(engine, url),
                                        "hosts-database": _db_cfg(engine, url)})
     assert srv.command("config-get")["result"] == 0
@@ -255,3 +260,291 @@ def test_same_client_other_expiry_kept_in_add_replaced_in_upsert(kea_db: tuple[s
     again = RunReport()
     KeaSqlLoader(url).load(_items([later]), again)
     assert again.already_present == 1 and not again.problems  # identical now
+
+
+# ---- host option-data --------------------------------------------------------------------------
+
+def _opt(name: str, code: int, data: str, space: str = "dhcp4") -> dict[str, Any]:
+    return {"name": name, "code": code, "space": space, "data": data}
+
+
+#: what isc_conf makes of a PXE host's options (names and codes as in Kea's std_option_defs.h)
+OPTIONS4 = (
+    _opt("routers", 3, "10.99.0.1"),
+    _opt("domain-name-servers", 6, "10.99.0.53, 10.99.0.54"),
+    _opt("domain-name", 15, "pxe.example.org"),
+    _opt("interface-mtu", 26, "9000"),
+    _opt("ntp-servers", 42, "10.99.0.123"),
+    _opt("tftp-server-name", 66, "tftp.example.org"),
+    _opt("boot-file-name", 67, "ipxe.efi"),
+    _opt("domain-search", 119, "example.org, sales.example.org"),
+)
+OPTIONS6 = (
+    _opt("dns-servers", 23, "2001:db8::53, 2001:db8::54", "dhcp6"),
+    _opt("domain-search", 24, "example.org", "dhcp6"),
+    _opt("bootfile-url", 59, "http://[2001:db8::5]/boot.efi", "dhcp6"),
+)
+PXE_MAC = "02:00:00:00:0a:01"
+
+
+def _option_hosts(subnet_v4: int = 1, ip4: str = "10.99.0.50") -> list[Reservation]:
+    return [
+        Reservation(family=4, identifier_type="hw-address", identifier=PXE_MAC, subnet_id=subnet_v4,
+                    ipv4_address=IPv4Address(ip4), hostname="pxe-one", option_data=OPTIONS4),
+        Reservation(family=6, identifier_type="duid", identifier="00:03:00:01:02:00:00:00:0b:01",
+                    subnet_id=1, ip_addresses=("2001:db8:1::20",),  # type: ignore[arg-type]
+                    option_data=OPTIONS6),
+    ]
+
+
+def _option_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = connect(parse_sql_target(url))
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with conn.cursor() as cur:
+        for table in ("dhcp4_options", "dhcp6_options"):
+            cur.execute(f"SELECT h.dhcp_identifier, o.code, o.space, o.formatted_value, o.value, "
+                        f"o.persistent, o.scope_id, o.dhcp_client_class "
+                        f"FROM {table} o JOIN hosts h ON h.host_id = o.host_id ORDER BY o.code")
+            out[table] = [(bytes(r[0]).hex(":"), int(r[1]), r[2], r[3], r[4], bool(r[5]),
+                           int(r[6]), r[7]) for r in cur.fetchall()]
+    conn.close()
+    return out
+
+
+def test_host_options_written_replaced_and_compared(kea_db: tuple[str, str],
+                                                    kea_factory: Any) -> None:
+    engine, url = kea_db
+    _wipe(url)
+    hosts = _option_hosts()
+    report = RunReport()
+    KeaSqlLoader(url).load(_items(hosts), report)
+    assert (report.loaded, report.failed) == (2, 0)
+    assert report.problems == []  # no "option-data not written" any more
+    rows = _option_rows(url)
+    duid = "00:03:00:01:02:00:00:00:0b:01"
+    # one row per option, host scope (3), CSV text in formatted_value as Kea writes it
+    assert rows["dhcp4_options"] == [(PXE_MAC, o["code"], "dhcp4", o["data"], None, False, 3, None)
+                                     for o in OPTIONS4]
+    assert rows["dhcp6_options"] == [(duid, o["code"], "dhcp6", o["data"], None, False, 3, None)
+                                     for o in OPTIONS6]
+
+    # a second run changes nothing, also when the options come in another order and spelling
+    # (Kea's own "a,b" for "a, b")
+    respelled = [replace(hosts[0], option_data=tuple(
+        {**o, "data": o["data"].replace(", ", ",")} for o in reversed(OPTIONS4))), hosts[1]]
+    again = RunReport()
+    loader = KeaSqlLoader(url)
+    loader.load(_items(respelled), again)
+    assert (again.loaded, again.already_present) == (2, 2)
+    assert "dhcp4_options inserts" not in loader.would_send
+
+    # other options, same addresses: the host is updated and its option rows replaced
+    changed = replace(hosts[0], option_data=(_opt("routers", 3, "10.99.0.254"),
+                                             {"name": "ntp-servers", "data": "10.99.0.124",
+                                              "always-send": True}))
+    upd = RunReport()
+    KeaSqlLoader(url).load(_items([changed]), upd)
+    assert (upd.loaded, upd.already_present, upd.failed) == (1, 0, 0)
+    assert _option_rows(url)["dhcp4_options"] == [
+        (PXE_MAC, 3, "dhcp4", "10.99.0.254", None, False, 3, None),
+        (PXE_MAC, 42, "dhcp4", "10.99.0.124", None, True, 3, None)]
+    assert len(_option_rows(url)["dhcp6_options"]) == len(OPTIONS6)  # the v6 host untouched
+    same = RunReport()
+    KeaSqlLoader(url).load(_items([changed]), same)
+    assert same.already_present == 1
+
+    # an option without a code that kea-etl does not know: the host is not written at all
+    unknown = Reservation(family=4, identifier_type="hw-address", identifier="02:00:00:00:0a:09",
+                          subnet_id=1, ipv4_address=IPv4Address("10.99.0.59"),
+                          option_data=({"name": "my-option", "data": "1"},))
+    bad = RunReport()
+    KeaSqlLoader(url).load(_items([unknown]), bad)
+    assert (bad.loaded, bad.failed) == (0, 1)
+    assert bad.problems[0].reason == "option-data not writable"
+    assert "'my-option' has no code" in (bad.problems[0].detail or "")
+    conn = connect(parse_sql_target(url))
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM hosts")
+        assert cur.fetchone()[0] == 2
+    conn.close()
+
+    # Kea 2.2 (v4 and v6) accepts the database as its hosts-database with these rows in it
+    KeaSqlLoader(url).load(_items([hosts[0]]), RunReport())  # back to the full option set
+    for family in (4, 6):
+        srv = kea_factory(family=family, extra={"hosts-database": _db_cfg(engine, url)})
+        assert srv.command("config-get")["result"] == 0
+
+
+#: run inside the client namespace: a relayed DISCOVER / REQUEST for one MAC asking for the
+#: options in PRL (the harness client asks for 1, 3, 6, 51, 54 only); prints the ACK as JSON
+_DORA = r"""
+import json, random, socket, sys
+from tests.harness.dhcp_client import build_packet, parse_packet
+local, server, mac, prl = sys.argv[1], sys.argv[2], sys.argv[3], [int(c) for c in sys.argv[4:]]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((local, 67))
+sock.settimeout(2.0)
+
+def ask(msg, want, **kw):
+    xid = random.getrandbits(32)
+    pkt = build_packet(msg, mac, xid, giaddr=local, **kw)
+    pkt = pkt.replace(bytes([55, 5, 1, 3, 6, 51, 54]), bytes([55, len(prl), *prl]), 1)
+    for _ in range(5):
+        sock.sendto(pkt, (server, 67))
+        try:
+            while True:
+                r = parse_packet(sock.recvfrom(4096)[0])
+                if r is not None and r.xid == xid and r.msg_type in want:
+                    return r
+        except TimeoutError:
+            continue
+    return None
+
+offer = ask("DISCOVER", ("OFFER",))
+ack = offer and ask("REQUEST", ("ACK", "NAK"), requested_ip=offer.yiaddr, server_id=offer.server_id)
+json.dump({"offer": offer and offer.yiaddr, "reply": ack and ack.msg_type,
+           "address": ack and ack.yiaddr,
+           "options": {str(k): v.hex() for k, v in (ack.options.items() if ack else ())}},
+          sys.stdout)
+"""
+
+
+def _dns_names(*names: str) -> str:
+    """Uncompressed DNS wire form of ``names`` (what Kea sends for an fqdn list), as hex."""
+    out = b""
+    for name in names:
+        for label in name.split("."):
+            out += bytes([len(label)]) + label.encode()
+        out += b"\0"
+    return out.hex()
+
+
+def _db_cfg_unix(engine: str, url: str) -> dict[str, Any]:
+    """The database through its UNIX socket: Kea runs in a network namespace, where 127.0.0.1 is
+    the namespace's own loopback, not the host's (a socket file is reachable from any namespace)."""
+    t = parse_sql_target(url)
+    if engine == "postgresql":
+        return {"type": "postgresql", "name": t.database, "host": "/var/run/postgresql",
+                "user": t.user}
+    # libmysqlclient: host "localhost" means the default socket (/run/mysqld/mysqld.sock)
+    return {"type": "mysql", "name": t.database, "host": "localhost", "user": t.user,
+            "password": ""}
+
+
+@pytest.mark.netns
+def test_kea_serves_host_options_from_the_database(kea_db: tuple[str, str], kea_factory: Any) -> None:
+    """The proof that Kea *uses* the rows: a real DHCP exchange with Kea 2.2 whose hosts-database
+    is the one kea-sql wrote; the ACK carries the reserved address and every reserved option."""
+    import json
+    import sys
+
+    from tests.harness.dhcp_client import REPO_ROOT
+    from tests.harness.netns import NetnsPair, netns_available
+
+    if (why := netns_available()) is not None:
+        pytest.skip(why)
+    engine, url = kea_db
+    _wipe(url)
+    report = RunReport()
+    KeaSqlLoader(url).load(_items(_option_hosts()[:1]), report)
+    assert (report.loaded, report.failed) == (1, 0)
+    with NetnsPair(tag="opt") as net:
+        srv = kea_factory(
+            family=4, subnets=[{"id": 1, "subnet": "10.99.0.0/24",
+                                "pools": [{"pool": "10.99.0.100 - 10.99.0.200"}],
+                                "option-data": [{"name": "routers", "data": "10.99.0.2"}]}],
+            extra={"interfaces-config": {"interfaces": [net.srv_if]},
+                   "hosts-database": _db_cfg_unix(engine, url)},
+            argv_prefix=net.argv("srv", []))
+        prl = ["1", "3", "6", "15", "26", "42", "51", "54", "66", "67", "119"]
+
+        def dora(mac: str) -> dict[str, Any]:
+            proc = net.run("cli", [sys.executable, "-c", _DORA, net.cli_addr4, net.srv_addr4, mac,
+                                   *prl], cwd=str(REPO_ROOT), timeout=60,
+                           env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+            assert proc.returncode == 0, proc.stderr
+            result: dict[str, Any] = json.loads(proc.stdout)
+            return result
+
+        got = dora(PXE_MAC)
+        assert (got["reply"], got["address"]) == ("ACK", "10.99.0.50"), got
+        opts = got["options"]
+        assert opts["3"] == "0a630001"  # the host's router, not the subnet's 10.99.0.2
+        assert opts["6"] == "0a6300350a630036"
+        assert bytes.fromhex(opts["15"]) == b"pxe.example.org"
+        assert opts["26"] == f"{9000:04x}"
+        assert opts["42"] == "0a63007b"
+        assert bytes.fromhex(opts["66"]) == b"tftp.example.org"
+        assert bytes.fromhex(opts["67"]) == b"ipxe.efi"
+        assert opts["119"] == _dns_names("example.org", "sales.example.org")
+        # the control: a client without a reservation gets a pool address and the subnet's router
+        other = dora("02:00:00:00:0a:77")
+        assert other["reply"] == "ACK" and other["address"].startswith("10.99.0.1")
+        assert other["options"]["3"] == "0a630002" and "67" not in other["options"]
+        srv.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """A database with Kea 3.0's schema, made by the create script of the Kea 3.0 root
+    filesystem (its kea-admin needs psql / mysql, which the rootfs lacks; the host's are used)."""
+    from tests.harness.kea import kea3_root
+
+    engine: str = request.param
+    script = kea3_root() / "usr/share/kea/scripts" / (
+        "pgsql/dhcpdb_create.pgsql" if engine == "postgresql" else "mysql/dhcpdb_create.mysql")
+    if not script.exists():
+        pytest.fail(f"Kea 3.0 root filesystem has no {script}: run scripts/kea3-rootfs")
+    name = f"kea_etl_test3_{os.getpid()}_{engine[:2]}"
+    _admin(engine, f"DROP DATABASE IF EXISTS {name}")
+    _admin(engine, f"CREATE DATABASE {name}")
+    if engine == "postgresql":
+        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q",
+                "-v", "ON_ERROR_STOP=1", "-f", str(script)]
+        r = subprocess.run(argv, capture_output=True, text=True)
+    else:
+        with script.open() as fh:
+            r = subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", name], stdin=fh,
+                               capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    user = "postgres" if engine == "postgresql" else "root"
+    try:
+        yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
+    finally:
+        _admin(engine, f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.mark.kea3
+@pytest.mark.parametrize("family", [4, 6])
+def test_kea3_reads_host_options_back_from_the_database(kea3_db: tuple[str, str],
+                                                        kea_factory: Any, family: int) -> None:
+    """Kea 3.0 reads hosts through its SQL hook (libdhcp_pgsql / libdhcp_mysql) and host_cmds
+    lists them: reservation-get from the database returns the option-data kea-sql wrote, built by
+    Kea from the formatted_value rows (v6 too, which the DHCP exchange above does not cover)."""
+    from kea_etl.extract._dhcp_options import canonical_option_data
+
+    engine, url = kea3_db
+    _wipe(url)
+    res = _option_hosts()[0 if family == 4 else 1]
+    report = RunReport()
+    KeaSqlLoader(url).load(_items([res]), report)
+    assert (report.loaded, report.failed) == (1, 0)
+    subnets = ([{"id": 1, "subnet": "10.99.0.0/24"}] if family == 4
+               else [{"id": 1, "subnet": "2001:db8:1::/64"}])
+    srv = kea_factory(family=family, kea3=True, subnets=subnets,
+                      hooks=("lease_cmds", "host_cmds", "pgsql" if engine == "postgresql" else "mysql"),
+                      extra={"hosts-database": _db_cfg(engine, url)})
+    got = srv.command("reservation-get", {"subnet-id": 1, "identifier-type": res.identifier_type,
+                                          "identifier": res.identifier,
+                                          "operation-target": "database"})
+    assert got["result"] == 0, got
+    host = got["arguments"]
+    assert canonical_option_data(host["option-data"], family) == canonical_option_data(
+        res.option_data, family)
+    if engine == "mysql" and family == 6:
+        # Not about options: Kea 2.5+ turned MySQL's ipv6_reservations.address into BINARY(16)
+        # (inet6_aton); kea-sql writes Kea 2.2's VARCHAR text form, which lands as garbage there.
+        # kea-sql targets the 2.2 schema; known limitation, reported to the lead.
+        pytest.xfail("kea-sql writes v6 reservations in Kea 2.2's MySQL text form")
+    assert Reservation.from_kea(host, family=family).ip_addresses == res.ip_addresses

@@ -123,3 +123,81 @@ def test_kea22_config_set_merge_keeps_existing(kea_factory: Any) -> None:
                       subnet_id=99, ipv4_address=IPv4Address("10.0.0.1"))
     f, _ = _load(srv, [bad])
     assert f.failed == 1 and "subnet 99 does not exist" in (f.problems[0].detail or "")
+
+
+@pytest.mark.kea
+@pytest.mark.kea3
+@pytest.mark.parametrize("family", [4, 6])
+def test_kea3_reservation_add_carries_host_options(kea_factory: Any, family: int) -> None:
+    """Hosts with options from a dhcpd.conf (every option of kea-etl's table, see
+    tests/extract/data_conf/host_options*.conf) go in with reservation-add; reservation-get gives
+    back the same option-data, in Kea's own spelling that compares equal in canonical form."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from kea_etl.extract import isc_conf
+    from kea_etl.extract._dhcp_options import canonical_option_data
+
+    data = Path(__file__).parents[1] / "extract" / "data_conf"
+    conf = "host_options.conf" if family == 4 else "host_options6.conf"
+    hosts = [replace(e.record, subnet_id=1) for e in isc_conf.extract(data / conf)
+             if isinstance(e.record, Reservation) and e.record.option_data]
+    assert len(hosts) == (4 if family == 4 else 2)
+    subnets = ([{"id": 1, "subnet": "192.0.2.0/24"}] if family == 4
+               else [{"id": 1, "subnet": "2001:db8:1::/64"}])
+    srv = kea_factory(family=family, kea3=True, subnets=subnets, hooks=("lease_cmds", "host_cmds"))
+    report, loader = _load(srv, hosts)
+    assert loader.strategy == "reservation-add"
+    assert (report.loaded, report.failed) == (len(hosts), 0), report.problems
+    for res in hosts:
+        got = srv.command("reservation-get", {"subnet-id": 1, "identifier-type": res.identifier_type,
+                                              "identifier": res.identifier,
+                                              "operation-target": "memory"})
+        assert got["result"] == 0, got
+        back = got["arguments"]["option-data"]
+        assert len(back) == len(res.option_data)
+        # Kea adds its defaults (always-send, csv-format, never-send ...) and keeps our text
+        assert canonical_option_data(back, family) == canonical_option_data(res.option_data, family)
+        assert Reservation.from_kea(got["arguments"], family=family).option_data != ()
+
+
+def _with_options(res: Reservation) -> Reservation:
+    from dataclasses import replace
+
+    return replace(res, option_data=(
+        {"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.1"},
+        {"name": "domain-name", "code": 15, "space": "dhcp4", "data": "printers.example.org"}))
+
+
+@pytest.mark.kea
+@pytest.mark.kea3
+def test_kea3_cache_load_carries_host_options(kea_factory: Any) -> None:
+    """host_cache's file spells it option-data4 (option-data is refused: unknown parameter)."""
+    from kea_etl.extract._dhcp_options import canonical_option_data
+
+    srv = kea_factory(family=4, kea3=True, subnets=SUBNETS4, hooks=("lease_cmds", "host_cache"))
+    hosts = [_with_options(h) for h in _hosts()]
+    report, loader = _load(srv, hosts, server_dir=srv.kea_dir, local_dir=str(srv.dir))
+    assert loader.strategy == "cache-load"
+    assert (report.loaded, report.failed) == (2, 0), report.problems
+    cached = srv.command("cache-get")["arguments"]
+    assert len(cached) == 2
+    for h in cached:
+        assert canonical_option_data(h["option-data4"], 4) == canonical_option_data(
+            hosts[0].option_data, 4)
+
+
+@pytest.mark.kea
+def test_kea22_config_set_carries_host_options(kea_factory: Any) -> None:
+    from kea_etl.extract._dhcp_options import canonical_option_data
+
+    srv = kea_factory(family=4, subnets=SUBNETS4)
+    hosts = [_with_options(h) for h in _hosts()]
+    report, loader = _load(srv, hosts)
+    assert loader.strategy == "config-set"
+    assert (report.loaded, report.failed) == (2, 0), report.problems
+    live = srv.command("config-get")["arguments"]["Dhcp4"]
+    by_id = {s["id"]: s for s in live["subnet4"]}
+    mine = next(r for r in by_id[1]["reservations"] if r.get("hw-address") == "02:aa:00:00:00:01")
+    assert canonical_option_data(mine["option-data"], 4) == canonical_option_data(
+        hosts[0].option_data, 4)
