@@ -2,8 +2,10 @@
 
 ``kea-sql:postgresql://USER@HOST:PORT/DB`` or ``kea-sql:mysql://USER@HOST:PORT/DB`` names a
 database whose schema ``kea-admin db-init pgsql|mysql`` created (Kea 2.2: PostgreSQL schema 13,
-MySQL 14). Rows go into ``lease4`` / ``lease6`` and ``hosts`` + ``ipv6_reservations`` +
-``dhcp4_options`` / ``dhcp6_options`` (a host's option-data, ``scope_id`` 3 = host, the CSV data in
+MySQL 14; Kea 3.0's schemas work too: their v6 address columns, BINARY(16) in MySQL and INET in
+PostgreSQL, are written and read in their own form, tested with a Kea 3.0 reading them).
+Rows go into ``lease4`` / ``lease6`` and ``hosts`` + ``ipv6_reservations`` + ``dhcp4_options`` /
+``dhcp6_options`` (a host's option-data, ``scope_id`` 3 = host, the CSV data in
 ``formatted_value`` as Kea itself stores it), a batch per transaction, parameterised SQL only.
 The types follow Kea's schema: a v4 address is an unsigned 32-bit integer (``bigint`` /
 ``INT UNSIGNED``), ids are raw bytes (``bytea`` / ``VARBINARY``),
@@ -34,7 +36,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -175,6 +177,8 @@ class KeaSqlLoader:
         self.dry_run = dry_run
         self.checkpoint = checkpoint
         self._conn: Any = None
+        #: tables whose v6 ``address`` column is BINARY(16) (MySQL schemas of Kea 2.3+)
+        self._binary6: set[str] | None = None
         self.would_send: dict[str, int] = {}
         self.name = f"kea-sql:{self.target.display}"
         self.can_retract = False
@@ -204,6 +208,24 @@ class KeaSqlLoader:
     def open(self) -> None:
         if self._conn is None:
             self._conn = connect(self.target)
+
+    def _bin6(self, cur: Any, table: str) -> bool:
+        """Whether ``table``'s v6 address column holds 16 raw bytes rather than text.
+
+        Kea 2.2's MySQL schema (14) stores ``lease6.address`` and ``ipv6_reservations.address``
+        as VARCHAR(39); later MySQL schemas turned both into BINARY(16) (``inet6_aton``), and
+        PostgreSQL's into INET (which takes and returns the text form). Read once from
+        information_schema, so one loader writes what the database's own Kea reads.
+        """
+        if self._binary6 is None:
+            self._binary6 = set()
+            if not self.pg:
+                cur.execute("SELECT TABLE_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                            "WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'address' "
+                            "AND TABLE_NAME IN ('lease6', 'ipv6_reservations')")
+                self._binary6 = {str(t).lower() for t, kind in cur.fetchall()
+                                 if str(kind).lower() in ("binary", "varbinary")}
+        return table in self._binary6
 
     def close(self) -> None:
         if self._conn is not None:
@@ -312,6 +334,7 @@ class KeaSqlLoader:
             return []
         by_addr = {str(i.address): i for i in items}  # type: ignore[union-attr]
         held = self._held(cur, "lease6", list(by_addr))
+        enc = _packed6 if self._bin6(cur, "lease6") else str
         rows, out = [], []
         for addr, item in by_addr.items():
             lease = item
@@ -325,7 +348,7 @@ class KeaSqlLoader:
             iaid = lease.iaid
             if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
                 iaid -= 2**32
-            rows.append((addr, _hex(lease.duid), lease.valid_lft, self._ts(_expire(lease)),
+            rows.append((enc(addr), _hex(lease.duid), lease.valid_lft, self._ts(_expire(lease)),
                          lease.subnet_id, lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type],
                          iaid, lease.prefix_len, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname,
                          lease.state, _hex(lease.hwaddr) or b"", 1 if lease.hwaddr else 0,
@@ -366,12 +389,15 @@ class KeaSqlLoader:
                                       cltt=max(0, _epoch_of(r[4]) - int(r[3])),
                                       subnet_id=int(r[5] or 0), state=int(r[6] or 0))
                     for r in cur.fetchall()}
+        binary = self._bin6(cur, "lease6")
         cur.execute("SELECT address, duid, iaid, lease_type, prefix_len, valid_lifetime, expire, "
-                    f"subnet_id, state FROM lease6 WHERE address IN ({ph})", addrs)
+                    f"subnet_id, state FROM lease6 WHERE address IN ({ph})",
+                    [_packed6(a) for a in addrs] if binary else addrs)
         found: dict[Any, Lease4 | Lease6] = {}
         for r in cur.fetchall():
             ltype = LEASE_TYPE_NAMES.get(int(r[3] or 0), "IA_NA")
-            found[r[0]] = Lease6(address=r[0], duid=_unhex(r[1]) or "00", iaid=int(r[2]) % 2**32,
+            key = _text6(r[0]) if binary else str(r[0])
+            found[key] = Lease6(address=IPv6Address(key), duid=_unhex(r[1]) or "00", iaid=int(r[2]) % 2**32,
                                  lease_type=ltype,  # type: ignore[arg-type]
                                  prefix_len=int(r[4]) if ltype == "IA_PD" else 128,
                                  valid_lft=int(r[5]), cltt=max(0, _epoch_of(r[6]) - int(r[5])),
@@ -424,9 +450,10 @@ class KeaSqlLoader:
         ipv4 = int(res.ipv4_address) if res.ipv4_address is not None else None
         if row is not None:
             host_id = int(row[0])
+            text6 = _text6 if self._bin6(cur, "ipv6_reservations") else str  # (may query)
             cur.execute("SELECT address, prefix_len, type FROM ipv6_reservations WHERE host_id = %s",
                         (host_id,))
-            held6 = sorted((str(a), int(p), int(t)) for a, p, t in cur.fetchall())
+            held6 = sorted((text6(a), int(p), int(t)) for a, p, t in cur.fetchall())
             held4 = int(row[1]) if row[1] is not None else None
             cur.execute(f"SELECT code, value, formatted_value, space, persistent, user_context "
                         f"FROM {opt_table} WHERE host_id = %s AND scope_id = %s",
@@ -472,8 +499,9 @@ class KeaSqlLoader:
                 cur.execute(sql, vals)
                 host_id = int(cur.lastrowid)
         if v6:
+            enc = _packed6 if self._bin6(cur, "ipv6_reservations") else str
             cur.executemany("INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) "
-                            "VALUES (%s, %s, %s, %s)", [(a, p, t, host_id) for a, p, t in v6])
+                            "VALUES (%s, %s, %s, %s)", [(enc(a), p, t, host_id) for a, p, t in v6])
         if options:
             self._count(f"{opt_table} inserts", len(options))
             cur.executemany(f"INSERT INTO {opt_table} (code, value, formatted_value, space, "
@@ -546,6 +574,16 @@ def _judged(item: LoadRecord, status: str, detail: str | None) -> Outcome:
                         "the database holds this client's lease with another expiry; kept it",
                         detail)
     return _outcome(item, status, "conflict" if status == "conflict" else None, detail)
+
+
+def _packed6(text: str) -> bytes:
+    """An IPv6 address as the 16 bytes a BINARY(16) column holds (MySQL's inet6_aton)."""
+    return IPv6Address(text).packed
+
+
+def _text6(value: Any) -> str:
+    """The address text of a BINARY(16) column's value, spelled as the records spell it."""
+    return str(IPv6Address(bytes(value)))
 
 
 def _ctx(ctx: Any) -> str | None:

@@ -542,9 +542,35 @@ def test_kea3_reads_host_options_back_from_the_database(kea3_db: tuple[str, str]
     host = got["arguments"]
     assert canonical_option_data(host["option-data"], family) == canonical_option_data(
         res.option_data, family)
-    if engine == "mysql" and family == 6:
-        # Not about options: Kea 2.5+ turned MySQL's ipv6_reservations.address into BINARY(16)
-        # (inet6_aton); kea-sql writes Kea 2.2's VARCHAR text form, which lands as garbage there.
-        # kea-sql targets the 2.2 schema; known limitation, reported to the lead.
-        pytest.xfail("kea-sql writes v6 reservations in Kea 2.2's MySQL text form")
+    # Kea 3.0's MySQL schema holds ipv6_reservations.address as BINARY(16), PostgreSQL's as INET
     assert Reservation.from_kea(host, family=family).ip_addresses == res.ip_addresses
+    # a second run finds the host as written (addresses read back in the column's own form)
+    again = RunReport()
+    KeaSqlLoader(url).load(_items([res]), again)
+    assert (again.already_present, again.failed) == (1, 0), again.problems
+
+
+@pytest.mark.kea3
+def test_kea3_schema_leases6_read_back_by_kea3(kea3_db: tuple[str, str], kea_factory: Any) -> None:
+    """Kea 3.0's schemas store lease6.address as BINARY(16) (MySQL) and INET (PostgreSQL), not
+    Kea 2.2's text: kea-sql writes each in its column's form, a Kea 3.0 with that lease database
+    returns every lease exactly, and a second run changes nothing."""
+    engine, url = kea3_db
+    _wipe(url)
+    report = RunReport()
+    KeaSqlLoader(url).load(_items(LEASES6), report)
+    assert (report.loaded, report.failed) == (3, 0)
+    srv = kea_factory(family=6, kea3=True,
+                      subnets=[{"id": 1, "subnet": "2001:db8:1::/64",
+                                "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 48,
+                                              "delegated-len": 56}]}],
+                      hooks=("lease_cmds", "pgsql" if engine == "postgresql" else "mysql"),
+                      extra={"lease-database": _db_cfg(engine, url)})
+    got = srv.command("lease6-get-all")
+    assert got["result"] == 0, got
+    back = {Lease6.from_kea(x).key: Lease6.from_kea(x) for x in got["arguments"]["leases"]}
+    assert back == {x.key: x for x in LEASES6}
+    srv.close()
+    again = RunReport()
+    KeaSqlLoader(url).load(_items(LEASES6), again)
+    assert (again.already_present, again.loaded, again.failed) == (3, 3, 0)
