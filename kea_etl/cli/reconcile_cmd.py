@@ -1,5 +1,7 @@
-"""``kea-etl reconcile``: compare a migration source with a live Kea, record by record, and
-write JSON / HTML / CSV reports. Thin layer over :func:`kea_etl.export.reconcile.reconcile_kea`."""
+"""``kea-etl reconcile``: compare a migration source with a live Kea (``--kea``) or with Kea's
+lease files (``--against``), record by record, and write JSON / HTML / CSV reports. Thin layer
+over :func:`kea_etl.export.reconcile.reconcile_kea` / :func:`~kea_etl.export.reconcile.
+reconcile_file`."""
 
 from __future__ import annotations
 
@@ -17,8 +19,12 @@ EXIT_ERROR = 2
 
 @main.command("reconcile")
 @click.argument("source")
-@click.option("--kea", "kea_url", required=True, metavar="URL",
+@click.option("--kea", "kea_url", metavar="URL",
               help="The Kea server to check: unix:///path.sock, http://HOST:PORT or https://...")
+@click.option("--against", "against", metavar="PATH",
+              help="Instead of a server: Kea's lease file (kea-leases4.csv / kea-leases6.csv, "
+                   "read as Kea loads it), a directory holding it (migrate's --to memfile:OUT), "
+                   "or a kea-etl export (leases-v4.parquet / .csv). Needs --kea-config.")
 @click.option("--service", type=click.Choice(["dhcp4", "dhcp6"]),
               help="Daemon behind a Kea 2.x Control Agent URL.")
 @click.option("--kea-config", metavar="KEA.json",
@@ -38,7 +44,8 @@ EXIT_ERROR = 2
 @click.option("--page-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Leases per lease4-get-page / lease6-get-page request.")
 @connection_options
-def reconcile_cmd(source: str, kea_url: str, service: str | None, kea_config: str | None,
+def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service: str | None,
+                  kea_config: str | None,
                   as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
                   mapping: str | None, json_out: str | None, html_out: str | None,
                   csv_out: str | None, page_size: int, **conn: Any) -> None:
@@ -50,32 +57,54 @@ def reconcile_cmd(source: str, kea_url: str, service: str | None, kea_config: st
     subnet, state, type / prefix length, or expiry beyond --tolerance). Per-subnet counts are
     checked against Kea's stat-lease4-get / stat-lease6-get.
 
+    Give exactly one of --kea (a running server) or --against (files, no server needed: check
+    a cold cutover's memfile before Kea starts, or audit a nightly export). A memfile is read as
+    Kea loads it: the last row per address wins, a row with valid lifetime 0 deletes, rows Kea
+    cannot parse are skipped, and the --kea-config's lease-checks apply. Per-subnet counts then
+    come from the file. With a directory, the family is the --kea-config's.
+
     Exit code: 0 everything matches, 1 differences found, 2 error.
 
     \b
-    Example:
+    Examples:
       kea-etl reconcile dhcpd.leases --kea unix:///run/kea/kea4.sock \\
           --kea-config kea-dhcp4.json --as-of 2026-11-27T21:00:00Z \\
           --json recon.json --html recon.html --csv recon.csv
+      kea-etl migrate dhcpd.leases --to memfile:out --kea-config kea-dhcp4.json
+      kea-etl reconcile dhcpd.leases --against out --kea-config kea-dhcp4.json
     """
     from kea_etl.export import server_label
     from kea_etl.export.html_report import write_html
-    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, reconcile_kea
+    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, reconcile_file, reconcile_kea
     from kea_etl.extract import open_source
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
+    if (kea_url is None) == (against is None):
+        raise click.UsageError("give exactly one of --kea URL (a running Kea) or --against PATH "
+                               "(Kea's lease file, a directory holding it, or a kea-etl export)")
+    if against is not None and kea_config is None:
+        raise click.UsageError("--against needs --kea-config KEA.json (the target's subnets, for "
+                               "the migration policy and the per-subnet counts)")
+    tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     try:
-        check_url(kea_url)
         when = epoch(as_of) if as_of else None
-        client = client_factory(**conn)(kea_url, service)
-        config = load_kea_config(kea_config) if kea_config else client.config_get()
-        items = open_source(source, query=query, mapping=mapping)
-        result = reconcile_kea(items, client, kea_config=config, as_of=when,
-                               tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
-                               abandoned=abandoned, source_name=source,
-                               server=server_label(kea_url, service),
-                               kea_version=client.version_get(), page_size=page_size)
+        if against is not None:
+            assert kea_config is not None
+            config = load_kea_config(kea_config)
+            items = open_source(source, query=query, mapping=mapping)
+            result = reconcile_file(items, against, kea_config=config, as_of=when,
+                                    tolerance=tol, abandoned=abandoned, source_name=source)
+        else:
+            assert kea_url is not None
+            check_url(kea_url)
+            client = client_factory(**conn)(kea_url, service)
+            config = load_kea_config(kea_config) if kea_config else client.config_get()
+            items = open_source(source, query=query, mapping=mapping)
+            result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
+                                   abandoned=abandoned, source_name=source,
+                                   server=server_label(kea_url, service),
+                                   kea_version=client.version_get(), page_size=page_size)
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -112,7 +141,8 @@ def _summary(result: Any) -> str:
     for sub in s["subnets"]:
         if not sub["counts_match"]:
             lines.append(f"  subnet {sub['subnet_id']} {sub['prefix']}: source {sub['source']}, "
-                         f"Kea {sub['kea']}, stat assigned {sub['stat_assigned']}")
+                         f"Kea {sub['kea']}, stat assigned {sub['stat_assigned']}"
+                         + (f" + declined {sub['stat_declined']}" if sub["stat_declined"] else ""))
     for i, d in enumerate(result.sample[:10]):
         if i == 0:
             lines.append("  first differences:")

@@ -1,5 +1,10 @@
 """Reconciliation: compare a migration source with what a Kea server holds, record by record.
 
+The Kea side is a live server (:func:`reconcile_kea`: ``leaseN-get-page`` and
+``stat-leaseN-get``) or files (:func:`reconcile_file`: a Kea memfile read exactly as Kea would
+load it, or a kea-etl export; see :mod:`kea_etl.export.kea_files`), so a cold cutover's memfile
+can be checked before Kea starts. :func:`reconcile` is the generic comparison under both.
+
 Both sides are streams. The source goes through the **same policy as the migration**
 (:class:`~kea_etl.transform.normalize.Normalizer` with the target's subnets and ``as_of``), so a
 free, expired or backup lease of the source is counted as *skipped by policy*, never as "missing
@@ -63,6 +68,7 @@ __all__ = [
     "SubnetCounts",
     "compare_records",
     "reconcile",
+    "reconcile_file",
     "reconcile_kea",
 ]
 
@@ -121,9 +127,15 @@ class SubnetCounts:
 
     @property
     def counts_match(self) -> bool:
-        """Source == Kea leases, and == Kea's own statistic when it was available."""
-        return self.source == self.kea and (self.stat_assigned is None
-                                             or self.stat_assigned == self.kea)
+        """Source == Kea leases, and == Kea's own statistic when it was available.
+
+        Kea's assigned-addresses (assigned-nas + assigned-pds) leaves declined leases out while
+        the Kea count here holds them (a declined address is still taken), so the statistic
+        compared is assigned + declined.
+        """
+        return self.source == self.kea and (
+            self.stat_assigned is None
+            or self.stat_assigned + (self.stat_declined or 0) == self.kea)
 
     def to_json(self) -> dict[str, Any]:
         return {"subnet_id": self.subnet_id, "prefix": self.prefix, "source": self.source,
@@ -494,16 +506,12 @@ def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]
     return out
 
 
-def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: ReconcileClient, *,
-                  kea_config: Mapping[str, Any], as_of: int | None = None,
-                  tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
-                  source_name: str = "", server: str = "", kea_version: str = "",
-                  page_size: int = 1000, workdir: str | Path | None = None) -> ReconcileResult:
-    """Extracted source items vs a live Kea: apply the migration policy, compare, count.
-
-    ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
-    answer); it gives the family, the subnet ids the policy assigns and the subnet prefixes.
-    """
+def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Mapping[str, Any], *,
+             as_of: int | None, tolerance: int, abandoned: str, source_name: str
+             ) -> tuple[int, Mapping[str, Any], ReconcileResult, dict[int, str],
+                        Iterator[tuple[Lease4 | Lease6, int | None]]]:
+    """Family, config section, an empty result with the subnets, their prefixes and the source
+    through the migration policy (a generator: nothing is read until it is iterated)."""
     from kea_etl.transform.normalize import Normalizer, Rejected
     from kea_etl.transform.subnets import SubnetMap
 
@@ -511,8 +519,7 @@ def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: Re
     now = int(as_of if as_of is not None else datetime.now(UTC).timestamp())
     smap = SubnetMap.from_config(config)
     normalizer = Normalizer(smap, as_of=now, abandoned=abandoned)  # type: ignore[arg-type]
-    res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name,
-                          server=server, kea_version=kea_version)
+    res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name)
     prefixes = {sid: str(sub.prefix) for sid, sub in smap.subnets.get(family, {}).items()}
     for sid, prefix in prefixes.items():
         res.subnets[sid] = SubnetCounts(sid, prefix)
@@ -540,12 +547,61 @@ def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: Re
             assert isinstance(out, Lease4 | Lease6)
             yield out, item.line
 
+    section = config[f"Dhcp{family}"]
+    return family, section, res, prefixes, policy()
+
+
+def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: ReconcileClient, *,
+                  kea_config: Mapping[str, Any], as_of: int | None = None,
+                  tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
+                  source_name: str = "", server: str = "", kea_version: str = "",
+                  page_size: int = 1000, workdir: str | Path | None = None) -> ReconcileResult:
+    """Extracted source items vs a live Kea: apply the migration policy, compare, count.
+
+    ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
+    answer); it gives the family, the subnet ids the policy assigns and the subnet prefixes.
+    """
+    family, _section, res, prefixes, policy = _prepare(
+        source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
+        source_name=source_name)
+    res.server, res.kea_version = server, kea_version
     stats: dict[int, dict[str, int]] = {}
     try:
         stats = _stat_rows(client, family)
     except KeaUnsupportedError as exc:
         res.warnings.append(f"no per-subnet statistics: {exc}")
     kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
-    return reconcile(policy(), kea, family=family, as_of=now, tolerance=tolerance, stats=stats,
-                     subnet_prefixes=prefixes, result=res, workdir=workdir)
+    return reconcile(policy, kea, family=family, as_of=res.as_of, tolerance=tolerance,
+                     stats=stats, subnet_prefixes=prefixes, result=res, workdir=workdir)
 
+
+def reconcile_file(source: Iterable[Extracted | MalformedRecordError], path: str | Path, *,
+                   kea_config: Mapping[str, Any], as_of: int | None = None,
+                   tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
+                   source_name: str = "", workdir: str | Path | None = None) -> ReconcileResult:
+    """Extracted source items vs the leases Kea *would* hold after loading ``path``.
+
+    ``path`` is a Kea memfile (``kea-leases4.csv`` / ``kea-leases6.csv``), a kea-etl export
+    (``leases-v4.parquet`` / ``.csv``) or a directory holding one of them (the family is the
+    configuration's). A memfile is read exactly as Kea loads it at start-up: its lease file
+    cleanup leftovers first, a row Kea cannot parse skipped, the configuration's
+    ``lease-checks`` sanity check applied to every row, then the last surviving row per address
+    wins unless its valid lifetime is 0 (a deletion); see :mod:`kea_etl.export.kea_files`.
+    Per-subnet counts are what ``stat-leaseN-get`` would report for that table. The files are
+    checked (present, lease files of the right family) and read before the source is touched.
+
+    The result's ``server`` is the file's path; ``kea_version`` what its header says (memfile)
+    or the export's ``kea_version`` column ("file" when unknown).
+    """
+    from kea_etl.export.kea_files import KeaFileLeases
+
+    family, section, res, prefixes, policy = _prepare(
+        source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
+        source_name=source_name)
+    with KeaFileLeases(path, family=family, section=section, workdir=workdir) as files:
+        files.load()
+        res.server, res.kea_version = str(files.path), files.version
+        res.warnings.extend(files.warnings)
+        return reconcile(policy, files, family=family, as_of=res.as_of, tolerance=tolerance,
+                         stats=files.stats(), subnet_prefixes=prefixes, result=res,
+                         workdir=workdir)

@@ -1,0 +1,521 @@
+"""The leases a Kea server *would* hold, read from files instead of asked of a live server.
+
+Reconciliation's "Kea side" when no server runs yet (a cold cutover's ``kea-leases4.csv``, checked
+before Kea starts) or should not be touched (an auditor with last night's export). Two kinds of
+file are read:
+
+* **Kea memfile CSV** (``kea-leases4.csv`` / ``kea-leases6.csv``, any Kea 2.x / 3.x header), or a
+  directory holding one, read **the way Kea loads it at start-up**. Checked against Kea's source
+  (isc-projects/kea ``src/lib/dhcpsrv``: ``Memfile_LeaseMgr::loadLeasesFromFiles``,
+  ``LeaseFileLoader::load``, ``SanityChecker``, ``CSVLeaseFile4/6::next``) and, case by case,
+  against real Kea 2.2.0 and 3.0.4 loading the same files (tests/export/test_reconcile_file.py):
+
+  1. *Which files.* Kea loads ``NAME.completed`` if it exists, else ``NAME.2`` then ``NAME.1``
+     (leftovers of an interrupted lease file cleanup, LFC), and always ``NAME`` last, all into one
+     table. The same files are read here, in that order.
+  2. *Rows.* Every row is parsed as ``CSVLeaseFile4/6::next`` does (:mod:`kea_etl.extract.
+     kea_memfile`: header upgrade, ``&#x2c`` escapes, field checks). A row Kea cannot parse is
+     skipped with only a log line; it changes nothing (an earlier row for its address stays).
+     With ``lease-database`` ``max-row-errors`` N > 0, a file with more than N such rows makes
+     Kea refuse to load it (and start): that is an error here too.
+  3. *Sanity check* (``sanity-checks`` ``lease-checks`` of the configuration, default ``warn``),
+     applied to every parsed row **before** it touches the table, DHCPv4 leases and DHCPv6
+     IA_NA only (``SanityChecker::checkLease`` returns early for prefixes): when the row's
+     subnet id names no configured subnet containing its address, Kea looks for the subnet that
+     does (a subnet guarded by ``client-class``, its own or its shared network's, is not found:
+     the check selects subnets with no client classes). ``warn`` and ``none`` keep the row as
+     is; ``fix`` sets the found subnet id (or keeps the row as is when none is found);
+     ``fix-del`` fixes or, with no subnet found, drops the row; ``del`` drops it. A dropped row
+     is skipped entirely, so a dropped *deletion* row deletes nothing. A row whose subnet id is
+     0 and whose address is in no subnet passes every mode.
+  4. *The log.* The memfile is append-only: Kea writes a row on every change. Each surviving row
+     is looked up **by address** (for prefixes too): a row with valid lifetime 0 erases the lease
+     (that is how Kea records ``lease4-del``, a released lease without lease affinity, or a
+     reclaimed lease flushed after ``hold-reclaimed-time``); a lone deletion row is a no-op; any
+     other row inserts or replaces. So the last surviving row per address wins, and only if its
+     valid lifetime is not 0.
+  5. *What is left* is exactly what ``lease4-get-page`` would page through: leases in every
+     state, expired or not. A row in state 2 (expired-reclaimed) or 3 (released, 2.7+) is a lease
+     Kea holds but which holds no address; reconciliation ignores it as it does for a live Kea.
+
+  Per-subnet counts are what ``stat-lease4-get`` / ``stat-lease6-get`` would then report
+  (Kea's ``MemfileLeaseStatsQuery4/6`` and stat_cmds, checked on real Kea 2.2 and 3.0):
+  ``assigned-addresses`` / ``assigned-nas`` / ``assigned-pds`` count leases in state 0,
+  ``declined-addresses`` / ``declined-nas`` IA_NA or v4 leases in state 1; expired leases not yet
+  reclaimed count; leases with subnet id 0 are added to the lowest subnet id holding leases (a
+  quirk of Kea's counting loop); every configured subnet gets a row. Totals come from the
+  configuration's pools (pool sizes; for pd-pools ``2 ** (delegated-len - prefix-len)``); pools
+  of 2**63 addresses or more are shown as 2**63 - 1, not checked against Kea.
+
+  Not modelled: Kea refusing to load while an LFC process holds ``NAME.pid``; Kea 2.3+'s
+  ``extended-info-checks`` (they rewrite user contexts, which are not compared).
+
+* **A kea-etl export** (``leases-v4.parquet`` / ``leases-v4.csv`` written by ``kea-etl export``,
+  or the partition directory holding it): a snapshot of ``leaseN-get-page``, so every row is a
+  lease as Kea held it; no log, no sanity check. Per-subnet counts are computed from the rows the
+  same way; the version is the export's ``kea_version`` column.
+
+The final lease table lives in a throwaway SQLite file (one row per address: the record pickled,
+plus the subnet, state and type for the counts), so RAM stays flat whatever the file size; leases
+come back in address order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pickle
+import shutil
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from pathlib import Path
+from typing import Any, Literal
+
+from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.records import STATE_DECLINED, STATE_DEFAULT, Lease4, Lease6
+
+__all__ = ["LEASE_CHECKS", "KeaFileLeases", "pool_totals"]
+
+#: ``sanity-checks`` ``lease-checks`` values Kea accepts
+LEASE_CHECKS = ("none", "warn", "fix", "fix-del", "del")
+#: messages kept per kind of problem for the warnings (the counts are always complete)
+EXAMPLES = 3
+_BATCH = 5000
+_INT64_MAX = 2**63 - 1
+#: columns of a kea-etl export read back (kea_etl.export.kea_api.LEASE_SCHEMA)
+_EXPORT_COLUMNS = ("kea_version", "family", "address", "lease_type", "prefix_len", "subnet_id",
+                   "hwaddr", "client_id", "duid", "iaid", "valid_lft", "preferred_lft", "cltt",
+                   "state", "hostname", "fqdn_fwd", "fqdn_rev")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # kea_etl.export.parquet's CSV defusing
+
+Kind = Literal["memfile", "export-parquet", "export-csv"]
+Lease = Lease4 | Lease6
+
+
+def _memfile_set(main: Path) -> list[Path]:
+    """The files Kea loads for lease file ``main``, in its order (loadLeasesFromFiles)."""
+    completed = Path(f"{main}.completed")
+    before = [completed] if completed.is_file() else [
+        p for p in (Path(f"{main}.2"), Path(f"{main}.1")) if p.is_file()]
+    return [*before, main] if main.is_file() else before
+
+
+def _sniff(path: Path) -> tuple[Kind, int | None, list[str]]:
+    """(kind, family or None, header columns) of one file, from its first bytes."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if head.startswith(b"PAR1"):
+        return "export-parquet", None, []
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    cols = [c.strip().strip('"') for c in first.rstrip("\r").split(",")]
+    if cols[:3] == ["address", "hwaddr", "client_id"]:
+        return "memfile", 4, cols
+    if cols[:3] == ["address", "duid", "valid_lifetime"]:
+        return "memfile", 6, cols
+    if {"exported_at", "kea_version", "address", "lease_type"} <= set(cols):
+        return "export-csv", None, cols
+    if not head:
+        raise ConfigError(f"{path} is empty: not a Kea lease file (no header line)")
+    raise ConfigError(f"{path}: neither a Kea memfile (header 'address,hwaddr,...' or "
+                      "'address,duid,...') nor a kea-etl export (leases-v4/-v6 .parquet / .csv)")
+
+
+def _header_version(cols: list[str], family: int) -> str:
+    """What a memfile header says about the Kea that wrote it (the only version it carries)."""
+    from kea_etl.extract.kea_memfile import COLUMNS4, COLUMNS6
+
+    if len(cols) > len(COLUMNS4 if family == 4 else COLUMNS6):
+        return "post-3.0 memfile header"
+    if "pool_id" in cols:
+        return "2.4+ memfile header"
+    if "user_context" in cols:
+        return "<2.4 memfile header"
+    return f"old memfile header ({len(cols)} columns)"
+
+
+def pool_totals(section: Mapping[str, Any], family: int) -> dict[int, tuple[int, int]]:
+    """``{subnet id: (addresses in pools, delegated prefixes in pd-pools)}`` of a ``Dhcp4`` /
+    ``Dhcp6`` section, as Kea's ``total-addresses`` / ``total-nas`` / ``total-pds``."""
+    key = f"subnet{family}"
+    subnets = list(section.get(key) or [])
+    for net in section.get("shared-networks") or []:
+        subnets.extend(net.get(key) or [])
+    out: dict[int, tuple[int, int]] = {}
+    for sub in subnets:
+        sid = sub.get("id")
+        if not isinstance(sid, int):
+            continue
+        addrs = 0
+        for pool in sub.get("pools") or []:
+            text = str(pool.get("pool", "")).strip()
+            try:
+                if "/" in text:
+                    addrs += ip_network(text, strict=False).num_addresses
+                else:
+                    first, last = (ip_address(p.strip()) for p in text.split("-", 1))
+                    addrs += int(last) - int(first) + 1
+            except ValueError as exc:
+                raise ConfigError(f"subnet id {sid}: pool {text!r} is not 'FIRST - LAST' or "
+                                  "'PREFIX/LEN'") from exc
+        pds = 0
+        for pd in sub.get("pd-pools") or []:
+            try:
+                pds += 2 ** (int(pd["delegated-len"]) - int(pd["prefix-len"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"subnet id {sid}: pd-pool {pd!r} needs prefix-len and "
+                                  "delegated-len") from exc
+        out[sid] = (min(addrs, _INT64_MAX), min(pds, _INT64_MAX))
+    return out
+
+
+class _Checker:
+    """Kea's lease sanity check (SanityChecker::checkLeaseInternal) for one configuration."""
+
+    def __init__(self, section: Mapping[str, Any], family: int, mode: str) -> None:
+        from kea_etl.transform.subnets import SubnetMap
+
+        self.mode = mode
+        self.family = family
+        self.smap = SubnetMap.from_config({f"Dhcp{family}": section})
+        # subnets a class-less selectSubnet(address) cannot return
+        key = f"subnet{family}"
+        self.guarded: set[int] = set()
+        for sub in section.get(key) or []:
+            if _classes(sub):
+                self.guarded.add(int(sub["id"]))
+        for net in section.get("shared-networks") or []:
+            for sub in net.get(key) or []:
+                if _classes(net) or _classes(sub):
+                    self.guarded.add(int(sub["id"]))
+
+    def check(self, lease: Lease) -> tuple[Lease | None, int | None]:
+        """(lease as Kea keeps it or None when dropped, the subnet id Kea found when it differs).
+
+        The second value is None when the lease passes (its subnet contains its address)."""
+        if self.mode == "none" or (isinstance(lease, Lease6) and lease.lease_type != "IA_NA"):
+            return lease, None
+        sub = self.smap.subnet(self.family, lease.subnet_id)
+        if sub is not None and lease.address in sub.prefix:
+            return lease, None
+        addr = int(lease.address)
+        found = (self.smap.subnet4_id(addr) if self.family == 4
+                 else self.smap.subnet6_id(addr)) or 0
+        if found in self.guarded:
+            found = 0
+        if found == lease.subnet_id:  # both 0: in no subnet and claims none
+            return lease, None
+        if self.mode == "del" or (self.mode == "fix-del" and not found):
+            return None, found
+        if self.mode in ("fix", "fix-del") and found:
+            return dataclasses.replace(lease, subnet_id=found), found
+        return lease, found  # warn, or fix with nothing better: Kea logs and keeps it
+
+
+def _classes(obj: Mapping[str, Any]) -> bool:
+    return bool(obj.get("client-class")) or bool(obj.get("client-classes"))
+
+
+class KeaFileLeases:
+    """The leases Kea would hold after loading ``path`` (see the module docstring).
+
+    ``path`` is a memfile, a kea-etl export file, or a directory holding ``kea-leasesN.csv``
+    (e.g. ``kea-etl migrate --to memfile:OUT``'s OUT) or ``leases-vN.parquet`` / ``.csv``.
+    ``section`` is the target configuration's ``Dhcp4`` / ``Dhcp6`` map. The constructor only
+    resolves and checks the files (:class:`ConfigError` when missing, of the other family or not
+    a lease file); :meth:`load` reads them. Use as a context manager (a temporary file).
+    """
+
+    def __init__(self, path: str | Path, *, family: int, section: Mapping[str, Any],
+                 workdir: str | Path | None = None) -> None:
+        self.family = family
+        self.section = section
+        self.workdir = workdir
+        self.warnings: list[str] = []
+        self.rows = 0
+        self.bad_rows = 0
+        self.deletions = 0
+        self.sanity: Counter[str] = Counter()
+        self._db: sqlite3.Connection | None = None
+        self._dir: Path | None = None
+        mode = "warn"
+        checks = section.get("sanity-checks")
+        if isinstance(checks, Mapping) and "lease-checks" in checks:
+            mode = str(checks["lease-checks"])
+        if mode not in LEASE_CHECKS:
+            raise ConfigError(f"sanity-checks lease-checks {mode!r}: Kea accepts "
+                              f"{', '.join(LEASE_CHECKS)}")
+        self.lease_checks = mode
+        db = section.get("lease-database")
+        self.max_row_errors = int(db.get("max-row-errors", 0) or 0) if isinstance(db, Mapping) \
+            else 0
+        self.path, self.kind, self.files, self.version = self._resolve(Path(path))
+
+    # ---- which files ----------------------------------------------------------------------
+    def _resolve(self, p: Path) -> tuple[Path, Kind, list[Path], str]:
+        fam, other = self.family, 10 - self.family
+        main = p / f"kea-leases{fam}.csv" if p.is_dir() else p
+        files = _memfile_set(main)
+        if p.is_dir() and not files:
+            for ext in ("parquet", "csv"):
+                if (p / f"leases-v{fam}.{ext}").is_file():
+                    return self._resolve(p / f"leases-v{fam}.{ext}")
+            if any((p / name).is_file() for name in (
+                    f"kea-leases{other}.csv", f"leases-v{other}.parquet", f"leases-v{other}.csv")):
+                raise ConfigError(f"{p} holds DHCPv{other} leases only (no kea-leases{fam}.csv): "
+                                  f"the --kea-config is a Dhcp{fam} configuration")
+            raise ConfigError(f"{p}: no kea-leases{fam}.csv (Kea memfile) or leases-v{fam}.parquet "
+                              "/ .csv (kea-etl export) in this directory")
+        if not files:
+            raise ConfigError(f"{p}: no such file or directory")
+        kind, file_family, cols = _sniff(files[-1])
+        if kind != "memfile":
+            if files != [p]:
+                raise ConfigError(f"{p}: no such file or directory")
+            return p, kind, files, "file"
+        if file_family != fam:
+            raise ConfigError(f"{files[-1]} holds DHCPv{file_family} leases: the --kea-config is a "
+                              f"Dhcp{fam} configuration")
+        if len(files) > 1:
+            self.warnings.append(
+                "also read, first, the files Kea loads with it (left by an interrupted lease file "
+                "cleanup): " + ", ".join(str(f) for f in files if f != main)
+                + ("" if main in files else f"; {main} itself does not exist"))
+        return main, "memfile", files, _header_version(cols, fam)
+
+    # ---- loading --------------------------------------------------------------------------
+    def load(self) -> KeaFileLeases:
+        """Read every file into the final lease table; returns ``self``."""
+        self._dir = Path(tempfile.mkdtemp(prefix="kea-etl-keafile-", dir=self.workdir))
+        db = self._db = sqlite3.connect(str(self._dir / "leases.sqlite"))
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                         "PRAGMA cache_size=-8000; PRAGMA temp_store=FILE;")
+        db.execute("CREATE TABLE leases (k BLOB PRIMARY KEY, subnet_id INT, state INT, "
+                   "lease_type TEXT, rec BLOB) WITHOUT ROWID")
+        if self.kind == "memfile":
+            self._load_memfiles()
+        else:
+            self._load_export()
+        db.commit()
+        return self
+
+    def _flush(self, pending: dict[bytes, Lease | None]) -> None:
+        assert self._db is not None
+        dels = [(k,) for k, v in pending.items() if v is None]
+        ups = [(k, v.subnet_id, v.state, "V4" if isinstance(v, Lease4) else v.lease_type,
+                pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL))
+               for k, v in pending.items() if v is not None]
+        if dels:
+            self._db.executemany("DELETE FROM leases WHERE k = ?", dels)
+        if ups:
+            self._db.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)", ups)
+        pending.clear()
+
+    def _load_memfiles(self) -> None:
+        from kea_etl.extract import kea_memfile
+
+        checker = _Checker(self.section, self.family, self.lease_checks)
+        # Within a batch only an address's last operation matters (insert/replace or erase),
+        # so a dict keyed by address applies Kea's per-row algorithm in order.
+        pending: dict[bytes, Lease | None] = {}
+        bad: list[str] = []
+        sane: dict[str, list[str]] = {"dropped": [], "fixed": [], "kept": []}
+        for f in self.files:
+            errors = 0
+            for item in kea_memfile.extract(f, keep_history=True):
+                self.rows += 1
+                if isinstance(item, MalformedRecordError):
+                    errors += 1
+                    self.bad_rows += 1
+                    if len(bad) < EXAMPLES:
+                        bad.append(str(item))
+                    if self.max_row_errors and errors > self.max_row_errors:
+                        raise ConfigError(
+                            f"Kea would refuse to load {f}: more than max-row-errors "
+                            f"{self.max_row_errors} rows it cannot read ({'; '.join(bad)})")
+                    continue
+                rec = item.record
+                assert isinstance(rec, Lease4 | Lease6)
+                lease, found = checker.check(rec)
+                if found is not None:
+                    what = ("dropped" if lease is None else
+                            "fixed" if lease.subnet_id != rec.subnet_id else "kept")
+                    self.sanity[what] += 1
+                    if len(sane[what]) < EXAMPLES:
+                        sane[what].append(f"{rec.key} ({f.name} line {item.line}, subnet id "
+                                          f"{rec.subnet_id}, "
+                                          + (f"address in subnet id {found})" if found
+                                             else "address in no usable subnet)"))
+                if lease is None:
+                    continue
+                if lease.valid_lft == 0:
+                    self.deletions += 1
+                    pending[lease.address.packed] = None
+                else:
+                    pending[lease.address.packed] = lease
+                if len(pending) >= _BATCH:
+                    self._flush(pending)
+        self._flush(pending)
+        if self.bad_rows:
+            self.warnings.append(f"{self.bad_rows} row(s) Kea cannot read and skips with only a "
+                                 f"log line: {'; '.join(bad)}"
+                                 + (" ..." if self.bad_rows > len(bad) else ""))
+        notes = {"dropped": f"lease-checks {self.lease_checks!r}: Kea drops",
+                 "fixed": f"lease-checks {self.lease_checks!r}: Kea changes the subnet id of",
+                 "kept": f"lease-checks {self.lease_checks!r}: Kea keeps (and logs "
+                         "DHCPSRV_LEASE_SANITY_FAIL for)"}
+        for what, text in notes.items():
+            if self.sanity[what]:
+                self.warnings.append(
+                    f"{text} {self.sanity[what]} row(s) whose subnet id does not match the "
+                    f"address: {', '.join(sane[what])}"
+                    + (" ..." if self.sanity[what] > len(sane[what]) else ""))
+
+    def _export_batches(self) -> Iterator[list[dict[str, Any]]]:
+        import pyarrow as pa
+
+        path = self.files[0]
+        try:
+            if self.kind == "export-parquet":
+                import pyarrow.parquet as pq
+
+                pf = pq.ParquetFile(str(path))
+                missing = set(_EXPORT_COLUMNS) - set(pf.schema_arrow.names)
+                if missing:
+                    raise ConfigError(f"{path}: not a kea-etl lease export (no column "
+                                      f"{', '.join(sorted(missing))})")
+                for batch in pf.iter_batches(batch_size=_BATCH, columns=list(_EXPORT_COLUMNS)):
+                    yield batch.to_pylist()
+                return
+            import pyarrow.csv as pacsv
+
+            from kea_etl.export.kea_api import LEASE_SCHEMA
+
+            types = {name: LEASE_SCHEMA.field(name).type for name in _EXPORT_COLUMNS}
+            reader = pacsv.open_csv(str(path), convert_options=pacsv.ConvertOptions(
+                include_columns=list(_EXPORT_COLUMNS), column_types=types,
+                strings_can_be_null=True))
+            for batch in reader:
+                yield batch.to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            raise ConfigError(f"cannot read the kea-etl export {path}: {exc}") from exc
+
+    def _load_export(self) -> None:
+        path = self.files[0]
+        pending: dict[bytes, Lease | None] = {}
+        bad: list[str] = []
+        line = 1
+        for rows in self._export_batches():
+            for r in rows:
+                line += 1
+                self.rows += 1
+                if self.version == "file" and r.get("kea_version"):
+                    self.version = str(r["kea_version"])
+                if r.get("family") not in (None, self.family):
+                    raise ConfigError(f"{path} holds DHCPv{r['family']} leases: the --kea-config "
+                                      f"is a Dhcp{self.family} configuration")
+                try:
+                    lease = _export_lease(r, self.family, str(path), line)
+                except (InvalidValueError, ValueError, TypeError) as exc:
+                    self.bad_rows += 1
+                    if len(bad) < EXAMPLES:
+                        where = f"line {line}" if self.kind == "export-csv" else f"row {line - 1}"
+                        bad.append(f"{where}: {exc}")
+                    continue
+                pending[lease.address.packed] = lease
+                if len(pending) >= _BATCH:
+                    self._flush(pending)
+        self._flush(pending)
+        if self.bad_rows:
+            self.warnings.append(f"{self.bad_rows} row(s) of {path} are not leases: "
+                                 f"{'; '.join(bad)}" + (" ..." if self.bad_rows > len(bad) else ""))
+
+    # ---- results --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        assert self._db is not None, "call load() first"
+        return int(self._db.execute("SELECT COUNT(*) FROM leases").fetchone()[0])
+
+    def __iter__(self) -> Iterator[Lease]:
+        """The final leases, in address order."""
+        assert self._db is not None, "call load() first"
+        cur = self._db.execute("SELECT rec FROM leases ORDER BY k")
+        while rows := cur.fetchmany(1000):
+            for (blob,) in rows:
+                yield pickle.loads(blob)  # noqa: S301 - our own temporary file
+
+    def stats(self) -> dict[int, dict[str, int]]:
+        """What ``stat-leaseN-get`` would answer: one row per configured subnet, Kea's names.
+
+        As Kea computes it (``MemfileLeaseStatsQuery4/6`` walking the leases in subnet id
+        order, then stat_cmds): assigned = leases in state 0, declined = state 1 (v6: IA_NA
+        only), expiry not considered. Kea's walk only resets its counters after a subnet id
+        above 0, so the counts of leases with subnet id 0 land in the lowest subnet id that has
+        leases; seen on Kea 2.2 and 3.0 alike, and reproduced here.
+        """
+        assert self._db is not None, "call load() first"
+        counts: Counter[tuple[int, str, int]] = Counter()
+        for sid, lt, st, n in self._db.execute(
+                "SELECT subnet_id, lease_type, state, COUNT(*) FROM leases "
+                "WHERE state IN (?, ?) GROUP BY 1, 2, 3", (STATE_DEFAULT, STATE_DECLINED)):
+            counts[(int(sid), str(lt), int(st))] += int(n)
+        first = self._db.execute("SELECT MIN(subnet_id) FROM leases WHERE subnet_id > 0"
+                                 ).fetchone()[0]
+        if first is not None:
+            for (sid, lt, st), n in list(counts.items()):
+                if sid == 0:
+                    counts[(int(first), lt, st)] += n
+        out: dict[int, dict[str, int]] = {}
+        for sid, (addrs, pds) in pool_totals(self.section, self.family).items():
+            if self.family == 4:
+                out[sid] = {"total-addresses": addrs,
+                            "assigned-addresses": counts[(sid, "V4", STATE_DEFAULT)],
+                            "declined-addresses": counts[(sid, "V4", STATE_DECLINED)]}
+            else:
+                out[sid] = {"total-nas": addrs, "total-pds": pds,
+                            "assigned-nas": counts[(sid, "IA_NA", STATE_DEFAULT)],
+                            "declined-nas": counts[(sid, "IA_NA", STATE_DECLINED)],
+                            "assigned-pds": counts[(sid, "IA_PD", STATE_DEFAULT)]}
+        return out
+
+    def close(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> KeaFileLeases:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _text(value: Any) -> str:
+    """A kea-etl export CSV cell back to its value (``'=x`` was written for ``=x``)."""
+    text = "" if value is None else str(value)
+    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
+
+
+def _export_lease(r: Mapping[str, Any], family: int, origin: str, line: int) -> Lease:
+    common: dict[str, Any] = {
+        "valid_lft": r["valid_lft"], "cltt": r["cltt"], "subnet_id": r["subnet_id"] or 0,
+        "hostname": _text(r.get("hostname")), "fqdn_fwd": bool(r.get("fqdn_fwd")),
+        "fqdn_rev": bool(r.get("fqdn_rev")), "state": r["state"] or 0, "origin": origin,
+        "line": line}
+    if family == 4:
+        return Lease4(address=IPv4Address(str(r["address"])), hwaddr=r.get("hwaddr") or None,
+                      client_id=r.get("client_id") or None, **common)
+    ltype = str(r.get("lease_type") or "IA_NA")
+    return Lease6(address=IPv6Address(str(r["address"])), duid=str(r.get("duid") or ""),
+                  iaid=r["iaid"], lease_type=ltype,  # type: ignore[arg-type]
+                  prefix_len=int(r.get("prefix_len") or 128) if ltype == "IA_PD" else 128,
+                  preferred_lft=r.get("preferred_lft") or 0, hwaddr=r.get("hwaddr") or None,
+                  **common)
