@@ -150,8 +150,19 @@ def _sort_key(lease: Lease4 | Lease6) -> tuple[int, str]:
 
 
 def family_of(client: KeaClient) -> int:
-    """4 or 6: which lease family the server answers for (from list-commands)."""
-    return 4 if client.has_command("lease4-get-page") else 6
+    """4 or 6: which lease family the server answers for (the top key of ``config-get``).
+
+    Not from ``list-commands``: lease_cmds registers every lease4-* and lease6-* command in
+    both daemons (a Kea 2.2 kea-dhcp6 lists lease4-get-page and answers it "0 IPv4 lease(s)
+    found."), so a v6 pair would be compared as two empty v4 lease databases.
+    """
+    cfg = client.config_get()
+    if "Dhcp6" in cfg:
+        return 6
+    if "Dhcp4" in cfg:
+        return 4
+    raise ConfigError(f"{getattr(client, 'url', '?')}: config-get names neither Dhcp4 nor "
+                      f"Dhcp6 ({', '.join(sorted(cfg)) or 'empty'}); cannot compare the HA peers")
 
 
 def compare_peers(clients: Sequence[KeaClient], *, family: int | None = None,

@@ -1,14 +1,17 @@
-"""Two real Kea 2.x kea-dhcp4 servers in a hot-standby HA pair on loopback.
+"""Two real Kea 2.x servers (kea-dhcp4 or kea-dhcp6) in an HA pair on loopback.
 
 No control agent is needed: the HA hook runs multi-threaded with its own HTTP listener
 (``http-dedicated-listener``), so the peers talk to each other directly on 127.0.0.1
 (see the HA section of shared/KEA-NOTES.md). The pair is ready when the primary's
-``ha-heartbeat`` reports ``hot-standby``.
+``ha-heartbeat`` reports ``hot-standby`` (both peers ``load-balancing`` for a load-balancing
+pair). ``start_ha_pair(family=6)`` starts the same pair with kea-dhcp6 (the HA hook and its
+configuration are the same for both families; each server keeps its memfile in its own temp dir).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +30,17 @@ class HAPair:
     standby_url: str = ""
     #: "hot-standby" (primary + standby) or "load-balancing" (primary + secondary)
     mode: str = "hot-standby"
+    #: 4 (kea-dhcp4) or 6 (kea-dhcp6)
+    family: int = 4
 
     @property
     def servers(self) -> tuple[KeaServer, KeaServer]:
         return (self.primary, self.standby)
+
+    def wipe(self) -> None:
+        """Remove every lease from both peers (lease4-wipe / lease6-wipe; not replicated)."""
+        for s in self.servers:
+            s.command(f"lease{self.family}-wipe")
 
     def state(self, srv: KeaServer) -> str:
         r = srv.command("ha-heartbeat")
@@ -96,8 +106,17 @@ def _ha_hook(this: str, p1: int, p2: int, pause: str | None = None,
     return hook
 
 
-def start_ha_pair(*, pause_primary_in: str | None = None, mode: str = "hot-standby") -> HAPair:
+def start_ha_pair(*, pause_primary_in: str | None = None, mode: str = "hot-standby",
+                  family: int = 4,
+                  subnets: Sequence[Mapping[str, Any]] | None = None,
+                  primary_extra: Mapping[str, Any] | None = None) -> HAPair:
     """Start primary and standby (Kea 2.x from the host) and wait for hot-standby.
+
+    ``family=6`` starts two kea-dhcp6 servers instead of kea-dhcp4 (same hooks, same HA
+    parameters); ``subnets`` replaces the harness's default subnet4 / subnet6 list on both peers
+    (an HA pair must share its subnets and subnet ids). ``primary_extra`` is merged into the
+    primary's top-level config only (e.g. ``interfaces-config`` so that it answers DHCP on a
+    loopback address while the standby, which does not serve in hot-standby, listens nowhere).
 
     ``mode="load-balancing"`` starts a load-balancing pair instead (primary + secondary, each
     serving its scope); it is ready when both peers report ``load-balancing``.
@@ -108,17 +127,20 @@ def start_ha_pair(*, pause_primary_in: str | None = None, mode: str = "hot-stand
     p1, p2 = free_port(), free_port()
     while p2 == p1:
         p2 = free_port()
-    extra = {"multi-threading": {"enable-multi-threading": True, "thread-pool-size": 2,
-                                 "packet-queue-size": 16}}
+    extra: dict[str, Any] = {"multi-threading": {"enable-multi-threading": True,
+                                                 "thread-pool-size": 2, "packet-queue-size": 16}}
     servers: list[KeaServer] = []
     try:
         for name in ("server1", "server2"):
             pause = pause_primary_in if name == "server1" else None
+            own = dict(extra)
+            if name == "server1" and primary_extra:
+                own.update(primary_extra)
             servers.append(start_kea(
-                family=4, hooks=("lease_cmds", "stat_cmds", _ha_hook(name, p1, p2, pause, mode)), extra=extra,
-                name=f"ha-{name}"))
+                family=family, hooks=("lease_cmds", "stat_cmds", _ha_hook(name, p1, p2, pause, mode)),
+                extra=own, subnets=subnets, name=f"ha{'6' if family == 6 else ''}-{name}"))
         pair = HAPair(servers[0], servers[1], primary_url=f"http://127.0.0.1:{p1}/",
-                      standby_url=f"http://127.0.0.1:{p2}/", mode=mode)
+                      standby_url=f"http://127.0.0.1:{p2}/", mode=mode, family=family)
         if pause_primary_in is None:
             pair.wait_ready()
         return pair
