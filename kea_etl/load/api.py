@@ -335,7 +335,8 @@ class LiveLeaseLoader:
         offers: reservation-add, host cache, or a config-set merge."""
         from kea_etl.load.reservations import ReservationLoader
 
-        loader = ReservationLoader(self.client, on_conflict=self.options.on_conflict,
+        loader = ReservationLoader(self.client, mode=self.options.mode,
+                                   on_conflict=self.options.on_conflict,
                                    dry_run=self.options.dry_run, checkpoint=self.checkpoint)
         hosts, self._hosts = self._hosts, []
         loader.load(hosts, report)

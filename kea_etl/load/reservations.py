@@ -1,30 +1,52 @@
 """Load host reservations into a running Kea, by whatever the server can do.
 
-The strategy is chosen from ``list-commands`` (or forced with ``strategy=``):
+The strategy is chosen from ``list-commands`` (or forced with ``strategy=``). Whatever it is, each
+host is compared *whole* with what Kea holds for its identifier in its subnet: addresses,
+prefixes, hostname, option-data (in :func:`~kea_etl.extract._dhcp_options.canonical_option_data`
+form, so Kea's spelling and defaults do not count as a difference), client-classes, next-server,
+boot-file-name and user-context. ``server-hostname`` is not modelled by kea-etl: it is not
+compared, and a value Kea holds is kept when the host is replaced. As for leases:
 
-1. ``reservation-add`` (host_cmds). Each host is first looked up with reservation-get: the same
-   identifier with the same addresses is ``already_present``; the same identifier with other
-   addresses is a conflict (left alone, or replaced with reservation-del + reservation-add under
-   ``on_conflict="overwrite"``). On Kea >= 2.4 the command takes ``operation-target``: with a
-   hosts database configured kea-etl writes to the ``database`` (that is where the operator keeps
-   hosts, and it persists); without one (common on Kea 3.0) it must use ``memory``, which lives
-   only in the running configuration, so kea-etl then runs ``config-write`` to persist it in the
-   file the server was started with: an operator expects reservations to survive a restart.
-   Kea < 2.4 has no ``operation-target`` and host_cmds needs a hosts database there.
-2. host_cache (``cache-load``): the hosts go into a JSON file in a directory the *server* can read
-   (its data directory from config-get, or ``server_dir``; ``local_dir`` is where kea-etl writes
-   it when the server runs in a chroot or container), ``cache-load`` reads it, and ``cache-write``
-   dumps the cache to a second file that kea-etl reads back to verify every host arrived. Hosts
-   already in the cache are compared first (``cache-get``). The host cache is memory only: it is
-   gone after a restart, so this is for warming a server backed by a hosts database, and the
-   report says so.
+* nothing held for the identifier -> the host is added (``loaded``);
+* the same host -> nothing is sent (``already_present``);
+* the same identifier with other details -> in ``mode="add"`` Kea's host is kept (counted
+  ``already_present`` with a warning naming the fields that differ); in ``mode="upsert"`` it is
+  replaced. Other *addresses* for the same identifier are more than a detail (the client would
+  get another address than the source says): in ``add`` mode that is a conflict, replaced only
+  under ``mode="upsert"`` or ``on_conflict="overwrite"``;
+* an address or prefix Kea reserves for *another* identifier in the subnet -> a conflict, left
+  alone unless ``on_conflict="overwrite"``, which removes that other host first (and says so).
+
+No other reservation is ever dropped. ``dry_run`` reads what it needs (list-commands,
+version-get, config-get, reservation-get, cache-get) and sends nothing else; it reports the same
+decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
+
+1. ``reservation-add`` (host_cmds). Each host is looked up with reservation-get by identifier,
+   and, when it would be written, by each address it does not already hold (who else holds it).
+   A replacement is one ``reservation-update`` where the server has it (Kea 3.0), else
+   reservation-del + reservation-add; if that add is refused, the deleted hosts are put back.
+   On Kea >= 2.4 the commands take ``operation-target``: with a hosts database configured
+   kea-etl writes to the ``database`` (that is where the operator keeps hosts, and it persists);
+   without one (common on Kea 3.0) it must use ``memory``, which lives only in the running
+   configuration, so kea-etl then runs ``config-write`` to persist it in the file the server was
+   started with: an operator expects reservations to survive a restart. Kea < 2.4 has no
+   ``operation-target`` and host_cmds needs a hosts database there.
+2. host_cache (``cache-load``): the cache is read once (``cache-get``) and every host judged
+   against it. The hosts to write go into a JSON file in a directory the *server* can read (its
+   data directory from config-get, or ``server_dir``; ``local_dir`` is where kea-etl writes it
+   when the server runs in a chroot or container), ``cache-load`` reads it, and ``cache-write``
+   dumps the cache to a second file that kea-etl reads back to verify every host arrived as
+   sent. A host being replaced, and under ``overwrite`` another host holding its address, is
+   first taken out with ``cache-remove``. Beware: host_cache itself silently drops a cached host
+   when another one with the same address is inserted (checked on Kea 3.0.4), which is why the
+   addresses are checked here first. The host cache is memory only: it is gone after a restart,
+   so this is for warming a server backed by a hosts database, and the report says so.
 3. ``config-set`` (any Kea): config-get, merge the hosts into each subnet's ``reservations``
-   (existing reservations are kept; identical ones are ``already_present``; the same identifier
-   or address held by another host is a conflict), ``config-test``, ``config-set``, then
-   ``config-write`` to the server's configuration file (``config_file`` or the file it was
-   started with). Nothing is sent if nothing changes. Beware: Kea writes the file from its
-   running configuration, so comments and ``<?include?>`` lines of a hand-written file are not
-   kept (Kea's own behaviour; keep the original under version control).
+   (other reservations are kept; a replaced one is swapped in place), ``config-test``,
+   ``config-set``, then ``config-write`` to the server's configuration file (``config_file`` or
+   the file it was started with). Nothing is sent if nothing changes. Beware: Kea writes the file
+   from its running configuration, so comments and ``<?include?>`` lines of a hand-written file
+   are not kept (Kea's own behaviour; keep the original under version control).
 
 Reservations are few compared to leases, so this loader holds them in memory.
 """
@@ -37,21 +59,31 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kea_etl.errors import ConfigError, InvalidValueError, KeaCommandError, KeaUnsupportedError
+from kea_etl.extract._dhcp_options import canonical_option_data
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
-from kea_etl.records import Reservation, canonical_hex
+from kea_etl.records import Reservation, canonical_hex, kea_text
 from kea_etl.report import RunReport
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
 
-__all__ = ["STRATEGIES", "ReservationLoader", "choose_strategy"]
+__all__ = ["STRATEGIES", "ReservationLoader", "choose_strategy", "differences"]
 
 Strategy = Literal["reservation-add", "cache-load", "config-set"]
 STRATEGIES: tuple[str, ...] = ("reservation-add", "cache-load", "config-set")
+Mode = Literal["add", "upsert"]
+
+#: the reason of a host whose details differ and that ``mode="add"`` leaves as Kea has it
+KEPT = "Kea holds this client's reservation with other details; kept Kea's"
+#: host fields kea-etl does not model: never compared, and carried over when a host is replaced
+_KEPT_FROM_KEA = ("server-hostname",)
+_ADDRESS_FIELDS = frozenset({"ip-address", "ip-addresses", "prefixes"})
+_IDENTIFIERS = ("hw-address", "client-id", "duid", "circuit-id", "flex-id")
 
 
 def choose_strategy(commands: Iterable[str]) -> Strategy:
@@ -63,21 +95,30 @@ def choose_strategy(commands: Iterable[str]) -> Strategy:
     return "config-set"
 
 
+def _ip(text: Any, kind: type[IPv4Address] | type[IPv6Address] | type[IPv6Network]) -> str:
+    try:
+        return str(kind(text))
+    except (TypeError, ValueError):
+        return str(text)
+
+
 def _addresses(host: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """(v4 address, v6 addresses, prefixes) of a host map, spelled as :mod:`ipaddress` does."""
     ip4 = host.get("ip-address")
-    if ip4 in ("", "0.0.0.0"):
-        ip4 = None
-    return ip4, tuple(sorted(host.get("ip-addresses", ()))), tuple(sorted(host.get("prefixes", ())))
+    ip4 = None if ip4 in (None, "", "0.0.0.0") else _ip(ip4, IPv4Address)
+    return (ip4, tuple(sorted(_ip(a, IPv6Address) for a in host.get("ip-addresses") or ())),
+            tuple(sorted(_ip(p, IPv6Network) for p in host.get("prefixes") or ())))
 
 
-def _same_addresses(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return _addresses(a) == _addresses(b)
+def _address_list(host: Mapping[str, Any]) -> list[str]:
+    ip4, ip6, pfx = _addresses(host)
+    return ([ip4] if ip4 else []) + list(ip6) + list(pfx)
 
 
 def _identifier(host: Mapping[str, Any]) -> tuple[str, str] | None:
     # Kea spells identifiers its own way (host_cache: client-id "0102AA00000002"): compare
     # them canonically
-    for t in ("hw-address", "client-id", "duid", "circuit-id", "flex-id"):
+    for t in _IDENTIFIERS:
         if host.get(t):
             try:
                 return t, canonical_hex(str(host[t]), t) or ""
@@ -86,14 +127,94 @@ def _identifier(host: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-class ReservationLoader:
-    """Loads :class:`~kea_etl.records.Reservation` records into a live Kea."""
+def _per_family(host: Mapping[str, Any], key: str, family: int) -> Any:
+    # a host-cache entry names option-data and client-classes per family (option-data4 ...)
+    return host[key] if key in host else host.get(f"{key}{family}")
 
-    def __init__(self, client: KeaClient, *, on_conflict: Literal["skip", "overwrite"] = "skip",
+
+def _canonical(host: Mapping[str, Any], family: int) -> dict[str, Any]:
+    """What kea-etl compares of a host map (reservation-get's answer, a config ``reservations``
+    entry, a host-cache entry or :meth:`Reservation.to_kea_host`), in one spelling: Kea's
+    defaults ("0.0.0.0", "", [], {}) are absent values, option-data is in canonical form."""
+    ip4, ip6, pfx = _addresses(host)
+    nxt = host.get("next-server")
+    return {
+        "ip-address": ip4, "ip-addresses": ip6, "prefixes": pfx,
+        "hostname": kea_text(host.get("hostname") or ""),
+        "client-classes": tuple(_per_family(host, "client-classes", family) or ()),
+        "option-data": canonical_option_data(_per_family(host, "option-data", family) or (),
+                                             family),
+        "next-server": None if nxt in (None, "", "0.0.0.0") else _ip(nxt, IPv4Address),
+        "boot-file-name": host.get("boot-file-name") or "",
+        "user-context": host.get("user-context") or None,
+    }
+
+
+def differences(held: Mapping[str, Any], ours: Mapping[str, Any], family: int) -> list[str]:
+    """The fields in which host map ``held`` (what Kea has) differs from ``ours``, by Kea's
+    names (``hostname``, ``option-data`` ...); empty when they are the same reservation."""
+    a, b = _canonical(held, family), _canonical(ours, family)
+    return [k for k in a if a[k] != b[k]]
+
+
+def _option_label(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("name") or f"{entry.get('space')}/{entry.get('code')}")
+
+
+def _describe(held: Mapping[str, Any], ours: Mapping[str, Any], family: int,
+              fields: Sequence[str]) -> str:
+    """``fields`` with Kea's and the source's values (option-data: the options that differ)."""
+    a, b = _canonical(held, family), _canonical(ours, family)
+    parts = []
+    for f in fields:
+        if f == "option-data":
+            mine = {_option_label(o): o for o in b[f]}
+            theirs = {_option_label(o): o for o in a[f]}
+            names = sorted(n for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n))
+            parts.append(f"option-data ({', '.join(names)})")
+        elif f == "user-context":
+            parts.append("user-context")
+        else:
+            parts.append(f"{f} {_show(a[f])} in Kea, {_show(b[f])} in the source")
+    return "; ".join(parts)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "none" if value in (None, "") else repr(value)
+
+
+def _who(host: Mapping[str, Any]) -> str:
+    ident = _identifier(host)
+    return f"{ident[0]} {ident[1]}" if ident else "a host without identifier"
+
+
+def _replacement(res: Reservation, held: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``res`` as a host map, with what kea-etl does not model carried over from Kea's host."""
+    host = res.to_kea_host()
+    if held is not None:
+        host.update((k, held[k]) for k in _KEPT_FROM_KEA if held.get(k))
+    return host
+
+
+class ReservationLoader:
+    """Loads :class:`~kea_etl.records.Reservation` records into a live Kea.
+
+    ``mode`` and ``on_conflict`` mean what they mean for leases (see the module docstring):
+    ``add`` keeps a host Kea holds with other details, ``upsert`` replaces it; ``overwrite``
+    also takes an address from another identifier.
+    """
+
+    def __init__(self, client: KeaClient, *, mode: Mode = "add",
+                 on_conflict: Literal["skip", "overwrite"] = "skip",
                  dry_run: bool = False, checkpoint: Checkpoint | None = None,
                  strategy: Strategy | None = None, server_dir: str | None = None,
                  local_dir: str | None = None, config_file: str | None = None) -> None:
+        if mode not in ("add", "upsert"):
+            raise ConfigError(f"mode must be 'add' or 'upsert', not {mode!r}")
         self.client = client
+        self.mode: Mode = mode
         self.on_conflict = on_conflict
         self.dry_run = dry_run
         self.checkpoint = checkpoint
@@ -141,6 +262,47 @@ class ReservationLoader:
         if not self.dry_run:
             self.client.call(command, args)
 
+    # -- what to do with one host, whatever the strategy -------------------------------------
+    def _judge_held(self, res: Reservation, ours: Mapping[str, Any],
+                    held: Mapping[str, Any] | None) -> tuple[Outcome | None, str | None]:
+        """Against Kea's host of the same identifier: (the final outcome, or None to write it;
+        a note for the report when writing it overwrites a conflict)."""
+        if held is None:
+            return None, None
+        diffs = differences(held, ours, res.family)
+        if not diffs:
+            return _out(res, "already_present"), None
+        what = (f"Kea's reservation for {res.identifier_type} {res.identifier} in subnet "
+                f"{res.subnet_id} differs: {_describe(held, ours, res.family, diffs)}")
+        moved = not _ADDRESS_FIELDS.isdisjoint(diffs)
+        if self.mode == "upsert":
+            return None, None
+        if not moved:
+            return _out(res, "already_present", KEPT,
+                        what + "; use --mode upsert to replace it"), None
+        if self.on_conflict == "overwrite":
+            return None, what
+        return _out(res, "conflict", "conflict", what + "; left alone (use --mode upsert or "
+                    "--on-conflict overwrite to replace it)"), None
+
+    def _judge_takers(self, res: Reservation, takers: Sequence[tuple[str, Mapping[str, Any]]]
+                      ) -> tuple[Outcome | None, str | None]:
+        """Against the hosts of *other* identifiers holding one of its addresses."""
+        if not takers:
+            return None, None
+        detail = "Kea reserves " + ", ".join(f"{addr} for {_who(h)}" for addr, h in takers) + \
+            f" in subnet {res.subnet_id}"
+        if self.on_conflict != "overwrite":
+            return _out(res, "conflict", "conflict",
+                        detail + "; left alone (use --on-conflict overwrite to replace it)"), None
+        return None, detail + "; removed that reservation"
+
+    @staticmethod
+    def _written(res: Reservation, *notes: str | None) -> Outcome:
+        said = [n for n in notes if n]
+        return _out(res, "loaded", "conflict overwritten" if said else None,
+                    "; ".join(said) if said else None)
+
     # -- 1. host_cmds ------------------------------------------------------------------------
     def _operation_target(self) -> str | None:
         if self.client.version() < (2, 4, 0):
@@ -161,26 +323,30 @@ class ReservationLoader:
                 held = self.client.reservation_get(
                     res.subnet_id, identifier_type=res.identifier_type,
                     identifier=res.identifier, operation_target=target)
-                host = res.to_kea_host()
-                if held is not None:
-                    if _same_addresses(held, host):
-                        out.append(_out(res, "already_present"))
+                ours = _replacement(res, held)
+                final, note = self._judge_held(res, ours, held)
+                if final is not None:
+                    out.append(final)
+                    continue
+                mine = (res.identifier_type, res.identifier)
+                have = set(_address_list(held)) if held is not None else set()
+                takers: list[tuple[str, Mapping[str, Any]]] = []
+                for addr in _address_list(ours):
+                    if addr in have:
                         continue
-                    detail = (f"Kea reserves {_addresses(held)} for {res.identifier_type} "
-                              f"{res.identifier} in subnet {res.subnet_id}")
-                    if self.on_conflict != "overwrite":
-                        out.append(_out(res, "conflict", "conflict",
-                                        detail + "; left alone (use --on-conflict overwrite)"))
-                        continue
-                    self._send("reservation-del", {
-                        "subnet-id": res.subnet_id, "identifier-type": res.identifier_type,
-                        "identifier": res.identifier, **extra})
-                    self._send("reservation-add", {**res.to_kea_args(), **extra})
-                    out.append(_out(res, "loaded", "conflict overwritten", detail))
-                else:
-                    self._send("reservation-add", {**res.to_kea_args(), **extra})
-                    out.append(_out(res, "loaded"))
-                changed = True
+                    # a prefix is found by its first address (Kea indexes it so)
+                    other = self.client.reservation_get(
+                        res.subnet_id, ip_address=addr.partition("/")[0],
+                        operation_target=target)
+                    if other is not None and _identifier(other) != mine:
+                        takers.append((addr, other))
+                final, note2 = self._judge_takers(res, takers)
+                if final is not None:
+                    out.append(final)
+                    continue
+                out.append(self._write_host_cmds(res, ours, held, [h for _, h in takers],
+                                                 extra, note, note2))
+                changed = changed or out[-1].status == "loaded"
             except KeaCommandError as exc:
                 out.append(_out(res, "failed", f"Kea refused {exc.command}", exc.text))
         if changed and target == "memory":
@@ -188,6 +354,53 @@ class ReservationLoader:
             self._send("config-write", {"filename": self.config_file} if self.config_file
                        else None)
         return out
+
+    def _write_host_cmds(self, res: Reservation, ours: dict[str, Any],
+                         held: Mapping[str, Any] | None, takers: Sequence[Mapping[str, Any]],
+                         extra: Mapping[str, Any], *notes: str | None) -> Outcome:
+        args = {"reservation": {**ours, "subnet-id": res.subnet_id}, **extra}
+        deleted: list[Mapping[str, Any]] = []
+        seen: set[tuple[str, str] | None] = set()
+        try:
+            for other in takers:
+                ident = _identifier(other)
+                if ident is None or ident in seen:
+                    continue
+                seen.add(ident)
+                self._send("reservation-del", {"subnet-id": res.subnet_id,
+                                               "identifier-type": ident[0],
+                                               "identifier": ident[1], **extra})
+                deleted.append(other)
+            if held is None:
+                self._send("reservation-add", args)
+            elif "reservation-update" in self.client.commands():
+                self._send("reservation-update", args)  # one command: Kea replaces the host
+            else:
+                self._send("reservation-del", {"subnet-id": res.subnet_id,
+                                               "identifier-type": res.identifier_type,
+                                               "identifier": res.identifier, **extra})
+                deleted.append(held)
+                self._send("reservation-add", args)
+        except KeaCommandError as exc:
+            restored = self._restore(res.subnet_id, deleted, extra)
+            return _out(res, "failed", f"Kea refused {exc.command}", exc.text + restored)
+        return self._written(res, *notes)
+
+    def _restore(self, subnet_id: int, deleted: Sequence[Mapping[str, Any]],
+                 extra: Mapping[str, Any]) -> str:
+        """Put back the hosts deleted for a replacement that Kea then refused."""
+        if not deleted:
+            return ""
+        lost = []
+        for host in reversed(deleted):
+            try:
+                self._send("reservation-add", {"reservation": {**host, "subnet-id": subnet_id},
+                                               **extra})
+            except KeaCommandError:
+                lost.append(_who(host))
+        if lost:
+            return f"; could NOT put back the deleted reservation of {', '.join(lost)}"
+        return "; the reservations deleted for it were put back"
 
     # -- 2. host_cache -----------------------------------------------------------------------
     def _dirs(self) -> tuple[str, Path]:
@@ -204,65 +417,98 @@ class ReservationLoader:
         return server, local
 
     def _via_cache(self, hosts: Sequence[Reservation]) -> list[Outcome]:
-        cached: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # the cache as it is, by identity and by address; updated as hosts are judged, so the
+        # file never holds two hosts host_cache would let overwrite each other
+        by_id: dict[tuple[Any, ...], dict[str, Any]] = {}
+        by_addr: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+        def where(h: Mapping[str, Any]) -> tuple[int, int]:
+            return int(h.get("subnet-id4") or 0), int(h.get("subnet-id6") or 0)
+
+        def index(h: dict[str, Any]) -> None:
+            if (ident := _identifier(h)) is not None:
+                by_id[(*ident, *where(h))] = h
+            for addr in _address_list(h):
+                by_addr[(*where(h), addr)] = h
+
+        def unindex(h: Mapping[str, Any]) -> None:
+            by_id.pop((*(_identifier(h) or ("", "")), *where(h)), None)
+            for addr in _address_list(h):
+                if by_addr.get((*where(h), addr)) is h:
+                    del by_addr[(*where(h), addr)]
+
         for h in self.client.cache_get():
-            ident = _identifier(h)
-            if ident:
-                cached[(*ident, h.get("subnet-id4", 0), h.get("subnet-id6", 0))] = h
+            index(h)
         out: list[Outcome] = []
         send: list[tuple[Reservation, dict[str, Any]]] = []
+        slot: dict[int, int] = {}  # id(record) -> its place in out
         for res in hosts:
-            host = res.to_kea_host()
-            sub4, sub6 = (res.subnet_id, 0) if res.family == 4 else (0, res.subnet_id)
-            held = cached.get((res.identifier_type, res.identifier, sub4, sub6))
-            if held is not None and _same_addresses(held, host):
-                out.append(_out(res, "already_present"))
+            sub = (res.subnet_id, 0) if res.family == 4 else (0, res.subnet_id)
+            mine = (res.identifier_type, res.identifier)
+            held = by_id.get((*mine, *sub))
+            ours = _replacement(res, held)
+            final, note = self._judge_held(res, ours, held)
+            if final is not None:
+                out.append(final)
                 continue
-            if held is not None and self.on_conflict != "overwrite":
-                out.append(_out(res, "conflict", "conflict",
-                                f"the host cache holds {res.identifier_type} {res.identifier} "
-                                f"with {_addresses(held)}; left alone"))
+            takers = [(addr, other) for addr in _address_list(ours)
+                      if (other := by_addr.get((*sub, addr))) is not None
+                      and _identifier(other) != mine]
+            final, note2 = self._judge_takers(res, takers)
+            if final is not None:
+                out.append(final)
                 continue
-            if held is not None:
-                self._send("cache-remove", {res.identifier_type: res.identifier,
-                                            ("subnet-id4" if res.family == 4 else "subnet-id6"):
-                                            res.subnet_id})
-            host["subnet-id4"], host["subnet-id6"] = sub4, sub6
-            if "option-data" in host:  # host_cache's file names it per family ("unknown
-                host[f"option-data{res.family}"] = host.pop("option-data")  # parameter" else)
-            send.append((res, host))
+            sub_key = "subnet-id4" if res.family == 4 else "subnet-id6"
+            olds = ([held] if held is not None else []) + [h for _, h in takers]
+            for old in olds:
+                if (ident := _identifier(old)) is None or by_id.get((*ident, *sub)) is not old:
+                    continue  # gone already (one host holding two of its addresses)
+                self._send("cache-remove", {ident[0]: ident[1], sub_key: res.subnet_id})
+                unindex(old)
+            ours["subnet-id4"], ours["subnet-id6"] = sub
+            if "option-data" in ours:  # host_cache's file names it per family ("unknown
+                ours[f"option-data{res.family}"] = ours.pop("option-data")  # parameter" else)
+            if "client-classes" in ours:
+                ours[f"client-classes{res.family}"] = ours.pop("client-classes")
+            index(ours)
+            send.append((res, ours))
+            slot[id(res)] = len(out)
+            out.append(self._written(res, note, note2))  # until cache-write says otherwise
         if not send:
             return out
         server, local = self._dirs()
         name = f"kea-etl-hosts-{uuid.uuid4().hex[:8]}.json"
         if self.dry_run:
             self.sent["cache-load"] += 1
-            return out + [_out(r, "loaded") for r, _ in send]
+            return out
         local_file = local / name
         _write_private(local_file, json.dumps([h for _, h in send]))
         try:
             self._send("cache-load", f"{server}/{name}")
         except KeaCommandError as exc:
             local_file.unlink(missing_ok=True)
-            return out + [_out(r, "failed", "Kea refused cache-load", exc.text) for r, _ in send]
+            for r, _ in send:
+                out[slot[id(r)]] = _out(r, "failed", "Kea refused cache-load", exc.text)
+            return out
         local_file.unlink(missing_ok=True)
         # read back: cache-write dumps the cache where we can read it; every host must be there
+        # as it was sent
         check = f"kea-etl-verify-{uuid.uuid4().hex[:8]}.json"
         self._send("cache-write", f"{server}/{check}")
         try:
             dumped = json.loads((local / check).read_text())
         finally:
             (local / check).unlink(missing_ok=True)
-        present = {(*(_identifier(h) or ("", "")), h.get("subnet-id4", 0), h.get("subnet-id6", 0)):
-                   h for h in dumped}
+        present = {(*(_identifier(h) or ("", "")), *where(h)): h for h in dumped}
         for res, host in send:
-            got = present.get((res.identifier_type, res.identifier, host["subnet-id4"],
-                               host["subnet-id6"]))
-            if got is not None and _same_addresses(got, host):
-                out.append(_out(res, "loaded"))
-            else:
-                out.append(_out(res, "failed", "not in the host cache after cache-load",
-                                f"cache-write of {self.server} does not show it"))
+            got = present.get((res.identifier_type, res.identifier, *where(host)))
+            if got is None:
+                out[slot[id(res)]] = _out(res, "failed", "not in the host cache after cache-load",
+                                          f"cache-write of {self.server} does not show it")
+            elif diffs := differences(got, host, res.family):
+                out[slot[id(res)]] = _out(res, "failed", "not in the host cache as sent",
+                                          f"cache-write of {self.server} shows it with other "
+                                          f"{_describe(got, host, res.family, diffs)}")
         return out
 
     # -- 3. config-set -----------------------------------------------------------------------
@@ -296,33 +542,27 @@ class ReservationLoader:
                                 f"subnet {res.subnet_id} does not exist on {self.server}"))
                 continue
             listed: list[dict[str, Any]] = container.setdefault("reservations", [])
-            host = res.to_kea_host()
             mine = (res.identifier_type, res.identifier)
-            same_id = next((i for i, h in enumerate(listed) if _identifier(h) == mine), None)
-            if same_id is not None and _same_addresses(listed[same_id], host):
-                out.append(_out(res, "already_present"))
+            held = next((h for h in listed if _identifier(h) == mine), None)
+            ours = _replacement(res, held)
+            final, note = self._judge_held(res, ours, held)
+            if final is not None:
+                out.append(final)
                 continue
-            ip4, ip6, pfx = _addresses(host)
-            taken = next((h for h in listed if _identifier(h) != mine and (
-                (ip4 and _addresses(h)[0] == ip4)
-                or set(ip6) & set(_addresses(h)[1]) or set(pfx) & set(_addresses(h)[2]))), None)
-            if taken is not None:
-                out.append(_out(res, "conflict", "conflict",
-                                f"address reserved for {_identifier(taken)} in subnet "
-                                f"{res.subnet_id}; left alone"))
+            wanted = set(_address_list(ours))
+            takers = [(addr, h) for h in listed if _identifier(h) != mine
+                      for addr in _address_list(h) if addr in wanted]
+            final, note2 = self._judge_takers(res, takers)
+            if final is not None:
+                out.append(final)
                 continue
-            if same_id is not None:
-                detail = (f"Kea reserves {_addresses(listed[same_id])} for {res.identifier_type} "
-                          f"{res.identifier}")
-                if self.on_conflict != "overwrite":
-                    out.append(_out(res, "conflict", "conflict",
-                                    detail + "; left alone (use --on-conflict overwrite)"))
-                    continue
-                listed[same_id] = host
-                out.append(_out(res, "loaded", "conflict overwritten", detail))
+            gone = {id(h) for _, h in takers}
+            if held is not None:  # replaced where it stood
+                listed[next(i for i, h in enumerate(listed) if h is held)] = ours
             else:
-                listed.append(host)
-                out.append(_out(res, "loaded"))
+                listed.append(ours)
+            listed[:] = [h for h in listed if id(h) not in gone]
+            out.append(self._written(res, note, note2))
             changed = True
         if not changed:
             return out
