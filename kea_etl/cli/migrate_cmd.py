@@ -140,8 +140,10 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
               help="kea: requests in flight at once [default: 4].")
 @click.option("--mode", type=click.Choice(["add", "upsert"]), default=None,
-              help="kea:/kea-sql: add new leases only (default), or upsert: replace the same "
-                   "client's lease when it differs (lease4-update / lease6-update).")
+              help="kea:/kea-sql: add new leases and hosts only (default: what the target "
+                   "holds for the same client is kept and reported), or upsert: replace the same "
+                   "client's lease or host reservation when it differs (lease4-update / "
+                   "lease6-update, reservation-update).")
 @click.option("--on-conflict", "on_conflict", type=click.Choice(["skip", "overwrite"]),
               default=None, help="kea:/kea-sql: an address held by ANOTHER client: report and "
                                  "leave it (skip, default) or overwrite it.")

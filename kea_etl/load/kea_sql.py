@@ -14,9 +14,11 @@ the *session* time zone: the connection sets ``time_zone = '+00:00'`` so the val
 are the UTC epoch it expects. Kea caps an infinite lifetime's expiry at ``MAX_DB_TIME``
 (2038-01-19 03:14:07 UTC, the largest MySQL TIMESTAMP); so does this loader.
 
-A host already in the database (same identifier and subnet) with the same addresses, hostname and
-option-data is ``already_present``; with the same addresses it is updated, and its option rows are
-replaced as a whole in the same transaction; with other addresses it is a conflict.
+A host already in the database (same identifier and subnet) with the same addresses, hostname,
+option-data, client classes, next-server, boot file name and user context is ``already_present``;
+with the same addresses but other details it is kept (``--mode add``, reported with the fields
+that differ) or updated (``--mode upsert``: its option rows replaced as a whole in the same
+transaction); with other addresses it is a conflict unless ``on_conflict="overwrite"``.
 
 Before writing a batch it reads the rows already at those addresses: identical rows count as
 ``already_present`` and are not written (a second run changes nothing and says so); a row of
@@ -31,6 +33,7 @@ named by ``KEA_ETL_DB_PASSWORD_FILE``, or (PostgreSQL) libpq's own ``PGPASSWORD`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -441,8 +444,10 @@ class KeaSqlLoader:
             options = _option_rows(res)
         except ValueError as exc:
             return _outcome(item, "failed", "option-data not writable", str(exc))
-        cur.execute(f"SELECT host_id, ipv4_address, hostname FROM hosts WHERE dhcp_identifier = %s"
-                    f" AND dhcp_identifier_type = %s AND {subnet_col} = %s",
+        fam = "dhcp4" if res.family == 4 else "dhcp6"
+        cur.execute(f"SELECT host_id, ipv4_address, hostname, {fam}_client_classes, "
+                    "dhcp4_next_server, dhcp4_boot_file_name, user_context FROM hosts "
+                    f"WHERE dhcp_identifier = %s AND dhcp_identifier_type = %s AND {subnet_col} = %s",
                     (ident, code, res.subnet_id))
         row = cur.fetchone()
         v6 = sorted([(str(a), 128, 0) for a in res.ip_addresses]
@@ -460,8 +465,8 @@ class KeaSqlLoader:
                         (host_id, HOST_SCOPE))
             held_opts = _option_key([(int(c), bytes(v) if v is not None else None, f, s, bool(p), u)
                                      for c, v, f, s, p, u in cur.fetchall()], res.family)
-            if (held4 == ipv4 and held6 == v6 and (row[2] or "") == res.hostname
-                    and held_opts == _option_key(options, res.family)):
+            differ = _host_differences(row, res, held_opts == _option_key(options, res.family))
+            if held4 == ipv4 and held6 == v6 and not differ:
                 return _outcome(item, "already_present", None, None)
             if held4 != ipv4 or held6 != v6:
                 detail = (f"the database reserves other addresses for {res.identifier_type} "
@@ -469,6 +474,11 @@ class KeaSqlLoader:
                 if self.on_conflict != "overwrite":
                     return _outcome(item, "conflict", "conflict",
                                     detail + "; left alone (use --on-conflict overwrite)")
+            elif self.mode == "add":
+                # as for leases and for kea: targets: the database's host is kept in add mode
+                return _outcome(item, "already_present",
+                                "the database holds this host with other details; kept it",
+                                f"{', '.join(differ)} differ; use --mode upsert to replace it")
             self._count("hosts updates", 1)
             cur.execute("UPDATE hosts SET ipv4_address = %s, hostname = %s, "
                         "dhcp4_next_server = %s, dhcp4_boot_file_name = %s, user_context = %s, "
@@ -574,6 +584,32 @@ def _judged(item: LoadRecord, status: str, detail: str | None) -> Outcome:
                         "the database holds this client's lease with another expiry; kept it",
                         detail)
     return _outcome(item, status, "conflict" if status == "conflict" else None, detail)
+
+
+def _host_differences(row: Sequence[Any], res: Reservation, same_options: bool) -> list[str]:
+    """Names of the details (not addresses) in which a hosts row differs from ``res``; row is
+    (host_id, ipv4_address, hostname, client_classes, next_server, boot_file_name, user_context)."""
+    out = []
+    if (row[2] or "") != res.hostname:
+        out.append("hostname")
+    if not same_options:
+        out.append("option-data")
+    held_classes = tuple(c.strip() for c in (row[3] or "").split(",") if c.strip())
+    if held_classes != tuple(res.client_classes):
+        out.append("client-classes")
+    if (int(row[4]) if row[4] else None) != (int(res.next_server) if res.next_server else None):
+        out.append("next-server")
+    if (row[5] or "") != (res.boot_file_name or ""):
+        out.append("boot-file-name")
+    held_ctx = row[6]
+    if isinstance(held_ctx, bytes | bytearray):
+        held_ctx = held_ctx.decode("utf-8")
+    if isinstance(held_ctx, str):
+        with contextlib.suppress(ValueError):  # not JSON: compared as text, so it differs
+            held_ctx = json.loads(held_ctx) if held_ctx else None
+    if (held_ctx or None) != (dict(res.user_context) if res.user_context else None):
+        out.append("user-context")
+    return out
 
 
 def _packed6(text: str) -> bytes:

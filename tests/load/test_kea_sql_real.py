@@ -338,12 +338,18 @@ def test_host_options_written_replaced_and_compared(kea_db: tuple[str, str],
     assert (again.loaded, again.already_present) == (2, 2)
     assert "dhcp4_options inserts" not in loader.would_send
 
-    # other options, same addresses: the host is updated and its option rows replaced
-    changed = replace(hosts[0], option_data=(_opt("routers", 3, "10.99.0.254"),
-                                             {"name": "ntp-servers", "data": "10.99.0.124",
-                                              "always-send": True}))
+    # other options and hostname, same addresses: kept in add mode (the fields named), ...
+    changed = replace(hosts[0], hostname="pxe-2", option_data=(
+        _opt("routers", 3, "10.99.0.254"),
+        {"name": "ntp-servers", "data": "10.99.0.124", "always-send": True}))
+    kept = RunReport()
+    KeaSqlLoader(url).load(_items([changed]), kept)
+    assert (kept.loaded, kept.already_present, kept.failed) == (1, 1, 0)
+    assert kept.problems[0].detail == "hostname, option-data differ; use --mode upsert to replace it"
+    assert len(_option_rows(url)["dhcp4_options"]) == len(OPTIONS4)  # nothing written
+    # ... and in upsert mode the host is updated and its option rows replaced
     upd = RunReport()
-    KeaSqlLoader(url).load(_items([changed]), upd)
+    KeaSqlLoader(url, mode="upsert").load(_items([changed]), upd)
     assert (upd.loaded, upd.already_present, upd.failed) == (1, 0, 0)
     assert _option_rows(url)["dhcp4_options"] == [
         (PXE_MAC, 3, "dhcp4", "10.99.0.254", None, False, 3, None),
@@ -574,3 +580,32 @@ def test_kea3_schema_leases6_read_back_by_kea3(kea3_db: tuple[str, str], kea_fac
     again = RunReport()
     KeaSqlLoader(url).load(_items(LEASES6), again)
     assert (again.already_present, again.loaded, again.failed) == (3, 3, 0)
+
+
+def test_host_details_compared_kept_in_add_replaced_in_upsert(kea_db: tuple[str, str]) -> None:
+    """Every detail kea-sql writes takes part in the re-run comparison: client classes,
+    next-server, boot file name and user context round-trip as equal, and a change to each is
+    kept (named) in add mode and written in upsert mode."""
+    _, url = kea_db
+    _wipe(url)
+    host = Reservation(family=4, identifier_type="hw-address", identifier="00:aa:bb:cc:dd:07",
+                       subnet_id=1, ipv4_address=IPv4Address("192.0.2.207"), hostname="pxe",
+                       client_classes=("pxe", "lab"), next_server=IPv4Address("192.0.2.1"),
+                       boot_file_name="pxelinux.0", user_context={"site": "a"})
+    assert KeaSqlLoader(url).load(_items([host]), RunReport()) is None
+    again = RunReport()
+    KeaSqlLoader(url).load(_items([host]), again)
+    assert (again.already_present, again.problems) == (1, [])
+    changed = replace(host, client_classes=("pxe",), next_server=IPv4Address("192.0.2.2"),
+                      boot_file_name="ipxe.efi", user_context={"site": "b"})
+    kept = RunReport()
+    KeaSqlLoader(url).load(_items([changed]), kept)
+    assert kept.already_present == 1
+    assert kept.problems[0].detail == ("client-classes, next-server, boot-file-name, user-context "
+                                       "differ; use --mode upsert to replace it")
+    up = RunReport()
+    KeaSqlLoader(url, mode="upsert").load(_items([changed]), up)
+    assert (up.loaded, up.already_present, up.failed) == (1, 0, 0)
+    final = RunReport()
+    KeaSqlLoader(url).load(_items([changed]), final)
+    assert (final.already_present, final.problems) == (1, [])
