@@ -83,6 +83,15 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
     if (kea_url is None) == (against is None):
         raise click.UsageError("give exactly one of --kea URL (a running Kea) or --against PATH "
                                "(Kea's lease file, a directory holding it, or a kea-etl export)")
+    if against is not None:
+        ctx = click.get_current_context()
+        server_only = [f"--{name.replace('_', '-')}" for name in
+                       ("service", "page_size", "user", "password_env", "password_file", "ca_file",
+                        "cert_file", "key_file", "insecure", "timeout")
+                       if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+        if server_only:
+            raise click.UsageError(f"{', '.join(server_only)} only apply to --kea (a running "
+                                   "server), not to --against")
     if against is not None and kea_config is None:
         raise click.UsageError("--against needs --kea-config KEA.json (the target's subnets, for "
                                "the migration policy and the per-subnet counts)")

@@ -513,7 +513,10 @@ def test_usage_errors(tmp_path: Path) -> None:
     for args, text in (
             ([], "give exactly one of --kea URL"),
             (["--kea", "unix:///x.sock", "--against", str(tmp_path)], "give exactly one of"),
-            (["--against", str(tmp_path)], "--against needs --kea-config")):
+            (["--against", str(tmp_path)], "--against needs --kea-config"),
+            (["--against", str(tmp_path), "--kea-config", str(tmp_path / "k.json"),
+              "--service", "dhcp4", "--insecure"],
+             "--service, --insecure only apply to --kea (a running server), not to --against")):
         res = CliRunner().invoke(main, base + args, prog_name="kea-etl")
         assert res.exit_code == 2, res.output
         assert "Usage: kea-etl reconcile" in res.stderr and text in res.stderr
