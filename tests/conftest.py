@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.harness import recording
-from tests.harness.ha import HAPair, start_ha_pair
+from tests.harness.ha import HAPair, shared_pair, start_ha_pair
 from tests.harness.kea import KeaServer, KeaStartError, start_kea
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,19 +212,7 @@ def _ha_pair_session() -> Iterator[list[HAPair | str]]:
 @pytest.fixture
 def kea_ha_pair(_ha_pair_session: list[HAPair | str]) -> HAPair:
     """Hot-standby pair of Kea 2.x dhcp4 servers on loopback, both without leases."""
-    if _ha_pair_session and isinstance(_ha_pair_session[0], str):
-        pytest.fail(_ha_pair_session[0], pytrace=False)
-    if not _ha_pair_session:
-        try:
-            _ha_pair_session.append(start_ha_pair())
-        except KeaStartError as exc:
-            _ha_pair_session.append(f"Kea HA pair could not start: {exc}")
-            pytest.fail(str(_ha_pair_session[0]), pytrace=False)
-    pair = _ha_pair_session[0]
-    assert isinstance(pair, HAPair)
-    for s in pair.servers:
-        if not s.alive():
-            pytest.fail(f"HA peer {s.label} is no longer running (a test stopped it?)", pytrace=False)
-        s.command("lease4-wipe")
+    pair = shared_pair(_ha_pair_session, start_ha_pair, "Kea HA pair")
+    pair.wipe()
     pair.wait_ready()
     return pair

@@ -11,7 +11,7 @@ configuration are the same for both families; each server keeps its memfile in i
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,3 +148,26 @@ def start_ha_pair(*, pause_primary_in: str | None = None, mode: str = "hot-stand
         for s in servers:
             s.close()
         raise
+
+
+def shared_pair(holder: list[HAPair | str], start: Callable[[], HAPair], what: str) -> HAPair:
+    """The pair a fixture shares across tests: started on first use with ``start()`` and kept
+    in ``holder``; a failed start is kept too, so every later test fails at once with the same
+    message instead of retrying. Fails the test if a peer has stopped (a test stopped it?)."""
+    import pytest
+
+    if holder and isinstance(holder[0], str):
+        pytest.fail(holder[0], pytrace=False)
+    if not holder:
+        try:
+            holder.append(start())
+        except KeaStartError as exc:
+            holder.append(f"{what} could not start: {exc}")
+            pytest.fail(str(holder[0]), pytrace=False)
+    pair = holder[0]
+    assert isinstance(pair, HAPair)
+    for s in pair.servers:
+        if not s.alive():
+            pytest.fail(f"HA peer {s.label} is no longer running (a test stopped it?)",
+                        pytrace=False)
+    return pair

@@ -32,8 +32,7 @@ from kea_etl.load.ha import compare_peers, make_targets_loader
 from kea_etl.load.pause import ServiceWindow
 from kea_etl.records import Lease6
 from kea_etl.report import RunReport
-from tests.harness.ha import HAPair, start_ha_pair
-from tests.harness.kea import KeaStartError
+from tests.harness.ha import HAPair, shared_pair, start_ha_pair
 
 pytestmark = pytest.mark.kea
 
@@ -165,20 +164,10 @@ def _ha6_session() -> Iterator[list[HAPair | str]]:
 def pair6(_ha6_session: list[HAPair | str]) -> HAPair:
     """Hot-standby pair of Kea 2.x kea-dhcp6 servers (sample-data subnets), no leases, DHCP on;
     the primary answers relayed DHCPv6 on [::1]:547."""
-    if _ha6_session and isinstance(_ha6_session[0], str):
-        pytest.fail(_ha6_session[0], pytrace=False)
-    if not _ha6_session:
-        try:
-            _ha6_session.append(start_ha_pair(family=6, subnets=SUBNETS6, primary_extra=SERVE))
-        except KeaStartError as exc:
-            _ha6_session.append(f"Kea DHCPv6 HA pair could not start: {exc}")
-            pytest.fail(str(_ha6_session[0]), pytrace=False)
-    pair = _ha6_session[0]
-    assert isinstance(pair, HAPair)
+    pair = shared_pair(_ha6_session,
+                       lambda: start_ha_pair(family=6, subnets=SUBNETS6, primary_extra=SERVE),
+                       "Kea DHCPv6 HA pair")
     for s in pair.servers:
-        if not s.alive():
-            pytest.fail(f"HA peer {s.label} is no longer running (a test stopped it?)",
-                        pytrace=False)
         s.command("dhcp-enable")
     pair.wipe()
     pair.wait_ready()
