@@ -31,23 +31,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.harness.leasefile import dhcpd_date, quote  # noqa: E402
+
+_HTYPE_ETHER = b"\x01"  # a uid is the hardware type and the MAC (RFC 2132 client identifier)
 AS_OF = 1_795_000_000  # 2026-11-18T08:26:40Z
 LEASE_TIME = 86400
-
-
-def _when(t: int) -> str:
-    tm = time.gmtime(t)
-    return (f"{(tm.tm_wday + 1) % 7} {tm.tm_year}/{tm.tm_mon:02d}/{tm.tm_mday:02d} "
-            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}")
-
-
-def _octal_uid(mac: str) -> str:
-    """dhcpd's quoted uid: htype 1 + MAC, non-printable bytes as octal escapes."""
-    out = ["\\001"]
-    for part in mac.split(":"):
-        b = int(part, 16)
-        out.append(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:03o}")
-    return "".join(out)
 
 
 def _accelerated() -> bool:
@@ -73,8 +63,8 @@ def generate(path: Path, n: int, *, seed: int = 11) -> int:
             ip = (10 << 24) + 2 + idx
             start = AS_OF - rng.randrange(LEASE_TIME // 2) - (LEASE_TIME // 4 if i < unique else 0)
             end = start + LEASE_TIME
-            s = times.get(start) or times.setdefault(start, _when(start))
-            e = times.get(end) or times.setdefault(end, _when(end))
+            s = times.get(start) or times.setdefault(start, dhcpd_date(start))
+            e = times.get(end) or times.setdefault(end, dhcpd_date(end))
             mac = ((0x020000000000 + idx * 7919) & 0xFFFFFFFFFFFF).to_bytes(6, "big").hex(":")
             state = "free" if idx % 10 == 9 else "active"
             block = [f"lease {ip >> 24}.{(ip >> 16) & 255}.{(ip >> 8) & 255}.{ip & 255} {{",
@@ -82,7 +72,8 @@ def generate(path: Path, n: int, *, seed: int = 11) -> int:
                      f"  binding state {state};", "  next binding state free;",
                      "  rewind binding state free;", f"  hardware ethernet {mac};"]
             if idx % 3:
-                block.append(f'  uid "{_octal_uid(mac)}";')
+                uid = quote(_HTYPE_ETHER + bytes.fromhex(mac.replace(":", "")))
+                block.append(f"  uid {uid};")
             if idx % 2:
                 block.append(f'  client-hostname "host-{idx}";')
             block.append("}\n")

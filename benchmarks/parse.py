@@ -40,6 +40,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.harness.leasefile import dhcpd_date, quote  # noqa: E402
 
 _HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
            "# This lease file was written by isc-dhcp-4.4.3-P1\n\n"
@@ -47,25 +50,6 @@ _HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manua
            "authoring-byte-order little-endian;\n\n")
 _LEASE_TIME = 86400
 _HTYPE_ETHER = bytes([1])
-
-
-def _when(t: int) -> str:
-    tm = time.gmtime(t)
-    return (f"{(tm.tm_wday + 1) % 7} {tm.tm_year}/{tm.tm_mon:02d}/{tm.tm_mday:02d} "
-            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}")
-
-
-def _octal_uid(raw: bytes) -> str:
-    out = []
-    for b in raw:
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif 32 <= b < 127:
-            out.append(c)
-        else:
-            out.append(f"\\{b:03o}")
-    return "".join(out)
 
 
 def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
@@ -81,7 +65,7 @@ def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
         if s is None:
             if len(when_cache) > 500_000:
                 when_cache.clear()
-            s = when_cache[t] = _when(t)
+            s = when_cache[t] = dhcpd_date(t)
         return s
 
     with path.open("w", encoding="latin-1", newline="\n") as fh:
@@ -111,7 +95,7 @@ def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
                 lines.append("  rewind binding state active;")
             lines.append(f"  hardware ethernet {macb.hex(':')};")
             if idx % 3:
-                lines.append(f'  uid "{_octal_uid(_HTYPE_ETHER + macb)}";')
+                lines.append(f"  uid {quote(_HTYPE_ETHER + macb)};")
             if idx % 2:
                 lines.append(f'  client-hostname "host-{idx}";')
             lines.append("}\n")

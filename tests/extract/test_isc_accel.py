@@ -23,6 +23,7 @@ from kea_etl.errors import MalformedRecordError
 from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4
+from tests.harness.leasefile import quote
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
@@ -272,11 +273,7 @@ _STATES = st.sampled_from(["active", "free", "abandoned", "backup", "expired", "
 _BYTES = st.binary(max_size=8)
 
 
-def _octal(raw: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:03o}" for b in raw)
-
-
-_UIDS = st.one_of(_BYTES.map(lambda b: f'"{_octal(b)}"'), _BYTES.filter(bool).map(lambda b: b.hex(":")),
+_UIDS = st.one_of(_BYTES.map(quote), _BYTES.filter(bool).map(lambda b: b.hex(":")),
                   st.text(alphabet='0123456789abcdefABCDEF:"\\x; ', max_size=10))
 _HOSTS = st.one_of(st.from_regex(r'"[a-z0-9.-]{0,12}"', fullmatch=True),
                    st.text(alphabet='ab"\\; \xe9', max_size=6).map(lambda t: f'"{t}"'))

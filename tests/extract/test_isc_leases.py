@@ -25,6 +25,7 @@ from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.isc_leases import extract, sniff
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6
+from tests.harness.leasefile import dhcpd_date, quote
 
 DATA = Path(__file__).parent / "data"
 
@@ -391,27 +392,6 @@ def _both_paths(stmts: str, packed: bytes) -> tuple[Any, Any]:
 DATES = st.integers(min_value=0, max_value=2**31 - 86400 * 400)
 STATES = st.sampled_from(["active", "free", "abandoned", "backup", "expired", "released"])
 HOSTNAMES = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20)
-
-
-def dhcpd_date(t: int) -> str:
-    import time
-    tm = time.gmtime(t)
-    return (f"{(tm.tm_wday + 1) % 7} {tm.tm_year}/{tm.tm_mon:02d}/{tm.tm_mday:02d} "
-            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}")
-
-
-def quote(raw: bytes) -> str:
-    """dhcpd's quotify_buf: printable ASCII as is, '"' and '\\' escaped, the rest \\ooo."""
-    out = []
-    for b in raw:
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif 32 <= b < 127:
-            out.append(c)
-        else:
-            out.append(f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
 
 
 @st.composite
