@@ -53,6 +53,7 @@ from tests.harness.dhcpd import (
     run_perfdhcp6,
 )
 from tests.harness.kea import KeaServer
+from tests.harness.leasefile import unescape
 from tests.harness.netns import NetnsPair, netns_available
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,22 +131,6 @@ def kea_extra(family: int, iface: str) -> dict[str, Any]:
 
 
 # -- dhcpd.leases, read independently of kea_etl ------------------------------------------------
-def unescape(quoted: str) -> bytes:
-    """Bytes of a dhcpd.leases quoted string body (\\ooo octal, \\" and \\\\ escapes)."""
-    out = bytearray()
-    i = 0
-    while i < len(quoted):
-        ch = quoted[i]
-        if ch == "\\" and quoted[i + 1:i + 4].isdigit():
-            out.append(int(quoted[i + 1:i + 4], 8))
-            i += 4
-        elif ch == "\\":
-            out.append(ord(quoted[i + 1]))
-            i += 2
-        else:
-            out.append(ord(ch))
-            i += 1
-    return bytes(out)
 
 
 def dhcpd_leases4(text: str) -> dict[str, dict[str, str]]:

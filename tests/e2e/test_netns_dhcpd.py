@@ -27,6 +27,7 @@ from tests.harness.dhcpd import (
     run_perfdhcp4,
     run_perfdhcp6,
 )
+from tests.harness.leasefile import unescape
 from tests.harness.netns import NetnsPair, list_netns, netns_available
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,22 +73,6 @@ def field(body: str, name: str) -> str | None:
     return m.group(1) if m else None
 
 
-def unescape(quoted: str) -> bytes:
-    """The bytes of a dhcpd.leases quoted string body: \\ooo octal, \\" and \\\\ escapes."""
-    out = bytearray()
-    i = 0
-    while i < len(quoted):
-        ch = quoted[i]
-        if ch == "\\" and quoted[i + 1:i + 4].isdigit():
-            out.append(int(quoted[i + 1:i + 4], 8))
-            i += 4
-        elif ch == "\\":
-            out.append(ord(quoted[i + 1]))
-            i += 2
-        else:
-            out.append(ord(ch))
-            i += 1
-    return bytes(out)
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
-"""How dhcpd spells values in a lease file, for the tests and benchmarks that write one."""
+"""How dhcpd spells values in a lease file, for the tests and benchmarks that write or read one
+(independently of kea_etl, so that they can check it)."""
 
 from __future__ import annotations
 
 import time
 
-__all__ = ["dhcpd_date", "quote"]
+__all__ = ["dhcpd_date", "quote", "unescape"]
 
 
 def dhcpd_date(t: int) -> str:
@@ -26,3 +27,21 @@ def quote(raw: bytes) -> str:
         else:
             out.append(f"\\{b:03o}")
     return '"' + "".join(out) + '"'
+
+
+def unescape(quoted: str) -> bytes:
+    """Bytes of a dhcpd.leases quoted string body (\\ooo octal, \\" and \\\\ escapes)."""
+    out = bytearray()
+    i = 0
+    while i < len(quoted):
+        ch = quoted[i]
+        if ch == "\\" and quoted[i + 1:i + 4].isdigit():
+            out.append(int(quoted[i + 1:i + 4], 8))
+            i += 4
+        elif ch == "\\":
+            out.append(ord(quoted[i + 1]))
+            i += 2
+        else:
+            out.append(ord(ch))
+            i += 1
+    return bytes(out)
