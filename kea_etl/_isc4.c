@@ -476,6 +476,19 @@ time_or_none(int64_t t)
     return PyLong_FromLongLong(t);
 }
 
+/* extra[key] = the binding state word p[0..n) (the interned name when it is a known state) */
+static int
+put_state(PyObject *extra, PyObject *key, const char *p, Py_ssize_t n)
+{
+    int st = known_state(p, n);
+    PyObject *o = st >= 0 ? Py_NewRef(S.states[st]) : ascii_str(p, n);
+    if (o == NULL)
+        return -1;
+    int rc = PyDict_SetItem(extra, key, o);
+    Py_DECREF(o);
+    return rc;
+}
+
 /* the Extracted item of a parsed block, as _make4 builds it; NULL with no error = bail */
 static PyObject *
 build(const Block *b, PyObject *source, Py_ssize_t line)
@@ -522,24 +535,9 @@ build(const Block *b, PyObject *source, Py_ssize_t line)
         }
         Py_DECREF(o);
     }
-    if (b->next) {
-        int st = known_state(b->next, b->next_n);
-        o = st >= 0 ? Py_NewRef(S.states[st]) : ascii_str(b->next, b->next_n);
-        if (o == NULL || PyDict_SetItem(extra, S.k_next, o) < 0) {
-            Py_XDECREF(o);
-            goto fail;
-        }
-        Py_DECREF(o);
-    }
-    if (b->rewind) {
-        int st = known_state(b->rewind, b->rewind_n);
-        o = st >= 0 ? Py_NewRef(S.states[st]) : ascii_str(b->rewind, b->rewind_n);
-        if (o == NULL || PyDict_SetItem(extra, S.k_rewind, o) < 0) {
-            Py_XDECREF(o);
-            goto fail;
-        }
-        Py_DECREF(o);
-    }
+    if ((b->next && put_state(extra, S.k_next, b->next, b->next_n) < 0) ||
+        (b->rewind && put_state(extra, S.k_rewind, b->rewind, b->rewind_n) < 0))
+        goto fail;
     PyObject *hostname;
     if (b->host) {
         hostname = b->host_n ? ascii_str(b->host, b->host_n) : Py_NewRef(S.empty);
