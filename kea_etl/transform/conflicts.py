@@ -340,7 +340,7 @@ class ConflictTracker:
         ltype = cols.u32_col(3)
         cltt = cols.u32_col(1)
         alive = np.ones(n, dtype=bool)
-        for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive.copy()):
+        for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive):
             alive[loser] = False
             yield self._conflict("duplicate-address", cols, loser,
                                  f"newer lease for the same address: {self._describe(cols, winner)}")
