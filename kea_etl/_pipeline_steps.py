@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kea_etl import clock
 from kea_etl.errors import ConfigError, KeaEtlError
 from kea_etl.pipeline import Step, StepResult, _as_list
 
@@ -113,7 +114,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
                         parquet_dir=o.get("parquet"), csv_dir=o.get("csv"),
                         page_size=int(o.get("page_size", 1000)),
                         subnets=[int(s) for s in _as_list(o.get("subnets"))] or None,
-                        stats=bool(o.get("stats", True)), exported_at=datetime.now(UTC),
+                        stats=bool(o.get("stats", True)), exported_at=clock.now_datetime(),
                         client_factory=_client_factory(o))
     except KeaEtlError as exc:
         return _error(step, exc)

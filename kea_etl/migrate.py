@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from kea_etl import clock
 from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import Extracted
@@ -107,7 +108,7 @@ def migrate(
         raise ConfigError("no source given")
     resolved = [s if not isinstance(s, str) else resolve_source(s, query=query, mapping=mapping)
                 for s in sources]
-    as_of_epoch = int(time.time()) if as_of is None else epoch(as_of)
+    as_of_epoch = clock.now() if as_of is None else epoch(as_of)
     normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)
     report = RunReport()
     report.extra.update({

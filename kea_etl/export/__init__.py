@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError
 from kea_etl.export.kea_api import (
     LEASE_SCHEMA,
@@ -264,7 +265,7 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                progress: Progress | None = None, max_workers: int | None = None,
                prefetch: int = 2) -> ExportReport:
     """Export every target concurrently; see the module docstring. Never raises for one server."""
-    now = (exported_at or datetime.now(UTC)).astimezone(UTC)
+    now = (exported_at or clock.now_datetime()).astimezone(UTC)
     day = export_date or now.date()
     wh = Warehouse(warehouse) if isinstance(warehouse, str) else warehouse
     report = ExportReport(exported_at=now, export_date=day,

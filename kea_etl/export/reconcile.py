@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.extract.base import Extracted
@@ -201,7 +202,7 @@ class ReconcileResult:
     source_name: str = ""
     server: str = ""
     kea_version: str = ""
-    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    generated_at: datetime = field(default_factory=clock.now_datetime)
     matched: int = 0
     missing: int = 0
     extra: int = 0
@@ -516,7 +517,7 @@ def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Map
     from kea_etl.transform.subnets import SubnetMap
 
     family, config = _config_family(kea_config)
-    now = int(as_of if as_of is not None else datetime.now(UTC).timestamp())
+    now = int(as_of if as_of is not None else clock.now())
     smap = SubnetMap.from_config(config)
     normalizer = Normalizer(smap, as_of=now, abandoned=abandoned)  # type: ignore[arg-type]
     res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name)
