@@ -34,6 +34,7 @@ SHIFT_S = SHIFT_DAYS * 86400
 ANCHOR = 1795813200
 
 LATER_DIR = Path(__file__).resolve().parent / "later"
+FAKETIME_LIBS = Path("/usr/lib/x86_64-linux-gnu/faketime")
 
 
 def now() -> int:
@@ -41,13 +42,24 @@ def now() -> int:
     return int(time.time()) + SHIFT_S
 
 
-def server_argv(argv: list[str]) -> list[str]:
-    """``argv`` prefixed so that the server runs in the suite's time (unchanged when not shifted)."""
+def server_argv(argv: list[str], *, root: Path | None = None) -> list[str]:
+    """``argv`` prefixed so that the server runs in the suite's time (unchanged when not shifted).
+
+    ``root``: the server runs ``chroot root ...``; libfaketime is preloaded after the chroot, so
+    the host's copy is placed at the same path inside ``root`` (its libc is newer, so the host's
+    build runs there).
+    """
     if not SHIFT_DAYS:
         return list(argv)
     faketime = shutil.which("faketime")
     if faketime is None:
         raise RuntimeError("make test-later needs Debian's faketime (apt-get install faketime)")
+    if root is not None:
+        for lib in FAKETIME_LIBS.glob("libfaketime*.so*"):
+            inside = root / lib.relative_to("/")
+            if not inside.exists():
+                inside.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(lib, inside)
     return [faketime, "-f", f"{SHIFT_DAYS:+d}d", *argv]
 
 

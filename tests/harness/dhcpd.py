@@ -20,6 +20,7 @@ clients can be brought back later (after a cutover to Kea, say):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.harness import clock
 from tests.harness.netns import NetnsPair
 
 DHCPD = "dhcpd"
@@ -114,8 +116,9 @@ class Dhcpd:
     @property
     def argv(self) -> list[str]:
         assert self.conf_path is not None
-        return [DHCPD, f"-{self.family}", "-f", "-cf", str(self.conf_path), "-lf", str(self.lease_path),
-                "-pf", str(self.pid_path), *self.extra_args, self.net.srv_if]
+        return clock.server_argv([DHCPD, f"-{self.family}", "-f", "-cf", str(self.conf_path),
+                                  "-lf", str(self.lease_path), "-pf", str(self.pid_path),
+                                  *self.extra_args, self.net.srv_if])
 
     def log(self) -> str:
         """Everything dhcpd wrote to stdout/stderr so far (it logs there with -f)."""
@@ -180,7 +183,9 @@ class Dhcpd:
         if self._proc is None:
             return
         if self._proc.poll() is None:
-            os.kill(self._proc.pid, signal.SIGTERM)
+            # dhcpd's own pid: under faketime (make test-later) the Popen child is faketime, which
+            # waits for dhcpd and exits with it.
+            os.kill(self.pid or self._proc.pid, signal.SIGTERM)
             try:
                 self._proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -193,6 +198,9 @@ class Dhcpd:
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
+            if self.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
             self._proc.kill()
             self._proc.wait(5)
 

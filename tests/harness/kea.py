@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.harness import recording
+from tests.harness import clock, recording
 
 KEA3_ROOT_DEFAULT = "/var/cache/kea-etl/kea3-rootfs"
 START_TIMEOUT = 20.0
@@ -374,7 +374,7 @@ class KeaServer:
         argv = [self.daemon, "-c", self.kea_path(self.config_path)]
         if self.root is not None:
             argv = ["chroot", str(self.root), *argv]
-        argv = [*self.argv_prefix, *argv]
+        argv = [*self.argv_prefix, *clock.server_argv(argv, root=self.root)]
         with self.stdout_file.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(),
                                          cwd=self.dir, start_new_session=True,
