@@ -270,7 +270,7 @@ def test_hosts_and_reserved_for_other(tmp_path: Path, kea4: Path) -> None:
     data = json.loads((tmp_path / "r.json").read_text())
     [warning] = [p for p in data["problems"] if p["kind"] == "warning"]
     assert warning["key"] == "192.0.2.50" and "hw-address 00:00:00:00:00:aa" in warning["detail"]
-    fragment = json.loads((out / "reservations.json").read_text())
+    fragment = json.loads((out / "reservations4.json").read_text())
     hosts = fragment["Dhcp4"]["subnet4"][0]["reservations"]
     assert hosts == [{"hw-address": "00:00:00:00:00:aa", "ip-address": "192.0.2.50",
                       "hostname": "printer"}]

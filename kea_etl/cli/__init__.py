@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -26,9 +26,48 @@ COMMANDS = {
 }
 
 
+class StrictCommand(click.Command):
+    """A click command that refuses a single-valued option given more than once.
+
+    click itself keeps the last value (``--service dhcp4 --service dhcp6`` silently became
+    dhcp6 and every v4 lease then failed as "wrong address family"). The parser records every
+    option occurrence in order, so one check here covers every option of every command:
+    an option that is not ``multiple`` and not a counter may appear once (a ``--x/--no-x`` pair
+    counts as one option). Usage error, exit 2.
+    """
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_once(args: list[str]) -> Any:
+            opts, largs, order = parse(args=args)
+            if not ctx.resilient_parsing:
+                _refuse_repeats(ctx, order)
+            return opts, largs, order
+
+        setattr(parser, "parse_args", parse_once)  # noqa: B010 - wraps this parser only
+        return parser
+
+
+def _refuse_repeats(ctx: click.Context, order: list[click.Parameter]) -> None:
+    seen: set[int] = set()
+    for param in order:
+        if not isinstance(param, click.Option) or param.multiple or param.count:
+            continue
+        if id(param) in seen:
+            names = "/".join(param.opts + param.secondary_opts)
+            raise click.UsageError(f"option {names} given more than once; it takes one value "
+                                   "(give it once)", ctx=ctx)
+        seen.add(id(param))
+
+
 class _LazyGroup(click.Group):
     """A click group whose sub-command modules are imported on first use (they register
-    themselves on ``main`` with ``@main.command`` when imported)."""
+    themselves on ``main`` with ``@main.command`` when imported). Its commands are
+    :class:`StrictCommand` s."""
+
+    command_class = StrictCommand
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))

@@ -67,7 +67,8 @@ def _top(counts: dict[str, int], n: int = 6) -> str:
 def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run: bool) -> str:
     rate = report.read / seconds if seconds > 0 else 0.0
     lines = [f"kea-etl migrate: {report.read} read, {report.loaded} loaded, "
-             f"{report.skipped_total} skipped, {report.failed} failed "
+             f"{report.skipped_total} skipped, {report.failed} failed, "
+             f"{report.warnings_total} statement(s) not translated "
              f"({seconds:.1f} s, {rate:,.0f} records/s)"]
     if report.skipped:
         lines.append(f"  skipped: {_top(dict(report.skipped))}")
@@ -76,6 +77,12 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     warned = report.extra.get("warnings") or {}
     if warned:
         lines.append(f"  warnings (loaded anyway): {_top(warned)}")
+    if report.warnings:
+        more = report.warnings_total - _SHOW_PROBLEMS
+        lines.append("  not translated (every one is in the report's source_warnings):")
+        lines.extend(f"    {w}" for w in report.warnings[:_SHOW_PROBLEMS])
+        if more > 0:
+            lines.append(f"    ... and {more} more")
     shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]
     if shown:
         lines.append("  first problems:")
@@ -109,7 +116,8 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--to", "targets", required=True, multiple=True, metavar="TARGET",
               help="Where to load: memfile:OUTDIR (writes kea-leases4.csv / kea-leases6.csv and "
-                   "reservations.json into OUTDIR); kea:URL (a running Kea: kea:unix:///PATH, "
+                   "reservations4.json / reservations6.json into OUTDIR); kea:URL (a running Kea: "
+                   "kea:unix:///PATH, "
                    "kea:http://HOST:PORT, kea:https://...); kea-sql:postgresql://USER@HOST/DB or "
                    "kea-sql:mysql://USER@HOST/DB (Kea's own database; password from "
                    "KEA_ETL_DB_PASSWORD). Give --to kea:URL twice for the two peers of a Kea HA "

@@ -17,10 +17,14 @@ The files are written exactly as Kea's ``CSVLeaseFile4/6`` read them:
   name only at :meth:`MemfileLoader.commit`, after conflicts decided at the end have been taken
   out. A crash or an exception leaves no new file (and any old one untouched).
 
-Host reservations go to ``reservations.json``, a Kea configuration fragment to merge into the
-server's configuration::
+Host reservations go to one file per family, ``reservations4.json`` and ``reservations6.json``,
+each a Kea configuration fragment to merge into that server's configuration::
 
     {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "reservations": [...]}]}}
+
+A run writes only the families it has hosts for, so a run with v6 hosts into the directory of an
+earlier v4 run leaves ``reservations4.json`` as it was (one shared file lost the other family's
+hosts).
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ __all__ = [
     "KEA_VERSIONS",
     "LEASES4_FILE",
     "LEASES6_FILE",
-    "RESERVATIONS_FILE",
+    "RESERVATIONS4_FILE",
+    "RESERVATIONS6_FILE",
     "MemfileLoader",
     "escape",
     "format_lease4",
@@ -57,7 +62,8 @@ __all__ = [
 
 LEASES4_FILE = "kea-leases4.csv"
 LEASES6_FILE = "kea-leases6.csv"
-RESERVATIONS_FILE = "reservations.json"
+RESERVATIONS4_FILE = "reservations4.json"
+RESERVATIONS6_FILE = "reservations6.json"
 
 HEADER4_22 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id",
               "fqdn_fwd", "fqdn_rev", "hostname", "state", "user_context")
@@ -208,7 +214,7 @@ class _TempCSV:
 
 
 class MemfileLoader:
-    """Write accepted records as Kea memfile CSVs (and reservations.json) into ``outdir``."""
+    """Write accepted records as Kea memfile CSVs (and reservations4/6.json) into ``outdir``."""
 
     can_retract = True
 
@@ -224,7 +230,7 @@ class MemfileLoader:
         self._files: dict[int, _TempCSV] = {}
         self._counts = {4: 0, 6: 0}
         self._hosts: dict[int, dict[int, list[dict[str, Any]]]] = {4: {}, 6: {}}
-        self._host_count = 0
+        self._host_count = {4: 0, 6: 0}
         self._committed: dict[str, Any] | None = None
         if not dry_run:
             try:
@@ -271,7 +277,7 @@ class MemfileLoader:
                 raise _write_error(self.outdir, exc) from exc
             if isinstance(rec, Reservation):
                 self._hosts[rec.family].setdefault(rec.subnet_id, []).append(rec.to_kea_host())
-                self._host_count += 1
+                self._host_count[rec.family] += 1
             else:
                 raise TypeError(f"MemfileLoader cannot load {type(rec).__name__}")
             report.loaded += 1
@@ -302,12 +308,14 @@ class MemfileLoader:
                     f.commit()
             if f is not None or (self.dry_run and self._counts[family]):
                 files[str(self.outdir / name)] = self._counts[family]
-        if self._host_count:
-            path = self.outdir / RESERVATIONS_FILE
+        for family, name in ((4, RESERVATIONS4_FILE), (6, RESERVATIONS6_FILE)):
+            if not self._host_count[family]:
+                continue  # the other family's file, from an earlier run, stays as it is
+            path = self.outdir / name
             if not self.dry_run:
                 with _io_errors(path):
-                    write_json_atomic(path, self._reservations_fragment(), mode=0o640)
-            files[str(path)] = self._host_count
+                    write_json_atomic(path, self._reservations_fragment(family), mode=0o640)
+            files[str(path)] = self._host_count[family]
         self._files.clear()
         self._committed = {"target": self.name, "kea_version": self.kea_version,
                            "dry_run": self.dry_run, "files": files}
@@ -318,12 +326,10 @@ class MemfileLoader:
             f.abort()
         self._files.clear()
 
-    def _reservations_fragment(self) -> dict[str, Any]:
+    def _reservations_fragment(self, family: int) -> dict[str, Any]:
         fragment: dict[str, Any] = {}
-        for family in (4, 6):
-            per_subnet = self._hosts[family]
-            if not per_subnet:
-                continue
+        per_subnet = self._hosts[family]
+        if per_subnet:
             section: dict[str, Any] = {}
             subnets = []
             for sid in sorted(per_subnet):

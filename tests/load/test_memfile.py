@@ -132,13 +132,13 @@ def test_writes_files_and_reservations(tmp_path: Path) -> None:
                          b"fqdn_rev,hostname,state,user_context\n")
     assert b"\r" not in v4 and v4.count(b"\n") == 4 and b"a&#x2cb" in v4
     assert (out / "kea-leases6.csv").read_text().count("\n") == 2
-    frag = json.loads((out / "reservations.json").read_text())
+    frag = json.loads((out / "reservations4.json").read_text())
     assert frag == {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "reservations": [
         {"hw-address": "aa:aa:aa:aa:aa:aa", "ip-address": "192.0.2.200", "hostname": "printer"}]}]}}
     assert result["files"] == {str(out / "kea-leases4.csv"): 3, str(out / "kea-leases6.csv"): 1,
-                               str(out / "reservations.json"): 1}
+                               str(out / "reservations4.json"): 1}
     assert sorted(p.name for p in out.iterdir()) == ["kea-leases4.csv", "kea-leases6.csv",
-                                                     "reservations.json"]  # no temp files left
+                                                     "reservations4.json"]  # no temp files left
 
 
 def test_retract_drops_exactly_the_losing_rows(tmp_path: Path) -> None:
@@ -194,3 +194,31 @@ def test_unwritable_outdir(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot create output directory"):
         MemfileLoader(blocker / "sub")
+
+
+def test_v4_then_v6_hosts_into_one_outdir_keep_both_families(tmp_path: Path) -> None:
+    """Two runs into one OUT (v4 hosts, then v6 hosts): neither family's reservations are lost
+    (one shared reservations.json used to be replaced by the second run)."""
+    from click.testing import CliRunner
+
+    from kea_etl.cli import main
+
+    sample = Path(__file__).resolve().parents[2] / "sample-data"
+    out = tmp_path / "out"
+
+    def migrate(conf: str, kea: str) -> dict[str, object]:
+        res = CliRunner().invoke(main, ["migrate", f"isc-conf:{sample / conf}", "--to",
+                                        f"memfile:{out}", "--kea-config", str(sample / kea),
+                                        "--kea-version", "2.2", "--no-progress"])
+        assert res.exit_code == 0, res.output
+        return {p.name: json.loads(p.read_text()) for p in out.glob("reservations*.json")}
+
+    first = migrate("dhcpd.conf", "kea-dhcp4.json")
+    assert list(first) == ["reservations4.json"] and list(first["reservations4.json"]) == ["Dhcp4"]
+    second = migrate("dhcpd6.conf", "kea-dhcp6.json")
+    assert sorted(second) == ["reservations4.json", "reservations6.json"]
+    assert second["reservations4.json"] == first["reservations4.json"]  # untouched
+    assert list(second["reservations6.json"]) == ["Dhcp6"]
+    hosts = [h for s in second["reservations6.json"]["Dhcp6"]["subnet6"]  # type: ignore[index]
+             for h in s["reservations"]]
+    assert hosts

@@ -156,7 +156,7 @@ def test_cli_sample_data_into_real_kea(tmp_path: Path, kea_factory: Callable[...
             cols = written[lease["ip-address"]]
             assert lease["valid-lft"] == int(cols[3 if family == 4 else 2])
             assert lease["subnet-id"] == int(cols[5 if family == 4 else 4])
-    fragment = json.loads((out / "reservations.json").read_text())
+    fragment = json.loads((out / "reservations4.json").read_text())
     assert "Dhcp4" in fragment
 
 
@@ -165,14 +165,15 @@ def test_cli_sample_data_into_real_kea(tmp_path: Path, kea_factory: Callable[...
                          ids=["kea2", "kea3"])
 def test_reservations_fragment_accepted_by_real_kea(tmp_path: Path, kea_factory: Callable[..., Any],
                                                     kea3: bool) -> None:
-    """reservations.json from the sample dhcpd.conf hosts, merged into the subnets, starts a Kea."""
+    """reservations4/6.json from the sample dhcpd.conf hosts, merged into the subnets, starts a Kea."""
     out = tmp_path / "out"
     proc = _run_cli("migrate", str(SAMPLE / "dhcpd.conf"), str(SAMPLE / "dhcpd6.conf"),
                     "--to", f"memfile:{out}", "--kea-config", str(SAMPLE / "kea-dhcp4.json"),
                     "--kea-config", str(SAMPLE / "kea-dhcp6.json"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    fragment = json.loads((out / "reservations.json").read_text())
     for family, conf in ((4, "kea-dhcp4.json"), (6, "kea-dhcp6.json")):
+        fragment = json.loads((out / f"reservations{family}.json").read_text())
+        assert list(fragment) == [f"Dhcp{family}"]
         subnets = _sample_subnets(conf, family)
         hosts = {s["id"]: s["reservations"] for s in fragment[f"Dhcp{family}"][f"subnet{family}"]}
         assert hosts, f"no v{family} reservations"

@@ -225,7 +225,7 @@ def test_state_and_memfile_permissions(tmp_path: Path) -> None:
                         "--kea-config", str(cfg), "--as-of", AS_OF, "--no-progress"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stderr  # the truncated record fails
-    for name in ("kea-leases4.csv", "reservations.json"):  # client MACs and names
+    for name in ("kea-leases4.csv", "reservations4.json"):  # client MACs and names
         mode = (tmp_path / "out" / name).stat().st_mode & 0o777
         assert mode & 0o007 == 0 and mode & 0o020 == 0, (name, oct(mode))
     from kea_etl.load.checkpoint import Checkpoint
