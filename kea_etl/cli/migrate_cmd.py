@@ -67,8 +67,7 @@ def _top(counts: dict[str, int], n: int = 6) -> str:
 def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run: bool) -> str:
     rate = report.read / seconds if seconds > 0 else 0.0
     lines = [f"kea-etl migrate: {report.read} read, {report.loaded} loaded, "
-             f"{report.skipped_total} skipped, {report.failed} failed, "
-             f"{report.warnings_total} statement(s) not translated "
+             f"{report.skipped_total} skipped, {report.failed} failed "
              f"({seconds:.1f} s, {rate:,.0f} records/s)"]
     if report.skipped:
         lines.append(f"  skipped: {_top(dict(report.skipped))}")
@@ -77,12 +76,6 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     warned = report.extra.get("warnings") or {}
     if warned:
         lines.append(f"  warnings (loaded anyway): {_top(warned)}")
-    if report.warnings:
-        more = report.warnings_total - _SHOW_PROBLEMS
-        lines.append("  not translated (every one is in the report's source_warnings):")
-        lines.extend(f"    {w}" for w in report.warnings[:_SHOW_PROBLEMS])
-        if more > 0:
-            lines.append(f"    ... and {more} more")
     shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]
     if shown:
         lines.append("  first problems:")
