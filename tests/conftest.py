@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import recording
+from tests.harness import clock, recording
 from tests.harness.ha import HAPair, shared_pair, start_ha_pair
 from tests.harness.kea import KeaServer, KeaStartError, start_kea
 
@@ -31,10 +31,30 @@ REPO = Path(__file__).resolve().parent.parent
 
 # ---- command recording ---------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
+    _shift_kea_etl_clock()
     path = Path(os.environ.get("KEA_ETL_COMMAND_LOG", REPO / recording.DEFAULT_LOG))
     if recording.RECORDER is None and not hasattr(config, "workerinput"):
         recording.RECORDER = recording.CommandRecorder(path)
     _wrap_kea_client()
+
+
+def _shift_kea_etl_clock() -> None:
+    """Under ``make test-later`` move kea-etl's clock (here and in every Python child, through
+    tests/harness/later/sitecustomize.py) by the shift the servers run with under faketime."""
+    if not clock.SHIFT_DAYS:
+        return
+    import kea_etl.clock
+
+    kea_etl.clock.OFFSET = clock.SHIFT_S
+    paths = [str(clock.LATER_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if clock.SHIFT_DAYS:
+        return (f"kea-etl suite clock: {clock.SHIFT_DAYS:+d} days (servers under faketime, "
+                f"kea_etl.clock moved)")
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -216,3 +236,10 @@ def kea_ha_pair(_ha_pair_session: list[HAPair | str]) -> HAPair:
     pair.wipe()
     pair.wait_ready()
     return pair
+
+
+@pytest.fixture(scope="session")
+def sample_now(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample-data/ as if dhcpd had written it just now (tests/harness/clock.rebased_sample_dir):
+    for tests that give the sample's leases to a live server, whose clock decides what expired."""
+    return clock.rebased_sample_dir(tmp_path_factory.mktemp("sample-now"))

@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from kea_etl.cli import main
+from tests.harness import clock
 from tests.harness.dhcpd import Dhcpd, Dhcpd4, client_macs, run_perfdhcp4
 from tests.harness.ha import HAPair
 from tests.harness.netns import NetnsPair, netns_available
@@ -92,7 +93,7 @@ def test_failover_pair_to_kea_ha_pair(kea_ha_pair: HAPair, tmp_path: Path) -> No
             wait_state(b, "normal")
             # Failover hands out MCLT-long leases while the partner has not acknowledged more
             # (10 s here): judge expiry at the start of the test, not at migration time.
-            as_of = datetime.fromtimestamp(int(time.time()) - 1, UTC).isoformat()
+            as_of = datetime.fromtimestamp(clock.now() - 1, UTC).isoformat()
             # phase 1: the pair serves 40 clients (each peer its half of the hash buckets)
             r1 = run_perfdhcp4(net, clients=40, base_mac=BASE1, rate=50)
             assert r1.received("REQUEST-ACK") == 40, r1.stats

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from kea_etl.export import KeaTarget, run_export, server_label
+from tests.harness import clock
 
 pytestmark = pytest.mark.kea
 
@@ -24,7 +24,7 @@ NIGHT = date(2026, 11, 27)
 
 
 def _fill(srv: Any, n: int = 50) -> None:
-    now = int(time.time())
+    now = clock.now()
     for i in range(n):
         srv.ok("lease4-add", {"ip-address": f"192.0.2.{10 + i}",
                               "hw-address": f"02:00:00:00:00:{i:02x}", "valid-lft": 3600,
@@ -191,7 +191,7 @@ def test_parquet_and_csv_partitions(kea4: Any, tmp_path: Path) -> None:
 
 
 def test_v6_addresses_and_prefixes(kea6: Any, tmp_path: Path) -> None:
-    now = int(time.time())
+    now = clock.now()
     for i in range(5):
         kea6.ok("lease6-add", {"ip-address": f"2001:db8:1::{0x1000 + i:x}",
                                "duid": f"00:03:00:01:02:00:00:00:00:{i:02x}", "iaid": i + 1,

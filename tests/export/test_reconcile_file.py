@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from kea_etl.cli import main
 from kea_etl.export.kea_files import KeaFileLeases
+from tests.harness import clock
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample-data"
@@ -280,7 +280,7 @@ def test_broken_log_agrees_with_live_kea(tmp_path: Path, kea_factory: Callable[.
 
 # ---- Kea's sanity checks and lease file set, differentially against a real Kea ----------------
 
-NOW = int(time.time())
+NOW = clock.now()
 H4 = ("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,"
       "state,user_context")
 H6 = ("address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,"

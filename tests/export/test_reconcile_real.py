@@ -26,6 +26,7 @@ from kea_etl.records import Lease4
 from kea_etl.transform.normalize import Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
 from tests.export.helpers import lease4_block, png_colours, write_leases
+from tests.harness import clock
 
 pytestmark = pytest.mark.kea
 
@@ -75,7 +76,7 @@ def _broken_migration(srv: Any, records: list[Lease4]) -> None:
         if key in ALTERED_EXPIRY:
             args["expire"] += ALTERED_EXPIRY[key]
         srv.ok("lease4-add", args)
-    now = int(time.time())
+    now = clock.now()
     # an extra lease Kea has and the source does not
     srv.ok("lease4-add", {"ip-address": "192.0.2.200", "hw-address": "0a:0b:0c:0d:0e:0f",
                           "valid-lft": 3600, "expire": now + 3000})
@@ -85,7 +86,7 @@ def _broken_migration(srv: Any, records: list[Lease4]) -> None:
 
 
 def test_reconcile_cli_exact_counts_and_fields(kea4: Any, tmp_path: Path) -> None:
-    now = int(time.time())
+    now = clock.now()
     src = _source_file(tmp_path, now)
     records = _policy_records(src, kea4.config, now)
     assert len(records) == 21
@@ -139,7 +140,7 @@ def test_reconcile_cli_exact_counts_and_fields(kea4: Any, tmp_path: Path) -> Non
 
 
 def test_reconcile_all_match_exits_0(kea4: Any, tmp_path: Path) -> None:
-    now = int(time.time())
+    now = clock.now()
     src = _source_file(tmp_path, now)
     for rec in _policy_records(src, kea4.config, now):
         kea4.ok("lease4-add", rec.to_kea_args())
@@ -163,7 +164,7 @@ def test_reconcile_error_exit_2(tmp_path: Path) -> None:
 def test_reconcile_v6_prefix_and_iaid(kea6: Any, tmp_path: Path) -> None:
     """v6: an IA_NA with another IAID, a delegated prefix with another length, one missing."""
     from kea_etl.records import Lease6
-    now = int(time.time())
+    now = clock.now()
     src = [
         Lease6("2001:db8:1::1001", duid="00:03:00:01:aa:bb:cc:00:00:01", iaid=1, valid_lft=4000,
                cltt=now - 100, subnet_id=1, preferred_lft=3000),
@@ -201,7 +202,7 @@ def _chromium() -> str | None:
 def test_html_renders_in_headless_chromium(kea4: Any, tmp_path: Path) -> None:
     chromium = _chromium()
     assert chromium, "Debian's chromium is not installed: run scripts/install-deps"
-    now = int(time.time())
+    now = clock.now()
     src = _source_file(tmp_path, now)
     records = _policy_records(src, kea4.config, now)
     _broken_migration(kea4, records)
@@ -224,7 +225,7 @@ def test_html_renders_in_headless_chromium(kea4: Any, tmp_path: Path) -> None:
 
 def test_html_escapes_every_value(tmp_path: Path) -> None:
     """A hostile hostname / source name cannot inject markup."""
-    now = int(time.time())
+    now = clock.now()
     evil = '<img src=x onerror="alert(1)">'
     a = Lease4("192.0.2.10", hwaddr="00:11:22:33:44:55", valid_lft=3600, cltt=now,
                subnet_id=1, hostname=evil)

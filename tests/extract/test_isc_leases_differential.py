@@ -30,6 +30,7 @@ from isc_dhcp_leases.iscdhcpleases import Lease6 as IscLease6
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.isc_leases import extract
 from kea_etl.records import Lease4, Lease6
+from tests.harness import clock
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
@@ -232,16 +233,17 @@ def dhcpd_test(ns: Netns, tmp: Path, family: int, fixture: Path) -> str:
 
 
 def dhcpd_rewrite(ns: Netns, tmp: Path, family: int, fixture: Path, *, hexids: bool = False) -> Path:
-    """Start dhcpd on a copy of fixture; return the lease file dhcpd rewrote at startup."""
-    lease = tmp / f"rewrite-{fixture.name}"
-    shutil.copy(fixture, lease)
+    """Start dhcpd on a copy of fixture, its dates moved to the suite's now (dhcpd frees what has
+    ended by its clock); return the lease file dhcpd rewrote at startup."""
+    lease = clock.rebased_copy(fixture, tmp / f"rewrite-{fixture.name}")
     pid_file, log = tmp / "dhcpd.pid", tmp / "dhcpd.log"
     pid_file.unlink(missing_ok=True)
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, DHCPD, f"-{family}", "-f", "-d",
-             "-cf", str(_conf(tmp, family, hexids)), "-lf", str(lease), "-pf", str(pid_file),
-             "v0"], stdout=out, stderr=subprocess.STDOUT)
+            ["ip", "netns", "exec", ns.name, *clock.server_argv(
+                [DHCPD, f"-{family}", "-f", "-d", "-cf", str(_conf(tmp, family, hexids)),
+                 "-lf", str(lease), "-pf", str(pid_file), "v0"])],
+            stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -285,7 +287,7 @@ def test_dhcpd_also_reports_the_torn_block(netns: Netns, tmp_path: Path) -> None
 @pytest.mark.parametrize("name", ["v4-states.leases", "v4-history.leases", "v4-extras.leases",
                                   "v4-truncated.leases"])
 def test_dhcpd_rewrite_v4_same_winners(netns: Netns, tmp_path: Path, name: str) -> None:
-    before = ours(DATA / name)
+    before = ours(clock.rebased_copy(DATA / name, tmp_path / f"before-{name}"))
     after = ours(dhcpd_rewrite(netns, tmp_path, 4, DATA / name))
     assert set(after) == set(before)
     for key, item in before.items():
@@ -303,7 +305,7 @@ def test_dhcpd_rewrite_v4_same_winners(netns: Netns, tmp_path: Path, name: str) 
                                               ("v6-no-byte-order.leases", True)])
 def test_dhcpd_rewrite_v6_same_clients(netns: Netns, tmp_path: Path, name: str,
                                        hexids: bool) -> None:
-    before = ours(DATA / name)
+    before = ours(clock.rebased_copy(DATA / name, tmp_path / f"before-{name}"))
     path = dhcpd_rewrite(netns, tmp_path, 6, DATA / name, hexids=hexids)
     text = path.read_text(encoding="latin-1")
     assert ("ia-na \"" not in text) == hexids      # dhcpd rewrote ids in the configured format

@@ -7,7 +7,6 @@ real Kea 2.x loading the same file (``lease4-get-all`` must equal what the extra
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -21,6 +20,7 @@ from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract import kea_memfile
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4, Lease6
+from tests.harness import clock
 
 H4_10 = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname"
 H4_22 = H4_10 + ",state,user_context"
@@ -234,7 +234,7 @@ def test_real_kea_loads_the_same_leases_from_a_log_structured_file(tmp_path: Pat
 
 def _exercise_v4(srv: Any) -> list[Lease4]:
     """Add, update and delete leases over the socket; returns what the server then holds."""
-    now = int(time.time())
+    now = clock.now()
     adds = [
         {"ip-address": "192.0.2.30", "hw-address": "aa:bb:cc:00:00:01", "valid-lft": 3600},
         {"ip-address": "192.0.2.31", "hw-address": "aa:bb:cc:00:00:02",

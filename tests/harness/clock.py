@@ -24,7 +24,8 @@ from pathlib import Path
 
 from tests.harness.leasefile import dhcpd_date
 
-__all__ = ["ANCHOR", "SHIFT_DAYS", "SHIFT_S", "now", "rebase", "rebased_copy", "server_argv"]
+__all__ = ["ANCHOR", "SAMPLE_ANCHOR", "SHIFT_DAYS", "SHIFT_S", "iso", "now", "rebase", "rebased_copy",
+           "rebased_sample", "rebased_sample_dir", "server_argv"]
 
 SHIFT_DAYS = int(os.environ.get("KEA_ETL_TEST_SHIFT_DAYS", "0") or 0)
 SHIFT_S = SHIFT_DAYS * 86400
@@ -33,6 +34,11 @@ SHIFT_S = SHIFT_DAYS * 86400
 # (2026-11-27 21:00:00 UTC): their active leases end after it, their expired ones before it.
 ANCHOR = 1795813200
 
+# When scripts/make-sample-data ran dhcpd to make sample-data/ (see sample-data/README.md); the
+# demo pins --as-of to it. Tests that give the sample to a live server use rebased_sample().
+SAMPLE_ANCHOR = 1795814721
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample-data"
+
 LATER_DIR = Path(__file__).resolve().parent / "later"
 FAKETIME_LIBS = Path("/usr/lib/x86_64-linux-gnu/faketime")
 
@@ -40,6 +46,11 @@ FAKETIME_LIBS = Path("/usr/lib/x86_64-linux-gnu/faketime")
 def now() -> int:
     """UTC epoch seconds in the suite's time (the real time plus the shift)."""
     return int(time.time()) + SHIFT_S
+
+
+def iso(t: int | None = None) -> str:
+    """``t`` (default: now) as kea-etl's ``--as-of`` takes it: ``2026-11-27T21:00:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now() if t is None else t))
 
 
 def server_argv(argv: list[str], *, root: Path | None = None) -> list[str]:
@@ -92,3 +103,22 @@ def rebased_copy(path: Path, dest: Path, *, anchor: int = ANCHOR, to: int | None
     dest.write_bytes(rebase(path.read_bytes().decode("latin-1"), anchor=anchor, to=to)
                      .encode("latin-1"))
     return dest
+
+
+def rebased_sample_dir(dest: Path) -> Path:
+    """A copy of sample-data/ in ``dest`` whose lease files are made "now" (rebased_sample); the
+    configurations are copied as they are (dhcpd.conf includes dhcpd-hosts.conf by a relative
+    path, so they stay side by side)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in SAMPLE_DIR.iterdir():
+        if path.suffix == ".leases":
+            rebased_sample(path.name, dest)
+        elif path.is_file():
+            shutil.copy2(path, dest / path.name)
+    return dest
+
+
+def rebased_sample(name: str, dest: Path) -> Path:
+    """``sample-data/NAME`` with its dates moved so that the moment it was made is now (its active
+    leases are active now, by kea-etl's clock and by a server's under faketime)."""
+    return rebased_copy(SAMPLE_DIR / name, dest, anchor=SAMPLE_ANCHOR)

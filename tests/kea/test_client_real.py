@@ -25,6 +25,7 @@ from kea_etl.errors import (
 )
 from kea_etl.kea import KeaClient
 from kea_etl.records import Lease4
+from tests.harness import clock
 from tests.harness.kea import KeaServer, free_port
 
 SECRET = "kea-etl-test-Pa55"
@@ -143,7 +144,7 @@ def test_lease_roundtrip_and_conflict_kea2(kea4_ca: KeaServer, via: str) -> None
     url, svc = (kea4_ca.socket_url, None) if via == "unix" else (kea4_ca.http_url, "dhcp4")
     assert url
     c = KeaClient.from_url(url, service=svc)
-    lease = Lease4("192.0.2.20", "02:00:00:00:00:20", 3600, int(time.time()), subnet_id=1,
+    lease = Lease4("192.0.2.20", "02:00:00:00:00:20", 3600, clock.now(), subnet_id=1,
                    hostname="h20")
     assert c.lease4_add(lease).result == 0
     got = c.lease4_get("192.0.2.20")

@@ -22,6 +22,7 @@ import pytest
 
 from kea_etl.errors import KeaCommandError, KeaConflictError, KeaUnsupportedError
 from kea_etl.kea import KeaClient
+from tests.harness import clock
 from tests.harness.dhcp_client import RelayClient
 from tests.harness.ha import HAPair, start_ha_pair
 from tests.harness.kea import KeaServer
@@ -356,7 +357,7 @@ def test_lease4_wipe(srv4: KeaServer) -> None:
 
 def test_leases_reclaim(srv4: KeaServer) -> None:
     c = client(srv4)
-    past = int(time.time()) - 100
+    past = clock.now() - 100
     srv4.ok("lease4-add", {"ip-address": "192.0.2.80", "hw-address": "0a:00:00:00:00:80",
                            "valid-lft": 50, "expire": past})
     srv4.ok("lease4-add", {"ip-address": "192.0.2.81", "hw-address": "0a:00:00:00:00:81"})

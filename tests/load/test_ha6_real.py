@@ -32,12 +32,12 @@ from kea_etl.load.ha import compare_peers, make_targets_loader
 from kea_etl.load.pause import ServiceWindow
 from kea_etl.records import Lease6
 from kea_etl.report import RunReport
+from tests.harness import clock
 from tests.harness.ha import HAPair, shared_pair, start_ha_pair
 
 pytestmark = pytest.mark.kea
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE6 = REPO / "sample-data" / "dhcpd6.leases"
 #: the sample data's subnet6 (id 1, 2001:db8:100::/64 with pd-pool 2001:db8:200::/48 -> /56)
 SUBNETS6 = json.loads((REPO / "sample-data" / "kea-dhcp6.json").read_text())["Dhcp6"]["subnet6"]
 LINK = "2001:db8:100::1"  # the relay's link-address: selects subnet 1
@@ -79,13 +79,20 @@ def generated_want(n: int, *, first: int = 0x1000) -> dict[str, tuple[str, str, 
     return want
 
 
-def sample_want() -> dict[str, tuple[str, str, int]]:
+@pytest.fixture(scope="module")
+def sample6(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample-data/dhcpd6.leases with its dates moved to the suite's now (the peers reclaim what
+    has expired by their clock)."""
+    return clock.rebased_sample("dhcpd6.leases", tmp_path_factory.mktemp("sample6"))
+
+
+def sample_want(sample6: Path) -> dict[str, tuple[str, str, int]]:
     """The sample file's current v6 leases, by a second parser (isc_dhcp_leases): the last block
     per address wins; active and not yet expired are loaded."""
     last: dict[str, Any] = {}
-    for lease in IscDhcpLeases(str(SAMPLE6)).get(include_backups=True):
+    for lease in IscDhcpLeases(str(sample6)).get(include_backups=True):
         last[lease.ip] = lease
-    now = time.time()
+    now = clock.now()
     return {ip: ("IA_PD" if x.type == "pd" else "IA_NA", x.duid.hex(":"), x.iaid)
             for ip, x in last.items()
             if x.binding_state == "active" and x.end.timestamp() > now}
@@ -201,12 +208,13 @@ def test_v6_pair_reaches_its_normal_state(pair6: HAPair) -> None:
     assert offered is not None and offered.startswith("2001:db8:100::")
 
 
-def test_sample_v6_leases_on_both_peers_exactly_once(pair6: HAPair, tmp_path: Path) -> None:
-    want = sample_want()
+def test_sample_v6_leases_on_both_peers_exactly_once(pair6: HAPair, tmp_path: Path,
+                                                   sample6: Path) -> None:
+    want = sample_want(sample6)
     assert len(want) == 364
     assert {t for t, _, _ in want.values()} == {"IA_NA", "IA_PD"}
     report = tmp_path / "report.json"
-    args = [str(SAMPLE6), *both(pair6), "--report", str(report), "--pause-service", "--reclaim"]
+    args = [str(sample6), *both(pair6), "--report", str(report), "--pause-service", "--reclaim"]
     r = run(args)
     assert r.exit_code == 0, r.output
     assert held(pair6.primary) == want
@@ -252,7 +260,7 @@ def test_dhcpv6_is_off_during_the_load_and_on_after(pair6: HAPair, tmp_path: Pat
             if i == 150:
                 during.append(solicit("00:03:00:01:02:00:00:00:ee:03", timeout=0.5))
             yield Lease6(address=f"2001:db8:100::{0x2000 + i:x}", duid=duid_of(i), iaid=1,
-                         valid_lft=4000, preferred_lft=3000, cltt=int(time.time()), subnet_id=1)
+                         valid_lft=4000, preferred_lft=3000, cltt=clock.now(), subnet_id=1)
 
     report = RunReport(read=n)
     try:
@@ -415,12 +423,14 @@ def test_dry_run_against_a_v6_pair_writes_and_pauses_nothing(pair6: HAPair,
 
 
 def test_killed_mid_load_into_a_v6_pair_resumes_exactly_once_on_both(pair6: HAPair,
-                                                                     tmp_path: Path) -> None:
-    want = sample_want()
+                                                                     tmp_path: Path,
+                                                                     sample6: Path) -> None:
+    want = sample_want(sample6)
     report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "kea_etl.cli", "migrate", str(SAMPLE6), *both(pair6),
+    argv = [sys.executable, "-m", "kea_etl.cli", "migrate", str(sample6), *both(pair6),
             "--report", str(report), "--workers", "1", "--no-progress"]
-    env = dict(os.environ, PYTHONPATH=str(REPO), KEA_ETL_CRASH_AFTER_BATCHES="2")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               KEA_ETL_CRASH_AFTER_BATCHES="2")
     killed = subprocess.run(argv, env=env, capture_output=True, cwd=tmp_path, timeout=120)
     assert killed.returncode == -9, killed.stderr  # the checkpoint's fault injection: kill -9
     partial = [len(held(s)) for s in pair6.servers]

@@ -21,13 +21,14 @@ from kea_etl.load.api import make_kea_loader
 from kea_etl.load.pause import ServiceWindow
 from kea_etl.records import Lease4
 from kea_etl.report import RunReport
+from tests.harness import clock
 from tests.harness.dhcp_client import RelayClient
 from tests.harness.kea import KeaServer
 
 pytestmark = pytest.mark.kea
 
 REPO = Path(__file__).resolve().parents[2]
-NOW = int(time.time())
+NOW = clock.now()
 
 
 def relay_address() -> str:
