@@ -4,11 +4,12 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help deps demo test lint commands-doc notebook clean soak
+.PHONY: help deps demo test test-later lint commands-doc notebook clean soak
 
 help:
 	@echo "make demo          run kea-etl on the bundled sample data"
 	@echo "make test          install what is missing (apt, .venv, Kea 3 rootfs), then the whole suite"
+	@echo "make test-later    the whole suite as if today were two years ahead (servers under faketime)"
 	@echo "make lint          ruff + mypy --strict on kea_etl/"
 	@echo "make commands-doc  re-run the real-Kea command tests and regenerate docs/commands.md"
 	@echo "make soak          long reliability run: 20 kill/resume trials of 100k leases, big fuzz, GB file"
@@ -22,6 +23,13 @@ demo: deps
 
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Two years ahead: tests generate their dates for that day, Kea and dhcpd run under
+# `faketime -f +730d`, kea-etl's clock is moved by the same amount (tests/harness/clock.py).
+# pytest itself is never run under libfaketime (it breaks Python's timed waits).
+LATER_DAYS ?= 730
+test-later: deps
+	KEA_ETL_TEST_SHIFT_DAYS=$(LATER_DAYS) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check kea_etl tests
