@@ -98,14 +98,40 @@ class AuditExport:
     def servers(self) -> list[str]:
         return sorted(set(self.snapshots["server"]))
 
+    def reference_time(self) -> pd.Timestamp:
+        """The newest export's time (UTC): the notebook's default "now".
+
+        Taken from the lease snapshots, else from the statistics (a server with no lease still
+        exports its per-subnet counts); with neither, the current time.
+        """
+        times = pd.concat([self.snapshots["exported_at"], self.stats["exported_at"]]).dropna()
+        if times.empty:
+            from kea_etl import clock
+
+            return pd.Timestamp(clock.now_datetime()).tz_convert(UTC)
+        return pd.Timestamp(times.max()).tz_convert(UTC)
+
     def summary(self) -> pd.DataFrame:
         """Leases per night, server and family: the first table an auditor looks at."""
         if self.snapshots.empty:
-            return pd.DataFrame(columns=["export_date", "server", "family", "leases",
-                                         "exported_at", "kea_version"])
+            return _empty(["export_date", "server", "family", "leases", "exported_at",
+                           "kea_version"])
         g = self.snapshots.groupby(["export_date", "server", "family"], as_index=False)
         return g.agg(leases=("address", "size"), exported_at=("exported_at", "max"),
                      kea_version=("kea_version", "first"))
+
+
+#: dtypes of the columns of the tables below, for an empty table of the right kind (a notebook
+#: cell calls ``.dt`` on a date column whether or not it has rows)
+_DTYPES = {"export_date": "datetime64[ns]", "exported_at": "datetime64[ns, UTC]",
+           "expire_at": "datetime64[ns, UTC]", "family": "int64", "subnet_id": "int64",
+           "leases": "int64", "assigned": "int64", "declined": "int64", "size": "object",
+           "utilisation": "float64", "pd_utilisation": "float64", "hours_left": "float64"}
+
+
+def _empty(cols: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "float64" if c.startswith("kea_")
+                                                        else object)) for c in cols})
 
 
 def paths_from_env(value: str | None) -> list[Path]:
@@ -220,10 +246,12 @@ def load_parquet(root: str | Path, *, since: date | None = None) -> AuditExport:
     """Read the Parquet tree ``kea-etl export --parquet DIR`` wrote (``DIR/leases``, ``DIR/stats``)."""
     base = Path(root)
     leases = _read_dataset(base / "leases", since)
-    if leases is None:
-        raise KeaEtlError(f"{base}: no leases/ directory: is this a kea-etl Parquet export "
-                          "(run `kea-etl export --parquet DIR` first)?")
     stats = _read_dataset(base / "stats", since)
+    if leases is None and stats is None:
+        raise KeaEtlError(f"{base}: no leases/ or stats/ directory: is this a kea-etl Parquet "
+                          "export (run `kea-etl export --parquet DIR` first)?")
+    if leases is None:  # servers that held no lease: the export wrote statistics only
+        leases = pd.DataFrame(columns=LEASE_COLUMNS)
     snapshots = _finish_leases(leases)
     return AuditExport(snapshots=snapshots, current=_latest_per_server(snapshots),
                        stats=_finish_stats(stats if stats is not None else pd.DataFrame()),
@@ -365,7 +393,7 @@ def pool_utilisation(snapshots: pd.DataFrame, pools: PoolConfig | pd.DataFrame) 
     cols = ["export_date", "server", "family", "subnet_id", "kind", "pool", "size", "assigned",
             "declined", "utilisation"]
     if snapshots.empty or pool_df.empty:
-        return pd.DataFrame(columns=cols)
+        return _empty(cols)
     leases = snapshots[snapshots["state"].isin([STATE_ASSIGNED, STATE_DECLINED])]
     pool = _pool_of(leases, pool_df)
     counted = pd.DataFrame({
@@ -414,7 +442,7 @@ def subnet_utilisation(stats: pd.DataFrame) -> pd.DataFrame:
     cols = ["export_date", "server", "family", "subnet_id", "kea_total", "kea_assigned",
             "kea_declined", "kea_total_pds", "kea_assigned_pds", "utilisation", "pd_utilisation"]
     if stats.empty:
-        return pd.DataFrame(columns=cols)
+        return _empty(cols)
     out = _stat_table(stats)
     out["utilisation"] = (out["kea_assigned"] / out["kea_total"].where(out["kea_total"] > 0))
     out["pd_utilisation"] = (out["kea_assigned_pds"]
@@ -467,15 +495,26 @@ def _client(current: pd.DataFrame) -> pd.Series:
     return v4.where(current["family"] == 4, current["duid"])
 
 
+def _with_client(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``client`` column computed from ``rows`` themselves.
+
+    Never ``subset.assign(client=_client(whole))``: on an EMPTY subset pandas takes the index of
+    the Series it is given, and the result has one all-NaN row per lease of the whole frame
+    (a healthy network's "633 leases expire soon", and int(NaN) in "outside pools").
+    """
+    return rows.assign(client=_client(rows).astype(object))
+
+
 def clients_with_several_leases(current: pd.DataFrame, *, minimum: int = 2) -> pd.DataFrame:
     """Clients (v4: hardware address, else client-id; v6: DUID) holding ``minimum`` or more
     assigned leases of one type on one server. A v6 client with one address and one prefix is
     normal and not listed."""
     cols = ["server", "family", "lease_type", "client", "leases", "addresses", "subnets"]
-    held = current[current["state"] == STATE_ASSIGNED].assign(client=_client(current))
+    held = _with_client(current[current["state"] == STATE_ASSIGNED])
     held = held.dropna(subset=["client"])
     if held.empty:
-        return pd.DataFrame(columns=cols)
+        return held.assign(leases=pd.Series(dtype="int64"), addresses=pd.Series(dtype=object),
+                           subnets=pd.Series(dtype=object))[cols]
     g = held.groupby(["server", "family", "lease_type", "client"], as_index=False).agg(
         leases=("address", "size"),
         addresses=("address", lambda s: ", ".join(sorted(s, key=_addr_key))),
@@ -502,9 +541,9 @@ def leases_outside_pools(current: pd.DataFrame, pools: PoolConfig) -> pd.DataFra
             "hostname", "state_name", "expire_at", "reason"]
     held = current[current["state"].isin([STATE_ASSIGNED, STATE_DECLINED])]
     pool = _pool_of(held, pools.pools)
-    out = held[pool.isna()].assign(client=_client(held))
+    out = _with_client(held[pool.isna()])
     if out.empty:
-        return pd.DataFrame(columns=cols)
+        return out.assign(reason=pd.Series(dtype=object))[cols]
     known = {(int(f), int(s)): int(n) for f, s, n in
              pools.subnets[["family", "subnet_id", "pools"]].itertuples(index=False)}
     kinds = {(int(f), int(s), str(k)) for f, s, k in
@@ -537,9 +576,10 @@ def expiring_soon(current: pd.DataFrame, *, now: datetime,
         raise ValueError("now must be timezone-aware (UTC)")
     ref = pd.Timestamp(now).tz_convert(UTC)
     held = current[(current["state"] == STATE_ASSIGNED) & current["expire_at"].notna()]
-    soon = held[held["expire_at"] <= ref + pd.Timedelta(within)].assign(client=_client(held))
+    soon = _with_client(held[held["expire_at"] <= ref + pd.Timedelta(within)])
     if soon.empty:
-        return pd.DataFrame(columns=cols)
+        return soon.assign(hours_left=pd.Series(dtype="float64"),
+                           status=pd.Series(dtype=object))[cols]
     hours = (soon["expire_at"] - ref).dt.total_seconds() / 3600
     soon = soon.assign(hours_left=hours.round(1),
                        status=["expired, not reclaimed" if h < 0 else "expiring" for h in hours])

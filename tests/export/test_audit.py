@@ -243,7 +243,7 @@ def test_load_reconcile(tmp_path: Path) -> None:
 def test_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(KeaEtlError, match="set KEA_ETL_WAREHOUSE .* or KEA_ETL_PARQUET"):
         audit.load_export()
-    with pytest.raises(KeaEtlError, match=r"no leases/ directory: is this a kea-etl Parquet"):
+    with pytest.raises(KeaEtlError, match=r"no leases/ or stats/ directory: is this a kea-etl Parquet"):
         audit.load_parquet(tmp_path)
     with pytest.raises(KeaEtlError, match="has no table export_runs, lease_snapshots"):
         audit.load_warehouse(f"sqlite:///{tmp_path / 'empty.db'}")
@@ -315,3 +315,55 @@ def test_postgres_warehouse_reads_like_sqlite(exported: dict[str, Any]) -> None:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_healthy_network_nothing_outside_pools_nothing_expiring(
+        tmp_path: Path, exported: dict[str, Any]) -> None:
+    """Every lease in a pool, none near expiry, one lease per client: every table is empty and
+    typed (leases_outside_pools crashed with int(NaN), expiring_soon listed every lease as an
+    all-NaN row: ``subset.assign(client=Series of the whole frame)`` on an empty subset)."""
+    healthy = [_l4("192.0.2.10", "aa:00:00:00:00:01", 1), _l4("192.0.2.11", "aa:00:00:00:00:02", 1),
+               _l4("203.0.113.130", "aa:00:00:00:00:05", 3)]
+    wh = f"sqlite:///{tmp_path / 'wh.db'}"
+    report = run_export([KeaTarget("unix:///fake/kea4.sock", label="kea-a")], families=(4,),
+                        warehouse=wh, exported_at=NIGHT2,
+                        client_factory=lambda url, service: KeaClient.fake(
+                            FakeKea(healthy, [[1, 10, 0, 2, 0], [3, 16, 0, 1, 0]])))
+    assert report.ok, report.to_json()
+    current = audit.load_warehouse(wh).current
+    assert len(current) == 3
+    pools = audit.load_pools([exported["config"]])
+    outside = audit.leases_outside_pools(current, pools)
+    assert outside.empty and "reason" in outside.columns
+    soon = audit.expiring_soon(current, now=NIGHT2)
+    assert soon.empty and list(soon.columns)[-2:] == ["hours_left", "status"]
+    assert soon["expire_at"].dt.strftime("%Y").empty  # what the notebook does with it
+    assert int((soon["hours_left"] < 0).sum()) == 0
+    several = audit.clients_with_several_leases(current)
+    assert several.empty and "leases" in several.columns
+    # all declined: no assigned lease at all, still no phantom rows
+    declined = current.assign(state=1)
+    assert audit.expiring_soon(declined, now=NIGHT2).empty
+    assert audit.clients_with_several_leases(declined).empty
+
+
+def test_server_without_leases(tmp_path: Path, exported: dict[str, Any]) -> None:
+    """A server that held no lease: the export has statistics only; every table is empty and
+    typed, and the reference time is the export's."""
+    wh = f"sqlite:///{tmp_path / 'wh.db'}"
+    parquet = tmp_path / "parquet"
+    report = run_export([KeaTarget("unix:///fake/kea4.sock", label="kea-a")], families=(4,),
+                        warehouse=wh, parquet_dir=parquet, exported_at=NIGHT2,
+                        client_factory=lambda url, service: KeaClient.fake(
+                            FakeKea([], [[1, 10, 0, 0, 0], [3, 16, 0, 0, 0]])))
+    assert report.ok, report.to_json()
+    pools = audit.load_pools([exported["config"]])
+    for export in (audit.load_warehouse(wh), audit.load_parquet(parquet)):
+        assert export.snapshots.empty and export.current.empty
+        assert export.reference_time() == pd.Timestamp(NIGHT2)
+        util = audit.pool_utilisation(export.snapshots, pools)
+        assert util.empty and util["export_date"].dt.strftime("%Y").empty
+        assert audit.leases_outside_pools(export.current, pools).empty
+        assert audit.expiring_soon(export.current, now=NIGHT2).empty
+        per_subnet = audit.leases_per_subnet(export.current, export.stats)
+        assert per_subnet["assigned"].sum() == 0

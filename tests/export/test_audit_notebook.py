@@ -25,10 +25,13 @@ from tests.export.audit_sample import (
     OUTSIDE_POOL_V4,
     SAMPLE,
     SECOND_LEASE_MAC,
+    _subnets,
     build_sample_export,
     run_notebook,
 )
 from tests.export.helpers import png_colours
+from tests.harness import clock
+from tests.harness.leasefile import dhcpd_date, quote
 
 PROBE = r'''
 import json, sys
@@ -188,3 +191,120 @@ def test_committed_notebook_has_outputs_and_is_small() -> None:
     outputs = [o for c in code for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 4
+
+
+# ---- a healthy network and an empty server --------------------------------------------------
+
+HEALTHY_PROBE = r'''
+import json
+print("PROBE " + json.dumps({"outside": len(outside), "soon": len(soon), "several": len(several),
+    "disagree": int((~per_subnet["matches"]).sum()) if "matches" in per_subnet else None,
+    "assigned": int(per_subnet["assigned"].sum()), "pds": int(per_subnet["pds"].sum()),
+    "reference": str(now)}))
+'''
+#: a healthy network's leases, all inside the sample config's pools, none near expiry
+CLEAN_V4 = [f"10.100.0.{i}" for i in range(20, 30)] + [f"10.101.0.{i}" for i in range(120, 125)]
+CLEAN_V6 = [f"2001:db8:100::{0x1000 + i:x}" for i in range(1, 5)]
+
+
+def _clean_network_leases(tmp: Path, now: int) -> tuple[Path, Path]:
+    """dhcpd.leases / dhcpd6.leases of a healthy network as of ``now`` (suite clock): every lease
+    granted an hour ago, for 30 days, in a pool; no other state, one lease per client."""
+    starts, ends = dhcpd_date(now - 3600), dhcpd_date(now + 30 * 86400)
+    v4 = "".join(f"lease {ip} {{\n  starts {starts};\n  ends {ends};\n  cltt {starts};\n"
+                 f"  binding state active;\n  next binding state free;\n"
+                 f"  hardware ethernet 00:0d:00:00:00:{i:02x};\n"
+                 f"  client-hostname \"clean-{i}\";\n}}\n" for i, ip in enumerate(CLEAN_V4))
+    v6 = ""
+    for i, ip in enumerate(CLEAN_V6):
+        duid = bytes.fromhex(f"000300010000000d00{i:02x}")
+        iaid = (i + 1).to_bytes(4, "little")  # the lease file's authoring byte order (x86)
+        v6 += (f"ia-na {quote(iaid + duid)} {{\n  cltt {starts};\n  iaaddr {ip} {{\n"
+               f"    binding state active;\n    preferred-life 1800;\n    max-life 2592000;\n"
+               f"    ends {ends};\n  }}\n}}\n")
+    p4, p6 = tmp / "dhcpd.leases", tmp / "dhcpd6.leases"
+    p4.write_text("authoring-byte-order little-endian;\n" + v4)
+    p6.write_text("authoring-byte-order little-endian;\n" + v6)
+    return p4, p6
+
+
+def _export_env(tmp: Path, kea4: Any, kea6: Any, at: int, reconcile: list[Path]) -> dict[str, str]:
+    import os
+
+    from kea_etl.export import KeaTarget, run_export
+    from kea_etl.records import from_epoch
+
+    report = run_export([KeaTarget(kea4.socket_url, label="kea4"),
+                         KeaTarget(kea6.socket_url, label="kea6")],
+                        warehouse=f"sqlite:///{tmp / 'wh.db'}", parquet_dir=tmp / "parquet",
+                        exported_at=from_epoch(at))
+    assert report.ok, report.to_json()
+    return {"KEA_ETL_WAREHOUSE": f"sqlite:///{tmp / 'wh.db'}", "KEA_ETL_PARQUET": str(tmp / "parquet"),
+            "KEA_ETL_RECONCILE": os.pathsep.join(map(str, reconcile)), "KEA_ETL_AS_OF": "",
+            "KEA_ETL_KEA_CONFIG": os.pathsep.join(str(SAMPLE / f"kea-dhcp{f}.json") for f in (4, 6))}
+
+
+def _run_healthy(env: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    nb = run_notebook(env, extra_cells=[HEALTHY_PROBE])
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    return text, json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
+
+
+@pytest.mark.kea
+def test_audit_notebook_on_a_clean_network(kea_factory: Any, tmp_path: Path) -> None:
+    """Nothing outside a pool, nothing expiring within 7 days: the notebook says 0 for both
+    (it crashed with int(NaN) in "outside pools" and listed every lease as expiring)."""
+    from click.testing import CliRunner
+
+    from kea_etl.cli import main
+    from kea_etl.records import from_epoch
+
+    now = clock.now()
+    as_of = from_epoch(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p4, p6 = _clean_network_leases(tmp_path, now)
+    mem = tmp_path / "memfile"
+    res = CliRunner().invoke(main, ["migrate", str(p4), str(p6), "--to", f"memfile:{mem}",
+                                    "--kea-config", str(SAMPLE / "kea-dhcp4.json"),
+                                    "--kea-config", str(SAMPLE / "kea-dhcp6.json"),
+                                    "--as-of", as_of, "--no-progress"])
+    assert res.exit_code == 0 and f"{len(CLEAN_V4) + len(CLEAN_V6)} loaded" in res.output, res.output
+    kea4 = kea_factory(family=4, subnets=_subnets(SAMPLE / "kea-dhcp4.json", "subnet4"),
+                       lease_file=mem / "kea-leases4.csv")
+    kea6 = kea_factory(family=6, subnets=_subnets(SAMPLE / "kea-dhcp6.json", "subnet6"),
+                       lease_file=mem / "kea-leases6.csv")
+    assert len(kea4.leases()) == len(CLEAN_V4) and len(kea6.leases()) == len(CLEAN_V6)
+    recon = []
+    for fam, src, srv in ((4, p4, kea4), (6, p6, kea6)):
+        recon.append(tmp_path / f"reconcile-v{fam}.json")
+        res = CliRunner().invoke(main, ["reconcile", str(src), "--kea", srv.socket_url,
+                                        "--kea-config", str(SAMPLE / f"kea-dhcp{fam}.json"),
+                                        "--as-of", as_of, "--json", str(recon[-1])])
+        assert res.exit_code == 0, res.output
+    text, probe = _run_healthy(_export_env(tmp_path, kea4, kea6, now, recon))
+    assert "0 lease(s) outside every pool" in text
+    assert "0 lease(s) expire within 7 days" in text and "(0 already past expiry)" in text
+    assert "0 client(s) with several leases" in text
+    assert "subnets where the export and Kea's statistics disagree: 0" in text
+    assert (probe["outside"], probe["soon"], probe["several"], probe["disagree"]) == (0, 0, 0, 0)
+    assert probe["assigned"] == len(CLEAN_V4) + len(CLEAN_V6)
+    assert "0 difference(s)" in text  # reconciliation: everything matched
+
+
+@pytest.mark.kea
+def test_audit_notebook_on_an_empty_server(kea_factory: Any, tmp_path: Path) -> None:
+    """Servers with subnets and no lease at all: every section runs and says 0; the reference
+    time is the export's (from its statistics, there being no lease)."""
+    from kea_etl.records import from_epoch
+
+    kea4 = kea_factory(family=4, subnets=_subnets(SAMPLE / "kea-dhcp4.json", "subnet4"))
+    kea6 = kea_factory(family=6, subnets=_subnets(SAMPLE / "kea-dhcp6.json", "subnet6"))
+    now = clock.now()
+    text, probe = _run_healthy(_export_env(tmp_path, kea4, kea6, now, []))
+    assert "0 lease(s) outside every pool" in text
+    assert "0 lease(s) expire within 7 days" in text
+    assert "no reconciliation result given" in text
+    assert (probe["outside"], probe["soon"], probe["several"], probe["assigned"]) == (0, 0, 0, 0)
+    assert probe["reference"].startswith(from_epoch(now).strftime("%Y-%m-%d %H:%M:%S"))
