@@ -8,7 +8,6 @@ JSON-able summary. Library code: nothing here prints.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,27 @@ def _client_factory(opts: dict[str, Any]) -> Any:
     return make
 
 
+def _flag(step: Step, key: str) -> bool:
+    """A yes/no key: YAML true/false, or the same words after ${VAR} substitution."""
+    value = step.options.get(key, False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0", ""):
+        return False
+    raise ConfigError(f"step {step.kind} (line {step.line}): '{key}' must be true or false, "
+                      f"not {value!r}")
+
+
 def _mkdir_for(path: str | None) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def run_migrate(step: Step, dry_run: bool) -> StepResult:
-    from kea_etl.migrate import make_loader, migrate
+    from kea_etl.migrate import check_target_subnets, make_loader, migrate
     from kea_etl.report import write_json_atomic
     from kea_etl.transform.subnets import SubnetMap
 
@@ -64,15 +77,18 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
                     "service": o.get("service")}
         loader = make_loader(target, subnets=subnets, kea_version=str(o.get("kea_version", "2.2")),
                              dry_run=dry_run, **live)
-        if subnets is None:
-            fetch = getattr(loader, "fetch_subnets", None)
-            if fetch is None:
-                raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
-                                  f"for to: {target}")
-            subnets = fetch()
-        report = migrate(sources, loader, subnets=subnets, as_of=o.get("as_of"),
+        try:  # a live target's own subnets must agree with kea_config before anything is sent
+            checked = check_target_subnets(loader, subnets)
+        except BaseException:
+            loader.abort()
+            raise
+        if checked is None:
+            raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
+                              f"for to: {target}")
+        report = migrate(sources, loader, subnets=checked, as_of=o.get("as_of"),
                          abandoned="declined" if o.get("abandoned") == "declined" else "skip",
-                         query=o.get("query"), mapping=o.get("mapping"))
+                         query=o.get("query"), mapping=o.get("mapping"),
+                         allow_unmapped=_flag(step, "allow_unmapped"))
         report.extra["dry_run"] = dry_run
         if report_path:
             write_json_atomic(report_path, report.to_json())
@@ -143,7 +159,8 @@ def run_reconcile(step: Step, dry_run: bool) -> StepResult:
                                as_of=epoch(o["as_of"]) if o.get("as_of") else None,
                                tolerance=int(o.get("tolerance", DEFAULT_TOLERANCE)),
                                source_name=str(o["source"]), server=url,
-                               kea_version=client.version_get())
+                               kea_version=client.version_get(),
+                               allow_unmapped=_flag(step, "allow_unmapped"))
     except KeaEtlError as exc:
         return _error(step, exc)
     with result:

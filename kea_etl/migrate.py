@@ -13,9 +13,9 @@ Targets are named like sources: ``memfile:OUTDIR`` here; other loaders register 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any, Protocol
 
 from kea_etl import clock
@@ -25,12 +25,13 @@ from kea_etl.extract.base import Extracted
 from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import Loader, LoadRecord
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
-from kea_etl.report import RunReport
+from kea_etl.report import RunReport, SourceWarning
 from kea_etl.transform.conflicts import Conflict, ConflictTracker
 from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
 
-__all__ = ["ProgressCallback", "TargetFactory", "make_loader", "migrate", "register_target"]
+__all__ = ["ProgressCallback", "TargetFactory", "check_target_subnets", "make_loader", "migrate",
+           "register_target", "unmapped_prefix"]
 
 #: ``progress(report, phase)``; phase is "scan" (conflict pre-pass) or "load"
 ProgressCallback = Callable[[RunReport, str], None]
@@ -84,6 +85,33 @@ def make_loader(target: str, *, subnets: SubnetMap | None, **options: Any) -> Lo
     return _TARGETS[prefix](location, subnets=subnets, **opts)
 
 
+def check_target_subnets(loader: Loader, configured: SubnetMap | None) -> SubnetMap | None:
+    """The subnet map a run files leases under, checked against a live target before any send.
+
+    A live target (a loader with ``fetch_subnets``: ``kea:URL``, an HA pair) is asked for its
+    subnets (config-get, a read). Without ``configured`` (no ``--kea-config``) they are the map.
+    With it, every configured subnet must be on the target under the same id: otherwise the run
+    would file leases under ids the server does not use (a dry run would approve it and the
+    real run fail them all), so :class:`~kea_etl.errors.ConfigError` is raised with one line
+    per disagreeing subnet. Targets without a live configuration (memfile, kea-sql) return
+    ``configured`` unchanged (None when none was given; the caller says it is required).
+    """
+    from kea_etl.transform.subnets import compare_subnets
+
+    fetch = getattr(loader, "fetch_subnets", None)
+    if fetch is None:
+        return configured
+    live: SubnetMap = fetch()
+    if configured is None:
+        return live
+    wrong = compare_subnets(configured, live)
+    if wrong:
+        lines = "\n".join(f"  {w}" for w in wrong)
+        raise ConfigError(f"the --kea-config subnets do not match {loader.name}'s own "
+                          f"configuration (config-get); nothing was sent:\n{lines}")
+    return configured
+
+
 def migrate(
     sources: Sequence[str | Source | FailoverSource],
     loader: Loader,
@@ -95,6 +123,7 @@ def migrate(
     mapping: Any = None,
     progress: ProgressCallback | None = None,
     progress_every: int = 10_000,
+    allow_unmapped: bool = False,
 ) -> RunReport:
     """Move every record of ``sources`` into ``loader``; returns the balanced report.
 
@@ -103,6 +132,15 @@ def migrate(
     so a bad spec fails fast. ``as_of`` (default: now) is the time leases must outlive to be
     loaded. Raises :class:`~kea_etl.errors.FatalError` for problems with a whole source or the
     target; the loader is then aborted (a memfile target leaves no new file behind).
+
+    An active lease that no subnet of the target contains *fails* (``no-subnet``): the target
+    cannot hold the client's address. ``report.unmapped`` counts them by source prefix (a /24
+    for v4, a /64 for v6 addresses, the delegated prefix for IA_PD). ``allow_unmapped=True``
+    accepts them: skipped ``no-subnet`` instead, and ``report.allow_unmapped`` says so. A record
+    of a family the target has no configuration for raises
+    :class:`~kea_etl.transform.normalize.WrongFamilyError` (a usage error) before anything is
+    loaded into a target that cannot take a record back (live and SQL targets: their conflict
+    pre-pass reads every record first), and before a memfile target writes any file.
     """
     if not sources:
         raise ConfigError("no source given")
@@ -110,7 +148,7 @@ def migrate(
                 for s in sources]
     as_of_epoch = clock.now() if as_of is None else epoch(as_of)
     normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)
-    report = RunReport()
+    report = RunReport(allow_unmapped=allow_unmapped)
     report.extra.update({
         "sources": [str(s) for s in resolved],
         "target": loader.name,
@@ -120,7 +158,7 @@ def migrate(
         exclude: dict[tuple[int, int], Conflict] = {}
         if not loader.can_retract:
             # The loader cannot take a record back: find the losers first, then load without them.
-            scan = RunReport()
+            scan = RunReport(allow_unmapped=allow_unmapped)
             tracker = ConflictTracker()
             for _ in _stream(resolved, normalizer, tracker, scan, {}, progress, progress_every,
                              "scan"):
@@ -150,6 +188,17 @@ def migrate(
     return report
 
 
+def unmapped_prefix(lease: Lease4 | Lease6) -> str:
+    """How a lease no target subnet holds is grouped in the summary: the /24 of a v4 address,
+    the /64 of a v6 address, the delegated prefix itself for IA_PD."""
+    if type(lease) is Lease4:
+        return str(IPv4Network((int(lease.address) & 0xFFFFFF00, 24)))
+    assert isinstance(lease, Lease6)
+    if lease.lease_type == "IA_PD":
+        return f"{lease.address}/{lease.prefix_len} (delegated prefix)"
+    return str(IPv6Network((int(lease.address) >> 64 << 64, 64)))
+
+
 def _count(conflicts: Sequence[Conflict]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in conflicts:
@@ -165,6 +214,9 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
     next_tick = every if progress is not None else -1
     for source in sources:
         for item in source.open():
+            if type(item) is SourceWarning:  # not a record: listed, not counted as read
+                report.not_translated(item)
+                continue
             report.read += 1
             if report.read == next_tick:
                 next_tick += every
@@ -175,6 +227,10 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                                 detail=item.reason)
                     continue
                 raise TypeError(f"extractor for {source} yielded {type(item).__name__}")
+            notes = item.extra.get("warnings")
+            if notes:  # statements of this record that were not translated
+                for note in notes:
+                    report.not_translated(note)
             try:
                 verdict = normalizer(item)
             except RecordError as exc:
@@ -182,7 +238,12 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                             detail=str(exc))
                 continue
             if type(verdict) is Rejected:
-                if verdict.failed:
+                if verdict.unmapped is not None:  # an active lease the target cannot hold
+                    report.unmapped[unmapped_prefix(verdict.unmapped)] += 1
+                    (report.skip if report.allow_unmapped else report.fail)(
+                        "no-subnet", source=item.source, line=item.line, key=item.key,
+                        detail=verdict.detail)
+                elif verdict.failed:
                     report.fail(verdict.reason, source=item.source, line=item.line, key=item.key,
                                 detail=verdict.detail)
                 else:

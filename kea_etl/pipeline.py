@@ -181,13 +181,13 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "migrate": ({"sources", "to"}, {"kea_config", "as_of", "report", "abandoned", "kea_version",
                                     "service", "mode", "on_conflict", "workers", "resume",
                                     "query", "mapping", "username", "password_env",
-                                    "password_file", "ca_file"}),
+                                    "password_file", "ca_file", "allow_unmapped"}),
     "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv",
                          "page_size", "stats", "report", "username", "password_env", "password_file",
                          "ca_file"}),
     "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",
                                       "tolerance", "query", "mapping", "username", "password_env",
-                                      "password_file", "ca_file"}),
+                                      "password_file", "ca_file", "allow_unmapped"}),
 }
 
 StepRunner = Callable[[Step, bool], StepResult]

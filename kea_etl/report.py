@@ -5,6 +5,12 @@ the target already held identically), ``skipped`` with a reason (a policy decisi
 backup, no subnet, ...) or ``failed`` with a reason (malformed input, Kea refused it, a conflict
 left alone). ``RunReport.check()`` enforces ``read == loaded + sum(skipped) + failed``.
 Problems carry the source file, line, record key and reason so an operator can find the record.
+
+What a source holds but kea-etl does not translate (a dhcpd.conf ``option`` it does not map, a
+``class`` declaration, a setting a host inherits from a ``group``, ...) is not a record and does
+not change the counts, but it is never dropped in silence either: each becomes a
+:class:`SourceWarning` (file, line, the statement, why) in ``RunReport.warnings``, listed in the
+JSON report under ``source_warnings`` and counted on the CLI summary line.
 """
 
 from __future__ import annotations
@@ -17,10 +23,60 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Problem", "RunReport", "write_json_atomic"]
+__all__ = ["MAX_MESSAGE", "MAX_QUOTE", "Problem", "RunReport", "SourceWarning", "quote", "quote_key",
+           "write_json_atomic"]
 
 #: cap on problems kept in memory / in the report; counts stay exact beyond it
 MAX_PROBLEMS = 100_000
+#: longest piece of input a message quotes; longer text is cut and the cut is said (a 50 MB line
+#: must not become 100 MB of report)
+MAX_QUOTE = 200
+#: longest message kept whole (kea-etl's own words plus what it quotes); a safety net
+MAX_MESSAGE = 1000
+
+
+def quote(text: str, *, limit: int = MAX_QUOTE) -> str:
+    """``text`` as a message may quote it: at most ``limit`` characters, and when it was longer
+    the cut says how much was left out (the message around it names file and line)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters cut; {len(text)} in all]"
+
+
+def quote_key(key: str | None, reason: str) -> tuple[str | None, str]:
+    """``key`` cut to MAX_QUOTE, the same cut wherever ``reason`` names it, and ``reason`` cut to
+    MAX_MESSAGE: a record's key is a piece of its input, and the input can be megabytes."""
+    if key is not None and len(key) > MAX_QUOTE:
+        short = quote(key)
+        reason = reason.replace(key, short)
+        key = short
+    if len(reason) > MAX_MESSAGE:
+        reason = quote(reason, limit=MAX_MESSAGE)
+    return key, reason
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWarning:
+    """A statement of the source that kea-etl did not translate, or translated with a change the
+    operator must know about (not a record: the counts do not change). ``reason`` reads on from
+    the statement: ``not translated: Kea has no groups ...``."""
+
+    source: str
+    line: int | None
+    statement: str
+    reason: str
+    #: the record it belongs to (``host web1``), when it belongs to one
+    key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in (("source", self.source), ("line", self.line),
+                                  ("statement", self.statement), ("reason", self.reason),
+                                  ("key", self.key)) if v is not None}
+
+    def __str__(self) -> str:
+        where = self.source + (f" line {self.line}" if self.line is not None else "")
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}: {key}'{self.statement}' {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +89,16 @@ class Problem:
     line: int | None = None
     key: str | None = None
     detail: str | None = None
+
+    def __post_init__(self) -> None:
+        # a failing record can be a whole (huge) block: the key quotes at most MAX_QUOTE of it,
+        # and no message is kept longer than MAX_MESSAGE
+        if self.key is not None and len(self.key) > MAX_QUOTE:
+            object.__setattr__(self, "key", quote(self.key))
+        for name in ("detail", "reason"):
+            v = getattr(self, name)
+            if v is not None and len(v) > MAX_MESSAGE:
+                object.__setattr__(self, name, quote(v, limit=MAX_MESSAGE))
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in (("kind", self.kind), ("reason", self.reason),
@@ -62,7 +128,17 @@ class RunReport:
     failed_reasons: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     problems_dropped: int = 0
+    #: statements of the sources that were not translated (see :class:`SourceWarning`)
+    warnings: list[SourceWarning] = field(default_factory=list)
+    #: warnings beyond MAX_PROBLEMS (counted, not kept)
+    warnings_dropped: int = 0
+    #: active leases no subnet of the target contains, by source prefix ("10.101.0.0/24": 20;
+    #: a /24 for v4, a /64 for v6 addresses, the delegated prefix itself for IA_PD)
+    unmapped: Counter[str] = field(default_factory=Counter)
+    #: the operator accepted those (``--allow-unmapped``): skipped ``no-subnet``, not failed
+    allow_unmapped: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    _warned: set[tuple[str, int | None, str, str]] = field(default_factory=set, repr=False)
 
     def _problem(self, problem: Problem) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -97,6 +173,22 @@ class RunReport:
         """A note that does not change the counts (e.g. a conflict that was overwritten)."""
         self._problem(Problem("warning", reason, source, line, key, detail))
 
+    def not_translated(self, warning: SourceWarning) -> None:
+        """Record a source statement that was not translated. The same statement reported for
+        several records (a host with two fixed addresses) is listed once."""
+        seen = (warning.source, warning.line, warning.statement, warning.reason)
+        if seen in self._warned:
+            return
+        self._warned.add(seen)
+        if len(self.warnings) < MAX_PROBLEMS:
+            self.warnings.append(warning)
+        else:
+            self.warnings_dropped += 1
+
+    @property
+    def warnings_total(self) -> int:
+        return len(self.warnings) + self.warnings_dropped
+
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
@@ -119,9 +211,13 @@ class RunReport:
         self.conflicts += other.conflicts
         self.skipped.update(other.skipped)
         self.failed_reasons.update(other.failed_reasons)
+        self.unmapped.update(other.unmapped)
         for p in other.problems:
             self._problem(p)
         self.problems_dropped += other.problems_dropped
+        for w in other.warnings:
+            self.not_translated(w)
+        self.warnings_dropped += other.warnings_dropped
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,9 +229,13 @@ class RunReport:
             "already_present": self.already_present,
             "conflicts": self.conflicts,
             "balanced": self.balanced(),
+            "unmapped": dict(sorted(self.unmapped.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "allow_unmapped": self.allow_unmapped,
             **self.extra,
             "problems": [p.to_json() for p in self.problems],
             "problems_dropped": self.problems_dropped,
+            "source_warnings_total": self.warnings_total,
+            "source_warnings": [w.to_json() for w in self.warnings],
         }
 
     def exit_code(self) -> int:

@@ -70,12 +70,15 @@ def test_migrate_counts_every_record(tmp_path: Path, kea4: Path, leases: Path) -
     report = migrate([str(leases)], MemfileLoader(out, subnets=subnets), subnets=subnets,
                      as_of=AS_OF, progress=lambda r, phase: ticks.append((r.read, phase)),
                      progress_every=2)
-    assert (report.read, report.loaded, report.failed) == (7, 2, 1), report.problems
-    assert dict(report.skipped) == {"free": 1, "expired": 1, "abandoned": 1, "no-subnet": 1}
+    assert (report.read, report.loaded, report.failed) == (7, 2, 2), report.problems
+    assert dict(report.skipped) == {"free": 1, "expired": 1, "abandoned": 1}
     assert report.balanced()
     bad = [p for p in report.problems if p.kind == "failed"]
-    assert [(p.reason, p.key, p.source) for p in bad] == [("malformed", "192.0.2.99", str(leases))]
-    assert bad[0].line is not None
+    # an active lease the target has no subnet for is a failure, not a policy skip (issue 11)
+    assert [(p.reason, p.key, p.source) for p in bad] == [
+        ("no-subnet", "203.0.113.9", str(leases)), ("malformed", "192.0.2.99", str(leases))]
+    assert bad[1].line is not None
+    assert dict(report.unmapped) == {"203.0.113.0/24": 1}
     rows = (out / "kea-leases4.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["192.0.2.10", "198.51.100.20"]
     assert rows[1].split(",")[5] == "1" and rows[2].split(",")[5] == "2"  # subnet ids from Kea
@@ -207,12 +210,14 @@ def test_cli_migrate_report_and_exit_1(tmp_path: Path, kea4: Path, leases: Path)
     out, rep = tmp_path / "out", tmp_path / "report.json"
     res = run(str(leases), "--to", f"memfile:{out}", "--kea-config", str(kea4),
               "--as-of", AS_OF, "--report", str(rep))
-    assert res.exit_code == 1, res.output  # the truncated block failed
-    assert "7 read, 2 loaded, 4 skipped, 1 failed" in res.output
-    assert "failed: malformed 1" in res.output and str(rep) in res.output
+    assert res.exit_code == 1, res.output  # the truncated block and 203.0.113.9 failed
+    assert "7 read, 2 loaded, 3 skipped, 2 failed" in res.output
+    assert "failed: malformed 1, no-subnet 1" in res.output and str(rep) in res.output
+    assert "    203.0.113.0/24: 1\n" in res.output
     data = json.loads(rep.read_text())
-    assert (data["read"], data["loaded"], data["failed"]) == (7, 2, 1)
-    assert data["skipped"] == {"abandoned": 1, "expired": 1, "free": 1, "no-subnet": 1}
+    assert (data["read"], data["loaded"], data["failed"]) == (7, 2, 2)
+    assert data["skipped"] == {"abandoned": 1, "expired": 1, "free": 1}
+    assert data["unmapped"] == {"203.0.113.0/24": 1}
     assert {"source", "line", "key", "reason"} <= set(data["problems"][0])
     assert (out / "kea-leases4.csv").exists()
 

@@ -1,9 +1,10 @@
 """``kea-etl migrate``: ISC dhcpd (or CSV, SQL, Kea memfile) leases and hosts into Kea.
 
 Thin layer over :func:`kea_etl.migrate.migrate`: parse options, build the subnet map and the
-loader, draw a tqdm bar on a terminal, print a one-screen summary, write the report. Exit codes:
-0 everything read was loaded or skipped by policy, 1 some records failed, 2 usage or
-configuration error.
+loader, draw a tqdm bar on a terminal, print a one-screen summary, write the report. Exit codes
+(README "Exit codes"): 0 every active source lease is in Kea (or explicitly allowed), 1 some
+records failed (an active lease without a target subnet among them), 2 usage or configuration
+error.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
-from kea_etl.migrate import ProgressCallback, migrate
+from kea_etl.migrate import ProgressCallback, check_target_subnets, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.transform.subnets import SubnetMap
 
 EXIT_USAGE = 2
 _SHOW_PROBLEMS = 5
+_SHOW_UNMAPPED = 20
 
 
 def _fail(message: str) -> None:
@@ -64,18 +66,45 @@ def _top(counts: dict[str, int], n: int = 6) -> str:
     return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
+def _unmapped_lines(report: RunReport) -> list[str]:
+    """Active leases the target has no subnet for, by source prefix, with the verdict."""
+    if not report.unmapped:
+        return []
+    total = sum(report.unmapped.values())
+    if report.allow_unmapped:
+        head = (f"  no subnet in the target: {total} active lease(s) SKIPPED (--allow-unmapped "
+                "was given); these clients lose their addresses:")
+    else:
+        head = (f"  no subnet in the target: {total} active lease(s) FAILED (add the subnets to "
+                "the target, or accept the loss with --allow-unmapped):")
+    items = sorted(report.unmapped.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [head, *(f"    {prefix}: {n}" for prefix, n in items[:_SHOW_UNMAPPED])]
+    if len(items) > _SHOW_UNMAPPED:
+        lines.append(f"    ... {len(items) - _SHOW_UNMAPPED} more prefixes (the report lists "
+                     "all)")
+    return lines
+
+
 def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run: bool) -> str:
     rate = report.read / seconds if seconds > 0 else 0.0
     lines = [f"kea-etl migrate: {report.read} read, {report.loaded} loaded, "
-             f"{report.skipped_total} skipped, {report.failed} failed "
+             f"{report.skipped_total} skipped, {report.failed} failed, "
+             f"{report.warnings_total} statement(s) not translated "
              f"({seconds:.1f} s, {rate:,.0f} records/s)"]
     if report.skipped:
         lines.append(f"  skipped: {_top(dict(report.skipped))}")
     if report.failed_reasons:
         lines.append(f"  failed: {_top(dict(report.failed_reasons))}")
+    lines.extend(_unmapped_lines(report))
     warned = report.extra.get("warnings") or {}
     if warned:
         lines.append(f"  warnings (loaded anyway): {_top(warned)}")
+    if report.warnings:
+        more = report.warnings_total - _SHOW_PROBLEMS
+        lines.append("  not translated (every one is in the report's source_warnings):")
+        lines.extend(f"    {w}" for w in report.warnings[:_SHOW_PROBLEMS])
+        if more > 0:
+            lines.append(f"    ... and {more} more")
     shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]
     if shown:
         lines.append("  first problems:")
@@ -128,6 +157,10 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.option("--abandoned", type=click.Choice(["skip", "declined"]), default="skip",
               show_default=True,
               help="dhcpd's abandoned leases: skip them, or load them as declined (Kea state 1).")
+@click.option("--allow-unmapped", is_flag=True,
+              help="Accept active leases that no subnet of the target holds: report them as "
+                   "skipped (no-subnet) instead of failed, and exit 0 for them. Their clients "
+                   "lose their addresses at the cutover.")
 @click.option("--kea-version", type=click.Choice(KEA_VERSIONS), default="2.2", show_default=True,
               help="Kea version the memfile is written for (2.4+ adds the pool_id column).")
 @click.option("--query", metavar="SQL",
@@ -180,7 +213,7 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
                 mode: str | None = None, on_conflict: str | None = None,
                 service: str | None = None, failover_pair: bool = False, force: bool = False,
                 pause_service: bool = False, pause_max_period: int | None = None,
-                reclaim: bool = False) -> None:
+                reclaim: bool = False, allow_unmapped: bool = False) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -197,8 +230,15 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
           --to kea:http://10.0.0.1:8000 --to kea:http://10.0.0.2:8000 --service dhcp4 \\
           --pause-service --reclaim --report report.json
 
-    Exit status: 0 when every record read was loaded or skipped by policy (free, expired, ...),
-    1 when some records failed (see the report), 2 on a usage or configuration error.
+    An active lease that no subnet of the target contains fails: the summary names each
+    source prefix (/24, /64, delegated prefix) with its count; --allow-unmapped accepts them.
+    A source of a family the target has no configuration for (dhcpd6.leases to a DHCPv4 Kea)
+    and, for a live target, a --kea-config whose subnets the server lacks or numbers otherwise
+    (config-get) stop the run before anything is sent (exit 2).
+
+    Exit status (README "Exit codes"): 0 when every active source lease is in Kea (loaded, or
+    already there) or explicitly allowed, the rest skipped by policy (free, expired, ...); 1
+    when some records failed (see the report); 2 on a usage or configuration error.
     """
     try:
         as_of_epoch = epoch(as_of) if as_of is not None else None
@@ -229,19 +269,22 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
         if pause_service or reclaim:
             loader = ServiceWindow(loader, pause=pause_service, reclaim=reclaim, dry_run=dry_run,
                                    max_period=pause_max_period or DEFAULT_MAX_PERIOD)
-        if subnets is None:
-            fetch = getattr(loader, "fetch_subnets", None)
-            if fetch is None:
-                raise click.UsageError(f"--kea-config is required for --to {target} (subnet ids "
-                                       "come from the target Kea's configuration)")
-            subnets = fetch()
-        assert subnets is not None
+        try:
+            checked = check_target_subnets(loader, subnets)
+        except BaseException:
+            loader.abort()
+            raise
+        if checked is None:
+            raise click.UsageError(f"--kea-config is required for --to {target} (subnet ids "
+                                   "come from the target Kea's configuration)")
+        subnets = checked
         show_bar = sys.stderr.isatty() if progress is None else progress
         started = time.monotonic()
         with _progress_bar(show_bar) as callback:
             report = migrate(run_sources, loader, subnets=subnets, as_of=as_of_epoch,
                              abandoned="declined" if abandoned == "declined" else "skip",
-                             query=query, mapping=mapping, progress=callback)
+                             query=query, mapping=mapping, progress=callback,
+                             allow_unmapped=allow_unmapped)
         seconds = time.monotonic() - started
         report.extra["seconds"] = round(seconds, 3)
         report.extra["dry_run"] = dry_run

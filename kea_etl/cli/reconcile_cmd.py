@@ -36,6 +36,9 @@ EXIT_ERROR = 2
               help="Expiry difference still counted equal [default: 2].")
 @click.option("--abandoned", type=click.Choice(["skip", "declined"]), default="skip",
               show_default=True, help="The migration's policy for abandoned dhcpd leases.")
+@click.option("--allow-unmapped", is_flag=True,
+              help="As migrate's --allow-unmapped: active source leases that no subnet of the "
+                   "target holds are skipped (no-subnet) instead of counted missing.")
 @click.option("--query", metavar="SQL", help="SELECT or table name for a database SOURCE.")
 @click.option("--mapping", metavar="FILE", help="Column mapping for a CSV or SQL SOURCE.")
 @click.option("--json", "json_out", metavar="OUT.json", help="Write counts and all differences.")
@@ -48,14 +51,17 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                   kea_config: str | None,
                   as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
                   mapping: str | None, json_out: str | None, html_out: str | None,
-                  csv_out: str | None, page_size: int, **conn: Any) -> None:
+                  csv_out: str | None, page_size: int, allow_unmapped: bool = False,
+                  **conn: Any) -> None:
     """Compare SOURCE (dhcpd.leases, CSV, SQL, Kea memfile ...) with what Kea holds.
 
     The source goes through the migration's policy first (free, expired, backup ... leases are
     set aside, not reported missing). Every record is then matched, missing (in the source, not
     in Kea), extra (in Kea, not in the source) or mismatched (hwaddr, client-id, DUID, IAID,
     subnet, state, type / prefix length, or expiry beyond --tolerance). Per-subnet counts are
-    checked against Kea's stat-lease4-get / stat-lease6-get.
+    checked against Kea's stat-lease4-get / stat-lease6-get. An active source lease that no
+    subnet of the target contains is missing (Kea cannot hold it), unless --allow-unmapped; a
+    source of the other family (dhcpd6.leases against a DHCPv4 Kea) is a usage error.
 
     Give exactly one of --kea (a running server) or --against (files, no server needed: check
     a cold cutover's memfile before Kea starts, or audit a nightly export). A memfile is read as
@@ -63,7 +69,8 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
     cannot parse are skipped, and the --kea-config's lease-checks apply. Per-subnet counts then
     come from the file. With a directory, the family is the --kea-config's.
 
-    Exit code: 0 everything matches, 1 differences found, 2 error.
+    Exit code (README "Exit codes"): 0 everything matches (every active source lease is in Kea,
+    or explicitly allowed), 1 differences found, 2 usage or configuration error.
 
     \b
     Examples:
@@ -103,7 +110,8 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             config = load_kea_config(kea_config)
             items = open_source(source, query=query, mapping=mapping)
             result = reconcile_file(items, against, kea_config=config, as_of=when,
-                                    tolerance=tol, abandoned=abandoned, source_name=source)
+                                    tolerance=tol, abandoned=abandoned, source_name=source,
+                                    allow_unmapped=allow_unmapped)
         else:
             assert kea_url is not None
             check_url(kea_url)
@@ -113,7 +121,8 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
                                    abandoned=abandoned, source_name=source,
                                    server=server_label(kea_url, service),
-                                   kea_version=client.version_get(), page_size=page_size)
+                                   kea_version=client.version_get(), page_size=page_size,
+                                   allow_unmapped=allow_unmapped)
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -144,6 +153,14 @@ def _summary(result: Any) -> str:
              + (", ".join(f"{k} {v}" for k, v in s["source"]["skipped"].items()) or "0"),
              f"  Kea: read {s['kea']['read']}, compared {s['kea']['compared']}, ignored "
              + (", ".join(f"{k} {v}" for k, v in s["kea"]["ignored"].items()) or "0")]
+    unmapped = s["source"]["unmapped"]
+    if unmapped:
+        verdict = ("skipped: --allow-unmapped was given" if s["source"]["allow_unmapped"]
+                   else "counted missing")
+        shown = list(unmapped.items())
+        lines.append(f"  no subnet in the target ({verdict}): "
+                     + ", ".join(f"{k} {v}" for k, v in shown[:10])
+                     + (f", ... ({len(shown) - 10} more)" if len(shown) > 10 else ""))
     if s["fields_mismatched"]:
         lines.append("  mismatched fields: " + ", ".join(
             f"{k} {v}" for k, v in s["fields_mismatched"].items()))

@@ -8,8 +8,12 @@ can be checked before Kea starts. :func:`reconcile` is the generic comparison un
 Both sides are streams. The source goes through the **same policy as the migration**
 (:class:`~kea_etl.transform.normalize.Normalizer` with the target's subnets and ``as_of``), so a
 free, expired or backup lease of the source is counted as *skipped by policy*, never as "missing
-in Kea". The Kea side drops leases that no longer hold their address (state expired-reclaimed or
-released, or expired before ``as_of``), counted as *ignored*.
+in Kea". An active source lease that no subnet of the target contains is *missing* (Kea cannot
+hold it; counted by source prefix in ``unmapped``), unless ``allow_unmapped`` accepts it as the
+migration's ``--allow-unmapped`` did (then skipped ``no-subnet``). A source lease of the other
+family raises :class:`~kea_etl.transform.normalize.WrongFamilyError` (a usage error). The Kea
+side drops leases that no longer hold their address (state expired-reclaimed or released, or
+expired before ``as_of``), counted as *ignored*.
 
 Each record is keyed by its address (for a delegated prefix: the prefix address; the key shown
 is ``prefix/len``) and ends in exactly one category:
@@ -42,14 +46,14 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import (
     INFINITE_LIFETIME,
     LEASE_STATES,
@@ -212,6 +216,10 @@ class ReconcileResult:
     source_failed: int = 0
     source_duplicates: int = 0
     source_skipped: Counter[str] = field(default_factory=Counter)
+    #: active source leases no subnet of the target contains, by source prefix (see
+    #: :func:`kea_etl.migrate.unmapped_prefix`); missing, or skipped when allow_unmapped
+    unmapped: Counter[str] = field(default_factory=Counter)
+    allow_unmapped: bool = False
     kea_read: int = 0
     kea_compared: int = 0
     kea_ignored: Counter[str] = field(default_factory=Counter)
@@ -249,7 +257,10 @@ class ReconcileResult:
             "source": {"name": self.source_name, "read": self.source_read,
                        "compared": self.source_compared, "failed": self.source_failed,
                        "duplicates": self.source_duplicates,
-                       "skipped": dict(sorted(self.source_skipped.items()))},
+                       "skipped": dict(sorted(self.source_skipped.items())),
+                       "unmapped": dict(sorted(self.unmapped.items(),
+                                               key=lambda kv: (-kv[1], kv[0]))),
+                       "allow_unmapped": self.allow_unmapped},
             "kea": {"server": self.server, "version": self.kea_version, "read": self.kea_read,
                     "compared": self.kea_compared,
                     "ignored": dict(sorted(self.kea_ignored.items()))},
@@ -507,12 +518,13 @@ def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]
     return out
 
 
-def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Mapping[str, Any], *,
-             as_of: int | None, tolerance: int, abandoned: str, source_name: str
-             ) -> tuple[int, Mapping[str, Any], ReconcileResult, dict[int, str],
+def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
+             as_of: int | None, tolerance: int, abandoned: str, source_name: str,
+             allow_unmapped: bool = False) -> tuple[int, Mapping[str, Any], ReconcileResult, dict[int, str],
                         Iterator[tuple[Lease4 | Lease6, int | None]]]:
     """Family, config section, an empty result with the subnets, their prefixes and the source
     through the migration policy (a generator: nothing is read until it is iterated)."""
+    from kea_etl.migrate import unmapped_prefix
     from kea_etl.transform.normalize import Normalizer, Rejected
     from kea_etl.transform.subnets import SubnetMap
 
@@ -520,14 +532,17 @@ def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Map
     now = int(as_of if as_of is not None else clock.now())
     smap = SubnetMap.from_config(config)
     normalizer = Normalizer(smap, as_of=now, abandoned=abandoned)  # type: ignore[arg-type]
-    res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name)
+    res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name,
+                          allow_unmapped=allow_unmapped)
     prefixes = {sid: str(sub.prefix) for sid, sub in smap.subnets.get(family, {}).items()}
     for sid, prefix in prefixes.items():
         res.subnets[sid] = SubnetCounts(sid, prefix)
-    lease_cls = Lease4 if family == 4 else Lease6
+    prefixes[0] = "no subnet in the target"  # the row of unmapped leases, made when one comes
 
     def policy() -> Iterator[tuple[Lease4 | Lease6, int | None]]:
         for item in source:
+            if isinstance(item, SourceWarning):  # not a record (a dhcpd class, say)
+                continue
             res.source_read += 1
             if isinstance(item, MalformedRecordError):
                 res.source_failed += 1
@@ -535,11 +550,13 @@ def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Map
             if isinstance(item.record, Reservation):
                 res.source_skipped["reservation"] += 1
                 continue
-            if not isinstance(item.record, lease_cls):
-                res.source_skipped[f"not-dhcpv{family}"] += 1
-                continue
-            out = normalizer(item)
+            out = normalizer(item)  # a lease of the other family: WrongFamilyError
             if isinstance(out, Rejected):
+                if out.unmapped is not None:  # active, and Kea cannot hold it
+                    res.unmapped[unmapped_prefix(out.unmapped)] += 1
+                    if not allow_unmapped:
+                        yield out.unmapped, item.line  # missing in Kea, under subnet 0
+                        continue
                 if out.failed:
                     res.source_failed += 1
                 else:
@@ -552,10 +569,11 @@ def _prepare(source: Iterable[Extracted | MalformedRecordError], kea_config: Map
     return family, section, res, prefixes, policy()
 
 
-def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: ReconcileClient, *,
+def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
                   kea_config: Mapping[str, Any], as_of: int | None = None,
                   tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
-                  source_name: str = "", server: str = "", kea_version: str = "",
+                  source_name: str = "", allow_unmapped: bool = False,
+                  server: str = "", kea_version: str = "",
                   page_size: int = 1000, workdir: str | Path | None = None) -> ReconcileResult:
     """Extracted source items vs a live Kea: apply the migration policy, compare, count.
 
@@ -564,7 +582,7 @@ def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: Re
     """
     family, _section, res, prefixes, policy = _prepare(
         source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-        source_name=source_name)
+        source_name=source_name, allow_unmapped=allow_unmapped)
     res.server, res.kea_version = server, kea_version
     stats: dict[int, dict[str, int]] = {}
     try:
@@ -576,10 +594,11 @@ def reconcile_kea(source: Iterable[Extracted | MalformedRecordError], client: Re
                      stats=stats, subnet_prefixes=prefixes, result=res, workdir=workdir)
 
 
-def reconcile_file(source: Iterable[Extracted | MalformedRecordError], path: str | Path, *,
+def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
                    kea_config: Mapping[str, Any], as_of: int | None = None,
                    tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
-                   source_name: str = "", workdir: str | Path | None = None) -> ReconcileResult:
+                   source_name: str = "", allow_unmapped: bool = False,
+                   workdir: str | Path | None = None) -> ReconcileResult:
     """Extracted source items vs the leases Kea *would* hold after loading ``path``.
 
     ``path`` is a Kea memfile (``kea-leases4.csv`` / ``kea-leases6.csv``), a kea-etl export
@@ -598,7 +617,7 @@ def reconcile_file(source: Iterable[Extracted | MalformedRecordError], path: str
 
     family, section, res, prefixes, policy = _prepare(
         source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-        source_name=source_name)
+        source_name=source_name, allow_unmapped=allow_unmapped)
     with KeaFileLeases(path, family=family, section=section, workdir=workdir) as files:
         files.load()
         res.server, res.kea_version = str(files.path), files.version

@@ -19,10 +19,17 @@ Policy (ISC dhcpd binding states, see dhcpd.leases(5)):
 
 Then: an IA_TA lease is skipped ``ia-ta`` (Kea has no temporary addresses); a lease whose expiry
 (``cltt + valid_lft``) is before ``as_of`` is skipped ``expired`` (an infinite lifetime never
-expires); a record no subnet of the target contains is skipped ``no-subnet``. A Kea state already
+expires); a lease no subnet of the target contains is rejected ``no-subnet`` with the lease (subnet
+id 0) in :attr:`Rejected.unmapped`: the target cannot hold an active client's address, so the
+migration fails it (or skips it when the operator allowed that) and reconciliation counts it
+missing. A reservation no subnet contains is skipped ``no-subnet``. A Kea state already
 on the record (from a Kea source) is honoured: expired-reclaimed (2) and released (3) are skipped.
 A v4 lease without a hardware address that is not declined *fails* with ``no-hwaddr``: Kea's
 memfile drops such a row and lease4-add refuses it.
+
+A record of a family the target has no configuration for (a DHCPv6 lease when only a Dhcp4
+section was given) is not a record-level problem but a usage error: :class:`WrongFamilyError`
+is raised at the first one, before the rest is read.
 
 Lifetimes are never changed: ``valid_lft`` and ``cltt`` go to Kea as the source had them.
 """
@@ -34,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 from kea_etl._fastrec import builder
+from kea_etl.errors import ConfigError
 from kea_etl.extract.base import Extracted
 from kea_etl.records import (
     INFINITE_LIFETIME,
@@ -46,7 +54,7 @@ from kea_etl.records import (
 )
 from kea_etl.transform.subnets import SubnetMap
 
-__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Rejected"]
+__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Rejected", "WrongFamilyError"]
 
 AbandonedPolicy = Literal["skip", "declined"]
 
@@ -66,6 +74,26 @@ class Rejected:
     reason: str
     detail: str | None = None
     failed: bool = False
+    #: ``no-subnet`` leases: the lease as it would have been loaded, with subnet id 0
+    unmapped: Lease4 | Lease6 | None = None
+
+
+class WrongFamilyError(ConfigError):
+    """A source record of a family the target has no configuration for (a usage error)."""
+
+
+def _wrong_family(item: Extracted, family: int, subnets: SubnetMap) -> WrongFamilyError:
+    what = "host reservation" if isinstance(item.record, Reservation) else "lease"
+    where = item.source or "source"
+    if item.line is not None:
+        where += f" line {item.line}"
+    other = 10 - family
+    has = (f"only a DHCPv{other} one ({subnets.sources[other]})" if other in subnets.sources
+           else "none")
+    return WrongFamilyError(
+        f"{where}: a DHCPv{family} {what} ({item.key}), but the target has no DHCPv{family} "
+        f"configuration ({has}); give this source a DHCPv{family} target (a --kea-config with "
+        f"a Dhcp{family} section) or leave it out")
 
 
 R = TypeVar("R", Lease4, Lease6)
@@ -106,7 +134,11 @@ class Normalizer:
     def __call__(self, item: Extracted) -> Lease4 | Lease6 | Reservation | Rejected:
         rec = item.record
         if isinstance(rec, Reservation):
+            if not (self._has4 if rec.family == 4 else self._has6):
+                raise _wrong_family(item, rec.family, self.subnets)
             return self._reservation(rec)
+        if not (self._has4 if type(rec) is Lease4 else self._has6):
+            raise _wrong_family(item, 4 if type(rec) is Lease4 else 6, self.subnets)
         state = rec.state
         binding = item.binding_state
         if binding not in _LOAD_BINDING:
@@ -128,11 +160,10 @@ class Normalizer:
             return Rejected("expired", f"expired at {rec.cltt + valid} (epoch), before --as-of "
                             f"{self.as_of}")
         if isinstance(rec, Lease4):
-            if not self._has4:
-                return Rejected("no-subnet", "no Dhcp4 section in the Kea configuration")
             sid = self.subnets.subnet4_id(rec.address)
             if sid is None:
-                return Rejected("no-subnet", f"no Dhcp4 subnet contains {rec.address}")
+                return Rejected("no-subnet", f"no Dhcp4 subnet of the target contains "
+                                f"{rec.address}", unmapped=_evolve4(rec, 0, state))
             if not rec.hwaddr and state != STATE_DECLINED:
                 return Rejected("no-hwaddr", "a v4 lease needs a hardware address (Kea drops it "
                                 "otherwise)", failed=True)
@@ -141,17 +172,17 @@ class Normalizer:
             return _evolve4(rec, sid, state)
         if rec.lease_type == "IA_TA":
             return Rejected("ia-ta", "Kea has no temporary addresses (IA_TA)")
-        if not self._has6:
-            return Rejected("no-subnet", "no Dhcp6 section in the Kea configuration")
         if rec.lease_type == "IA_PD":
             sid = self.subnets.pd_subnet_id(rec.address, rec.prefix_len)
             if sid is None:
-                return Rejected("no-subnet", f"no pd-pool of any Dhcp6 subnet contains "
-                                f"{rec.address}/{rec.prefix_len}")
+                return Rejected("no-subnet", f"no pd-pool of any Dhcp6 subnet of the target "
+                                f"contains {rec.address}/{rec.prefix_len}",
+                                unmapped=_evolve6(rec, 0, state))
         else:
             sid = self.subnets.subnet6_id(rec.address)
             if sid is None:
-                return Rejected("no-subnet", f"no Dhcp6 subnet contains {rec.address}")
+                return Rejected("no-subnet", f"no Dhcp6 subnet of the target contains "
+                                f"{rec.address}", unmapped=_evolve6(rec, 0, state))
         if sid == rec.subnet_id and state == rec.state:
             return rec
         return _evolve6(rec, sid, state)
@@ -181,10 +212,16 @@ class Normalizer:
                     return Rejected("no-subnet", f"no pd-pool of any Dhcp6 subnet contains "
                                     f"reserved prefix {p}")
         if sid is None:
-            if host.subnet_id and self.subnets.subnet(host.family, host.subnet_id) is not None:
+            # No address: a host that only carries options, a boot file or a hostname. Kea takes
+            # such a reservation in a subnet or globally (subnet id 0). dhcpd matches a host
+            # declaration whatever subnet the client is on, so a source that names no subnet
+            # gives a global reservation (Kea consults those where reservations-global is true).
+            if not host.subnet_id:
                 return host
-            return Rejected("no-subnet", "a host without a fixed address cannot be placed in a "
-                            "subnet; add it by hand (global reservations)")
+            if self.subnets.subnet(host.family, host.subnet_id) is not None:
+                return host
+            return Rejected("no-subnet", f"the target has no Dhcp{host.family} subnet with id "
+                            f"{host.subnet_id}")
         if sid == host.subnet_id:
             return host
         return replace(host, subnet_id=sid)  # hosts are few: the validating path is fine

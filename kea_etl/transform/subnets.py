@@ -27,7 +27,8 @@ from typing import Any
 
 from kea_etl.errors import ConfigError
 
-__all__ = ["Subnet", "SubnetMap", "load_kea_config", "strip_json_comments"]
+__all__ = ["Subnet", "SubnetDisagreement", "SubnetMap", "compare_subnets", "load_kea_config",
+           "strip_json_comments"]
 
 
 def strip_json_comments(text: str) -> str:
@@ -281,6 +282,41 @@ class SubnetMap:
 
     def __repr__(self) -> str:
         return f"SubnetMap(v4={len(self.subnets[4])} subnets, v6={len(self.subnets[6])} subnets)"
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetDisagreement:
+    """A subnet of the ``--kea-config`` that the live target does not have under the same id."""
+
+    family: int
+    prefix: IPv4Network | IPv6Network
+    config_id: int
+    #: the id the target gives this prefix; None when the target has no such subnet
+    target_id: int | None
+
+    def __str__(self) -> str:
+        if self.target_id is None:
+            return (f"subnet {self.prefix} (id {self.config_id} in the --kea-config): the target "
+                    "has no such subnet")
+        return (f"subnet {self.prefix}: id {self.config_id} in the --kea-config, id "
+                f"{self.target_id} on the target")
+
+
+def compare_subnets(configured: SubnetMap, target: SubnetMap) -> list[SubnetDisagreement]:
+    """Every subnet of ``configured`` whose prefix ``target`` lacks or numbers differently.
+
+    Leases are filed under the ``--kea-config``'s ids; a live Kea with other ids files them
+    under another subnet, or refuses them (lease4-add with a subnet id the server lacks). Only
+    the families ``configured`` has are compared; subnets only the target has do not matter.
+    """
+    out: list[SubnetDisagreement] = []
+    for family in sorted(configured.sources):
+        by_prefix = {sub.prefix: sid for sid, sub in target.subnets[family].items()}
+        for sid, sub in sorted(configured.subnets[family].items()):
+            got = by_prefix.get(sub.prefix)
+            if got != sid:
+                out.append(SubnetDisagreement(family, sub.prefix, sid, got))
+    return out
 
 
 def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:

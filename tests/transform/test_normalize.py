@@ -8,7 +8,7 @@ import pytest
 
 from kea_etl.extract.base import Extracted
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, Reservation
-from kea_etl.transform.normalize import Normalizer, Rejected
+from kea_etl.transform.normalize import Normalizer, Rejected, WrongFamilyError
 from kea_etl.transform.subnets import SubnetMap
 
 AS_OF = 1_800_000_000
@@ -102,11 +102,19 @@ def test_v6_na_pd_ta() -> None:
     assert isinstance(out, Rejected) and out.reason == "ia-ta"
 
 
-def test_missing_family_section() -> None:
-    only4 = SubnetMap.from_config({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}})
-    out = Normalizer(only4, as_of=AS_OF)(Extracted(lease6()))
-    assert isinstance(out, Rejected) and out.reason == "no-subnet"
-    assert "no Dhcp6 section" in str(out.detail)
+def test_missing_family_section_is_a_usage_error() -> None:
+    only4 = SubnetMap.from_config({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}},
+                                  origin="kea4.json")
+    with pytest.raises(WrongFamilyError, match=r"^dhcpd6.leases line 7: a DHCPv6 lease "
+                       r"\(2001:db8:1::100\), but the target has no DHCPv6 configuration \(only a "
+                       r"DHCPv4 one \(kea4.json\)\)"):
+        Normalizer(only4, as_of=AS_OF)(Extracted(lease6(), source="dhcpd6.leases", line=7))
+
+
+def test_no_subnet_lease_carries_the_unmapped_record() -> None:
+    out = norm(lease4("203.0.113.5"))
+    assert isinstance(out, Rejected) and isinstance(out.unmapped, Lease4)
+    assert out.unmapped.subnet_id == 0 and str(out.unmapped.address) == "203.0.113.5"
 
 
 def test_reservations_placed_by_address() -> None:
