@@ -12,7 +12,8 @@
     │       ├── KeaAuthError         HTTP 401/403 (not retried: wrong credentials stay wrong)
     │       └── KeaEndpointError     no such socket, permission, TLS trust, not Kea (not retried)
     ├── KeaCommandError              result 1: Kea understood the command and refused it
-    │   └── KeaConflictError         result 4, or Kea 2.2's "lease already exists" (result 1)
+    │   ├── KeaConflictError         result 4, or Kea 2.2's "lease already exists" (result 1)
+    │   └── KeaPartialConfigError    result 5 (Kea 3.2+): failed, config left partly changed
     └── RecordError                  skippable: one record is bad; it goes into the report
         ├── InvalidValueError        a field value that cannot be canonicalised
         └── MalformedRecordError     a record in an input file that cannot be parsed
@@ -36,6 +37,7 @@ __all__ = [
     "KeaCommandError",
     "KeaConflictError",
     "KeaEndpointError",
+    "KeaPartialConfigError",
     "KeaEtlError",
     "KeaTransportError",
     "KeaUnsupportedError",
@@ -105,6 +107,12 @@ class KeaCommandError(KeaEtlError):
 
 class KeaConflictError(KeaCommandError):
     """The object already exists (result 4 on Kea 2.4+, result 1 "already exists" on 2.2)."""
+
+
+class KeaPartialConfigError(KeaCommandError):
+    """Result 5 (Kea 3.2+): the command failed and Kea could not revert the configuration to a
+    working state (e.g. a hook library failed to load during ``config-set``). Unlike result 1,
+    the server may now run a partial configuration: stop and look at it before sending more."""
 
 
 class KeaUnsupportedError(FatalError):

@@ -9,7 +9,8 @@
 
 Result codes: 0 success and 3 empty are returned (getters turn 3 into ``None`` / ``[]``);
 1 raises :class:`KeaCommandError`, 2 :class:`KeaUnsupportedError` naming the missing hook,
-4 :class:`KeaConflictError` -- as does Kea 2.2's result 1 "... already exists". Transport
+4 :class:`KeaConflictError` -- as does Kea 2.2's result 1 "... already exists" -- and 5 (Kea
+3.2: failed, configuration not reverted) :class:`KeaPartialConfigError`. Transport
 errors (refused, timeout, reset, HTTP 5xx, the Control Agent unable to reach its daemon) are
 retried ``retries`` times with exponential backoff; Kea's own answers never are. The client is
 thread-safe: the HTTP transport keeps one connection per thread.
@@ -30,6 +31,7 @@ from kea_etl.errors import (
     KeaCommandError,
     KeaConflictError,
     KeaEndpointError,
+    KeaPartialConfigError,
     KeaTransportError,
     KeaUnsupportedError,
 )
@@ -72,6 +74,8 @@ def decode_reply(command: str, reply: dict[str, Any], server: str | None = None)
     if (result == 4 and not _NOT_A_CONFLICT_TEXT.search(text)) or (
             result == 1 and _CONFLICT_TEXT.search(text)):
         raise KeaConflictError(command, text, result=result, arguments=arguments, server=server)
+    if result == 5:
+        raise KeaPartialConfigError(command, text, result=result, arguments=arguments, server=server)
     if result == 1 and _CA_FORWARD_FAILED.search(text):
         raise KeaTransportError(f"{server}: {text}", url=server)
     if not isinstance(result, int) or isinstance(result, bool):

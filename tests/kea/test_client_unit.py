@@ -251,6 +251,22 @@ def test_result_2_names_the_hook() -> None:
     assert "load the host_cmds hook library (libdhcp_host_cmds.so)" in str(ei.value)
 
 
+def test_result_5_is_a_partial_config_error() -> None:
+    # Kea 3.2's CONTROL_RESULT_FATAL_ERROR (src/lib/cc/command_interpreter.h): the command failed
+    # and the configuration could not be reverted. The live check is
+    # tests/kea/test_versions_real.py::test_result_codes_decoded (a hook failing to load in
+    # config-set); this pins the decoding for any command on any server.
+    from kea_etl.errors import KeaPartialConfigError
+
+    text = "Configuration parsing failed: loading hooks library failed"
+    client, delays = _client(lambda c, a: {"result": 5, "text": text})
+    with pytest.raises(KeaPartialConfigError) as ei:
+        client.call("config-set", {"Dhcp4": {}})
+    assert isinstance(ei.value, KeaCommandError) and not isinstance(ei.value, KeaConflictError)
+    assert (ei.value.result, ei.value.text) == (5, text)
+    assert delays == []                                # Kea's own answer: never retried
+
+
 @pytest.mark.parametrize(("result", "text"), [
     (4, "IPv4 lease already exists."),
     (1, "IPv4 lease already exists."),                 # Kea 2.2
