@@ -41,6 +41,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import clock
 from tests.harness.dhcp_client import run_client_ops
 from tests.harness.dhcpd import (
     Dhcpd4,
@@ -217,9 +218,9 @@ def record_figure(case: str, figure: dict[str, Any]) -> None:
 
 def wait_next_second(after: float) -> int:
     """Sleep until the epoch second is past ``after``; return the new second."""
-    while int(time.time()) <= after:
+    while clock.now() <= after:
         time.sleep(0.05)
-    return int(time.time())
+    return clock.now()
 
 
 @pytest.fixture
@@ -386,7 +387,7 @@ def test_cutover_every_client_keeps_its_lease(mode: str, family: int, net: Netns
         "percent": 100.0 * kept / len(clients), "leases_migrated": n_leases,
         "kea_leases_after_migration": len(migrated), "kea_leases_after_clients": len(after),
         "kea_version": srv.version, "acks_second_round": second.received(ACK[family]),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time": clock.iso(),
     }
     record_figure(case, figure)
     assert not lost, f"{len(lost)} lease(s) not kept:\n" + "\n".join(lost[:20])
