@@ -1,10 +1,13 @@
 """The reconciliation report as one self-contained HTML file.
 
-Summary first (verdict, counts), then two inline SVG charts drawn by hand here (match categories;
-per-subnet utilisation from Kea's own statistics), the per-subnet table, and the tables of
-differences. No scripts, fonts, stylesheets or images are fetched: the file opens offline and
-can be mailed as-is. Every value from the data is HTML-escaped (hostnames and file names are
-attacker-controlled in the worst case). Tables show at most
+Summary first (verdict, counts), then inline SVG charts drawn by hand here (match categories;
+per-subnet utilisation from Kea's own statistics, and per pool where Kea keeps pool statistics),
+the per-subnet and per-pool tables, and the tables of differences. For DHCPv6, addresses (IA_NA)
+and delegated prefixes (IA_PD) are shown apart everywhere: added together, a subnet's huge
+address pool hides a pd-pool that is nearly full. No scripts, fonts, stylesheets or images are
+fetched: the file opens offline and can be mailed as-is. Every value from the data is
+HTML-escaped (hostnames and file names are attacker-controlled in the worst case). Tables show at
+most
 :data:`~kea_etl.export.reconcile.SAMPLE_LIMIT` differences; the JSON and CSV outputs hold all.
 """
 
@@ -17,7 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from kea_etl.export.reconcile import SAMPLE_LIMIT, ReconcileResult, SubnetCounts
+from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
 
 __all__ = ["render_html", "write_html"]
 
@@ -102,6 +105,39 @@ def _subnet_label(s: SubnetCounts) -> str:
     return f"{s.subnet_id} {s.prefix}".strip()
 
 
+_NA_COLOUR, _PD_COLOUR = "#1565c0", "#00838f"
+_KIND = {"pool": "addresses", "pd-pool": "delegated prefixes"}
+
+
+def _pool_label(pool: PoolCounts) -> str:
+    return f"{pool.subnet_id} {pool.kind} {pool.pool_id}"
+
+
+def _subnet_bars(subnets: Sequence[SubnetCounts], family: int
+                 ) -> list[tuple[str, float, str, str]]:
+    """Bars of the per-subnet chart: v4 one per subnet; v6 addresses and prefixes apart."""
+    def bar(label: str, used: float | None, total: int | None, colour: str
+            ) -> tuple[str, float, str, str]:
+        return (label, (used or 0.0) * 100,
+                f"{_fmt_pct(used) or 'n/a'} of {total if total is not None else '?'}", colour)
+
+    if family == 4:
+        return [bar(_subnet_label(s)[:26], s.utilisation, s.stat_total, _NA_COLOUR)
+                for s in subnets]
+    out = []
+    for s in subnets:
+        if s.stat_total_nas is None and s.stat_total_pds is None:
+            out.append(bar(_subnet_label(s)[:26], None, None, _NA_COLOUR))
+            continue
+        if s.stat_total_nas:
+            out.append(bar(f"{_subnet_label(s)[:22]} NA", s.utilisation_nas, s.stat_total_nas,
+                           _NA_COLOUR))
+        if s.stat_total_pds:
+            out.append(bar(f"{_subnet_label(s)[:22]} PD", s.utilisation_pds, s.stat_total_pds,
+                           _PD_COLOUR))
+    return out
+
+
 def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
     """The whole report as a string (see the module docstring)."""
     summ = result.summary()
@@ -147,24 +183,55 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
         (name, float(summ[name]), f"{summ[name]} ({summ[name] * 100 / total:.1f}%)",
          _COLOURS[name]) for name in ("matched", "missing", "extra", "mismatched")]))
     subnets = sorted(result.subnets.values(), key=lambda s: s.subnet_id)
-    util_items = [(_subnet_label(s)[:26], (s.utilisation or 0.0) * 100,
-                   f"{_fmt_pct(s.utilisation) or 'n/a'} of "
-                   f"{s.stat_total if s.stat_total is not None else '?'}",
-                   "#1565c0") for s in subnets]
-    p.append(_bar_chart(f"Per-subnet utilisation (stat-lease{result.family}-get)", util_items,
-                        max_value=100.0))
+    p.append(_bar_chart(f"Per-subnet utilisation (stat-lease{result.family}-get)",
+                        _subnet_bars(subnets, result.family), max_value=100.0))
+    pools = [pool for s in subnets for pool in s.pools]
+    if pools:
+        p.append(_bar_chart("Per-pool utilisation (statistic-get-all)",
+                            [(_pool_label(pool)[:26], (pool.utilisation or 0.0) * 100,
+                              f"{_fmt_pct(pool.utilisation) or 'n/a'} of {pool.total}",
+                              _PD_COLOUR if pool.kind == "pd-pool" else _NA_COLOUR)
+                             for pool in pools], max_value=100.0))
     p.append("</div>")
 
     p.append("<h2>Per subnet</h2>")
     rows, warn = [], set()
+    v6 = result.family == 6
     for i, s in enumerate(subnets):
         if not s.counts_match:
             warn.add(i)
-        rows.append([s.subnet_id, s.prefix, s.source, s.kea, s.stat_assigned, s.stat_declined,
-                     s.stat_total, _fmt_pct(s.utilisation), "yes" if s.counts_match else "NO"])
-    p.append(_table(["subnet", "prefix", "source", "Kea leases", "Kea assigned (stat)",
-                     "declined (stat)", "total (stat)", "utilisation", "counts agree"], rows,
-                    numeric={0, 2, 3, 4, 5, 6, 7}, warn_rows=warn))
+        if v6:
+            rows.append([s.subnet_id, s.prefix, s.source, s.kea,
+                         s.stat_assigned_nas, s.stat_total_nas, _fmt_pct(s.utilisation_nas),
+                         s.stat_assigned_pds, s.stat_total_pds, _fmt_pct(s.utilisation_pds),
+                         s.stat_declined, "yes" if s.counts_match else "NO"])
+        else:
+            rows.append([s.subnet_id, s.prefix, s.source, s.kea, s.stat_assigned,
+                         s.stat_declined, s.stat_total, _fmt_pct(s.utilisation),
+                         "yes" if s.counts_match else "NO"])
+    if v6:
+        p.append(_table(["subnet", "prefix", "source", "Kea leases", "addresses assigned (stat)",
+                         "addresses total (stat)", "addresses used", "prefixes assigned (stat)",
+                         "prefixes total (stat)", "prefixes used", "declined (stat)",
+                         "counts agree"], rows, numeric={0, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+                        warn_rows=warn))
+    else:
+        p.append(_table(["subnet", "prefix", "source", "Kea leases", "Kea assigned (stat)",
+                         "declined (stat)", "total (stat)", "utilisation", "counts agree"], rows,
+                        numeric={0, 2, 3, 4, 5, 6, 7}, warn_rows=warn))
+    if pools:
+        p.append("<h2>Per pool</h2>")
+        p.append('<p class="note">Kea\'s own pool statistics (statistic-get-all), kept per '
+                 "pool-id: pools without a pool-id in Kea's configuration count together under "
+                 "id 0.</p>")
+        p.append(_table(["subnet", "kind", "pool-id", "pools", "assigned", "total",
+                         "utilisation"],
+                        [[pool.subnet_id, _KIND[pool.kind] if v6 else "addresses", pool.pool_id,
+                          pool.pools, pool.assigned, pool.total, _fmt_pct(pool.utilisation)]
+                         for pool in pools], numeric={0, 2, 4, 5, 6}))
+    elif v6:
+        p.append('<p class="note">This Kea keeps no per-pool statistics (they start with Kea '
+                 "2.4): addresses and delegated prefixes are shown apart per subnet.</p>")
 
     if summ["fields_mismatched"]:
         p.append("<h2>Mismatched fields</h2>")

@@ -40,6 +40,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -53,7 +54,7 @@ from typing import Any, Protocol
 from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
-from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
+from kea_etl.extract.base import ExtractItem, SourceWarning
 from kea_etl.records import (
     INFINITE_LIFETIME,
     LEASE_STATES,
@@ -69,9 +70,11 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "SAMPLE_LIMIT",
     "ReconcileClient",
+    "PoolCounts",
     "ReconcileResult",
     "SubnetCounts",
     "compare_records",
+    "pool_stats",
     "reconcile",
     "reconcile_file",
     "reconcile_kea",
@@ -112,9 +115,46 @@ class ReconcileClient(Protocol):
     def call(self, command: str, arguments: dict[str, Any] | None = None) -> Any: ...
 
 
+def _ratio(assigned: int | None, total: int | None) -> float | None:
+    return assigned / total if total and assigned is not None else None
+
+
+@dataclass
+class PoolCounts:
+    """Kea's own statistics for the pools of one subnet that share a ``pool-id`` (Kea 2.4+).
+
+    Kea keeps pool statistics per pool-id (``subnet[1].pool[0].assigned-nas``,
+    ``subnet[1].pd-pool[2].assigned-pds`` in statistic-get-all), not per pool: pools without a
+    ``pool-id`` all count under id 0. ``pools`` names the configured pools with that id.
+    """
+
+    subnet_id: int
+    #: "pool" (addresses: IA_NA, or v4) or "pd-pool" (delegated prefixes)
+    kind: str
+    pool_id: int
+    pools: str = ""
+    assigned: int = 0
+    total: int = 0
+    declined: int | None = None
+
+    @property
+    def utilisation(self) -> float | None:
+        return _ratio(self.assigned, self.total)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subnet_id": self.subnet_id, "kind": self.kind, "pool_id": self.pool_id,
+                "pools": self.pools, "assigned": self.assigned, "total": self.total,
+                "declined": self.declined, "utilisation": self.utilisation}
+
+
 @dataclass
 class SubnetCounts:
-    """Per-subnet counts: source (after policy), Kea (active leases), and stat-leaseN-get."""
+    """Per-subnet counts: source (after policy), Kea (active leases), and stat-leaseN-get.
+
+    For DHCPv6, addresses (IA_NA) and delegated prefixes (IA_PD) are also kept apart
+    (``*_nas`` / ``*_pds``): one percentage over both hides a full pd-pool behind a huge
+    address pool. ``pools`` holds Kea's per-pool statistics where the server has them.
+    """
 
     subnet_id: int
     prefix: str = ""
@@ -123,12 +163,24 @@ class SubnetCounts:
     stat_assigned: int | None = None
     stat_declined: int | None = None
     stat_total: int | None = None
+    stat_assigned_nas: int | None = None
+    stat_total_nas: int | None = None
+    stat_assigned_pds: int | None = None
+    stat_total_pds: int | None = None
+    pools: list[PoolCounts] = field(default_factory=list)
 
     @property
     def utilisation(self) -> float | None:
-        if self.stat_total and self.stat_assigned is not None:
-            return self.stat_assigned / self.stat_total
-        return None
+        """Assigned over total, all lease types together (v6: prefer the NA / PD ones)."""
+        return _ratio(self.stat_assigned, self.stat_total)
+
+    @property
+    def utilisation_nas(self) -> float | None:
+        return _ratio(self.stat_assigned_nas, self.stat_total_nas)
+
+    @property
+    def utilisation_pds(self) -> float | None:
+        return _ratio(self.stat_assigned_pds, self.stat_total_pds)
 
     @property
     def counts_match(self) -> bool:
@@ -146,7 +198,16 @@ class SubnetCounts:
         return {"subnet_id": self.subnet_id, "prefix": self.prefix, "source": self.source,
                 "kea": self.kea, "stat_assigned": self.stat_assigned,
                 "stat_declined": self.stat_declined, "stat_total": self.stat_total,
-                "utilisation": self.utilisation, "counts_match": self.counts_match}
+                "utilisation": self.utilisation, "counts_match": self.counts_match,
+                **({"stat_assigned_nas": self.stat_assigned_nas,
+                    "stat_total_nas": self.stat_total_nas,
+                    "utilisation_nas": self.utilisation_nas,
+                    "stat_assigned_pds": self.stat_assigned_pds,
+                    "stat_total_pds": self.stat_total_pds,
+                    "utilisation_pds": self.utilisation_pds}
+                   if self.stat_total_nas is not None or self.stat_total_pds is not None
+                   else {}),
+                "pools": [p.to_json() for p in self.pools]}
 
 
 def _row(rec: Lease4 | Lease6, line: int | None, origin: str | None) -> tuple[Any, ...]:
@@ -380,13 +441,15 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
               kea_leases: Iterable[Lease4 | Lease6], *, family: int, as_of: int,
               tolerance: int = DEFAULT_TOLERANCE, stats: Mapping[int, Mapping[str, int]] | None = None,
               subnet_prefixes: Mapping[int, str] | None = None,
+              pools: Iterable[PoolCounts] | None = None,
               result: ReconcileResult | None = None, workdir: str | Path | None = None,
               batch: int = 2000) -> ReconcileResult:
     """Compare records already through the migration policy with Kea's leases.
 
     ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
     load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here).
-    ``stats`` maps subnet id -> Kea's stat-leaseN-get row. Returns a :class:`ReconcileResult`.
+    ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
+    statistics (:func:`pool_stats`). Returns a :class:`ReconcileResult`.
     """
     res = result or ReconcileResult(family=family, as_of=as_of, tolerance=tolerance)
     res.family, res.as_of, res.tolerance = family, as_of, tolerance
@@ -442,9 +505,15 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
             sc.stat_total = int(row.get("total-addresses", 0))
             sc.stat_declined = int(row.get("declined-addresses", 0))
         else:
-            sc.stat_assigned = int(row.get("assigned-nas", 0)) + int(row.get("assigned-pds", 0))
-            sc.stat_total = int(row.get("total-nas", 0)) + int(row.get("total-pds", 0))
+            sc.stat_assigned_nas = int(row.get("assigned-nas", 0))
+            sc.stat_total_nas = int(row.get("total-nas", 0))
+            sc.stat_assigned_pds = int(row.get("assigned-pds", 0))
+            sc.stat_total_pds = int(row.get("total-pds", 0))
+            sc.stat_assigned = sc.stat_assigned_nas + sc.stat_assigned_pds
+            sc.stat_total = sc.stat_total_nas + sc.stat_total_pds
             sc.stat_declined = int(row.get("declined-nas", row.get("declined-addresses", 0)))
+    for pool in pools or ():
+        counts(pool.subnet_id).pools.append(pool)
     return res
 
 
@@ -518,6 +587,73 @@ def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]
     return out
 
 
+_POOL_STAT = re.compile(r"^subnet\[(\d+)\]\.(pool|pd-pool)\[(\d+)\]\.([a-z-]+)$")
+
+
+def _pool_labels(section: Mapping[str, Any], family: int) -> dict[tuple[int, str, int], str]:
+    """``(subnet id, kind, pool-id) -> "pool, pool"`` from a Dhcp4 / Dhcp6 section."""
+    key = f"subnet{family}"
+    subnets = list(section.get(key) or [])
+    for net in section.get("shared-networks") or []:
+        if isinstance(net, Mapping):
+            subnets += list(net.get(key) or [])
+    out: dict[tuple[int, str, int], list[str]] = {}
+    for sub in subnets:
+        if not isinstance(sub, Mapping) or not isinstance(sub.get("id"), int):
+            continue
+        for pool in sub.get("pools") or []:
+            if isinstance(pool, Mapping):
+                out.setdefault((sub["id"], "pool", int(pool.get("pool-id", 0))), []).append(
+                    str(pool.get("pool", "?")).replace(" ", ""))
+        for pool in sub.get("pd-pools") or []:
+            if isinstance(pool, Mapping):
+                out.setdefault((sub["id"], "pd-pool", int(pool.get("pool-id", 0))), []).append(
+                    f"{pool.get('prefix')}/{pool.get('prefix-len')} "
+                    f"delegating /{pool.get('delegated-len')}")
+    return {k: ", ".join(v) for k, v in out.items()}
+
+
+def pool_stats(client: ReconcileClient, family: int,
+               section: Mapping[str, Any] | None = None) -> list[PoolCounts]:
+    """Kea's per-pool statistics (statistic-get-all, Kea 2.4+), labelled from ``section``.
+
+    Empty when the server keeps none (Kea 2.2: subnet-level only) or does not answer.
+    """
+    try:
+        resp = client.call("statistic-get-all", None)
+    except KeaEtlError:
+        return []
+    args = resp.get("arguments") if isinstance(resp, Mapping) else getattr(resp, "arguments", None)
+    if not isinstance(args, Mapping):
+        return []
+    found: dict[tuple[int, str, int], dict[str, int]] = {}
+    for name, samples in args.items():
+        m = _POOL_STAT.match(str(name))
+        if m is None or not isinstance(samples, list) or not samples:
+            continue
+        try:
+            value = int(samples[0][0])
+        except (TypeError, ValueError, IndexError):
+            continue
+        found.setdefault((int(m[1]), m[2], int(m[3])), {})[m[4]] = value
+    labels = _pool_labels(section or {}, family)
+    out: list[PoolCounts] = []
+    for (sid, kind, pid), vals in sorted(found.items()):
+        if family == 4:
+            assigned, total = vals.get("assigned-addresses"), vals.get("total-addresses")
+            declined = vals.get("declined-addresses")
+        elif kind == "pool":
+            assigned, total = vals.get("assigned-nas"), vals.get("total-nas")
+            declined = vals.get("declined-addresses", vals.get("declined-nas"))
+        else:
+            assigned, total, declined = vals.get("assigned-pds"), vals.get("total-pds"), None
+        if assigned is None or total is None:
+            continue
+        out.append(PoolCounts(sid, kind, pid, labels.get((sid, kind, pid), f"pool-id {pid}"),
+                              assigned, total, declined))
+    return out
+
+
 def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
              as_of: int | None, tolerance: int, abandoned: str, source_name: str,
              allow_unmapped: bool = False) -> tuple[int, Mapping[str, Any], ReconcileResult, dict[int, str],
@@ -580,7 +716,7 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
     ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
     answer); it gives the family, the subnet ids the policy assigns and the subnet prefixes.
     """
-    family, _section, res, prefixes, policy = _prepare(
+    family, section, res, prefixes, policy = _prepare(
         source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
         source_name=source_name, allow_unmapped=allow_unmapped)
     res.server, res.kea_version = server, kea_version
@@ -589,9 +725,11 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
         stats = _stat_rows(client, family)
     except KeaUnsupportedError as exc:
         res.warnings.append(f"no per-subnet statistics: {exc}")
+    pools = pool_stats(client, family, section)
     kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
     return reconcile(policy, kea, family=family, as_of=res.as_of, tolerance=tolerance,
-                     stats=stats, subnet_prefixes=prefixes, result=res, workdir=workdir)
+                     stats=stats, subnet_prefixes=prefixes, pools=pools, result=res,
+                     workdir=workdir)
 
 
 def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
