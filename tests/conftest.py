@@ -9,6 +9,8 @@ Fixtures (see tests/harness/kea.py for the server object):
   handed to each test with no leases, its original config and DHCP enabled.
 * ``kea4_ca`` / ``kea6_ca``: like kea4/kea6 but with kea-ctrl-agent (``http_url``).
 * ``kea_ha_pair``: hot-standby pair of Kea 2.x dhcp4 servers (``.primary``, ``.standby``).
+* ``kea_install`` / ``kea_v4`` / ``kea_v6`` (tests/harness/matrix.py): once per Kea version picked by
+  ``KEA_ETL_KEA`` (default 2.2, 2.6, 3.0, 3.2); a version the machine lacks is skipped, said once.
 
 A server that cannot start FAILS the test with Kea's log tail; nothing is skipped for that.
 """
@@ -27,6 +29,9 @@ from tests.harness.ha import HAPair, shared_pair, start_ha_pair
 from tests.harness.kea import KeaServer, KeaStartError, start_kea
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The Kea version matrix: KEA_ETL_KEA, the kea_install / kea_v4 / kea_v6 fixtures.
+pytest_plugins = ["tests.harness.matrix"]
 
 
 # ---- command recording ---------------------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""Start and stop real ISC Kea servers for the test suite.
+"""Start and stop real ISC Kea servers for the test suite, on every Kea version it supports.
 
-Two flavours:
+A :class:`KeaInstall` is one Kea installation: a label ("2.2", "2.6", "3.0", "3.2", or "path"
+for ``$KEA_ETL_KEA_PATH``), its version, and how to run it:
 
-* Kea 2.x from the host's Debian packages (2.2 on Debian 12, 2.6 on Debian 13). Each server gets
+* ``host``: the host's Debian packages (2.2 on Debian 12, 2.6 on Debian 13). Each server gets
   its own temporary directory for config, memfile, log, pid/lock files and the UNIX control
   socket; the ``KEA_*`` environment variables point Kea there (2.6's path restrictions demand it,
   2.2 needs the pid/lock dirs). Optionally a kea-ctrl-agent on a free loopback port.
-* Kea 3.0 from the throwaway root filesystem built by ``scripts/kea3-rootfs``
-  (``/var/cache/kea-etl/kea3-rootfs``, or ``$KEA_ETL_KEA3_ROOT``), run with ``chroot``. Its path
-  restrictions are satisfied with per-server directories ``/var/lib/kea/<id>`` and
-  ``/run/kea/<id>`` inside the rootfs, named in the ``KEA_*`` variables. The daemon serves the
-  UNIX socket and an HTTP control socket on a free loopback port (the chroot shares the host's
-  network).
+* ``chroot``: a throwaway Debian root filesystem (trixie's 2.6.3 from ``scripts/kea26-rootfs``,
+  sid's 3.0.4 from ``scripts/kea3-rootfs``), run with ``chroot``. Path restrictions are satisfied
+  with per-server directories ``/var/lib/kea/<id>`` and ``/run/kea/<id>`` inside the rootfs, named
+  in the ``KEA_*`` variables. The chroot shares the host's network, so HTTP on 127.0.0.1 works.
+* ``prefix``: a source build (Kea 3.2 from ``scripts/kea32-build``) run from its prefix with the
+  ``KEA_*`` directory variables pointing at a temporary directory (sockets in a mode-750 dir).
+
+Kea 3.x daemons serve an HTTP control socket themselves (3.2 only with authentication: the
+harness writes basic-auth user and password files); kea-ctrl-agent exists up to 3.0.
+:func:`selected_installs` reads ``KEA_ETL_KEA`` (default: every version) for the compatibility
+tests that run on each version.
 
 ``KeaServer.command`` speaks the UNIX socket directly (independent of ``kea_etl``), so the
 harness can check what the toolkit did without trusting the toolkit.
@@ -19,6 +25,7 @@ harness can check what the toolkit did without trusting the toolkit.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import ctypes
@@ -34,12 +41,18 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.harness import clock, recording
 
 KEA3_ROOT_DEFAULT = "/var/cache/kea-etl/kea3-rootfs"
+KEA26_ROOT_DEFAULT = "/var/cache/kea-etl/kea26-rootfs"
+KEA32_PREFIX_DEFAULT = "/var/cache/kea-etl/kea-3.2.0"
+KEA32_SRC_DEFAULT = "/work/shared/kea-src/kea-3.2.0.tar.xz"
+#: every version the suite supports, in ``KEA_ETL_KEA`` order
+ALL_VERSIONS = ("2.2", "2.6", "3.0", "3.2")
 START_TIMEOUT = 20.0
 
 DEFAULT_SUBNETS4: list[dict[str, Any]] = [
@@ -65,6 +78,148 @@ class KeaStartError(RuntimeError):
 
 def kea3_root() -> Path:
     return Path(os.environ.get("KEA_ETL_KEA3_ROOT", KEA3_ROOT_DEFAULT))
+
+
+@dataclass(frozen=True)
+class KeaInstall:
+    """One Kea installation the harness can run: ``kind`` is ``host`` (binaries on PATH),
+    ``chroot`` (``root`` is a rootfs) or ``prefix`` (``prefix`` is a ``--prefix`` build)."""
+
+    label: str
+    version: str
+    kind: str
+    root: Path | None = None
+    prefix: Path | None = None
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return _version_tuple(self.version)
+
+    def binary(self, name: str) -> str:
+        """argv[0] for one of its programs, as seen where it runs (inside the chroot)."""
+        return str(self.prefix / "sbin" / name) if self.prefix is not None else name
+
+    def host_file(self, path: str) -> Path:
+        """Host path of an absolute path inside the installation's root ("/" for host/prefix)."""
+        return (self.root or Path("/")) / path.lstrip("/")
+
+    def has(self, program: str) -> bool:
+        if self.prefix is not None:
+            return (self.prefix / "sbin" / program).exists()
+        if self.root is not None:
+            return any((self.root / d / program).exists() for d in ("usr/sbin", "usr/bin"))
+        return shutil.which(program) is not None
+
+    @property
+    def hooks_dir(self) -> str:
+        """Kea's hooks directory as the daemon sees it."""
+        if self.prefix is not None:
+            found = sorted(self.prefix.glob("lib/*/kea/hooks")) + sorted(self.prefix.glob("lib/kea/hooks"))
+            if not found:
+                raise KeaStartError(f"no Kea hooks directory under {self.prefix / 'lib'}")
+            return str(found[0])
+        return _hooks_dir(self.root)
+
+    @property
+    def scripts_dir(self) -> Path:
+        """Host path of its SQL create/upgrade scripts (``share/kea/scripts``)."""
+        return (self.prefix or self.host_file("/usr")) / "share/kea/scripts"
+
+    def describe(self) -> str:
+        where = {"host": "host packages", "chroot": f"rootfs {self.root}",
+                 "prefix": f"build {self.prefix}"}[self.kind]
+        return f"Kea {self.version} ({where})"
+
+
+def _first_line(argv: list[str]) -> str | None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    text = out.stdout.strip()
+    return text.splitlines()[0] if out.returncode == 0 and text else None
+
+
+def install_at(path: str | Path, label: str = "path") -> KeaInstall | str:
+    """The Kea installation at ``path``: a prefix (``sbin/kea-dhcp4``) or a root filesystem
+    (``usr/sbin/kea-dhcp4``, run with chroot); a reason string when there is none."""
+    p = Path(path)
+    if (p / "sbin/kea-dhcp4").exists() and not (p / "usr/sbin/kea-dhcp4").exists():
+        version = _first_line([str(p / "sbin/kea-dhcp4"), "-v"])
+        if version:
+            return KeaInstall(label, version, "prefix", prefix=p)
+        return f"{p / 'sbin/kea-dhcp4'} -v failed (broken build?)"
+    if (p / "usr/sbin/kea-dhcp4").exists():
+        version = kea3_version(str(p))
+        if version:
+            return KeaInstall(label, version, "chroot", root=p)
+        return f"chroot {p} kea-dhcp4 -v failed (broken root filesystem?)"
+    return f"no Kea at {p} (neither sbin/kea-dhcp4 nor usr/sbin/kea-dhcp4)"
+
+
+@functools.cache
+def find_install(label: str) -> KeaInstall | str:
+    """The installation for a version label, or why this machine cannot have it (cached)."""
+    host = host_kea_version()
+    if label == "path":
+        path = os.environ.get("KEA_ETL_KEA_PATH")
+        return install_at(path) if path else "KEA_ETL_KEA_PATH is not set"
+    if host is not None and host.startswith(label + "."):
+        return KeaInstall(label, host, "host")
+    if label == "2.2":
+        return (f"the host has Kea {host or 'none'}; Kea 2.2 is Debian 12's package "
+                "(point KEA_ETL_KEA_PATH at a bookworm root filesystem to run it here)")
+    if label in ("2.6", "3.0"):
+        root = Path(os.environ.get("KEA_ETL_KEA26_ROOT", KEA26_ROOT_DEFAULT)) if label == "2.6" \
+            else kea3_root()
+        script = "scripts/kea26-rootfs" if label == "2.6" else "scripts/kea3-rootfs"
+        if not (root / "usr/sbin/kea-dhcp4").exists():
+            return f"no Kea {label} root filesystem at {root}: build it with {script}"
+        found = install_at(root, label)
+        if isinstance(found, KeaInstall) and not found.version.startswith(label + "."):
+            return f"{root} holds Kea {found.version}, not {label}: rebuild it with {script} --force"
+        return found
+    if label == "3.2":
+        prefix = Path(os.environ.get("KEA_ETL_KEA32_PREFIX", KEA32_PREFIX_DEFAULT))
+        if (prefix / "sbin/kea-dhcp4").exists():
+            return install_at(prefix, label)
+        src = Path(os.environ.get("KEA_ETL_KEA32_SRC", KEA32_SRC_DEFAULT))
+        if not src.exists():
+            return f"no Kea 3.2 source tarball at {src}, so no Kea 3.2 build at {prefix}"
+        return f"Kea 3.2 not built at {prefix}: run scripts/kea32-build (20-40 min)"
+    return f"unknown Kea version {label!r} (known: {', '.join(ALL_VERSIONS)}, path)"
+
+
+def selected_labels() -> list[str]:
+    """Versions picked by ``KEA_ETL_KEA`` (comma-separated; default all), plus "path" when
+    ``KEA_ETL_KEA_PATH`` names an installation."""
+    raw = os.environ.get("KEA_ETL_KEA", "").strip()
+    labels = [x.strip() for x in raw.split(",") if x.strip()] if raw else list(ALL_VERSIONS)
+    if os.environ.get("KEA_ETL_KEA_PATH") and "path" not in labels:
+        labels.append("path")
+    return labels
+
+
+def host_install() -> KeaInstall:
+    """The host's Kea packages (what ``KeaServer()`` runs by default)."""
+    version = host_kea_version()
+    if version is None:
+        raise KeaStartError("kea-dhcp4 is not installed on this machine: run scripts/install-deps "
+                            "(apt-get install kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent)")
+    return KeaInstall(".".join(version.split(".")[:2]), version, "host")
+
+
+def resolve_install(kea: str | KeaInstall | None, kea3: bool = False) -> KeaInstall:
+    """``kea`` as a KeaInstall: None is the host's Kea (or 3.0 when ``kea3``); a label is looked
+    up with :func:`find_install`; a KeaStartError says why it is not available."""
+    if isinstance(kea, KeaInstall):
+        return kea
+    if kea is None and not kea3:
+        return host_install()
+    found = find_install(kea or "3.0")
+    if isinstance(found, str):
+        raise KeaStartError(found)
+    return found
 
 
 def free_port() -> int:
@@ -145,15 +300,18 @@ def unix_command(path: str | Path, command: str, arguments: Any = None, *,
 
 
 def http_command(url: str, command: str, arguments: Any = None, *, service: str | None = None,
-                 timeout: float = 30.0) -> Any:
-    """POST one command to a control agent (with ``service``) or a Kea 3 daemon; raw JSON reply."""
+                 timeout: float = 30.0, auth: tuple[str, str] | None = None) -> Any:
+    """POST one command to a control agent (with ``service``) or a Kea 3 daemon; raw JSON reply.
+    ``auth``: (user, password) for HTTP basic authentication."""
     req: dict[str, Any] = {"command": command}
     if arguments is not None:
         req["arguments"] = arguments
     if service:
         req["service"] = [service]
-    r = urllib.request.Request(url, data=json.dumps(req).encode(), method="POST",
-                               headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    r = urllib.request.Request(url, data=json.dumps(req).encode(), method="POST", headers=headers)
     with urllib.request.urlopen(r, timeout=timeout) as resp:
         return json.loads(resp.read())
 
@@ -200,18 +358,23 @@ def _resolve_hooks(hooks: Iterable[str | Mapping[str, Any]], hooks_dir: str) -> 
 class KeaServer:
     """One real kea-dhcp4 / kea-dhcp6 process (plus optional kea-ctrl-agent).
 
+    ``kea``: which installation (a :class:`KeaInstall` or a label such as "2.6"; default the
+    host's Kea, or 3.0 when ``kea3``). ``http``: the daemon's own HTTP control socket (Kea 3.x;
+    default on); ``http_auth``: protect it with basic auth read from files (always on 3.2, which
+    refuses an unsecured one; the credentials are in ``http_credentials``).
+
     Attributes other tests rely on: ``socket_url``, ``socket_path`` (host path), ``http_url``,
-    ``service``, ``version``, ``family``, ``kea3``, ``lease_file`` (host path), ``config``,
-    ``dir`` (host path of Kea's data dir: config, memfile, log; config-write / cache-write may
-    target it), ``kea_dir`` (same dir as Kea sees it), ``log_file``, ``pid``.
+    ``service``, ``version``, ``family``, ``kea3`` (Kea 3.x), ``install``, ``lease_file`` (host
+    path), ``config``, ``dir`` (host path of Kea's data dir: config, memfile, log; config-write /
+    cache-write may target it), ``kea_dir`` (same dir as Kea sees it), ``log_file``, ``pid``.
     """
 
-    def __init__(self, *, family: int = 4, kea3: bool = False,
+    def __init__(self, *, family: int = 4, kea3: bool = False, kea: str | KeaInstall | None = None,
                  subnets: Sequence[Mapping[str, Any]] | None = None,
                  lease_file: str | Path | None = None,
                  hooks: Iterable[str | Mapping[str, Any]] | None = None,
                  extra: Mapping[str, Any] | None = None, ctrl_agent: bool = False,
-                 http: bool | None = None, name: str | None = None,
+                 http: bool | None = None, http_auth: bool | None = None, name: str | None = None,
                  argv_prefix: Sequence[str] = ()) -> None:
         # argv_prefix (cutover test): run the daemon under e.g. ["ip", "netns", "exec", NS], which
         # execs it, so the Popen pid is still Kea's. The UNIX socket stays reachable from the host.
@@ -219,25 +382,30 @@ class KeaServer:
         if family not in (4, 6):
             raise ValueError(f"family must be 4 or 6, not {family!r}")
         self.family = family
-        self.kea3 = kea3
         self.service = f"dhcp{family}"
         self.daemon = f"kea-dhcp{family}"
-        self.label = name or f"{'kea3' if kea3 else 'kea'}-{self.service}-{uuid.uuid4().hex[:6]}"
+        if kea3 and kea is None and ctrl_agent:
+            raise ValueError("ctrl_agent=True with kea3: Kea 3 serves HTTP itself (http=True); "
+                             "pass kea='3.0' for its deprecated kea-ctrl-agent")
+        if kea is None and not kea3 and host_kea_version(self.daemon) is None:
+            raise KeaStartError(
+                f"{self.daemon} is not installed on this machine: run scripts/install-deps "
+                "(apt-get install kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent)")
+        self.install = resolve_install(kea, kea3)
+        self.version = self.install.version
+        self.kea3 = self.install.version_tuple >= (3,)
+        tag = "kea3" if kea3 and kea is None else f"kea{self.install.label}"
+        self.label = name or f"{tag}-{self.service}-{uuid.uuid4().hex[:6]}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.ca_proc: subprocess.Popen[bytes] | None = None
         self.http_url: str | None = None
         self.http_port: int | None = None
         self.ca_port: int | None = None
-        if kea3:
-            if ctrl_agent:
-                raise ValueError("ctrl_agent=True is for Kea 2.x; Kea 3 serves HTTP itself (http=True)")
-            self.root: Path | None = kea3_root()
-            version = kea3_version(str(self.root))
-            if version is None:
-                raise KeaStartError(
-                    f"Kea 3.0 root filesystem missing or broken at {self.root}: "
-                    "build it with scripts/kea3-rootfs (or scripts/install-deps)")
-            self.version = version
+        self.http_credentials: tuple[str, str] | None = None
+        if ctrl_agent and not self.install.has("kea-ctrl-agent"):
+            raise KeaStartError(f"{self.install.describe()} has no kea-ctrl-agent (removed in Kea 3.2)")
+        self.root: Path | None = self.install.root
+        if self.root is not None:
             _clean_stale_kea3_dirs(self.root)
             ident = f"t{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self.kea_dir = f"/var/lib/kea/{ident}"
@@ -245,26 +413,21 @@ class KeaServer:
             for d in ("/var/lib/kea", "/run/kea"):
                 Path(self.root, d.lstrip("/")).mkdir(parents=True, exist_ok=True)
                 Path(self.root, d.lstrip("/")).chmod(0o750)
-            self.want_http = True if http is None else http
         else:
-            self.root = None
-            version2 = host_kea_version(self.daemon)
-            if version2 is None:
-                raise KeaStartError(
-                    f"{self.daemon} is not installed on this machine: run scripts/install-deps "
-                    "(apt-get install kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent)")
-            self.version = version2
             tmp = tempfile.mkdtemp(prefix=f"kea-etl-{self.service}-")
             self.kea_dir = tmp
             self.kea_run_dir = f"{tmp}/run"
-            self.want_http = bool(http) or ctrl_agent
+        # Kea 3.x daemons serve HTTP themselves (on by default); 2.x only through the CA.
+        self.want_http = (http is not False) if self.kea3 and not ctrl_agent else (bool(http) or ctrl_agent)
+        # Kea 3.2 refuses an HTTP control socket without authentication (or TLS).
+        self.want_http_auth = bool(http_auth) or (self.install.version_tuple >= (3, 2))
         self.dir = self.host_path(self.kea_dir)
         self.run_dir = self.host_path(self.kea_run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o750)
         self.run_dir.chmod(0o750)
-        self.ctrl_agent = self.want_http and not kea3
+        self.ctrl_agent = self.want_http and (ctrl_agent or not self.kea3)
         self.config_path = self.dir / f"{self.daemon}.json"
         self.log_file = self.dir / f"{self.daemon}.log"
         self.stdout_file = self.dir / f"{self.daemon}.stdout"
@@ -273,7 +436,9 @@ class KeaServer:
         self.socket_url = f"unix://{self.socket_path}"
         if lease_file is not None:
             shutil.copyfile(lease_file, self.lease_file)
-        self.hooks = list(hooks) if hooks is not None else list(DEFAULT_HOOKS_3 if kea3 else DEFAULT_HOOKS_2)
+        if hooks is None:
+            hooks = DEFAULT_HOOKS_3 if self.kea3 else DEFAULT_HOOKS_2
+        self.hooks = list(hooks)
         self.config = self._build_config(subnets, extra, lease_file is not None)
         self._baseline: Any = None
 
@@ -328,16 +493,19 @@ class KeaServer:
             "valid-lifetime": 4000,
             "renew-timer": 1000,
             "rebind-timer": 2000,
-            "hooks-libraries": _resolve_hooks(self.hooks, _hooks_dir(self.root)),
+            "hooks-libraries": _resolve_hooks(self.hooks, self.install.hooks_dir),
             "loggers": [{"name": self.daemon, "severity": "INFO",
                          out_key: [{"output": k(self.log_file)}]}],
         }
         if self.kea3:
             socks: list[dict[str, Any]] = [unix_sock]
-            if self.want_http:
+            if self.want_http and not self.ctrl_agent:
                 self.http_port = free_port()
-                socks.append({"socket-type": "http", "socket-address": "127.0.0.1",
-                              "socket-port": self.http_port})
+                http_sock: dict[str, Any] = {"socket-type": "http", "socket-address": "127.0.0.1",
+                                             "socket-port": self.http_port}
+                if self.want_http_auth:
+                    http_sock["authentication"] = self._basic_auth_files()
+                socks.append(http_sock)
                 self.http_url = f"http://127.0.0.1:{self.http_port}"
             body["control-sockets"] = socks
         else:
@@ -353,6 +521,20 @@ class KeaServer:
         if extra:
             body.update(copy.deepcopy(dict(extra)))
         return {f"Dhcp{fam}": body}
+
+    def _basic_auth_files(self) -> dict[str, Any]:
+        """Kea's basic-auth block with the user and password in files beside the config (Kea 3.2
+        refuses clear-text credentials in the config itself)."""
+        user, password = "kea-etl", uuid.uuid4().hex
+        user_file, password_file = self.dir / "http-user", self.dir / "http-password"
+        user_file.write_text(user)
+        password_file.write_text(password)
+        for f in (user_file, password_file):
+            f.chmod(0o640)
+        self.http_credentials = (user, password)
+        return {"type": "basic", "realm": "kea-etl",
+                "clients": [{"user-file": self.kea_path(user_file),
+                             "password-file": self.kea_path(password_file)}]}
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -371,10 +553,7 @@ class KeaServer:
         self.config_path.write_text(json.dumps(self.config, indent=2))
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
-        argv = [self.daemon, "-c", self.kea_path(self.config_path)]
-        if self.root is not None:
-            argv = ["chroot", str(self.root), *argv]
-        argv = [*self.argv_prefix, *clock.server_argv(argv, root=self.root)]
+        argv = [*self.argv_prefix, *self._argv(self.daemon, self.config_path)]
         with self.stdout_file.open("ab") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self._env(),
                                          cwd=self.dir, start_new_session=True,
@@ -387,6 +566,13 @@ class KeaServer:
             recording.SERVERS[self.http_url] = {"version": self.version, "server": self.label}
         self._baseline = self._config_snapshot()
         return self
+
+    def _argv(self, program: str, config_path: Path) -> list[str]:
+        """argv for one of the installation's programs, in the suite's time (faketime)."""
+        argv = [self.install.binary(program), "-c", self.kea_path(config_path)]
+        if self.root is not None:
+            argv = ["chroot", str(self.root), *argv]
+        return clock.server_argv(argv, root=self.root)
 
     def _failure(self, what: str, log: Path) -> KeaStartError:
         return KeaStartError(
@@ -405,7 +591,7 @@ class KeaServer:
                 try:
                     r = unix_command(self.socket_path, "version-get", timeout=2)
                     if r.get("result") == 0:
-                        if self.kea3 and self.http_url:
+                        if self.kea3 and self.http_url and not self.ctrl_agent:
                             self._wait_http(self.http_url, None, self.log_file, deadline)
                         return
                 except (OSError, ValueError) as exc:
@@ -419,7 +605,8 @@ class KeaServer:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                http_command(url, "version-get", service=service, timeout=2)
+                http_command(url, "version-get", service=service, timeout=2,
+                             auth=self.http_credentials)
                 return
             except (OSError, ValueError) as exc:
                 last = exc
@@ -431,16 +618,17 @@ class KeaServer:
         self.ca_port = free_port()
         ca_log = self.dir / "kea-ctrl-agent.log"
         out_key = "output-options" if self.at_least_2_5 else "output_options"
-        sock = str(self.socket_path)
+        sock = self.kea_path(self.socket_path)
         ca_cfg = {"Control-agent": {
             "http-host": "127.0.0.1", "http-port": self.ca_port,
             "control-sockets": {self.service: {"socket-type": "unix", "socket-name": sock}},
-            "loggers": [{"name": "kea-ctrl-agent", "severity": "INFO", out_key: [{"output": str(ca_log)}]}],
+            "loggers": [{"name": "kea-ctrl-agent", "severity": "INFO",
+                         out_key: [{"output": self.kea_path(ca_log)}]}],
         }}
         ca_path = self.dir / "kea-ctrl-agent.json"
         ca_path.write_text(json.dumps(ca_cfg, indent=2))
         with (self.dir / "kea-ctrl-agent.stdout").open("ab") as out:
-            self.ca_proc = subprocess.Popen(["kea-ctrl-agent", "-c", str(ca_path)], stdout=out,
+            self.ca_proc = subprocess.Popen(self._argv("kea-ctrl-agent", ca_path), stdout=out,
                                             stderr=subprocess.STDOUT, env=self._env(), cwd=self.dir,
                                             start_new_session=True, preexec_fn=_die_with_parent)
         self.http_url = f"http://127.0.0.1:{self.ca_port}"
