@@ -112,24 +112,24 @@ def test_subnet_removed_mid_load_fails_only_its_records(kea_factory: Any, tmp_pa
     assert {_ip(p["key"]) for p in failed}.isdisjoint(got)  # nothing reported failed is in Kea
 
 
-def test_subnet_id_unknown_to_kea_is_a_per_record_failure(kea_factory: Any,
-                                                          tmp_path: Path) -> None:
-    """--kea-config names a subnet the live Kea lacks: those leases fail one by one."""
+def test_subnet_id_unknown_to_kea_stops_before_sending(kea_factory: Any, tmp_path: Path) -> None:
+    """--kea-config names a subnet the live Kea lacks: the run would file leases under an id the
+    server does not have, so it stops before sending anything (exit 2, one line per subnet).
+    A subnet that disappears *during* the load stays a per-record failure (test above)."""
     srv = kea_factory(family=4, subnets=[TWO_SUBNETS[0]])
     src = tmp_path / "dhcpd.leases"
-    want = _two_subnet_leases(src, 200)
+    _two_subnet_leases(src, 200)
     cfg = tmp_path / "kea.json"
     cfg.write_text(json.dumps({"Dhcp4": {"subnet4": TWO_SUBNETS}}))
     report = tmp_path / "report.json"
     res = subprocess.run(migrate_cmd(f"kea:{srv.socket_url}", src, report, "--kea-config",
                                      str(cfg)), capture_output=True, text=True, timeout=120)
-    assert res.returncode == 1, res.stdout + res.stderr
-    rep = json.loads(report.read_text())
-    assert (rep["read"], rep["loaded"], rep["failed"]) == (200, 100, 100)
-    keys = sorted(_ip(p["key"]) for p in rep["problems"] if p["kind"] == "failed")
-    assert keys == sorted(ip for ip in want if ip.startswith("10.2."))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[1:] == [
+        "  subnet 10.2.0.0/16 (id 2 in the --kea-config): the target has no such subnet"]
+    assert not report.exists()
     got, _ = held4(srv)
-    assert got == {ip: m for ip, m in want.items() if ip.startswith("10.1.")}
+    assert got == {}
 
 
 def test_http_kea_unreachable_beyond_retry_budget_stops_cleanly(kea_factory: Any,
