@@ -75,7 +75,15 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
                     "resume": bool(o.get("resume")) or None, "workers": o.get("workers"),
                     "mode": o.get("mode"), "on_conflict": o.get("on_conflict"),
                     "service": o.get("service")}
-        loader = make_loader(target, subnets=subnets, kea_version=str(o.get("kea_version", "2.2")),
+        if _flag(step, "allow_config_write"):  # as --allow-config-write: kea: targets only
+            if not target.startswith("kea:"):
+                raise ConfigError(f"step migrate (line {step.line}): 'allow_config_write' goes "
+                                  "with to: kea:URL (a running Kea whose configuration kea-etl "
+                                  "may change)")
+            live["allow_config_write"] = True
+        version = o.get("kea_version")  # None: the local Kea's (kea_etl.load.memfile)
+        loader = make_loader(target, subnets=subnets,
+                             kea_version=str(version) if version is not None else None,
                              dry_run=dry_run, **live)
         try:  # a live target's own subnets must agree with kea_config before anything is sent
             checked = check_target_subnets(loader, subnets)

@@ -23,6 +23,7 @@ from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
+from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
 from kea_etl.migrate import ProgressCallback, check_target_subnets, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
@@ -36,6 +37,29 @@ _SHOW_UNMAPPED = 20
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def _target_lines(report: RunReport, dry_run: bool) -> list[str]:
+    """What the run did (or would do) to the target beyond records: the memfile format it
+    chose and why, a Kea configuration saved before it was changed, hosts that needed one."""
+    lines = []
+    outputs = report.extra.get("outputs")
+    if isinstance(outputs, dict) and outputs.get("kea_version_from"):
+        lines.append(f"  memfile format: Kea {outputs['kea_version']} (from "
+                     f"{outputs['kea_version_from']})")
+    for b in report.extra.get("config_backups") or []:
+        if dry_run:
+            lines.append(f"  would save the configuration of {b['server']} to {b['path']} "
+                         "before changing it (--allow-config-write)")
+        else:
+            lines.append(f"  configuration of {b['server']} before kea-etl changed it: saved in "
+                         f"{b['path']}")
+    refused = report.failed_reasons.get(NEEDS_CONFIG_WRITE, 0)
+    if refused:
+        lines.append(f"  {refused} reservation(s) FAILED: only a change of the Kea configuration "
+                     "could store them; re-run with --allow-config-write to allow it (the "
+                     "current configuration is saved first)")
+    return lines
 
 
 @contextmanager
@@ -126,6 +150,7 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
         lines.append(f"  {verb}: " + ", ".join(f"{path} ({n} records)" for path, n in files.items()))
     else:
         lines.append(f"  {verb}: nothing (no record was loaded)")
+    lines.extend(_target_lines(report, dry_run))
     if report_path:
         lines.append(f"  report: {report_path}")
     if dry_run:
@@ -161,8 +186,11 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
               help="Accept active leases that no subnet of the target holds: report them as "
                    "skipped (no-subnet) instead of failed, and exit 0 for them. Their clients "
                    "lose their addresses at the cutover.")
-@click.option("--kea-version", type=click.Choice(KEA_VERSIONS), default="2.2", show_default=True,
-              help="Kea version the memfile is written for (2.4+ adds the pool_id column).")
+@click.option("--kea-version", metavar="X.Y", default=None,
+              help="memfile: the version of the Kea that will read the files (2.2 writes Kea "
+                   "2.2's columns; 2.4 and later add pool_id; known: " + ", ".join(KEA_VERSIONS)
+                   + ") [default: what the local kea-dhcp4 -V / kea-dhcp6 -V says; with no "
+                   "local Kea the run stops (exit 2) rather than guess].")
 @click.option("--query", metavar="SQL",
               help="For a database URL source: a SELECT statement or a table name.")
 @click.option("--mapping", metavar="FILE",
@@ -204,11 +232,20 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
               help="kea: run leases-reclaim on every target after the load, so leases already "
                    "expired are reclaimed now.")
 # --- end failover pairs and HA targets -------------------------------------------------------
+@click.option("--allow-config-write", is_flag=True,
+              help="kea: let kea-etl change the server's configuration where that is the only "
+                   "place a host reservation can go (no host_cmds: config-set + config-write; "
+                   "host_cmds without a hosts database: reservation-add into memory + "
+                   "config-write). Kea rewrites its configuration file from memory (comments "
+                   "and includes are lost); the current configuration (config-get) is saved "
+                   "next to --report (or in the working directory) first. Without it such "
+                   "reservations fail with a reason naming this flag, and nothing is changed.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar [default: when stderr is a terminal].")
 def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs: tuple[str, ...],
                 as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
-                kea_version: str, query: str | None, mapping: str | None,
+                kea_version: str | None, query: str | None, mapping: str | None,
+                allow_config_write: bool,
                 progress: bool | None, resume: bool = False, workers: int | None = None,
                 mode: str | None = None, on_conflict: str | None = None,
                 service: str | None = None, failover_pair: bool = False, force: bool = False,
@@ -262,6 +299,11 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
         live: dict[str, object] = {}  # options of the live targets (None = not given)
         if target.startswith(("kea:", "kea-sql:")):
             live = {"sources": list(sources), "report_path": report_path}
+        if allow_config_write:
+            if not all(t.startswith("kea:") for t in targets):
+                _fail("--allow-config-write goes with kea:URL targets (a running Kea whose "
+                      "configuration kea-etl may change)")
+            live["allow_config_write"] = True
         live.update({"resume": resume or None, "workers": workers, "mode": mode,
                      "on_conflict": on_conflict, "service": service})
         loader = make_targets_loader(targets, subnets=subnets, force=force,

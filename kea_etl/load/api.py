@@ -86,6 +86,11 @@ class LiveOptions:
     batch_size6: int = 100
     bulk_v6: bool = True
     dry_run: bool = False
+    #: reservations that only a configuration change can store (config-set, or reservation-add
+    #: into memory + config-write) are failed unless this is set (kea_etl.load.reservations)
+    allow_config_write: bool = False
+    #: the run's --report: the configuration is saved next to it before it is changed
+    report_path: str | None = None
 
     def fingerprint_options(self) -> dict[str, Any]:
         return {"mode": self.mode, "on_conflict": self.on_conflict}
@@ -337,7 +342,9 @@ class LiveLeaseLoader:
 
         loader = ReservationLoader(self.client, mode=self.options.mode,
                                    on_conflict=self.options.on_conflict,
-                                   dry_run=self.options.dry_run, checkpoint=self.checkpoint)
+                                   dry_run=self.options.dry_run, checkpoint=self.checkpoint,
+                                   allow_config_write=self.options.allow_config_write,
+                                   report_path=self.options.report_path)
         hosts, self._hosts = self._hosts, []
         loader.load(hosts, report)
         self.host_strategy = loader.strategy
@@ -654,7 +661,7 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
                     mode: Mode = "add", on_conflict: OnConflict = "skip",
                     service: str | None = None, dry_run: bool = False,
                     kea_version: str | None = None, timeout: float = 30.0,
-                    retries: int = 3) -> LiveLeaseLoader:
+                    retries: int = 3, allow_config_write: bool = False) -> LiveLeaseLoader:
     """The loader for ``--to kea:URL`` (``location`` is the URL after ``kea:``).
 
     Basic-auth credentials: the user name may be in the URL (``http://admin@host:8000``); the
@@ -662,6 +669,8 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
     never from the URL or argv. For ``https://``: ``KEA_ETL_CA_FILE`` (the CA that signed Kea's
     certificate), ``KEA_ETL_CERT_FILE`` / ``KEA_ETL_KEY_FILE`` (client certificate, when Kea
     requires one). ``kea_version`` (a memfile option) is accepted and ignored.
+    ``allow_config_write``: reservations may be stored by changing the server's configuration
+    (see :mod:`kea_etl.load.reservations`); the old one is saved next to ``report_path`` first.
     """
     import os
     from urllib.parse import unquote, urlsplit
@@ -690,7 +699,8 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
                                 ca_file=env("KEA_ETL_CA_FILE"), cert_file=env("KEA_ETL_CERT_FILE"),
                                 key_file=env("KEA_ETL_KEY_FILE"), timeout=timeout,
                                 retries=retries)
-    options = LiveOptions(mode=mode, on_conflict=on_conflict, workers=workers, dry_run=dry_run)
+    options = LiveOptions(mode=mode, on_conflict=on_conflict, workers=workers, dry_run=dry_run,
+                          allow_config_write=allow_config_write, report_path=report_path)
     checkpoint = open_checkpoint(f"kea:{url}", sources=sources, report_path=report_path,
                                  resume=resume, options=options.fingerprint_options(),
                                  dry_run=dry_run)

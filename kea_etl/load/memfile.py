@@ -2,9 +2,13 @@
 
 The files are written exactly as Kea's ``CSVLeaseFile4/6`` read them:
 
-* the header of the chosen Kea version (2.2 by default; 2.4 and later add ``pool_id``). A newer
-  Kea upgrades an older header when it loads the file, an older Kea refuses unknown columns, so
-  the 2.2 header is the safe default;
+* the header of the Kea version that will read it (2.2; 2.4 and later add ``pool_id``), from
+  ``kea_version`` (``--kea-version``) or else the local ``kea-dhcp4 -V`` / ``kea-dhcp6 -V``
+  (:func:`resolve_kea_version`); with neither, the run stops (:class:`ConfigError`) instead of
+  guessing. Neither direction of a mismatch is harmless: an older Kea drops the extra column,
+  and a newer one (2.6.3 seen) converts a 2.2 file by running its lease file cleanup at start-up,
+  leaving ``kea-leases4.csv.2`` behind, which it reads *first* on the next start or
+  ``config-reload``: stale leases come back;
 * lines end in ``\\n`` only (Kea rejects a ``\\r\\n`` header);
 * no quoting: Kea splits a row on every comma. Text fields (hostname, user_context) are escaped
   the way Kea's ``CSVRow::escapeCharacters`` does: ``,`` and ``&``, control characters and every
@@ -39,6 +43,7 @@ from pathlib import Path
 from socket import inet_ntoa as _ntoa
 from typing import IO, Any
 
+from kea_etl._files import publish
 from kea_etl.errors import ConfigError, FatalError
 from kea_etl.records import LEASE_TYPE_CODES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport, write_json_atomic
@@ -55,6 +60,8 @@ __all__ = [
     "RESERVATIONS6_FILE",
     "MemfileLoader",
     "escape",
+    "local_kea_version",
+    "resolve_kea_version",
     "format_lease4",
     "format_lease6",
     "headers_for",
@@ -70,8 +77,10 @@ HEADER4_22 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "sub
 HEADER6_22 = ("address", "duid", "valid_lifetime", "expire", "subnet_id", "pref_lifetime",
               "lease_type", "iaid", "prefix_len", "fqdn_fwd", "fqdn_rev", "hostname", "hwaddr",
               "state", "user_context", "hwtype", "hwaddr_source")
-#: Kea versions whose memfile header kea-etl knows (the ``--kea-version`` choices)
-KEA_VERSIONS = ("2.2", "2.4", "2.6", "3.0")
+#: Kea versions whose memfile header kea-etl has checked (any X.Y from 2.2 to 3.x is accepted)
+KEA_VERSIONS = ("2.2", "2.4", "2.6", "3.0", "3.2")
+#: the daemons asked for their version when no ``--kea-version`` is given
+LOCAL_DAEMONS = ("kea-dhcp4", "kea-dhcp6")
 
 _PLAIN = re.compile(r"[\x20-\x25\x27-\x2b\x2d-\x7e]*")  # printable ASCII except & and ,
 _HWTYPE_ETHERNET = 1
@@ -87,12 +96,57 @@ def headers_for(kea_version: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         raise ConfigError(f"--kea-version {kea_version!r}: expected a version like 2.2 or 3.0") \
             from exc
     if (major, minor) < (2, 2) or major > 3:
-        raise ConfigError(f"--kea-version {kea_version}: kea-etl writes memfiles for Kea "
-                          f"{', '.join(KEA_VERSIONS)}")
+        raise ConfigError(f"--kea-version {kea_version}: kea-etl writes memfiles for Kea 2.2 to "
+                          "3.x")
     if (major, minor) >= (2, 4):
         # pool_id came with Kea 2.3.x / 2.4.0 (lease file schema 2.2 / 5.0)
         return HEADER4_22 + ("pool_id",), HEADER6_22 + ("pool_id",)
     return HEADER4_22, HEADER6_22
+
+
+def local_kea_version() -> tuple[str, str] | None:
+    """(version, where) of the Kea installed here: ``kea-dhcp4 -V`` (else ``kea-dhcp6 -V``),
+    first line (``2.2.0``). None when neither daemon is found or answers."""
+    import shutil
+    import subprocess
+
+    found: list[tuple[str, str]] = []
+    for daemon in LOCAL_DAEMONS:
+        path = shutil.which(daemon) or shutil.which(daemon, path="/usr/sbin:/usr/local/sbin:/sbin")
+        if path is None:
+            continue
+        try:
+            out = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=20,
+                                 check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        # first line: "2.2.0" (Kea 2.2), "3.0.4 (3.0.4 (tarball))" (Kea 3.0)
+        m = re.match(r"\s*(\d+\.\d+(?:\.\d+)?)", out)
+        if m:
+            found.append((m.group(1), f"{path} -V"))
+    if not found:
+        return None
+    formats = {headers_for(v)[0] for v, _ in found}
+    if len(formats) > 1:
+        raise ConfigError("the local Kea daemons disagree on the memfile format ("
+                          + ", ".join(f"{w}: {v}" for v, w in found)
+                          + "): give --kea-version X.Y of the Kea that will read the files")
+    return found[0]
+
+
+def resolve_kea_version(kea_version: str | None) -> tuple[str, str]:
+    """(version, where it came from) for a memfile target: ``kea_version`` if given, else the
+    local Kea's. Raises :class:`ConfigError` when neither tells: never a silent default."""
+    if kea_version:
+        headers_for(kea_version)  # validates
+        return kea_version, "--kea-version"
+    local = local_kea_version()
+    if local is None:
+        raise ConfigError("cannot tell which Kea will read the memfile (no "
+                          f"{' / '.join(LOCAL_DAEMONS)} here to ask for its version): give "
+                          "--kea-version X.Y (2.2 writes Kea 2.2's columns; 2.4 and later add "
+                          "pool_id)")
+    return local
 
 
 def escape(text: str) -> str:
@@ -202,8 +256,7 @@ class _TempCSV:
         os.fsync(self.fh.fileno())
         self.fh.close()
         # leases name clients (MACs, hostnames): owner and group only, not world-readable
-        self.tmp.chmod(0o640)
-        self.tmp.replace(self.final)
+        publish(self.tmp, self.final, mode=0o640)  # narrowed by the umask (kea_etl._files)
 
     def abort(self) -> None:
         if not self.fh.closed:
@@ -218,11 +271,11 @@ class MemfileLoader:
 
     can_retract = True
 
-    def __init__(self, outdir: str | Path, *, kea_version: str = "2.2",
+    def __init__(self, outdir: str | Path, *, kea_version: str | None = None,
                  subnets: SubnetMap | None = None, dry_run: bool = False) -> None:
         self.outdir = Path(outdir)
-        self.kea_version = kea_version
-        self.header4, self.header6 = headers_for(kea_version)
+        self.kea_version, self.kea_version_from = resolve_kea_version(kea_version)
+        self.header4, self.header6 = headers_for(self.kea_version)
         self.pool_id = "pool_id" in self.header4
         self.subnets = subnets
         self.dry_run = dry_run
@@ -318,6 +371,7 @@ class MemfileLoader:
             files[str(path)] = self._host_count[family]
         self._files.clear()
         self._committed = {"target": self.name, "kea_version": self.kea_version,
+                           "kea_version_from": self.kea_version_from,
                            "dry_run": self.dry_run, "files": files}
         return self._committed
 

@@ -17,7 +17,19 @@ compared, and a value Kea holds is kept when the host is replaced. As for leases
 * an address or prefix Kea reserves for *another* identifier in the subnet -> a conflict, left
   alone unless ``on_conflict="overwrite"``, which removes that other host first (and says so).
 
-No other reservation is ever dropped. ``dry_run`` reads what it needs (list-commands,
+No other reservation is ever dropped.
+
+**The server's configuration is never changed unasked.** Strategy 3, and strategy 1 without a
+hosts database (``operation-target`` memory + ``config-write``), change Kea's configuration:
+the running one and the file it was started with, which Kea rewrites from memory (a hand-written
+file loses its comments and includes). kea-etl does that only with ``allow_config_write``
+(``--allow-config-write``); without it every host that would have been written is *failed* with
+:data:`NEEDS_CONFIG_WRITE` (hosts already there, conflicts and the like are decided as usual) and
+nothing is sent. With it, the configuration as ``config-get`` returns it is saved to a new file
+(:func:`config_backup_path`: next to the report, else in the working directory) before the first
+command that changes it; :attr:`ReservationLoader.backup` says where.
+
+``dry_run`` reads what it needs (list-commands,
 version-get, config-get, reservation-get, cache-get) and sends nothing else; it reports the same
 decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
 
@@ -72,7 +84,8 @@ from kea_etl.report import RunReport
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
 
-__all__ = ["STRATEGIES", "ReservationLoader", "choose_strategy", "differences"]
+__all__ = ["NEEDS_CONFIG_WRITE", "STRATEGIES", "ReservationLoader", "choose_strategy",
+           "config_backup_path", "differences"]
 
 Strategy = Literal["reservation-add", "cache-load", "config-set"]
 STRATEGIES: tuple[str, ...] = ("reservation-add", "cache-load", "config-set")
@@ -80,10 +93,20 @@ Mode = Literal["add", "upsert"]
 
 #: the reason of a host whose details differ and that ``mode="add"`` leaves as Kea has it
 KEPT = "Kea holds this client's reservation with other details; kept Kea's"
+#: the reason of a host that only a configuration change could store, not allowed
+NEEDS_CONFIG_WRITE = "needs --allow-config-write"
 #: host fields kea-etl does not model: never compared, and carried over when a host is replaced
 _KEPT_FROM_KEA = ("server-hostname",)
 _ADDRESS_FIELDS = frozenset({"ip-address", "ip-addresses", "prefixes"})
 _IDENTIFIERS = ("hw-address", "client-id", "duid", "circuit-id", "flex-id")
+
+
+def config_backup_path(report_path: str | None, *, stamp: str) -> Path:
+    """Where the configuration is saved before kea-etl changes it: ``REPORT.json.kea-config-
+    before-STAMP.json`` next to the report, else ``./kea-etl.kea-config-before-STAMP.json``
+    (STAMP: UTC time; a new name every run, so an earlier backup is never overwritten)."""
+    base = Path(report_path) if report_path else Path("kea-etl")
+    return base.with_name(f"{base.name}.kea-config-before-{stamp}.json")
 
 
 def choose_strategy(commands: Iterable[str]) -> Strategy:
@@ -210,7 +233,8 @@ class ReservationLoader:
                  on_conflict: Literal["skip", "overwrite"] = "skip",
                  dry_run: bool = False, checkpoint: Checkpoint | None = None,
                  strategy: Strategy | None = None, server_dir: str | None = None,
-                 local_dir: str | None = None, config_file: str | None = None) -> None:
+                 local_dir: str | None = None, config_file: str | None = None,
+                 allow_config_write: bool = False, report_path: str | None = None) -> None:
         if mode not in ("add", "upsert"):
             raise ConfigError(f"mode must be 'add' or 'upsert', not {mode!r}")
         self.client = client
@@ -222,6 +246,10 @@ class ReservationLoader:
         self.server_dir = server_dir
         self.local_dir = local_dir
         self.config_file = config_file
+        self.allow_config_write = allow_config_write
+        self.report_path = report_path
+        #: where the configuration was (dry run: would be) saved before it was changed
+        self.backup: Path | None = None
         self.sent: Counter[str] = Counter()
 
     @property
@@ -254,8 +282,41 @@ class ReservationLoader:
             outcomes = self._via_config(todo)
         for o in outcomes:
             count_outcome(report, o)
+        if self.backup is not None:
+            report.extra.setdefault("config_backups", []).append(
+                {"server": self.server, "path": str(self.backup), "saved": not self.dry_run})
         if self.checkpoint is not None and not self.dry_run:
             self.checkpoint.record(outcomes)
+
+    def _refused(self, res: Reservation, how: str) -> Outcome:
+        """The outcome of a host that only a configuration change could store (not allowed)."""
+        return _out(res, "failed", NEEDS_CONFIG_WRITE,
+                    f"{self.server} can store this reservation only by changing its "
+                    f"configuration ({how}), which rewrites the file it was started with (comments "
+                    "and includes are lost); kea-etl changes a Kea configuration only when asked: "
+                    "re-run with --allow-config-write (the current configuration is saved first)")
+
+    def _save_config(self) -> None:
+        """Save config-get's answer before the first command that changes the configuration."""
+        if self.backup is not None:
+            return
+        from kea_etl import clock
+
+        stamp = clock.now_datetime().strftime("%Y%m%dT%H%M%SZ")
+        path = config_backup_path(self.report_path, stamp=stamp)
+        n = 1
+        while path.exists():  # never overwrite an earlier backup
+            n += 1
+            path = config_backup_path(self.report_path, stamp=f"{stamp}-{n}")
+        if not self.dry_run:
+            text = json.dumps(self.client.config_get(), indent=2, sort_keys=True) + "\n"
+            try:
+                _write_private(path, text)  # may hold passwords: owner only
+            except OSError as exc:
+                raise ConfigError(f"cannot save the configuration of {self.server} to {path} "
+                                  f"before changing it: {exc.strerror or exc}; nothing was "
+                                  "changed") from exc
+        self.backup = path
 
     def _send(self, command: str, args: Any) -> None:
         self.sent[command] += 1
@@ -344,6 +405,12 @@ class ReservationLoader:
                 if final is not None:
                     out.append(final)
                     continue
+                if target == "memory":  # no hosts database: the configuration is the store
+                    if not self.allow_config_write:
+                        out.append(self._refused(res, "reservation-add into its running "
+                                                      "configuration + config-write"))
+                        continue
+                    self._save_config()
                 out.append(self._write_host_cmds(res, ours, held, [h for _, h in takers],
                                                  extra, note, note2))
                 changed = changed or out[-1].status == "loaded"
@@ -566,6 +633,11 @@ class ReservationLoader:
             changed = True
         if not changed:
             return out
+        if not self.allow_config_write:
+            by_key = {record_key(h): h for h in hosts}
+            return [o if o.status != "loaded" else
+                    self._refused(by_key[o.key], "config-set + config-write") for o in out]
+        self._save_config()
         try:
             self._send("config-test", new_cfg)
             self._send("config-set", new_cfg)

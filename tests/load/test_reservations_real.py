@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,10 +55,16 @@ READS = {"list-commands", "version-get", "config-get", "reservation-get", "cache
 
 def _run(srv: Any, hosts: list[Reservation], **kw: Any
          ) -> tuple[RunReport, ReservationLoader, set[str]]:
-    """Load ``hosts``; also return the set of commands that went to the server."""
+    """Load ``hosts``; also return the set of commands that went to the server. These tests are
+    about how hosts are stored, so they allow configuration changes (--allow-config-write; the
+    refusal without it is tested on its own) and save the old configuration in a temp dir."""
+    import tempfile
+
     rec = _Recording(KeaClient.from_url(srv.socket_url).transport)
     client = KeaClient(rec)
     report = RunReport()
+    kw.setdefault("allow_config_write", True)
+    kw.setdefault("report_path", str(Path(tempfile.mkdtemp(prefix="kea-etl-res-")) / "r.json"))
     loader = ReservationLoader(client, **kw)
     try:
         loader.load(hosts, report)
@@ -465,7 +472,8 @@ def test_replace_without_reservation_update_puts_back_what_kea_refused(kea_facto
     client = _NoUpdate(KeaClient.from_url(srv.socket_url).transport)
     try:
         report = RunReport()
-        loader = ReservationLoader(client, mode="upsert")
+        loader = ReservationLoader(client, mode="upsert", allow_config_write=True,
+                                   report_path=str(srv.dir / "r.json"))
         loader.load([_fixed(_hosts()[0])], report)
         assert (report.loaded, report.already_present, report.failed) == (1, 0, 0)
         assert loader.sent == {"reservation-del": 1, "reservation-add": 1, "config-write": 1}
@@ -477,7 +485,8 @@ def test_replace_without_reservation_update_puts_back_what_kea_refused(kea_facto
         bad = replace(_hosts()[0], option_data=({"name": "routers", "data": "not-an-address"},))
         before = _held(srv, "reservation-add")
         report = RunReport()
-        ReservationLoader(client, mode="upsert").load([bad], report)
+        ReservationLoader(client, mode="upsert", allow_config_write=True,
+                          report_path=str(srv.dir / "r.json")).load([bad], report)
         assert report.failed == 1
         assert "put back" in (report.problems[0].detail or ""), report.problems
         assert _held(srv, "reservation-add") == before
@@ -564,7 +573,8 @@ def test_cli_migrate_rerun_after_fixing_a_host(kea_factory: Any, tmp_path: Any) 
 
     def migrate(*extra: str) -> dict[str, Any]:
         got = CliRunner().invoke(main, ["migrate", str(conf), "--to", f"kea:{srv.socket_url}",
-                                        "--report", str(report), "--no-progress", *extra],
+                                        "--report", str(report), "--no-progress",
+                                        "--allow-config-write", *extra],
                                  catch_exceptions=False)
         assert got.exit_code == 0, got.output
         return dict(json.loads(report.read_text()))
