@@ -16,8 +16,6 @@ JSON report under ``source_warnings`` and counted on the CLI summary line.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,18 +241,10 @@ class RunReport:
         return 1 if self.failed else 0
 
 
-def write_json_atomic(path: str | Path, data: Any, *, mode: int = 0o644) -> None:
-    """Write JSON to ``path`` via a temp file in the same directory and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_json_atomic(path: str | Path, data: Any, *, mode: int = 0o600) -> None:
+    """Write JSON to ``path`` atomically, ``mode`` narrowed by the umask (kea_etl._files)."""
+    from kea_etl._files import atomic_write
+
+    with atomic_write(path, mode=mode) as fh:
+        json.dump(data, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")

@@ -13,13 +13,12 @@ most
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from kea_etl._files import atomic_write
 from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
 
 __all__ = ["render_html", "write_html"]
@@ -284,14 +283,6 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
 
 def write_html(result: ReconcileResult, path: str | Path, *, title: str | None = None) -> None:
     """Write :func:`render_html` to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
     text = render_html(result, title=title)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:  # private: it names clients (kea_etl._files)
+        fh.write(text)

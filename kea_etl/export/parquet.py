@@ -31,6 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from kea_etl._files import publish
+
 __all__ = ["PartitionedFileSink", "partition_dir"]
 
 Format = Literal["parquet", "csv"]
@@ -94,11 +96,8 @@ class PartitionedFileSink:
             self._flush()
         self._writer.close()
         self._closed = True
-        with self._tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        self._tmp.chmod(0o644)
-        self._tmp.replace(self.path)
-        return self.path
+        # private: it names clients; mode narrowed by the umask (kea_etl._files)
+        return publish(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop the temporary file; an earlier complete file of the same night stays."""

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -52,6 +51,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kea_etl import clock
+from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.extract.base import ExtractItem, SourceWarning
@@ -335,47 +335,29 @@ class ReconcileResult:
 
     def write_json(self, path: str | Path) -> None:
         """Summary plus the complete ``differences`` list, streamed, written atomically."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                head = json.dumps(self.summary(), indent=2, default=str)
-                fh.write(head[:-2] + ',\n  "differences": [')
-                for i, diff in enumerate(self.iter_differences()):
-                    fh.write(("\n    " if i == 0 else ",\n    ")
-                             + json.dumps(diff, default=str, sort_keys=False))
-                fh.write("\n  ]\n}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            Path(tmp).chmod(0o644)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as fh:  # private: it names clients (kea_etl._files)
+            head = json.dumps(self.summary(), indent=2, default=str)
+            fh.write(head[:-2] + ',\n  "differences": [')
+            for i, diff in enumerate(self.iter_differences()):
+                fh.write(("\n    " if i == 0 else ",\n    ")
+                         + json.dumps(diff, default=str, sort_keys=False))
+            fh.write("\n  ]\n}\n")
 
     def write_csv(self, path: str | Path) -> None:
         """One row per differing field (one row for a missing / extra record), atomically."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                w = csv.writer(fh, lineterminator="\n")
-                w.writerow(["address", "category", "subnet_id", "field", "source_value",
-                            "kea_value", "source_line"])
-                for d in self.iter_differences():
-                    base = [d["address"], d["category"], d.get("subnet_id")]
-                    line = d.get("source_line")
-                    if d["category"] == "mismatched":
-                        for name, vals in d["fields"].items():
-                            w.writerow(_safe_cells([*base, name, vals.get("source"),
-                                                    vals.get("kea"), line]))
-                    else:
-                        w.writerow(_safe_cells([*base, "", "", "", line]))
-            Path(tmp).chmod(0o644)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["address", "category", "subnet_id", "field", "source_value",
+                        "kea_value", "source_line"])
+            for d in self.iter_differences():
+                base = [d["address"], d["category"], d.get("subnet_id")]
+                line = d.get("source_line")
+                if d["category"] == "mismatched":
+                    for name, vals in d["fields"].items():
+                        w.writerow(_safe_cells([*base, name, vals.get("source"),
+                                                vals.get("kea"), line]))
+                else:
+                    w.writerow(_safe_cells([*base, "", "", "", line]))
 
     def close(self) -> None:
         if self._workdir is not None:

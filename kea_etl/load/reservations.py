@@ -41,7 +41,8 @@ decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
    kea-etl writes to the ``database`` (that is where the operator keeps hosts, and it persists);
    without one (common on Kea 3.0) it must use ``memory``, which lives only in the running
    configuration, so kea-etl then runs ``config-write`` to persist it in the file the server was
-   started with: an operator expects reservations to survive a restart. Kea < 2.4 has no
+   started with (an operator expects reservations to survive a restart): a configuration change,
+   so only with ``allow_config_write``. Kea < 2.4 has no
    ``operation-target`` and host_cmds needs a hosts database there.
 2. host_cache (``cache-load``): the cache is read once (``cache-get``) and every host judged
    against it. The hosts to write go into a JSON file in a directory the *server* can read (its
@@ -53,8 +54,8 @@ decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
    when another one with the same address is inserted (checked on Kea 3.0.4), which is why the
    addresses are checked here first. The host cache is memory only: it is gone after a restart,
    so this is for warming a server backed by a hosts database, and the report says so.
-3. ``config-set`` (any Kea): config-get, merge the hosts into each subnet's ``reservations``
-   (other reservations are kept; a replaced one is swapped in place), ``config-test``,
+3. ``config-set`` (any Kea; only with ``allow_config_write``): config-get, merge the hosts
+   into each subnet's ``reservations`` (other reservations are kept; a replaced one is swapped in place), ``config-test``,
    ``config-set``, then ``config-write`` to the server's configuration file (``config_file`` or
    the file it was started with). Nothing is sent if nothing changes. Beware: Kea writes the file
    from its running configuration, so comments and ``<?include?>`` lines of a hand-written file
