@@ -209,14 +209,25 @@ def host_install() -> KeaInstall:
     return KeaInstall(".".join(version.split(".")[:2]), version, "host")
 
 
+def default_label(kea3: bool) -> str | None:
+    """The version the ``kea3=False`` / ``kea3=True`` servers run: ``KEA_ETL_KEA2`` (default: the
+    host's Kea, None) and ``KEA_ETL_KEA3`` (default 3.0). ``make commands-doc`` runs the command
+    tests a second time with 2.6 and 3.2 in these places."""
+    if kea3:
+        return os.environ.get("KEA_ETL_KEA3") or "3.0"
+    return os.environ.get("KEA_ETL_KEA2") or None
+
+
 def resolve_install(kea: str | KeaInstall | None, kea3: bool = False) -> KeaInstall:
-    """``kea`` as a KeaInstall: None is the host's Kea (or 3.0 when ``kea3``); a label is looked
-    up with :func:`find_install`; a KeaStartError says why it is not available."""
+    """``kea`` as a KeaInstall: None is :func:`default_label` (the host's Kea, or 3.0 when
+    ``kea3``); a label is looked up with :func:`find_install`; a KeaStartError says why it is not
+    available."""
     if isinstance(kea, KeaInstall):
         return kea
-    if kea is None and not kea3:
+    label = kea or default_label(kea3)
+    if label is None:
         return host_install()
-    found = find_install(kea or "3.0")
+    found = find_install(label)
     if isinstance(found, str):
         raise KeaStartError(found)
     return found
@@ -387,7 +398,7 @@ class KeaServer:
         if kea3 and kea is None and ctrl_agent:
             raise ValueError("ctrl_agent=True with kea3: Kea 3 serves HTTP itself (http=True); "
                              "pass kea='3.0' for its deprecated kea-ctrl-agent")
-        if kea is None and not kea3 and host_kea_version(self.daemon) is None:
+        if kea is None and default_label(kea3) is None and host_kea_version(self.daemon) is None:
             raise KeaStartError(
                 f"{self.daemon} is not installed on this machine: run scripts/install-deps "
                 "(apt-get install kea-dhcp4-server kea-dhcp6-server kea-ctrl-agent)")

@@ -8,8 +8,8 @@ reported once, in the terminal summary; the deep tests keep running on the host'
 ``kea_v4`` / ``kea_v6``: one session-long server per version and family, handed to each test
 clean (no leases, original config), like the ``kea4`` / ``kea6`` fixtures.
 
-Tests marked ``kea3`` (the Kea 3.0 rootfs) are skipped with the reason when 3.0 is not selected
-or not available.
+Tests marked ``kea3`` (the Kea 3.0 rootfs, or ``KEA_ETL_KEA3``) are skipped with the reason when
+that version is not selected or not available.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.kea import KeaInstall, KeaServer, KeaStartError, find_install, selected_labels, start_kea
+from tests.harness.kea import (
+    KeaInstall,
+    KeaServer,
+    KeaStartError,
+    default_label,
+    find_install,
+    selected_labels,
+    start_kea,
+)
 
 # label -> why it is not available (filled when a test first asks for it)
 UNAVAILABLE: dict[str, str] = {}
@@ -41,13 +49,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "3.0" not in selected_labels():
-        why = f"Kea 3.0 not selected (KEA_ETL_KEA={os.environ.get('KEA_ETL_KEA', '')})"
+    kea3 = default_label(True) or "3.0"
+    if kea3 not in selected_labels():
+        why = f"Kea {kea3} not selected (KEA_ETL_KEA={os.environ.get('KEA_ETL_KEA', '')})"
     else:
-        found = find_install("3.0") if any(i.get_closest_marker("kea3") for i in items) else None
+        found = find_install(kea3) if any(i.get_closest_marker("kea3") for i in items) else None
         why = found if isinstance(found, str) else ""
         if why:
-            UNAVAILABLE["3.0"] = why
+            UNAVAILABLE[kea3] = why
     if why:
         for item in items:
             if item.get_closest_marker("kea3"):
