@@ -54,12 +54,13 @@ decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
    when another one with the same address is inserted (checked on Kea 3.0.4), which is why the
    addresses are checked here first. The host cache is memory only: it is gone after a restart,
    so this is for warming a server backed by a hosts database, and the report says so.
-3. ``config-set`` (any Kea; only with ``allow_config_write``): config-get, merge the hosts
-   into each subnet's ``reservations`` (other reservations are kept; a replaced one is swapped
-   in place), ``config-test``, ``config-set``, then ``config-write`` to the server's configuration file (``config_file`` or
-   the file it was started with). Nothing is sent if nothing changes. Beware: Kea writes the file
-   from its running configuration, so comments and ``<?include?>`` lines of a hand-written file
-   are not kept (Kea's own behaviour; keep the original under version control).
+3. ``config-set`` (any Kea; only with ``allow_config_write``): config-get, merge the hosts into
+   each subnet's ``reservations`` (other reservations are kept; a replaced one is swapped in
+   place), ``config-test``, ``config-set``, then ``config-write`` to the server's configuration
+   file (``config_file`` or the file it was started with). Nothing is sent if nothing changes.
+   Beware: Kea writes the file from its running configuration, so comments and ``<?include?>``
+   lines of a hand-written file are not kept (Kea's own behaviour; keep the original under version
+   control).
 
 Reservations are few compared to leases, so this loader holds them in memory.
 """
