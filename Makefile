@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo          run kea-etl on the bundled sample data"
-	@echo "make test          install what is missing (apt, .venv, Kea 3 rootfs), then the whole suite"
+	@echo "make test          install what is missing (apt, .venv, Kea 2.6/3.0 rootfs, Kea 3.2 build), then the whole suite"
 	@echo "make test-later    the whole suite as if today were two years ahead (servers under faketime)"
 	@echo "make lint          ruff + mypy --strict on kea_etl/"
 	@echo "make commands-doc  re-run the real-Kea command tests and regenerate docs/commands.md"
@@ -35,9 +35,12 @@ lint: deps
 	$(VENV)/bin/ruff check kea_etl tests
 	$(VENV)/bin/mypy kea_etl
 
+# The command tests run twice (kea4/kea6 + kea3_* on Kea 2.2 + 3.0, then on 2.6 + 3.2) and the
+# compatibility layer once per version: one column per Kea version in docs/commands.md.
 commands-doc: deps
-	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py
-	$(PY) scripts/gen-commands-doc build/kea-commands-doc.jsonl -o docs/commands.md
+	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py tests/kea/test_versions_real.py
+	KEA_ETL_KEA2=2.6 KEA_ETL_KEA3=3.2 KEA_ETL_COMMAND_LOG=build/kea-commands-doc-2.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py
+	$(PY) scripts/gen-commands-doc build/kea-commands-doc.jsonl build/kea-commands-doc-2.jsonl -o docs/commands.md
 
 notebook: deps
 	$(PY) scripts/make-notebook-outputs

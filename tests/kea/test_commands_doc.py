@@ -61,3 +61,24 @@ def test_gen_commands_doc_accepts_libreload_refused_by_every_kea(tmp_path: Path)
     assert code == 0
     line = next(x for x in text.splitlines() if x.startswith("| ") and "`libreload`" in x)
     assert "cannot be exercised here" in line and "2.6.3, 3.0.4" in line
+
+
+def test_gen_commands_doc_one_column_per_version(tmp_path: Path) -> None:
+    # Each version's cell names a test that ran the command there, or why it did not run there.
+    rows = [_row(c, "2.2.0") for c in SEED_COMMANDS if not c.startswith(("reservation-", "cache-"))]
+    rows += [_row(c, "3.2.0") for c in SEED_COMMANDS if c != "libreload"]
+    rows += [_row("libreload", "3.2.0", result=2)]
+    code, text = _run_gen(tmp_path, rows)
+    assert code == 0
+    assert "| # | command | hook | exercised on | Kea 2.2 | Kea 2.6 | Kea 3.0 | Kea 3.2 |" in text
+
+    def cells(cmd: str) -> list[str]:
+        line = next(x for x in text.splitlines() if x.startswith("| ") and f"`{cmd}`" in x)
+        return [c.strip() for c in line.split("|")[5:9]]
+
+    assert cells("reservation-add") == ["host_cmds not shipped by Debian's Kea 2.2",
+                                        "Kea 2.6 not in this run", "Kea 3.0 not in this run",
+                                        "`t::reservation-add`"]
+    assert cells("libreload") == ["`t::libreload`", "Kea 2.6 not in this run",
+                                  "Kea 3.0 not in this run", "removed in Kea 2.5"]
+    assert "## Bulk and lookup commands kea-etl also uses" in text
