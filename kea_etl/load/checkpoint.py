@@ -22,11 +22,13 @@ Small batches are grouped into one transaction (500 rows or half a second, which
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -113,6 +115,49 @@ def default_state_path(report: str | os.PathLike[str] | None) -> Path:
     return Path(".kea-etl-state.sqlite")
 
 
+def _connect_private(path: Path) -> sqlite3.Connection:
+    """SQLite on ``path`` and its ``-wal`` / ``-shm``, never through a symlink, all 0600.
+
+    The default path (``./.kea-etl-state.sqlite``) is predictable: a symlink planted there must
+    not make kea-etl (often root) create or overwrite the file it names. Each of the three files
+    is opened here first with ``O_NOFOLLOW`` (created 0600 when missing, so SQLite, which gives
+    the -wal / -shm the database file's mode, never makes them 0644), must be a regular file,
+    and after SQLite has opened the database the path must still be the same file.
+    """
+    fds: list[int] = []
+    try:
+        for name in (str(path), f"{path}-wal", f"{path}-shm"):
+            try:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ConfigError(f"the progress file {name} is a symbolic link; kea-etl "
+                                      "does not follow links for its state (remove it, or give "
+                                      "--report in a directory only you can write)") from None
+                raise ConfigError(f"cannot open the progress file {name}: "
+                                  f"{exc.strerror or exc}") from None
+            fds.append(fd)
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError(f"the progress file {name} is not a regular file")
+            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            now = path.lstat()
+        except OSError:
+            now = None
+        first = os.fstat(fds[0])
+        if now is None or (now.st_dev, now.st_ino) != (first.st_dev, first.st_ino):
+            db.close()
+            raise ConfigError(f"the progress file {path} was replaced while kea-etl opened it; "
+                              "refusing to use it")
+        return db
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 class Checkpoint:
     """Per-record outcomes of one run in SQLite (WAL, one transaction per batch).
 
@@ -133,18 +178,28 @@ class Checkpoint:
         self._last_flush = time.monotonic()
         crash = os.environ.get(CRASH_ENV)
         self._crash_after = int(crash) if crash and crash.isdigit() else None
-        existed = self.path.exists()
+        existed = os.path.lexists(self.path)
         if resume and not existed:
             raise ConfigError(f"--resume: no saved progress at {self.path}; run without --resume "
                               "to start the load")
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS outcome (key TEXT PRIMARY KEY, status TEXT NOT NULL,"
-            " reason TEXT, detail TEXT, source TEXT, line INTEGER);")
-        old = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        self._db = _connect_private(self.path)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(
+                "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS outcome (key TEXT PRIMARY KEY, status TEXT NOT NULL,"
+                " reason TEXT, detail TEXT, source TEXT, line INTEGER);")
+            old = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:  # a stray file, one truncated by a full disk
+            self._db.close()
+            for side in (f"{self.path}-wal", f"{self.path}-shm"):  # the empty ones opened here
+                with contextlib.suppress(OSError):
+                    if Path(side).lstat().st_size == 0:
+                        Path(side).unlink()
+            raise ConfigError(f"the progress file {self.path} is not a kea-etl checkpoint "
+                              f"(SQLite: {exc}); move it away or remove it, then run without "
+                              "--resume") from None
         if resume:
             if old.get("fingerprint") != fp:
                 self._db.close()
@@ -161,8 +216,6 @@ class Checkpoint:
                 ("complete", "0")])
             self._db.execute("COMMIT")
         self.resumed = resume
-        with contextlib.suppress(OSError):
-            self.path.chmod(0o600)
 
     # -- reading -----------------------------------------------------------------------------
     def lookup(self, keys: Iterable[str]) -> dict[str, Outcome]:
