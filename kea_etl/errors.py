@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kea_etl.report import quote_key
+
 __all__ = [
     "ConfigError",
     "FatalError",
@@ -156,6 +158,9 @@ class MalformedRecordError(RecordError):
     """
 
     def __init__(self, source: str, line: int | None, key: str | None, reason: str) -> None:
+        # a bad block can be megabytes long: its key quotes at most MAX_QUOTE characters of it
+        # (and so does the reason, where it names the key), and no reason exceeds MAX_MESSAGE
+        key, reason = quote_key(key, reason)
         where = f"{source} line {line}" if line is not None else source
         what = f"{key} " if key else ""
         super().__init__(f"{where}: {what}{reason}".replace(": ", ": ", 1))

@@ -16,6 +16,7 @@ JSON report under ``source_warnings`` and counted on the CLI summary line.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,9 @@ def quote(text: str, *, limit: int = MAX_QUOTE) -> str:
     return f"{text[:limit]}... [{len(text) - limit} more characters cut; {len(text)} in all]"
 
 
+_LONG_RUN = re.compile(r"\S{" + str(MAX_QUOTE + 1) + ",}")
+
+
 def quote_key(key: str | None, reason: str) -> tuple[str | None, str]:
     """``key`` cut to MAX_QUOTE, the same cut wherever ``reason`` names it, and ``reason`` cut to
     MAX_MESSAGE: a record's key is a piece of its input, and the input can be megabytes."""
@@ -48,6 +52,9 @@ def quote_key(key: str | None, reason: str) -> tuple[str | None, str]:
         short = quote(key)
         reason = reason.replace(key, short)
         key = short
+    if len(reason) > MAX_QUOTE:
+        # kea-etl's own words are short: a longer run without blanks is quoted input
+        reason = _LONG_RUN.sub(lambda m: quote(m.group()), reason)
     if len(reason) > MAX_MESSAGE:
         reason = quote(reason, limit=MAX_MESSAGE)
     return key, reason
@@ -89,14 +96,17 @@ class Problem:
     detail: str | None = None
 
     def __post_init__(self) -> None:
-        # a failing record can be a whole (huge) block: the key quotes at most MAX_QUOTE of it,
-        # and no message is kept longer than MAX_MESSAGE
-        if self.key is not None and len(self.key) > MAX_QUOTE:
-            object.__setattr__(self, "key", quote(self.key))
-        for name in ("detail", "reason"):
-            v = getattr(self, name)
-            if v is not None and len(v) > MAX_MESSAGE:
-                object.__setattr__(self, name, quote(v, limit=MAX_MESSAGE))
+        # a failing record can be a whole (huge) block: what the key and the detail quote of it
+        # is cut to MAX_QUOTE (see quote_key), the reason to MAX_MESSAGE
+        key, detail = self.key, self.detail
+        if detail is not None:
+            key, detail = quote_key(key, detail)
+        elif key is not None and len(key) > MAX_QUOTE:
+            key = quote(key)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "detail", detail)
+        if len(self.reason) > MAX_MESSAGE:
+            object.__setattr__(self, "reason", quote_key(None, self.reason)[1])
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in (("kind", self.kind), ("reason", self.reason),

@@ -75,6 +75,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract.base import Extracted
 from kea_etl.records import STATE_DECLINED, STATE_DEFAULT, Lease4, Lease6
 
 __all__ = ["LEASE_CHECKS", "KeaFileLeases", "pool_totals"]
@@ -339,6 +340,7 @@ class KeaFileLeases:
                             f"Kea would refuse to load {f}: more than max-row-errors "
                             f"{self.max_row_errors} rows it cannot read ({'; '.join(bad)})")
                     continue
+                assert isinstance(item, Extracted)  # a memfile has nothing but rows
                 rec = item.record
                 assert isinstance(rec, Lease4 | Lease6)
                 lease, found = checker.check(rec)

@@ -4,6 +4,10 @@ An extractor is a generator ``extract(path, **options) -> Iterator[Extracted | M
 It never raises for one bad record: it yields the error (with file, line and key) and carries on,
 so the run's accounting can count it as read-and-failed. It raises only for problems with the
 whole source (file missing, unreadable, wrong format), as a :class:`~kea_etl.errors.ConfigError`.
+What the source holds but the extractor does not translate, and that is no record of its own (a
+dhcpd ``class`` declaration, say), is yielded as a :class:`~kea_etl.report.SourceWarning`; it
+is not counted as read. A record's own untranslated statements travel with it in
+``Extracted.extra["warnings"]`` (a list of ``SourceWarning``). Either way the run report lists them.
 
 ``Extracted.record`` is already canonical (``Lease4`` / ``Lease6`` / ``Reservation``), with
 ``subnet_id`` 0 unless the source knew it; the transform stage assigns subnets from the target
@@ -18,8 +22,9 @@ from typing import Any
 
 from kea_etl.errors import MalformedRecordError
 from kea_etl.records import Lease4, Lease6, Reservation
+from kea_etl.report import SourceWarning
 
-__all__ = ["BINDING_STATES", "Extracted", "ExtractItem"]
+__all__ = ["BINDING_STATES", "ExtractItem", "Extracted", "SourceWarning"]
 
 #: ISC dhcpd binding states (dhcpd.leases(5)); sources without states use "active".
 BINDING_STATES = ("active", "free", "abandoned", "backup", "expired", "released", "reset",
@@ -44,4 +49,4 @@ class Extracted:
         return self.record.key
 
 
-ExtractItem = Extracted | MalformedRecordError
+ExtractItem = Extracted | MalformedRecordError | SourceWarning

@@ -43,12 +43,22 @@ What cannot be translated is reported by line, never dropped silently:
   table, is an expression, belongs to another option space or has a value that does not parse
   for its kind: dhcpd resolves host names in address options, kea-etl does not; lease times,
   ``ddns-domainname``, nested blocks, unknown statements, a second identifier, group-level options
-  the host inherits): ``Extracted.extra["warnings"]`` is a list of ``(line, text)``; the text names
-  the file when it is not the host's own file;
+  the host inherits, an identifier Kea cannot hold next to the one it keeps):
+  ``Extracted.extra["warnings"]`` is a list of :class:`~kea_etl.report.SourceWarning` (file, line,
+  statement, reason, ``host NAME``), which the migration copies into the run report;
 * **MalformedRecordError** for what makes a host unusable or is not a host at all: no identifier
-  (or only ``hardware token-ring`` / another ``host-identifier`` option), no address, a hostname in
+  (or only ``hardware token-ring`` / another ``host-identifier`` option), a hostname in
   ``fixed-address`` (kea-etl does not resolve names), a malformed address or id, ``deny booting``,
-  ``class`` / ``subclass`` declarations, a missing or cyclic ``include``, a block that never closes.
+  a missing or cyclic ``include``, a block that never closes.
+
+``class`` / ``subclass`` declarations are yielded as :class:`~kea_etl.report.SourceWarning` items
+(not translated, with file and line): they are no reservation, and they do not fail the run.
+A host without any address (only options, a boot file, a hostname) is a reservation too: Kea
+takes it globally or in a subnet. It gets subnet id 0 (global: dhcpd matches a host declaration
+on whatever subnet the client is on) and a warning that Kea consults global reservations only
+where ``reservations-global`` is true. Its family: v6 when it has a ``host-identifier option
+dhcp6.client-id``, a ``dhcp6.*`` option or stands in a ``subnet6``; v4 otherwise (and also when
+it carries v4 options, ``filename`` or ``next-server``).
 
 ``include "file";`` is resolved relative to the including file's directory (absolute paths as
 they are) unless ``include_dir`` is given; note that dhcpd itself resolves a relative include
@@ -57,6 +67,7 @@ against its working directory. An include cycle is reported and not followed.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -67,10 +78,10 @@ from typing import IO, Any, Literal
 
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract import _dhcp_options
-from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import Reservation, canonical_hex
 
-__all__ = ["extract", "sniff"]
+__all__ = ["extract", "hosts_from_text", "sniff"]
 
 _CONF_MARKERS = re.compile(
     rb"^\s*(host\s+\S+\s*\{|subnet6?\s|shared-network\s|group\s*\{|ddns-update-style\s|authoritative\s*;|"
@@ -123,10 +134,10 @@ def _unescape(body: str) -> str:
     return _ESCAPE.sub(repl, body)
 
 
-def _tokenize(fh: IO[str], path: str) -> Iterator[_Tok | _ParseError]:
+def _tokenize(fh: IO[str], path: str, first_line: int = 1) -> Iterator[_Tok | _ParseError]:
     """Tokens of one file. The file is decoded as latin-1 so each char is one byte of the file."""
     match = _TOKEN.match
-    for lineno, line in enumerate(fh, start=1):
+    for lineno, line in enumerate(fh, start=first_line):
         pos, n = 0, len(line)
         while pos < n:
             m = match(line, pos)
@@ -157,12 +168,17 @@ def _tokenize(fh: IO[str], path: str) -> Iterator[_Tok | _ParseError]:
 class _Stream:
     """Tokens of the main file with included files spliced in where their ``include`` stood."""
 
-    def __init__(self, path: Path, encoding: str, include_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, encoding: str, include_dir: Path | None = None, *,
+                 text: tuple[str, int] | None = None) -> None:
         self.encoding = encoding
         self.include_dir = include_dir
         self.stack: list[tuple[str, IO[str], Iterator[_Tok | _ParseError]]] = []
         self.errors: list[MalformedRecordError] = []
-        self._open(path)
+        if text is None:
+            self._open(path)
+        else:  # a piece of another file (a host block of a dhcpd.leases), from its line
+            fh = io.StringIO(text[0])
+            self.stack.append((os.path.realpath(path), fh, _tokenize(fh, str(path), text[1])))
 
     def _open(self, path: Path) -> None:
         fh = path.open("r", encoding=self.encoding, newline="")
@@ -239,8 +255,13 @@ class _Host:
     #: translated ``option`` statements: table entry, Kea option-data, line, statement text
     options: list[tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]] = field(
         default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[SourceWarning] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def warn(self, line: int, statement: str, reason: str) -> None:
+        """A statement of this host that is not translated (it reaches the run report)."""
+        self.warnings.append(SourceWarning(self.path, line, statement, f"not translated: {reason}",
+                                           f"host {self.name}"))
 
 
 #: deepest subnet / group / pool nesting followed (real files nest a handful of levels; each
@@ -299,8 +320,8 @@ def _id_value(toks: list[_Tok], name: str) -> str:
 
 class _Parser:
     def __init__(self, path: Path, *, encoding: str, family: int | None,
-                 include_dir: Path | None) -> None:
-        self.stream = _Stream(path, encoding, include_dir)
+                 include_dir: Path | None, text: tuple[str, int] | None = None) -> None:
+        self.stream = _Stream(path, encoding, include_dir, text=text)
         self.family = family
         self.root = str(path)
 
@@ -401,7 +422,7 @@ class _Parser:
                     new = self._new_scope(kw, toks, scope)
                     yield from self._block([*scopes, new])
                 elif kw in ("class", "subclass"):
-                    yield self._class_error(toks)
+                    yield self._class_warning(toks, block=True)
                     if not self._skip_block():
                         return
                 elif not self._skip_block():
@@ -418,7 +439,7 @@ class _Parser:
                     yield MalformedRecordError(toks[0].path, toks[0].line, "include",
                                                f"'{_stmt_text(toks)}': expected include \"file\";")
             elif kw == "subclass":
-                yield self._class_error(toks)
+                yield self._class_warning(toks, block=False)
             elif kw == "use-host-decl-names":
                 scope.use_host_decl_names = _flag(toks[1:])
             elif scope.kind == "group":
@@ -451,18 +472,19 @@ class _Parser:
         elif kw in ("option", "supersede", "default", "prepend", "append", "server-name"):
             scope.options.append((_stmt_text(toks), t0.path, t0.line))
 
-    def _class_error(self, toks: list[_Tok]) -> MalformedRecordError:
-        name = toks[1].text if len(toks) > 1 else ""
+    def _class_warning(self, toks: list[_Tok], *, block: bool) -> SourceWarning:
+        """``class`` / ``subclass``: not translated, and said so; not a failure of the run (the
+        hosts are fine; the classes are the operator's to rewrite as Kea client classes)."""
         kw = toks[0].text.lower()
-        what = f'{kw} "{name}"'
+        statement = _stmt_text(toks) + (" { ... }" if block else ";")
         if kw == "subclass":
-            reason = (f"({_stmt_text(toks)}) not translated: dhcpd subclass membership has no Kea "
-                      "reservation equivalent (write a Kea client class, or a host reservation "
-                      "with client-classes, by hand)")
+            reason = ("not translated: dhcpd subclass membership has no Kea reservation "
+                      "equivalent (write a Kea client class, or a host reservation with "
+                      "client-classes, by hand)")
         else:
             reason = ("not translated: Kea client classes are configured by hand "
                       "(kea-etl moves hosts, not classes)")
-        return MalformedRecordError(toks[0].path, toks[0].line, what, reason)
+        return SourceWarning(toks[0].path, toks[0].line, statement, reason)
 
     # -- hosts --
     def _host(self, head: list[_Tok], scopes: list[_Scope]) -> Iterator[ExtractItem]:
@@ -485,8 +507,8 @@ class _Parser:
                     self._skip_block()
                 continue
             if term == "{":
-                host.warnings.append((toks[0].line, f"block '{_stmt_text(toks)} {{ ... }}' inside "
-                                      "the host not translated"))
+                host.warn(toks[0].line, f"{_stmt_text(toks)} {{ ... }}",
+                          "a block inside a host has no Kea reservation equivalent")
                 if not self._skip_block():
                     break
                 continue
@@ -543,23 +565,22 @@ class _Parser:
                 elif len(args) == 2 and args[1].kind == "word":
                     host.host_name = args[1].text
                 else:
-                    host.warnings.append((line, f"'{text}' not translated: only a literal host-name "
-                                          "can go into a reservation"))
+                    host.warn(line, text, "only a literal host-name can go into a reservation")
             elif kw == "ddns-hostname":
                 if len(args) == 1 and args[0].kind in ("string", "word"):
                     host.ddns_hostname = _utf8(args[0].text)
                 else:
-                    host.warnings.append((line, f"'{text}' not translated: an expression, not a name"))
+                    host.warn(line, text, "an expression, not a name")
             elif kw == "filename":
                 if len(args) == 1 and args[0].kind == "string":
                     host.filename = _utf8(args[0].text)
                 else:
-                    host.warnings.append((line, f"'{text}' not translated: expected filename \"...\";"))
+                    host.warn(line, text, 'expected filename "...";')
             elif kw == "next-server":
                 if len(args) == 1:
                     host.next_server = (args[0].text, line)
                 else:
-                    host.warnings.append((line, f"'{text}' not translated"))
+                    host.warn(line, text, "expected next-server ADDRESS;")
             elif kw == "use-host-decl-names":
                 host.use_host_decl_names = _flag(args)
             elif kw in ("deny", "ignore") and args and args[0].text.lower() == "booting":
@@ -568,13 +589,49 @@ class _Parser:
                 pass  # the default
             elif kw == "option":
                 self._host_option(host, args, line, text)
+            elif kw == "supersede" and args and args[0].kind == "word":
+                self._host_supersede(host, args, line, text)
+            elif kw in ("dynamic", "static") and not args:
+                pass  # how an OMAPI host was made (dhcpd.leases): nothing to carry
             elif kw in ("default-lease-time", "max-lease-time", "min-lease-time"):
-                host.warnings.append((line, f"'{text}' not translated: a Kea reservation has no lease "
-                                      "time (use a client class)"))
+                host.warn(line, text, "a Kea reservation has no lease time (use a client class)")
             else:
-                host.warnings.append((line, f"'{text}' not translated: no Kea reservation equivalent"))
+                host.warn(line, text, "no Kea reservation equivalent")
         except InvalidValueError as exc:
             host.errors.append((line, f"'{text}': {exc}"))
+
+    def _host_supersede(self, host: _Host, args: list[_Tok], line: int, text: str) -> None:
+        """``supersede NAME VALUE;`` (dhcpd.conf: the same as ``option`` in a host) or
+        ``supersede NAME = VALUE;`` (how dhcpd.leases writes the statements of an OMAPI host,
+        e.g. Foreman's ``server.filename``, ``server.next-server``, ``host-name``)."""
+        name = args[0].text.lower()
+        value = args[1:]
+        if value and value[0].kind == "punct" and value[0].text == "=":
+            value = value[1:]
+        if name == "server.filename" and len(value) == 1 and value[0].kind == "string":
+            host.filename = _utf8(value[0].text)
+        elif name == "server.next-server" and len(value) == 1:
+            v = value[0].text
+            if value[0].kind == "word" and re.fullmatch(_HEX4, v) and v.count(":") == 3:
+                v = str(IPv4Address(bytes(int(x, 16) for x in v.split(":"))))  # dhcpd's hex
+            host.next_server = (v, line)
+        elif name == "host-name" and len(value) == 1 and value[0].kind == "string":
+            host.host_name = _utf8(value[0].text)
+        elif name.startswith("server."):
+            host.warn(line, text, "a server parameter with no Kea reservation equivalent")
+        else:
+            odef = _dhcp_options.by_dhcpd_name(name)
+            if (odef is not None and odef.kind in ("ip4", "ip4-list") and len(value) == 1
+                    and value[0].kind == "word" and re.fullmatch(_HEX4, value[0].text)):
+                # dhcpd.leases writes an address option's bytes as colon hex
+                packed = bytes(int(x, 16) for x in value[0].text.split(":"))
+                t = value[0]
+                value = []
+                for k in range(0, len(packed), 4):
+                    if value:
+                        value.append(_Tok("punct", ",", t.path, t.line))
+                    value.append(_Tok("word", str(IPv4Address(packed[k:k + 4])), t.path, t.line))
+            self._host_option(host, [args[0], *value], line, text)
 
     def _host_option(self, host: _Host, args: list[_Tok], line: int, text: str) -> None:
         """``option NAME VALUE;`` inside a host: Kea option-data, or a warning saying why not."""
@@ -586,25 +643,24 @@ class _Parser:
                 why = f"option space '{name.split('.', 1)[0]}' is not a standard one"
             else:
                 why = "kea-etl does not translate this option"
-            host.warnings.append((line, f"'{text}' not translated ({why}): {by_hand}"))
+            host.warn(line, text, f"{why}; {by_hand}")
             return
         value = args[1:]
         if any(t.kind == "punct" and t.text in "=()" for t in value):
-            host.warnings.append((line, f"'{text}' not translated: an expression, not a value; "
-                                  f"{by_hand}"))
+            host.warn(line, text, f"an expression, not a value; {by_hand}")
             return
         try:
             entry = _dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
                                                     if t.kind == "string" else t.text)
                                                    for t in value])
         except _dhcp_options.OptionValueError as exc:
-            host.warnings.append((line, f"'{text}' not translated: {exc}; {by_hand}"))
+            host.warn(line, text, f"{exc}; {by_hand}")
             return
         for i, (old, _entry, old_line, old_text) in enumerate(host.options):
             if old is odef:
                 # dhcpd keeps the last statement for an option in a scope
-                host.warnings.append((old_line, f"'{old_text}' not translated: line {line} sets "
-                                      f"{name} again and dhcpd uses the last one"))
+                host.warn(old_line, old_text, f"line {line} sets {name} again and dhcpd uses "
+                          "the last one")
                 del host.options[i]
                 break
         host.options.append((odef, entry, line, text))
@@ -624,6 +680,10 @@ class _Parser:
                       "client class); not translated, so the host is not handed an address")
             return
         warnings = list(host.warnings)
+
+        def note(line: int, statement: str, reason: str, path: str | None = None) -> SourceWarning:
+            return SourceWarning(path or host.path, line, statement, reason, key)
+
         # Inherited from enclosing scopes.
         use_names = host.use_host_decl_names
         filename = host.filename
@@ -637,37 +697,47 @@ class _Parser:
                 if next_server is None and sc.next_server is not None:
                     next_server = (sc.next_server[0], sc.next_server[2])
                 for text, path, line in sc.options:
-                    where = f"{path} line {line}" if path != host.path else f"line {line}"
-                    warnings.append((line, f"'{text}' of the enclosing group ({where}) not "
-                                     "translated: Kea has no groups; add it to the reservation or a "
-                                     "client class by hand"))
+                    warnings.append(note(line, text, f"not translated: set on the group enclosing "
+                                         f"host {host.name} (line {host.line} of {host.path}); "
+                                         "Kea has no groups: add it to the reservation or a "
+                                         "client class by hand", path))
         hostname = host.host_name or host.ddns_hostname or ""
         if host.host_name and host.ddns_hostname and host.host_name != host.ddns_hostname:
-            warnings.append((host.line, f"host-name {host.host_name!r} and ddns-hostname "
-                             f"{host.ddns_hostname!r} differ; the reservation uses the host-name"))
+            warnings.append(note(host.line, f"ddns-hostname {host.ddns_hostname!r}",
+                                 f"not translated: differs from host-name {host.host_name!r}; "
+                                 "the reservation uses the host-name"))
         if not hostname and use_names:
             hostname = host.name
         ethernet = [(v, ln) for t, v, ln in host.hardware if t == "ethernet"]
         for t, _v, ln in host.hardware:
             if t != "ethernet":
-                warnings.append((ln, f"'hardware {t}' not translated: Kea reservations match "
-                                 "ethernet addresses only"))
+                warnings.append(note(ln, f"hardware {t}", "not translated: Kea reservations "
+                                     "match ethernet addresses only"))
         for text, ln in host.other_identifiers:
-            warnings.append((ln, f"'{text}' not translated: Kea matches DUID, hw-address, client-id, "
-                             "circuit-id or flex-id"))
+            warnings.append(note(ln, text, "not translated: Kea matches DUID, hw-address, "
+                                 "client-id, circuit-id or flex-id"))
         # option-data per family, in code order (one canonical order whatever the file's order)
         has4, has6 = bool(host.fixed4), bool(host.fixed6 or host.prefixes6)
+        addressless = not (has4 or has6)
+        if addressless:
+            # Only options, a boot file, a hostname: Kea takes such a reservation too (global,
+            # or in a subnet). Its family follows what it carries and where it stands.
+            has6 = (host.duid is not None or any(d.space == "dhcp6" for d, _, _, _ in host.options)
+                    or any(sc.kind in ("subnet6", "pool6") for sc in scopes))
+            has4 = (not has6 or any(d.space == "dhcp4" for d, _, _, _ in host.options)
+                    or host.filename is not None or host.next_server is not None)
         options4 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
                          if d.space == "dhcp4")
         options6 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
                          if d.space == "dhcp6")
         for d, _e, ln, text in host.options:
             if d.space == "dhcp4" and not has4 and has6:
-                warnings.append((ln, f"'{text}' not translated: a DHCPv4 option, and the host has "
-                                 "no fixed-address (only a v6 reservation)"))
+                warnings.append(note(ln, text, "not translated: a DHCPv4 option, and the host "
+                                     "has no fixed-address (only a v6 reservation)"))
             elif d.space == "dhcp6" and not has6 and has4:
-                warnings.append((ln, f"'{text}' not translated: a DHCPv6 option, and the host has "
-                                 "no fixed-address6 / fixed-prefix6 (only a v4 reservation)"))
+                warnings.append(note(ln, text, "not translated: a DHCPv6 option, and the host "
+                                     "has no fixed-address6 / fixed-prefix6 (only a v4 "
+                                     "reservation)"))
         extra_base: dict[str, Any] = {"dhcpd_host": host.name}
         scope = scopes[-1]
         if scope.subnet:
@@ -676,22 +746,23 @@ class _Parser:
             extra_base["dhcpd_shared_network"] = scope.shared_network
         want4 = self.family in (None, 4)
         want6 = self.family in (None, 6)
-        if not (host.fixed4 or host.fixed6 or host.prefixes6):
-            yield err(host.line, "has no fixed-address, fixed-address6 or fixed-prefix6: nothing to "
-                      "reserve (dhcpd uses such a host only for its options; put those in a Kea "
-                      "client class by hand)")
-            return
+        if addressless:
+            warnings.append(note(host.line, f"host {host.name}", "has no fixed address: loaded "
+                                 "as a global reservation (subnet id 0, options / boot file / "
+                                 "hostname only); Kea consults global reservations only where "
+                                 "reservations-global is true"))
         # v4
-        if host.fixed4 and want4:
+        if has4 and want4:
             ident: tuple[str, str] | None = None
             alt: list[str] = []
             if host.client_id is not None:
                 ident = ("client-id", host.client_id[0])
                 if ethernet:
                     alt.append(f"hw-address={ethernet[0][0]}")
-                    warnings4 = [(ethernet[0][1], "hardware ethernet not carried: the reservation is "
-                                  "keyed by the client-id (Kea holds one identifier per reservation), "
-                                  "so a client that sends no client-id no longer matches it")]
+                    warnings4 = [note(ethernet[0][1], f"hardware ethernet {ethernet[0][0]}",
+                                      "not carried: the reservation is keyed by the client-id "
+                                      "(Kea holds one identifier per reservation), so a client "
+                                      "that sends no client-id no longer matches it")]
                 else:
                     warnings4 = []
             elif ethernet:
@@ -709,19 +780,23 @@ class _Parser:
                     try:
                         ns = IPv4Address(next_server[0])
                     except ValueError:
-                        warnings4.append((next_server[1], f"next-server {next_server[0]} not "
-                                          "translated: kea-etl does not resolve names; write the "
-                                          "address"))
-                for text, line in host.fixed4:
+                        warnings4.append(note(next_server[1], f"next-server {next_server[0]}",
+                                              "not translated: kea-etl does not resolve names; "
+                                              "write the address"))
+                for text, line in host.fixed4 or [("", host.line)]:
+                    addr: IPv4Address | IPv6Address | None = None
                     try:
-                        addr = ip_address(text)
+                        addr = ip_address(text) if text else None
                     except ValueError:
                         yield err(line, f"fixed-address {text} is a name, not an address; kea-etl "
                                   "does not resolve names (DNS may differ at migration time): write "
                                   "the address in dhcpd.conf or add the reservation by hand")
                         continue
-                    if not isinstance(addr, IPv4Address):
+                    if addr is not None and not isinstance(addr, IPv4Address):
                         yield err(line, f"fixed-address {text} is IPv6; use fixed-address6")
+                        continue
+                    if addr is None and not (hostname or options4 or ns or filename):
+                        yield err(host.line, _EMPTY)
                         continue
                     try:
                         rec = Reservation(family=4, identifier_type=ident[0],  # type: ignore[arg-type]
@@ -738,7 +813,7 @@ class _Parser:
                         extra["alt_identifiers"] = alt
                     yield Extracted(rec, source=host.path, line=host.line, extra=extra)
         # v6
-        if (host.fixed6 or host.prefixes6) and want6:
+        if has6 and want6:
             alt6: list[str] = []
             warnings6 = list(warnings)
             if host.duid is not None:
@@ -752,12 +827,14 @@ class _Parser:
             if ident6 is not None and ident6[0] == "duid":
                 if host.duid is not None and host.client_id is not None and host.client_id[0] != host.duid[0]:
                     alt6.append(f"duid={host.client_id[0]}")
-                    warnings6.append((host.client_id[1], "dhcp-client-identifier not carried: the "
-                                      "reservation is keyed by the host-identifier DUID"))
+                    warnings6.append(note(host.client_id[1], "option dhcp-client-identifier",
+                                          "not carried: the reservation is keyed by the "
+                                          "host-identifier DUID"))
                 if ethernet:
                     alt6.append(f"hw-address={ethernet[0][0]}")
-                    warnings6.append((ethernet[0][1], "hardware ethernet not carried: the reservation "
-                                      "is keyed by the DUID (Kea holds one identifier per reservation)"))
+                    warnings6.append(note(ethernet[0][1], f"hardware ethernet {ethernet[0][0]}",
+                                          "not carried: the reservation is keyed by the DUID (Kea "
+                                          "holds one identifier per reservation)"))
             if ident6 is None:
                 yield err(host.line, "has no identifier Kea can use for a v6 reservation (needs "
                           "'host-identifier option dhcp6.client-id', 'option dhcp-client-identifier' "
@@ -784,9 +861,13 @@ class _Parser:
                     bad = True
             if bad and not (addrs or prefixes):
                 return
+            if not (addrs or prefixes or hostname or options6):
+                yield err(host.line, _EMPTY)
+                return
             if filename is not None or next_server is not None:
-                warnings6.append((host.line, "filename / next-server not carried into the v6 "
-                                  "reservation (DHCPv6 boots via option bootfile-url)"))
+                warnings6.append(note(host.line, "filename / next-server", "not carried into "
+                                      "the v6 reservation (DHCPv6 boots via option "
+                                      "bootfile-url)"))
             try:
                 rec6 = Reservation(family=6, identifier_type=ident6[0],  # type: ignore[arg-type]
                                    identifier=ident6[1], ip_addresses=tuple(addrs),
@@ -803,10 +884,32 @@ class _Parser:
             yield Extracted(rec6, source=host.path, line=host.line, extra=extra)
 
 
+#: one or more IPv4 addresses as colon hex (4 bytes each), how dhcpd.leases writes them
+_HEX4 = r"[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){3}(?::[0-9a-fA-F]{1,2}(?::[0-9a-fA-F]{1,2}){3})*"
+
+#: a host with an identifier and nothing else (Kea refuses such a reservation: "must include at
+#: at least one resource"; dhcpd uses it to make the client "known", or for group settings)
+_EMPTY = ("has no fixed address, hostname, option, boot file or next-server: nothing a Kea "
+          "reservation can hold (Kea refuses an empty one); dhcpd uses such a host to make the "
+          "client known (allow known-clients) or for its group's settings: write a Kea client "
+          "class by hand")
+
+
 def _unusable(host: _Host) -> str:
     found = [f"hardware {t}" for t, _, _ in host.hardware if t != "ethernet"]
     found += [text for text, _ in host.other_identifiers]
     return f"; found only: {', '.join(found)}" if found else ""
+
+
+def hosts_from_text(text: str, source: str, first_line: int, *, family: int | None = None
+                    ) -> Iterator[ExtractItem]:
+    """The reservations of dhcpd.conf-syntax ``host`` blocks held in ``text``, which starts at
+    line ``first_line`` of ``source``: how :mod:`kea_etl.extract.isc_leases` reads the OMAPI host
+    declarations of a dhcpd.leases (their statements are dhcpd.conf syntax). ``include`` is not
+    followed."""
+    parser = _Parser(Path(source), encoding="latin-1", family=family, include_dir=None,
+                     text=(text, first_line))
+    yield from parser.run()
 
 
 def extract(path: str | Path, *, family: int | None = None, include_dir: str | Path | None = None,

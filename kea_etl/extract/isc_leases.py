@@ -50,8 +50,9 @@ import numpy.typing as npt
 
 from kea_etl._fastrec import builder
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
-from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, canonical_hex
+from kea_etl.report import quote, quote_key
 
 __all__ = ["extract", "sniff"]
 
@@ -144,7 +145,7 @@ _SNIFF = re.compile(
 
 def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None,
             byte_order: ByteOrder = "little",
-            chunk_size: int = CHUNK_SIZE) -> Iterator[Extracted | MalformedRecordError]:
+            chunk_size: int = CHUNK_SIZE) -> Iterator[ExtractItem]:
     """Yield the current lease of every address in a dhcpd.leases / dhcpd6.leases file.
 
     ``family`` None reads whatever the file holds (``lease`` blocks are v4, ``ia-*`` blocks v6);
@@ -165,7 +166,8 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         raise ConfigError(f"cannot read the lease file {p}: {why}")
     source = os.fspath(path)
     layout = _Layout()
-    keys4, keys6 = _pass1(p, chunk_size, layout)
+    others = _Others(source)
+    keys4, keys6 = _pass1(p, chunk_size, layout, others)
     mask4 = _last_occurrence(keys4)
     mask6 = _last_occurrence(keys6)
     del keys4, keys6
@@ -176,6 +178,7 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         yield from run_parallel(pass2, layout)
     else:
         yield from pass2.run()
+    yield from others.items(family)
 
 
 #: pass 2 uses a second process (fork) for files at least this large (bytes) ...
@@ -280,14 +283,81 @@ class _Layout:
         self.has_ia = False
 
 
-def _pass1(path: Path, chunk_size: int,
-           layout: _Layout | None = None) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+_OTHER_START = re.compile(r"\n(host|group|class|subclass)[ \t]+([^\n]*)")
+_DELETED = re.compile(r"(?:^|[\s;{])deleted[ \t]*;")
+
+
+class _Others:
+    """What a lease file holds besides leases, read in pass 1 (in the main process, so that the
+    parallel pass 2 needs no part of it).
+
+    ``host`` blocks are OMAPI host declarations (omshell, Foreman and other provisioning tools
+    keep their reservations so): dhcpd.leases(5) applies them in file order, so the last
+    declaration of a name wins and one holding ``deleted;`` removes the host. ``group``,
+    ``class`` and ``subclass`` blocks (OMAPI groups, spawned billing classes) are not translated:
+    each becomes a SourceWarning.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        #: host name -> (line, the whole block text); insertion order = order of the last decl
+        self.hosts: dict[str, tuple[int, str]] = {}
+        self.deleted = 0
+        self.notes: list[SourceWarning] = []
+
+    def scan(self, text: str, line: int) -> None:
+        """Blocks of one chunk ("\n" + text starting at ``line``); a block that never closes is
+        left to pass 2, which reports it truncated."""
+        at_pos, at_line = 1, line
+        for m in _OTHER_START.finditer(text):
+            at_line += text.count("\n", at_pos, m.start() + 1)
+            at_pos = m.start() + 1
+            word, header = m.group(1), m.group(2)
+            one = _one_line(header) if "}" in header else None
+            if one is not None:
+                head, inner = one
+                block = f"{word} {header}"
+            else:
+                end = text.find("\n}", m.end())
+                nxt = _START_SPLIT.search(text, m.end())
+                if end < 0 or (nxt is not None and nxt.start() < end) or "{" not in header:
+                    continue
+                head, inner = header, text[m.end():end]
+                block = text[m.start() + 1:end + 2]
+            name = head[:head.find("{")].strip() if "{" in head else head.strip()
+            if word != "host":
+                what = f"{word} {quote(name)}"
+                self.notes.append(SourceWarning(
+                    self.source, at_line, what + " { ... }",
+                    f"not translated: kea-etl moves leases and host reservations, not {word} "
+                    "declarations (write a Kea client class by hand if it is still needed)"))
+                continue
+            self.hosts.pop(name, None)  # the last declaration of a host wins ...
+            if _DELETED.search(inner) is not None:
+                self.deleted += 1  # ... and "deleted;" removes it
+            else:
+                self.hosts[name] = (at_line, block)
+
+    def items(self, family: int | None) -> Iterator[ExtractItem]:
+        """The reservations of the hosts still declared at the end of the file, then the notes."""
+        from kea_etl.extract import isc_conf
+
+        for at, block in sorted(self.hosts.values()):
+            yield from isc_conf.hosts_from_text(block, self.source, at, family=family)
+        yield from self.notes
+
+
+def _pass1(path: Path, chunk_size: int, layout: _Layout | None = None,
+           others: _Others | None = None) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     keys4 = _KeyArray("u8")
     keys6 = _KeyArray(_V6_KEY)
     last_text = ""
     offset = 0
     line = 1
     for text, is_last in _chunks(path, chunk_size):
+        if others is not None and ("\nhost" in text or "\ngroup" in text or "\nclass" in text
+                                   or "\nsubclass" in text):
+            others.scan(text, line)
         if layout is not None:
             n = len(text) - 1  # without the leading "\n"; latin-1: one char per byte
             layout.offsets.append(offset)
@@ -295,7 +365,7 @@ def _pass1(path: Path, chunk_size: int,
             layout.first_i4.append(keys4.n)
             layout.first_line.append(line)
             offset += n
-            line += text.count("\n", 1)
+        line += text.count("\n", 1)
         if _keys4 is not None:
             got = _keys4(text, keys4.n)
             if got:
@@ -356,13 +426,51 @@ def _v6_keys(text: str, base: int) -> npt.NDArray[Any]:
     return np.frombuffer(b"".join(out), dtype=_V6_KEY)
 
 
+def _one_line(header: str) -> tuple[str, str] | None:
+    """(``ADDR {``, statements) when a block header line holds the whole block, else None.
+
+    ``lease 10.0.0.5 { starts ...; ends ...; binding state active; }`` is valid dhcpd syntax
+    (its lexer does not care for lines); dhcpd itself writes one statement per line.
+    """
+    o = header.find("{")
+    c = header.rfind("}")
+    if o < 0 or c < o:
+        return None
+    after = header[c + 1:].strip()
+    if after and after[0] != "#":
+        return None
+    inner = header[o + 1:c]
+    depth = 0  # the braces inside (an ``on expiry { ... }``) must balance, quotes aside
+    quoted = False
+    k = 0
+    while k < len(inner):
+        ch = inner[k]
+        if quoted:
+            if ch == "\\":
+                k += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                return None
+        k += 1
+    if depth or quoted:
+        return None
+    return header[:o + 1], inner
+
+
 def _unkey_truncated_tail(text: str, keys4: _KeyArray, keys6: _KeyArray) -> None:
     starts = list(_START_SPLIT.finditer(text))
     if not starts:
         return
     last = starts[-1]
     body = text[last.end():]
-    if "\n}" in body:
+    if "\n}" in body or ("}" in last.group(2) and _one_line(last.group(2)) is not None):
         return
     word = last.group(1)
     if word == "lease" and keys4.n:
@@ -994,11 +1102,30 @@ class _Pass2:
             body = parts[j + 2]
             # the block ends at its first column-0 "}"
             end = body.find("\n}")
+            header = parts[j + 1]
+            one = _one_line(header) if "}" in header else None
+            if one is not None:
+                # a whole block on its header's line (``lease A { starts ...; ... }``): valid
+                # dhcpd syntax, written by hand or by other tools; what follows is top level
+                head, inner = one
+                if word == "lease":
+                    if win4[i4]:
+                        yield parse4(head, inner, line, stmt_line=0)
+                    i4 += 1
+                elif word in _IA_TYPES:
+                    yield _error(self.source, line, None, f"{word} {quote(head.rstrip(' {'))} is "
+                                 "written on one line: kea-etl reads ia-na / ia-ta / ia-pd blocks "
+                                 "with one statement per line (as dhcpd writes them)")
+                # host / group / class / subclass: pass 1 reads them (see _Others)
+                if len(body) > 1 and not body.isspace():
+                    yield from self._top_level(body[1:], line + 1)
+                line += body.count("\n") + 1
+                continue
             if word == "lease":
                 if win4[i4]:
-                    yield parse4(parts[j + 1], body[1:end + 1] if end >= 0 else None, line)
+                    yield parse4(header, body[1:end + 1] if end >= 0 else None, line)
                 elif end < 0:
-                    key = parts[j + 1].rstrip(" \t{")
+                    key = header.split("{", 1)[0].strip()
                     yield self._truncated(f"lease {key}", key, line)
                 i4 += 1
             elif word in _IA_TYPES:
@@ -1007,7 +1134,7 @@ class _Pass2:
             elif end < 0:
                 # failover peer state, host, group, class, subclass: not leases, skipped,
                 # but a truncated one is still worth a line in the report
-                what = f"{word} {parts[j + 1].rstrip(' {')}"
+                what = f"{word} {quote(parts[j + 1].rstrip(' {'))}"
                 yield _error(self.source, line, None, f"{what} is truncated (no closing brace)")
             nl = body.count("\n")
             if 0 <= end < len(body) - 2:
@@ -1073,9 +1200,12 @@ class _Pass2:
 
     # -- v4 ------------------------------------------------------------------------------------
 
-    def _lease4(self, header: str, stmts: str | None, line: int) -> ExtractItem:
+    def _lease4(self, header: str, stmts: str | None, line: int, stmt_line: int = 1
+                ) -> ExtractItem:
+        """One v4 block: ``header`` is the rest of the ``lease`` line, ``stmts`` the statements
+        (None: never closed); they start ``stmt_line`` lines after ``line`` (0: a one-line block)."""
         source = self.source
-        key = header[:-2] if header[-2:] == " {" else header.rstrip(" \t{")
+        key = header[:-2] if header[-2:] == " {" else header.split("{", 1)[0].strip()
         if stmts is None:
             return self._truncated(f"lease {key}", key, line)
         if header[-1:] != "{":
@@ -1101,7 +1231,7 @@ class _Pass2:
                 fields, extra_pairs = _fields4(_statements(stmts))
             return _make4(packed, fields, extra_pairs, source, line)
         except _BadBlock as exc:
-            return _error(source, line + 1 + rest_at + exc.line_offset, key,
+            return _error(source, line + stmt_line + rest_at + exc.line_offset, key,
                           f"lease {key} {exc.reason}")
         except (ValueError, InvalidValueError) as exc:
             return _error(source, line, key, f"lease {key}: {exc}")
@@ -1270,6 +1400,7 @@ def _error(source: str, line: int, key: str | None, reason: str) -> MalformedRec
     The reason already names the record (``lease 192.0.2.30 is truncated ...``), so the key is
     attached after construction instead of being prefixed to the message a second time.
     """
+    key, reason = quote_key(key, reason)  # the key is input: a 50 MB line is quoted, not echoed
     err = MalformedRecordError(source, line, None, reason)
     err.key = key
     return err

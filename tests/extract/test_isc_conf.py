@@ -22,16 +22,22 @@ from hypothesis import strategies as st
 
 from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract import isc_conf
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.records import Reservation
 
 DATA = Path(__file__).parent / "data_conf"
 
 
-def split(items: Iterable[Any]) -> tuple[list[Extracted], list[MalformedRecordError]]:
+def split(items: Iterable[Any], notes: list[SourceWarning] | None = None
+          ) -> tuple[list[Extracted], list[MalformedRecordError]]:
+    """Records and errors; the items that are neither (``SourceWarning``) go into ``notes``."""
     good: list[Extracted] = []
     bad: list[MalformedRecordError] = []
     for it in items:
+        if isinstance(it, SourceWarning):
+            if notes is not None:
+                notes.append(it)
+            continue
         (bad if isinstance(it, MalformedRecordError) else good).append(it)
     return good, bad
 
@@ -44,7 +50,8 @@ def by_host(items: list[Extracted]) -> dict[str, list[Extracted]]:
 
 
 def test_v4_hosts() -> None:
-    good, bad = split(isc_conf.extract(DATA / "dhcpd.conf"))
+    notes: list[SourceWarning] = []
+    good, bad = split(isc_conf.extract(DATA / "dhcpd.conf"), notes)
     hosts = by_host(good)
     r = {name: [e.record for e in items] for name, items in hosts.items()}
     assert r["plain"] == [Reservation(family=4, identifier_type="hw-address", identifier="00:c0:c3:49:2b:57",
@@ -54,7 +61,7 @@ def test_v4_hosts() -> None:
                                          identifier="01:08:00:2b:4c:29:32", ipv4_address="192.0.2.21",
                                          hostname="cid-host")]
     assert hosts["with-cid"][0].extra["alt_identifiers"] == ["hw-address=08:00:2b:4c:29:32"]
-    assert [w[0] for w in hosts["with-cid"][0].extra["warnings"]] == [13]
+    assert [w.line for w in hosts["with-cid"][0].extra["warnings"]] == [13]
     # quoted client-id: the string's bytes, escapes processed (\" and octal \101 = 'A')
     assert r["string-cid"][0].identifier == "61:62:22:63:41"
     assert r["old-uid"][0].identifier_type == "client-id"
@@ -64,7 +71,7 @@ def test_v4_hosts() -> None:
         ("ddns-name", "192.0.2.5", "pxelinux.0")}
     ins = hosts["in-subnet"][0]
     assert ins.extra["dhcpd_subnet"] == "192.0.2.0/24" and ins.line == 29
-    assert [w[0] for w in ins.extra["warnings"]] == [36]  # max-lease-time
+    assert [w.line for w in ins.extra["warnings"]] == [36]  # max-lease-time
     # the host's own option is carried, in both reservations; the subnet's option 192.0.2.1 is not
     assert [x.option_data for x in r["in-subnet"]] == [(
         {"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.254"},)] * 2
@@ -73,7 +80,7 @@ def test_v4_hosts() -> None:
     assert (dn.record.hostname, dn.record.boot_file_name, str(dn.record.next_server)) == (
         "decl-named", "grub.efi", "198.51.100.2")
     assert dn.extra["dhcpd_shared_network"] == "campus" and dn.extra["dhcpd_subnet"] == "198.51.100.0/24"
-    assert any("domain-name-servers" in w[1] and w[0] == 46 for w in dn.extra["warnings"])
+    assert any("domain-name-servers" in str(w) and w.line == 46 for w in dn.extra["warnings"])
     own = r["own-name"][0]
     assert (own.hostname, own.boot_file_name) == ("explicit", "own.efi")  # host-level wins
     # no use-host-decl-names in scope: no hostname from the declaration name
@@ -83,11 +90,17 @@ def test_v4_hosts() -> None:
     assert all(e.record.subnet_id == 0 and e.record.family == 4 for e in good)
     assert len(good) == 10
     assert [(b.line, b.key) for b in bad] == [
-        (60, "host by-name"), (61, "host token"), (62, "host nothing"), (63, "host denied"),
-        (66, 'class "printers"'), (69, 'subclass "printers"')]
+        (60, "host by-name"), (61, "host token"), (62, "host nothing"), (63, "host denied")]
     assert "is a name, not an address" in str(bad[0])
     assert "found only: hardware token-ring" in str(bad[1])
-    assert str(bad[2]).startswith(f"{DATA / 'dhcpd.conf'} line 62: host nothing has no fixed-address")
+    # only an identifier: Kea refuses such a reservation ("must include at least one resource")
+    assert str(bad[2]).startswith(f"{DATA / 'dhcpd.conf'} line 62: host nothing has no fixed "
+                                  "address, hostname, option, boot file or next-server")
+    # class / subclass: not translated, said with file and line, not a failure
+    assert [(n.source, n.line, n.statement) for n in notes] == [
+        (str(DATA / "dhcpd.conf"), 66, 'class "printers" { ... }'),
+        (str(DATA / "dhcpd.conf"), 69, 'subclass "printers" 1:aa:bb:cc:dd:ee:09;')]
+    assert all(n.reason.startswith("not translated: ") for n in notes)
 
 
 def test_v6_hosts() -> None:
@@ -157,7 +170,7 @@ def test_tokenizer_details(tmp_path: Path) -> None:
     assert ext.record.hostname == 'caf\u00e9"x\\'
     assert ext.extra["dhcpd_host"] == "quoted name"
     assert ext.record.identifier == "00:01:02:03:04:05"
-    assert [w[0] for w in ext.extra["warnings"]] == [6] and "expression" in ext.extra["warnings"][0][1]
+    assert [w.line for w in ext.extra["warnings"]] == [6] and "expression" in str(ext.extra["warnings"][0])
 
 
 def test_sniff() -> None:
@@ -209,7 +222,8 @@ def test_real_kea_accepts_the_reservations(tmp_path: Path, conf: str, family: in
         subnets = {1: IPv4Network("192.0.2.0/24"), 2: IPv4Network("198.51.100.0/24")}
     else:
         subnets = {1: IPv6Network("2001:db8::/32")}
-    per_subnet: dict[int, list[dict[str, Any]]] = {sid: [] for sid in subnets}
+    # subnet id 0: the hosts without an address, as global reservations
+    per_subnet: dict[int, list[dict[str, Any]]] = {sid: [] for sid in (0, *subnets)}
     for e in good:
         assert isinstance(e.record, Reservation)
         per_subnet[_subnet_id(e.record, subnets)].append(e.record.to_kea_host())
@@ -218,6 +232,8 @@ def test_real_kea_accepts_the_reservations(tmp_path: Path, conf: str, family: in
         "lease-database": {"type": "memfile", "persist": False},
         f"subnet{family}": [{"id": sid, "subnet": str(net), "reservations": per_subnet[sid]}
                             for sid, net in subnets.items()],
+        "reservations": per_subnet[0],
+        "reservations-global": True,
     }
     if family == 4:
         body["host-reservation-identifiers"] = ["hw-address", "client-id"]
@@ -297,7 +313,7 @@ def test_v6_duid_wins_over_mac_with_warning(tmp_path: Path) -> None:
     assert isinstance(ext, Extracted)
     assert (ext.record.identifier_type, ext.record.identifier) == ("duid", "00:03:00:01:aa:bb:cc:dd:ee:01")
     assert ext.extra["alt_identifiers"] == ["hw-address=aa:bb:cc:dd:ee:01"]
-    assert [w[0] for w in ext.extra["warnings"]] == [2]
+    assert [w.line for w in ext.extra["warnings"]] == [2]
 
 
 # ---- host options -> option-data ---------------------------------------------------------------
@@ -335,7 +351,7 @@ def test_untranslatable_host_options_keep_a_warning_by_line() -> None:
     # the last ntp-servers wins, as in dhcpd; nothing else is carried
     assert un.record.option_data == ({"name": "ntp-servers", "code": 42, "space": "dhcp4",
                                       "data": "192.0.2.2"},)
-    warnings = dict(un.extra["warnings"])
+    warnings = {w.line: str(w) for w in un.extra["warnings"]}
     assert sorted(warnings) == [30, 31, 32, 33, 34, 35, 36, 37]
     assert "'ns1.example.org' is not an IPv4 address (dhcpd resolves host names" in warnings[30]
     assert "Kea splits option data at commas" in warnings[31]
@@ -361,7 +377,7 @@ def test_v6_host_options() -> None:
         {"name": "information-refresh-time", "code": 32, "space": "dhcp6", "data": "3600"},
         {"name": "bootfile-url", "code": 59, "space": "dhcp6", "data": "http://[2001:db8::5]/boot.efi"},
     ]
-    warnings = dict(v6.extra["warnings"])
+    warnings = {w.line: str(w) for w in v6.extra["warnings"]}
     assert sorted(warnings) == [17, 18]
     assert "a DHCPv4 option, and the host has no fixed-address" in warnings[17]
     assert "Kea splits option data at commas" in warnings[18]
@@ -504,4 +520,4 @@ def test_option_text_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     assert isinstance(ext, Extracted)
     assert ext.record.option_data == ({"name": "root-path", "code": 17, "space": "dhcp4",
                                        "data": "caf\u00e9"},)
-    assert [(w[0], "not valid UTF-8" in w[1]) for w in ext.extra["warnings"]] == [(2, True)]
+    assert [(w.line, "not valid UTF-8" in str(w)) for w in ext.extra["warnings"]] == [(2, True)]
