@@ -13,7 +13,7 @@
     │       └── KeaEndpointError     no such socket, permission, TLS trust, not Kea (not retried)
     ├── KeaCommandError              result 1: Kea understood the command and refused it
     │   ├── KeaConflictError         result 4, or Kea 2.2's "lease already exists" (result 1)
-    │   └── KeaPartialConfigError    result 5 (Kea 3.2+): failed, config left partly changed
+    │   └── KeaPartialConfigError    result 5 (Kea 3.x): failed, config left partly changed
     └── RecordError                  skippable: one record is bad; it goes into the report
         ├── InvalidValueError        a field value that cannot be canonicalised
         └── MalformedRecordError     a record in an input file that cannot be parsed
@@ -112,9 +112,10 @@ class KeaConflictError(KeaCommandError):
 
 
 class KeaPartialConfigError(KeaCommandError):
-    """Result 5 (Kea 3.2+): the command failed and Kea could not revert the configuration to a
-    working state (e.g. a hook library failed to load during ``config-set``). Unlike result 1,
-    the server may now run a partial configuration: stop and look at it before sending more."""
+    """Result 5: the command failed and Kea could not revert the configuration to a working
+    state (e.g. a hook library failed to load during ``config-set``; seen on Kea 3.0.4 and 3.2.0,
+    2.x answers 1). Unlike result 1, the server may now run a partial configuration: stop and
+    look at it before sending more."""
 
 
 class KeaUnsupportedError(FatalError):

@@ -10,7 +10,7 @@
 Result codes: 0 success and 3 empty are returned (getters turn 3 into ``None`` / ``[]``);
 1 raises :class:`KeaCommandError`, 2 :class:`KeaUnsupportedError` naming the missing hook,
 4 :class:`KeaConflictError` -- as does Kea 2.2's result 1 "... already exists" -- and 5 (Kea
-3.2: failed, configuration not reverted) :class:`KeaPartialConfigError`. Transport
+3.x: failed, configuration not reverted) :class:`KeaPartialConfigError`. Transport
 errors (refused, timeout, reset, HTTP 5xx, the Control Agent unable to reach its daemon) are
 retried ``retries`` times with exponential backoff; Kea's own answers never are. The client is
 thread-safe: the HTTP transport keeps one connection per thread.

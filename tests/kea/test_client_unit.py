@@ -252,7 +252,7 @@ def test_result_2_names_the_hook() -> None:
 
 
 def test_result_5_is_a_partial_config_error() -> None:
-    # Kea 3.2's CONTROL_RESULT_FATAL_ERROR (src/lib/cc/command_interpreter.h): the command failed
+    # Kea 3.x's CONTROL_RESULT_FATAL_ERROR (src/lib/cc/command_interpreter.h): the command failed
     # and the configuration could not be reverted. The live check is
     # tests/kea/test_versions_real.py::test_result_codes_decoded (a hook failing to load in
     # config-set); this pins the decoding for any command on any server.
