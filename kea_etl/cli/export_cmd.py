@@ -56,11 +56,13 @@ def client_factory(*, user: str | None, password_env: str | None, password_file:
 
 
 def check_url(url: str) -> None:
-    from urllib.parse import urlsplit
-    if urlsplit(url).password:
-        raise click.UsageError(f"{url.split('@')[-1]}: do not put a password in the URL (it shows "
-                               "in ps and shell history); use --user with KEA_ETL_PASSWORD or "
-                               "--password-file")
+    """A usage error for a Kea URL with a password in it (the check: kea_etl.urls)."""
+    from kea_etl.errors import InvalidURLError
+    from kea_etl.urls import refuse_password
+    try:
+        refuse_password(url)
+    except InvalidURLError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.command("export")

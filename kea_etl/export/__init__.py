@@ -63,13 +63,9 @@ class ExportClient(Protocol):
 
 def server_label(url: str, service: str | None = None) -> str:
     """The name a server is stored under: its URL without credentials, plus ``#service``."""
-    from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    from kea_etl.urls import redact_url
+
+    url = redact_url(url)
     return f"{url}#{service}" if service else url
 
 

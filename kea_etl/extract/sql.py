@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from kea_etl.errors import ConfigError, InvalidURLError, MalformedRecordError
 from kea_etl.extract.base import ExtractItem
 from kea_etl.extract.mapping import ColumnMapping, RowConverter, resolve_mapping
+from kea_etl.urls import redact_url, refuse_password
 
 __all__ = ["extract", "sniff"]
 
@@ -79,7 +80,8 @@ def extract(url: str, *, table: str | None = None, query: str | None = None,
     try:
         safe_url = make_url(url).render_as_string(hide_password=True)
     except ArgumentError as exc:
-        raise InvalidURLError(f"{url!r} is not a SQLAlchemy URL (dialect://user@host/db): {exc}") from exc
+        raise InvalidURLError(f"{redact_url(url)!r} is not a SQLAlchemy URL "
+                              f"(dialect://user@host/db): {exc}") from exc
     if engine is None:
         engine = engine_for(url, safe_url)
     sql = query if query is not None else f"SELECT * FROM {_quote_table(engine, table or '')}"
@@ -129,8 +131,10 @@ _FALLBACK_DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql", "mariadb": "p
 def engine_for(url: str, safe_url: str, **kwargs: Any) -> Engine:
     """``create_engine`` that falls back to an installed driver for a driver-less URL.
 
-    Shared by every SQLAlchemy user in kea-etl (SQL sources, the warehouse).
+    Shared by every SQLAlchemy user in kea-etl (SQL sources, the warehouse), so this is where a
+    password in the URL is refused (kea_etl.urls).
     """
+    refuse_password(url)
     try:
         return create_engine(url, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:

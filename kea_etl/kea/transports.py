@@ -42,6 +42,7 @@ from kea_etl.errors import (
     KeaEndpointError,
     KeaTransportError,
 )
+from kea_etl.urls import redact_url, refuse_password
 
 __all__ = [
     "FakeTransport",
@@ -107,15 +108,6 @@ def _decode_json(data: bytes, url: str, command: str) -> Any:
                                     url=url) from None
         raise KeaEndpointError(f"{url} answered {command} with something that is not JSON: "
                                f"{shown!r}", url=url) from None
-
-
-def redact_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part, safe for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=host).geturl()
 
 
 class UnixSocketTransport:
@@ -290,9 +282,7 @@ class HttpTransport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise InvalidURLError(f"not an http(s) URL: {redact_url(url)}")
-        if parts.password is not None:
-            raise InvalidURLError(f"{redact_url(url)}: do not put a password in the URL; "
-                                  "use --password-env or --password-file")
+        refuse_password(url)
         try:
             port = parts.port
         except ValueError:

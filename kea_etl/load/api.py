@@ -50,17 +50,17 @@ from kea_etl._batching import chunks
 from kea_etl._fastrec import builder
 from kea_etl.errors import (
     ConfigError,
-    InvalidURLError,
     KeaCommandError,
     KeaConflictError,
     KeaTransportError,
     RecordError,
 )
 from kea_etl.load.base import LoadRecord
-from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
+from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import describe_holder, identical, same_client
 from kea_etl.records import Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import RunReport
+from kea_etl.urls import refuse_password
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
@@ -678,11 +678,8 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
     from kea_etl.kea import KeaClient, read_password
 
     del kea_version
+    refuse_password(f"kea:{location}")
     parts = urlsplit(location)
-    if parts.password:
-        raise InvalidURLError(f"kea:{redact_url(location)}: do not put the password in the URL "
-                              "(it shows in argv and logs); set KEA_ETL_PASSWORD or "
-                              "KEA_ETL_PASSWORD_FILE")
     username = unquote(parts.username) if parts.username else os.environ.get("KEA_ETL_USERNAME")
     password = None
     if username:

@@ -12,7 +12,7 @@ a lease Kea already holds for the same client counts as ``already_present``).
 On ``--resume`` the loader asks :meth:`Checkpoint.lookup` for each batch and counts the stored
 outcomes instead of sending the records again, so the final report still satisfies
 ``read == loaded + skipped + failed`` over the whole input. The store never holds credentials:
-:func:`redact_url` strips userinfo from the target before it is fingerprinted or stored.
+:func:`kea_etl.urls.redact_url` strips userinfo from the target before it is fingerprinted or stored.
 
 Fault injection for tests: ``KEA_ETL_CRASH_AFTER_BATCHES=N`` makes the process SIGKILL itself
 right after the N-th batch is committed (only when that variable is set).
@@ -34,11 +34,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from kea_etl.errors import ConfigError
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
+from kea_etl.urls import redact_url
 
 __all__ = [
     "OUTCOMES",
@@ -67,24 +67,6 @@ class Outcome:
     detail: str | None = None
     source: str | None = None
     line: int | None = None
-
-
-def redact_url(url: str) -> str:
-    """``url`` without ``user:password@`` (and without a query string, which may carry secrets)."""
-    prefix = ""
-    rest = url
-    # "kea:http://u:p@h" and "kea-sql:postgresql://u:p@h/db": keep the scheme prefix as is
-    for p in ("kea-sql:", "kea:"):
-        if url.startswith(p) and "://" in url[len(p):]:
-            prefix, rest = p, url[len(p):]
-            break
-    if "://" not in rest:
-        return url
-    parts = urlsplit(rest)
-    if "@" not in parts.netloc and not parts.query:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return prefix + f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def fingerprint(sources: Sequence[str | os.PathLike[str]], target: str,

@@ -48,10 +48,11 @@ from kea_etl._batching import chunks
 from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
 from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
 from kea_etl.load.base import LoadRecord
-from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key, redact_url
+from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import describe_holder, identical, same_client
 from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAMES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
+from kea_etl.urls import redact_url, refuse_password
 
 __all__ = ["MAX_DB_TIME", "KeaSqlLoader", "SqlTarget", "make_kea_sql_loader", "parse_sql_target"]
 
@@ -92,10 +93,8 @@ def parse_sql_target(url: str) -> SqlTarget:
     else:
         raise InvalidURLError(f"{redact_url(url)}: kea-sql needs postgresql://USER@HOST/DB or "
                               "mysql://USER@HOST/DB")
-    if parts.password:
-        raise InvalidURLError(f"{redact_url(url)}: do not put the database password in the URL "
-                              "(it would show in argv and logs); set KEA_ETL_DB_PASSWORD or "
-                              "KEA_ETL_DB_PASSWORD_FILE")
+    refuse_password(url if url.startswith("kea-sql:") else f"kea-sql:{url}",
+                    what="the database password")
     database = parts.path.lstrip("/")
     if not database:
         raise InvalidURLError(f"{redact_url(url)}: no database name (…/DBNAME)")
