@@ -8,7 +8,8 @@ for ``$KEA_ETL_KEA_PATH``), its version, and how to run it:
   socket; the ``KEA_*`` environment variables point Kea there (2.6's path restrictions demand it,
   2.2 needs the pid/lock dirs). Optionally a kea-ctrl-agent on a free loopback port.
 * ``chroot``: a throwaway Debian root filesystem (trixie's 2.6.3 from ``scripts/kea26-rootfs``,
-  sid's 3.0.4 from ``scripts/kea3-rootfs``), run with ``chroot``. Path restrictions are satisfied
+  sid's 3.0.4 from ``scripts/kea3-rootfs``, bookworm's 2.2.0 from ``scripts/kea22-rootfs`` where
+  the host is not Debian 12), run with ``chroot``. Path restrictions are satisfied
   with per-server directories ``/var/lib/kea/<id>`` and ``/run/kea/<id>`` inside the rootfs, named
   in the ``KEA_*`` variables. The chroot shares the host's network, so HTTP on 127.0.0.1 works.
 * ``prefix``: a source build (Kea 3.2 from ``scripts/kea32-build``) run from its prefix with the
@@ -48,6 +49,7 @@ from typing import Any
 from tests.harness import clock, recording
 
 KEA3_ROOT_DEFAULT = "/var/cache/kea-etl/kea3-rootfs"
+KEA22_ROOT_DEFAULT = "/var/cache/kea-etl/kea22-rootfs"   # only where the host is not Debian 12
 KEA26_ROOT_DEFAULT = "/var/cache/kea-etl/kea26-rootfs"
 KEA32_PREFIX_DEFAULT = "/var/cache/kea-etl/kea-3.2.0"
 KEA32_SRC_DEFAULT = "/work/shared/kea-src/kea-3.2.0.tar.xz"
@@ -166,13 +168,12 @@ def find_install(label: str) -> KeaInstall | str:
         return install_at(path) if path else "KEA_ETL_KEA_PATH is not set"
     if host is not None and host.startswith(label + "."):
         return KeaInstall(label, host, "host")
-    if label == "2.2":
-        return (f"the host has Kea {host or 'none'}; Kea 2.2 is Debian 12's package "
-                "(point KEA_ETL_KEA_PATH at a bookworm root filesystem to run it here)")
-    if label in ("2.6", "3.0"):
-        root = Path(os.environ.get("KEA_ETL_KEA26_ROOT", KEA26_ROOT_DEFAULT)) if label == "2.6" \
-            else kea3_root()
-        script = "scripts/kea26-rootfs" if label == "2.6" else "scripts/kea3-rootfs"
+    if label in ("2.2", "2.6", "3.0"):
+        root = {"2.2": Path(os.environ.get("KEA_ETL_KEA22_ROOT", KEA22_ROOT_DEFAULT)),
+                "2.6": Path(os.environ.get("KEA_ETL_KEA26_ROOT", KEA26_ROOT_DEFAULT)),
+                "3.0": kea3_root()}[label]
+        script = {"2.2": "scripts/kea22-rootfs", "2.6": "scripts/kea26-rootfs",
+                  "3.0": "scripts/kea3-rootfs"}[label]
         if not (root / "usr/sbin/kea-dhcp4").exists():
             return f"no Kea {label} root filesystem at {root}: build it with {script}"
         found = install_at(root, label)
