@@ -21,14 +21,13 @@ from kea_etl.cli import main
 from kea_etl.errors import MalformedRecordError
 from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted, SourceWarning
-from kea_etl.migrate import make_loader, migrate
 from kea_etl.records import Reservation, canonical_hex
 from kea_etl.report import MAX_QUOTE, RunReport
-from kea_etl.transform.subnets import SubnetMap
-from tests.harness.clock import now
+from tests.harness.clock import now, rebased_copy
 from tests.harness.leasefile import dhcpd_date
 
 CONF = Path(__file__).parent / "extract" / "data_conf"
+LEASES = Path(__file__).parent / "extract" / "data"
 KEA4 = {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"},
                               {"id": 2, "subnet": "198.51.100.0/24"}]}}
 HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
@@ -184,61 +183,35 @@ def _leases(tmp_path: Path, body: str) -> Path:
 
 
 def _omapi_file(tmp_path: Path) -> Path:
-    t = now()
-    return _leases(tmp_path, (
-        "host web1.example.org {\n"                                            # 6
-        "  dynamic;\n"
-        "  hardware ethernet 00:50:56:aa:00:01;\n"
-        "  fixed-address 192.0.2.11;\n"
-        "        supersede server.filename = \"pxelinux.0\";\n"
-        "        supersede server.next-server = c0:00:02:05;\n"
-        "        supersede host-name = \"web1.example.org\";\n"
-        "}\n"
-        f"lease 192.0.2.50 {{\n  starts {dhcpd_date(t - 60)};\n  ends {dhcpd_date(t + 3600)};\n"
-        "  cltt " + dhcpd_date(t - 60) + ";\n  binding state active;\n"
-        "  hardware ethernet 00:50:56:aa:00:09;\n}\n"                         # 14-20
-        "host gone.example.org {\n"                                            # 21
-        "  dynamic;\n"
-        "  hardware ethernet 00:50:56:aa:00:02;\n"
-        "  fixed-address 192.0.2.12;\n"
-        "}\n"
-        "host web1.example.org {\n"                                            # 26
-        "  dynamic;\n"
-        "  hardware ethernet 00:50:56:aa:00:01;\n"
-        "  fixed-address 192.0.2.21;\n"
-        "        supersede server.filename = \"grubx64.efi\";\n"
-        "        supersede domain-name-servers = c0:00:02:35:c0:00:02:36;\n"
-        "        supersede server.ddns-hostname = \"web1\";\n"
-        "}\n"
-        "host gone.example.org {\n"                                            # 34
-        "  dynamic;\n"
-        "  deleted;\n"
-        "}\n"
-        "host db1 { dynamic; hardware ethernet 00:50:56:aa:00:03; fixed-address 192.0.2.13; }\n"
-        "group \"lab\" {\n  dynamic;\n  option domain-name \"lab\";\n}\n"))  # 39
+    """tests/extract/data/v4-omapi-hosts.leases with its dates moved to now (its two leases are
+    active); tests/extract/test_isc_leases_differential.py has dhcpd itself read it."""
+    return rebased_copy(LEASES / "v4-omapi-hosts.leases", tmp_path / "dhcpd.leases")
 
 
 def test_omapi_hosts_in_dhcpd_leases_are_reservations(tmp_path: Path) -> None:
-    """dhcpd.leases(5): the last declaration of a host wins, ``deleted;`` removes it,
-    ``supersede`` values apply. Before: every host block was skipped without a line."""
+    """As dhcpd reads them: ``deleted;`` removes a host, a declaration after it replaces it,
+    ``supersede`` values apply, a second declaration of a live host is refused (reported).
+    Before: every host block was skipped without a line."""
     path = _omapi_file(tmp_path)
     items = list(isc_leases.extract(path))
     hosts = [i for i in items if isinstance(i, Extracted) and isinstance(i.record, Reservation)]
     assert [(h.extra["dhcpd_host"], h.line) for h in hosts] == [
-        ("web1.example.org", 26), ("db1", 38)]
+        ("web1.example.org", 28), ("db1.example.org", 40)]
     web = hosts[0].record
     assert web == Reservation(
         family=4, identifier_type="hw-address", identifier="00:50:56:aa:00:01",
-        ipv4_address="192.0.2.21", boot_file_name="grubx64.efi",   # the last declaration's
+        ipv4_address="192.0.2.21", boot_file_name="grubx64.efi", hostname="web1.example.org",
         option_data=({"name": "domain-name-servers", "code": 6, "space": "dhcp4",
-                      "data": "192.0.2.53, 192.0.2.54"},))
-    assert [(w.line, w.statement) for w in hosts[0].extra["warnings"]] == [
-        (32, 'supersede server.ddns-hostname = "web1"')]
+                      "data": "192.0.2.53"},))
+    assert hosts[1].record == Reservation(family=4, identifier_type="client-id",
+                                          identifier="01:00:50:56:aa:00:03",
+                                          ipv4_address="192.0.2.13")
     notes = [i for i in items if isinstance(i, SourceWarning)]
-    assert [(n.line, n.statement) for n in notes] == [(39, 'group "lab" { ... }')]
+    assert [(n.line, n.statement) for n in notes] == [(45, "host db1.example.org { ... }")]
     assert not [i for i in items if isinstance(i, MalformedRecordError)]
-    # the first declaration's supersede values, had it been the last
-    first = _leases(tmp_path, "".join(path.read_text().splitlines(keepends=True)[5:13]))
+    # the first declaration's supersede values (next-server as dhcpd's colon hex)
+    first = tmp_path / "first.leases"
+    first.write_text("".join(path.read_text().splitlines(keepends=True)[:17]))
     (only,) = list(isc_leases.extract(first))
     assert isinstance(only, Extracted) and isinstance(only.record, Reservation)
     assert (only.record.hostname, only.record.boot_file_name, str(only.record.next_server)) == (
@@ -247,16 +220,18 @@ def test_omapi_hosts_in_dhcpd_leases_are_reservations(tmp_path: Path) -> None:
 
 def test_omapi_hosts_are_migrated_and_counted(tmp_path: Path) -> None:
     path = _omapi_file(tmp_path)
-    out = tmp_path / "out"
-    report = migrate([str(path)], make_loader(f"memfile:{out}", subnets=None,
-                                              kea_version="2.2.0"),
-                     subnets=SubnetMap.from_config(KEA4))
-    assert (report.read, report.loaded, report.failed) == (3, 3, 0)
+    out, rep = tmp_path / "out", tmp_path / "report.json"
+    res = _cli(str(path), "--to", f"memfile:{out}", "--kea-config", str(_kea_config(tmp_path)),
+               "--report", str(rep), "--kea-version", "2.2.0")
+    assert res.exit_code == 0, res.output
+    data = json.loads(rep.read_text())
+    assert (data["read"], data["loaded"], data["failed"]) == (4, 4, 0)  # 2 leases, 2 hosts
     frag = json.loads((out / "reservations4.json").read_text())
     (sub,) = frag["Dhcp4"]["subnet4"]
-    assert [h["hw-address"] for h in sub["reservations"]] == ["00:50:56:aa:00:01",
-                                                              "00:50:56:aa:00:03"]
-    assert [w.line for w in report.warnings] == [32, 39]
+    assert [h.get("hw-address") or h.get("client-id") for h in sub["reservations"]] == [
+        "00:50:56:aa:00:01", "01:00:50:56:aa:00:03"]
+    assert [w["line"] for w in data["source_warnings"]] == [45]
+    assert _summary_count(res.output) == 1
 
 
 @pytest.mark.parametrize("accel", [True, False])

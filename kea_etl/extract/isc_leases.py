@@ -292,8 +292,12 @@ class _Others:
     parallel pass 2 needs no part of it).
 
     ``host`` blocks are OMAPI host declarations (omshell, Foreman and other provisioning tools
-    keep their reservations so): dhcpd.leases(5) applies them in file order, so the last
-    declaration of a name wins and one holding ``deleted;`` removes the host. ``group``,
+    keep their reservations so). dhcpd applies them in file order (server/mdb.c enter_host, and
+    checked against dhcpd 4.4.3 rewriting such a file): one holding ``deleted;`` removes the host,
+    after which a new declaration of the name is taken (an OMAPI update is a delete and an add);
+    a second declaration of a name that is not deleted is refused ("host NAME: already exists")
+    and the earlier one stays; that refusal is reported as a warning. A ``deleted;`` for a name
+    the file never declared removes a host of dhcpd.conf: said too. ``group``,
     ``class`` and ``subclass`` blocks (OMAPI groups, spawned billing classes) are not translated:
     each becomes a SourceWarning.
     """
@@ -332,9 +336,21 @@ class _Others:
                     f"not translated: kea-etl moves leases and host reservations, not {word} "
                     "declarations (write a Kea client class by hand if it is still needed)"))
                 continue
-            self.hosts.pop(name, None)  # the last declaration of a host wins ...
             if _DELETED.search(inner) is not None:
-                self.deleted += 1  # ... and "deleted;" removes it
+                self.deleted += 1
+                if self.hosts.pop(name, None) is None:
+                    self.notes.append(SourceWarning(
+                        self.source, at_line, f"host {quote(name)} {{ deleted; }}",
+                        "deletes a host this file never declared: if dhcpd.conf declares it, "
+                        "dhcpd no longer uses that host; leave it out of the migration",
+                        f"host {quote(name)}"))
+            elif name in self.hosts:
+                first = self.hosts[name][0]
+                self.notes.append(SourceWarning(
+                    self.source, at_line, f"host {quote(name)} {{ ... }}",
+                    f"not translated: dhcpd refuses a second declaration of a host that is not "
+                    f"deleted (\"already exists\") and keeps the one of line {first}",
+                    f"host {quote(name)}"))
             else:
                 self.hosts[name] = (at_line, block)
 

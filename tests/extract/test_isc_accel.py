@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kea_etl.errors import MalformedRecordError
 from kea_etl.extract import isc_leases
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.records import Lease4
 from tests.harness.leasefile import quote
 
@@ -30,9 +30,11 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
 HEADER = "authoring-byte-order little-endian;\n\n"
 
 
-def _view(item: Extracted | MalformedRecordError) -> tuple[Any, ...]:
+def _view(item: Extracted | MalformedRecordError | SourceWarning) -> tuple[Any, ...]:
     if isinstance(item, MalformedRecordError):
         return ("error", item.source, item.line, item.key, item.reason)
+    if isinstance(item, SourceWarning):  # an OMAPI host refused, a group block ...
+        return ("warning", item.source, item.line, item.statement, item.reason)
     r = item.record
     return (type(r).__name__, tuple((s, getattr(r, s)) for s in r.__slots__),
             type(getattr(r, "address", None)).__name__, item.binding_state, item.source,

@@ -12,7 +12,7 @@ import pytest
 
 from kea_etl.errors import MalformedRecordError
 from kea_etl.extract import _isc_parallel, isc_leases
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.extract.isc_leases import extract
 
 DATA = Path(__file__).parent / "data"
@@ -21,10 +21,12 @@ V4_FILES = sorted(DATA.glob("v4-*.leases")) + [SAMPLES / "dhcpd.leases",
                                               SAMPLES / "dhcpd-hex.leases"]
 
 
-def _full(item: Extracted | MalformedRecordError) -> tuple[Any, ...]:
+def _full(item: Extracted | MalformedRecordError | SourceWarning) -> tuple[Any, ...]:
     """Everything an item carries, including what equality ignores (origin, line, extra)."""
     if isinstance(item, MalformedRecordError):
         return ("error", str(item), item.source, item.line, item.key, item.reason)
+    if isinstance(item, SourceWarning):
+        return ("warning", item)
     r = item.record
     slots = tuple((name, getattr(r, name)) for name in r.__slots__)
     return (type(r).__name__, slots, item.binding_state, item.source, item.line, item.extra)
