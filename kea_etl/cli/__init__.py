@@ -7,8 +7,10 @@ options, build library objects, call one library function and render the result;
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
@@ -72,6 +74,13 @@ class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Only while a command runs: importing kea_etl.cli (a test, a notebook) leaves the
+        # process's warning display alone.
+        with warnings.catch_warnings():
+            warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+            return super().invoke(ctx)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(COMMANDS[cmd_name])
@@ -91,20 +100,13 @@ def main() -> None:
     """
 
 
-# --- security warnings (issue 6): kea_etl.kea.transports.SecurityWarning as one clear line
-_default_showwarning = warnings.showwarning
-
-
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: TextIO | None = None, line: str | None = None) -> None:
+def _show_warning(previous: Callable[..., None], message: Warning | str, category: type[Warning],
+                  filename: str, lineno: int, file: TextIO | None = None,
+                  line: str | None = None) -> None:
+    """kea_etl's SecurityWarning (e.g. --insecure) as one clear line; others as Python shows them."""
     from kea_etl.kea.transports import SecurityWarning
 
     if issubclass(category, SecurityWarning):
         click.echo(f"Warning: {message}", err=True)
         return
-    _default_showwarning(message, category, filename, lineno, file, line)
-
-
-warnings.showwarning = _show_warning
-# --- end security warnings
-
+    previous(message, category, filename, lineno, file, line)

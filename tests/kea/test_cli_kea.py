@@ -173,3 +173,15 @@ def test_help_has_an_example() -> None:
     r = run("--help")
     assert r.exit_code == 0
     assert "Example:" in r.stdout and "kea-etl kea version-get --url unix://" in r.stdout
+
+
+
+def test_importing_the_cli_leaves_the_process_warning_display_alone() -> None:
+    """The CLI shows kea-etl's SecurityWarning as one line only while a command runs."""
+    import subprocess
+    import sys
+
+    code = ("import warnings; before = warnings.showwarning; import kea_etl.cli; "
+            "assert warnings.showwarning is before, warnings.showwarning")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
