@@ -88,14 +88,18 @@ def _get_page(client: LeaseClient, family: Family, start: str, limit: int) -> li
 
 
 def _raw_pages(client: LeaseClient, family: Family, page_size: int) -> Iterator[list[dict[str, Any]]]:
+    from kea_etl.kea.client import next_page_start
+
     start = "start"
+    server = str(getattr(client, "url", "the Kea server"))
     while True:
         page = _get_page(client, family, start, page_size)
         if page:
             yield page
         if len(page) < page_size:
             return
-        start = str(page[-1]["ip-address"])
+        # a server whose paging does not advance is an error, not an endless export
+        start = next_page_start(f"lease{family}-get-page", start, page, server)
 
 
 _DONE = object()

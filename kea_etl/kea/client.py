@@ -18,6 +18,7 @@ thread-safe: the HTTP transport keeps one connection per thread.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -40,7 +41,7 @@ from kea_etl.kea.hooks import HOOK_PROBES, hook_for
 from kea_etl.kea.transports import FakeTransport, Handler, Transport, make_transport
 from kea_etl.records import Lease4, Lease6
 
-__all__ = ["DEFAULT_PASSWORD_ENV", "KeaClient", "decode_reply", "read_password"]
+__all__ = ["DEFAULT_PASSWORD_ENV", "KeaClient", "decode_reply", "next_page_start", "read_password"]
 
 #: environment variable the password is read from when none is named
 DEFAULT_PASSWORD_ENV = "KEA_ETL_PASSWORD"
@@ -55,6 +56,29 @@ _NOT_A_CONFLICT_TEXT = re.compile(r"failed to find a subnet|no subnet|subnet-id 
                                   re.IGNORECASE)
 _CA_FORWARD_FAILED = re.compile(r"^Unable to forward command to the \S+ service", re.IGNORECASE)
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def next_page_start(command: str, start: str, page: list[dict[str, Any]], server: str) -> str:
+    """The ``from`` of the page after ``page`` (``lease4-get-page`` / ``lease6-get-page``).
+
+    Kea answers leases whose address is greater than ``from``, so the page's last address must
+    lie beyond ``start``. A server whose paging does not advance (broken, or hostile) would
+    otherwise be walked forever, writing the same page again and again: that is an error
+    naming the server.
+    """
+    try:
+        last = ipaddress.ip_address(str(page[-1]["ip-address"]))
+        first = None if start == "start" else ipaddress.ip_address(start)
+        # (version, integer): an address of the other family is "not after" as well
+        behind = first is not None and (last.version, int(last)) <= (first.version, int(first))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise KeaEndpointError(f"{server} answered {command} with a lease without a usable "
+                               "ip-address: not a Kea reply", url=server) from None
+    if behind:
+        raise KeaEndpointError(f"{server}: {command} from {start} answered a page ending at "
+                               f"{last}, which is not after {start}: the server's paging does "
+                               "not advance; stopped", url=server)
+    return str(last)
 
 
 def decode_reply(command: str, reply: dict[str, Any], server: str | None = None) -> KeaResponse:
@@ -220,7 +244,7 @@ class KeaClient(KeaCommands):
                 yield page
             if len(page) < page_size:
                 return
-            start = page[-1]["ip-address"]
+            start = next_page_start("lease4-get-page", start, page, self.url)
 
     def iter_lease6_pages(self, *, page_size: int = 1000) -> Iterator[list[dict[str, Any]]]:
         """Every v6 lease (NA and PD) as Kea's JSON, one ``lease6-get-page`` page at a time."""
@@ -231,7 +255,7 @@ class KeaClient(KeaCommands):
                 yield page
             if len(page) < page_size:
                 return
-            start = page[-1]["ip-address"]
+            start = next_page_start("lease6-get-page", start, page, self.url)
 
     def iter_leases4(self, *, page_size: int = 1000,
                      subnets: Iterable[int] | None = None) -> Iterator[Lease4]:
@@ -266,4 +290,13 @@ class KeaClient(KeaCommands):
             nxt = page.get("next")
             if not hosts or not nxt:
                 return
+            here = (source_index, from_id)
             source_index, from_id = nxt.get("source-index"), nxt.get("from")
+            try:  # (source, host id) must move forward, else the walk never ends
+                ahead = (source_index or 0, from_id or 0) > (here[0] or 0, here[1] or 0)
+            except TypeError:
+                ahead = False
+            if not ahead:
+                raise KeaEndpointError(f"{self.url}: reservation-get-page for subnet {subnet_id} "
+                                       f"answered next {nxt!r}, which is not after {here}: the "
+                                       "server's paging does not advance; stopped", url=self.url)

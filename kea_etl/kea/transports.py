@@ -17,6 +17,12 @@ Transport failures raise :class:`~kea_etl.errors.KeaTransportError` (retriable),
 :class:`~kea_etl.errors.KeaAuthError` (401/403) or :class:`~kea_etl.errors.KeaEndpointError`
 (the URL leads nowhere useful: no such socket, permission denied, TLS verification, not Kea).
 Passwords live only inside the prebuilt ``Authorization`` header: never in a message or repr.
+
+A server is not trusted to be Kea (issue 13): every reply is bounded in size
+(:data:`MAX_REPLY_BYTES`, a larger one is :class:`~kea_etl.errors.KeaEndpointError`), the whole
+reply must arrive within ``timeout`` (a deadline for the exchange, not per ``recv``: one byte
+every two seconds does not keep a command alive), and JSON nested deeper than Python's decoder
+goes (about 1000 levels) is refused instead of raising ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import io
 import ipaddress
 import json
 import socket
 import ssl
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +64,10 @@ __all__ = [
     "redact_url",
     "unwrap_reply",
 ]
+
+#: the largest reply read from a server (a Kea config-get of a very large configuration is tens
+#: of MB; a lease page of 1000 leases about 0.5 MB)
+MAX_REPLY_BYTES = 256 << 20
 
 _JSON_SEPARATORS = (",", ":")
 _dumps = json.JSONEncoder(separators=_JSON_SEPARATORS, ensure_ascii=False).encode
@@ -101,6 +113,9 @@ def unwrap_reply(reply: Any, url: str, command: str) -> dict[str, Any]:
 def _decode_json(data: bytes, url: str, command: str) -> Any:
     try:
         return _loads(data)
+    except RecursionError:  # the C decoder stops at the interpreter's recursion limit
+        raise KeaEndpointError(f"{url} answered {command} with JSON nested deeper than kea-etl "
+                               "decodes: not a Kea reply", url=url) from None
     except ValueError:
         shown = data[:80].decode("utf-8", "replace")
         if not data:
@@ -113,10 +128,12 @@ def _decode_json(data: bytes, url: str, command: str) -> Any:
 class UnixSocketTransport:
     """A Kea daemon's UNIX control socket: one command per connection, reply read to EOF."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 30.0,
+                 max_reply: int = MAX_REPLY_BYTES) -> None:
         self.path = str(path)
         self.url = f"unix://{self.path}"
         self.timeout = timeout
+        self.max_reply = max_reply
 
     def __repr__(self) -> str:
         return f"UnixSocketTransport({self.url!r})"
@@ -142,12 +159,21 @@ class UnixSocketTransport:
                 if exc.errno == errno.ENOTSOCK:
                     raise KeaEndpointError(f"{self.path} is not a socket", url=self.url) from None
                 raise
+            deadline = time.monotonic() + self.timeout  # the whole reply, not each recv
             sock.sendall(body)
             chunks = []
+            size = 0
             while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                sock.settimeout(left)
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
+                size += len(chunk)
+                if size > self.max_reply:
+                    raise _too_large(self.url, command, self.max_reply)
                 chunks.append(chunk)
         except TimeoutError:
             raise KeaTransportError(f"timed out after {self.timeout:g}s waiting for {command} on "
@@ -164,6 +190,45 @@ class UnixSocketTransport:
 
     def close(self) -> None:
         """Nothing to close: each command has its own connection."""
+
+
+def _too_large(url: str, command: str, limit: int) -> KeaEndpointError:
+    return KeaEndpointError(f"{url} sent more than {limit / 2**20:g} MB in answer to {command}; "
+                            "stopped reading (not a Kea reply)", url=url)
+
+
+class _TooLarge(Exception):
+    """The reply passed the size cap."""
+
+
+class _Bounded(io.RawIOBase):
+    """The socket as the HTTP parser reads it: every read counts against the reply's size cap
+    and waits at most until the exchange's deadline (a socket timeout alone is per ``recv``)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = 0.0
+        self.left = 0
+
+    def arm(self, timeout: float, max_bytes: int) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.left = max_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wait = self.deadline - time.monotonic()
+        if wait <= 0:
+            raise TimeoutError
+        if self.left <= 0:
+            raise _TooLarge
+        self.sock.settimeout(wait)
+        with memoryview(buffer) as view:
+            n = self.sock.recv_into(view[:self.left])
+        self.left -= n
+        return n
 
 
 class _Disconnected(Exception):
@@ -186,9 +251,10 @@ class _Connection:
     status line, Content-Length / chunked / read-to-close, Connection: close.
     """
 
-    __slots__ = ("rfile", "sock")
+    __slots__ = ("max_reply", "raw", "rfile", "sock", "timeout")
 
-    def __init__(self, host: str, port: int, timeout: float, ctx: ssl.SSLContext | None) -> None:
+    def __init__(self, host: str, port: int, timeout: float, ctx: ssl.SSLContext | None,
+                 max_reply: int = MAX_REPLY_BYTES) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -198,7 +264,10 @@ class _Connection:
             sock.close()
             raise
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.timeout = timeout
+        self.max_reply = max_reply
+        self.raw = _Bounded(sock)
+        self.rfile = io.BufferedReader(self.raw, 65536)
 
     def close(self) -> None:
         self.rfile.close()
@@ -206,6 +275,8 @@ class _Connection:
 
     def exchange(self, request: bytes) -> tuple[int, str, bytes, bool]:
         """Send one request; return (status, reason, body, server_will_close)."""
+        self.raw.arm(self.timeout, self.max_reply)
+        self.sock.settimeout(self.timeout)
         self.sock.sendall(request)
         rfile = self.rfile
         while True:
@@ -230,6 +301,8 @@ class _Connection:
                 name = name.strip().lower()
                 if name == b"content-length":
                     length = int(value)
+                    if length > self.max_reply:
+                        raise _TooLarge
                 elif name == b"transfer-encoding":
                     chunked = b"chunked" in value.lower()
                 elif name == b"connection":
@@ -278,7 +351,8 @@ class HttpTransport:
     def __init__(self, url: str, *, service: str | None = None, username: str | None = None,
                  password: str | None = None, ca_file: str | None = None,
                  cert_file: str | None = None, key_file: str | None = None,
-                 insecure: bool = False, timeout: float = 30.0) -> None:
+                 insecure: bool = False, timeout: float = 30.0,
+                 max_reply: int = MAX_REPLY_BYTES) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise InvalidURLError(f"not an http(s) URL: {redact_url(url)}")
@@ -297,6 +371,7 @@ class HttpTransport:
         self.url = f"{parts.scheme}://{host_shown}:{self.port}{'' if self.path == '/' else self.path}"
         self.service = service
         self.timeout = timeout
+        self.max_reply = max_reply
         self.username = username or parts.username
         if password is not None and not self.username:
             raise ConfigError("a password was given without a username")
@@ -345,7 +420,7 @@ class HttpTransport:
         conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn, True
-        conn = _Connection(self.host, self.port, self.timeout, self._ssl)
+        conn = _Connection(self.host, self.port, self.timeout, self._ssl, self.max_reply)
         self._local.conn = conn
         with self._lock:
             self._all.append(conn)
@@ -413,6 +488,8 @@ class HttpTransport:
         if isinstance(exc, _NotHTTP | ValueError):
             return KeaEndpointError(f"{url} does not answer like an HTTP server (is this the "
                                     f"right port?) during {command}", url=url)
+        if isinstance(exc, _TooLarge):
+            return _too_large(url, command, self.max_reply)
         return exc
 
     def _reply(self, status: int, reason: str, data: bytes, command: str) -> dict[str, Any]:
