@@ -12,7 +12,9 @@ file are read:
 
   1. *Which files.* Kea loads ``NAME.completed`` if it exists, else ``NAME.2`` then ``NAME.1``
      (leftovers of an interrupted lease file cleanup, LFC), and always ``NAME`` last, all into one
-     table. The same files are read here, in that order.
+     table. The same files are read here, in that order, by the one reader kea-etl has for them
+     (:func:`kea_etl.extract.kea_memfile.lease_files` / ``extract``), which the migration's
+     ``kea-memfile:`` source uses too.
   2. *Rows.* Every row is parsed as ``CSVLeaseFile4/6::next`` does (:mod:`kea_etl.extract.
      kea_memfile`: header upgrade, ``&#x2c`` escapes, field checks). A row Kea cannot parse is
      skipped with only a log line; it changes nothing (an earlier row for its address stays).
@@ -94,14 +96,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # kea_etl.export.parquet's CS
 
 Kind = Literal["memfile", "export-parquet", "export-csv"]
 Lease = Lease4 | Lease6
-
-
-def _memfile_set(main: Path) -> list[Path]:
-    """The files Kea loads for lease file ``main``, in its order (loadLeasesFromFiles)."""
-    completed = Path(f"{main}.completed")
-    before = [completed] if completed.is_file() else [
-        p for p in (Path(f"{main}.2"), Path(f"{main}.1")) if p.is_file()]
-    return [*before, main] if main.is_file() else before
 
 
 def _sniff(path: Path) -> tuple[Kind, int | None, list[str]]:
@@ -259,9 +253,11 @@ class KeaFileLeases:
 
     # ---- which files ----------------------------------------------------------------------
     def _resolve(self, p: Path) -> tuple[Path, Kind, list[Path], str]:
+        from kea_etl.extract.kea_memfile import lease_files
+
         fam, other = self.family, 10 - self.family
         main = p / f"kea-leases{fam}.csv" if p.is_dir() else p
-        files = _memfile_set(main)
+        files = lease_files(main)  # the one list of what Kea loads (kea_memfile)
         if p.is_dir() and not files:
             for ext in ("parquet", "csv"):
                 if (p / f"leases-v{fam}.{ext}").is_file():
@@ -326,42 +322,43 @@ class KeaFileLeases:
         pending: dict[bytes, Lease | None] = {}
         bad: list[str] = []
         sane: dict[str, list[str]] = {"dropped": [], "fixed": [], "kept": []}
-        for f in self.files:
-            errors = 0
-            for item in kea_memfile.extract(f, keep_history=True):
-                self.rows += 1
-                if isinstance(item, MalformedRecordError):
-                    errors += 1
-                    self.bad_rows += 1
-                    if len(bad) < EXAMPLES:
-                        bad.append(str(item))
-                    if self.max_row_errors and errors > self.max_row_errors:
-                        raise ConfigError(
-                            f"Kea would refuse to load {f}: more than max-row-errors "
-                            f"{self.max_row_errors} rows it cannot read ({'; '.join(bad)})")
-                    continue
-                assert isinstance(item, Extracted)  # a memfile has nothing but rows
-                rec = item.record
-                assert isinstance(rec, Lease4 | Lease6)
-                lease, found = checker.check(rec)
-                if found is not None:
-                    what = ("dropped" if lease is None else
-                            "fixed" if lease.subnet_id != rec.subnet_id else "kept")
-                    self.sanity[what] += 1
-                    if len(sane[what]) < EXAMPLES:
-                        sane[what].append(f"{rec.key} ({f.name} line {item.line}, subnet id "
-                                          f"{rec.subnet_id}, "
-                                          + (f"address in subnet id {found})" if found
-                                             else "address in no usable subnet)"))
-                if lease is None:
-                    continue
-                if lease.valid_lft == 0:
-                    self.deletions += 1
-                    pending[lease.address.packed] = None
-                else:
-                    pending[lease.address.packed] = lease
-                if len(pending) >= _BATCH:
-                    self._flush(pending)
+        # the one reader of Kea's memfile set (the migration's kea-memfile: source reads the
+        # same files the same way); its raw log, every row in Kea's load order
+        errors: Counter[str] = Counter()
+        for item in kea_memfile.extract(self.path, keep_history=True):
+            self.rows += 1
+            if isinstance(item, MalformedRecordError):
+                errors[item.source] += 1
+                self.bad_rows += 1
+                if len(bad) < EXAMPLES:
+                    bad.append(str(item))
+                if self.max_row_errors and errors[item.source] > self.max_row_errors:
+                    raise ConfigError(
+                        f"Kea would refuse to load {item.source}: more than max-row-errors "
+                        f"{self.max_row_errors} rows it cannot read ({'; '.join(bad)})")
+                continue
+            assert isinstance(item, Extracted)  # a memfile has nothing but rows
+            rec = item.record
+            assert isinstance(rec, Lease4 | Lease6)
+            lease, found = checker.check(rec)
+            if found is not None:
+                what = ("dropped" if lease is None else
+                        "fixed" if lease.subnet_id != rec.subnet_id else "kept")
+                self.sanity[what] += 1
+                if len(sane[what]) < EXAMPLES:
+                    sane[what].append(f"{rec.key} ({Path(item.source).name} line {item.line}, "
+                                      f"subnet id {rec.subnet_id}, "
+                                      + (f"address in subnet id {found})" if found
+                                         else "address in no usable subnet)"))
+            if lease is None:
+                continue
+            if lease.valid_lft == 0:
+                self.deletions += 1
+                pending[lease.address.packed] = None
+            else:
+                pending[lease.address.packed] = lease
+            if len(pending) >= _BATCH:
+                self._flush(pending)
         self._flush(pending)
         if self.bad_rows:
             self.warnings.append(f"{self.bad_rows} row(s) Kea cannot read and skips with only a "

@@ -67,7 +67,7 @@ from kea_etl.records import (
     canonical_hex,
 )
 
-__all__ = ["COLUMNS4", "COLUMNS6", "extract", "sniff"]
+__all__ = ["COLUMNS4", "COLUMNS6", "extract", "lease_files", "sniff"]
 
 #: every column Kea (up to 3.0) knows, in order; the 2.2 header stops before ``pool_id``
 COLUMNS4 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id", "fqdn_fwd",
@@ -307,25 +307,51 @@ class _Notes:
         return mask
 
 
-def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[ExtractItem]:
+def lease_files(path: str | Path) -> list[Path]:
+    """The files Kea loads for the lease file ``path``, in its order.
+
+    ``Memfile_LeaseMgr::loadLeasesFromFiles``: ``NAME.completed`` if it exists, else ``NAME.2``
+    then ``NAME.1`` (what an interrupted lease file cleanup, LFC, leaves behind), and always
+    ``NAME`` last, all into one table. Empty when none of them exists.
+    """
+    main = Path(path)
+    completed = Path(f"{main}.completed")
+    before = [completed] if completed.is_file() else [
+        q for q in (Path(f"{main}.2"), Path(f"{main}.1")) if q.is_file()]
+    return [*before, main] if main.is_file() else before
+
+
+def extract(path: str | Path, *, keep_history: bool = False,
+            leftovers: bool = True) -> Iterator[ExtractItem]:
     """Stream the leases Kea would hold after loading the memfile at ``path``.
 
-    ``keep_history=True`` yields every good row in file order instead (the raw log, for audits);
-    rows with valid lifetime 0 (deletions) are then yielded too.
+    With ``leftovers`` (the default) the files an interrupted lease file cleanup left next to it
+    are read first, as Kea loads them (:func:`lease_files`): one log across the files, so a lease
+    only in ``NAME.2`` is kept and a later row in ``NAME`` replaces or deletes it. Each item names
+    the file and line it came from. ``keep_history=True`` yields every good row in that order
+    instead (the raw log, for audits and :mod:`kea_etl.export.kea_files`); rows with valid
+    lifetime 0 (deletions) are then yielded too.
     """
     p = Path(path)
-    if not p.is_file():
+    files = lease_files(p) if leftovers else ([p] if p.is_file() else [])
+    if not files:
         raise ConfigError(f"Kea lease file {p} not found")
-    family, header = _read_header(p)
-    reader = _Reader(p, family, header)
+    readers: list[_Reader] = []
+    for f in files:
+        family, header = _read_header(f)
+        if readers and family != readers[0].family:
+            raise ConfigError(f"{f} holds DHCPv{family} leases and {readers[0].path} DHCPv"
+                              f"{readers[0].family} leases; Kea loads both for {p}")
+        readers.append(_Reader(f, family, header))
+    family = readers[0].family
     if keep_history:
-        for _, item in _rows(p, reader):
+        for _, item in _rows(readers):
             yield item
         return
-    # Pass 1 (cheap): which addresses occur in more than one row?
+    # Pass 1 (cheap): which addresses occur in more than one row (of all the files)?
     seen = _Notes()
     nrows = 0
-    for rowno, text in _lines(p):
+    for rowno, text in _lines(files):
         nrows = rowno + 1
         key = _packed_key(text, family)
         if key is not None:
@@ -334,7 +360,7 @@ def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[Extract
     del seen
     # Pass 2: parse everything; yield errors and the rows of addresses that occur once.
     notes = _Notes()
-    for rowno, item in _rows(p, reader):
+    for rowno, item in _rows(readers):
         if isinstance(item, MalformedRecordError):
             yield item
             continue
@@ -349,39 +375,44 @@ def extract(path: str | Path, *, keep_history: bool = False) -> Iterator[Extract
     # Pass 3: the last good row of each repeated address wins (LeaseFileLoader::load).
     winners = notes.winner_rows(nrows)
     del notes, repeated
-    for _rowno, item in _rows(p, reader, only=winners):
+    for _rowno, item in _rows(readers, only=winners):
         yield item
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(row number, text) of the data rows; blank lines are not rows."""
+def _lines(paths: list[Path]) -> Iterator[tuple[int, str]]:
+    """(row number, text) of the data rows of ``paths`` in turn (row numbers run on from one
+    file to the next); blank lines are not rows."""
     rowno = -1
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        fh.readline()
-        for raw in fh:
-            text = raw.rstrip("\n").rstrip("\r")
-            if text:
-                rowno += 1
-                yield rowno, text
+    for path in paths:
+        with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+            fh.readline()
+            for raw in fh:
+                text = raw.rstrip("\n").rstrip("\r")
+                if text:
+                    rowno += 1
+                    yield rowno, text
 
 
-def _rows(path: Path, reader: _Reader, only: Any = None
+def _rows(readers: list[_Reader], only: Any = None
           ) -> Iterator[tuple[int, Extracted | MalformedRecordError]]:
-    """(row number, parsed row or error) for each data row; ``only`` is a bool mask of rows to parse."""
+    """(row number, parsed row or error) for each data row of each reader's file, numbered as
+    :func:`_lines` does; ``only`` is a bool mask of rows to parse."""
     rowno = -1
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        fh.readline()
-        for lineno, raw in enumerate(fh, start=2):
-            text = raw.rstrip("\n").rstrip("\r")
-            if not text:
-                continue
-            rowno += 1
-            if only is not None and not only[rowno]:
-                continue
-            parts = text.split(",")
-            try:
-                yield rowno, reader.parse(parts, lineno)
-            except (InvalidValueError, ValueError) as exc:
-                key = parts[0] if parts and parts[0] else None
-                yield rowno, MalformedRecordError(reader.source, lineno, key,
-                                                  f"cannot be read ({exc}); Kea skips such a row too")
+    for reader in readers:
+        with reader.path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+            fh.readline()
+            for lineno, raw in enumerate(fh, start=2):
+                text = raw.rstrip("\n").rstrip("\r")
+                if not text:
+                    continue
+                rowno += 1
+                if only is not None and not only[rowno]:
+                    continue
+                parts = text.split(",")
+                try:
+                    yield rowno, reader.parse(parts, lineno)
+                except (InvalidValueError, ValueError) as exc:
+                    key = parts[0] if parts and parts[0] else None
+                    yield rowno, MalformedRecordError(
+                        reader.source, lineno, key,
+                        f"cannot be read ({exc}); Kea skips such a row too")

@@ -320,3 +320,75 @@ def test_infinite_lifetime_expire_beyond_32_bits(tmp_path: Path) -> None:
     (ext,) = kea_memfile.extract(p)
     assert isinstance(ext, Extracted)
     assert (ext.record.valid_lft, ext.record.cltt) == (4294967295, cltt)  # type: ignore[union-attr]
+
+
+# ---- the leftovers of an interrupted lease file cleanup (NAME.completed / NAME.2 / NAME.1) ----
+
+def _leftover_set(lease_file: Path, *, completed: bool) -> None:
+    """NAME plus the files an interrupted LFC leaves: .2 and .1, or .completed (then Kea loads
+    .completed and ignores .2 / .1)."""
+    exp = clock.now() + 86400
+
+    def rows(*spec: tuple[str, str, int]) -> str:
+        return H4_22 + "\n" + "".join(f"{a},{m},,{lft},{exp},1,0,0,,0,\n" for a, m, lft in spec)
+
+    lease_file.write_text(rows(("192.0.2.14", "00:00:00:00:00:00", 3600),
+                               ("192.0.2.11", "00:00:00:00:00:00", 3600)))
+    Path(f"{lease_file}.2").write_text(rows(("192.0.2.10", "00:00:00:00:00:02", 3600),
+                                            ("192.0.2.11", "00:00:00:00:00:02", 3600),
+                                            ("192.0.2.15", "00:00:00:00:00:02", 3600)))
+    Path(f"{lease_file}.1").write_text(rows(("192.0.2.10", "00:00:00:00:00:01", 3600),
+                                            ("192.0.2.12", "00:00:00:00:00:01", 3600),
+                                            ("192.0.2.15", "00:00:00:00:00:01", 0)))
+    if completed:
+        Path(f"{lease_file}.completed").write_text(rows(("192.0.2.13", "00:00:00:00:00:0c", 3600)))
+
+
+def _view(items: Iterator[Any]) -> set[tuple[str, str | None]]:
+    good, bad = split(items)
+    assert bad == []
+    return {(str(g.record.address), g.record.hwaddr) for g in good}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("completed", [False, True], ids=["leftovers", "completed"])
+def test_lfc_leftovers_are_read_first(tmp_path: Path, completed: bool) -> None:
+    """Before: kea-memfile: read NAME only and lost 192.0.2.10 and .12 (only in NAME.2 / NAME.1),
+    which Kea itself loads; reconcile --against (kea_files) read them. One reader now."""
+    from kea_etl.export.kea_files import KeaFileLeases
+
+    lease_file = tmp_path / "kea-leases4.csv"
+    _leftover_set(lease_file, completed=completed)
+    got = _view(kea_memfile.extract(lease_file))
+    want = {("192.0.2.11", "00:00:00:00:00:00"), ("192.0.2.14", "00:00:00:00:00:00")}
+    want |= {("192.0.2.13", "00:00:00:00:00:0c")} if completed else {
+        ("192.0.2.10", "00:00:00:00:00:01"), ("192.0.2.12", "00:00:00:00:00:01")}
+    assert got == want
+    assert _view(kea_memfile.extract(lease_file, leftovers=False)) == {
+        ("192.0.2.11", "00:00:00:00:00:00"), ("192.0.2.14", "00:00:00:00:00:00")}
+    # every item names the file it came from
+    sources = {Path(g.source).name for g in split(kea_memfile.extract(lease_file))[0]}
+    assert sources == ({"kea-leases4.csv", "kea-leases4.csv.completed"} if completed
+                       else {"kea-leases4.csv", "kea-leases4.csv.1"})
+    # reconcile --against reads the same set through the same reader
+    section = {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}
+    with KeaFileLeases(lease_file, family=4, section=section) as files:
+        files.load()
+        assert {(str(r.address), r.hwaddr) for r in files} == want  # type: ignore[union-attr]
+
+
+@pytest.mark.kea
+@pytest.mark.parametrize("kea3", [False, pytest.param(True, marks=pytest.mark.kea3)],
+                         ids=["kea2", "kea3"])
+@pytest.mark.parametrize("completed", [False, True], ids=["leftovers", "completed"])
+def test_lfc_leftovers_as_real_kea_loads_them(tmp_path: Path, kea_factory: Any, kea3: bool,
+                                              completed: bool) -> None:
+    """A real Kea started on the same set of files holds exactly what kea-memfile: yields."""
+    srv = kea_factory(family=4, kea3=kea3)
+    srv.stop()
+    lease_file = Path(srv.lease_file)
+    _leftover_set(lease_file, completed=completed)
+    got = _view(kea_memfile.extract(lease_file))
+    srv.start()
+    held = {(d["ip-address"], d["hw-address"]) for d in srv.leases()}
+    assert got == held
+    assert ("192.0.2.12", "00:00:00:00:00:01") in held or completed
