@@ -7,7 +7,7 @@ exactly one bucket of the report (loaded, skipped with a reason, failed with a r
 invariant ``read == loaded + sum(skipped) + failed`` is checked before returning.
 
 Targets are named like sources: ``memfile:OUTDIR`` here; other loaders register a prefix with
-:func:`register_target` (part 2 adds ``kea:URL`` and ``kea-sql:URL``) and are built with
+:func:`register_target` (``kea:URL`` and ``kea-sql:URL`` below) and are built with
 :func:`make_loader`.
 """
 
@@ -50,7 +50,8 @@ def _memfile_factory(location: str, *, subnets: SubnetMap | None, **options: Any
     return MemfileLoader(location, subnets=subnets, **options)
 
 
-# --- live targets (part 2: kea_etl.load.api / kea_etl.load.kea_sql) -------------------------
+# Live targets: kea:URL (kea_etl.load.api) and kea-sql:URL (kea_etl.load.kea_sql), imported
+# only when used.
 def _kea_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
     from kea_etl.load.api import make_kea_loader
 
@@ -61,7 +62,6 @@ def _kea_sql_factory(location: str, *, subnets: SubnetMap | None, **options: Any
     from kea_etl.load.kea_sql import make_kea_sql_loader
 
     return make_kea_sql_loader(location, subnets=subnets, **options)
-# --- end live targets ----------------------------------------------------------------------
 
 
 _TARGETS: dict[str, TargetFactory] = {"memfile": _memfile_factory, "kea": _kea_factory,

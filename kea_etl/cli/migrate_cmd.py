@@ -27,6 +27,7 @@ from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
 from kea_etl.migrate import ProgressCallback, check_target_subnets, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
+from kea_etl.terminal import echo, printable
 from kea_etl.transform.subnets import SubnetMap
 
 EXIT_USAGE = 2
@@ -35,7 +36,7 @@ _SHOW_UNMAPPED = 20
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -132,7 +133,7 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     shown = [p for p in report.problems if p.kind != "skipped"][:_SHOW_PROBLEMS]
     if shown:
         lines.append("  first problems:")
-        lines.extend(f"    {p}" for p in shown)
+        lines.extend(f"    {printable(str(p))}" for p in shown)  # input text: escaped
     outputs = report.extra.get("outputs", {})
     files = outputs.get("files", {}) if isinstance(outputs, dict) else {}
     verb = "would write" if dry_run else "wrote"
@@ -212,7 +213,6 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.option("--service", type=click.Choice(["dhcp4", "dhcp6"]), default=None,
               help="kea:http://... through kea-ctrl-agent (Kea 2.x): the daemon to talk to. "
                    "Basic-auth password from KEA_ETL_PASSWORD or KEA_ETL_PASSWORD_FILE.")
-# --- end live targets ------------------------------------------------------------------------
 # --- failover pairs and HA targets (kea_etl.extract.failover, kea_etl.load.ha / pause) -------
 @click.option("--failover-pair", is_flag=True,
               help="The two ISC lease files among SOURCE are the two peers of a dhcpd failover "
@@ -231,7 +231,6 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
 @click.option("--reclaim", is_flag=True,
               help="kea: run leases-reclaim on every target after the load, so leases already "
                    "expired are reclaimed now.")
-# --- end failover pairs and HA targets -------------------------------------------------------
 @click.option("--allow-config-write", is_flag=True,
               help="kea: let kea-etl change the server's configuration where that is the only "
                    "place a host reservation can go (no host_cmds: config-set + config-write; "
@@ -340,13 +339,13 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
         _fail(str(exc))
     except KeyboardInterrupt:
         if target.startswith(("kea:", "kea-sql:")):
-            click.echo("Interrupted: no report written; progress is saved: re-run the same "
+            echo("Interrupted: no report written; progress is saved: re-run the same "
                        "command with --resume.", err=True)
         else:
-            click.echo("Interrupted: no report written; a memfile target keeps its old files.",
+            echo("Interrupted: no report written; a memfile target keeps its old files.",
                        err=True)
         sys.exit(130)
-    click.echo(_summary(report, seconds, report_path, dry_run))
+    echo(_summary(report, seconds, report_path, dry_run))
     for line in window_summary(report):
-        click.echo(line)
+        echo(line)
     sys.exit(report.exit_code())

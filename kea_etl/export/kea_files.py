@@ -76,6 +76,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
+from kea_etl import spreadsheet
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted
 from kea_etl.records import STATE_DECLINED, STATE_DEFAULT, Lease4, Lease6
@@ -92,7 +93,6 @@ _INT64_MAX = 2**63 - 1
 _EXPORT_COLUMNS = ("kea_version", "family", "address", "lease_type", "prefix_len", "subnet_id",
                    "hwaddr", "client_id", "duid", "iaid", "valid_lft", "preferred_lft", "cltt",
                    "state", "hostname", "fqdn_fwd", "fqdn_rev")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # kea_etl.export.parquet's CSV defusing
 
 Kind = Literal["memfile", "export-parquet", "export-csv"]
 Lease = Lease4 | Lease6
@@ -500,7 +500,7 @@ class KeaFileLeases:
 def _text(value: Any) -> str:
     """A kea-etl export CSV cell back to its value (``'=x`` was written for ``=x``)."""
     text = "" if value is None else str(value)
-    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
+    return spreadsheet.undo(text)
 
 
 def _export_lease(r: Mapping[str, Any], family: int, origin: str, line: int) -> Lease:

@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from kea_etl._files import publish
+from kea_etl.spreadsheet import FORMULA_REGEX
 
 __all__ = ["PartitionedFileSink", "partition_dir"]
 
@@ -108,21 +109,16 @@ class PartitionedFileSink:
         self._tmp.unlink(missing_ok=True)
 
 
-# --- CSV injection (issue 6): CSV files get opened in spreadsheets; a DHCP client chooses its
-# own hostname, so "=cmd|' /C calc'!A0" must reach the sheet as text. Cells starting with
-# = + - @ TAB CR get a leading ' (OWASP's advice). Parquet and the warehouse keep values as-is.
-_FORMULA = r"^[=+\-@\t\r]"
-
-
+# CSV files get opened in spreadsheets: kea_etl.spreadsheet's rule, vectorised. Parquet keeps
+# values as they are.
 def _defuse_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
     cols = []
     changed = False
     for col, field in zip(batch.columns, batch.schema, strict=True):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            mask = pc.fill_null(pc.match_substring_regex(col, _FORMULA), False)
+            mask = pc.fill_null(pc.match_substring_regex(col, FORMULA_REGEX), False)
             if pc.any(mask).as_py():
                 col = pc.if_else(mask, pc.binary_join_element_wise("'", col, ""), col)
                 changed = True
         cols.append(col)
     return pa.RecordBatch.from_arrays(cols, schema=batch.schema) if changed else batch
-# --- end CSV injection

@@ -65,6 +65,7 @@ from kea_etl.records import (
     Reservation,
     from_epoch,
 )
+from kea_etl.spreadsheet import defuse_row
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -95,15 +96,6 @@ _COLS = ("k", "key", "lease_type", "prefix_len", "subnet_id", "hwaddr", "client_
 
 
 
-# --- CSV injection (issue 6): this CSV is for people, who open it in a spreadsheet
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cells(row: list[Any]) -> list[Any]:
-    """Cells a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``, ``+``, ``-``, ``@``)
-    get a leading ``'`` (OWASP's advice): shown as text, never evaluated."""
-    return [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in row]
-# --- end CSV injection
 
 class ReconcileClient(Protocol):
     """The Kea client methods reconciliation uses (:class:`kea_etl.kea.KeaClient` has them)."""
@@ -354,10 +346,10 @@ class ReconcileResult:
                 line = d.get("source_line")
                 if d["category"] == "mismatched":
                     for name, vals in d["fields"].items():
-                        w.writerow(_safe_cells([*base, name, vals.get("source"),
+                        w.writerow(defuse_row([*base, name, vals.get("source"),
                                                 vals.get("kea"), line]))
                 else:
-                    w.writerow(_safe_cells([*base, "", "", "", line]))
+                    w.writerow(defuse_row([*base, "", "", "", line]))
 
     def close(self) -> None:
         if self._workdir is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["COMMAND_HOOKS", "EXTRA_COMMANDS", "HOOK_PROBES", "SEED_COMMANDS", "hook_for"]
 
-#: The 66 commands of Kea's command reference that kea-etl must cover (issue 2 §3).
+#: The 66 commands of Kea's command reference that kea-etl must cover (the seed document).
 #: tests/harness generates docs/commands.md from this list.
 SEED_COMMANDS: tuple[str, ...] = (
     "build-report", "cache-clear", "cache-get", "cache-insert", "cache-load", "cache-remove",

@@ -383,7 +383,7 @@ class HttpTransport:
             self._headers["Authorization"] = f"Basic {token}"
         self._client_cert = bool(cert_file)
         self._ssl: ssl.SSLContext | None = None
-        # --- security warnings (issue 6): loud, once per transport, through `warnings`
+        # Security warnings: loud, once per transport, through `warnings`
         if self.https and insecure:
             warnings.warn(f"--insecure: the TLS certificate of {self.url} is NOT verified; "
                           "anyone on the path can read and change this traffic, credentials "
@@ -392,7 +392,6 @@ class HttpTransport:
             warnings.warn(f"basic auth over plain http to {self.url}: the password crosses the "
                           "network readable by anyone on the path; use https://",
                           SecurityWarning, stacklevel=2)
-        # --- end security warnings
         if self.https:
             self._ssl = _ssl_context(ca_file, cert_file, key_file, insecure)
         elif ca_file or cert_file or key_file:

@@ -20,7 +20,7 @@ loader drops rows from its temporary file). When it cannot, the orchestrator mak
 that only tracks conflicts and then hands ``load`` the stream without the losers (they are failed
 by the orchestrator), so ``retract`` receives an empty list.
 
-Designed for a live loader too (part 2: lease4-add over the API): ``load`` may batch with
+A live loader (lease4-add over the API) may batch in ``load`` with
 :func:`kea_etl._batching.chunks`, keep several requests in flight, and record a checkpoint per
 batch; results from worker threads must be folded into ``report`` by the thread that called
 ``load`` (RunReport is not thread-safe). ``dry_run`` loaders count what they would load and write

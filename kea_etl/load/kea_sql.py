@@ -275,7 +275,7 @@ class KeaSqlLoader:
                 conn.commit()
             return out
         except Exception as exc:
-            # --- connection lost (reliability fix): the server rolled the open transaction
+            # Connection lost: the server rolled the open transaction
             # back; stop cleanly instead of failing every remaining record one by one
             if _connection_lost(conn):
                 where = (f"; progress saved in {self.checkpoint.path}" if self.checkpoint
@@ -284,7 +284,6 @@ class KeaSqlLoader:
                 raise RetriableError(
                     f"lost the connection to {self.name} ({first}); the batch in flight was "
                     f"rolled back{where}; re-run with --resume") from exc
-            # --- end connection lost
             conn.rollback()
             if len(batch) == 1:
                 raise

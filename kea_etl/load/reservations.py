@@ -658,7 +658,7 @@ def _out(res: Reservation, status: str, reason: str | None = None,
                    res.origin, res.line)
 
 
-# --- restrictive permissions (issue 6): the host-cache file names clients and addresses
+# The host-cache file names clients and addresses: private to its owner.
 def _write_private(path: Path, text: str) -> None:
     """Create ``path`` readable only by its owner (0600); when kea-etl runs as root, the owner
     becomes the owner of Kea's data directory (the Kea user), so Kea can still read it."""
@@ -675,4 +675,3 @@ def _write_private(path: Path, text: str) -> None:
             os.close(fd)
         path.unlink(missing_ok=True)
         raise
-# --- end restrictive permissions
