@@ -2,13 +2,17 @@
 
 Each sub-command lives in its own module in this package and is registered here. Commands parse
 options, build library objects, call one library function and render the result; a
-:class:`~kea_etl.errors.KeaEtlError` becomes one clear line on stderr and exit code 2.
+:class:`~kea_etl.errors.KeaEtlError` becomes one clear line on stderr and exit code 2. Anything
+else that escapes a command is a bug: one line and exit 3 (never 1, which means "some records
+failed"). Everything printed goes through :func:`kea_etl.terminal.echo` (input text escaped).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import os
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -16,6 +20,14 @@ from typing import Any, TextIO
 import click
 
 from kea_etl import __version__
+from kea_etl.errors import KeaEtlError
+from kea_etl.report import quote
+from kea_etl.terminal import echo
+
+#: exit codes shared by every command (README "Exit codes"): 1 is for record-level failures only
+EXIT_OK, EXIT_RECORDS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: set to 1 to print the traceback of an internal error
+TRACEBACK_ENV = "KEA_ETL_TRACEBACK"
 
 #: sub-command name -> the module that defines it (imported only when the command runs, so
 #: ``kea-etl migrate`` does not pay for importing export, reconcile, ...); keep sorted
@@ -64,6 +76,17 @@ def _refuse_repeats(ctx: click.Context, order: list[click.Parameter]) -> None:
         seen.add(id(param))
 
 
+def _internal_error(exc: BaseException) -> None:
+    """One line for a crash; the traceback only when asked (it may quote input data)."""
+    what = str(exc).strip().splitlines()
+    detail = f": {quote(what[0])}" if what else ""
+    echo(f"Error: internal error ({type(exc).__name__}{detail}); this is a bug in kea-etl, "
+         f"nothing more was done (exit {EXIT_INTERNAL}; set {TRACEBACK_ENV}=1 to see where)",
+         err=True)
+    if os.environ.get(TRACEBACK_ENV) == "1":
+        echo("".join(traceback.format_exception(exc)), err=True)
+
+
 class _LazyGroup(click.Group):
     """A click group whose sub-command modules are imported on first use (they register
     themselves on ``main`` with ``@main.command`` when imported). Its commands are
@@ -79,7 +102,16 @@ class _LazyGroup(click.Group):
         # process's warning display alone.
         with warnings.catch_warnings():
             warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except (click.ClickException, click.exceptions.Exit, click.Abort):
+                raise
+            except KeaEtlError as exc:  # a command that did not catch its own
+                echo(f"Error: {exc}", err=True)
+                ctx.exit(EXIT_USAGE)
+            except Exception as exc:  # noqa: BLE001 - a bug: never exit 1 ("records failed")
+                _internal_error(exc)
+                ctx.exit(EXIT_INTERNAL)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -107,6 +139,6 @@ def _show_warning(previous: Callable[..., None], message: Warning | str, categor
     from kea_etl.kea.transports import SecurityWarning
 
     if issubclass(category, SecurityWarning):
-        click.echo(f"Warning: {message}", err=True)
+        echo(f"Warning: {message}", err=True)
         return
     previous(message, category, filename, lineno, file, line)

@@ -13,6 +13,7 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import KeaEtlError
+from kea_etl.terminal import echo
 
 EXIT_USAGE = 2
 
@@ -141,19 +142,19 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
                             subnets=subnets or None, stats=not no_stats, export_date=day,
                             client_factory=factory, progress=progress)
     except KeaEtlError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     finally:
         for bar in bars.values():
             bar.close()
     if report_path:
         write_json_atomic(report_path, report.to_json())
-    click.echo(_summary(report.to_json(), day=report.export_date))
+    echo(_summary(report.to_json(), day=report.export_date))
     for r in report.results:
         for w in r.warnings:
-            click.echo(f"Warning: {w}", err=True)
+            echo(f"Warning: {w}", err=True)
         if r.error:
-            click.echo(f"Error: {r.error}", err=True)
+            echo(f"Error: {r.error}", err=True)
     sys.exit(report.exit_code())
 
 

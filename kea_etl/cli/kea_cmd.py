@@ -13,13 +13,14 @@ import click
 from kea_etl.cli import main
 from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError, KeaUnsupportedError
 from kea_etl.kea import DEFAULT_PASSWORD_ENV, KeaClient, hook_for, read_password
+from kea_etl.terminal import echo, printable
 
 EXIT_KEA_ERROR = 1
 EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 
@@ -120,7 +121,7 @@ def kea(command: str | None, args_json: str | None, args_file: str | None, list_
                                 ca_file=ca_file, cert_file=cert_file, key_file=key_file,
                                 insecure=insecure, timeout=timeout, retries=retries) as client:
             if list_commands:
-                click.echo(_render_list(client))
+                echo(_render_list(client))
                 return
             assert command is not None
             resp = client.call(command, arguments)
@@ -133,4 +134,8 @@ def kea(command: str | None, args_json: str | None, args_file: str | None, list_
     reply: dict[str, Any] = {"result": resp.result, "text": resp.text}
     if resp.arguments is not None:
         reply["arguments"] = resp.arguments
-    click.echo(json.dumps(reply, indent=2, ensure_ascii=False))
+    text = json.dumps(reply, indent=2, ensure_ascii=False)
+    if text != printable(text, keep_newlines=True):
+        # JSON escapes C0 controls itself but not C1 / bidi controls: stay valid JSON, in ASCII
+        text = json.dumps(reply, indent=2)
+    echo(text)

@@ -13,6 +13,7 @@ import click
 from kea_etl.cli import main
 from kea_etl.cli.export_cmd import check_url, client_factory, connection_options
 from kea_etl.errors import KeaEtlError
+from kea_etl.terminal import echo
 
 EXIT_ERROR = 2
 
@@ -124,7 +125,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                                    kea_version=client.version_get(), page_size=page_size,
                                    allow_unmapped=allow_unmapped)
     except KeaEtlError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     with result:
         try:
@@ -135,9 +136,9 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             if html_out:
                 write_html(result, html_out)
         except OSError as exc:
-            click.echo(f"Error: cannot write the report {exc.filename}: {exc.strerror}", err=True)
+            echo(f"Error: cannot write the report {exc.filename}: {exc.strerror}", err=True)
             sys.exit(EXIT_ERROR)
-        click.echo(_summary(result))
+        echo(_summary(result))
         code = result.exit_code()
     sys.exit(code)
 

@@ -9,6 +9,7 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import KeaEtlError
+from kea_etl.terminal import echo
 
 
 @main.command("run")
@@ -34,13 +35,13 @@ def run_cmd(pipeline_file: str, dry_run: bool, as_json: bool) -> None:
     try:
         pipeline = load_pipeline(pipeline_file)
     except KeaEtlError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(2)
 
     def announce(i: int, step: object) -> None:
         kind = getattr(step, "kind", "?")
         line = getattr(step, "line", "?")
-        click.echo(f"[{i + 1}/{len(pipeline.steps)}] {kind} (line {line})"
+        echo(f"[{i + 1}/{len(pipeline.steps)}] {kind} (line {line})"
                    + (" -- dry run" if dry_run else ""), err=True)
 
     results = run_pipeline(pipeline, dry_run=dry_run, on_step=announce)
@@ -48,13 +49,13 @@ def run_cmd(pipeline_file: str, dry_run: bool, as_json: bool) -> None:
     for res in results:
         worst = max(worst, res.exit_code)
         if as_json:
-            click.echo(json.dumps({"step": res.kind, "exit_code": res.exit_code,
+            echo(json.dumps({"step": res.kind, "exit_code": res.exit_code,
                                    "summary": res.summary}, default=str))
         else:
             status = {0: "ok", 1: "DIFFERENCES/FAILURES", 2: "ERROR"}.get(res.exit_code, "?")
-            click.echo(f"{res.kind}: {status} {_brief(res.kind, res.summary)}")
+            echo(f"{res.kind}: {status} {_brief(res.kind, res.summary)}")
     if len(results) < len(pipeline.steps):
-        click.echo(f"Stopped after step {len(results)} of {len(pipeline.steps)} (an error above).",
+        echo(f"Stopped after step {len(results)} of {len(pipeline.steps)} (an error above).",
                    err=True)
     sys.exit(worst)
 

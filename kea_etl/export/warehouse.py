@@ -189,6 +189,12 @@ class Warehouse:
         if self._schema_ready:
             return []
         added: list[str] = []
+        try:  # a refused password or a missing database is not a schema problem: say which
+            self.engine.connect().close()
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise ConfigError(f"cannot connect to the warehouse {self.url}: "
+                              f"{reason[0] if reason else type(exc).__name__}") from exc
         try:
             with self._write() as conn:
                 metadata.create_all(conn, checkfirst=True)

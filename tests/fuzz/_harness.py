@@ -19,7 +19,7 @@ from typing import Any
 
 from kea_etl.errors import KeaEtlError, MalformedRecordError
 from kea_etl.extract import csvfile, isc_conf, isc_leases, kea_memfile
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, SourceWarning
 
 SOAK = os.environ.get("KEA_ETL_SOAK", "") not in ("", "0")
 #: hypothesis examples per fuzz target (CI / soak)
@@ -75,6 +75,9 @@ def run_file(kind: str, data: bytes) -> tuple[int, int, str | None]:
                         assert item.line is None or item.line >= 1
                         assert str(item)
                         bad += 1
+                    elif isinstance(item, SourceWarning):  # not translated: no record
+                        assert item.line is None or item.line >= 1
+                        assert item.statement and item.reason and str(item)
                     else:
                         assert type(item) is Extracted, type(item)
                         good += 1
