@@ -295,3 +295,11 @@ def test_report_caps_what_it_is_given() -> None:
     assert len(r.problems[0].key or "") < MAX_QUOTE + 100
     assert "10000 in all" in (r.problems[0].key or "")
     assert len(r.problems[0].detail or "") < MAX_QUOTE + 100
+
+
+def test_omapi_hosts_read_as_the_other_family_are_said(tmp_path: Path) -> None:
+    items = list(isc_leases.extract(_omapi_file(tmp_path), family=6))
+    assert not [i for i in items if isinstance(i, Extracted)]
+    notes = [(n.line, n.statement) for n in items if isinstance(n, SourceWarning)]
+    assert notes == [(28, "web1.example.org"), (40, "db1.example.org"),
+                     (45, "host db1.example.org { ... }")]

@@ -51,7 +51,7 @@ import numpy.typing as npt
 from kea_etl._fastrec import builder
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
-from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, canonical_hex
+from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import quote, quote_key
 
 __all__ = ["extract", "sniff"]
@@ -359,7 +359,14 @@ class _Others:
         from kea_etl.extract import isc_conf
 
         for at, block in sorted(self.hosts.values()):
-            yield from isc_conf.hosts_from_text(block, self.source, at, family=family)
+            for item in isc_conf.hosts_from_text(block, self.source, at):
+                if (family is not None and isinstance(item, Extracted)
+                        and isinstance(item.record, Reservation) and item.record.family != family):
+                    # read as the other family: said, not dropped
+                    item = SourceWarning(self.source, at, item.extra.get("dhcpd_host", "host"),
+                                         f"not translated: a DHCPv{item.record.family} host "
+                                         f"reservation in a file read as DHCPv{family}")
+                yield item
         yield from self.notes
 
 
