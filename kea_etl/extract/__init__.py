@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,13 +52,20 @@ def _module(fmt: str) -> ModuleType:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A resolved source: its format and location. :meth:`open` may be called more than once."""
+    """A resolved source: its format and location. :meth:`open` may be called more than once.
+
+    A dhcpd lease file is opened once, by the first :meth:`open`, and every later one reads the
+    same bytes from that open file (:class:`kea_etl.extract.isc_leases.Snapshot`): a migration
+    that scans the file for conflicts and then loads it sees one file, even when dhcpd rewrites
+    or appends to it in between.
+    """
 
     spec: str
     format: str
     location: str
     query: str | None = None
     mapping: Any = None
+    _pinned: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def open(self) -> Iterator[ExtractItem]:
         """A fresh stream of ``Extracted`` / ``MalformedRecordError`` items from the start."""
@@ -71,6 +78,10 @@ class Source:
             options["query"] = self.query
         if self.mapping is not None and self.format in ("csv", "sql"):
             options["mapping"] = self.mapping
+        if self.format == "isc-leases":
+            if "snapshot" not in self._pinned:
+                self._pinned["snapshot"] = mod.Snapshot(self.location)
+            options["snapshot"] = self._pinned["snapshot"]
         items: Iterator[ExtractItem] = mod.extract(self.location, **options)
         return items
 

@@ -36,9 +36,12 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import contextlib
 import os
 import re
 import socket
+import stat
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -54,7 +57,7 @@ from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import quote, quote_key
 
-__all__ = ["extract", "sniff"]
+__all__ = ["Snapshot", "extract", "sniff"]
 
 ByteOrder = Literal["little", "big"]
 
@@ -144,8 +147,8 @@ _SNIFF = re.compile(
 
 
 def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None,
-            byte_order: ByteOrder = "little",
-            chunk_size: int = CHUNK_SIZE) -> Iterator[ExtractItem]:
+            byte_order: ByteOrder = "little", chunk_size: int = CHUNK_SIZE,
+            snapshot: Snapshot | None = None) -> Iterator[ExtractItem]:
     """Yield the current lease of every address in a dhcpd.leases / dhcpd6.leases file.
 
     ``family`` None reads whatever the file holds (``lease`` blocks are v4, ``ia-*`` blocks v6);
@@ -153,6 +156,11 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
     the IAID when the file has no ``authoring-byte-order`` statement (dhcpd then uses the reading
     host's order; files written on x86 / ARM are little-endian). Raises :class:`ConfigError` if
     the file cannot be read; bad blocks are yielded as :class:`MalformedRecordError`.
+
+    Both passes read one open file (a :class:`Snapshot`): a live file that dhcpd appends to or
+    rewrites meanwhile is read as it was when the read started, and a :class:`SourceWarning`
+    says so; a file changed in place raises :class:`ConfigError`. Pass ``snapshot`` to read the
+    same bytes again in a later call (a migration's conflict scan and load).
     """
     if byte_order not in ("little", "big"):
         raise ConfigError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
@@ -165,20 +173,26 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         why = "no such file" if not p.exists() else "not a readable regular file"
         raise ConfigError(f"cannot read the lease file {p}: {why}")
     source = os.fspath(path)
-    layout = _Layout()
-    others = _Others(source)
-    keys4, keys6 = _pass1(p, chunk_size, layout, others)
-    mask4 = _last_occurrence(keys4)
-    mask6 = _last_occurrence(keys6)
-    del keys4, keys6
-    pass2 = _Pass2(p, source, mask4, mask6, family, byte_order, chunk_size)
-    if _parallel_ok(layout):
-        from kea_etl.extract._isc_parallel import run_parallel
+    snap = Snapshot(p) if snapshot is None else snapshot
+    try:
+        layout = _Layout()
+        others = _Others(source)
+        keys4, keys6 = _pass1(snap, chunk_size, layout, others)
+        mask4 = _last_occurrence(keys4)
+        mask6 = _last_occurrence(keys6)
+        del keys4, keys6
+        pass2 = _Pass2(snap, source, mask4, mask6, family, byte_order, layout)
+        if _parallel_ok(layout):
+            from kea_etl.extract._isc_parallel import run_parallel
 
-        yield from run_parallel(pass2, layout)
-    else:
-        yield from pass2.run()
-    yield from others.items(family)
+            yield from run_parallel(pass2, layout)
+        else:
+            yield from pass2.run()
+        yield from others.items(family)
+        yield from snap.warnings()
+    finally:
+        if snapshot is None:
+            snap.close()
 
 
 #: pass 2 uses a second process (fork) for files at least this large (bytes) ...
@@ -211,37 +225,195 @@ def _parallel_ok(layout: _Layout) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# chunking shared by both passes
+# one open file for both passes (dhcpd rewrites and appends to a live lease file)
 
 
-def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[str, bool]]:
-    """Yield ("\n" + text, is_last) pieces of the file, cut after a column-0 closing brace line.
+class Snapshot:
+    """One open file descriptor on a lease file and the bytes ``[0, end)`` every pass reads.
 
-    The text is decoded as latin-1 (byte-transparent); dhcpd escapes non-printable bytes anyway.
+    dhcpd changes its lease file in two ways while kea-etl may be reading it: it **appends** a
+    block for every lease change (the same inode grows), and it **rewrites** it at start-up and
+    about once an hour (server/db.c ``new_lease_file``: write ``dhcpd.leases.<n>``, link the old
+    file to ``dhcpd.leases~``, rename the new one into place). Both passes (and both reads of a
+    live or SQL migration: the conflict scan and the load) therefore read through this one
+    descriptor, never the path again: a rename-into-place leaves the inode we hold intact, and
+    bytes appended after the first read are not part of the snapshot. The first pass 1 fixes
+    ``end`` (the size at open, or, when dhcpd was half-way through writing a block then, the end
+    of that block) and a CRC-32 of every chunk; every later read is checked against them, and a
+    file changed in place (truncated, or overwritten rather than appended to) is refused with one
+    line (:class:`ConfigError`, exit 2). :meth:`warnings` says what happened to the file.
     """
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the lease file {path}: {exc.strerror or exc}") from exc
-    with fh:
-        carry = ""
-        while True:
-            data = fh.read(chunk_size)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            raise ConfigError(f"cannot read the lease file {self.path}: no such file") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the lease file {self.path}: "
+                              f"{exc.strerror or exc}") from exc
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise ConfigError(f"cannot read the lease file {self.path}: "
+                              "not a readable regular file")
+        os.set_blocking(fd, True)
+        self.fd: int | None = fd
+        self.opened = st
+        #: bytes every pass reads (fixed by the first pass 1)
+        self.end: int | None = None
+        #: CRC-32 of each chunk read, by (offset, length)
+        self.chunk_crcs: dict[tuple[int, int], int] = {}
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def pread(self, offset: int, n: int) -> bytes:
+        """Up to n bytes at offset (fewer only at the end of the file)."""
+        if self.fd is None:
+            raise ConfigError(f"the lease file {self.path} was closed")
+        parts = []
+        while n > 0:
+            try:
+                data = os.pread(self.fd, min(n, 1 << 24), offset)
+            except OSError as exc:
+                raise ConfigError(f"cannot read the lease file {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
             if not data:
-                if carry:
-                    yield "\n" + carry, True
-                return
-            text = carry + data.decode("latin-1")
-            cut = text.rfind("\n}")
-            if cut < 0:
-                carry = text
-                continue
-            nl = text.find("\n", cut + 2)
-            if nl < 0:
-                carry = text
-                continue
-            carry = text[nl + 1:]
-            yield "\n" + text[:nl + 1], False
+                break
+            parts.append(data)
+            offset += len(data)
+            n -= len(data)
+        return b"".join(parts)
+
+    def chunk(self, offset: int, length: int) -> str:
+        """The bytes pass 1 read at offset, checked to be the same ("\\n" + latin-1 text)."""
+        data = self.pread(offset, length)
+        if len(data) != length:
+            self._refuse(f"it is now {self._size()} bytes, shorter than the {self.end} read before")
+        want = self.chunk_crcs.get((offset, length))
+        if want is not None and zlib.crc32(data) != want:
+            self._refuse(f"bytes {offset}-{offset + length} differ between the two passes")
+        return "\n" + data.decode("latin-1")
+
+    def settle(self, end: int, chunk_crcs: dict[tuple[int, int], int]) -> None:
+        """After a pass 1: fix the snapshot (first time) or check a later read against it, and
+        check that the file was at most appended to (before pass 2 yields anything)."""
+        if self.end is None:
+            self.end, self.chunk_crcs = end, chunk_crcs
+        elif end != self.end or any(self.chunk_crcs.get(at, crc) != crc
+                                    for at, crc in chunk_crcs.items()):
+            self._refuse("the bytes read differ from those of the first read")
+        else:
+            self.chunk_crcs.update(chunk_crcs)
+        st = os.fstat(self.fd) if self.fd is not None else self.opened
+        if st.st_size < self.end:
+            self._refuse(f"it is now {st.st_size} bytes, shorter than the {self.end} read")
+        if st.st_mtime_ns != self.opened.st_mtime_ns and st.st_size == self.opened.st_size:
+            self._refuse("it was written to in place, not appended to")
+
+    def _size(self) -> int:
+        return os.fstat(self.fd).st_size if self.fd is not None else -1
+
+    def _refuse(self, why: str) -> None:
+        raise ConfigError(
+            f"the lease file {self.path} changed in place while it was read ({why}): dhcpd only "
+            "appends or renames a new file into place, so something else rewrote it; read a copy "
+            "(README: 'What happens when things fail')")
+
+    # -- what happened -----------------------------------------------------------------------
+
+    def warnings(self) -> list[SourceWarning]:
+        """Notes for the run report: the file was replaced or grew while it was read."""
+        notes: list[SourceWarning] = []
+        if self.fd is None or self.end is None:
+            return notes
+        source = os.fspath(self.path)
+        try:
+            now = self.path.stat()
+            replaced = (now.st_dev, now.st_ino) != (self.opened.st_dev, self.opened.st_ino)
+        except OSError:
+            replaced = True
+        if replaced:
+            notes.append(SourceWarning(
+                source, None, "the file was replaced while it was read",
+                f"(dhcpd's periodic rewrite): every lease was read from the file as it was when "
+                f"the read started ({self.end} bytes); changes dhcpd made since are not included "
+                "(run again to pick them up)"))
+        grown = os.fstat(self.fd).st_size - self.end
+        if grown > 0:
+            notes.append(SourceWarning(
+                source, None, "the file grew while it was read",
+                f"(dhcpd appended {grown} bytes): every lease was read from the first "
+                f"{self.end} bytes, the file as it was when the read started; the later "
+                "changes are not included (run again to pick them up)"))
+        return notes
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _chunks(snap: Snapshot, chunk_size: int) -> Iterator[tuple[str, bool, int]]:
+    """Yield ("\\n" + text, is_last, crc32) pieces of the snapshot, cut after a column-0 closing
+    brace line.
+
+    The first read stops at the size the file had when it was opened or, if dhcpd was writing a
+    block at that moment, at the end of that block; later reads stop at the same byte. The text
+    is decoded as latin-1 (byte-transparent); dhcpd escapes non-printable bytes anyway.
+    """
+    limit = snap.end if snap.end is not None else snap.opened.st_size
+    offset = 0
+    carry = ""
+    while offset < limit:
+        data = snap.pread(offset, min(chunk_size, limit - offset))
+        if not data:
+            break  # the file is shorter than it was: Snapshot.settle refuses it
+        offset += len(data)
+        text = carry + data.decode("latin-1")
+        cut = text.rfind("\n}")
+        nl = text.find("\n", cut + 2) if cut >= 0 else -1
+        if nl < 0:
+            carry = text
+            continue
+        carry = text[nl + 1:]
+        body = text[:nl + 1]
+        last = offset >= limit and not carry
+        yield "\n" + body, last, zlib.crc32(body.encode("latin-1"))
+        if last:
+            return
+    if not carry:
+        return
+    if snap.end is None:
+        # The file ended mid-block when it was opened: dhcpd may have been writing that block.
+        # Read on to its end if it has been completed since (a torn block stays torn).
+        text = carry
+        while True:
+            data = snap.pread(offset, chunk_size)
+            if not data:
+                break
+            start = max(0, len(text) - 2)
+            offset += len(data)
+            text += data.decode("latin-1")
+            cut = text.find("\n}", start)
+            nl = text.find("\n", cut + 2) if cut >= 0 else -1
+            if nl >= 0:
+                carry = text[:nl + 1]
+                break
+            if len(text) - len(carry) > 1 << 20:  # not one block being written
+                break
+    yield "\n" + carry, True, zlib.crc32(carry.encode("latin-1"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,24 +542,31 @@ class _Others:
         yield from self.notes
 
 
-def _pass1(path: Path, chunk_size: int, layout: _Layout | None = None,
+def _pass1(snap: Snapshot | Path, chunk_size: int, layout: _Layout | None = None,
            others: _Others | None = None) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Keys of every lease block; fills ``layout`` and fixes or checks the snapshot's bytes."""
+    if not isinstance(snap, Snapshot):
+        with Snapshot(snap) as own:
+            return _pass1(own, chunk_size, layout, others)
+    if layout is None:
+        layout = _Layout()
+    crcs: dict[tuple[int, int], int] = {}
     keys4 = _KeyArray("u8")
     keys6 = _KeyArray(_V6_KEY)
     last_text = ""
     offset = 0
     line = 1
-    for text, is_last in _chunks(path, chunk_size):
+    for text, is_last, chunk_crc in _chunks(snap, chunk_size):
         if others is not None and ("\nhost" in text or "\ngroup" in text or "\nclass" in text
                                    or "\nsubclass" in text):
             others.scan(text, line)
-        if layout is not None:
-            n = len(text) - 1  # without the leading "\n"; latin-1: one char per byte
-            layout.offsets.append(offset)
-            layout.lengths.append(n)
-            layout.first_i4.append(keys4.n)
-            layout.first_line.append(line)
-            offset += n
+        n = len(text) - 1  # without the leading "\n"; latin-1: one char per byte
+        layout.offsets.append(offset)
+        layout.lengths.append(n)
+        layout.first_i4.append(keys4.n)
+        layout.first_line.append(line)
+        crcs[offset, n] = chunk_crc
+        offset += n
         line += text.count("\n", 1)
         if _keys4 is not None:
             got = _keys4(text, keys4.n)
@@ -399,14 +578,14 @@ def _pass1(path: Path, chunk_size: int, layout: _Layout | None = None,
                 keys4.extend(_v4_keys(ips, keys4.n))
         if "\nia-" in text:
             keys6.extend(_v6_keys(text, keys6.n))
-            if layout is not None:
-                layout.has_ia = True
+            layout.has_ia = True
         if is_last:
             last_text = text
     # A copy taken while dhcpd was writing ends mid-block: that block is reported as truncated
     # and must not hide the complete earlier block for the same key.
     if last_text:
         _unkey_truncated_tail(last_text, keys4, keys6)
+    snap.settle(offset, crcs)
     return keys4.view(), keys6.view()
 
 
@@ -968,10 +1147,11 @@ def _options_and_sets(pairs: list[tuple[str, str]], extra: dict[str, Any]) -> No
 
 
 class _Pass2:
-    def __init__(self, path: Path, source: str, mask4: npt.NDArray[np.bool_],
+    def __init__(self, snap: Snapshot, source: str, mask4: npt.NDArray[np.bool_],
                  mask6: npt.NDArray[np.bool_], family: int | None, byte_order: ByteOrder,
-                 chunk_size: int) -> None:
-        self.path = path
+                 layout: _Layout) -> None:
+        self.snap = snap
+        self.layout = layout
         self.source = source
         #: the same mask as bytes for the C fast path (None: pure Python); with it, the mask
         #: is kept only as bytes (a list of a million bools costs every full GC a million visits)
@@ -980,7 +1160,6 @@ class _Pass2:
         self.win6: list[bool] = mask6.tolist()
         self.family = family
         self.byte_order: ByteOrder = byte_order
-        self.chunk_size = chunk_size
         self.server_duid: str | None = None
         self.i4 = 0
         self.i6 = 0
@@ -996,21 +1175,15 @@ class _Pass2:
         ntoa = socket.inet_ntoa
         make4 = _make4
         v6_only = self.family == 6
-        for text, _is_last in _chunks(self.path, self.chunk_size):
+        layout = self.layout
+        for k in range(len(layout.offsets)):
+            text = self.read_chunk(layout, k)
             yield from self.chunk(text, win4, fast4, source, aton, ntoa, make4, v6_only)
 
     def read_chunk(self, layout: _Layout, k: int) -> str:
-        """Chunk k of the file as pass 1 cut it ("\n" + text), read on its own."""
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(layout.offsets[k])
-                data = fh.read(layout.lengths[k])
-        except OSError as exc:
-            raise ConfigError(f"cannot read the lease file {self.path}: "
-                              f"{exc.strerror or exc}") from exc
-        if len(data) != layout.lengths[k]:
-            raise ConfigError(f"the lease file {self.path} changed while it was read")
-        return "\n" + data.decode("latin-1")
+        """Chunk k of the file as pass 1 cut it ("\n" + text), read on its own from the same open
+        file and checked to be the bytes pass 1 read."""
+        return self.snap.chunk(layout.offsets[k], layout.lengths[k])
 
     def run_chunk(self, layout: _Layout, k: int, text: str) -> Iterator[ExtractItem]:
         """The items of chunk k (text from read_chunk), independent of the other chunks (v4)."""
