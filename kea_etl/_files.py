@@ -134,7 +134,7 @@ def require_regular(path: str | os.PathLike[str], *, what: str = "input file") -
     try:
         st = Path(path).stat()
     except FileNotFoundError:
-        raise ConfigError(f"{what} {os.fspath(path)} not found") from None
+        raise ConfigError(f"{what} {os.fspath(path)}: file not found") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {os.fspath(path)}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
@@ -152,7 +152,7 @@ def open_regular(path: str | os.PathLike[str], *, what: str = "input file") -> B
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ConfigError(f"{what} {os.fspath(path)} not found") from None
+        raise ConfigError(f"{what} {os.fspath(path)}: file not found") from None
     except OSError as exc:  # a directory, a socket (ENXIO), ...: say what it is
         with contextlib.suppress(OSError):
             st_mode = Path(path).stat().st_mode

@@ -136,7 +136,7 @@ def test_only_regular_files_are_read(tmp_path: Path, make: Callable[[Path], Path
 
 
 def test_missing_file_is_not_found_and_a_regular_file_opens(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^source .*/nope not found$"):
+    with pytest.raises(ConfigError, match=r"^source .*/nope: file not found$"):
         _files.open_regular(tmp_path / "nope", what="source")
     f = tmp_path / "ok"
     f.write_bytes(b"data")

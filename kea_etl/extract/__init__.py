@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from kea_etl._files import open_regular, require_regular
 from kea_etl.errors import ConfigError
 from kea_etl.extract.base import ExtractItem
 
@@ -69,6 +70,8 @@ class Source:
 
     def open(self) -> Iterator[ExtractItem]:
         """A fresh stream of ``Extracted`` / ``MalformedRecordError`` items from the start."""
+        if self.format != "sql":  # a FIFO or a device never ends: only regular files are read
+            require_regular(self.location, what="source")
         mod = _module(self.format)
         options: dict[str, Any] = {}
         if self.format == "sql":
@@ -100,12 +103,8 @@ def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) 
         return Source(spec, fmt, rest, query=query, mapping=mapping)
     path = Path(spec)
     try:
-        with path.open("rb") as fh:
+        with open_regular(path, what="source") as fh:  # not a FIFO or device: says which
             head = fh.read(_HEAD_BYTES)
-    except FileNotFoundError:
-        raise ConfigError(f"source {spec}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"source {spec}: is a directory, not a file") from None
     except OSError as exc:
         raise ConfigError(f"source {spec}: cannot read it ({exc.strerror or exc})") from exc
     if not head.strip():

@@ -70,12 +70,14 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from kea_etl._files import file_kind, open_regular, require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract import _dhcp_options
 from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
@@ -134,10 +136,36 @@ def _unescape(body: str) -> str:
     return _ESCAPE.sub(repl, body)
 
 
+#: the longest line read whole; a longer one (a file of NUL bytes, a dump with no newlines) is
+#: reported and skipped, so memory stays bounded whatever the file holds
+MAX_LINE = 1 << 20
+#: include files nested deeper than this, or more of them in one run, are not followed
+MAX_INCLUDE_DEPTH = 16
+MAX_INCLUDES = 1000
+
+
+def _lines(fh: IO[str], path: str, first_line: int) -> Iterator[tuple[int, str] | _ParseError]:
+    """(line number, line) of ``fh``, each at most MAX_LINE characters (longer ones skipped)."""
+    lineno = first_line - 1
+    while line := fh.readline(MAX_LINE):
+        lineno += 1
+        if len(line) < MAX_LINE or line.endswith("\n"):
+            yield lineno, line
+            continue
+        while (more := fh.readline(MAX_LINE)) and not more.endswith("\n"):
+            pass  # the rest of the over-long line, read and dropped piece by piece
+        yield _ParseError(path, lineno, f"line longer than {MAX_LINE >> 20} MiB "
+                          "(not dhcpd.conf text?); skipped")
+
+
 def _tokenize(fh: IO[str], path: str, first_line: int = 1) -> Iterator[_Tok | _ParseError]:
     """Tokens of one file. The file is decoded as latin-1 so each char is one byte of the file."""
     match = _TOKEN.match
-    for lineno, line in enumerate(fh, start=first_line):
+    for got in _lines(fh, path, first_line):
+        if isinstance(got, _ParseError):
+            yield got
+            continue
+        lineno, line = got
         pos, n = 0, len(line)
         while pos < n:
             m = match(line, pos)
@@ -174,6 +202,7 @@ class _Stream:
         self.include_dir = include_dir
         self.stack: list[tuple[str, IO[str], Iterator[_Tok | _ParseError]]] = []
         self.errors: list[MalformedRecordError] = []
+        self.included = 0
         if text is None:
             self._open(path)
         else:  # a piece of another file (a host block of a dhcpd.leases), from its line
@@ -181,7 +210,10 @@ class _Stream:
             self.stack.append((os.path.realpath(path), fh, _tokenize(fh, str(path), text[1])))
 
     def _open(self, path: Path) -> None:
-        fh = path.open("r", encoding=self.encoding, newline="")
+        # only regular files: /dev/zero, /dev/urandom or a FIFO would never end (or never start)
+        fh = io.TextIOWrapper(open_regular(path, what="included file" if self.stack
+                                           else "dhcpd.conf"), encoding=self.encoding,
+                              newline="")
         real = os.path.realpath(path)
         self.stack.append((real, fh, _tokenize(fh, str(path))))
 
@@ -194,8 +226,23 @@ class _Stream:
             self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
                                                     f"include cycle ({chain}); not followed"))
             return
+        if len(self.stack) > MAX_INCLUDE_DEPTH or self.included >= MAX_INCLUDES:
+            why = (f"includes nested more than {MAX_INCLUDE_DEPTH} deep"
+                   if len(self.stack) > MAX_INCLUDE_DEPTH
+                   else f"more than {MAX_INCLUDES} included files")
+            self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
+                                                    f"{why}; not followed"))
+            return
+        self.included += 1
         try:
+            mode = target.stat().st_mode
+            if not stat.S_ISREG(mode):  # /dev/zero, a FIFO: say what it is, never "not found"
+                raise ConfigError(f"included file {target} is {file_kind(mode)}, not a regular "
+                                  "file; not read, its hosts are missing")
             self._open(target)
+        except ConfigError as exc:
+            self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
+                                                    str(exc)))
         except OSError as exc:
             self.errors.append(MalformedRecordError(tok.path, tok.line, f"include {name}",
                                                     f"cannot open included file {target}: "
@@ -924,8 +971,7 @@ def extract(path: str | Path, *, family: int | None = None, include_dir: str | P
     as UTF-8.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"dhcpd.conf {p} not found")
+    require_regular(p, what="dhcpd.conf")
     if family not in (None, 4, 6):
         raise ConfigError(f"family must be 4 or 6, not {family!r}")
     inc = Path(include_dir) if include_dir is not None else None
