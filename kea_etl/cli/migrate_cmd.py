@@ -253,7 +253,8 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
-    isc-leases, isc-conf, csv, kea-memfile, or a SQLAlchemy database URL used with --query.
+    isc-leases, isc-conf, csv, kea-memfile, dnsmasq (dnsmasq.leases or a dnsmasq configuration's
+    dhcp-host lines), or a SQLAlchemy database URL used with --query.
 
     \b
     Example:
