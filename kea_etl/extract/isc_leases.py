@@ -63,6 +63,9 @@ ByteOrder = Literal["little", "big"]
 
 #: bytes read per chunk; both passes must use the same value (the cut points must agree)
 CHUNK_SIZE = 1 << 22
+#: the most text held while looking for the end of a block: a longer stretch without a
+#: column-0 "}" line is cut there and its block reported truncated (bounded memory)
+MAX_BLOCK = 16 << 20
 
 # A top-level block starts at column 0 with one of dhcpd's top-level keywords. dhcpd writes
 # every nested closing brace indented, so the first "\n}" after a block start closes it.
@@ -375,24 +378,47 @@ def _chunks(snap: Snapshot, chunk_size: int) -> Iterator[tuple[str, bool, int]]:
     """
     limit = snap.end if snap.end is not None else snap.opened.st_size
     offset = 0
-    carry = ""
+    # Text since the last cut, kept as pieces and searched only where it is new, so a stretch
+    # with no closing line (a zero-filled region after a crash, a file that is no lease file)
+    # costs linear time; past max_block it is cut anyway (memory stays bounded), and the block
+    # it belongs to is then reported truncated.
+    pending: list[str] = []
+    size = 0
+    brace_open = False  # the pending text ends inside a line that starts with "}"
+    max_block = MAX_BLOCK
     while offset < limit:
         data = snap.pread(offset, min(chunk_size, limit - offset))
         if not data:
             break  # the file is shorter than it was: Snapshot.settle refuses it
         offset += len(data)
-        text = carry + data.decode("latin-1")
-        cut = text.rfind("\n}")
-        nl = text.find("\n", cut + 2) if cut >= 0 else -1
-        if nl < 0:
-            carry = text
+        piece = data.decode("latin-1")
+        before = pending[-1][-1:] if pending else ""
+        probe = before + piece
+        cut = probe.rfind("\n}")
+        if cut >= 0:  # the last "}" line so far is in the new text: cut after its end
+            nl = probe.find("\n", cut + 2)
+            brace_open = nl < 0
+        else:  # else the newline ending a "}" line still open, if any
+            nl = probe.find("\n") if brace_open else -1
+        pending.append(piece)
+        size += len(piece)
+        if nl >= 0:
+            text = "".join(pending)
+            at = size - len(probe) + nl + 1
+            body, carry = text[:at], text[at:]
+            brace_open = False
+        elif size > max_block:
+            body, carry = "".join(pending), ""
+            brace_open = False
+        else:
             continue
-        carry = text[nl + 1:]
-        body = text[:nl + 1]
+        pending, size = ([carry], len(carry)) if carry else ([], 0)
         last = offset >= limit and not carry
         yield "\n" + body, last, zlib.crc32(body.encode("latin-1"))
         if last:
             return
+    carry = "".join(pending)
+    del pending
     if not carry:
         return
     if snap.end is None:

@@ -101,3 +101,44 @@ def test_cli_fifo_source_is_exit_2_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr == ("Error: source dhcpd.leases is a FIFO (named pipe), not a regular file; "
                         "kea-etl reads only regular files (copy the data to a file first)\n")
+
+
+# ---- a lease block that never closes ----------------------------------------------------------
+
+_CHILD = r"""
+import resource, sys
+from kea_etl.extract import isc_leases
+isc_leases.MAX_BLOCK = 1 << 20
+kinds = {}
+for item in isc_leases.extract(sys.argv[1], chunk_size=1 << 20):
+    kinds[type(item).__name__] = kinds.get(type(item).__name__, 0) + 1
+print(kinds.get("Extracted", 0), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+LEASE = ("lease {ip} {{\n  starts 5 2026/11/27 20:00:00;\n  ends 6 2036/11/28 20:00:00;\n"
+         "  binding state active;\n  hardware ethernet 02:00:00:00:00:01;\n}}\n")
+
+
+def _peak_kb(path: Path) -> tuple[int, int]:
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                       timeout=600, check=True)
+    extracted, peak = r.stdout.split()
+    return int(extracted), int(peak)
+
+
+def test_unclosed_block_costs_bounded_memory(tmp_path: Path) -> None:
+    """A zero-filled region after a crash (no closing brace for 48 MB): memory stays bounded by
+    MAX_BLOCK, not by the region (was: the whole region held about three times over, in
+    quadratic time). The leases after the region are still read."""
+    small, big = tmp_path / "small.leases", tmp_path / "zero.leases"
+    small.write_text(LEASE.format(ip="192.0.2.1") + LEASE.format(ip="192.0.2.3"))
+    with big.open("wb") as fh:
+        fh.write(LEASE.format(ip="192.0.2.1").encode())
+        fh.write(b"lease 192.0.2.2 {\n  starts 5 2026/11/27 20:00:00;\n")
+        for _ in range(48):
+            fh.write(b"\0" * (1 << 20))
+        fh.write(b"\n" + LEASE.format(ip="192.0.2.3").encode())
+    n_small, base = _peak_kb(small)
+    n_big, peak = _peak_kb(big)
+    assert n_small == n_big == 2
+    assert peak - base < 24 * 1024, f"{(peak - base) >> 10} MB more for a 48 MB unclosed block"
