@@ -13,15 +13,34 @@ import click
 from kea_etl.cli import main
 from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError, KeaUnsupportedError
 from kea_etl.kea import DEFAULT_PASSWORD_ENV, KeaClient, hook_for, read_password
+from kea_etl.kea.hooks import unknown_command
 from kea_etl.terminal import echo, printable
 
 EXIT_KEA_ERROR = 1
 EXIT_USAGE = 2
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str | tuple[str, int], code: int = EXIT_USAGE) -> None:
+    if isinstance(message, tuple):
+        message, code = message
     echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def _unsupported(exc: KeaUnsupportedError, url: str | None, **conn: Any) -> tuple[str, int]:
+    """Result 2: a typo (exit 2, with the closest commands) or a hook not loaded (exit 1)."""
+    try:
+        with KeaClient.from_url(str(url), **conn) as client:
+            available = client.list_commands()
+    except KeaEtlError:
+        return str(exc), EXIT_KEA_ERROR
+    close = unknown_command(exc.command, available)
+    if close is None:
+        return str(exc), EXIT_KEA_ERROR
+    hint = (f"did you mean {' or '.join(close)}?" if close else
+            f"'kea-etl kea --list --url {url}' shows the commands it has")
+    return (f"unknown command '{exc.command}': {url} does not list it (list-commands) and it is "
+            f"no Kea command kea-etl knows; {hint}", EXIT_USAGE)
 
 
 def _load_args(args_json: str | None, args_file: str | None) -> Any:
@@ -92,7 +111,9 @@ def kea(command: str | None, args_json: str | None, args_file: str | None, list_
 
     Exit status: 0 when Kea answers success or "empty" (result 0 or 3); 1 when Kea refuses the
     command (result 1, 4, or 2 = not supported: the message names the missing hook); 2 on a
-    usage error or when no Kea answer arrives (bad URL, refused, 401, timeout).
+    usage error, an unknown command (the server's list-commands and kea-etl's command list do
+    not have it; the closest ones are named) or when no Kea answer arrives (bad URL, refused,
+    401, timeout).
 
     \b
     Example:
@@ -125,7 +146,12 @@ def kea(command: str | None, args_json: str | None, args_file: str | None, list_
                 return
             assert command is not None
             resp = client.call(command, arguments)
-    except (KeaCommandError, KeaUnsupportedError) as exc:
+    except KeaUnsupportedError as exc:
+        _fail(_unsupported(exc, url, service=service, username=user, password=password,
+                           ca_file=ca_file, cert_file=cert_file, key_file=key_file,
+                           insecure=insecure, timeout=timeout))
+        return
+    except KeaCommandError as exc:
         _fail(str(exc), EXIT_KEA_ERROR)
         return
     except KeaEtlError as exc:

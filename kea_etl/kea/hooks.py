@@ -8,7 +8,11 @@ are built into the daemons (or the Control Agent).
 
 from __future__ import annotations
 
-__all__ = ["COMMAND_HOOKS", "EXTRA_COMMANDS", "HOOK_PROBES", "SEED_COMMANDS", "hook_for"]
+import difflib
+from collections.abc import Collection
+
+__all__ = ["COMMAND_HOOKS", "EXTRA_COMMANDS", "HOOK_PROBES", "SEED_COMMANDS", "hook_for",
+           "unknown_command"]
 
 #: The 66 commands of Kea's command reference that kea-etl must cover (the seed document).
 #: tests/harness generates docs/commands.md from this list.
@@ -95,3 +99,26 @@ HOOK_PROBES: dict[str, tuple[str, ...]] = {
     "class_cmds": ("class-list",),
     "cb_cmds": ("remote-server4-get-all", "remote-server6-get-all"),
 }
+
+
+def unknown_command(command: str, available: Collection[str]) -> list[str] | None:
+    """Whether ``command`` is a typo rather than a command of a hook the server lacks.
+
+    Kea answers result 2 for both. ``available`` is the server's ``list-commands``. Returns
+    ``None`` when the command may be real: the server lists it, kea-etl knows it, or the hook
+    that would provide it is not loaded on the server. Otherwise the closest commands the server
+    or kea-etl knows (best first; empty when none is close), e.g. ``lease4-get-all`` for
+    ``lease4-get-al``.
+    """
+    if command in available or command in COMMAND_HOOKS:
+        return None
+    hook = hook_for(command)
+    probes = HOOK_PROBES.get(hook or "", ())
+    if hook is not None and probes and not any(p in available for p in probes):
+        close = difflib.get_close_matches(command, list(COMMAND_HOOKS), n=1, cutoff=0.8)
+        return close or None  # maybe a command of that missing hook kea-etl has no method for
+    known = sorted(set(available) | set(COMMAND_HOOKS))
+    scored = sorted(((difflib.SequenceMatcher(None, command, c).ratio(), c) for c in known),
+                    key=lambda sc: (-sc[0], sc[1]))
+    best = scored[0][0] if scored else 0.0
+    return [c for r, c in scored if r >= 0.75 and r == best]

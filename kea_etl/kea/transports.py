@@ -53,6 +53,7 @@ from kea_etl.errors import (
 from kea_etl.urls import redact_url, refuse_password
 
 __all__ = [
+    "CONNECT_FAILED",
     "FakeTransport",
     "Handler",
     "HttpTransport",
@@ -68,6 +69,10 @@ __all__ = [
 #: the largest reply read from a server (a Kea config-get of a very large configuration is tens
 #: of MB; a lease page of 1000 leases about 0.5 MB)
 MAX_REPLY_BYTES = 256 << 20
+
+#: how every failure to reach a UNIX control socket starts (what failed, to what, then why);
+#: callers that would add a guess of their own (the HA check) pass such an error on unchanged
+CONNECT_FAILED = "cannot connect to Kea at"
 
 _JSON_SEPARATORS = (",", ":")
 _dumps = json.JSONEncoder(separators=_JSON_SEPARATORS, ensure_ascii=False).encode
@@ -146,18 +151,21 @@ class UnixSocketTransport:
             try:
                 sock.connect(self.path)
             except FileNotFoundError:
-                raise KeaEndpointError(f"no Kea control socket at {self.path} (is Kea running, "
-                                       "is the path right?)", url=self.url) from None
+                raise KeaEndpointError(f"{CONNECT_FAILED} {self.path}: no such file (is Kea "
+                                       "running, is the path right? It is the socket-name of "
+                                       "the control socket in Kea's configuration)",
+                                       url=self.url) from None
             except PermissionError:
-                raise KeaEndpointError(f"permission denied on {self.path} (run as the Kea user "
-                                       "or root)", url=self.url) from None
+                raise KeaEndpointError(f"{CONNECT_FAILED} {self.path}: permission denied (run "
+                                       "as the Kea user or root)", url=self.url) from None
             except ConnectionRefusedError:
-                raise KeaTransportError(f"connection refused on {self.path}: nothing is "
-                                        "listening (Kea stopped or restarting?)",
+                raise KeaTransportError(f"{CONNECT_FAILED} {self.path}: connection refused, "
+                                        "nothing is listening (Kea stopped or restarting?)",
                                         url=self.url) from None
             except OSError as exc:
                 if exc.errno == errno.ENOTSOCK:
-                    raise KeaEndpointError(f"{self.path} is not a socket", url=self.url) from None
+                    raise KeaEndpointError(f"{CONNECT_FAILED} {self.path}: not a socket",
+                                           url=self.url) from None
                 raise
             deadline = time.monotonic() + self.timeout  # the whole reply, not each recv
             sock.sendall(body)

@@ -33,6 +33,7 @@ from kea_etl.errors import (
     KeaTransportError,
     KeaUnsupportedError,
 )
+from kea_etl.kea.transports import CONNECT_FAILED
 from kea_etl.load.base import Loader, LoadRecord
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
@@ -112,8 +113,10 @@ def check_targets(clients: Sequence[KeaClient], *, force: bool = False) -> list[
         try:
             states.append(read_ha_state(c))
         except KeaTransportError as exc:
+            if str(exc).startswith(CONNECT_FAILED) or "connection refused" in str(exc):
+                raise ConfigError(str(exc)) from exc  # says what, to what and why already
             raise ConfigError(f"cannot read the HA state of {getattr(c, 'url', '?')} "
-                              f"(ha-heartbeat): {exc}; is the server running?") from exc
+                              f"(ha-heartbeat): {exc}") from exc
     if force:
         return states
     problems = []

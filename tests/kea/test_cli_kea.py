@@ -111,6 +111,22 @@ def test_unsupported_command_names_the_hook(kea4: KeaServer) -> None:
 
 
 @pytest.mark.kea
+def test_a_typo_is_an_unknown_command_with_a_suggestion(kea4: KeaServer) -> None:
+    """Was: "load the lease_cmds hook library", exit 1, for a misspelt lease4-get-all."""
+    r = run("lease4-get-al", "--url", kea4.socket_url)
+    assert r.exit_code == 2
+    assert one_line(r) == (
+        f"Error: unknown command 'lease4-get-al': {kea4.socket_url} does not list it "
+        "(list-commands) and it is no Kea command kea-etl knows; did you mean lease4-get-all?")
+    r = run("no-such-thing", "--url", kea4.socket_url)
+    assert r.exit_code == 2
+    assert one_line(r) == (
+        f"Error: unknown command 'no-such-thing': {kea4.socket_url} does not list it "
+        "(list-commands) and it is no Kea command kea-etl knows; 'kea-etl kea --list --url "
+        f"{kea4.socket_url}' shows the commands it has")
+
+
+@pytest.mark.kea
 def test_refused_connection() -> None:
     port = free_port()
     r = run("version-get", "--url", f"http://127.0.0.1:{port}", "--retries", "1")
@@ -146,8 +162,9 @@ def test_wrong_urls() -> None:
                            "unix:///path/to/kea.sock, http://HOST:PORT or https://HOST:PORT")
     r = run("version-get", "--url", "unix:///nonexistent/kea4.sock")
     assert r.exit_code == 2
-    assert one_line(r) == ("Error: no Kea control socket at /nonexistent/kea4.sock (is Kea "
-                           "running, is the path right?)")
+    assert one_line(r) == ("Error: cannot connect to Kea at /nonexistent/kea4.sock: no such file "
+                           "(is Kea running, is the path right? It is the socket-name of the "
+                           "control socket in Kea's configuration)")
     r = run("version-get", "--url", "http://u:hunter2@127.0.0.1:8000")
     assert r.exit_code == 2 and "hunter2" not in r.output
     r = run("version-get")

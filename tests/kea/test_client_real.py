@@ -228,7 +228,7 @@ def test_ca_without_its_daemon_is_a_transport_error(kea_factory: Callable[..., K
         time.sleep(0.02)
     with pytest.raises(KeaTransportError, match="unable to forward command to the dhcp4"):
         c.version_get()
-    with pytest.raises(KeaEndpointError, match="no Kea control socket"):
+    with pytest.raises(KeaEndpointError, match="cannot connect to Kea at .*: no such file"):
         KeaClient.from_url(srv.socket_url, retries=0).version_get()
 
 

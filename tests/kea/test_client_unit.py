@@ -713,7 +713,7 @@ def test_refused_connection_is_retried_then_raised() -> None:
 
 def test_unix_socket_missing_is_an_endpoint_error(tmp_path: Any) -> None:
     client = KeaClient.from_url(f"unix://{tmp_path}/kea4.sock", retries=3)
-    with pytest.raises(KeaEndpointError, match="no Kea control socket at"):
+    with pytest.raises(KeaEndpointError, match="cannot connect to Kea at .*: no such file"):
         client.version_get()
 
 
