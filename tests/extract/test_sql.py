@@ -91,7 +91,11 @@ def test_errors(sqlite_db: str) -> None:
     with pytest.raises(InvalidURLError, match="not a SQLAlchemy URL"):
         list(sql.extract("::nope::", table="x"))
     with pytest.raises(ConfigError, match="cannot connect to postgresql"):
+        list(sql.extract("postgresql+psycopg2://postgres@127.0.0.1:1/test", table="x"))
+    # a password in the URL is refused before any connection (issue 13), and never shown
+    with pytest.raises(InvalidURLError, match="do not put a password in the URL") as exc:
         list(sql.extract("postgresql+psycopg2://postgres:secret@127.0.0.1:1/test", table="x"))
+    assert "secret" not in str(exc.value)
 
 
 def test_is_url() -> None:
