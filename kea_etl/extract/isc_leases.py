@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kea_etl._fastrec import builder
+from kea_etl._files import file_kind
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, Reservation, canonical_hex
@@ -173,6 +174,9 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
     except OSError:
         regular = False
     if not regular:
+        if p.exists() and not p.is_file():  # a FIFO or a device: say what it is
+            raise ConfigError(f"the lease file {p} is {file_kind(p.stat().st_mode)}, not a "
+                              "regular file; kea-etl reads only regular files")
         why = "no such file" if not p.exists() else "not a readable regular file"
         raise ConfigError(f"cannot read the lease file {p}: {why}")
     source = os.fspath(path)
@@ -257,10 +261,10 @@ class Snapshot:
             raise ConfigError(f"cannot read the lease file {self.path}: "
                               f"{exc.strerror or exc}") from exc
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero, a FIFO: say what it is
             os.close(fd)
-            raise ConfigError(f"cannot read the lease file {self.path}: "
-                              "not a readable regular file")
+            raise ConfigError(f"the lease file {self.path} is {file_kind(st.st_mode)}, not a "
+                              "regular file; kea-etl reads only regular files")
         os.set_blocking(fd, True)
         self.fd: int | None = fd
         self.opened = st

@@ -142,3 +142,22 @@ def test_unclosed_block_costs_bounded_memory(tmp_path: Path) -> None:
     n_big, peak = _peak_kb(big)
     assert n_small == n_big == 2
     assert peak - base < 24 * 1024, f"{(peak - base) >> 10} MB more for a 48 MB unclosed block"
+
+
+@pytest.mark.parametrize("target", ["FIFO", "/dev/zero"])
+def test_lease_file_extractor_says_what_a_non_regular_file_is(tmp_path: Path, target: str) -> None:
+    """The library entry point too (not only the CLI's source check)."""
+    from kea_etl.extract import isc_leases
+
+    if target == "FIFO":
+        target = str(tmp_path / "fifo")
+        os.mkfifo(target)
+    kind = "a FIFO (named pipe)" if target.endswith("fifo") else "a character device"
+    with pytest.raises(ConfigError) as exc:
+        list(isc_leases.extract(target))
+    assert str(exc.value) == (f"the lease file {target} is {kind}, not a regular file; kea-etl "
+                              "reads only regular files")
+    with pytest.raises(ConfigError) as exc:
+        isc_leases.Snapshot(target)
+    assert str(exc.value) == (f"the lease file {target} is {kind}, not a regular file; kea-etl "
+                              "reads only regular files")
