@@ -168,6 +168,10 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
             run = warehouse.begin_run(server=server, family=family, exported_at=exported_at,
                                       kea_version=version, export_date=day, subnets=subnets)
             result.run_id = run.run_id
+            if run.waited:
+                result.warnings.append(
+                    f"{server} (DHCPv{family}): waited for another export of this server to "
+                    "finish; this run's snapshot replaces that one")
         lease_files: list[PartitionedFileSink] = []
         for root, fmt in _formats(parquet_dir, csv_dir):
             sink = PartitionedFileSink(root, dataset="leases", name=f"leases-v{family}",

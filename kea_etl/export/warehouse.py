@@ -24,6 +24,16 @@ earlier runs wrote for the same key and marks those runs ``superseded``. Re-runn
 night therefore replaces that night's snapshot: no duplicates. While a run streams, its rows sit
 next to the previous run's; readers who must never see that window join on
 ``export_runs.status = 'complete'``. A failed run deletes its own snapshot rows.
+**Concurrent exports** (a cron overlap, two operators) of the same server and family never
+interleave: :meth:`Warehouse.begin_run` takes a lock for (server, family) that the run holds until
+it completes or fails, across processes, so a second export of that server waits for the first
+and then replaces its snapshot as a re-run does (before, each one's completion deleted the rows
+the other had written so far). The lock is per server and family, not per night, because
+``leases_current`` is: other servers export in parallel. PostgreSQL uses a session advisory
+lock, MySQL / MariaDB ``GET_LOCK``, SQLite a byte-range lock on ``DB.kea-etl-lock`` next to the
+database file; all are released by the operating system or the database server when the process
+dies. Schema creation takes the same kind of lock, so two first-ever exports into an empty
+database do not both create the tables (PostgreSQL's ``UniqueViolation`` on ``pg_type``).
 SQLite has one writer at a time: writes are serialised by a lock in this process, the database
 is switched to WAL (readers such as the notebook do not block the nightly writer) with a 30 s
 busy timeout, and lease rows go through a DB-API fast path (SQLAlchemy's per-row parameter
@@ -33,11 +43,16 @@ upserts (PostgreSQL / SQLite ``ON CONFLICT``, MySQL ``ON DUPLICATE KEY``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import os
 import threading
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -152,6 +167,98 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_local_locks: dict[tuple[str, str], threading.Lock] = {}
+_local_guard = threading.Lock()
+_lock_files: dict[str, int] = {}  # SQLite sidecar lock files, open for the life of the process
+
+
+def _key_hash(name: str) -> int:
+    """A signed 64-bit number for ``name`` (PostgreSQL advisory lock keys are bigint)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+class _KeyLock:
+    """An exclusive lock on one name in one warehouse, across threads and processes."""
+
+    def __init__(self, wh: Warehouse, name: str) -> None:
+        self.wh = wh
+        self.name = name
+        with _local_guard:
+            self.local = _local_locks.setdefault((wh.url, name), threading.Lock())
+        self.conn: Connection | None = None
+        self.fd: int | None = None
+        self.waited = False
+
+    def acquire(self, on_wait: Callable[[], None] | None = None) -> _KeyLock:
+        if not self.local.acquire(blocking=False):
+            self._waiting(on_wait)
+            self.local.acquire()
+        try:
+            self._acquire_shared(on_wait)
+        except BaseException:
+            self.local.release()
+            raise
+        return self
+
+    def _waiting(self, on_wait: Callable[[], None] | None) -> None:
+        if not self.waited:
+            self.waited = True
+            if on_wait is not None:
+                on_wait()
+
+    def _acquire_shared(self, on_wait: Callable[[], None] | None) -> None:
+        wh = self.wh
+        dialect = wh.engine.dialect.name
+        if dialect == "sqlite":
+            path = wh.engine.url.database
+            if not path or path == ":memory:" or path.startswith("file::memory:"):
+                return  # one process: the thread lock is the lock
+            lock_path = str(Path(path).resolve()) + ".kea-etl-lock"
+            with _local_guard:
+                fd = _lock_files.get(lock_path)
+                if fd is None:
+                    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    _lock_files[lock_path] = fd
+            offset = _key_hash(self.name) & 0x7FFFFFFF
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+            except OSError:
+                self._waiting(on_wait)
+                fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)
+            self.fd, self.offset = fd, offset
+        elif dialect in ("postgresql", "mysql", "mariadb"):
+            conn = wh.lock_engine().connect()
+            try:
+                if dialect == "postgresql":
+                    key = _key_hash(self.name)
+                    if not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                        self._waiting(on_wait)
+                        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                else:
+                    name = "kea-etl:" + hashlib.blake2b(self.name.encode(), digest_size=16).hexdigest()
+                    if conn.execute(sa.text("SELECT GET_LOCK(:n, 0)"), {"n": name}).scalar() != 1:
+                        self._waiting(on_wait)
+                        conn.execute(sa.text("SELECT GET_LOCK(:n, -1)"), {"n": name})
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            self.conn = conn
+
+    def release(self) -> None:
+        try:
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    conn.close()  # the session ends: the server drops its advisory lock
+            if self.fd is not None:
+                fd, self.fd = self.fd, None
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, self.offset)
+        finally:
+            self.local.release()
+
+
 def _mask(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -181,7 +288,21 @@ class Warehouse:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock() if self._sqlite else None
         self._schema_ready = False
+        self._lock_engine: Engine | None = None
         self.added_columns: list[str] = []
+        #: called (with server and family) when a run must wait for another export of the same
+        #: server and family to finish
+        self.on_wait: Callable[[str, int], None] | None = None
+
+    def lock_engine(self) -> Engine:
+        """Connections that hold run locks: outside the pool, so a waiting run never starves
+        the writers."""
+        if self._lock_engine is None:
+            self._lock_engine = sa.create_engine(self.engine.url, poolclass=sa.pool.NullPool)
+        return self._lock_engine
+
+    def lock(self, name: str) -> _KeyLock:
+        return _KeyLock(self, name)
 
     # -- schema -----------------------------------------------------------------------------
     def ensure_schema(self) -> list[str]:
@@ -195,7 +316,10 @@ class Warehouse:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             raise ConfigError(f"cannot connect to the warehouse {self.url}: "
                               f"{reason[0] if reason else type(exc).__name__}") from exc
+        schema_lock = None
         try:
+            # two first-ever exports: one creates the tables, the other then finds them
+            schema_lock = self.lock("schema").acquire()
             with self._write() as conn:
                 metadata.create_all(conn, checkfirst=True)
                 insp = sa.inspect(conn)
@@ -211,6 +335,9 @@ class Warehouse:
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"warehouse {self.url}: cannot create or evolve the schema: "
                               f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+        finally:
+            if schema_lock is not None:
+                schema_lock.release()
         self._schema_ready = True
         self.added_columns = added
         return added
@@ -247,18 +374,31 @@ class Warehouse:
     def begin_run(self, *, server: str, family: int, exported_at: datetime, kea_version: str,
                   export_date: date | None = None,
                   subnets: Collection[int] | None = None) -> WarehouseRun:
-        """Register a run (status ``running``) and return the writer for its rows."""
+        """Register a run (status ``running``) and return the writer for its rows.
+
+        Waits while another export of the same server and family runs (see the module
+        docstring); the run holds that lock until :meth:`WarehouseRun.complete` or
+        :meth:`WarehouseRun.fail`.
+        """
         self.ensure_schema()
-        run = WarehouseRun(self, run_id=str(uuid.uuid4()), server=server, family=family,
-                           exported_at=exported_at, kea_version=kea_version,
-                           export_date=export_date or exported_at.date(),
-                           subnets=sorted(set(subnets)) if subnets else None)
-        with self._write() as conn:
-            conn.execute(export_runs.insert().values(
-                run_id=run.run_id, server=server, family=family, export_date=run.export_date,
-                exported_at=exported_at, kea_version=kea_version, status="running",
-                leases=0, stats=0,
-                subnets=",".join(map(str, run.subnets)) if run.subnets else None))
+        on_wait = self.on_wait
+        lock = self.lock(f"run|{server}|{family}").acquire(
+            None if on_wait is None else lambda: on_wait(server, family))
+        try:
+            run = WarehouseRun(self, run_id=str(uuid.uuid4()), server=server, family=family,
+                               exported_at=exported_at, kea_version=kea_version,
+                               export_date=export_date or exported_at.date(),
+                               subnets=sorted(set(subnets)) if subnets else None,
+                               waited=lock.waited, _lock=lock)
+            with self._write() as conn:
+                conn.execute(export_runs.insert().values(
+                    run_id=run.run_id, server=server, family=family, export_date=run.export_date,
+                    exported_at=exported_at, kea_version=kea_version, status="running",
+                    leases=0, stats=0,
+                    subnets=",".join(map(str, run.subnets)) if run.subnets else None))
+        except BaseException:
+            lock.release()
+            raise
         return run
 
     def _upsert_current(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -300,6 +440,8 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
 
 
 @dataclass
@@ -316,6 +458,14 @@ class WarehouseRun:
     subnets: list[int] | None
     leases: int = 0
     stats: int = 0
+    #: whether the run waited for another export of the same server and family
+    waited: bool = False
+    _lock: _KeyLock | None = None
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _stamp(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "server": self.server, "export_date": self.export_date}
@@ -389,6 +539,12 @@ class WarehouseRun:
 
     def complete(self) -> None:
         """Replace earlier rows of the same (server, export_date, family) and mark the run done."""
+        try:
+            self._complete()
+        finally:
+            self._release()
+
+    def _complete(self) -> None:
         with self.warehouse._write() as conn:
             for table in (lease_snapshots, lease_stats):
                 conn.execute(table.delete().where(
@@ -409,6 +565,12 @@ class WarehouseRun:
 
     def fail(self, error: str) -> None:
         """Delete this run's snapshot and stats rows and record why it failed."""
+        try:
+            self._fail(error)
+        finally:
+            self._release()
+
+    def _fail(self, error: str) -> None:
         with self.warehouse._write() as conn:
             for table in (lease_snapshots, lease_stats):
                 conn.execute(table.delete().where(table.c.run_id == self.run_id))
