@@ -32,6 +32,7 @@ TRACEBACK_ENV = "KEA_ETL_TRACEBACK"
 #: sub-command name -> the module that defines it (imported only when the command runs, so
 #: ``kea-etl migrate`` does not pay for importing export, reconcile, ...); keep sorted
 COMMANDS = {
+    "check": "kea_etl.cli.check_cmd",
     "convert": "kea_etl.cli.convert_cmd",
     "export": "kea_etl.cli.export_cmd",
     "kea": "kea_etl.cli.kea_cmd",
