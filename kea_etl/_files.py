@@ -18,6 +18,7 @@ non-blocking so that opening a FIFO cannot hang.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -98,14 +99,23 @@ def atomic_write(path: str | os.PathLike[str], *, binary: bool = False, mode: in
 
 @contextlib.contextmanager
 def _atomic_write(path: Path, *, binary: bool, mode: int, newline: str | None) -> Iterator[Any]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Errors name ``path`` (what the user gave), never the temporary file beside it.
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a directory (give a file name)", str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         fh: IO[Any]
         fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8",
                                                            newline=newline)
         with fh:
             yield fh
-        publish(tmp, path, mode=mode)
+        try:
+            publish(tmp, path, mode=mode)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -56,6 +56,12 @@ def client_factory(*, user: str | None, password_env: str | None, password_file:
     return make
 
 
+def sqlite_url(path: str) -> str:
+    """The SQLAlchemy URL of the SQLite file ``path`` (``sqlite:///`` + the path as given, so an
+    absolute path gets the fourth slash: ``sqlite:////srv/w.db``)."""
+    return f"sqlite:///{path}"
+
+
 def check_url(url: str) -> None:
     """A usage error for a Kea URL with a password in it (the check: kea_etl.urls)."""
     from kea_etl.errors import InvalidURLError
@@ -114,6 +120,9 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
 
     if not (to_url or parquet_dir or csv_dir):
         raise click.UsageError("nothing to export to: give --to URL, --parquet DIR or --csv DIR")
+    if to_url and "://" not in to_url:
+        raise click.UsageError(f"--to {to_url} is a file name, not a database URL; for a SQLite "
+                               f"file write --to {sqlite_url(to_url)}")
     targets: list[KeaTarget] = []
     for url in kea_urls:
         check_url(url)

@@ -6,6 +6,7 @@ reconcile_file`."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -103,6 +104,11 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
     if against is not None and kea_config is None:
         raise click.UsageError("--against needs --kea-config KEA.json (the target's subnets, for "
                                "the migration policy and the per-subnet counts)")
+    for option, out in (("--json", json_out), ("--csv", csv_out), ("--html", html_out)):
+        if out and Path(out).is_dir():  # before the comparison, not after it
+            echo(f"Error: cannot write {option} {out}: it is a directory (give a file name)",
+                 err=True)
+            sys.exit(EXIT_ERROR)
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     try:
         when = epoch(as_of) if as_of else None
@@ -128,16 +134,16 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
         echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     with result:
-        try:
-            if json_out:
-                result.write_json(json_out)
-            if csv_out:
-                result.write_csv(csv_out)
-            if html_out:
-                write_html(result, html_out)
-        except OSError as exc:
-            echo(f"Error: cannot write the report {exc.filename}: {exc.strerror}", err=True)
-            sys.exit(EXIT_ERROR)
+        for option, path, write in (("--json", json_out, result.write_json),
+                                    ("--csv", csv_out, result.write_csv),
+                                    ("--html", html_out, lambda p: write_html(result, p))):
+            if not path:
+                continue
+            try:
+                write(path)
+            except OSError as exc:  # the path given, never the temporary file beside it
+                echo(f"Error: cannot write {option} {path}: {exc.strerror or exc}", err=True)
+                sys.exit(EXIT_ERROR)
         echo(_summary(result))
         code = result.exit_code()
     sys.exit(code)

@@ -975,4 +975,17 @@ def extract(path: str | Path, *, family: int | None = None, include_dir: str | P
     if family not in (None, 4, 6):
         raise ConfigError(f"family must be 4 or 6, not {family!r}")
     inc = Path(include_dir) if include_dir is not None else None
+    _refuse_lease_file(p)
     yield from _Parser(p, encoding=encoding, family=family, include_dir=inc).run()
+
+
+def _refuse_lease_file(path: Path) -> None:
+    """A dhcpd.leases given as ``isc-conf:`` would read as nothing at all (its lease blocks are
+    no dhcpd.conf statements): say what the content is instead of "0 read" and exit 0."""
+    from kea_etl.extract import isc_leases
+
+    with open_regular(path, what="dhcpd.conf") as fh:
+        head = fh.read(4096)
+    if isc_leases.sniff(head):  # column-0 lease blocks: no dhcpd.conf has them
+        raise ConfigError(f"{path}: the content is a dhcpd lease file (lease / ia-na blocks), "
+                          f"not a dhcpd.conf; give it as isc-leases:{path} (or without a prefix)")

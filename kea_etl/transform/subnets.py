@@ -73,6 +73,18 @@ def strip_json_comments(text: str) -> str:
     return "".join(out)
 
 
+def _looks_like(text: str) -> str | None:
+    """What an ISC file given where a Kea configuration belongs is (dhcpd's own sniffers)."""
+    from kea_etl.extract import isc_conf, isc_leases
+
+    head = text[:4096].encode("utf-8", "replace")
+    if isc_leases.sniff(head):
+        return "a dhcpd lease file"
+    if isc_conf.sniff(head):
+        return "a dhcpd.conf (ISC dhcpd's configuration)"
+    return None
+
+
 def load_kea_config(path: str | Path) -> dict[str, Any]:
     """Read a Kea JSON configuration file (comments allowed). Raises :class:`ConfigError`."""
     p = Path(path)
@@ -86,6 +98,12 @@ def load_kea_config(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(strip_json_comments(text))
     except json.JSONDecodeError as exc:
+        looks = _looks_like(text)
+        if looks:
+            raise ConfigError(f"Kea config {p}: this looks like {looks}, not a Kea configuration "
+                              "(JSON with a Dhcp4 or Dhcp6 section); give the ISC file as a "
+                              "SOURCE and the target Kea's kea-dhcp4.json / kea-dhcp6.json as "
+                              "--kea-config") from exc
         raise ConfigError(f"Kea config {p} line {exc.lineno} column {exc.colno}: not valid JSON "
                           f"({exc.msg})") from exc
     if not isinstance(data, dict):
