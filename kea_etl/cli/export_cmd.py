@@ -13,7 +13,7 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import KeaEtlError
-from kea_etl.terminal import echo
+from kea_etl.terminal import echo, printable
 
 EXIT_USAGE = 2
 
@@ -138,7 +138,7 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
         with lock:
             bar = bars.get((server, fam))
             if bar is None:
-                bar = bars[(server, fam)] = tqdm(desc=f"{server} v{fam}", unit=" leases",
+                bar = bars[(server, fam)] = tqdm(desc=printable(f"{server} v{fam}"), unit=" leases",
                                                  position=len(bars), leave=True, disable=None,
                                                  file=sys.stderr)
             bar.update(n)
