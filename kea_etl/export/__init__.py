@@ -212,6 +212,13 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
             result.files.append(str(sink.commit()))
         if run is not None:
             run.complete()
+            if run.escaped:
+                shown = ", ".join(run.escaped[:10])
+                more = f" and {len(run.escaped) - 10} more" if len(run.escaped) > 10 else ""
+                result.warnings.append(
+                    f"{server} (DHCPv{family}): {len(run.escaped)} value(s) held a NUL byte, "
+                    f"stored in the warehouse with NUL written \\x00 (PostgreSQL text cannot "
+                    f"hold NUL): {shown}{more}")
     except Exception as exc:  # noqa: BLE001 - one server's failure must not stop the others
         result.error = f"{server} (DHCPv{family}): {_message(exc)}"
         for sink in sinks:

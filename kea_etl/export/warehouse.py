@@ -34,6 +34,11 @@ lock, MySQL / MariaDB ``GET_LOCK``, SQLite a byte-range lock on ``DB.kea-etl-loc
 database file; all are released by the operating system or the database server when the process
 dies. Schema creation takes the same kind of lock, so two first-ever exports into an empty
 database do not both create the tables (PostgreSQL's ``UniqueViolation`` on ``pg_type``).
+**NUL bytes**: a DHCP client picks its own hostname, and Kea keeps a NUL byte in it;
+PostgreSQL text cannot hold one. On PostgreSQL such a value is stored with each NUL written as
+the four characters ``\\x00`` and the run lists the lease and field (:attr:`WarehouseRun.escaped`,
+a warning in the export report); the other rows are unaffected. SQLite, Parquet and CSV keep the
+value exactly.
 SQLite has one writer at a time: writes are serialised by a lock in this process, the database
 is switched to WAL (readers such as the notebook do not block the nightly writer) with a 30 s
 busy timeout, and lease rows go through a DB-API fast path (SQLAlchemy's per-row parameter
@@ -50,12 +55,13 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -259,6 +265,24 @@ class _KeyLock:
             self.local.release()
 
 
+def _escape_nul(batch: pa.RecordBatch, notes: list[str]) -> pa.RecordBatch:
+    """The batch with every NUL in a string column written ``\\x00``; "ADDRESS FIELD" of each
+    changed value appended to ``notes`` (PostgreSQL text cannot hold NUL)."""
+    columns = list(batch.columns)
+    changed = False
+    for k, (name, col) in enumerate(zip(batch.schema.names, columns, strict=True)):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        hit = pc.fill_null(pc.match_substring(col, "\x00"), False)
+        if not pc.any(hit).as_py():
+            continue
+        where = pc.filter(batch.column("address"), hit).to_pylist()
+        notes.extend(f"{a} {name}" for a in where)
+        columns[k] = pc.replace_substring(col, "\x00", "\\x00")
+        changed = True
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema) if changed else batch
+
+
 def _mask(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -460,6 +484,8 @@ class WarehouseRun:
     stats: int = 0
     #: whether the run waited for another export of the same server and family
     waited: bool = False
+    #: "ADDRESS FIELD" of every value stored with its NUL bytes escaped (PostgreSQL)
+    escaped: list[str] = field(default_factory=list)
     _lock: _KeyLock | None = None
 
     def _release(self) -> None:
@@ -477,6 +503,8 @@ class WarehouseRun:
         if self.warehouse._sqlite:
             self._write_leases_sqlite(batch)
             return
+        if self.warehouse.engine.dialect.name == "postgresql":
+            batch = _escape_nul(batch, self.escaped)
         stamp = self._stamp()
         rows = [{**r, **stamp} for r in batch.to_pylist()]
         with self.warehouse._write() as conn:
@@ -522,8 +550,15 @@ class WarehouseRun:
             return
         stamp = {**self._stamp(), "exported_at": self.exported_at,
                  "kea_version": self.kea_version}
+        dicts = [{**r.to_dict(), **stamp} for r in rows]
+        if self.warehouse.engine.dialect.name == "postgresql":
+            for d in dicts:
+                for k, v in d.items():
+                    if isinstance(v, str) and "\x00" in v:
+                        d[k] = v.replace("\x00", "\\x00")
+                        self.escaped.append(f"statistic {d.get('name')!r} {k}")
         with self.warehouse._write() as conn:
-            conn.execute(lease_stats.insert(), [{**r.to_dict(), **stamp} for r in rows])
+            conn.execute(lease_stats.insert(), dicts)
         self.stats += len(rows)
 
     def _scope(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
