@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract.base import ExtractItem
 from kea_etl.extract.mapping import (
@@ -85,6 +86,8 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
     """
     p = Path(path)
     source = str(p)
+    if p.exists() or p.is_symlink():
+        require_regular(p, what="CSV file")  # a FIFO or a device: say what it is
     if not p.is_file():
         raise ConfigError(f"CSV file {p} not found")
     pre: ColumnMapping | None = None

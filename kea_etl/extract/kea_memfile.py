@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import (
@@ -333,6 +334,8 @@ def extract(path: str | Path, *, keep_history: bool = False,
     lifetime 0 (deletions) are then yielded too.
     """
     p = Path(path)
+    if p.exists():
+        require_regular(p, what="Kea lease file")  # a FIFO or a device: say what it is
     files = lease_files(p) if leftovers else ([p] if p.is_file() else [])
     if not files:
         raise ConfigError(f"Kea lease file {p} not found")

@@ -161,3 +161,18 @@ def test_lease_file_extractor_says_what_a_non_regular_file_is(tmp_path: Path, ta
         isc_leases.Snapshot(target)
     assert str(exc.value) == (f"the lease file {target} is {kind}, not a regular file; kea-etl "
                               "reads only regular files")
+
+
+@pytest.mark.parametrize(("module", "what"), [("csvfile", "CSV file"),
+                                              ("kea_memfile", "Kea lease file")])
+def test_csv_and_memfile_extractors_name_a_fifo(tmp_path: Path, module: str, what: str) -> None:
+    """Was: an existing FIFO was reported as "not found"."""
+    import importlib
+
+    mod = importlib.import_module(f"kea_etl.extract.{module}")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as exc:
+        list(mod.extract(fifo))
+    assert str(exc.value) == (f"{what} {fifo} is a FIFO (named pipe), not a regular file; "
+                              "kea-etl reads only regular files (copy the data to a file first)")
