@@ -112,3 +112,9 @@ def test_warehouse_wrong_password_or_missing_database_is_named(tmp_path: Path, d
     [line] = r.stderr.splitlines()
     assert line.startswith("Error: cannot connect to the warehouse ") and line.endswith(said), line
     assert "schema" not in line and "certainly-wrong" not in line
+
+
+def test_usage_errors_quote_typed_values_escaped() -> None:
+    r = CliRunner().invoke(main, ["migrate", "x", "--service", f"dh{ESC}cp4"])
+    assert r.exit_code == 2
+    assert "\x1b" not in r.output and "\\x1b]0;owned\\x07" in r.output

@@ -22,7 +22,7 @@ import click
 from kea_etl import __version__
 from kea_etl.errors import KeaEtlError
 from kea_etl.report import quote
-from kea_etl.terminal import echo
+from kea_etl.terminal import echo, printable
 
 #: exit codes shared by every command (README "Exit codes"): 1 is for record-level failures only
 EXIT_OK, EXIT_RECORDS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -106,7 +106,10 @@ class _LazyGroup(click.Group):
             warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
             try:
                 return super().invoke(ctx)
-            except (click.ClickException, click.exceptions.Exit, click.Abort):
+            except click.ClickException as exc:  # a usage error quotes what was typed
+                exc.message = printable(exc.message)
+                raise
+            except (click.exceptions.Exit, click.Abort):
                 raise
             except KeaEtlError as exc:  # a command that did not catch its own
                 echo(f"Error: {exc}", err=True)
