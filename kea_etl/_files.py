@@ -30,7 +30,7 @@ from typing import IO, Any, BinaryIO, Literal, overload
 from kea_etl.errors import ConfigError
 
 __all__ = ["PRIVATE", "atomic_write", "file_kind", "open_regular", "publish", "require_regular",
-           "temp_path", "umask"]
+           "umask"]
 
 #: mode of every file kea-etl writes unless a caller names another; narrowed by the umask
 PRIVATE = 0o600
@@ -62,22 +62,6 @@ def publish(tmp: str | os.PathLike[str], final: str | os.PathLike[str], *,
         os.close(fd)
     tmp.replace(final)
     return final
-
-
-@contextlib.contextmanager
-def temp_path(final: str | os.PathLike[str], *, suffix: str = ".tmp",
-              mode: int = PRIVATE) -> Iterator[Path]:
-    """A fresh private temporary file next to ``final`` for a writer that wants a path (pyarrow);
-    published over ``final`` when the block ends normally, removed when it raises."""
-    final = Path(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        publish(tmp, final, mode=mode)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @overload
