@@ -123,6 +123,12 @@ class Converter:
         self._class_blocks: list[Block] = []
         self._pending_sub: list[dict[str, Any]] = []
         self._subnet_dicts: dict[str, dict[str, Any]] = {}
+        self._opt_cache: dict[int, dict[str, Any] | None] = {}
+        #: (file, line) of a host -> option-data of its enclosing groups (inner ones win)
+        self._group_opts: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        #: (file, line) of group option statements carried into reservations
+        self._group_opt_lines: set[tuple[str, int]] = set()
+        self._group_opt_stmts: dict[tuple[str, int], Stmt] = {}
 
     # ---- reporting ---------------------------------------------------------------------------
     def note(self, severity: Severity, topic: str, where: Stmt | Block | None, message: str, *,
@@ -171,7 +177,12 @@ class Converter:
         self._scopes(root, drafts, shared, inherited={}, shared_name=None)
         self._classes_out()
         self._subnets_out(body, drafts, shared)
+        self._collect_group_options(root, [], [])
         self._reservations(body, drafts)
+        for key in sorted(self._group_opt_lines):
+            self.note("info", "hosts", self._group_opt_stmts[key], "set on a group: carried into "
+                      "the option-data of the reservations of the group's hosts (Kea has no "
+                      "groups)", kea="reservations.option-data")
         self._failover_out(body)
         if self.option_defs:
             body["option-def"] = self.option_defs
@@ -261,7 +272,13 @@ class Converter:
 
     # ---- options --------------------------------------------------------------------------------
     def _option_data(self, st: Stmt) -> dict[str, Any] | None:
-        """``option NAME VALUE;`` -> an option-data entry, or None (reported)."""
+        """``option NAME VALUE;`` -> an option-data entry, or None (reported once)."""
+        if id(st) not in self._opt_cache:
+            self._opt_cache[id(st)] = self._option_data_uncached(st)
+        entry = self._opt_cache[id(st)]
+        return dict(entry) if entry is not None else None
+
+    def _option_data_uncached(self, st: Stmt) -> dict[str, Any] | None:
         if not st.args or st.args[0].kind != "word":
             self.untranslated(st, "expected option NAME VALUE")
             return None
@@ -533,7 +550,11 @@ class Converter:
                               "its ranges go to the subnet that holds them")
             elif kind == "group":
                 params = dict(inherited)
-                self._params(child, params, "group")
+                if any(b.kind in ("subnet", "subnet6", "shared-network")
+                       for b in child.walk() if b is not child):
+                    self._params(child, params, "group")
+                else:
+                    self._host_group(child)
                 self._scopes(child, drafts, shared, inherited=params, shared_name=shared_name)
             elif kind in ("host", "class", "subclass", "failover", "pool", "pool6"):
                 continue  # hosts: reservations; class / failover: their own passes
@@ -546,6 +567,41 @@ class Converter:
                           kea="kea-dhcp-ddns forward-ddns / reverse-ddns")
             else:
                 self.untranslated(child, "no Kea equivalent known to kea-etl")
+
+    def _host_group(self, blk: Block) -> None:
+        """A group of hosts only: its options go into the hosts' reservations
+        (:meth:`_collect_group_options`); what a reservation cannot hold is reported."""
+        for st in blk.stmts():
+            if st.kw == "option" or st.kw in ("filename", "next-server", "use-host-decl-names"):
+                continue  # options: below; the others: isc_conf carries them into reservations
+            self.untranslated(st, "set on a group of hosts: Kea has no groups and a reservation "
+                              "cannot hold it (a client class listed in the reservations' "
+                              "client-classes can)", kea="client-classes")
+
+    def _collect_group_options(self, blk: Block, inherited: list[dict[str, Any]],
+                               lines: list[tuple[str, int]]) -> None:
+        for child in blk.blocks():
+            if child.kind == "group":
+                opts = list(inherited)
+                mine = list(lines)
+                for st in child.stmts():
+                    if st.kw != "option" or self._is_def(st):
+                        continue
+                    entry = self._option_data(st)
+                    if entry is None:
+                        continue
+                    opts = [o for o in opts if (o.get("space"), o.get("code"))
+                            != (entry.get("space"), entry.get("code"))]
+                    opts.append(entry)
+                    mine.append((st.path, st.line))
+                    self._group_opt_stmts[(st.path, st.line)] = st
+                self._collect_group_options(child, opts, mine)
+            elif child.kind == "host":
+                if inherited:
+                    self._group_opts[(child.path, child.line)] = inherited
+                    self._group_opt_lines.update(lines)
+            elif child.kind in ("subnet", "subnet6", "shared-network"):
+                self._collect_group_options(child, inherited, lines)
 
     def _subnet(self, blk: Block, shared_name: str | None, inherited: dict[str, Any]
                 ) -> _SubnetDraft | None:
@@ -884,9 +940,26 @@ class Converter:
 
     # ---- reservations ---------------------------------------------------------------------------
     def _reservations(self, body: dict[str, Any], drafts: list[_SubnetDraft]) -> None:
-        subnets = sorted(((d.net, self._subnet_dicts.get(str(d.net))) for d in drafts),
-                         key=lambda x: -x[0].prefixlen)
+        # longest-prefix lookup: one dict per prefix length (a handful), not a scan per host
+        by_len: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for d in drafts:
+            sub_dict = self._subnet_dicts.get(str(d.net))
+            if sub_dict is not None:
+                by_len[d.net.prefixlen][int(d.net.network_address)] = sub_dict
+        lengths = sorted(by_len, reverse=True)
+        width = 32 if self.family == 4 else 128
+
+        def lookup(addr: int) -> dict[str, Any] | None:
+            for plen in lengths:
+                found = by_len[plen].get(addr >> (width - plen) << (width - plen))
+                if found is not None:
+                    return found
+            return None
+
+        pd_subnets = [(IPv6Network(f"{pp['prefix']}/{pp['prefix-len']}"), sub)
+                      for sub in self._subnet_dicts.values() for pp in sub.get("pd-pools", ())]
         by_addr: dict[str, list[tuple[str, Reservation]]] = defaultdict(list)
+        idents: set[tuple[int, str, str]] = set()
         global_res: list[dict[str, Any]] = []
         for item in isc_conf.extract(self.path, family=self.family, include_dir=self.include_dir):
             if isinstance(item, MalformedRecordError):
@@ -900,27 +973,32 @@ class Converter:
                 self._source_warning(item)
                 continue
             assert isinstance(item, Extracted)
+            rec = item.record
+            assert isinstance(rec, Reservation)
+            group_opts = self._group_opts.get((item.source, item.line or 0), [])
             for sw in item.extra.get("warnings", ()):
                 if "has no fixed address" in sw.reason:
                     continue  # said below, with what convert does
+                if group_opts and (sw.source, sw.line) in self._group_opt_lines:
+                    continue  # carried into the reservation below
                 self._source_warning(sw)
-            rec = item.record
-            assert isinstance(rec, Reservation)
+            if group_opts:
+                own = {(o.get("space"), o.get("code")) for o in rec.option_data}
+                merged = [*rec.option_data, *(o for o in group_opts
+                                              if (o.get("space"), o.get("code")) not in own)]
+                merged.sort(key=lambda o: int(o.get("code", 0)))
+                rec = Reservation(**{**_res_fields(rec), "subnet_id": rec.subnet_id,
+                                     "option_data": tuple(merged)})
             addrs: list[IPv4Address | IPv6Address] = (
                 [rec.ipv4_address] if rec.ipv4_address is not None else list(rec.ip_addresses))
             target: dict[str, Any] | None = None
-            for net, sub in subnets:
-                if sub is None:
-                    continue
-                if addrs and all(a in net for a in addrs):
-                    target = sub
-                    break
-                if not addrs and rec.prefixes and any(
-                        p.subnet_of(IPv6Network(f"{pp['prefix']}/{pp['prefix-len']}"))
-                        for p in rec.prefixes for pp in sub.get("pd-pools", ())
-                        if isinstance(p, IPv6Network)):
-                    target = sub
-                    break
+            if addrs:
+                found = {id(t): t for t in (lookup(int(a)) for a in addrs)}
+                if len(found) == 1:
+                    target = next(iter(found.values()))
+            elif rec.prefixes:
+                target = next((sub for pnet, sub in pd_subnets for p in rec.prefixes
+                               if p.subnet_of(pnet)), None)
             host = rec.to_kea_host()
             where = Finding("info", "", "", file=item.source, line=item.line)
             name = item.extra.get("dhcpd_host", "")
@@ -940,16 +1018,15 @@ class Converter:
                     kea="reservations-global"))
                 self.result.reservations.append(rec)
                 continue
-            dup = next((h for h in target.get("reservations", ())
-                        if any(h.get(k) == host.get(k) for k in
-                               ("hw-address", "client-id", "duid") if host.get(k))), None)
-            if dup is not None:
+            ident = (id(target), rec.identifier_type, rec.identifier)
+            if ident in idents:
                 self.findings.append(Finding(
                     "warning", "hosts", "a second host with the same identifier in subnet "
                     f"{target['subnet']}: Kea holds one reservation per identifier and subnet; "
                     "the first is kept", file=where.file, line=where.line,
                     statement=f"host {name}", kea="reservations"))
                 continue
+            idents.add(ident)
             target.setdefault("reservations", []).append(host)
             self.result.reservations.append(
                 Reservation(**{**_res_fields(rec), "subnet_id": int(target["id"])}))

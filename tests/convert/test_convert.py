@@ -47,9 +47,14 @@ def test_sample_site_v4() -> None:
     assert held["52:54:00:01:00:01"] == "10.100.3.251"
     assert held["01:52:54:00:02:00:01"] == "10.101.0.11"
     assert len(held) == 6
-    # the group's option is not carried, and the report says where
-    lines = [(f.file, f.line) for f in r.all_findings() if "group" in f.message]
-    assert lines and all(f and f.endswith("dhcpd.conf") and ln == 45 for f, ln in lines)
+    # the group's option goes into its hosts' reservations (Kea has no groups), and is said
+    cams = [h for s in subs.values() for h in s.get("reservations", [])
+            if h["ip-address"] in ("10.101.0.11", "10.101.0.12")]
+    assert [h["option-data"] for h in cams] == [[{"name": "domain-name", "code": 15,
+                                                  "space": "dhcp4",
+                                                  "data": "cams.example.net"}]] * 2
+    lines = [(f.file, f.line, f.severity) for f in r.all_findings() if "group" in f.message]
+    assert lines == [(str(SAMPLE / "dhcpd.conf"), 45, "info")]
 
 
 def test_sample_site_v6_pools_pd_pools_and_prefix_reservation() -> None:
@@ -183,3 +188,13 @@ def test_broken_input_is_an_error_finding_and_exit_1(tmp_path: Path) -> None:
     assert r.exit_code == 1, r.output
     assert f"{conf}:2: range 10.0.0.5 10.0.1.5;: not translated: does not parse" in r.output
     assert f"{conf}:3:" in r.output and f"{conf}:5:" in r.output
+
+
+def test_group_options_go_into_reservations_and_other_group_settings_are_reported(
+        site2: Any) -> None:
+    sensor = next(h for h in _subnets(site2.v4.config, 4)["203.0.113.0/24"]["reservations"]
+                  if h["hw-address"] == "52:54:00:bb:00:10")
+    assert sensor["option-data"] == [{"name": "domain-name", "code": 15, "space": "dhcp4",
+                                      "data": "iot.site2.example"}]
+    lease = [f for f in site2.all_findings() if f.line == 145]
+    assert lease and lease[0].severity == "warning" and "group of hosts" in lease[0].message
