@@ -107,7 +107,7 @@ class _LazyGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except click.ClickException as exc:  # a usage error quotes what was typed
-                exc.message = printable(exc.message)
+                setattr(exc, "message", printable(exc.message))  # noqa: B010 - Final in click
                 raise
             except (click.exceptions.Exit, click.Abort):
                 raise
