@@ -459,6 +459,14 @@ class Reservation:
     origin: str | None = field(default=None, compare=False, repr=False)
     line: int | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def holds_nothing(self) -> bool:
+        """No address, prefix, hostname, class, option, next-server or boot file: Kea refuses
+        such a reservation ("must include at least one resource")."""
+        return not (self.ipv4_address or self.ip_addresses or self.prefixes or self.hostname
+                    or self.client_classes or self.option_data or self.next_server
+                    or self.boot_file_name)
+
     def __post_init__(self) -> None:
         if self.family not in (4, 6):
             raise InvalidValueError("family", self.family, "expected 4 or 6")

@@ -212,6 +212,10 @@ class Normalizer:
                     return Rejected("no-subnet", f"no pd-pool of any Dhcp6 subnet contains "
                                     f"reserved prefix {p}")
         if sid is None:
+            if host.holds_nothing:
+                return Rejected("empty-reservation", f"host {host.identifier_type} "
+                                f"{host.identifier} holds nothing a Kea reservation can carry "
+                                "(Kea refuses an empty one)", failed=True)
             # No address: a host that only carries options, a boot file or a hostname. Kea takes
             # such a reservation in a subnet or globally (subnet id 0). dhcpd matches a host
             # declaration whatever subnet the client is on, so a source that names no subnet

@@ -124,6 +124,13 @@ def test_reservations_placed_by_address() -> None:
     assert isinstance(out, Reservation) and out.subnet_id == 5
     nowhere = Reservation(family=4, identifier_type="hw-address", identifier="aa:bb:cc:dd:ee:ff")
     out = norm(nowhere)
+    assert isinstance(out, Rejected) and out.reason == "empty-reservation" and out.failed
+    named = Reservation(family=4, identifier_type="hw-address", identifier="aa:bb:cc:dd:ee:ff",
+                        hostname="printer")  # no address: a global reservation
+    out = norm(named)
+    assert isinstance(out, Reservation) and out.subnet_id == 0
+    out = norm(Reservation(family=4, identifier_type="hw-address", identifier="aa:bb:cc:dd:ee:ff",
+                           ipv4_address="203.0.113.9"))  # type: ignore[arg-type]
     assert isinstance(out, Rejected) and out.reason == "no-subnet"
     pd_host = Reservation(family=6, identifier_type="duid", identifier="00:01:02",
                           prefixes=(IPv6Network("2001:db8:8001:100::/56"),))
