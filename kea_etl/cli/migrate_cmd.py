@@ -254,7 +254,8 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
     isc-leases, isc-conf, csv, kea-memfile, dnsmasq (dnsmasq.leases or a dnsmasq configuration's
-    dhcp-host lines), or a SQLAlchemy database URL used with --query.
+    dhcp-host lines), pfsense (a pfSense / OPNsense config.xml's static mappings), or a
+    SQLAlchemy database URL used with --query.
 
     \b
     Example:

@@ -5,11 +5,12 @@ A source is named on the command line as
 * ``FORMAT:PATH`` with FORMAT one of ``isc-leases`` (dhcpd.leases / dhcpd6.leases),
   ``isc-conf`` (dhcpd.conf host declarations), ``csv`` (any CSV with a column mapping),
   ``kea-memfile`` (Kea's kea-leases4.csv / kea-leases6.csv), ``dnsmasq`` (dnsmasq.leases or
-  a dnsmasq configuration's dhcp-host lines);
+  a dnsmasq configuration's dhcp-host lines), ``pfsense`` (a pfSense / OPNsense config.xml's static
+  mappings);
 * a SQLAlchemy URL (``postgresql://...``, ``mysql+pymysql://...``, ``sqlite:///x.db``), read with
   ``query`` (a SELECT, or a table name);
 * a plain path: the format is detected from the file's first bytes by asking each extractor's
-  ``sniff(head)`` in a fixed order (Kea memfile, dhcpd leases, dhcpd.conf, dnsmasq, CSV).
+  ``sniff(head)`` in a fixed order (Kea memfile, dhcpd leases, dhcpd.conf, pfSense, dnsmasq, CSV).
 
 Extractor modules are imported only when a source needs them, so a missing optional dependency
 (a database driver, say) only matters to runs that use it.
@@ -37,10 +38,11 @@ FORMATS: dict[str, str] = {
     "isc-leases": "isc_leases",
     "isc-conf": "isc_conf",
     "dnsmasq": "dnsmasq",
+    "pfsense": "pfsense",
     "csv": "csvfile",
     "sql": "sql",
 }
-_SNIFF_ORDER = ("kea-memfile", "isc-leases", "isc-conf", "dnsmasq", "csv")
+_SNIFF_ORDER = ("kea-memfile", "isc-leases", "isc-conf", "pfsense", "dnsmasq", "csv")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _HEAD_BYTES = 4096
 
@@ -111,7 +113,7 @@ def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) 
         raise ConfigError(f"source {spec}: cannot read it ({exc.strerror or exc})") from exc
     if not head.strip():
         raise ConfigError(f"source {spec}: the file is empty; cannot tell its format (prefix it "
-                          "with isc-leases:, isc-conf:, dnsmasq:, csv: or kea-memfile:)")
+                          "with isc-leases:, isc-conf:, dnsmasq:, pfsense:, csv: or kea-memfile:)")
     for fmt in _SNIFF_ORDER:
         try:
             mod = _module(fmt)
@@ -120,7 +122,7 @@ def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) 
         if mod.sniff(head):
             return Source(spec, fmt, spec, query=query, mapping=mapping)
     raise ConfigError(f"source {spec}: cannot tell its format from its content; prefix it with "
-                      "isc-leases:, isc-conf:, dnsmasq:, csv: or kea-memfile:")
+                      "isc-leases:, isc-conf:, dnsmasq:, pfsense:, csv: or kea-memfile:")
 
 
 def open_source(spec: str, *, query: str | None = None, mapping: Any = None
