@@ -264,6 +264,8 @@ class LiveLeaseLoader:
              progress: Callable[[int], None] | None = None) -> None:
         """Load every item (Lease4 / Lease6); count each one in ``report``."""
         opts = self.options
+        if self.checkpoint is not None and self.checkpoint.resumed and not opts.dry_run:
+            self._verify_resume(report)
         # The thread calling load() parses and transforms (pure Python, holds the GIL) while the
         # workers wait on Kea. With the default 5 ms switch interval a worker whose answer has
         # arrived waits up to 5 ms for the GIL, which caps throughput far below Kea's rate;
@@ -334,6 +336,22 @@ class LiveLeaseLoader:
             raise KeaTransportError(
                 f"Kea at {self.server} stopped answering ({error}){where}; "
                 "fix the server and re-run with --resume", url=self.server) from error
+
+    def _verify_resume(self, report: RunReport) -> None:
+        """Check the leases the checkpoint says Kea took; the missing ones are sent again
+        (kea_etl.load.resume_check)."""
+        from kea_etl.load.resume_check import verify_resume
+
+        assert self.checkpoint is not None
+        fam = self._server_family()
+        check = verify_resume(self.client, self.checkpoint, self.subnets(),
+                              (4, 6) if fam is None else (fam,))
+        report.extra["resume_check"] = check
+        if check["missing"]:
+            report.warn("resume-missing", key=self.server, detail=(
+                f"{check['missing']} of the {check['checked']} leases the saved progress "
+                f"recorded as loaded were no longer in Kea (restarted on an older or emptied "
+                f"lease store?); they were sent again"))
 
     def _load_hosts(self, report: RunReport) -> None:
         """Reservations (few; held until the leases are done) via the best strategy the server

@@ -217,6 +217,28 @@ class Checkpoint:
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT status, count(*) FROM outcome GROUP BY status"))
 
+    def done_keys(self, prefix: str) -> list[str]:
+        """Keys starting with ``prefix`` ("4:", "6:") that Kea took (loaded or already present):
+        what ``--resume`` checks against Kea (:mod:`kea_etl.load.resume_check`)."""
+        self.flush()
+        return [k for (k,) in self._db.execute(
+            "SELECT key FROM outcome WHERE status IN ('loaded', 'already_present') "
+            "AND substr(key, 1, ?) = ?", (len(prefix), prefix))]
+
+    def forget(self, keys: Sequence[str]) -> int:
+        """Drop the outcomes of ``keys`` (Kea no longer holds them): the run sends them again.
+        Returns how many were dropped."""
+        if not keys:
+            return 0
+        self.flush()
+        self._db.execute("BEGIN")
+        for i in range(0, len(keys), 500):
+            part = list(keys[i:i + 500])
+            self._db.execute("DELETE FROM outcome WHERE key IN (" + ",".join("?" * len(part))
+                             + ")", part)
+        self._db.execute("COMMIT")
+        return len(keys)
+
     @property
     def complete(self) -> bool:
         row = self._db.execute("SELECT v FROM meta WHERE k='complete'").fetchone()
