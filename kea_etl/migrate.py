@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import Any, Protocol
 
 from kea_etl import clock
@@ -24,6 +25,7 @@ from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.progress import Progress, count_lines
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
 from kea_etl.transform.conflicts import Conflict, ConflictTracker
@@ -33,8 +35,53 @@ from kea_etl.transform.subnets import SubnetMap
 __all__ = ["ProgressCallback", "TargetFactory", "check_target_subnets", "make_loader", "migrate",
            "register_target", "unmapped_prefix"]
 
-#: ``progress(report, phase)``; phase is "scan" (conflict pre-pass) or "load"
-ProgressCallback = Callable[[RunReport, str], None]
+#: ``progress(Progress(task="migrate", phase=...))``: phases "checking conflicts" (the pre-pass
+#: of a target that cannot take a record back), "loading" and "done"; bytes of the source files
+#: (records for a database or failover-pair source); counts read / loaded / already present /
+#: skipped / failed
+ProgressCallback = Callable[[Progress], None]
+PHASES = {"scan": "checking conflicts", "load": "loading", "done": "done"}
+
+
+class _Meter:
+    """How far one pass is through the sources, for :class:`Progress`.
+
+    Files: bytes, as the share of each file's lines before the record being read (every
+    extractor gives the line of a record; :func:`count_lines` counts a file's lines once), so
+    ``done`` is exact at the end of every file and close in between. A database or failover-pair
+    source has no such position: then the unit is records and the total is unknown.
+    """
+
+    def __init__(self, sources: Sequence[Source | FailoverSource]) -> None:
+        self.files: list[tuple[int, int]] | None = []
+        for s in sources:
+            if not isinstance(s, Source) or s.format == "sql":
+                self.files = None
+                break
+            try:
+                size = Path(s.location).stat().st_size
+                self.files.append((size, max(1, count_lines(s.location))))
+            except OSError:  # the extractor says what is wrong with the file
+                self.files = None
+                break
+        self.total = sum(size for size, _ in self.files) if self.files is not None else None
+        self.index = 0
+        self.line = 0
+
+    def done(self, read: int) -> int:
+        if self.files is None:
+            return read
+        before = sum(size for size, _ in self.files[:self.index])
+        size, lines = self.files[self.index] if self.index < len(self.files) else (0, 1)
+        return before + size * min(self.line, lines) // lines
+
+    def event(self, phase: str, report: RunReport) -> Progress:
+        already = report.already_present
+        return Progress(task="migrate", phase=PHASES[phase], done=self.done(report.read),
+                        total=self.total, unit="B" if self.files is not None else "records",
+                        counts=(("read", report.read), ("loaded", report.loaded - already),
+                                ("already present", already),
+                                ("skipped", report.skipped_total), ("failed", report.failed)))
 
 
 class TargetFactory(Protocol):
@@ -122,7 +169,7 @@ def migrate(
     query: str | None = None,
     mapping: Any = None,
     progress: ProgressCallback | None = None,
-    progress_every: int = 10_000,
+    progress_every: int = 1_000,
     allow_unmapped: bool = False,
 ) -> RunReport:
     """Move every record of ``sources`` into ``loader``; returns the balanced report.
@@ -154,20 +201,28 @@ def migrate(
         "target": loader.name,
         "as_of": from_epoch(as_of_epoch).isoformat().replace("+00:00", "Z"),
     })
+    tick: Callable[[RunReport, str], None] | None = None
+    meter: _Meter | None = None
+    if progress is not None:
+        meter = _Meter(resolved)
+        m, p = meter, progress
+
+        def tick(rep: RunReport, phase: str) -> None:
+            p(m.event(phase, rep))
     try:
         exclude: dict[tuple[int, int], Conflict] = {}
         if not loader.can_retract:
             # The loader cannot take a record back: find the losers first, then load without them.
             scan = RunReport(allow_unmapped=allow_unmapped)
             tracker = ConflictTracker()
-            for _ in _stream(resolved, normalizer, tracker, scan, {}, progress, progress_every,
-                             "scan"):
+            for _ in _stream(resolved, normalizer, tracker, scan, {}, tick, progress_every,
+                             "scan", meter):
                 pass
             conflicts = tracker.resolve()
             exclude = {(c.family, c.ordinal): c for c in conflicts if c.fails}
         tracker = ConflictTracker()
-        loader.load(_stream(resolved, normalizer, tracker, report, exclude, progress,
-                            progress_every, "load"), report)
+        loader.load(_stream(resolved, normalizer, tracker, report, exclude, tick,
+                            progress_every, "load", meter), report)
         if loader.can_retract:
             conflicts = tracker.resolve()
             loader.retract([c for c in conflicts if c.fails], report)
@@ -182,8 +237,8 @@ def migrate(
     except BaseException:
         loader.abort()
         raise
-    if progress is not None:
-        progress(report, "done")
+    if tick is not None:
+        tick(report, "done")
     report.check()
     return report
 
@@ -208,12 +263,20 @@ def _count(conflicts: Sequence[Conflict]) -> dict[str, int]:
 
 def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, tracker: ConflictTracker,
             report: RunReport, exclude: dict[tuple[int, int], Conflict],
-            progress: ProgressCallback | None, every: int, phase: str) -> Iterator[LoadRecord]:
+            progress: Callable[[RunReport, str], None] | None, every: int, phase: str,
+            meter: _Meter | None = None) -> Iterator[LoadRecord]:
     """Extract and transform; count read / skipped / failed; yield what the loader should get."""
     observe = tracker.observe
     next_tick = every if progress is not None else -1
-    for source in sources:
+    for index, source in enumerate(sources):
+        if meter is not None:
+            meter.index, meter.line = index, 0
+            progress(report, phase)  # type: ignore[misc]
         for item in source.open():
+            if meter is not None:
+                line = getattr(item, "line", None)
+                if line is not None and line > meter.line:
+                    meter.line = line - 1  # the lines before this record are read
             if type(item) is SourceWarning:  # not a record: listed, not counted as read
                 report.not_translated(item)
                 continue
@@ -267,3 +330,6 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                                 detail=lost.detail, conflict=True)
                     continue
             yield verdict
+        if meter is not None:  # the whole file is read
+            meter.line = 1 << 62
+            progress(report, phase)  # type: ignore[misc]

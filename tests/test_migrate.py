@@ -17,6 +17,7 @@ from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import ExtractItem
 from kea_etl.load.memfile import MemfileLoader
 from kea_etl.migrate import make_loader, migrate, register_target
+from kea_etl.progress import Progress
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 from kea_etl.transform.conflicts import Conflict
@@ -66,10 +67,9 @@ def leases(tmp_path: Path) -> Path:
 def test_migrate_counts_every_record(tmp_path: Path, kea4: Path, leases: Path) -> None:
     subnets = SubnetMap.from_files([kea4])
     out = tmp_path / "out"
-    ticks: list[tuple[int, str]] = []
+    ticks: list[Progress] = []
     report = migrate([str(leases)], MemfileLoader(out, subnets=subnets), subnets=subnets,
-                     as_of=AS_OF, progress=lambda r, phase: ticks.append((r.read, phase)),
-                     progress_every=2)
+                     as_of=AS_OF, progress=ticks.append, progress_every=2)
     assert (report.read, report.loaded, report.failed) == (7, 2, 2), report.problems
     assert dict(report.skipped) == {"free": 1, "expired": 1, "abandoned": 1}
     assert report.balanced()
@@ -83,7 +83,15 @@ def test_migrate_counts_every_record(tmp_path: Path, kea4: Path, leases: Path) -
     assert [r.split(",")[0] for r in rows[1:]] == ["192.0.2.10", "198.51.100.20"]
     assert rows[1].split(",")[5] == "1" and rows[2].split(",")[5] == "2"  # subnet ids from Kea
     assert "a&#x2cb" in rows[1]
-    assert ticks[-1] == (7, "done") and (2, "load") in ticks
+    # typed events: bytes of the file, done/total, counts (tests/test_progress_pty.py draws them)
+    size = leases.stat().st_size
+    assert ticks[-1] == Progress(task="migrate", phase="done", done=size, total=size, unit="B",
+                                 counts=(("read", 7), ("loaded", 2), ("already present", 0),
+                                         ("skipped", 3), ("failed", 2)))
+    assert ticks[0].phase == "loading" and ticks[0].done == 0
+    assert any(t.phase == "loading" and dict(t.counts)["read"] == 2 for t in ticks)
+    done = [t.done for t in ticks if t.phase == "loading"]
+    assert done == sorted(done) and 0 < done[2] < size
     assert report.extra["as_of"] == AS_OF and report.extra["target"] == f"memfile:{out}"
 
 

@@ -9,22 +9,23 @@ error.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
-from kea_etl.cli import main
+from kea_etl.cli import StrictCommand, main
+from kea_etl.cli._progress import Bars, human
 from kea_etl.errors import InvalidValueError, KeaEtlError
 from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
 from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
-from kea_etl.migrate import ProgressCallback, check_target_subnets, migrate
+from kea_etl.migrate import check_target_subnets, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.terminal import echo, printable
@@ -63,28 +64,6 @@ def _target_lines(report: RunReport, dry_run: bool) -> list[str]:
     return lines
 
 
-@contextmanager
-def _progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
-    if not enabled:
-        yield None
-        return
-    from tqdm import tqdm
-
-    bar = tqdm(unit=" records", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-               desc="reading", leave=False)
-
-    def update(report: RunReport, phase: str) -> None:
-        bar.set_description("checking conflicts" if phase == "scan" else "migrating")
-        bar.update(report.read - bar.n)
-        bar.set_postfix(loaded=report.loaded, skipped=report.skipped_total, failed=report.failed,
-                        refresh=False)
-
-    try:
-        yield update
-    finally:
-        bar.close()
-
-
 def _top(counts: dict[str, int], n: int = 6) -> str:
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     shown = ", ".join(f"{k} {v}" for k, v in items[:n])
@@ -112,9 +91,15 @@ def _unmapped_lines(report: RunReport) -> list[str]:
 
 def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run: bool) -> str:
     rate = report.read / seconds if seconds > 0 else 0.0
-    lines = [f"kea-etl migrate: {report.read} read, {report.loaded} loaded, "
-             f"{report.skipped_total} skipped, {report.failed} failed, "
-             f"{report.warnings_total} statement(s) not translated "
+    # "loaded" counts what the target gets from this run; what it held already is apart (a
+    # re-run printed "274 loaded" beside "already present 274", the same records twice)
+    new = report.loaded - report.already_present
+    already = (f"{human(report.already_present)} already present, " if report.already_present
+               else "")
+    lines = [f"kea-etl migrate: {human(report.read)} read, {human(new)} "
+             f"{'to load' if dry_run else 'loaded'}, {already}"
+             f"{human(report.skipped_total)} skipped, {human(report.failed)} failed, "
+             f"{human(report.warnings_total)} statement(s) not translated "
              f"({seconds:.1f} s, {rate:,.0f} records/s)"]
     if report.skipped:
         lines.append(f"  skipped: {_top(dict(report.skipped))}")
@@ -140,13 +125,19 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     live_keys = ("sent", "would_send", "written", "would_write")
     if isinstance(outputs, dict) and any(k in outputs for k in live_keys):  # kea: / kea-sql:
         sent: dict[str, int] = next((outputs[k] for k in live_keys if k in outputs), {}) or {}
-        lines.append(f"  already present (nothing sent): {report.already_present}, "
-                     f"conflicts: {report.conflicts}")
         lines.append(f"  {'would send' if dry_run else 'sent'}: "
-                     + (", ".join(f"{c} x{n}" for c, n in sorted(sent.items())) or "nothing"))
-        if report.loaded and report.already_present == report.loaded and not dry_run and not any(
+                     + (", ".join(f"{c} x{human(n)}" for c, n in sorted(sent.items()))
+                        or "nothing")
+                     + (f"; already in the target (nothing sent): "
+                        f"{human(report.already_present)}" if report.already_present else "")
+                     + (f"; conflicts: {human(report.conflicts)}" if report.conflicts else ""))
+        if report.loaded and report.already_present == report.loaded and not any(
                 sent.values()):
-            lines.append("  nothing changed: the target already held every record")
+            lines.append("  nothing " + ("would change" if dry_run else "changed")
+                         + ": the target already holds every record")
+        state = outputs.get("state")
+        if state and outputs.get("state_kept"):
+            lines.append(f"  state kept (--keep-state): {state}")
     elif files:
         lines.append(f"  {verb}: " + ", ".join(f"{path} ({n} records)" for path, n in files.items()))
     else:
@@ -160,7 +151,68 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     return "\n".join(lines)
 
 
-@main.command("migrate")
+class _MigrateCommand(StrictCommand):
+    """Keeps the arguments as given, for the exact command a Ctrl-C message says to re-run."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["kea_etl.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _resume_command(ctx: click.Context) -> str:
+    argv = [a for a in ctx.meta.get("kea_etl.argv", []) if a != "--resume"]
+    return shlex.join(["kea-etl", "migrate", *argv, "--resume"])
+
+
+def _state_paths(loader: Any) -> list[Path]:
+    """The checkpoint file(s) of a live loader (one per HA peer; inside a ServiceWindow)."""
+    inner = getattr(loader, "inner", None)
+    if inner is not None:
+        return _state_paths(inner)
+    peers = getattr(loader, "peers", None)
+    if peers is not None:
+        return [p for peer in peers for p in _state_paths(peer)]
+    checkpoint = getattr(loader, "checkpoint", None)
+    return [checkpoint.path] if checkpoint is not None else []
+
+
+def _saved(paths: list[Path]) -> int | None:
+    """Records whose outcome the state file(s) hold (the first peer's for an HA pair)."""
+    import sqlite3
+
+    for path in paths[:1]:
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return int(db.execute("SELECT count(*) FROM outcome").fetchone()[0])
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+    return None
+
+
+def _interrupted(ctx: click.Context, target: str, loader: Any, bars: Bars | None) -> None:
+    last = bars.last.get("migrate") if bars is not None else None
+    read = dict(last.counts).get("read", 0) if last is not None else 0
+    if not target.startswith(("kea:", "kea-sql:")):
+        echo(f"Interrupted after {human(read)} records read: no report written; a memfile target "
+             "keeps its old files (nothing to resume: run the command again).", err=True)
+        sys.exit(130)
+    paths = _state_paths(loader)
+    done = _saved(paths)
+    if not paths or done is None:
+        echo(f"Interrupted after {human(read)} records read: no report written; nothing was "
+             "saved to resume from (run the command again).", err=True)
+        sys.exit(130)
+    echo(f"Interrupted: {human(done)} records done and saved in {paths[0]}"
+         + (f" (and {', '.join(map(str, paths[1:]))})" if len(paths) > 1 else "")
+         + "; no report written. Resume with:", err=True)
+    echo(f"  {_resume_command(ctx)}", err=True)
+    sys.exit(130)
+
+
+@main.command("migrate", cls=_MigrateCommand)
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--to", "targets", required=True, multiple=True, metavar="TARGET",
               help="Where to load: memfile:OUTDIR (writes kea-leases4.csv / kea-leases6.csv and "
@@ -198,8 +250,9 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
               help="Column mapping (YAML/JSON) for csv: and database sources.")
 # --- live targets (kea:URL, kea-sql:URL) -----------------------------------------------------
 @click.option("--resume", is_flag=True,
-              help="kea:/kea-sql: continue an interrupted run from its saved progress "
-                   "(REPORT.json.state.sqlite, or ./.kea-etl-state.sqlite without --report).")
+              help="kea:/kea-sql: continue an interrupted run from its saved state "
+                   "(REPORT.json.state.sqlite beside --report, else in $XDG_STATE_HOME/kea-etl/ "
+                   "or ~/.local/state/kea-etl/).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
               help="kea: requests in flight at once [default: 4].")
 @click.option("--mode", type=click.Choice(["add", "upsert"]), default=None,
@@ -239,9 +292,17 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
                    "and includes are lost); the current configuration (config-get) is saved "
                    "next to --report (or in the working directory) first. Without it such "
                    "reservations fail with a reason naming this flag, and nothing is changed.")
+@click.option("--keep-state", is_flag=True,
+              help="kea:/kea-sql: keep the run's state file after a completed load (it is "
+                   "removed then; an interrupted run always keeps it for --resume).")
 @click.option("--progress/--no-progress", default=None,
-              help="Progress bar [default: when stderr is a terminal].")
-def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs: tuple[str, ...],
+              help="Progress bars: phase, done/total (bytes of the source files), percentage, "
+                   "current rate and ETA [default: when stderr is a terminal].")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only the summary (for cron): no progress bars.")
+@click.pass_context
+def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str, ...],
+                kea_configs: tuple[str, ...],
                 as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
                 kea_version: str | None, query: str | None, mapping: str | None,
                 allow_config_write: bool,
@@ -249,7 +310,8 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
                 mode: str | None = None, on_conflict: str | None = None,
                 service: str | None = None, failover_pair: bool = False, force: bool = False,
                 pause_service: bool = False, pause_max_period: int | None = None,
-                reclaim: bool = False, allow_unmapped: bool = False) -> None:
+                reclaim: bool = False, allow_unmapped: bool = False, keep_state: bool = False,
+                quiet: bool = False) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -305,6 +367,11 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
                 _fail("--allow-config-write goes with kea:URL targets (a running Kea whose "
                       "configuration kea-etl may change)")
             live["allow_config_write"] = True
+        if keep_state:
+            if not live:
+                _fail("--keep-state goes with kea:URL and kea-sql:URL targets (a memfile target "
+                      "keeps no state)")
+            live["keep_state"] = True
         live.update({"resume": resume or None, "workers": workers, "mode": mode,
                      "on_conflict": on_conflict, "service": service})
         loader = make_targets_loader(targets, subnets=subnets, force=force,
@@ -321,12 +388,13 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
             raise click.UsageError(f"--kea-config is required for --to {target} (subnet ids "
                                    "come from the target Kea's configuration)")
         subnets = checked
-        show_bar = sys.stderr.isatty() if progress is None else progress
+        show_bar = not quiet and (sys.stderr.isatty() if progress is None else progress)
         started = time.monotonic()
-        with _progress_bar(show_bar) as callback:
+        bars = Bars(show_bar)
+        with bars:
             report = migrate(run_sources, loader, subnets=subnets, as_of=as_of_epoch,
                              abandoned="declined" if abandoned == "declined" else "skip",
-                             query=query, mapping=mapping, progress=callback,
+                             query=query, mapping=mapping, progress=bars,
                              allow_unmapped=allow_unmapped)
         seconds = time.monotonic() - started
         report.extra["seconds"] = round(seconds, 3)
@@ -340,13 +408,7 @@ def migrate_cmd(sources: tuple[str, ...], targets: tuple[str, ...], kea_configs:
     except KeaEtlError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        if target.startswith(("kea:", "kea-sql:")):
-            echo("Interrupted: no report written; progress is saved: re-run the same "
-                       "command with --resume.", err=True)
-        else:
-            echo("Interrupted: no report written; a memfile target keeps its old files.",
-                       err=True)
-        sys.exit(130)
+        _interrupted(ctx, target, locals().get("loader"), locals().get("bars"))
     echo(_summary(report, seconds, report_path, dry_run))
     for line in window_summary(report):
         echo(line)

@@ -381,10 +381,10 @@ class LiveLeaseLoader:
         return SubnetMap.from_config(self.client.config_get(), origin=f"config-get of {self.server}")
 
     def commit(self) -> dict[str, Any]:
+        kept = False
         if self.checkpoint is not None and not self.options.dry_run:
-            self.checkpoint.mark_complete()
             self.report_state = str(self.checkpoint.path)
-            self.checkpoint.close()
+            kept = self.checkpoint.finish()
         self.client.close()
         out: dict[str, Any] = {"target": self.name,
                                "would_send" if self.options.dry_run else "sent": dict(self.sent)}
@@ -392,6 +392,7 @@ class LiveLeaseLoader:
             out["reservations_via"] = self.host_strategy
         if self.report_state:
             out["state"] = self.report_state
+            out["state_kept"] = kept
             out["resumed"] = bool(self.checkpoint and self.checkpoint.resumed)
         return out
 
@@ -660,18 +661,23 @@ def _out(item: LoadRecord, status: str, reason: str | None = None,
 
 
 def open_checkpoint(target: str, *, sources: Sequence[str] | None, report_path: str | None,
-                    resume: bool, options: Mapping[str, Any], dry_run: bool
-                    ) -> Checkpoint | None:
-    """The run's checkpoint (``None`` for a dry run, which writes nothing)."""
-    from kea_etl.load.checkpoint import default_state_path, fingerprint
+                    resume: bool, options: Mapping[str, Any], dry_run: bool,
+                    keep_state: bool = False) -> Checkpoint | None:
+    """The run's checkpoint (``None`` for a dry run, which writes nothing but checks that the
+    state could be kept: an unwritable location is one line before anything is sent)."""
+    from kea_etl.load.checkpoint import check_state_location, default_state_path, fingerprint
 
-    if dry_run:
-        if resume:
-            raise ConfigError("--dry-run with --resume: a dry run neither reads nor writes "
-                              "progress; drop one of them")
-        return None
+    if dry_run and resume:
+        raise ConfigError("--dry-run with --resume: a dry run neither reads nor writes "
+                          "progress; drop one of them")
     fp = fingerprint(list(sources or ()), target, options)
-    return Checkpoint(default_state_path(report_path), fp, resume=resume, target=target)
+    path = default_state_path(report_path, fp)
+    check_state_location(path)
+    if dry_run:
+        return None
+    checkpoint = Checkpoint(path, fp, resume=resume, target=target)
+    checkpoint.keep = keep_state
+    return checkpoint
 
 
 def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str] | None = None,
@@ -679,7 +685,8 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
                     mode: Mode = "add", on_conflict: OnConflict = "skip",
                     service: str | None = None, dry_run: bool = False,
                     kea_version: str | None = None, timeout: float = 30.0,
-                    retries: int = 3, allow_config_write: bool = False) -> LiveLeaseLoader:
+                    retries: int = 3, allow_config_write: bool = False,
+                    keep_state: bool = False) -> LiveLeaseLoader:
     """The loader for ``--to kea:URL`` (``location`` is the URL after ``kea:``).
 
     Basic-auth credentials: the user name may be in the URL (``http://admin@host:8000``); the
@@ -689,6 +696,7 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
     requires one). ``kea_version`` (a memfile option) is accepted and ignored.
     ``allow_config_write``: reservations may be stored by changing the server's configuration
     (see :mod:`kea_etl.load.reservations`); the old one is saved next to ``report_path`` first.
+    ``keep_state``: keep the checkpoint after a completed load (it is removed otherwise).
     """
     import os
     from urllib.parse import unquote, urlsplit
@@ -718,5 +726,5 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
                           allow_config_write=allow_config_write, report_path=report_path)
     checkpoint = open_checkpoint(f"kea:{url}", sources=sources, report_path=report_path,
                                  resume=resume, options=options.fingerprint_options(),
-                                 dry_run=dry_run)
+                                 dry_run=dry_run, keep_state=keep_state)
     return LiveLeaseLoader(client, options=options, checkpoint=checkpoint)

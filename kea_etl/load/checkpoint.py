@@ -1,13 +1,16 @@
 """Durable progress of a live load, so an interrupted run resumes with ``--resume``.
 
-The state lives in a small SQLite file next to the report (``REPORT.json.state.sqlite``, or
-``.kea-etl-state.sqlite`` in the working directory). It is keyed by a *fingerprint* of the run:
-the sources' absolute paths, sizes and modification times, the target (without credentials) and
-the options that change what gets written. For every record the loader has finished with it keeps
-the record key and its final outcome (loaded, already present, conflict, failed, with reason and
-Kea's text); rows are written one batch per transaction in WAL mode, so a ``kill -9`` loses at
-most the batch in flight, and that batch is re-sent on resume (the live loaders are idempotent:
-a lease Kea already holds for the same client counts as ``already_present``).
+The state lives in a small SQLite file beside the report (``REPORT.json.state.sqlite``), or without
+``--report`` in the XDG state directory (``$XDG_STATE_HOME/kea-etl/``, default
+``~/.local/state/kea-etl/``), never in the working directory. It is removed once the load has
+completed, unless ``--keep-state``; an interrupted or failed run keeps it for ``--resume``. It is
+keyed by a *fingerprint* of the run: the sources' absolute paths, sizes and modification times, the
+target (without credentials) and the options that change what gets written. For every record the
+loader has finished with it keeps the record key and its final outcome (loaded, already present,
+conflict, failed, with reason and Kea's text); rows are written one batch per transaction in WAL
+mode, so a ``kill -9`` loses at most the batch in flight, and that batch is re-sent on resume (the
+live loaders are idempotent: a lease Kea already holds for the same client counts as
+``already_present``).
 
 On ``--resume`` the loader asks :meth:`Checkpoint.lookup` for each batch and counts the stored
 outcomes instead of sending the records again, so the final report still satisfies
@@ -46,9 +49,12 @@ __all__ = [
     "Outcome",
     "count_outcome",
     "record_key",
+    "check_state_location",
     "default_state_path",
     "fingerprint",
     "redact_url",
+    "remove_state",
+    "state_dir",
 ]
 
 OutcomeKind = Literal["loaded", "already_present", "conflict", "failed"]
@@ -89,18 +95,56 @@ def fingerprint(sources: Sequence[str | os.PathLike[str]], target: str,
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def default_state_path(report: str | os.PathLike[str] | None) -> Path:
-    """``REPORT.json.state.sqlite`` next to the report, else ``./.kea-etl-state.sqlite``."""
+def state_dir() -> Path:
+    """Where a run without ``--report`` keeps its state: ``$XDG_STATE_HOME/kea-etl``, else
+    ``~/.local/state/kea-etl`` (the XDG base directory default). Never the working directory:
+    cron runs kea-etl in a directory it may not write (``/`` or a read-only checkout)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "state"
+    return root / "kea-etl"
+
+
+def default_state_path(report: str | os.PathLike[str] | None, fp: str = "") -> Path:
+    """``REPORT.json.state.sqlite`` beside the report, else ``RUN.state.sqlite`` in
+    :func:`state_dir` (RUN: the start of the run's fingerprint, so ``--resume`` of the same
+    command finds it and two different runs do not share one)."""
     if report:
         r = Path(report)
         return r.with_name(r.name + ".state.sqlite")
-    return Path(".kea-etl-state.sqlite")
+    return state_dir() / f"run-{fp[:16] or 'default'}.state.sqlite"
+
+
+def check_state_location(path: Path) -> None:
+    """Raise :class:`ConfigError` (one line) when the state cannot be kept at ``path``: checked
+    before anything is sent, by ``--dry-run`` too. The XDG state directory is created (0700)."""
+    where = path.parent
+    if path.parent == state_dir():
+        try:
+            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot keep the run's state in {where}: {exc.strerror or exc} "
+                              "(set XDG_STATE_HOME to a writable directory, or give --report in "
+                              "one: the state is kept beside the report)") from None
+    if not where.is_dir():
+        raise ConfigError(f"cannot keep the run's state in {where}: no such directory")
+    if not os.access(where, os.W_OK | os.X_OK):
+        hint = ("set XDG_STATE_HOME to a writable directory, or give --report in one"
+                if path.parent == state_dir() else "give --report in a writable directory")
+        raise ConfigError(f"cannot keep the run's state in {where}: not writable ({hint}; the "
+                          "state is kept beside the report)")
+
+
+def remove_state(path: Path) -> None:
+    """Delete a state file and its SQLite side files (-wal, -shm)."""
+    for name in (str(path), f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(name).unlink()
 
 
 def _connect_private(path: Path) -> sqlite3.Connection:
     """SQLite on ``path`` and its ``-wal`` / ``-shm``, never through a symlink, all 0600.
 
-    The default path (``./.kea-etl-state.sqlite``) is predictable: a symlink planted there must
+    A state path (``REPORT.json.state.sqlite``) is predictable: a symlink planted there must
     not make kea-etl (often root) create or overwrite the file it names. Each of the three files
     is opened here first with ``O_NOFOLLOW`` (created 0600 when missing, so SQLite, which gives
     the -wal / -shm the database file's mode, never makes them 0644), must be a regular file,
@@ -152,6 +196,8 @@ class Checkpoint:
                  target: str = "") -> None:
         self.path = Path(path)
         self.fingerprint = fp
+        #: keep the file after a completed load (``--keep-state``); else :meth:`finish` removes it
+        self.keep = False
         self._batches = 0
         self._closed = False
         self._pending: list[tuple[Any, ...]] = []
@@ -275,6 +321,15 @@ class Checkpoint:
     def mark_complete(self) -> None:
         self.flush()
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
+
+    def finish(self) -> bool:
+        """The load completed: mark it, close, and remove the file unless :attr:`keep` (the
+        ``--keep-state`` option). Returns whether the file is still there."""
+        self.mark_complete()
+        self.close()
+        if not self.keep:
+            remove_state(self.path)
+        return self.keep
 
     def close(self) -> None:
         if self._closed:

@@ -405,10 +405,10 @@ def _short(subnets: list[tuple[int, str]]) -> str:
 # building the target(s) of a run
 
 
-def _peer_report_path(report_path: str | None, index: int) -> str:
-    """Each peer keeps its own checkpoint: REPORT.json.peer2.state.sqlite, ..."""
-    base = report_path if report_path else ".kea-etl"
-    return f"{base}.peer{index + 1}"
+def _peer_report_path(report_path: str | None, index: int) -> str | None:
+    """Each peer keeps its own checkpoint: REPORT.json.peer2.state.sqlite, ...; without a
+    report each peer's state is in the XDG state directory under its own fingerprint."""
+    return f"{report_path}.peer{index + 1}" if report_path else None
 
 
 def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, force: bool = False,

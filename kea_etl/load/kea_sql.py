@@ -193,8 +193,7 @@ class KeaSqlLoader:
 
     def commit(self) -> dict[str, Any]:
         if self.checkpoint is not None and not self.dry_run:
-            self.checkpoint.mark_complete()
-            self.checkpoint.close()
+            self.checkpoint.finish()
         return {"target": self.name,
                 "would_write" if self.dry_run else "written": dict(self.would_send)}
 
@@ -641,8 +640,8 @@ def make_kea_sql_loader(location: str, *, subnets: Any = None,
                         sources: Sequence[str] | None = None, report_path: str | None = None,
                         resume: bool = False, on_conflict: Literal["skip", "overwrite"] = "skip",
                         mode: Literal["add", "upsert"] = "add", dry_run: bool = False,
-                        kea_version: str | None = None, workers: int | None = None
-                        ) -> KeaSqlLoader:
+                        kea_version: str | None = None, workers: int | None = None,
+                        keep_state: bool = False) -> KeaSqlLoader:
     """The loader for ``--to kea-sql:postgresql://USER@HOST/DB`` (or ``mysql://``).
 
     ``mode`` as for ``kea:``: ``add`` keeps a row the database already holds for the same client,
@@ -655,6 +654,6 @@ def make_kea_sql_loader(location: str, *, subnets: Any = None,
     checkpoint = open_checkpoint(f"kea-sql:{target.display}", sources=sources,
                                  report_path=report_path, resume=resume,
                                  options={"on_conflict": on_conflict, "mode": mode},
-                                 dry_run=dry_run)
+                                 dry_run=dry_run, keep_state=keep_state)
     return KeaSqlLoader(location, mode=mode, on_conflict=on_conflict, dry_run=dry_run,
                         checkpoint=checkpoint)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -98,7 +99,13 @@ def test_sigkill_then_resume_loads_each_lease_once(kea_factory: Any, tmp_path: P
     rep3 = json.loads(report.read_text())
     assert (rep3["loaded"], rep3["already_present"]) == (N, N)
     assert rep3["outputs"]["sent"] == {}
-    assert "nothing changed" in third.stdout
+    # what was sent and what was already there, each record counted once (was "N loaded"
+    # beside "already present N")
+    assert third.stdout.startswith(f"kea-etl migrate: {N:,} read, 0 loaded, {N:,} already "
+                                   "present, 0 skipped, 0 failed, 0 statement(s) not translated")
+    assert (f"  sent: nothing; already in the target (nothing sent): {N:,}\n"
+            "  nothing changed: the target already holds every record\n") in third.stdout
+    assert not state.exists()  # removed after a completed load (--keep-state keeps it)
 
 
 def test_kea_killed_mid_load_stops_cleanly_then_resumes(kea_factory: Any,
@@ -136,8 +143,10 @@ def test_resume_refuses_other_input(kea_factory: Any, tmp_path: Path) -> None:
     src = tmp_path / "dhcpd.leases"
     _leases_file(src, 10)
     report = tmp_path / "report.json"
-    ok = subprocess.run(_cmd(srv, src, report), capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(_cmd(srv, src, report, "--keep-state"), capture_output=True, text=True,
+                        timeout=60)
     assert ok.returncode == 0, ok.stderr
+    assert "  state kept (--keep-state): " in ok.stdout
     _leases_file(src, 12)  # the input changed
     again = subprocess.run(_cmd(srv, src, report, "--resume"), capture_output=True, text=True,
                            timeout=60)
@@ -160,7 +169,13 @@ def test_ctrl_c_then_resume(kea_factory: Any, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
-    assert "re-run the same command with --resume" in err
+    # how many records are done, where they are saved, and the exact command to resume
+    done = _done_rows(state)
+    assert err.splitlines()[-2:] == [
+        f"Interrupted: {done:,} records done and saved in {state}; no report written. Resume "
+        "with:",
+        "  " + shlex.join(["kea-etl", *_cmd(srv, src, report, "--workers", "2")[len(KEA_ETL):],
+                           "--resume"])], err
     before = _held(srv)
     second = subprocess.run(_cmd(srv, src, report, "--workers", "2", "--resume"),
                             capture_output=True, text=True, timeout=120)

@@ -92,7 +92,8 @@ def test_secret_never_leaks(kea4: Any, tmp_path: Path) -> None:
         runs: list[tuple[str, list[str], dict[str, str]]] = []
         rep = tmp_path / "report.json"
         mig = [*KEA_ETL, "migrate", str(src), "--to", f"kea:http://u@127.0.0.1:{port}",
-               "--service", "dhcp4", "--as-of", AS_OF, "--report", str(rep), "--no-progress"]
+               "--service", "dhcp4", "--as-of", AS_OF, "--report", str(rep), "--no-progress",
+               "--keep-state"]
         runs.append(("migrate (env)", mig, env))
         runs.append(("migrate --resume (file)", [*mig, "--resume"],
                      {**{k: v for k, v in os.environ.items() if k != "KEA_ETL_PASSWORD"},

@@ -1,0 +1,78 @@
+"""Progress bars on the terminal: the CLI's drawing of :class:`kea_etl.progress.Progress`.
+
+One tqdm bar per task, on stderr, started afresh at each new phase (so the rate of the load
+never includes the fast conflict scan). Each bar shows the phase, done / total (bytes of the
+files, or records / leases), the percentage, the current rate (tqdm's moving average, not the
+average since the start) and the ETA; the counts go after it with thousands separators
+("30,000 read, 20,512 loaded"), never in scientific notation. Disabled (``--quiet``,
+``--no-progress``, or stderr is not a terminal) it draws nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from types import TracebackType
+from typing import Any
+
+from kea_etl.progress import Progress
+
+__all__ = ["Bars", "human"]
+
+
+def human(n: int) -> str:
+    """A count for people: ``30,000``."""
+    return f"{n:,}"
+
+
+class Bars:
+    """``with Bars(enabled) as bars: library(..., progress=bars)``; thread-safe (export calls
+    it from one thread per server)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bars: dict[str, tuple[str, Any]] = {}
+        self._lock = threading.Lock()
+        #: the last event of each task (the CLI's Ctrl-C message uses it)
+        self.last: dict[str, Progress] = {}
+
+    def __enter__(self) -> Bars:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __call__(self, event: Progress) -> None:
+        with self._lock:
+            self.last[event.task] = event
+            if not self.enabled:
+                return
+            phase, bar = self._bars.get(event.task, ("", None))
+            if bar is None or phase != event.phase:
+                if bar is not None:
+                    bar.close()
+                bar = self._new(event)
+                self._bars[event.task] = (event.phase, bar)
+            if event.total is not None and bar.total != event.total:
+                bar.total = event.total
+            bar.set_postfix_str(", ".join(f"{human(v)} {k}" for k, v in event.counts),
+                                refresh=False)
+            bar.update(event.done - bar.n)
+
+    def _new(self, event: Progress) -> Any:
+        from tqdm import tqdm
+
+        byte = event.unit == "B"
+        desc = event.phase if event.task in ("migrate", "reconcile") else \
+            f"{event.task}: {event.phase}"
+        return tqdm(total=event.total, desc=desc, unit="B" if byte else f" {event.unit}",
+                    unit_scale=True, unit_divisor=1024 if byte else 1000, file=sys.stderr,
+                    dynamic_ncols=True, leave=False, position=len(self._bars), smoothing=0.3,
+                    mininterval=0.2)
+
+    def close(self) -> None:
+        with self._lock:
+            for _, bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
