@@ -205,6 +205,12 @@ class Converter:
             self.note("info", "lease-times", None, f"no global default-lease-time: dhcpd's "
                       f"default {DHCPD_DEFAULT_LEASE} s written out (Kea's own is 7200 s)",
                       kea="valid-lifetime")
+        if "dhcp-cache-threshold" not in have:
+            body["cache-threshold"] = 0.25
+            self.note("info", "lease-times", None, "no global dhcp-cache-threshold: dhcpd's "
+                      "default (25 %: a lease younger than a quarter of its time is handed out "
+                      "again with its remaining time) written out; Kea 2.x would not cache",
+                      kea="cache-threshold")
         if "max-lease-time" not in have:
             body["max-valid-lifetime"] = max(DHCPD_MAX_LEASE, body.get("valid-lifetime", 0))
             self.note("info", "lease-times", None, f"no global max-lease-time: dhcpd's default "
@@ -476,9 +482,15 @@ class Converter:
                 self.untranslated(st, "Kea 2.x computes the TTL from the lease time (Kea 3.0 has "
                                   "ddns-ttl)", kea="ddns-ttl (3.0+)")
             elif kw == "dhcp-cache-threshold":
+                # Both reuse a young lease and answer with its remaining time. Kea 3.0 caches by
+                # default (threshold 0.25), Kea 2.x does not: written out either way.
                 pct = _num(a[0])
-                if pct > 0 and not in_pool:
-                    out["cache-threshold"] = round(pct / 100, 2)
+                if not 0 <= pct < 100:
+                    raise ValueError(pct)
+                if pct == 0:
+                    put("cache-max-age", 0)  # disables caching on 2.x and 3.x alike
+                else:
+                    put("cache-threshold", round(pct / 100, 2))
             elif kw in ("allow", "deny", "ignore") and w[:1] == ["client-updates"]:
                 put("ddns-override-client-update", kw != "allow")
             elif kw in ("allow", "deny", "ignore") and w[:1] in (["unknown-clients"],
@@ -1171,7 +1183,7 @@ def _res_fields(rec: Reservation) -> dict[str, Any]:
 _ORDER = ["interfaces-config", "control-socket", "lease-database", "authoritative",
           "match-client-id", "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime",
           "preferred-lifetime", "next-server", "server-hostname", "boot-file-name",
-          "ddns-send-updates", "ddns-qualifying-suffix", "ddns-override-client-update",
+          "cache-threshold", "cache-max-age", "ddns-send-updates", "ddns-qualifying-suffix", "ddns-override-client-update",
           "dhcp-ddns", "ip-reservations-unique", "reservations-global", "reservations-in-subnet",
           "option-def", "option-data", "client-classes", "hooks-libraries", "reservations",
           "shared-networks", "subnet4", "subnet6"]

@@ -35,6 +35,7 @@ def test_sample_site_v4() -> None:
     assert (d["valid-lifetime"], d["max-valid-lifetime"], d["min-valid-lifetime"]) == (
         8640000, 8640000, 60)
     assert d["ddns-send-updates"] is False
+    assert d["cache-max-age"] == 0 and "cache-threshold" not in d  # dhcp-cache-threshold 0
     assert [n["name"] for n in d["shared-networks"]] == ["link"]
     subs = _subnets(r.v4.config, 4)
     assert set(subs) == {"10.99.0.0/24", "10.100.0.0/22", "10.101.0.0/24"}
@@ -113,6 +114,7 @@ def test_site2_pools_shared_network_and_lease_times(site2: Any) -> None:
     assert (third["valid-lifetime"], third["max-valid-lifetime"]) == (86400, 86400)
     assert (d["valid-lifetime"], d["min-valid-lifetime"], d["max-valid-lifetime"]) == (3600, 300,
                                                                                       7200)
+    assert d["cache-threshold"] == 0.25  # dhcpd's default, Kea 3.0's too, not Kea 2.x's
     assert (d["next-server"], d["boot-file-name"], d["server-hostname"]) == (
         "192.0.2.5", "pxelinux.0", "boot.site2.example")
 
