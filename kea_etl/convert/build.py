@@ -1183,7 +1183,8 @@ def _res_fields(rec: Reservation) -> dict[str, Any]:
 _ORDER = ["interfaces-config", "control-socket", "lease-database", "authoritative",
           "match-client-id", "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime",
           "preferred-lifetime", "next-server", "server-hostname", "boot-file-name",
-          "cache-threshold", "cache-max-age", "ddns-send-updates", "ddns-qualifying-suffix", "ddns-override-client-update",
+          "cache-threshold", "cache-max-age", "ddns-send-updates", "ddns-qualifying-suffix",
+          "ddns-override-client-update",
           "dhcp-ddns", "ip-reservations-unique", "reservations-global", "reservations-in-subnet",
           "option-def", "option-data", "client-classes", "hooks-libraries", "reservations",
           "shared-networks", "subnet4", "subnet6"]
