@@ -42,7 +42,8 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
     user-defined ones with option-def), hosts as reservations, classes and subclasses as client
     classes with test expressions, and a failover peer as an HA hook skeleton. Every statement
     that is not translated, and every behaviour the operator must decide before cutover, is a
-    finding with file, line and the Kea setting that addresses it (printed, and in --report).
+    finding with file, line and the Kea setting that addresses it (printed, and in --report,
+    which also holds `kea-etl check`'s pre-flight findings for the configuration).
 
     Exit status: 0 the files are written (findings are in the report); 1 written, but the input
     has errors (a statement or host that does not parse); 2 usage error or unreadable input.
@@ -57,6 +58,7 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
     """
     from kea_etl.convert import convert, ids_from_config, write
     from kea_etl.convert.build import DEFAULT_HOOKS_DIR
+    from kea_etl.convert.check import check
     from kea_etl.report import write_json_atomic
 
     try:
@@ -71,7 +73,12 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
                          hooks_dir=hooks_dir or DEFAULT_HOOKS_DIR, include_dir=include_dir)
         written = write(result, out_dir)
         if report_path:
-            write_json_atomic(report_path, result.to_json())
+            report = result.to_json()
+            report["preflight"] = {
+                f"v{r.family}": check(dhcpd_conf if r.family == 4 else conf6,  # type: ignore[arg-type]
+                                      derived=r).to_json()
+                for r in result.families()}
+            write_json_atomic(report_path, report)
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)

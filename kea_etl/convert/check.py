@@ -106,18 +106,22 @@ def _pool_ranges(sub: Mapping[str, Any]) -> list[tuple[int, int]]:
 
 def check(conf: str | Path, leases: Iterable[str | Path] = (), *,
           kea_config: str | Path | None = None, as_of: int | None = None,
-          family: int | None = None) -> CheckResult:
-    """Pre-flight findings for moving the dhcpd at ``conf`` (with its ``leases``) to Kea."""
+          family: int | None = None, derived: FamilyResult | None = None) -> CheckResult:
+    """Pre-flight findings for moving the dhcpd at ``conf`` (with its ``leases``) to Kea.
+
+    ``derived``: the conversion of ``conf`` when the caller already has it (``convert`` puts
+    these findings into its report)."""
     from kea_etl import clock
 
     conf = Path(conf)
-    fam = family or _family_of(conf)
+    fam = derived.family if derived is not None else (family or _family_of(conf))
     target_cfg = load_kea_config(kea_config) if kea_config is not None else None
     previous: dict[str, int] = {}
     if target_cfg is not None and (s := _section(target_cfg, fam)) is not None:
         previous = {str(ip_network(sub["subnet"], strict=False)): int(sub["id"])
                     for sub, _ in _subnets(s, fam) if "id" in sub}
-    derived = Converter(conf, fam).run()
+    if derived is None:
+        derived = Converter(conf, fam).run()
     res = CheckResult()
     # the conversion's own findings that need a decision, and untranslated options
     for f in derived.findings:

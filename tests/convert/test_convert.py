@@ -170,6 +170,8 @@ def test_cli_writes_files_and_report(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["subnet_ids"]["v4"]["10.100.0.0/22"] == 2
     assert report["counts"]["error"] == 0 and report["findings"]
+    assert report["preflight"]["v4"]["needs_decision"] is False  # sample: nothing to decide
+    assert set(report["preflight"]) == {"v4", "v6"}
     assert "v4: 3 subnet(s), 1 shared network(s), 6 reservation(s)" in res.output
 
 
