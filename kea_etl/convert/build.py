@@ -189,6 +189,12 @@ class Converter:
         if self.classes:
             body["client-classes"] = self.classes
         body.setdefault("interfaces-config", {"interfaces": []})
+        # what kea-etl migrate / reconcile talk to: Debian's socket path (inside /run/kea, as
+        # Kea 2.6.3+ demands) and the lease_cmds hook (HA needs it too, loaded before HA)
+        body["control-socket"] = {"socket-type": "unix",
+                                  "socket-name": f"/run/kea/kea{self.family}-ctrl-socket"}
+        body["hooks-libraries"] = [{"library": f"{self.hooks_dir}/libdhcp_lease_cmds.so"},
+                                   *body.get("hooks-libraries", [])]
         self.note("decide", "interfaces", None, "dhcpd takes its interfaces from its command line "
                   "(or /etc/default/isc-dhcp-server); the converted config listens on none",
                   kea="interfaces-config.interfaces")
@@ -1115,7 +1121,6 @@ class Converter:
                   {"name": them, "url": f"http://{peers[them] or '127.0.0.2'}:8000/",
                    "role": ha_role_them, "auto-failover": True}]}
         hooks = body.setdefault("hooks-libraries", [])
-        hooks.append({"library": f"{self.hooks_dir}/libdhcp_lease_cmds.so"})
         hooks.append({"library": f"{self.hooks_dir}/libdhcp_ha.so",
                       "parameters": {"high-availability": [ha]}})
         self.result.failover.append({"name": name, "role": role, "address": addr,

@@ -36,6 +36,11 @@ def test_sample_site_v4() -> None:
         8640000, 8640000, 60)
     assert d["ddns-send-updates"] is False
     assert d["cache-max-age"] == 0 and "cache-threshold" not in d  # dhcp-cache-threshold 0
+    # what migrate / reconcile talk to
+    assert d["control-socket"] == {"socket-type": "unix",
+                                   "socket-name": "/run/kea/kea4-ctrl-socket"}
+    assert [h["library"].rsplit("/", 1)[1] for h in d["hooks-libraries"]] == [
+        "libdhcp_lease_cmds.so"]
     assert [n["name"] for n in d["shared-networks"]] == ["link"]
     subs = _subnets(r.v4.config, 4)
     assert set(subs) == {"10.99.0.0/24", "10.100.0.0/22", "10.101.0.0/24"}

@@ -85,7 +85,7 @@ def test_convert_migrate_reconcile_on_real_kea(kea_install: KeaInstall,
     converted = out / f"kea-dhcp{family}.conf"
     body = json.loads(converted.read_text())[f"Dhcp{family}"]
     subnets = body.pop(f"subnet{family}", [])
-    for key in ("interfaces-config", "hooks-libraries"):
+    for key in ("interfaces-config", "hooks-libraries", "control-socket"):
         body.pop(key, None)
     srv = kea_factory(family=family, kea=kea_install, subnets=subnets, extra=body)
     got = srv.ok("config-get")[f"Dhcp{family}"]
