@@ -10,6 +10,7 @@ average since the start) and the ETA; the counts go after it with thousands sepa
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from types import TracebackType
@@ -23,6 +24,16 @@ __all__ = ["Bars", "human"]
 def human(n: int) -> str:
     """A count for people: ``30,000``."""
     return f"{n:,}"
+
+
+def _width() -> dict[str, Any]:
+    """Follow the terminal's width; a pseudo-terminal that reports 0 columns (``script`` with
+    no terminal of its own, some CI runners) would get no bar at all: use 100 there."""
+    try:
+        cols = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        cols = 0
+    return {"dynamic_ncols": True} if cols > 0 else {"ncols": 100}
 
 
 class Bars:
@@ -56,8 +67,9 @@ class Bars:
                 self._bars[event.task] = (event.phase, bar)
             if event.total is not None and bar.total != event.total:
                 bar.total = event.total
-            bar.set_postfix_str(", ".join(f"{human(v)} {k}" for k, v in event.counts),
-                                refresh=False)
+            # the first two counts always (read, loaded), the others once they are not 0
+            shown = [(k, v) for i, (k, v) in enumerate(event.counts) if i < 2 or v]
+            bar.set_postfix_str(", ".join(f"{human(v)} {k}" for k, v in shown), refresh=False)
             bar.update(event.done - bar.n)
 
     def _new(self, event: Progress) -> Any:
@@ -68,8 +80,8 @@ class Bars:
             f"{event.task}: {event.phase}"
         return tqdm(total=event.total, desc=desc, unit="B" if byte else f" {event.unit}",
                     unit_scale=True, unit_divisor=1024 if byte else 1000, file=sys.stderr,
-                    dynamic_ncols=True, leave=False, position=len(self._bars), smoothing=0.3,
-                    mininterval=0.2)
+                    leave=False, position=len(self._bars), smoothing=0.3, mininterval=0.2,
+                    **_width())
 
     def close(self) -> None:
         with self._lock:
