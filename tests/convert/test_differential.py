@@ -14,6 +14,11 @@ In two network namespaces (tests/harness/netns.py):
 3. the same clients run DISCOVER/OFFER/REQUEST/ACK against Kea: every client gets an ACK with the
    same address and the same lease time as from dhcpd (on every Kea version selected).
 
+The v6 test does the same with ``dhcpd -6`` and perfdhcp -6 (SOLICIT/ADVERTISE/REQUEST/REPLY, an
+address and a /56 prefix per client, one client with a ``fixed-address6`` host): after convert +
+migrate, Kea holds every client's address and prefix where dhcpd put them, renewed by the client,
+with dhcpd's valid and preferred lifetimes.
+
 A difference by design: for a client it has never seen, dhcpd picks the highest free address of a
 range and Kea's iterative allocator the lowest, so new clients get other addresses of the same
 pool. The migration makes the known clients' addresses equal; the last check shows new clients
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,16 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from tests.harness.dhcp_client import run_client_ops
-from tests.harness.dhcpd import Dhcpd4, client_macs, kea_config_on_link
+from tests.e2e.test_cutover import dhcpd_leases6, kea_by_client6, kea_value6, wait_next_second
+from tests.harness import clock
+from tests.harness.dhcpd import (
+    Dhcpd4,
+    Dhcpd6,
+    client_duids,
+    client_macs,
+    kea_config_on_link,
+    run_perfdhcp6,
+)
 from tests.harness.kea import KeaInstall, KeaServer
 from tests.harness.netns import NetnsPair, netns_available
 
@@ -152,3 +167,67 @@ def test_dhcpd_and_kea_on_the_converted_config_answer_alike(
     fresh = run_client_ops(net, [{"op": "dora", "mac": m} for m in FRESH_LAB], local="10.101.0.1")
     assert all(r["reply"] == "ACK" and r["lease_time"] == 900
                and ipaddress.ip_address(r["address"]) in lab_pool for r in fresh), fresh
+
+
+BASE_MAC6 = "00:0c:0d:06:00:00"
+CLIENTS6 = 60
+CONF6 = f"""authoritative;
+ddns-update-style none;
+dhcp-cache-threshold 0;
+default-lease-time 3600;
+max-lease-time 7200;
+preferred-lifetime 1800;
+option dhcp6.name-servers 2001:db8:100::1;
+subnet6 2001:db8:100::/64 {{
+  range6 2001:db8:100::8000 2001:db8:100::ffff;
+  prefix6 2001:db8:200:8000:: 2001:db8:200:ff00:: /56;
+}}
+host fixed6 {{
+  host-identifier option dhcp6.client-id {client_duids(BASE_MAC6, 1)[0]};
+  fixed-address6 2001:db8:100::42;
+}}
+"""
+
+
+def test_dhcpd6_and_kea_on_the_converted_config_answer_alike(
+        kea_install: KeaInstall, net: NetnsPair, kea_factory: Callable[..., KeaServer],
+        tmp_path: Path) -> None:
+    conf = tmp_path / "dhcpd6.conf"
+    conf.write_text(CONF6)
+    lease_path = tmp_path / "dhcpd6.leases"
+    with Dhcpd6(net, None, lease_path, conf_path=conf):
+        first = run_perfdhcp6(net, clients=CLIENTS6, base_mac=BASE_MAC6, rate=100)
+    assert first.received("REQUEST-REPLY") == CLIENTS6, first.stdout
+    text = lease_path.read_text()
+    held = dhcpd_leases6(text)
+    duids = client_duids(BASE_MAC6, CLIENTS6)
+    # dhcpd keeps no lease for a fixed-address6 host: every other IA is in the file
+    fixed = ("IA_NA", duids[0], 1)
+    assert fixed not in held and len(held) == 2 * CLIENTS6 - 1
+    assert set(re.findall(r"max-life (\d+);", text)) == {"3600"}
+    assert set(re.findall(r"preferred-life (\d+);", text)) == {"1800"}
+
+    out = tmp_path / "kea"
+    _cli("convert", "--v6", str(conf), "--out", str(out), "--hooks-dir", kea_install.hooks_dir)
+    body = kea_config_on_link(json.loads((out / "kea-dhcp6.conf").read_text()), net)["Dhcp6"]
+    subnets = body.pop("subnet6", [])
+    for key in ("hooks-libraries", "control-socket"):
+        body.pop(key, None)
+    srv = kea_factory(family=6, kea=kea_install, subnets=subnets, extra=body, http=False,
+                      argv_prefix=net.argv("srv", []))
+    _cli("migrate", str(lease_path), "--to", f"kea:{srv.socket_url}", "--kea-config",
+         str(out / "kea-dhcp6.conf"), "--report", str(tmp_path / "migrate.json"),
+         "--no-progress")
+    since = wait_next_second(clock.now())
+    again = run_perfdhcp6(net, clients=CLIENTS6, base_mac=BASE_MAC6, rate=100)
+    assert again.received("REQUEST-REPLY") == CLIENTS6, again.stdout
+    by_client = kea_by_client6(srv.leases())
+    differ = []
+    for key, value in held.items():
+        got = by_client.get(key, [])
+        if ([kea_value6(g) for g in got] != [value] or int(got[0]["cltt"]) < since
+                or (int(got[0]["valid-lft"]), int(got[0]["preferred-lft"])) != (3600, 1800)):
+            differ.append((key, value, got))
+    assert not differ, f"{len(differ)} of {len(held)} IAs differ, e.g. {differ[:3]}"
+    # the host's reservation: Kea hands its fixed address to it
+    assert [kea_value6(g) for g in by_client[fixed]] == ["2001:db8:100::42"]
