@@ -27,6 +27,14 @@ client with another expiry is kept in ``mode="add"`` (as the ``kea:`` target doe
 in ``mode="upsert"``; everything else is upserted (``INSERT ... ON CONFLICT (address) DO UPDATE``
 / ``ON DUPLICATE KEY UPDATE``).
 
+The read and the write are one decision: each batch runs in a SERIALIZABLE transaction, so
+when another writer (a second kea-etl run loading other clients for the same addresses, or Kea
+itself) changes one of those rows between the read and the write, the database refuses the
+transaction (PostgreSQL serialization failure, MariaDB / MySQL deadlock) and the batch is read,
+judged and written again (up to ``RETRIES`` times, with a short random pause). Every lease a
+run reports loaded is therefore its client's when the run ends, and the other run reports the
+address as a conflict.
+
 Credentials never come from the URL: the password is read from ``KEA_ETL_DB_PASSWORD``, the file
 named by ``KEA_ETL_DB_PASSWORD_FILE``, or (PostgreSQL) libpq's own ``PGPASSWORD`` / ``.pgpass``.
 """
@@ -36,6 +44,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +75,8 @@ IDENT_NAMES = {v: k for k, v in IDENT_CODES.items()}
 HOST_SCOPE = 3
 
 Dialect = Literal["postgresql", "mysql"]
+#: how often a batch is retried after a serialization failure or deadlock
+RETRIES = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +221,14 @@ class KeaSqlLoader:
     def open(self) -> None:
         if self._conn is None:
             self._conn = connect(self.target)
+            # "who holds this address" and the write must be one decision (module docstring)
+            with self._conn.cursor() as cur:
+                if self.pg:
+                    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
+                                "SERIALIZABLE")
+                else:
+                    cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            self._conn.commit()
 
     def _bin6(self, cur: Any, table: str) -> bool:
         """Whether ``table``'s v6 address column holds 16 raw bytes rather than text.
@@ -260,6 +280,23 @@ class KeaSqlLoader:
             self.close()
 
     def _write_batch(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
+        """One transaction for the batch, retried while a concurrent writer makes the database
+        refuse it (serialization failure, deadlock)."""
+        attempt = 0
+        while True:
+            counted = dict(self.would_send)
+            try:
+                return self._write_batch_once(batch)
+            except Exception as exc:
+                if not _is_serialization_failure(exc) or attempt >= RETRIES:
+                    raise
+                self.would_send = counted  # this attempt's writes were rolled back
+                with contextlib.suppress(Exception):
+                    self._conn.rollback()
+                attempt += 1
+                time.sleep(random.uniform(0.005, 0.02) * min(attempt, 10))
+
+    def _write_batch_once(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
         leases4 = [i for i in batch if isinstance(i, Lease4)]
         leases6 = [i for i in batch if isinstance(i, Lease6)]
         hosts = [i for i in batch if isinstance(i, Reservation)]
@@ -284,7 +321,7 @@ class KeaSqlLoader:
                     f"lost the connection to {self.name} ({first}); the batch in flight was "
                     f"rolled back{where}; re-run with --resume") from exc
             conn.rollback()
-            if len(batch) == 1:
+            if len(batch) == 1 or _is_serialization_failure(exc):
                 raise
         # one bad row fails the whole transaction: redo the batch one record at a time so the
         # others still load and the bad one is reported with the database's message
@@ -626,6 +663,16 @@ def _ctx(ctx: Any) -> str | None:
 def _outcome(item: LoadRecord, status: str, reason: str | None, detail: str | None) -> Outcome:
     return Outcome(record_key(item), status, reason, detail,  # type: ignore[arg-type]
                    item.origin, item.line)
+
+
+def _is_serialization_failure(exc: BaseException) -> bool:
+    """The database refused the transaction because a concurrent one changed what it read:
+    PostgreSQL 40001 / 40P01, MariaDB / MySQL 1213 (deadlock) / 1205 (lock wait timeout)."""
+    code = getattr(exc, "pgcode", None)
+    if code is not None:
+        return code in ("40001", "40P01")
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    return type(exc).__module__.startswith("pymysql") and bool(args) and args[0] in (1213, 1205)
 
 
 def _connection_lost(conn: Any) -> bool:
