@@ -38,9 +38,9 @@ import pytest
 from click.testing import CliRunner
 
 from kea_etl.cli import main
-from tests.harness.dhcp_client import run_client_ops
 from tests.e2e.test_cutover import dhcpd_leases6, kea_by_client6, kea_value6, wait_next_second
 from tests.harness import clock
+from tests.harness.dhcp_client import run_client_ops
 from tests.harness.dhcpd import (
     Dhcpd4,
     Dhcpd6,
