@@ -20,6 +20,7 @@ import click
 from kea_etl.cli import StrictCommand, main
 from kea_etl.cli._progress import Bars, human
 from kea_etl.errors import InvalidValueError, KeaEtlError
+from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
@@ -248,6 +249,9 @@ def _interrupted(ctx: click.Context, target: str, loader: Any, bars: Bars | None
               help="For a database URL source: a SELECT statement or a table name.")
 @click.option("--mapping", metavar="FILE",
               help="Column mapping (YAML/JSON) for csv: and database sources.")
+@click.option("--source-tz", metavar="ZONE",
+              help="Time zone of a source's local times without a zone (Windows DHCP Server "
+                   "exports: required there): an IANA name such as Europe/Berlin, UTC, or +01:00.")
 # --- live targets (kea:URL, kea-sql:URL) -----------------------------------------------------
 @click.option("--resume", is_flag=True,
               help="kea:/kea-sql: continue an interrupted run from its saved state "
@@ -311,13 +315,14 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
                 service: str | None = None, failover_pair: bool = False, force: bool = False,
                 pause_service: bool = False, pause_max_period: int | None = None,
                 reclaim: bool = False, allow_unmapped: bool = False, keep_state: bool = False,
-                quiet: bool = False) -> None:
+                quiet: bool = False, source_tz: str | None = None) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
     isc-leases, isc-conf, csv, kea-memfile, dnsmasq (dnsmasq.leases or a dnsmasq configuration's
-    dhcp-host lines), pfsense (a pfSense / OPNsense config.xml's static mappings), or a
-    SQLAlchemy database URL used with --query.
+    dhcp-host lines), pfsense (a pfSense / OPNsense config.xml's static mappings), windows
+    (Windows DHCP Server: Export-DhcpServer -Leases XML or a DhcpServer cmdlet's Export-Csv, with
+    --source-tz), or a SQLAlchemy database URL used with --query.
 
     \b
     Example:
@@ -355,9 +360,12 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
     if pause_max_period is not None and not pause_service:
         _fail("--pause-max-period goes with --pause-service")
     try:
-        run_sources: list[str | FailoverSource] = list(sources)
+        run_sources: list[str | Source | FailoverSource] = list(sources)
+        if source_tz is not None:  # the zone travels with each resolved source
+            run_sources = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
+                           for s in sources]
         if failover_pair:
-            run_sources = failover_sources(sources)
+            run_sources = list(failover_sources(sources))
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
         live: dict[str, object] = {}  # options of the live targets (None = not given)
         if target.startswith(("kea:", "kea-sql:")):

@@ -43,6 +43,9 @@ EXIT_ERROR = 2
                    "target holds are skipped (no-subnet) instead of counted missing.")
 @click.option("--query", metavar="SQL", help="SELECT or table name for a database SOURCE.")
 @click.option("--mapping", metavar="FILE", help="Column mapping for a CSV or SQL SOURCE.")
+@click.option("--source-tz", metavar="ZONE",
+              help="Time zone of a source's local times without a zone (Windows DHCP Server "
+                   "exports: required there): an IANA name such as Europe/Berlin, UTC, or +01:00.")
 @click.option("--json", "json_out", metavar="OUT.json", help="Write counts and all differences.")
 @click.option("--html", "html_out", metavar="OUT.html", help="Write the self-contained report.")
 @click.option("--csv", "csv_out", metavar="OUT.csv", help="Write the differences, one field a row.")
@@ -54,6 +57,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                   as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
                   mapping: str | None, json_out: str | None, html_out: str | None,
                   csv_out: str | None, page_size: int, allow_unmapped: bool = False,
+                  source_tz: str | None = None,
                   **conn: Any) -> None:
     """Compare SOURCE (dhcpd.leases, CSV, SQL, Kea memfile ...) with what Kea holds.
 
@@ -115,7 +119,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
         if against is not None:
             assert kea_config is not None
             config = load_kea_config(kea_config)
-            items = open_source(source, query=query, mapping=mapping)
+            items = open_source(source, query=query, mapping=mapping, source_tz=source_tz)
             result = reconcile_file(items, against, kea_config=config, as_of=when,
                                     tolerance=tol, abandoned=abandoned, source_name=source,
                                     allow_unmapped=allow_unmapped)
@@ -124,7 +128,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             check_url(kea_url)
             client = client_factory(**conn)(kea_url, service)
             config = load_kea_config(kea_config) if kea_config else client.config_get()
-            items = open_source(source, query=query, mapping=mapping)
+            items = open_source(source, query=query, mapping=mapping, source_tz=source_tz)
             result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
                                    abandoned=abandoned, source_name=source,
                                    server=server_label(kea_url, service),

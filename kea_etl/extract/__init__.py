@@ -6,11 +6,13 @@ A source is named on the command line as
   ``isc-conf`` (dhcpd.conf host declarations), ``csv`` (any CSV with a column mapping),
   ``kea-memfile`` (Kea's kea-leases4.csv / kea-leases6.csv), ``dnsmasq`` (dnsmasq.leases or
   a dnsmasq configuration's dhcp-host lines), ``pfsense`` (a pfSense / OPNsense config.xml's static
-  mappings);
+  mappings), ``windows`` (Windows DHCP Server: Export-DhcpServer XML or a DhcpServer cmdlet's
+  Export-Csv; its local times need ``source_tz``);
 * a SQLAlchemy URL (``postgresql://...``, ``mysql+pymysql://...``, ``sqlite:///x.db``), read with
   ``query`` (a SELECT, or a table name);
 * a plain path: the format is detected from the file's first bytes by asking each extractor's
-  ``sniff(head)`` in a fixed order (Kea memfile, dhcpd leases, dhcpd.conf, pfSense, dnsmasq, CSV).
+  ``sniff(head)`` in a fixed order (Kea memfile, dhcpd leases, dhcpd.conf, pfSense, dnsmasq,
+  Windows DHCP Server, CSV).
 
 Extractor modules are imported only when a source needs them, so a missing optional dependency
 (a database driver, say) only matters to runs that use it.
@@ -39,10 +41,11 @@ FORMATS: dict[str, str] = {
     "isc-conf": "isc_conf",
     "dnsmasq": "dnsmasq",
     "pfsense": "pfsense",
+    "windows": "windows",
     "csv": "csvfile",
     "sql": "sql",
 }
-_SNIFF_ORDER = ("kea-memfile", "isc-leases", "isc-conf", "pfsense", "dnsmasq", "csv")
+_SNIFF_ORDER = ("kea-memfile", "isc-leases", "isc-conf", "pfsense", "dnsmasq", "windows", "csv")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
 _HEAD_BYTES = 4096
 
@@ -70,6 +73,8 @@ class Source:
     location: str
     query: str | None = None
     mapping: Any = None
+    #: the zone of a source's zone-less local times (Windows DHCP Server exports): --source-tz
+    source_tz: str | None = None
     _pinned: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def open(self) -> Iterator[ExtractItem]:
@@ -85,6 +90,8 @@ class Source:
             options["query"] = self.query
         if self.mapping is not None and self.format in ("csv", "sql"):
             options["mapping"] = self.mapping
+        if self.format == "windows":
+            options["source_tz"] = self.source_tz
         if self.format == "isc-leases":
             if "snapshot" not in self._pinned:
                 self._pinned["snapshot"] = mod.Snapshot(self.location)
@@ -96,7 +103,8 @@ class Source:
         return self.location if self.format == "sql" else f"{self.format}:{self.location}"
 
 
-def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) -> Source:
+def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None,
+                   source_tz: str | None = None) -> Source:
     """Work out the format of ``spec`` (prefix, URL or content). Raises :class:`ConfigError`."""
     if _URL.match(spec):
         return Source(spec, "sql", spec, query=query, mapping=mapping)
@@ -104,7 +112,7 @@ def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) 
     if sep and fmt in FORMATS and fmt != "sql":
         if not rest:
             raise ConfigError(f"source {spec!r}: no path after '{fmt}:'")
-        return Source(spec, fmt, rest, query=query, mapping=mapping)
+        return Source(spec, fmt, rest, query=query, mapping=mapping, source_tz=source_tz)
     path = Path(spec)
     try:
         with open_regular(path, what="source") as fh:  # not a FIFO or device: says which
@@ -113,19 +121,22 @@ def resolve_source(spec: str, *, query: str | None = None, mapping: Any = None) 
         raise ConfigError(f"source {spec}: cannot read it ({exc.strerror or exc})") from exc
     if not head.strip():
         raise ConfigError(f"source {spec}: the file is empty; cannot tell its format (prefix it "
-                          "with isc-leases:, isc-conf:, dnsmasq:, pfsense:, csv: or kea-memfile:)")
+                          "with isc-leases:, isc-conf:, dnsmasq:, pfsense:, windows:, csv: or "
+                          "kea-memfile:)")
     for fmt in _SNIFF_ORDER:
         try:
             mod = _module(fmt)
         except ConfigError:
             continue
         if mod.sniff(head):
-            return Source(spec, fmt, spec, query=query, mapping=mapping)
+            return Source(spec, fmt, spec, query=query, mapping=mapping, source_tz=source_tz)
     raise ConfigError(f"source {spec}: cannot tell its format from its content; prefix it with "
-                      "isc-leases:, isc-conf:, dnsmasq:, pfsense:, csv: or kea-memfile:")
+                      "isc-leases:, isc-conf:, dnsmasq:, pfsense:, windows:, csv: or "
+                      "kea-memfile:")
 
 
-def open_source(spec: str, *, query: str | None = None, mapping: Any = None
+def open_source(spec: str, *, query: str | None = None, mapping: Any = None,
+                source_tz: str | None = None
                 ) -> Iterator[ExtractItem]:
     """Stream the items of the source named ``spec`` (see the module docstring)."""
-    return resolve_source(spec, query=query, mapping=mapping).open()
+    return resolve_source(spec, query=query, mapping=mapping, source_tz=source_tz).open()

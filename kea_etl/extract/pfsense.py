@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-import xml.parsers.expat
 from collections.abc import Iterator
 from ipaddress import (
     IPv4Address,
@@ -58,9 +57,9 @@ from ipaddress import (
 from pathlib import Path
 from typing import Any
 
-from kea_etl._files import open_regular
-from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.errors import InvalidValueError, MalformedRecordError
 from kea_etl.extract import _dhcp_options as opts
+from kea_etl.extract import _safe_xml
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import Reservation, canonical_hex
 from kea_etl.report import SourceWarning
@@ -68,7 +67,6 @@ from kea_etl.report import SourceWarning
 __all__ = ["extract", "parse", "sniff"]
 
 _ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(pfsense|opnsense)[\s>]", re.S)
-_LINE = "{kea-etl}line"
 
 #: staticmap child -> dhcpd option name (kea_etl.extract._dhcp_options), as services.inc maps them
 _OPTIONS4 = {"gateway": "routers", "dnsserver": "domain-name-servers", "domain": "domain-name",
@@ -102,58 +100,14 @@ def sniff(head: bytes) -> bool:
     return _ROOT.match(head) is not None
 
 
-class _Refused(Exception):
-    pass
-
-
-def _refuse_dtd(*_args: object) -> None:
-    raise _Refused("a document type declaration (<!DOCTYPE ...>) is refused: it can declare "
-                   "entities that expand without bound; pfSense/OPNsense never write one")
-
-
-def _refuse_external(*_args: object) -> int:
-    raise _Refused("an external entity reference is refused")
-
-
 def parse(path: str | Path) -> ET.Element:
-    """The root element of ``path``, parsed by expat without DTDs or entities; each element
-    carries its start line. Raises :class:`ConfigError` for a file that is not such XML."""
-    p = Path(path)
-    expat = xml.parsers.expat.ParserCreate()
-    builder = ET.TreeBuilder()
-    expat.StartDoctypeDeclHandler = _refuse_dtd
-    expat.EntityDeclHandler = _refuse_dtd
-    expat.ExternalEntityRefHandler = _refuse_external
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        builder.start(tag, {**attrs, _LINE: str(expat.CurrentLineNumber)})
-
-    expat.StartElementHandler = start
-    expat.EndElementHandler = builder.end
-    expat.CharacterDataHandler = builder.data
-    try:
-        with open_regular(p, what="config.xml") as fh:
-            while chunk := fh.read(1 << 16):
-                expat.Parse(chunk, False)
-            expat.Parse(b"", True)
-        root = builder.close()
-    except _Refused as exc:
-        raise ConfigError(f"{p}: {exc}") from None
-    except xml.parsers.expat.ExpatError as exc:
-        raise ConfigError(f"{p} is not well-formed XML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    if root.tag not in ("pfsense", "opnsense"):
-        raise ConfigError(f"{p}: root element <{root.tag}>, not <pfsense> or <opnsense>")
-    return root
+    """The root element of ``path`` (:func:`kea_etl.extract._safe_xml.parse`: no DTDs or
+    entities; each element carries its start line)."""
+    return _safe_xml.parse(path, roots=("pfsense", "opnsense"), what="config.xml")
 
 
-def _line(el: ET.Element) -> int:
-    return int(el.get(_LINE, "0"))
-
-
-def _text(el: ET.Element | None) -> str:
-    return (el.text or "").strip() if el is not None else ""
+_line = _safe_xml.line
+_text = _safe_xml.text
 
 
 def _values(parent: ET.Element, tag: str) -> list[str]:
