@@ -8,7 +8,9 @@ relay client for v4, perfdhcp -6 for v6) and writes a real ``dnsmasq.leases``; t
   dnsmasq address is ACKed by Kea (same MAC, same client-id), Kea renewing the migrated lease;
   a wrong client-id is NAKed. The lease file is read here with ``split()``, not with kea_etl.
 * v6: the same file's v6 leases into a real kea-dhcp6, reconcile exits 0, each DUID holds its
-  dnsmasq address in Kea.
+  dnsmasq address in Kea; and the v6 cutover: the same perfdhcp clients (DUIDs) ask a Kea on the
+  link and each keeps its dnsmasq address;
+* the control: without the migration Kea NAKs every one of those INIT-REBOOTs.
 * reservations: the same dnsmasq configuration (accepted by ``dnsmasq --test`` and used by the
   server above) migrated as reservations; Kea started with them hands the reserved address to a
   reserved client it never saw; what is not carried is in the report with file and line.
@@ -231,3 +233,52 @@ def test_dnsmasq_reservations_served_by_kea(net: NetnsPair, tmp_path: Path,
     assert [(r["reply"], r["address"]) for r in replies] == \
         [("ACK", a) for a, _c in RESERVED.values()], replies
     assert len(srv.leases()) == len(RESERVED)
+
+
+@pytest.mark.netns
+@pytest.mark.kea
+@needs_dnsmasq
+def test_dnsmasq_v6_cutover_clients_keep_addresses(net: NetnsPair, tmp_path: Path,
+                                                   kea_factory: Callable[..., KeaServer]) -> None:
+    """The v6 cutover: the same perfdhcp clients (same DUIDs, IAID 1) that dnsmasq served ask a
+    Kea that got dnsmasq's leases, and each keeps its address (Kea's pool starts below dnsmasq's
+    range, so an address can only be kept by migrating it)."""
+    lease_path = serve_v4(net, tmp_path, v6=True)
+    _, held6 = read_leases(lease_path.read_text())
+    assert len(held6) == CLIENTS6
+    v6_only = tmp_path / "dnsmasq6.leases"
+    text = lease_path.read_text()
+    v6_only.write_text(text[text.index("duid "):])
+    srv = kea_on_link(kea_factory, net, 6)
+    proc = kea_etl("migrate", f"dnsmasq:{v6_only}", "--to", f"kea:{srv.socket_url}",
+                   "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrated = srv.leases()
+    t0 = max(int(x["cltt"]) for x in migrated) + 1
+    while clock.now() < t0:
+        time.sleep(0.05)
+    second = run_perfdhcp6(net, clients=CLIENTS6, base_mac=BASE6, lease_type="address-only")
+    assert second.received("REQUEST-REPLY") == CLIENTS6, second.stdout
+    after = {str(x["duid"]).lower(): x for x in srv.leases()}
+    kept = [d for d, addr in held6.items()
+            if d in after and after[d]["ip-address"] == addr and int(after[d]["cltt"]) >= t0]
+    print(f"CUTOVER dnsmasq v6: {len(kept)}/{len(held6)} clients kept")
+    assert len(kept) == len(held6) and len(after) == len(held6), (held6, after)
+
+
+@pytest.mark.netns
+@pytest.mark.kea
+@needs_dnsmasq
+def test_control_without_migration_clients_lose_addresses(net: NetnsPair, tmp_path: Path,
+                                                          kea_factory: Callable[..., KeaServer]
+                                                          ) -> None:
+    """The negative control for the v4 cutover: the same INIT-REBOOTs to a Kea that was not
+    given dnsmasq's leases are all NAKed (Kea is authoritative), so the ACKs above are the
+    migration's doing."""
+    lease_path = serve_v4(net, tmp_path)
+    held, _ = read_leases(lease_path.read_text())
+    kea_on_link(kea_factory, net, 4)
+    replies = run_client_ops(net, [
+        {"op": "init-reboot", "mac": m, "client_id": None if h["client_id"] == "*" else
+         h["client_id"], "address": h["address"]} for m, h in held.items()])
+    assert [r["reply"] for r in replies] == ["NAK"] * len(held), replies
