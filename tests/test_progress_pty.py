@@ -18,7 +18,10 @@ import sys
 import termios
 from pathlib import Path
 
+import pytest
+
 from tests.harness import clock
+from tests.harness.kea import KeaServer
 
 KEA_ETL = [sys.executable, "-m", "kea_etl.cli"]
 N = 60_000
@@ -110,3 +113,24 @@ def test_quiet_prints_only_the_summary(tmp_path: Path) -> None:
                                         "0 failed, 0 statement(s) not translated")
     assert lines[1:] == ["  wrote: out/kea-leases4.csv (3000 records)",
                          "  memfile format: Kea 2.6 (from --kea-version)"]
+
+
+@pytest.mark.kea
+def test_export_bar_has_the_servers_own_total(kea4: KeaServer, tmp_path: Path) -> None:
+    """Was: ``unix:///... v4: 30.0k leases`` with no total; now done / stat-lease4-get's count."""
+    expire = clock.now() + 86_400
+    for i in range(300):
+        kea4.command("lease4-add", {"ip-address": f"192.0.2.{i % 240 + 10}" if i < 240 else
+                                    f"198.51.100.{i - 230}", "subnet-id": 1 if i < 240 else 2,
+                                    "hw-address": f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}",
+                                    "valid-lft": 86_400, "expire": expire})
+    code, out = run_on_pty([*KEA_ETL, "export", "--kea", kea4.socket_url, "--to",
+                            f"sqlite:///{tmp_path}/w.db", "--page-size", "20"], tmp_path)
+    assert code == 0, out
+    bar = re.compile(re.escape(f"{kea4.socket_url} v4: exporting:") +
+                     r" +(\d+)%\|.*\| (\d+)/300 \[\d\d:\d\d<(\d\d:\d\d|\?), +(\?|[\d.]+[kM]?) "
+                     r"leases/s")
+    seen = [m for m in (bar.search(f) for f in re.split(r"[\r\n]", out)) if m]
+    assert seen, out
+    assert seen[0][1] == "0"
+    assert "Export " in out and "e+" not in out

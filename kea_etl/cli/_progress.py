@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from kea_etl.progress import Progress
+from kea_etl.terminal import printable
 
 __all__ = ["Bars", "human"]
 
@@ -76,10 +77,14 @@ class Bars:
         from tqdm import tqdm
 
         byte = event.unit == "B"
+        # a task may name a server (a URL from the command line or a pipeline): escaped
         desc = event.phase if event.task in ("migrate", "reconcile") else \
-            f"{event.task}: {event.phase}"
+            printable(f"{event.task}: {event.phase}")
+        # k/M scaling for bytes and big counts ("30.0k/300k"); small counts stay whole ("20/300",
+        # tqdm would draw "20.0/300")
+        scale = byte or event.total is None or event.total >= 10_000
         return tqdm(total=event.total, desc=desc, unit="B" if byte else f" {event.unit}",
-                    unit_scale=True, unit_divisor=1024 if byte else 1000, file=sys.stderr,
+                    unit_scale=scale, unit_divisor=1024 if byte else 1000, file=sys.stderr,
                     leave=False, position=len(self._bars), smoothing=0.3, mininterval=0.2,
                     **_width())
 

@@ -4,7 +4,6 @@ Parquet and/or CSV (the nightly export). Thin layer over :func:`kea_etl.export.r
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -13,7 +12,7 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import KeaEtlError
-from kea_etl.terminal import echo, printable
+from kea_etl.terminal import echo
 
 EXIT_USAGE = 2
 
@@ -95,11 +94,17 @@ def check_url(url: str) -> None:
               help="Night to file the snapshot under [default: today, UTC].")
 @click.option("--no-stats", is_flag=True, help="Skip the statistics.")
 @click.option("--report", "report_path", metavar="FILE", help="Write the run's report as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars, one per server and family: leases done of the server's own "
+                   "count (stat-lease4-get / stat-lease6-get), percentage, current rate, ETA "
+                   "[default: when stderr is a terminal].")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary (for cron).")
 @connection_options
 def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str,
                subnets: tuple[int, ...], to_url: str | None, parquet_dir: str | None,
                csv_dir: str | None, page_size: int, export_date: Any, no_stats: bool,
-               report_path: str | None, **conn: Any) -> None:
+               report_path: str | None, progress: bool | None = None, quiet: bool = False,
+               **conn: Any) -> None:
     """Export leases and statistics from Kea servers (several at once, concurrently).
 
     Each run is stamped (exported_at, server, Kea version). In the warehouse, lease_snapshots
@@ -113,8 +118,7 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
       kea-etl export --kea unix:///run/kea/kea4.sock --kea http://10.0.0.2:8000 \\
           --service dhcp4 --to sqlite:///warehouse.db --parquet export/
     """
-    from tqdm import tqdm
-
+    from kea_etl.cli._progress import Bars
     from kea_etl.export import KeaTarget, run_export
     from kea_etl.report import write_json_atomic
 
@@ -131,31 +135,19 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
         else:
             targets.append(KeaTarget(url))
     families = (4, 6) if family == "both" else (int(family),)
-    bars: dict[tuple[str, int], Any] = {}
-    lock = threading.Lock()
-
-    def progress(server: str, fam: int, n: int) -> None:
-        with lock:
-            bar = bars.get((server, fam))
-            if bar is None:
-                bar = bars[(server, fam)] = tqdm(desc=printable(f"{server} v{fam}"), unit=" leases",
-                                                 position=len(bars), leave=True, disable=None,
-                                                 file=sys.stderr)
-            bar.update(n)
-
+    # one bar per server and family: leases done of Kea's own count (stat-leaseN-get)
+    bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
     try:
         factory = client_factory(**conn)
         day = export_date.date() if export_date is not None else None
-        report = run_export(targets, families=families, warehouse=to_url,
-                            parquet_dir=parquet_dir, csv_dir=csv_dir, page_size=page_size,
-                            subnets=subnets or None, stats=not no_stats, export_date=day,
-                            client_factory=factory, progress=progress)
+        with bars:
+            report = run_export(targets, families=families, warehouse=to_url,
+                                parquet_dir=parquet_dir, csv_dir=csv_dir, page_size=page_size,
+                                subnets=subnets or None, stats=not no_stats, export_date=day,
+                                client_factory=factory, progress=bars)
     except KeaEtlError as exc:
         echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    finally:
-        for bar in bars.values():
-            bar.close()
     if report_path:
         write_json_atomic(report_path, report.to_json())
     echo(_summary(report.to_json(), day=report.export_date))

@@ -31,6 +31,8 @@ from kea_etl.export.kea_api import (
 from kea_etl.export.parquet import Format, PartitionedFileSink
 from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
 from kea_etl.export.warehouse import Warehouse, WarehouseRun
+from kea_etl.progress import Progress as ProgressEvent
+from kea_etl.progress import ProgressCallback
 
 __all__ = [
     "ExportClient",
@@ -43,8 +45,35 @@ __all__ = [
     "server_label",
 ]
 
-#: progress(server, family, leases_just_written)
-Progress = Callable[[str, int, int], None]
+#: ``progress(Progress(task="SERVER vFAMILY", phase="exporting", done=leases, total=...))``:
+#: the total is Kea's own count (stat-leaseN-get: assigned + declined over the exported
+#: subnets), None without the stat_cmds hook
+Progress = ProgressCallback
+
+
+def lease_total(client: ExportClient, family: int,
+                subnets: Collection[int] | None = None) -> int | None:
+    """How many leases the server holds, by its own statistics (``stat-leaseN-get``): the total
+    of an export's progress. Leases Kea has not reclaimed yet are exported too, so the export
+    may end a little past it. None when the server cannot say (no stat_cmds hook)."""
+    try:
+        resp = client.call(f"stat-lease{family}-get", None)
+    except KeaEtlError:
+        return None
+    args = resp.get("arguments") if isinstance(resp, dict) else getattr(resp, "arguments", None)
+    rs = args.get("result-set") if isinstance(args, dict) else None
+    if not isinstance(rs, dict):
+        return None
+    cols = list(rs.get("columns") or [])
+    total = 0
+    for raw in rs.get("rows") or []:
+        row = dict(zip(cols, raw, strict=False))
+        if subnets is not None and row.get("subnet-id") not in subnets:
+            continue
+        total += sum(int(row.get(k) or 0) for k in (
+            ("assigned-addresses", "declined-addresses") if family == 4
+            else ("assigned-nas", "declined-nas", "assigned-pds")))
+    return total
 
 
 class ExportClient(Protocol):
@@ -172,6 +201,10 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                 result.warnings.append(
                     f"{server} (DHCPv{family}): waited for another export of this server to "
                     "finish; this run's snapshot replaces that one")
+        task = f"{server} v{family}"
+        total = lease_total(client, family, subnets) if progress is not None else None
+        if progress is not None:
+            progress(ProgressEvent(task, "exporting", 0, total, "leases"))
         lease_files: list[PartitionedFileSink] = []
         for root, fmt in _formats(parquet_dir, csv_dir):
             sink = PartitionedFileSink(root, dataset="leases", name=f"leases-v{family}",
@@ -188,7 +221,7 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                 run.write_leases(batch)
             result.leases += batch.num_rows
             if progress is not None:
-                progress(server, family, batch.num_rows)
+                progress(ProgressEvent(task, "exporting", result.leases, total, "leases"))
         rows: list[StatRow] = []
         if stats:
             try:
