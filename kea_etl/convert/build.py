@@ -129,6 +129,7 @@ class Converter:
         #: (file, line) of group option statements carried into reservations
         self._group_opt_lines: set[tuple[str, int]] = set()
         self._group_opt_stmts: dict[tuple[str, int], Stmt] = {}
+        self._host_blocks: dict[tuple[str, int], Block] = {}
 
     # ---- reporting ---------------------------------------------------------------------------
     def note(self, severity: Severity, topic: str, where: Stmt | Block | None, message: str, *,
@@ -615,6 +616,7 @@ class Converter:
                     self._group_opt_stmts[(st.path, st.line)] = st
                 self._collect_group_options(child, opts, mine)
             elif child.kind == "host":
+                self._host_blocks[(child.path, child.line)] = child
                 if inherited:
                     self._group_opts[(child.path, child.line)] = inherited
                     self._group_opt_lines.update(lines)
@@ -993,10 +995,28 @@ class Converter:
             assert isinstance(item, Extracted)
             rec = item.record
             assert isinstance(rec, Reservation)
-            group_opts = self._group_opts.get((item.source, item.line or 0), [])
+            group_opts = list(self._group_opts.get((item.source, item.line or 0), []))
+            # the host's own options of user-defined types (isc_conf knows the standard ones)
+            user_lines: set[tuple[str, int]] = set()
+            blk = self._host_blocks.get((item.source, item.line or 0))
+            for st in blk.stmts() if blk is not None else ():
+                if (st.kw == "option" and st.args
+                        and st.args[0].text.lower() in self.user_options):
+                    space = self.user_options[st.args[0].text.lower()][0]
+                    if space != self.sp or rec.family != self.family:
+                        continue
+                    entry = self._option_data(st)
+                    if entry is not None:
+                        group_opts = [o for o in group_opts
+                                      if (o.get("space"), o.get("code"))
+                                      != (entry["space"], entry["code"])]
+                        group_opts.insert(0, entry)
+                        user_lines.add((st.path, st.line))
             for sw in item.extra.get("warnings", ()):
                 if "has no fixed address" in sw.reason:
                     continue  # said below, with what convert does
+                if (sw.source, sw.line) in user_lines:
+                    continue  # a user-defined option: carried below
                 if group_opts and (sw.source, sw.line) in self._group_opt_lines:
                     continue  # carried into the reservation below
                 self._source_warning(sw)

@@ -207,3 +207,11 @@ def test_group_options_go_into_reservations_and_other_group_settings_are_reporte
                                       "data": "iot.site2.example"}]
     lease = [f for f in site2.all_findings() if f.line == 145]
     assert lease and lease[0].severity == "warning" and "group of hosts" in lease[0].message
+
+
+def test_host_option_of_a_user_defined_type_goes_into_its_reservation(site2: Any) -> None:
+    phone = next(h for h in _subnets(site2.v4.config, 4)["203.0.113.0/24"]["reservations"]
+                 if h["hw-address"] == "52:54:00:bb:00:04")
+    assert phone["option-data"] == [{"code": 224, "space": "dhcp4", "name": "site-motd",
+                                     "data": "hello phone"}]
+    assert not [f for f in site2.all_findings() if "site-motd" in f.statement]
