@@ -60,7 +60,7 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
     from kea_etl.transform.subnets import SubnetMap
 
     o = step.options
-    sources = _as_list(o["sources"])
+    sources: list[Any] = _as_list(o["sources"])
     target = str(o["to"])
     report_path = o.get("report")
     try:
@@ -93,6 +93,11 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
         if checked is None:
             raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
                               f"for to: {target}")
+        if o.get("source_tz"):  # the zone of zone-less local times travels with each source
+            from kea_etl.extract import resolve_source
+
+            sources = [resolve_source(str(s), query=o.get("query"), mapping=o.get("mapping"),
+                                      source_tz=str(o["source_tz"])) for s in sources]
         report = migrate(sources, loader, subnets=checked, as_of=o.get("as_of"),
                          abandoned="declined" if o.get("abandoned") == "declined" else "skip",
                          query=o.get("query"), mapping=o.get("mapping"),
@@ -162,7 +167,8 @@ def run_reconcile(step: Step, dry_run: bool) -> StepResult:
     try:
         client = _client_factory(o)(url, service)
         config = load_kea_config(o["kea_config"]) if o.get("kea_config") else client.config_get()
-        items = open_source(str(o["source"]), query=o.get("query"), mapping=o.get("mapping"))
+        items = open_source(str(o["source"]), query=o.get("query"), mapping=o.get("mapping"),
+                            source_tz=str(o["source_tz"]) if o.get("source_tz") else None)
         result = reconcile_kea(items, client, kea_config=config,
                                as_of=epoch(o["as_of"]) if o.get("as_of") else None,
                                tolerance=int(o.get("tolerance", DEFAULT_TOLERANCE)),

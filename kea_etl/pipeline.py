@@ -182,13 +182,14 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                                     "service", "mode", "on_conflict", "workers", "resume",
                                     "query", "mapping", "username", "password_env",
                                     "password_file", "ca_file", "allow_unmapped",
-                                    "allow_config_write"}),
+                                    "allow_config_write", "source_tz"}),
     "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv",
                          "page_size", "stats", "report", "username", "password_env", "password_file",
                          "ca_file"}),
     "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",
                                       "tolerance", "query", "mapping", "username", "password_env",
-                                      "password_file", "ca_file", "allow_unmapped"}),
+                                      "password_file", "ca_file", "allow_unmapped",
+                                      "source_tz"}),
 }
 
 StepRunner = Callable[[Step, bool], StepResult]

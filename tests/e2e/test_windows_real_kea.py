@@ -132,3 +132,27 @@ def test_windows_without_source_tz_is_a_usage_error(tmp_path: Path) -> None:
             "give --source-tz with the DHCP server's time zone (an IANA name such as "
             "Europe/Berlin, UTC, or an offset like +01:00)") in proc.stderr
     assert not (tmp_path / "out" / "kea-leases4.csv").exists()
+
+
+@pytest.mark.kea
+def test_windows_pipeline_with_source_tz(tmp_path: Path,
+                                         kea_factory: Callable[..., KeaServer]) -> None:
+    """``source_tz`` in a pipeline's migrate and reconcile steps, as --source-tz on the CLI."""
+    src = clean_csv("leases4.csv", tmp_path, clock.now())
+    srv = kea_factory(family=4, subnets=[SUBNET4])
+    pipeline = tmp_path / "windows.yaml"
+    pipeline.write_text(f"""name: windows-to-kea
+steps:
+  - migrate:
+      sources: ["windows:{src}"]
+      source_tz: "{TZ}"
+      to: "kea:{srv.socket_url}"
+      report: {tmp_path / 'report.json'}
+  - reconcile:
+      source: "windows:{src}"
+      source_tz: "{TZ}"
+      kea: "{srv.socket_url}"
+""")
+    proc = kea_etl("run", str(pipeline), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(srv.leases()) == 4
