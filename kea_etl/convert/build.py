@@ -1082,7 +1082,8 @@ class Converter:
                     "decide", "hosts", f"address {addr} is reserved for {len(hosts)} hosts "
                     f"({', '.join(h for h, _ in hosts)}): ip-reservations-unique is false, so "
                     "Kea accepts it and gives the address to whichever client asks first "
-                    "(dhcpd does the same); Kea's SQL host backends refuse this setting",
+                    "(dhcpd does the same). Kea refuses this setting with a host backend that cannot "
+                    "hold it: the host_cache hook (seen on Kea 3.0) and SQL host databases",
                     file=rec0.origin, line=rec0.line, statement=f"fixed-address {addr}",
                     kea="ip-reservations-unique", count=len(hosts)))
         if global_res:
