@@ -45,6 +45,7 @@ class Bars:
         self.enabled = enabled
         self._bars: dict[str, tuple[str, Any]] = {}
         self._lock = threading.Lock()
+        self._lines: dict[str, int] = {}
         #: the last event of each task (the CLI's Ctrl-C message uses it)
         self.last: dict[str, Progress] = {}
 
@@ -82,11 +83,18 @@ class Bars:
             printable(f"{event.task}: {event.phase}")
         # k/M scaling for bytes and big counts ("30.0k/300k"); small counts stay whole ("20/300",
         # tqdm would draw "20.0/300")
-        scale = byte or event.total is None or event.total >= 10_000
+        scale = byte or (event.total or 0) >= 10_000
         return tqdm(total=event.total, desc=desc, unit="B" if byte else f" {event.unit}",
                     unit_scale=scale, unit_divisor=1024 if byte else 1000, file=sys.stderr,
-                    leave=False, position=len(self._bars), smoothing=0.3, mininterval=0.2,
+                    leave=False, position=self._line(event.task), smoothing=0.3,
+                    mininterval=0.2,
                     **_width())
+
+    def _line(self, task: str) -> int:
+        """Each task keeps its line; its next phase is drawn where the last one was."""
+        if task not in self._lines:
+            self._lines[task] = len(self._lines)
+        return self._lines[task]
 
     def close(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from kea_etl.cli import main
+from kea_etl.cli._progress import Bars
 from kea_etl.cli.export_cmd import check_url, client_factory, connection_options
 from kea_etl.errors import KeaEtlError
 from kea_etl.terminal import echo
@@ -51,14 +52,19 @@ EXIT_ERROR = 2
 @click.option("--csv", "csv_out", metavar="OUT.csv", help="Write the differences, one field a row.")
 @click.option("--page-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Leases per lease4-get-page / lease6-get-page request.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars: reading the source, reading Kea (of its stat-leaseN-get "
+                   "count, percentage, current rate, ETA), comparing [default: when stderr is a "
+                   "terminal].")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary (for cron).")
 @connection_options
 def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service: str | None,
                   kea_config: str | None,
                   as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
                   mapping: str | None, json_out: str | None, html_out: str | None,
                   csv_out: str | None, page_size: int, allow_unmapped: bool = False,
-                  source_tz: str | None = None,
-                  **conn: Any) -> None:
+                  source_tz: str | None = None, progress: bool | None = None,
+                  quiet: bool = False, **conn: Any) -> None:
     """Compare SOURCE (dhcpd.leases, CSV, SQL, Kea memfile ...) with what Kea holds.
 
     The source goes through the migration's policy first (free, expired, backup ... leases are
@@ -114,6 +120,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                  err=True)
             sys.exit(EXIT_ERROR)
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
     try:
         when = epoch(as_of) if as_of else None
         if against is not None:
@@ -122,7 +129,7 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             items = open_source(source, query=query, mapping=mapping, source_tz=source_tz)
             result = reconcile_file(items, against, kea_config=config, as_of=when,
                                     tolerance=tol, abandoned=abandoned, source_name=source,
-                                    allow_unmapped=allow_unmapped)
+                                    allow_unmapped=allow_unmapped, progress=bars)
         else:
             assert kea_url is not None
             check_url(kea_url)
@@ -133,10 +140,12 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                                    abandoned=abandoned, source_name=source,
                                    server=server_label(kea_url, service),
                                    kea_version=client.version_get(), page_size=page_size,
-                                   allow_unmapped=allow_unmapped)
+                                   allow_unmapped=allow_unmapped, progress=bars)
     except KeaEtlError as exc:
+        bars.close()
         echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    bars.close()
     with result:
         for option, path, write in (("--json", json_out, result.write_json),
                                     ("--csv", csv_out, result.write_csv),

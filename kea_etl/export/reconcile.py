@@ -55,6 +55,7 @@ from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.extract.base import ExtractItem, SourceWarning
+from kea_etl.progress import Progress, ProgressCallback, Unit
 from kea_etl.records import (
     INFINITE_LIFETIME,
     LEASE_STATES,
@@ -417,14 +418,23 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
               subnet_prefixes: Mapping[int, str] | None = None,
               pools: Iterable[PoolCounts] | None = None,
               result: ReconcileResult | None = None, workdir: str | Path | None = None,
-              batch: int = 2000) -> ReconcileResult:
+              batch: int = 2000, progress: ProgressCallback | None = None) -> ReconcileResult:
     """Compare records already through the migration policy with Kea's leases.
 
     ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
     load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here).
     ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
-    statistics (:func:`pool_stats`). Returns a :class:`ReconcileResult`.
+    statistics (:func:`pool_stats`). Returns a :class:`ReconcileResult`. ``progress`` gets
+    :class:`~kea_etl.progress.Progress` events (task "reconcile"): phases "reading the source"
+    (records), "reading Kea" (leases, of the statistics' count) and "comparing".
     """
+    kea_total = _stat_total(stats, family) if stats else None
+
+    def tick(phase: str, done: int, total: int | None, unit: Unit) -> None:
+        if progress is not None:
+            progress(Progress("reconcile", phase, done, total, unit,
+                              (("source", res.source_read), ("Kea", res.kea_read))))
+
     res = result or ReconcileResult(family=family, as_of=as_of, tolerance=tolerance)
     res.family, res.as_of, res.tolerance = family, as_of, tolerance
     base = Path(tempfile.mkdtemp(prefix="kea-etl-reconcile-", dir=workdir))
@@ -442,17 +452,22 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
     try:
         buf: list[tuple[Any, ...]] = []
         spooled = 0
+        tick("reading the source", 0, None, "records")
         for item in source:
             rec, line = item if isinstance(item, tuple) else (item, None)
             buf.append(_row(rec, line, rec.origin))
             if len(buf) >= batch:
                 spooled += spool.add("src", buf)
                 buf.clear()
+                tick("reading the source", res.source_read, None, "records")
         if buf:
             spooled += spool.add("src", buf)
             buf.clear()
+        tick("reading Kea", 0, kea_total, "leases")
         for lease in kea_leases:
             res.kea_read += 1
+            if res.kea_read % batch == 0:
+                tick("reading Kea", res.kea_read, kea_total, "leases")
             if lease.state not in (STATE_DEFAULT, STATE_DECLINED):
                 res.kea_ignored[LEASE_STATES.get(lease.state, str(lease.state))] += 1
                 continue
@@ -466,6 +481,8 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
         if buf:
             spool.add("kea", buf)
         spool.db.commit()
+        tick("reading Kea", res.kea_read, kea_total, "leases")
+        tick("comparing", 0, None, "records")
         _merge(spool, res, family=family, tolerance=tolerance, counts=counts)
         # the same key twice in the source: the later record replaced the earlier one
         res.source_duplicates = spooled - res.source_compared
@@ -489,6 +506,13 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
     for pool in pools or ():
         counts(pool.subnet_id).pools.append(pool)
     return res
+
+
+def _stat_total(stats: Mapping[int, Mapping[str, int]], family: int) -> int:
+    """The leases Kea counts (assigned + declined; v6: NAs and PDs): reading Kea's total."""
+    names = (("assigned-addresses", "declined-addresses") if family == 4
+             else ("assigned-nas", "declined-nas", "assigned-pds"))
+    return sum(int(row.get(n, 0)) for row in stats.values() for n in names)
 
 
 def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
@@ -684,7 +708,8 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
                   tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
                   source_name: str = "", allow_unmapped: bool = False,
                   server: str = "", kea_version: str = "",
-                  page_size: int = 1000, workdir: str | Path | None = None) -> ReconcileResult:
+                  page_size: int = 1000, workdir: str | Path | None = None,
+                  progress: ProgressCallback | None = None) -> ReconcileResult:
     """Extracted source items vs a live Kea: apply the migration policy, compare, count.
 
     ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
@@ -703,14 +728,15 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
     kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
     return reconcile(policy, kea, family=family, as_of=res.as_of, tolerance=tolerance,
                      stats=stats, subnet_prefixes=prefixes, pools=pools, result=res,
-                     workdir=workdir)
+                     workdir=workdir, progress=progress)
 
 
 def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
                    kea_config: Mapping[str, Any], as_of: int | None = None,
                    tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
                    source_name: str = "", allow_unmapped: bool = False,
-                   workdir: str | Path | None = None) -> ReconcileResult:
+                   workdir: str | Path | None = None,
+                   progress: ProgressCallback | None = None) -> ReconcileResult:
     """Extracted source items vs the leases Kea *would* hold after loading ``path``.
 
     ``path`` is a Kea memfile (``kea-leases4.csv`` / ``kea-leases6.csv``), a kea-etl export
@@ -736,4 +762,4 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
         res.warnings.extend(files.warnings)
         return reconcile(policy, files, family=family, as_of=res.as_of, tolerance=tolerance,
                          stats=files.stats(), subnet_prefixes=prefixes, result=res,
-                         workdir=workdir)
+                         workdir=workdir, progress=progress)
