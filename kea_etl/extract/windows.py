@@ -33,10 +33,12 @@ v6 leases: ``ClientDuid``, ``Iaid``, ``AddressType`` IANA / IATA (IA_TA: skipped
 Reservations: ``ClientId`` of 6 bytes -> ``hw-address``, longer -> ``client-id``; v6
 ``ClientDuid`` -> ``duid``; ``Name`` -> hostname; ``Description`` -> user-context comment;
 ``Type`` Dhcp (as is) / Bootp / Both (Kea answers BOOTP clients only with the bootp hook: a
-warning says so).
+warning says so); an XML reservation's ``OptionValues`` -> option-data for standard options (by
+code, under Kea's names), vendor- / user-class options and unmapped codes -> warnings.
 
 Not carried, each a SourceWarning with file and line: scopes (Kea subnets: the warning names the
-subnet, pool, lease time and exclusions to configure), server and scope option values, policies,
+subnet, pool and lease time to configure, and what else the scope has), server and scope option
+values, policies,
 classes, filters, failover relationships (a Kea HA pair: see docs/failover.md), and unknown
 lease or reservation columns with a value (NapStatus, ProbationEnds, DnsRR ...).
 """
@@ -44,6 +46,7 @@ lease or reservation columns with a value (NapStatus, ProbationEnds, DnsRR ...).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -56,6 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kea_etl import clock
 from kea_etl._files import open_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
+from kea_etl.extract import _dhcp_options as opts
 from kea_etl.extract import _safe_xml
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import (
@@ -342,6 +346,43 @@ def _fields(el: ET.Element) -> dict[str, str]:
     return {c.tag: _safe_xml.text(c) for c in el if not len(c)}
 
 
+def _with_options(item: Extracted, options: ET.Element, family: int) -> Extracted:
+    """A reservation's ``<OptionValues>``: standard options (by code, Kea's name) become its
+    option-data; vendor- or user-class options and unknown codes are warnings."""
+    rec = item.record
+    assert isinstance(rec, Reservation)
+    space = "dhcp4" if family == 4 else "dhcp6"
+    entries: list[dict[str, Any]] = []
+    notes = list(item.extra.get("warnings", []))
+    for ov in options.findall("OptionValue"):
+        code_text = _safe_xml.text(ov.find("OptionId"))
+        values = [_safe_xml.text(v) for v in ov.findall("Value") if _safe_xml.text(v)]
+        stmt = f"OptionId {code_text} = {', '.join(values)[:80]}"
+        where = (item.source, _safe_xml.line(ov), stmt)
+        if _safe_xml.text(ov.find("VendorClass")) or _safe_xml.text(ov.find("UserClass")):
+            notes.append(SourceWarning(*where, "not translated: a vendor- or user-class option "
+                                       "is a Kea client class's option-data", rec.key))
+            continue
+        odef = opts.by_kea(space, code=int(code_text)) if code_text.isdigit() else None
+        if odef is None:
+            notes.append(SourceWarning(*where, "not translated: an option kea-etl does not "
+                                       "map", rec.key))
+            continue
+        try:
+            data = opts._format(odef.kind, values)  # noqa: SLF001 - the canonical spelling
+        except opts.OptionValueError as exc:
+            notes.append(SourceWarning(*where, f"not translated: {exc}", rec.key))
+            continue
+        entries.append({"name": odef.kea, "code": odef.code, "space": odef.space, "data": data})
+    if entries:
+        rec = dataclasses.replace(rec, option_data=opts.canonical_option_data(entries, family))
+    extra = dict(item.extra)
+    if notes:
+        extra["warnings"] = notes
+    return Extracted(rec, binding_state=item.binding_state, source=item.source, line=item.line,
+                     extra=extra)
+
+
 def _extract_xml(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:
     source = str(p)
     root = _safe_xml.parse(p, roots=("DHCPServer",), what="Export-DhcpServer XML")
@@ -391,13 +432,11 @@ def _scope(scope: ET.Element, family: int, tz: tzinfo | None, now: int, source: 
         for el in holder if holder is not None else ():
             row = _Row(_fields(el), _safe_xml.line(el), source)
             if handler == "res":
-                yield _reservation(row, family)
+                item = _reservation(row, family)
                 options = el.find("OptionValues")
-                if options is not None and len(options):
-                    yield SourceWarning(source, _safe_xml.line(options),
-                                        f"<OptionValues> of reservation {row.get('IPAddress')}",
-                                        "not translated: Windows option ids are not mapped to "
-                                        "Kea options yet")
+                if options is not None and len(options) and isinstance(item, Extracted):
+                    item = _with_options(item, options, family)
+                yield item
             else:
                 yield _lease(row, family, tz, now, duration)
 
