@@ -565,8 +565,7 @@ class Converter:
                 shared[name] = {"name": name, **params, "_block": child}
                 self._scopes(child, drafts, shared, inherited={}, shared_name=name)
                 for pool in child.blocks("pool", "pool6"):
-                    self.note("warning", "pools", pool, "a pool directly in a shared-network: "
-                              "its ranges go to the subnet that holds them")
+                    self._shared_pool(pool, [d for d in drafts if d.shared == name])
             elif kind == "group":
                 params = dict(inherited)
                 if any(b.kind in ("subnet", "subnet6", "shared-network")
@@ -586,6 +585,42 @@ class Converter:
                           kea="kea-dhcp-ddns forward-ddns / reverse-ddns")
             else:
                 self.untranslated(child, "no Kea equivalent known to kea-etl")
+
+    def _shared_pool(self, pool: Block, drafts: list[_SubnetDraft]) -> None:
+        """A pool directly in a shared-network: dhcpd files its ranges under the subnet that
+        holds them; Kea pools live in subnets, so it goes there (by its first range)."""
+        first = next((st for st in pool.stmts() if st.kw in ("range", "range6", "prefix6")), None)
+        target = None
+        if first is not None and first.kw != "prefix6":
+            words = [t.text for t in first.args if t.text.lower() != "dynamic-bootp"]
+            try:
+                start = ip_address(words[0].split("/")[0])
+                target = next((d for d in drafts if start in d.net), None)
+            except (IndexError, ValueError):
+                target = None
+        elif first is not None:
+            target = drafts[0] if len(drafts) == 1 else None
+        if target is None:
+            self.untranslated(pool, "a pool in a shared-network whose range lies in none of its "
+                              "subnets", severity="error")
+            return
+        pools = target.body.setdefault("pools", [])
+        pd_pools = target.body.setdefault("pd-pools", [])
+        before = len(pools)
+        self._pool(pool, target.net, pools, pd_pools)
+        for p in pools[before:]:
+            lo, _, hi = str(p["pool"]).partition(" - ")
+            if hi:
+                self.result.pools.append((ip_address(lo), ip_address(hi), str(target.net)))
+            else:
+                pn = IPv6Network(lo)
+                self.result.pools.append((pn.network_address, pn.broadcast_address,
+                                          str(target.net)))
+        for key in ("pools", "pd-pools"):
+            if not target.body[key]:
+                del target.body[key]
+        self.note("info", "pools", pool, f"a pool directly in the shared-network: placed in "
+                  f"subnet {target.net}, which holds its range", kea="pools")
 
     def _host_group(self, blk: Block) -> None:
         """A group of hosts only: its options go into the hosts' reservations

@@ -215,3 +215,22 @@ def test_host_option_of_a_user_defined_type_goes_into_its_reservation(site2: Any
     assert phone["option-data"] == [{"code": 224, "space": "dhcp4", "name": "site-motd",
                                      "data": "hello phone"}]
     assert not [f for f in site2.all_findings() if "site-motd" in f.statement]
+
+
+def test_pool_directly_in_a_shared_network_goes_to_the_subnet_holding_its_range(
+        tmp_path: Path) -> None:
+    conf = tmp_path / "d.conf"
+    conf.write_text("shared-network office {\n"
+                    "  subnet 192.0.2.0 netmask 255.255.255.0 { }\n"
+                    "  subnet 198.51.100.0 netmask 255.255.255.0 { }\n"
+                    "  pool {\n    range 198.51.100.10 198.51.100.20;\n"
+                    "    deny unknown-clients;\n  }\n"
+                    "  pool {\n    range 203.0.113.10 203.0.113.20;\n  }\n}\n")
+    r = convert(conf)
+    assert r.v4 is not None
+    subs = _subnets(r.v4.config, 4)
+    assert subs["198.51.100.0/24"]["pools"] == [{"pool": "198.51.100.10 - 198.51.100.20",
+                                                 "client-class": "KNOWN"}]
+    assert "pools" not in subs["192.0.2.0/24"]
+    bad = [f for f in r.all_findings() if f.line == 8]
+    assert bad and bad[0].severity == "error" and "none of its subnets" in bad[0].message
