@@ -132,6 +132,24 @@ def test_nightly_export_pipeline_on_real_kea(kea4: KeaServer, kea6: KeaServer,
 
 
 @pytest.mark.kea
+def test_export_dry_run_prints_a_table(kea4: KeaServer, kea6: KeaServer,
+                                       tmp_path: Path) -> None:
+    """Was: ``export: ok would_export={'unix:///...': '2.2.0', ...}`` (a Python dict)."""
+    env = {**os.environ, "KEA4_URL": kea4.socket_url, "KEA6_URL": kea6.socket_url}
+    proc = subprocess.run([sys.executable, "-m", "kea_etl.cli", "run",
+                           str(PIPELINES / "nightly-export.yaml"), "--dry-run"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    width = max(len(kea4.socket_url), len(kea6.socket_url))
+    assert proc.stdout == (
+        "export: ok -- would export DHCPv4/v6 from:\n"
+        f"  {'server':<{width}}  Kea\n"
+        f"  {kea4.socket_url:<{width}}  {kea4.version}\n"
+        f"  {kea6.socket_url:<{width}}  {kea6.version}\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.kea
 def test_audit_pipeline_reports_differences(kea4: KeaServer, tmp_path: Path) -> None:
     _link_sample_data(tmp_path)
     cfg = json.loads((REPO / "sample-data/kea-dhcp4.json").read_text())

@@ -63,6 +63,19 @@ def run_cmd(pipeline_file: str, dry_run: bool, as_json: bool) -> None:
 def _brief(kind: str, s: dict[str, object]) -> str:
     if "error" in s:
         return f"-- {s['error']}"
+    would = s.get("would_export")
+    if kind == "export" and isinstance(would, dict):
+        # a dry run: the servers that answered, as a table (was a Python dict on one line)
+        rows = [("server", "Kea")] + [(str(k), str(v)) for k, v in would.items()]
+        width = max(len(r[0]) for r in rows)
+        fams = s.get("families")
+        head = ("would export DHCPv" + "/v".join(str(f) for f in fams)
+                if isinstance(fams, list) and fams else "would export")
+        return f"-- {head} from:\n" + "\n".join(f"  {a:<{width}}  {b}" for a, b in rows)
+    loaded, already = s.get("loaded"), s.get("already_present")
+    if kind == "migrate" and isinstance(loaded, int) and isinstance(already, int):
+        # loaded counts what the target already held too: show each record once
+        s = {**s, "loaded": loaded - already}
     keys = {"migrate": ("read", "loaded", "skipped", "failed", "already_present", "conflicts"),
             "reconcile": ("matched", "missing", "extra", "mismatched"),
             "export": ("leases", "would_export")}[kind]
