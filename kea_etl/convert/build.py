@@ -371,6 +371,10 @@ class Converter:
             else:
                 self._param(st, out, scope)
         if options:
+            # inherited ones (a group's, copied into its subnets) stay unless set again here
+            mine = {(o.get("space"), o.get("code")) for o in options}
+            options += [o for o in out.get("option-data", ())
+                        if (o.get("space"), o.get("code")) not in mine]
             out["option-data"] = sorted(options, key=lambda o: (o.get("space", ""),
                                                                 int(o.get("code", 0))))
 

@@ -234,3 +234,17 @@ def test_pool_directly_in_a_shared_network_goes_to_the_subnet_holding_its_range(
     assert "pools" not in subs["192.0.2.0/24"]
     bad = [f for f in r.all_findings() if f.line == 8]
     assert bad and bad[0].severity == "error" and "none of its subnets" in bad[0].message
+
+
+def test_group_options_and_times_reach_the_subnets_inside_it(tmp_path: Path) -> None:
+    conf = tmp_path / "d.conf"
+    conf.write_text("group {\n  option domain-name \"g.example\";\n  option ntp-servers 192.0.2.9;\n"
+                    "  default-lease-time 600;\n"
+                    "  subnet 192.0.2.0 netmask 255.255.255.0 {\n"
+                    "    option ntp-servers 192.0.2.10;\n  }\n}\n")
+    r = convert(conf)
+    assert r.v4 is not None
+    sub = _subnets(r.v4.config, 4)["192.0.2.0/24"]
+    assert sub["valid-lifetime"] == 600
+    assert {o["name"]: o["data"] for o in sub["option-data"]} == {
+        "domain-name": "g.example", "ntp-servers": "192.0.2.10"}
