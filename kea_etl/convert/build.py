@@ -578,7 +578,11 @@ class Converter:
                 else:
                     self._host_group(child)
                 self._scopes(child, drafts, shared, inherited=params, shared_name=shared_name)
-            elif kind in ("host", "class", "subclass", "failover", "pool", "pool6"):
+            elif kind in ("pool", "pool6"):
+                if blk.kind != "shared-network":  # a shared network's are placed by the caller
+                    self.untranslated(child, "a pool outside a subnet or shared-network",
+                                      severity="error")
+            elif kind in ("host", "class", "subclass", "failover"):
                 continue  # hosts: reservations; class / failover: their own passes
             elif kind == "key":
                 self.note("decide", "ddns", child, "a TSIG key: Kea's D2 needs it in tsig-keys "
