@@ -148,6 +148,10 @@ class _V6Snapshot:
         self._db.execute("CREATE TABLE held (key TEXT PRIMARY KEY, duid TEXT, iaid INTEGER, "
                          "type TEXT, plen INTEGER, valid INTEGER, cltt INTEGER, subnet INTEGER, "
                          "state INTEGER)")
+        # what this run wrote with lease6-bulk-apply (an upsert): re-checked at the end
+        self._db.execute("CREATE TABLE ours (key TEXT PRIMARY KEY, duid TEXT, iaid INTEGER, "
+                         "source TEXT, line INTEGER, seen INTEGER DEFAULT 0)")
+        self.ours = 0
         self.count = 0
         start: str = "start"
         while True:
@@ -172,6 +176,53 @@ class _V6Snapshot:
         for row in rows:
             out[row[0]] = _held_lease(*row)
         return out
+
+    def remember(self, leases: Sequence[Lease6]) -> None:
+        """Leases Kea took from this run's lease6-bulk-apply (see :meth:`recheck`)."""
+        rows = [(lease.key, lease.duid, lease.iaid, lease.origin, lease.line) for lease in leases]
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO ours (key, duid, iaid, source, line) "
+                                 "VALUES (?,?,?,?,?)", rows)
+            self.ours += len(rows)
+
+    def recheck(self, client: KeaClient, page: int = 1000
+                ) -> Iterator[tuple[str, str | None, int | None, Lease6 | None]]:
+        """(key, source, line, holder) of every lease this run bulk-applied that Kea no longer
+        holds for this run's client (holder None: Kea holds nothing there now).
+
+        lease6-bulk-apply overwrites whatever Kea holds, so a second run loading other clients
+        for the same addresses at the same time overwrites this run's leases (and this run
+        theirs) after the start-of-load snapshot said the address was free. One pass over
+        Kea's leases at the end of the load finds them, so the report is true when it ends.
+        """
+        if not self.ours:
+            return
+        start = "start"
+        while True:
+            r = client.call("lease6-get-page", {"from": start, "limit": page})
+            leases = (r.arguments or {}).get("leases", []) if r.result == 0 else []
+            rows = {}
+            for raw in leases:
+                row = _held_row(raw)
+                rows[row[0]] = (row, raw)
+            if rows:
+                with self._lock:
+                    mine = self._db.execute(
+                        "SELECT key, duid, iaid, source, line FROM ours WHERE key IN ("
+                        + ",".join("?" * len(rows)) + ")", list(rows)).fetchall()
+                    self._db.executemany("UPDATE ours SET seen = 1 WHERE key = ?",
+                                         [(m[0],) for m in mine])
+                for key, duid, iaid, source, line in mine:
+                    row, raw = rows[key]
+                    if (row[1], row[2]) != (duid, iaid):
+                        yield key, source, line, _held_lease(*row)
+            if len(leases) < page:
+                break
+            start = leases[-1]["ip-address"]
+        with self._lock:
+            gone = self._db.execute("SELECT key, source, line FROM ours WHERE seen = 0").fetchall()
+        for key, source, line in gone:
+            yield key, source, line, None
 
     def close(self) -> None:
         self._db.close()
@@ -316,6 +367,8 @@ class LiveLeaseLoader:
                     error = self._settle(pending.popleft(), report, progress) or error
             while pending:
                 error = self._settle(pending.popleft(), report, progress) or error
+            if error is None and self._snapshot is not None and not opts.dry_run:
+                self._recheck_bulk(report)
         finally:
             for f in pending:
                 f.cancel()
@@ -336,6 +389,29 @@ class LiveLeaseLoader:
             raise KeaTransportError(
                 f"Kea at {self.server} stopped answering ({error}){where}; "
                 "fix the server and re-run with --resume", url=self.server) from error
+
+    def _recheck_bulk(self, report: RunReport) -> None:
+        """What lease6-bulk-apply wrote that Kea no longer holds for the same client (another
+        load overwrote it, or deleted it) is a conflict / failure, not loaded."""
+        assert self._snapshot is not None
+        lost: list[Outcome] = []
+        for key, source, line, holder in self._snapshot.recheck(self.client):
+            if holder is not None:
+                o = Outcome(f"6:{key}", "conflict", "conflict", (
+                    f"Kea now holds {key} for {describe_holder(holder)}: another client took it "
+                    "while this run loaded it (a concurrent load?); this run's lease was "
+                    "overwritten"), source, line)
+            else:
+                o = Outcome(f"6:{key}", "failed", "gone from Kea",
+                            f"Kea no longer holds {key}: it was deleted while this run loaded it",
+                            source, line)
+            lost.append(o)
+        report.extra["bulk_recheck"] = {"checked": self._snapshot.ours, "lost": len(lost)}
+        for o in lost:
+            report.loaded -= 1
+            count_outcome(report, o)
+        if lost and self.checkpoint is not None:
+            self.checkpoint.record(lost)
 
     def _verify_resume(self, report: RunReport) -> None:
         """Check the leases the checkpoint says Kea took; the missing ones are sent again
@@ -564,17 +640,21 @@ class LiveLeaseLoader:
             for item in send:
                 task.outcomes.append(self._one(item, task))
             return
+        taken: list[Lease6] = []
         for item in send:
             lease = item
             assert isinstance(lease, Lease6)
             f = failed.get((str(lease.address), lease.lease_type)) if failed else None
             if f is None:
+                taken.append(lease)
                 note = notes.get(_key(lease)) if notes else None
                 task.outcomes.append(_out(item, "loaded", "conflict overwritten" if note else None,
                                           note))
             else:
                 task.outcomes.append(_out(item, "failed", "Kea refused lease6-bulk-apply",
                                           str(f.get("error-message", f))))
+        if snap is not None:
+            snap.remember(taken)
 
     def _judge_bulk(self, item: LoadRecord, lease: Lease6, held: Lease6) -> Outcome | None:
         """None: send it in the batch; else the outcome decided without sending."""

@@ -117,3 +117,36 @@ def test_kea_sql_concurrent_loads_reports_are_true(kea_db: tuple[str, str]) -> N
     assert (a.loaded, b.loaded) == (held[1], held[2]), (a.loaded, b.loaded, held)
     assert (a.conflicts, b.conflicts) == (2 * N - held[1], 2 * N - held[2])
     assert a.loaded + b.loaded == 2 * N
+
+
+def test_live_v6_bulk_concurrent_loads_reports_are_true(kea_factory: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two live loads (lease6-bulk-apply, an upsert) of different DUIDs for the same 3000
+    addresses into one real Kea 2.2: each run's report matches what Kea holds at its end.
+    (The runs' final checks wait until both have sent everything, so that the overlap is the
+    whole load whatever the scheduling.)"""
+    from kea_etl.kea import KeaClient
+    from kea_etl.load.api import LiveLeaseLoader, LiveOptions
+
+    both_sent = threading.Barrier(2)
+    real = LiveLeaseLoader._recheck_bulk
+
+    def recheck(self: Any, report: RunReport) -> None:
+        both_sent.wait(120)
+        real(self, report)
+
+    monkeypatch.setattr(LiveLeaseLoader, "_recheck_bulk", recheck)
+    srv = kea_factory(family=6)
+    loads: list[tuple[Any, list[Any]]] = [
+        (LiveLeaseLoader(KeaClient.from_url(srv.socket_url), options=LiveOptions(workers=2)),
+         _v6(c)) for c in (1, 2)]
+    a, b = _run_both(loads)
+    r = srv.command("lease6-get-all")
+    duids = [x["duid"] for x in r["arguments"]["leases"]]
+    assert len(duids) == N
+    held = {c: sum(1 for d in duids if d.split(":")[5] == f"{c:02x}") for c in (1, 2)}
+    assert (a.loaded, b.loaded) == (held[1], held[2]), (a.loaded, b.loaded, held, a.extra, b.extra)
+    assert (a.conflicts, b.conflicts) == (N - held[1], N - held[2])
+    assert a.extra["bulk_recheck"]["checked"] > 0
+    assert any("another client took it" in (p.detail or "")
+               for p in a.problems + b.problems)
