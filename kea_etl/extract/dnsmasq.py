@@ -52,7 +52,10 @@ configuration, not loaded. :func:`subnet_hints` returns them (network, pool, lea
 for a pre-flight check, each reservation carries ``extra["dnsmasq_range"]`` (the range whose
 network holds its address), and each range line is reported as a SourceWarning naming the subnet
 and pool to configure in Kea. Every other setting (DNS, ``dhcp-option``, ``conf-file``, ...) is
-reported as a SourceWarning with its file and line; nothing is dropped silently.
+reported as a SourceWarning with its file and line; nothing is dropped silently. A
+``--dhcp-hostsfile`` (one dhcp-host value a line, without ``dhcp-host=``) is read the same way
+when named ``dnsmasq:PATH``; ``conf-file=`` / ``conf-dir=`` / ``dhcp-hostsfile=`` lines are
+reported, not followed (their paths are the dnsmasq machine's): name those files as sources.
 """
 
 from __future__ import annotations
@@ -374,6 +377,11 @@ def _conf_lines(path: Path) -> Iterator[tuple[int, str, str, str]]:
                 continue
             # dnsmasq ends a line at an unquoted '#' that follows whitespace (option.c, one_file)
             text = re.sub(r"\s+#.*$", "", text)
+            if "=" not in text and "," in text:
+                # a --dhcp-hostsfile line: a dhcp-host value without the key (no option of the
+                # configuration itself has a comma but no '=')
+                yield lineno, text, "dhcp-host", text
+                continue
             key, _, value = text.partition("=")
             yield lineno, text, key.strip(), value.strip()
 

@@ -241,3 +241,15 @@ def test_sample_made_by_real_dnsmasq() -> None:
     conf = list(dnsmasq.extract(SAMPLE / "dnsmasq.conf"))
     hosts = [i.record for i in conf if isinstance(i, Extracted)]
     assert len(hosts) == 5 and sum(isinstance(i, MalformedRecordError) for i in conf) == 2
+
+
+def test_dhcp_hostsfile(tmp_path: Path) -> None:
+    """--dhcp-hostsfile lines: dhcp-host values without the key, named dnsmasq:PATH."""
+    hosts = tmp_path / "dhcp-hosts"
+    hosts.write_text("# static hosts\n00:11:22:33:44:55,192.168.0.10,nas\nid:01:02:03,192.168.0.11\n"
+                     "lonely,192.168.0.12\n")
+    items = list(resolve_source(f"dnsmasq:{hosts}").open())
+    recs = [i.record for i in items if isinstance(i, Extracted)]
+    assert [(r.identifier_type, str(r.ipv4_address)) for r in recs] == [
+        ("hw-address", "192.168.0.10"), ("client-id", "192.168.0.11")]
+    assert [i.line for i in items if isinstance(i, MalformedRecordError)] == [4]
