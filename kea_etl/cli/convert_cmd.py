@@ -82,6 +82,10 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        click.echo(f"Error: cannot write {exc.filename or out_dir}: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(EXIT_ERROR)
     if not quiet:
         for f in result.all_findings():
             click.echo(f.render())

@@ -176,6 +176,14 @@ class Converter:
         drafts: list[_SubnetDraft] = []
         shared: dict[str, dict[str, Any]] = {}
         self._scopes(root, drafts, shared, inherited={}, shared_name=None)
+        kinds = {b.kind for b in root.walk()}
+        other = "subnet" if self.family == 6 else "subnet6"
+        if not drafts and other in kinds:
+            self.findings.append(Finding(
+                "error", "family", f"this looks like a DHCPv{10 - self.family} configuration "
+                f"(only {other} blocks): give it as " + ("--v6 FILE" if self.family == 4
+                                                         else "the DHCPD.conf argument"),
+                file=str(self.path)))
         self._classes_out()
         self._subnets_out(body, drafts, shared)
         self._collect_group_options(root, [], [])

@@ -248,3 +248,14 @@ def test_group_options_and_times_reach_the_subnets_inside_it(tmp_path: Path) -> 
     assert sub["valid-lifetime"] == 600
     assert {o["name"]: o["data"] for o in sub["option-data"]} == {
         "domain-name": "g.example", "ntp-servers": "192.0.2.10"}
+
+
+def test_a_v6_file_given_as_the_v4_one_is_an_error_finding(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = CliRunner().invoke(main, ["convert", str(SAMPLE / "dhcpd.conf"), "--out",
+                                  str(blocker / "x")])
+    assert r.exit_code == 2 and f"Error: cannot write {blocker / 'x'}: Not a directory" in r.output
+    res = convert(SAMPLE / "dhcpd6.conf")
+    err = [f for f in res.all_findings() if f.topic == "family"]
+    assert err and err[0].severity == "error" and "--v6 FILE" in err[0].message
