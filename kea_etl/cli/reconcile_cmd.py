@@ -65,7 +65,8 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
                   csv_out: str | None, page_size: int, allow_unmapped: bool = False,
                   source_tz: str | None = None, progress: bool | None = None,
                   quiet: bool = False, **conn: Any) -> None:
-    """Compare SOURCE (dhcpd.leases, CSV, SQL, Kea memfile ...) with what Kea holds.
+    """Compare SOURCE (dhcpd.leases, dnsmasq.leases, a Windows DHCP Server export with
+    --source-tz, CSV, SQL, Kea memfile ...) with what Kea holds.
 
     The source goes through the migration's policy first (free, expired, backup ... leases are
     set aside, not reported missing). Every record is then matched, missing (in the source, not
