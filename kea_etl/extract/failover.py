@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kea_etl.errors import ConfigError
+from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
 
 __all__ = ["FailoverSource", "decide", "failover_sources"]
@@ -135,7 +135,10 @@ class FailoverSource:
     """Both failover peers' lease files as one source (usable wherever a ``Source`` is).
 
     ``open()`` may be called more than once (the orchestrator's conflict pre-pass); the
-    statistics describe the last complete pass.
+    statistics describe the last complete pass. Each file is opened once, by the first
+    ``open()``, and every pass over it reads the same bytes
+    (:class:`kea_etl.extract.isc_leases.Snapshot`), even when its dhcpd rewrites or appends to
+    it in between.
     """
 
     format = "isc-failover"
@@ -150,6 +153,14 @@ class FailoverSource:
             if not Path(path).is_file():
                 raise ConfigError(f"failover pair: lease file {path} not found")
         self.stats = FailoverStats((PeerStats(self.first), PeerStats(self.second)))
+        self._snapshots: dict[str, Any] = {}
+
+    def _read(self, path: str) -> Iterator[ExtractItem]:
+        from kea_etl.extract import isc_leases  # numpy; only when a failover source is read
+
+        if path not in self._snapshots:
+            self._snapshots[path] = isc_leases.Snapshot(path)
+        return isc_leases.extract(path, snapshot=self._snapshots[path])
 
     @property
     def spec(self) -> str:
@@ -163,20 +174,19 @@ class FailoverSource:
         return {"failover": self.stats.to_json()}
 
     def open(self) -> Iterator[ExtractItem]:
-        from kea_etl.extract import isc_leases  # numpy; only when a failover source is read
-
         stats = FailoverStats((PeerStats(self.first), PeerStats(self.second)))
         self.stats = stats
         pa, pb = stats.peers
         # pass 1: what the first peer holds, compactly
         held: dict[str, _Seen] = {}
-        for item in isc_leases.extract(self.first):
+        for item in self._read(self.first):
             if isinstance(item, Extracted):
                 held[item.key] = _seen(item)
         # pass 2: the second peer; yield where it wins or is alone; note the verdict otherwise
-        for item in isc_leases.extract(self.second):
+        for item in self._read(self.second):
             if not isinstance(item, Extracted):
-                pb.malformed += 1
+                if isinstance(item, MalformedRecordError):
+                    pb.malformed += 1
                 yield item
                 continue
             pb.records += 1
@@ -207,9 +217,10 @@ class FailoverSource:
                                       "partner": self.first}
             yield item
         # pass 3: the first peer's records that were not beaten
-        for item in isc_leases.extract(self.first):
+        for item in self._read(self.first):
             if not isinstance(item, Extracted):
-                pa.malformed += 1
+                if isinstance(item, MalformedRecordError):
+                    pa.malformed += 1
                 yield item
                 continue
             pa.records += 1

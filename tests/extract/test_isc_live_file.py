@@ -339,3 +339,25 @@ def test_real_dhcpd_appends_while_read(tmp_path: Path, monkeypatch: pytest.Monke
     assert grown > 40 * 100, "dhcpd did not append"
     assert records(items) == records(list(extract(copy)))
     assert any("grew while it was read" in n for n in notes(items)), notes(items)
+
+
+def test_failover_pair_reads_each_file_once(tmp_path: Path) -> None:
+    """A failover source reads the first peer's file twice (its key pass and its yield pass):
+    dhcpd rewriting it in between must not change what the second read sees."""
+    from kea_etl.extract.failover import FailoverSource
+
+    first, second = tmp_path / "a.leases", tmp_path / "b.leases"
+    write_history(first, n=300)
+    now = clock.now()
+    second.write_text("".join(
+        f"lease 10.97.0.{i} {{\n  starts {dhcpd_date(now - 60)};\n  ends {dhcpd_date(now + 600)};\n"
+        f"  binding state active;\n  hardware ethernet 00:17:00:00:00:{i:02x};\n}}\n"
+        for i in range(1, 40)))
+    expected = records(list(FailoverSource(first, second).open()))
+    assert len(expected) == 300 + 39
+    got: list[Any] = []
+    for item in FailoverSource(first, second).open():
+        if not got:  # the second peer's first record: the first file was read once already
+            rename_into_place(first, "authoring-byte-order little-endian;\n")
+        got.append(item)
+    assert records(got) == expected
