@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -304,31 +305,36 @@ def _reservation(row: _Row, family: int) -> ExtractItem:
 
 
 def _extract_csv(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:
+    """Rows streamed one at a time (a lease export can be large)."""
     source = str(p)
-    with open_regular(p, what="Windows DHCP CSV") as raw:
-        data = raw.read().decode("utf-8-sig", errors="replace")
-    lines = data.splitlines(keepends=True)
-    first = 0
-    while first < len(lines) and (not lines[first].strip() or lines[first].startswith("#TYPE")):
-        first += 1
-    reader = csv.DictReader(lines[first:])
-    cols = set(reader.fieldnames or ())
-    family = 6 if "ClientDuid" in cols else 4
-    is_lease = "LeaseExpiryTime" in cols or "AddressState" in cols or "AddressType" in cols
-    if is_lease and "LeaseExpiryTime" in cols and tz is None:
-        raise ConfigError(f"{p}: LeaseExpiryTime in a Windows CSV is the server's local time "
-                          "without a zone; " + _TZ_HELP)
-    now = clock.now()
-    for fields in reader:
-        line = first + reader.line_num
-        if None in fields:  # more values than columns
-            yield MalformedRecordError(source, line, fields.get("IPAddress"),
-                                       "more values than the header has columns")
-            continue
-        row = _Row({k: v or "" for k, v in fields.items()}, line, source)
-        if not any(row.f.values()):
-            continue
-        yield _lease(row, family, tz, now, None) if is_lease else _reservation(row, family)
+    with io.TextIOWrapper(open_regular(p, what="Windows DHCP CSV"), encoding="utf-8-sig",
+                          errors="replace", newline="") as fh:
+        skipped = 0  # blank lines and the #TYPE line Windows PowerShell 5.1 writes first
+        while True:
+            pos = fh.tell()
+            first = fh.readline()
+            if not first or (first.strip() and not first.startswith("#TYPE")):
+                fh.seek(pos)
+                break
+            skipped += 1
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or ())
+        family = 6 if "ClientDuid" in cols else 4
+        is_lease = "LeaseExpiryTime" in cols or "AddressState" in cols or "AddressType" in cols
+        if is_lease and "LeaseExpiryTime" in cols and tz is None:
+            raise ConfigError(f"{p}: LeaseExpiryTime in a Windows CSV is the server's local time "
+                              "without a zone; " + _TZ_HELP)
+        now = clock.now()
+        for fields in reader:
+            line = skipped + reader.line_num
+            if None in fields:  # more values than columns
+                yield MalformedRecordError(source, line, fields.get("IPAddress"),
+                                           "more values than the header has columns")
+                continue
+            row = _Row({k: v or "" for k, v in fields.items()}, line, source)
+            if not any(row.f.values()):
+                continue
+            yield _lease(row, family, tz, now, None) if is_lease else _reservation(row, family)
 
 
 # ---- XML ----------------------------------------------------------------------------------------
