@@ -167,8 +167,8 @@ class Converter:
             if blk.kind == "subclass":
                 self._subclass(blk, blk)
         # pass 2: global parameters and the scopes
-        self._defaults(root, body)
         self._params(root, body, "global")
+        self._defaults(body)
         if self.family == 6 and "preferred-lifetime" not in body:
             body["preferred-lifetime"] = body["valid-lifetime"] * 5 // 8
             self.note("info", "lease-times", None, "no global preferred-lifetime: dhcpd's "
@@ -213,20 +213,21 @@ class Converter:
         return self.result
 
     # ---- defaults ------------------------------------------------------------------------------
-    def _defaults(self, root: Block, body: dict[str, Any]) -> None:
-        have = {st.kw for st in root.stmts()}
-        if "default-lease-time" not in have:
+    def _defaults(self, body: dict[str, Any]) -> None:
+        """dhcpd's defaults where Kea's differ, for what the global scope did not set (or set
+        with a value that did not parse: reported already)."""
+        if "valid-lifetime" not in body:
             body["valid-lifetime"] = DHCPD_DEFAULT_LEASE
             self.note("info", "lease-times", None, f"no global default-lease-time: dhcpd's "
                       f"default {DHCPD_DEFAULT_LEASE} s written out (Kea's own is 7200 s)",
                       kea="valid-lifetime")
-        if "dhcp-cache-threshold" not in have:
+        if "cache-threshold" not in body and "cache-max-age" not in body:
             body["cache-threshold"] = 0.25
             self.note("info", "lease-times", None, "no global dhcp-cache-threshold: dhcpd's "
                       "default (25 %: a lease younger than a quarter of its time is handed out "
                       "again with its remaining time) written out; Kea 2.x would not cache",
                       kea="cache-threshold")
-        if "max-lease-time" not in have:
+        if "max-valid-lifetime" not in body:
             body["max-valid-lifetime"] = max(DHCPD_MAX_LEASE, body.get("valid-lifetime", 0))
             self.note("info", "lease-times", None, f"no global max-lease-time: dhcpd's default "
                       f"{DHCPD_MAX_LEASE} s written out", kea="max-valid-lifetime")
@@ -856,9 +857,24 @@ class Converter:
         self.subclasses[_utf8(toks[1].text)].append((toks[2], item))
 
     def _classes_out(self) -> None:
+        first: dict[str, Block] = {}
         for blk in self._class_blocks:
+            if blk.name in first:
+                self.untranslated(blk, f"class {blk.name!r} is declared again (first at "
+                                  f"{first[blk.name].path}:{first[blk.name].line}); Kea refuses "
+                                  "a second definition", severity="error")
+                continue
+            first[blk.name] = blk
             self._class(blk)
-        self.classes.extend(self._pending_sub)
+        names = {c["name"] for c in self.classes}
+        for sub in self._pending_sub:
+            if sub["name"] in names:
+                self.findings.append(Finding(
+                    "error", "classes", f"subclass {sub['name']!r} is declared twice (or clashes "
+                    "with a class of that name); the first is kept", kea="client-classes"))
+                continue
+            names.add(sub["name"])
+            self.classes.append(sub)
         for test, entry in self.permit_classes.items():
             self.classes.append({"name": entry["name"], "test": test})
 
@@ -1182,11 +1198,22 @@ class Converter:
         ha_role_other = "standby" if mode == "hot-standby" else "secondary"
         ha_role_me = "primary" if role == "primary" else ha_role_other
         ha_role_them = ha_role_other if role == "primary" else "primary"
-        mrd = int(values.get("max-response-delay", "60") or 60)
+        def number(key: str, default: int) -> int:
+            text = values.get(key, "")
+            if not text:
+                return default
+            try:
+                return int(text)
+            except ValueError:
+                self.note("error", "failover", blk, f"{key} {text!r} is not a number; Kea's "
+                          f"default-like {default} used", kea="libdhcp_ha.so")
+                return default
+
+        mrd = number("max-response-delay", 60)
+        unacked = number("max-unacked-updates", 5)
         ha = {"this-server-name": me, "mode": mode, "heartbeat-delay": 10000,
               "max-response-delay": max(mrd * 1000, 20000), "max-ack-delay": 5000,
-              "max-unacked-clients": int(values.get("max-unacked-updates", "5") or 5)
-              if mode == "load-balancing" else 0,
+              "max-unacked-clients": unacked if mode == "load-balancing" else 0,
               "peers": [
                   {"name": me, "url": f"http://{peers[me] or '127.0.0.1'}:8000/",
                    "role": ha_role_me, "auto-failover": True},

@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kea_etl.cli import main
 from kea_etl.convert import convert, write
+from tests.convert.test_fuzz import body as fuzz_body
 from tests.harness import clock
-from tests.harness.kea import KeaInstall, KeaServer
+from tests.harness.kea import KeaInstall, KeaServer, host_install
 
 pytestmark = pytest.mark.kea
 
@@ -138,3 +141,22 @@ def test_site2_convert_migrate_reconcile_on_real_kea(kea_install: KeaInstall,
     assert held == {"198.51.100.30", "198.51.100.31", "198.51.100.32", "203.0.113.70",
                     "192.0.2.77"}, report
     _cli("reconcile", str(leases), "--kea", srv.socket_url, *base)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=fuzz_body, v6=st.booleans())
+def test_kea_accepts_any_conversion_without_error_findings(text: str, v6: bool,
+                                                           tmp_path_factory: Any) -> None:
+    """Random dhcpd.conf-like input (tests/convert/test_fuzz.py): whenever convert reports no
+    error, the host's real kea-dhcp4 -t / kea-dhcp6 -t accepts what it wrote. (This found a
+    second ``class`` of the same name, which Kea refuses.)"""
+    install = host_install()
+    d = tmp_path_factory.mktemp("fzk")
+    (d / "d.conf").write_text(text + "\n")
+    result = convert(None, conf6=d / "d.conf") if v6 else convert(d / "d.conf")
+    if result.counts()["error"]:
+        return
+    for path in write(result, d / "out"):
+        done = kea_test(install, 6 if v6 else 4, path)
+        assert done.returncode == 0, f"{text}\n---\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
