@@ -731,18 +731,27 @@ class Converter:
                 hi = IPv4Address(w[1]) if len(w) > 1 else lo
                 if lo not in net or hi not in net:
                     raise ValueError(f"range {lo} - {hi} is not inside subnet {net}")
-                pools.append({"pool": f"{min(lo, hi)} - {max(lo, hi)}", **extra})
+                lo, hi = min(lo, hi), max(lo, hi)
+                if self._overlaps(st, pools, int(lo), int(hi)):
+                    return
+                pools.append({"pool": f"{lo} - {hi}", **extra})
             elif st.kw == "range6":
                 if len(w) == 2 and w[1].lower() == "temporary":
                     self.untranslated(st, "temporary addresses (IA_TA): Kea does not hand them out")
                     return
                 if len(w) == 1 and "/" in w[0]:
                     pn = IPv6Network(w[0])
+                    if self._overlaps(st, pools, int(pn.network_address),
+                                      int(pn.broadcast_address)):
+                        return
                     pools.append({"pool": str(pn), **extra})
                 else:
                     lo6, hi6 = IPv6Address(w[0]), IPv6Address(w[1])
                     if lo6 not in net or hi6 not in net:
                         raise ValueError(f"range6 {lo6} - {hi6} is not inside subnet {net}")
+                    lo6, hi6 = min(lo6, hi6), max(lo6, hi6)
+                    if self._overlaps(st, pools, int(lo6), int(hi6)):
+                        return
                     pools.append({"pool": f"{lo6} - {hi6}", **extra})
             elif st.kw == "prefix6":
                 lo6, hi6 = IPv6Address(w[0]), IPv6Address(w[1])
@@ -752,12 +761,35 @@ class Converter:
                 size = 2 ** (128 - dlen)
                 last = IPv6Address(int(hi6) + size - 1)
                 for block in summarize_address_range(lo6, last):
+                    if any(block.overlaps(IPv6Network(f"{pp['prefix']}/{pp['prefix-len']}"))
+                           for pp in pd_pools):
+                        self.untranslated(st, f"{block} overlaps an earlier prefix6 of the "
+                                          "subnet; Kea refuses overlapping pd-pools",
+                                          severity="error")
+                        continue
                     pd_pools.append({"prefix": str(block.network_address),
                                      "prefix-len": block.prefixlen, "delegated-len": dlen, **extra})
                     self.result.pools.append((block.network_address, block.broadcast_address,
                                               str(net)))
         except (IndexError, ValueError) as exc:
             self.untranslated(st, f"does not parse ({exc})", severity="error")
+
+    def _overlaps(self, st: Stmt, pools: list[dict[str, Any]], lo: int, hi: int) -> bool:
+        """True (and an error finding) when [lo, hi] overlaps a pool already in ``pools``:
+        Kea refuses the whole configuration then (dhcpd refuses overlapping ranges too)."""
+        for p in pools:
+            text = str(p["pool"])
+            a, _, b = text.partition(" - ")
+            if b:
+                plo, phi = int(ip_address(a)), int(ip_address(b))
+            else:
+                pn = IPv6Network(a) if ":" in a else IPv4Network(a)
+                plo, phi = int(pn.network_address), int(pn.broadcast_address)
+            if lo <= phi and plo <= hi:
+                self.untranslated(st, f"overlaps pool {text} (already translated); Kea refuses "
+                                  "overlapping pools", severity="error")
+                return True
+        return False
 
     def _pool(self, blk: Block, net: IPv4Network | IPv6Network, pools: list[dict[str, Any]],
               pd_pools: list[dict[str, Any]]) -> None:
@@ -976,6 +1008,10 @@ class Converter:
             del kept
         seen: dict[str, _SubnetDraft] = {}
         key = "subnet4" if self.family == 4 else "subnet6"
+        # outer scopes first: an inner one is judged with what it inherits
+        self._check_lifetimes(body, None, [])
+        for params in shared.values():
+            self._check_lifetimes(params, params["_block"], [body])
         top: list[dict[str, Any]] = []
         by_shared: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in drafts:
@@ -986,7 +1022,8 @@ class Converter:
                 continue
             seen[str(d.net)] = d
             sub = {"id": ids[str(d.net)], "subnet": str(d.net), **d.body}
-            self._check_lifetimes(sub, d.block)
+            parents = [shared[d.shared], body] if d.shared and d.shared in shared else [body]
+            self._check_lifetimes(sub, d.block, parents)
             (by_shared[d.shared] if d.shared else top).append(sub)
         self._subnet_dicts = {s["subnet"]: s for s in [*top, *(x for v in by_shared.values()
                                                                for x in v)]}
@@ -1005,25 +1042,31 @@ class Converter:
                           kea="shared-networks")
         if nets:
             body["shared-networks"] = nets
-        self._check_lifetimes(body, None)
 
-    def _check_lifetimes(self, scope: dict[str, Any], blk: Block | None) -> None:
-        """Kea refuses valid-lifetime outside [min, max] (dhcpd clamps quietly): clamp and say."""
-        lo, dv, hi = (scope.get("min-valid-lifetime"), scope.get("valid-lifetime"),
-                      scope.get("max-valid-lifetime"))
+    def _check_lifetimes(self, scope: dict[str, Any], blk: Block | None,
+                         parents: list[dict[str, Any]]) -> None:
+        """Kea refuses a scope whose valid-lifetime (its own or inherited from ``parents``) lies
+        outside its [min, max] (dhcpd clamps quietly): clamp in this scope and say so."""
+        def eff(key: str) -> Any:
+            for sc in (scope, *parents):
+                if key in sc:
+                    return sc[key]
+            return None
+
+        lo, dv, hi = eff("min-valid-lifetime"), eff("valid-lifetime"), eff("max-valid-lifetime")
         if dv is not None and hi is not None and dv > hi:
-            scope["valid-lifetime"] = hi
-            self.note("warning", "lease-times", blk, f"default-lease-time {dv} exceeds "
-                      f"max-lease-time {hi}: dhcpd hands out {hi}; so does the Kea config",
+            scope["valid-lifetime"] = dv = hi
+            self.note("warning", "lease-times", blk, f"the default lease time exceeds "
+                      f"max-lease-time {hi} here: dhcpd hands out {hi}; so does the Kea config",
                       kea="valid-lifetime")
-        if dv is not None and lo is not None and lo > scope["valid-lifetime"]:
-            scope["min-valid-lifetime"] = scope["valid-lifetime"]
+        if dv is not None and lo is not None and lo > dv:
+            scope["min-valid-lifetime"] = dv
             self.note("warning", "lease-times", blk, f"min-lease-time {lo} exceeds the default "
-                      "lease time; Kea refuses that, lowered to the default",
+                      f"lease time {dv} here; Kea refuses that, lowered to {dv}",
                       kea="min-valid-lifetime")
-        if (self.family == 6 and "preferred-lifetime" in scope and scope.get("valid-lifetime")
-                and scope["preferred-lifetime"] > scope["valid-lifetime"]):
-            scope["preferred-lifetime"] = scope["valid-lifetime"]
+        pref = eff("preferred-lifetime")
+        if self.family == 6 and pref is not None and dv is not None and pref > dv:
+            scope["preferred-lifetime"] = dv
 
     # ---- reservations ---------------------------------------------------------------------------
     def _reservations(self, body: dict[str, Any], drafts: list[_SubnetDraft]) -> None:

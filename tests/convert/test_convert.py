@@ -259,3 +259,19 @@ def test_a_v6_file_given_as_the_v4_one_is_an_error_finding(tmp_path: Path) -> No
     res = convert(SAMPLE / "dhcpd6.conf")
     err = [f for f in res.all_findings() if f.topic == "family"]
     assert err and err[0].severity == "error" and "--v6 FILE" in err[0].message
+
+
+def test_overlapping_ranges_and_an_inherited_default_above_a_subnet_max(tmp_path: Path) -> None:
+    conf = tmp_path / "d.conf"
+    conf.write_text("default-lease-time 3600;\n"
+                    "subnet 10.0.0.0 netmask 255.255.255.0 {\n  max-lease-time 300;\n"
+                    "  range 10.0.0.10 10.0.0.20;\n  range 10.0.0.15 10.0.0.30;\n}\n")
+    r = convert(conf)
+    assert r.v4 is not None
+    sub = _subnets(r.v4.config, 4)["10.0.0.0/24"]
+    assert sub["pools"] == [{"pool": "10.0.0.10 - 10.0.0.20"}]
+    assert (sub["valid-lifetime"], sub["max-valid-lifetime"]) == (300, 300)
+    by_line = {f.line: f for f in r.all_findings() if f.line}
+    assert by_line[5].severity == "error" and "overlaps pool 10.0.0.10 - 10.0.0.20" in (
+        by_line[5].message)
+    assert by_line[2].topic == "lease-times" and "max-lease-time 300" in by_line[2].message

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from kea_etl.cli import main
 from kea_etl.convert import convert, write
 from tests.convert.test_fuzz import body as fuzz_body
+from tests.convert.test_fuzz import realistic
 from tests.harness import clock
 from tests.harness.kea import KeaInstall, KeaServer, host_install
 
@@ -143,14 +144,15 @@ def test_site2_convert_migrate_reconcile_on_real_kea(kea_install: KeaInstall,
     _cli("reconcile", str(leases), "--kea", srv.socket_url, *base)
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(text=fuzz_body, v6=st.booleans())
+@given(text=st.one_of(fuzz_body, realistic), v6=st.booleans())
 def test_kea_accepts_any_conversion_without_error_findings(text: str, v6: bool,
                                                            tmp_path_factory: Any) -> None:
     """Random dhcpd.conf-like input (tests/convert/test_fuzz.py): whenever convert reports no
     error, the host's real kea-dhcp4 -t / kea-dhcp6 -t accepts what it wrote. (This found a
-    second ``class`` of the same name, which Kea refuses.)"""
+    second ``class`` of the same name, overlapping ranges and a subnet max-lease-time below the
+    inherited default, all of which Kea refuses.)"""
     install = host_install()
     d = tmp_path_factory.mktemp("fzk")
     (d / "d.conf").write_text(text + "\n")

@@ -41,9 +41,31 @@ body: Any = st.recursive(
     max_leaves=20)
 
 
+# closer to real files: one subnet with ranges, pools, permits, hosts, classes and lease times
+# that may contradict each other (overlapping ranges, a max below an inherited default ...)
+_ip = st.integers(1, 60).map(lambda n: f"10.0.0.{n}")
+_stmt = st.one_of(
+    st.builds(lambda a, b: f"range {a} {b};", _ip, _ip),
+    st.sampled_from(["deny unknown-clients;", "allow known-clients;", 'allow members of "c";',
+                     'deny members of "c";', "allow unknown-clients;", "default-lease-time 600;",
+                     "max-lease-time 300;", "min-lease-time 900;", "option routers 10.0.0.1;",
+                     'option domain-name "x";', "authoritative;", "ignore-client-uids true;",
+                     'filename "f";', "next-server 10.0.0.2;", "option tftp150 10.0.0.3;",
+                     "option arch 00:07;", "ddns-update-style interim;", 'ddns-domainname "d.";']))
+_pool = st.lists(_stmt, max_size=4).map(lambda ss: "pool {\n" + "\n".join(ss) + "\n}")
+_host = st.builds(lambda n, a: f"host h{n} {{ hardware ethernet 52:54:00:00:00:{n:02x}; "
+                  f"fixed-address {a}; }}", st.integers(1, 5), _ip)
+_subnet = st.lists(st.one_of(_stmt, _pool, _host), max_size=6).map(
+    lambda ss: "subnet 10.0.0.0 netmask 255.255.255.0 {\n" + "\n".join(ss) + "\n}")
+realistic = st.lists(st.one_of(_stmt, _subnet, _host, st.just(
+    'class "c" { match if option arch = 00:07; default-lease-time 100; }')), max_size=6).map(
+    lambda ss: ("option tftp150 code 150 = array of ip-address;\n"
+                "option arch code 93 = unsigned integer 16;\n" + "\n".join(ss)))
+
+
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(text=body, v6=st.booleans())
+@given(text=st.one_of(body, realistic), v6=st.booleans())
 def test_convert_and_check_never_crash(text: str, v6: bool, tmp_path_factory: Any) -> None:
     conf = tmp_path_factory.mktemp("fz") / "d.conf"
     conf.write_text(text + "\n")
