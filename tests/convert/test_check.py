@@ -84,3 +84,13 @@ def test_cli_error_exits_2(tmp_path: Path) -> None:
     assert r.exit_code == 2 and f"Error: dhcpd.conf {tmp_path / 'missing.conf'} not found" in r.output
     r = CliRunner().invoke(main, ["check", "--help"])
     assert "Example:" in r.output
+
+
+def test_v6_sample_nothing_to_decide_until_a_previous_config_numbers_otherwise() -> None:
+    sample = ROOT / "sample-data"
+    r = check(sample / "dhcpd6.conf", [sample / "dhcpd6.leases"], as_of=epoch(AS_OF))
+    assert not r.needs_decision and r.counts["active_leases"] > 300
+    assert r.counts["leases_outside_subnets"] == r.counts["leases_outside_pools"] == 0
+    r = check(sample / "dhcpd6.conf", [sample / "dhcpd6.leases"], as_of=epoch(AS_OF),
+              kea_config=sample / "kea-dhcp6.json")
+    assert r.needs_decision and r.counts["subnets_with_other_ids"] == 1
