@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kea_etl.cli import main
+from tests.harness import clock
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample-data"
+SAMPLE = clock.SAMPLE_DIR
 
 
 def run(*args: str) -> Result:
@@ -69,8 +70,10 @@ def test_html_to_a_directory_names_the_path_given(tmp_path: Path,
     """Was: "cannot write the report .adir.bwt5xaqc" (the temporary file)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "adir").mkdir()
+    # --as-of: when the sample was made (its leases expire days later; no clock decides here)
     r = run("migrate", str(SAMPLE / "dhcpd.leases"), "--to", "memfile:out", "--kea-config",
-            str(SAMPLE / "kea-dhcp4.json"), "--kea-version", "2.6", "--no-progress")
+            str(SAMPLE / "kea-dhcp4.json"), "--kea-version", "2.6", "--no-progress",
+            "--as-of", clock.iso(clock.SAMPLE_ANCHOR))
     assert r.exit_code in (0, 1), r.output
     r = run("reconcile", str(SAMPLE / "dhcpd.leases"), "--against", "out", "--kea-config",
             str(SAMPLE / "kea-dhcp4.json"), "--html", "adir")

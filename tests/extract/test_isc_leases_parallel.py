@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, cast
@@ -118,6 +119,20 @@ def test_worker_chunks_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
         decoded.append(len(batch))
         return real(batch)
 
+    # Which process claims which chunk is a race (on a busy machine the parent can take every
+    # chunk before the forked worker runs): the parent waits here until the worker has claimed
+    # one, so the worker's batches must reach the output.
+    parent = os.getpid()
+    real_claim = _isc_parallel._claim
+
+    def claim_after_worker(counter: Any) -> int:
+        if os.getpid() == parent:
+            guard = time.monotonic() + 30  # not a timing assertion: a dead worker must not hang
+            while counter.value == 0 and time.monotonic() < guard:
+                time.sleep(0.001)
+        return real_claim(counter)
+
     monkeypatch.setattr(_isc_parallel, "_decode", spy)
+    monkeypatch.setattr(_isc_parallel, "_claim", claim_after_worker)
     assert _run(path, True, monkeypatch, chunk_size=1000) == serial
     assert decoded and sum(decoded) > 0
