@@ -29,6 +29,7 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 from typing import Any, Literal
 
 from kea_etl.errors import InvalidValueError
+from kea_etl.kea_limits import CLIENT_ID_MAX, DUID_MAX, HWADDR_MAX
 
 __all__ = [
     "INFINITE_LIFETIME",
@@ -239,8 +240,8 @@ class Lease4:
 
     def __post_init__(self) -> None:
         _set(self, "address", _addr4(self.address))
-        _set(self, "hwaddr", canonical_hex(self.hwaddr, "hwaddr", max_len=20))
-        _set(self, "client_id", canonical_hex(self.client_id, "client_id", max_len=255))
+        _set(self, "hwaddr", canonical_hex(self.hwaddr, "hwaddr", max_len=HWADDR_MAX))
+        _set(self, "client_id", canonical_hex(self.client_id, "client_id", max_len=CLIENT_ID_MAX))
         _set(self, "valid_lft", _u32(self.valid_lft, "valid_lft"))
         _set(self, "cltt", _u32(self.cltt, "cltt"))
         _set(self, "subnet_id", _u32(self.subnet_id, "subnet_id"))
@@ -334,7 +335,7 @@ class Lease6:
 
     def __post_init__(self) -> None:
         _set(self, "address", _addr6(self.address))
-        duid = canonical_hex(self.duid, "duid", max_len=130)
+        duid = canonical_hex(self.duid, "duid", max_len=DUID_MAX)
         if duid is None:
             raise InvalidValueError("duid", self.duid, "a DHCPv6 lease needs a DUID")
         _set(self, "duid", duid)
@@ -345,7 +346,7 @@ class Lease6:
         _set(self, "subnet_id", _u32(self.subnet_id, "subnet_id"))
         _set(self, "state", _state(self.state))
         _set(self, "hostname", _hostname(self.hostname))
-        _set(self, "hwaddr", canonical_hex(self.hwaddr, "hwaddr", max_len=20))
+        _set(self, "hwaddr", canonical_hex(self.hwaddr, "hwaddr", max_len=HWADDR_MAX))
         _set(self, "user_context", _context(self.user_context))
         if self.lease_type not in LEASE_TYPE_CODES:
             raise InvalidValueError("lease_type", self.lease_type, "expected IA_NA, IA_TA or IA_PD")

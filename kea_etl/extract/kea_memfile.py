@@ -16,9 +16,12 @@ The file is read the way Kea itself loads it (isc-projects/kea, ``src/lib/dhcpsr
 * A row Kea cannot parse is skipped by Kea with only a log line (``LeaseFileLoader::load``, which
   ``continue``\\ s after ``DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR``); here it is yielded as a
   ``MalformedRecordError`` with its line. Such a row does not touch the earlier rows for its
-  address. The row checks mirror ``CSVLeaseFile4::next`` / ``CSVLeaseFile6::next``: a blank
-  hwaddr (v4) or the empty DUID ``00`` (v6) only in a declined lease (state 1), ``fqdn_*`` 0 or 1,
-  ``user_context`` empty or a JSON map, numbers in range.
+  address. The row checks mirror ``CSVLeaseFile4::next`` / ``CSVLeaseFile6::next``: ``fqdn_*`` 0
+  or 1, ``user_context`` empty or a JSON map, numbers in range, and the identifier rules of
+  :mod:`kea_etl.kea_limits` (the same the memfile writer applies): client-id / DUID lengths of the
+  Kea that wrote the file (a header without ``pool_id`` is Kea 2.2's: client-id and DUID at most
+  128 bytes; with it, 2.4 and later), a v4 row with a hardware address or a client-id, the empty
+  DUID only in a declined lease (state 1).
 * The file is log-structured: Kea appends a row on every change. ``LeaseFileLoader::load`` looks
   each good row up **by address** (the unique ``AddressIndexTag`` index of ``Lease4Storage`` /
   ``Lease6Storage``, also for prefixes) and either inserts it, replaces the earlier lease, or, when
@@ -58,9 +61,9 @@ import numpy as np
 from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.kea_limits import DUID_MAX, rules_for_header
 from kea_etl.records import (
     LEASE_TYPE_NAMES,
-    STATE_DECLINED,
     STATE_EXPIRED_RECLAIMED,
     STATE_RELEASED,
     Lease4,
@@ -139,6 +142,7 @@ class _Reader:
         self.ncols = len(header)
         self.index = {name: i for i, name in enumerate(header[:len(known)])}
         self.known = known
+        self.rules = rules_for_header(header)
 
     def fields(self, parts: list[str]) -> dict[str, str]:
         values = {name: parts[i] for name, i in self.index.items()}
@@ -172,26 +176,19 @@ class _Reader:
 
     def _lease4(self, f: dict[str, str], line: int) -> Extracted:
         common = self._common(f)
-        hwaddr = f["hwaddr"]
-        if not hwaddr and common["state"] != STATE_DECLINED:
-            raise InvalidValueError("hwaddr", hwaddr, "blank; Kea allows that only for declined leases")
-        client_id = f["client_id"] or None
-        if client_id is not None:
-            cid = canonical_hex(client_id, "client_id")
-            if cid is not None and len(cid) < 5:  # Kea's ClientId needs at least 2 bytes
-                raise InvalidValueError("client_id", client_id, "shorter than 2 bytes")
-        rec = Lease4(address=IPv4Address(f["address"]), hwaddr=hwaddr or None, client_id=client_id,
-                     origin=self.source, line=line, **common)
+        rec = Lease4(address=IPv4Address(f["address"]), hwaddr=f["hwaddr"] or None,
+                     client_id=f["client_id"] or None, origin=self.source, line=line, **common)
+        why = self.rules.lease4(rec)
+        if why is not None:
+            raise InvalidValueError("row", rec.key, why)
         return Extracted(rec, binding_state=_binding(rec.state), source=self.source, line=line,
                          extra={"pool_id": _uint(f["pool_id"], "pool_id")})
 
     def _lease6(self, f: dict[str, str], line: int) -> Extracted:
         common = self._common(f)
-        duid = canonical_hex(f["duid"], "duid", max_len=130)
+        duid = canonical_hex(f["duid"], "duid", max_len=DUID_MAX)
         if duid is None:
             raise InvalidValueError("duid", f["duid"], "empty")
-        if duid == "00" and common["state"] != STATE_DECLINED:
-            raise InvalidValueError("duid", f["duid"], "the empty DUID 00 is valid only for declined leases")
         code = _uint(f["lease_type"], "lease_type")
         if code not in LEASE_TYPE_NAMES:
             raise InvalidValueError("lease_type", f["lease_type"], "expected 0 (NA), 1 (TA) or 2 (PD)")
@@ -203,6 +200,9 @@ class _Reader:
                      prefix_len=plen if ltype == "IA_PD" else 128,
                      preferred_lft=_uint(f["pref_lifetime"], "pref_lifetime"),
                      hwaddr=f["hwaddr"] or None, origin=self.source, line=line, **common)
+        why = self.rules.lease6(rec)
+        if why is not None:
+            raise InvalidValueError("row", rec.key, why)
         extra: dict[str, Any] = {"pool_id": _uint(f["pool_id"], "pool_id")}
         if f["hwaddr"]:
             extra["hwtype"] = _uint(f["hwtype"], "hwtype", maximum=0xFFFF)

@@ -55,6 +55,7 @@ from kea_etl.errors import (
     KeaTransportError,
     RecordError,
 )
+from kea_etl.kea_limits import DUID_MAX
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import describe_holder, identical, same_client
@@ -243,7 +244,7 @@ def _held_row(raw: Mapping[str, Any]) -> HeldRow:
         plen = int(raw.get("prefix-len", 128)) if ltype == "IA_PD" else 128
         valid = raw["valid-lft"]
         cltt = raw["cltt"] if "cltt" in raw else int(raw["expire"]) - int(valid)
-        duid = canonical_hex(raw["duid"], "duid", max_len=130)
+        duid = canonical_hex(raw["duid"], "duid", max_len=DUID_MAX)
         numbers = (raw["iaid"], plen, valid, cltt, raw.get("subnet-id", 0), raw.get("state", 0))
         if duid is not None and ltype in ("IA_NA", "IA_TA", "IA_PD") and all(
                 type(v) is int and 0 <= v <= 0xFFFFFFFF for v in numbers):

@@ -17,6 +17,9 @@ The files are written exactly as Kea's ``CSVLeaseFile4/6`` read them:
 * ids in colon hex, ``expire = cltt + valid_lifetime``, ``fqdn_fwd`` / ``fqdn_rev`` as 0/1,
   ``lease_type`` 0 (IA_NA) / 1 (IA_TA) / 2 (IA_PD), Kea's lease ``state``, ``user_context`` as
   JSON, ``hwtype`` 1 (Ethernet) and ``hwaddr_source`` 0 (unknown) when a v6 lease has a MAC;
+* a lease the Kea that will read the file would skip when it loads (a client-id or DUID outside
+  that version's limits, no identifier at all: :mod:`kea_etl.kea_limits`) is failed with the
+  reason, as the live path (``lease4-add``) fails it, and never written or counted loaded;
 * every file is written to a temporary file in the output directory and renamed over the final
   name only at :meth:`MemfileLoader.commit`, after conflicts decided at the end have been taken
   out. A crash or an exception leaves no new file (and any old one untouched).
@@ -38,6 +41,7 @@ import json
 import os
 import re
 import tempfile
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from socket import inet_ntoa as _ntoa
@@ -45,6 +49,7 @@ from typing import IO, Any
 
 from kea_etl._files import publish
 from kea_etl.errors import ConfigError, FatalError
+from kea_etl.kea_limits import rules_for
 from kea_etl.records import LEASE_TYPE_CODES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.transform.conflicts import Conflict
@@ -277,11 +282,16 @@ class MemfileLoader:
         self.kea_version, self.kea_version_from = resolve_kea_version(kea_version)
         self.header4, self.header6 = headers_for(self.kea_version)
         self.pool_id = "pool_id" in self.header4
+        self.rules = rules_for(self.kea_version)
         self.subnets = subnets
         self.dry_run = dry_run
         self.name = f"memfile:{self.outdir}"
         self._files: dict[int, _TempCSV] = {}
         self._counts = {4: 0, 6: 0}
+        # leases handed to load per family (a Conflict's ordinal counts them) and the ordinals
+        # failed by the row rules, in order: ordinal - (failed before it) = row in the file
+        self._handed = {4: 0, 6: 0}
+        self._rejected: dict[int, list[int]] = {4: [], 6: []}
         self._hosts: dict[int, dict[int, list[dict[str, Any]]]] = {4: {}, 6: {}}
         self._host_count = {4: 0, 6: 0}
         self._committed: dict[str, Any] | None = None
@@ -307,10 +317,17 @@ class MemfileLoader:
         pool_id = self.pool_id
         write4 = write6 = None
         counts = self._counts
+        handed = self._handed
+        check4, check6 = self.rules.lease4, self.rules.lease6
         dry = self.dry_run
         for rec in records:
             try:  # only the writes: an OSError of the source is the source's (zero-cost try)
                 if type(rec) is Lease4:
+                    handed[4] += 1
+                    why = check4(rec)
+                    if why is not None:
+                        self._reject(4, rec, why, report)
+                        continue
                     if not dry:
                         if write4 is None:
                             write4 = self._file(4).fh.write
@@ -319,6 +336,11 @@ class MemfileLoader:
                     report.loaded += 1
                     continue
                 if type(rec) is Lease6:
+                    handed[6] += 1
+                    why = check6(rec)
+                    if why is not None:
+                        self._reject(6, rec, why, report)
+                        continue
                     if not dry:
                         if write6 is None:
                             write6 = self._file(6).fh.write
@@ -335,14 +357,27 @@ class MemfileLoader:
                 raise TypeError(f"MemfileLoader cannot load {type(rec).__name__}")
             report.loaded += 1
 
+    def _reject(self, family: int, rec: Lease4 | Lease6, why: str, report: RunReport) -> None:
+        self._rejected[family].append(self._handed[family] - 1)
+        # the live path fails the same lease as "Kea refused lease4-add" with Kea's text
+        report.fail("Kea would skip the memfile row", source=rec.origin, line=rec.line,
+                    key=rec.key, detail=why)
+
     def retract(self, conflicts: Sequence[Conflict], report: RunReport) -> None:
         by_family: dict[int, set[int]] = {4: set(), 6: set()}
         for c in conflicts:
             if not c.fails:
                 continue
-            if c.ordinal >= self._counts[c.family] or c.ordinal in by_family[c.family]:
+            if c.ordinal >= self._handed[c.family]:
                 raise ValueError(f"retract: no row {c.ordinal} for v{c.family} in {self.name}")
-            by_family[c.family].add(c.ordinal)
+            rejected = self._rejected[c.family]
+            i = bisect_left(rejected, c.ordinal)
+            if i < len(rejected) and rejected[i] == c.ordinal:
+                continue  # already failed: Kea would skip its row (see load)
+            row = c.ordinal - i
+            if row in by_family[c.family]:
+                raise ValueError(f"retract: lease {c.ordinal} for v{c.family} retracted twice")
+            by_family[c.family].add(row)
             report.loaded -= 1
             report.fail(c.reason, source=c.source, line=c.line, key=c.key, detail=c.detail,
                         conflict=True)

@@ -119,7 +119,8 @@ def test_kea_row_checks(tmp_path: Path) -> None:
     assert [str(g.record.address) for g in good] == ["192.0.2.1"]
     assert good[0].record.state == 1 and good[0].record.hwaddr is None
     assert [b.line for b in bad] == [3, 4, 5, 6, 7, 8]
-    assert "only for declined leases" in str(bad[0])
+    assert "neither a hardware address nor a client-id" in str(bad[0])
+    assert "client-id is 1 bytes; Kea 2.2 accepts 2..128" in str(bad[4])
     assert "has 10 fields, the header has 11" in str(bad[3])
     assert str(bad[0]).startswith(f"{p} line 3: 192.0.2.2 cannot be read")
 
@@ -130,8 +131,10 @@ def test_v6_na_ta_pd(tmp_path: Path) -> None:
               f"2001:db8:1::1000,{duid},4000,{EXP},1,3000,0,7,128,0,0,h6,aa:bb:cc:dd:ee:ff,0,,1,2,3",
               f"2001:db8:8000:100::,{duid},4000,{EXP},1,3000,2,8,56,0,0,,,0,,0,0,0",
               f"2001:db8:1::2000,{duid},4000,{EXP},1,3000,1,9,128,0,0,,,0,,0,0,0",
-              f"2001:db8:1::3000,00,4000,{EXP},1,3000,0,10,128,0,0,,,0,,0,0,0",  # empty DUID, not declined
-              f"2001:db8:1::3001,00,4000,{EXP},1,3000,0,10,128,0,0,,,1,,0,0,0")  # declined: OK
+              # Kea 2.4+ (a pool_id header): the empty DUID is 00:00:00, and 00 is too short
+              f"2001:db8:1::3000,00:00:00,4000,{EXP},1,3000,0,10,128,0,0,,,0,,0,0,0",  # not declined
+              f"2001:db8:1::3001,00:00:00,4000,{EXP},1,3000,0,10,128,0,0,,,1,,0,0,0",  # declined: OK
+              f"2001:db8:1::3002,00,4000,{EXP},1,3000,0,10,128,0,0,,,1,,0,0,0")  # 1 byte: too short
     good, bad = split(kea_memfile.extract(p))
     recs = [g.record for g in good]
     assert all(isinstance(r, Lease6) for r in recs)
@@ -142,7 +145,8 @@ def test_v6_na_ta_pd(tmp_path: Path) -> None:
     assert recs[1].key == "2001:db8:8000:100::/56"
     assert recs[2].lease_type == "IA_TA"
     assert recs[3].address == IPv6Address("2001:db8:1::3001") and recs[3].state == 1
-    assert [b.line for b in bad] == [5]
+    assert [b.line for b in bad] == [5, 7]
+    assert "DUID is 1 bytes; Kea 2.4 and later accepts 3..130" in str(bad[1])
 
 
 def test_log_structure_last_row_wins_and_lifetime_0_deletes(tmp_path: Path) -> None:
