@@ -193,6 +193,7 @@ class KeaSqlLoader:
         self._conn: Any = None
         #: tables whose v6 ``address`` column is BINARY(16) (MySQL schemas of Kea 2.3+)
         self._binary6: set[str] | None = None
+        self._opt_classes: set[str] | None = None
         self.would_send: dict[str, int] = {}
         self.name = f"kea-sql:{self.target.display}"
         self.can_retract = False
@@ -247,6 +248,18 @@ class KeaSqlLoader:
                 self._binary6 = {str(t).lower() for t, kind in cur.fetchall()
                                  if str(kind).lower() in ("binary", "varbinary")}
         return table in self._binary6
+
+    def _option_classes(self, cur: Any, table: str) -> bool:
+        """Whether ``table`` (dhcp4_options / dhcp6_options) has the NOT NULL ``client_classes``
+        column of Kea 3.2's schema (34/35; options guarded by client classes). Kea writes its
+        empty JSON list ``[  ]`` there for an option without classes; older schemas lack it."""
+        if self._opt_classes is None:
+            where = "TABLE_SCHEMA = current_schema()" if self.pg else "TABLE_SCHEMA = DATABASE()"
+            cur.execute("SELECT TABLE_NAME FROM information_schema.COLUMNS WHERE " + where +
+                        " AND COLUMN_NAME = 'client_classes'"
+                        " AND TABLE_NAME IN ('dhcp4_options', 'dhcp6_options')")
+            self._opt_classes = {str(t).lower() for (t,) in cur.fetchall()}
+        return table in self._opt_classes
 
     def close(self) -> None:
         if self._conn is not None:
@@ -548,10 +561,14 @@ class KeaSqlLoader:
                             "VALUES (%s, %s, %s, %s)", [(enc(a), p, t, host_id) for a, p, t in v6])
         if options:
             self._count(f"{opt_table} inserts", len(options))
+            classes = self._option_classes(cur, opt_table)
             cur.executemany(f"INSERT INTO {opt_table} (code, value, formatted_value, space, "
-                            "persistent, user_context, host_id, scope_id) "
-                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                            [(*o, host_id, HOST_SCOPE) for o in options])
+                            "persistent, user_context, host_id, scope_id"
+                            + (", client_classes" if classes else "") + ") "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s" + (", %s" if classes else "")
+                            + ")",
+                            [(*o, host_id, HOST_SCOPE, *(("[  ]",) if classes else ()))
+                             for o in options])
         return _outcome(item, "loaded", None, None)
 
 

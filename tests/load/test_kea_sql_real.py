@@ -493,15 +493,20 @@ def test_kea_serves_host_options_from_the_database(kea_db: tuple[str, str], kea_
 
 @pytest.fixture(scope="module", params=ENGINES)
 def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """A database with Kea 3.0's schema, made by the create script of the Kea 3.0 root
-    filesystem (its kea-admin needs psql / mysql, which the rootfs lacks; the host's are used)."""
-    from tests.harness.kea import kea3_root
+    """A database with the schema of the Kea the kea3 fixtures run (3.0, or ``KEA_ETL_KEA3``), made
+    by that installation's create script (the rootfs's kea-admin needs psql / mysql, which the
+    rootfs lacks; the host's are used)."""
+    from tests.harness.kea import KeaStartError, resolve_install
 
     engine: str = request.param
-    script = kea3_root() / "usr/share/kea/scripts" / (
+    try:
+        install = resolve_install(None, kea3=True)
+    except KeaStartError as exc:
+        pytest.skip(str(exc))
+    script = install.scripts_dir / (
         "pgsql/dhcpdb_create.pgsql" if engine == "postgresql" else "mysql/dhcpdb_create.mysql")
     if not script.exists():
-        pytest.fail(f"Kea 3.0 root filesystem has no {script}: run scripts/kea3-rootfs")
+        pytest.fail(f"{install.describe()} has no {script}")
     name = f"kea_etl_test3_{os.getpid()}_{engine[:2]}"
     _admin(engine, f"DROP DATABASE IF EXISTS {name}")
     _admin(engine, f"CREATE DATABASE {name}")
