@@ -62,6 +62,7 @@ from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.kea_limits import DUID_MAX, rules_for_header
+from kea_etl.memfile_set import SET_FILES, check_set
 from kea_etl.records import (
     LEASE_TYPE_NAMES,
     STATE_EXPIRED_RECLAIMED,
@@ -331,11 +332,15 @@ def extract(path: str | Path, *, keep_history: bool = False,
     only in ``NAME.2`` is kept and a later row in ``NAME`` replaces or deletes it. Each item names
     the file and line it came from. ``keep_history=True`` yields every good row in that order
     instead (the raw log, for audits and :mod:`kea_etl.export.kea_files`); rows with valid
-    lifetime 0 (deletions) are then yielded too.
+    lifetime 0 (deletions) are then yielded too. A file of a kea-etl output set whose manifest
+    says a killed run left it torn is refused (:func:`kea_etl.memfile_set.check_set`).
     """
     p = Path(path)
     if p.exists():
         require_regular(p, what="Kea lease file")  # a FIFO or a device: say what it is
+    if p.name in SET_FILES:
+        # kea-etl's output set: refuse one a killed run left half replaced (kea_etl.memfile_set)
+        check_set(p.parent)
     files = lease_files(p) if leftovers else ([p] if p.is_file() else [])
     if not files:
         raise ConfigError(f"Kea lease file {p} not found")

@@ -22,7 +22,12 @@ The files are written exactly as Kea's ``CSVLeaseFile4/6`` read them:
   reason, as the live path (``lease4-add``) fails it, and never written or counted loaded;
 * every file is written to a temporary file in the output directory and renamed over the final
   name only at :meth:`MemfileLoader.commit`, after conflicts decided at the end have been taken
-  out. A crash or an exception leaves no new file (and any old one untouched).
+  out. An exception leaves no new file (and any old one untouched). The files of one run are
+  one set: the manifest ``kea-etl-run.json`` (:mod:`kea_etl.memfile_set`) names the run and each
+  file's size and sha256 before the renames and is marked complete after them, so a kill -9
+  between two renames leaves a set readers refuse, not a silent mix of two runs; the next run
+  removes the temporary files a killed run left. ``KEA_ETL_CRASH_IN_MEMFILE_COMMIT=N`` (tests
+  only) makes the process SIGKILL itself after N of the renames.
 
 Host reservations go to one file per family, ``reservations4.json`` and ``reservations6.json``,
 each a Kea configuration fragment to merge into that server's configuration::
@@ -40,27 +45,45 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+import signal
+import uuid
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from socket import inet_ntoa as _ntoa
 from typing import IO, Any
 
+from kea_etl import clock
 from kea_etl._files import publish
 from kea_etl.errors import ConfigError, FatalError
 from kea_etl.kea_limits import rules_for
+from kea_etl.memfile_set import (
+    LEASES4_FILE,
+    LEASES6_FILE,
+    MANIFEST,
+    RESERVATIONS4_FILE,
+    RESERVATIONS6_FILE,
+    SET_FILES,
+    clean_leftovers,
+    file_digest,
+    fsync_dir,
+    mkstemp,
+    read_manifest,
+    write_manifest,
+)
 from kea_etl.records import LEASE_TYPE_CODES, Lease4, Lease6, Reservation
-from kea_etl.report import RunReport, write_json_atomic
+from kea_etl.report import RunReport
 from kea_etl.transform.conflicts import Conflict
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = [
     "HEADER4_22",
     "HEADER6_22",
+    "CRASH_ENV",
     "KEA_VERSIONS",
     "LEASES4_FILE",
     "LEASES6_FILE",
+    "MANIFEST",
     "RESERVATIONS4_FILE",
     "RESERVATIONS6_FILE",
     "MemfileLoader",
@@ -72,10 +95,8 @@ __all__ = [
     "headers_for",
 ]
 
-LEASES4_FILE = "kea-leases4.csv"
-LEASES6_FILE = "kea-leases6.csv"
-RESERVATIONS4_FILE = "reservations4.json"
-RESERVATIONS6_FILE = "reservations6.json"
+#: fault injection for the kill -9 tests: SIGKILL after this many renames of a commit
+CRASH_ENV = "KEA_ETL_CRASH_IN_MEMFILE_COMMIT"
 
 HEADER4_22 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id",
               "fqdn_fwd", "fqdn_rev", "hostname", "state", "user_context")
@@ -229,8 +250,7 @@ class _TempCSV:
 
     def __init__(self, final: Path, header: Sequence[str]) -> None:
         self.final = final
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        self.tmp = Path(tmp)
+        fd, self.tmp = mkstemp(final.parent, final.name)
         self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="\n",
                                      buffering=1 << 20)
         self.fh.write(",".join(header) + "\n")
@@ -239,8 +259,7 @@ class _TempCSV:
     def drop_rows(self, ordinals: set[int]) -> None:
         """Rewrite the temp file without data rows ``ordinals`` (0-based, header excluded)."""
         self.fh.close()
-        fd, tmp2 = tempfile.mkstemp(prefix=f".{self.final.name}.", suffix=".tmp",
-                                    dir=self.final.parent)
+        fd, tmp2 = mkstemp(self.final.parent, self.final.name)
         try:
             with (os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out,
                   self.tmp.open(encoding="utf-8", newline="\n") as src):
@@ -256,10 +275,14 @@ class _TempCSV:
         self.fh = self.tmp.open("a", encoding="utf-8", newline="\n")
         self.rows -= len(ordinals)
 
-    def commit(self) -> None:
+    def close(self) -> None:
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
+
+    def commit(self) -> None:
+        """Close and rename into place on its own (MemfileLoader.commit publishes a whole set)."""
+        self.close()
         # leases name clients (MACs, hostnames): owner and group only, not world-readable
         publish(self.tmp, self.final, mode=0o640)  # narrowed by the umask (kea_etl._files)
 
@@ -303,6 +326,10 @@ class MemfileLoader:
                                   f"{exc.strerror or exc}") from exc
             if not os.access(self.outdir, os.W_OK):
                 raise ConfigError(f"output directory {self.outdir} is not writable")
+        #: names the run in the manifest (kea_etl.memfile_set)
+        self.run_id = f"{clock.now_datetime():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        #: temporary files of killed runs, removed now (never a running writer's)
+        self.leftovers_removed = [] if dry_run else clean_leftovers(self.outdir)
 
     def _file(self, family: int) -> _TempCSV:
         f = self._files.get(family)
@@ -389,26 +416,87 @@ class MemfileLoader:
 
     def commit(self) -> dict[str, Any]:
         files: dict[str, Any] = {}
-        for family, name in ((4, LEASES4_FILE), (6, LEASES6_FILE)):
-            f = self._files.get(family)
-            if f is not None:
-                with _io_errors(f.final):
-                    f.commit()
-            if f is not None or (self.dry_run and self._counts[family]):
-                files[str(self.outdir / name)] = self._counts[family]
-        for family, name in ((4, RESERVATIONS4_FILE), (6, RESERVATIONS6_FILE)):
-            if not self._host_count[family]:
-                continue  # the other family's file, from an earlier run, stays as it is
-            path = self.outdir / name
-            if not self.dry_run:
-                with _io_errors(path):
-                    write_json_atomic(path, self._reservations_fragment(family), mode=0o640)
-            files[str(path)] = self._host_count[family]
+        staged: list[tuple[Path, Path]] = []  # (temporary file, final name), all written whole
+        try:
+            for family, name in ((4, LEASES4_FILE), (6, LEASES6_FILE)):
+                f = self._files.get(family)
+                if f is not None:
+                    with _io_errors(f.final):
+                        f.close()
+                    staged.append((f.tmp, f.final))
+                if f is not None or (self.dry_run and self._counts[family]):
+                    files[str(self.outdir / name)] = self._counts[family]
+            for family, name in ((4, RESERVATIONS4_FILE), (6, RESERVATIONS6_FILE)):
+                if not self._host_count[family]:
+                    continue  # the other family's file, from an earlier run, stays as it is
+                path = self.outdir / name
+                if not self.dry_run:
+                    with _io_errors(path):
+                        staged.append((self._write_reservations(family, path), path))
+                files[str(path)] = self._host_count[family]
+            if staged:
+                with _io_errors(self.outdir / MANIFEST):
+                    self._publish(staged)
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
         self._files.clear()
         self._committed = {"target": self.name, "kea_version": self.kea_version,
                            "kea_version_from": self.kea_version_from,
                            "dry_run": self.dry_run, "files": files}
+        if not self.dry_run:
+            self._committed["run"] = self.run_id
+            if staged:
+                self._committed["manifest"] = str(self.outdir / MANIFEST)
+            if self.leftovers_removed:
+                self._committed["leftovers_removed"] = self.leftovers_removed
         return self._committed
+
+    def _write_reservations(self, family: int, path: Path) -> Path:
+        fd, tmp = mkstemp(self.outdir, path.name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._reservations_fragment(family), fh, indent=2, default=str)
+                fh.write("\n")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _publish(self, staged: list[tuple[Path, Path]]) -> None:
+        """Manifest (committing), renames, manifest (complete): see :mod:`kea_etl.memfile_set`."""
+        run = self.run_id
+        try:
+            old = read_manifest(self.outdir)
+        except ConfigError:
+            old = None  # an unreadable manifest is replaced below
+        old_files: dict[str, Any] = old["files"] if old else {}
+        entries: dict[str, Any] = {}
+        for tmp, final in staged:
+            entries[final.name] = {**file_digest(tmp), "run": run}
+        for name in SET_FILES:
+            path = self.outdir / name
+            if name in entries or not path.is_file():
+                continue
+            kept = file_digest(path)  # an earlier run's file this run does not replace
+            prev = old_files.get(name)
+            kept["run"] = prev.get("run") if isinstance(prev, dict) and \
+                prev.get("sha256") == kept["sha256"] else None
+            entries[name] = kept
+        extra = {"kea_version": self.kea_version}
+        write_manifest(self.outdir, run=run, state="committing", files=entries, extra=extra)
+        crash = os.environ.get(CRASH_ENV, "")
+        crash_after = int(crash) if crash.isdigit() else None
+        for i, (tmp, final) in enumerate(staged):
+            if crash_after == i:
+                os.kill(os.getpid(), signal.SIGKILL)
+            # leases name clients (MACs, hostnames): owner and group only, not world-readable
+            publish(tmp, final, mode=0o640)  # narrowed by the umask (kea_etl._files)
+        if crash_after is not None and crash_after >= len(staged):
+            os.kill(os.getpid(), signal.SIGKILL)
+        fsync_dir(self.outdir)
+        write_manifest(self.outdir, run=run, state="complete", files=entries, extra=extra)
 
     def abort(self) -> None:
         for f in self._files.values():

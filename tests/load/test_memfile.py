@@ -137,8 +137,9 @@ def test_writes_files_and_reservations(tmp_path: Path) -> None:
         {"hw-address": "aa:aa:aa:aa:aa:aa", "ip-address": "192.0.2.200", "hostname": "printer"}]}]}}
     assert result["files"] == {str(out / "kea-leases4.csv"): 3, str(out / "kea-leases6.csv"): 1,
                                str(out / "reservations4.json"): 1}
-    assert sorted(p.name for p in out.iterdir()) == ["kea-leases4.csv", "kea-leases6.csv",
-                                                     "reservations4.json"]  # no temp files left
+    assert sorted(p.name for p in out.iterdir()) == ["kea-etl-run.json", "kea-leases4.csv",
+                                                     "kea-leases6.csv", "reservations4.json"
+                                                     ]  # no temp files left; the set's manifest
 
 
 def test_retract_drops_exactly_the_losing_rows(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_memfile_disk_full_leaves_no_file_and_keeps_the_old_one(tmp_path: Path,
     err = full.stderr.strip()
     assert err.startswith("Error: cannot write ") and "No space left on device" in err, err
     assert len(err.splitlines()) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["kea-leases4.csv"]  # no temp file left
+    assert sorted(p.name for p in out.iterdir()) == ["kea-etl-run.json", "kea-leases4.csv"]  # no temp left
     assert (out / "kea-leases4.csv").read_bytes() == old
 
 
