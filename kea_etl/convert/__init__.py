@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
+from kea_etl import kea_config
 from kea_etl._files import atomic_write
 from kea_etl.convert.build import DEFAULT_HOOKS_DIR, Converter, FamilyResult
 from kea_etl.convert.findings import SEVERITIES, Finding
 from kea_etl.errors import ConfigError
-from kea_etl.transform.subnets import load_kea_config
+from kea_etl.kea_config import load_kea_config
 
 __all__ = ["ConvertResult", "Finding", "convert", "ids_from_config", "write"]
 
@@ -54,19 +54,8 @@ def ids_from_config(paths: list[str | Path]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {4: {}, 6: {}}
     for path in paths:
         data = load_kea_config(path)
-        for fam in (4, 6):
-            sect = data.get(f"Dhcp{fam}")
-            if not isinstance(sect, dict):
-                continue
-            subs = list(sect.get(f"subnet{fam}", []))
-            for net in sect.get("shared-networks", []):
-                subs.extend(net.get(f"subnet{fam}", []))
-            for s in subs:
-                try:
-                    out[fam][str(ip_network(s["subnet"], strict=False))] = int(s["id"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise ConfigError(f"Kea config {path}: a subnet without a usable 'subnet' / "
-                                      f"'id' ({exc})") from exc
+        for sub in kea_config.subnets(data, origin=f"Kea config {path}"):
+            out[sub.family][str(sub.prefix)] = sub.id
     return out
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,9 @@ from kea_etl.convert.findings import SEVERITIES, Finding
 from kea_etl.convert.model import parse
 from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted
+from kea_etl.kea_config import load_kea_config, raw_subnets, section_subnets
 from kea_etl.records import Lease4, Lease6
-from kea_etl.transform.subnets import SubnetMap, load_kea_config
+from kea_etl.transform.subnets import SubnetMap
 
 __all__ = ["CheckResult", "check"]
 
@@ -71,13 +72,10 @@ def _section(config: Mapping[str, Any], family: int) -> dict[str, Any] | None:
     return sect if isinstance(sect, dict) else None
 
 
-def _subnets(sect: Mapping[str, Any], family: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _subnets(sect: Mapping[str, Any], family: int) -> list[tuple[Mapping[str, Any],
+                                                               Mapping[str, Any]]]:
     """(subnet, enclosing shared network or {}) pairs."""
-    out: list[tuple[dict[str, Any], dict[str, Any]]] = [
-        (s, {}) for s in sect.get(f"subnet{family}", [])]
-    for net in sect.get("shared-networks", []):
-        out.extend((s, net) for s in net.get(f"subnet{family}", []))
-    return out
+    return [(s, net or {}) for s, net in raw_subnets(sect, family)]
 
 
 def _param(sect: Mapping[str, Any], net: Mapping[str, Any], sub: Mapping[str, Any], key: str,
@@ -88,20 +86,12 @@ def _param(sect: Mapping[str, Any], net: Mapping[str, Any], sub: Mapping[str, An
     return default
 
 
-def _pool_ranges(sub: Mapping[str, Any]) -> list[tuple[int, int]]:
-    out = []
-    for p in sub.get("pools", []):
-        text = str(p.get("pool", ""))
-        if " - " in text or "-" in text and "/" not in text:
-            lo, hi = (x.strip() for x in text.split("-", 1))
-            out.append((int(ip_address(lo)), int(ip_address(hi))))
-        elif text:
-            n = ip_network(text, strict=False)
-            out.append((int(n.network_address), int(n.broadcast_address)))
-    for p in sub.get("pd-pools", []):
-        n = IPv6Network(f"{p['prefix']}/{p['prefix-len']}", strict=False)
-        out.append((int(n.network_address), int(n.broadcast_address)))
-    return out
+def _pool_ranges(sect: Mapping[str, Any], family: int) -> dict[int, list[tuple[int, int]]]:
+    """``{subnet id: [(first, last) of each pool and pd-pool]}``."""
+    return {sub.id: [(p.first, p.last) for p in sub.pools]
+            + [(int(p.prefix.network_address), int(p.prefix.broadcast_address))
+               for p in sub.pd_pools]
+            for sub in section_subnets(sect, family)}
 
 
 def check(conf: str | Path, leases: Iterable[str | Path] = (), *,
@@ -228,7 +218,7 @@ def _leases(res: CheckResult, derived: FamilyResult, sect: Mapping[str, Any],
     dsubs = {int(s["id"]): (s, net) for s, net in _subnets(dsect, fam) if "id" in s}
     mismatch: Counter[str] = Counter()
     subs = {int(s["id"]): (s, net) for s, net in _subnets(sect, fam) if "id" in s}
-    pools = {sid: _pool_ranges(s) for sid, (s, _) in subs.items()}
+    pools = _pool_ranges(sect, fam)
     active = with_cid = 0
     outside_subnet: Counter[str] = Counter()
     outside_pool: Counter[int] = Counter()

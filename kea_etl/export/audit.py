@@ -285,75 +285,28 @@ class PoolConfig:
     pools: pd.DataFrame
 
 
-def _pool_range(text: str, family: int) -> tuple[int, int]:
-    text = text.strip()
-    if "-" in text:
-        lo, hi = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
-        if lo.version != family or hi.version != family or int(hi) < int(lo):
-            raise ValueError(text)
-        return int(lo), int(hi)
-    net = ipaddress.ip_network(text, strict=False)
-    if net.version != family:
-        raise ValueError(text)
-    return int(net.network_address), int(net.broadcast_address)
-
-
 def load_pools(paths: Iterable[str | Path]) -> PoolConfig:
     """Read the pools of one or more Kea configuration files (comments allowed)."""
-    from kea_etl.transform.subnets import load_kea_config
+    from kea_etl import kea_config
 
     subnets: list[dict[str, Any]] = []
     pools: list[dict[str, Any]] = []
     for path in paths:
-        config = load_kea_config(path)
-        if "arguments" in config and isinstance(config["arguments"], dict):
-            config = config["arguments"]
-        found = False
-        for family, section_name, key in ((4, "Dhcp4", "subnet4"), (6, "Dhcp6", "subnet6")):
-            section = config.get(section_name)
-            if not isinstance(section, dict):
-                continue
-            found = True
-            raw: list[tuple[dict[str, Any], str | None]] = [(s, None) for s in
-                                                             section.get(key) or []]
-            for net in section.get("shared-networks") or []:
-                raw.extend((s, str(net.get("name"))) for s in net.get(key) or [])
-            for sub, shared in raw:
-                where = f"{path}: subnet {sub.get('subnet')!r}"
-                sid = sub.get("id")
-                if not isinstance(sid, int):
-                    raise ConfigError(f"{where}: no 'id'; the audit needs explicit subnet ids")
-                n = 0
-                for pool in sub.get("pools") or []:
-                    try:
-                        first, last = _pool_range(str(pool["pool"]), family)
-                    except (KeyError, ValueError) as exc:
-                        raise ConfigError(f"{where}: pool {pool!r} is not 'FIRST - LAST' or a "
-                                          f"prefix of IPv{family} addresses") from exc
-                    pools.append({"family": family, "subnet_id": sid, "kind": "pool",
-                                  "pool": str(pool["pool"]).strip(), "first": first,
-                                  "last": last, "delegated_len": None,
-                                  "size": last - first + 1})
-                    n += 1
-                for pd_pool in sub.get("pd-pools") or []:
-                    try:
-                        net6 = ipaddress.IPv6Network(
-                            f"{pd_pool['prefix']}/{int(pd_pool['prefix-len'])}", strict=False)
-                        dlen = int(pd_pool["delegated-len"])
-                    except (KeyError, ValueError, TypeError) as exc:
-                        raise ConfigError(f"{where}: pd-pool {pd_pool!r} needs prefix, prefix-len "
-                                          "and delegated-len") from exc
-                    pools.append({"family": 6, "subnet_id": sid, "kind": "pd-pool",
-                                  "pool": f"{net6} /{dlen}", "first": int(net6.network_address),
-                                  "last": int(net6.broadcast_address), "delegated_len": dlen,
-                                  "size": 2 ** (dlen - net6.prefixlen)})
-                    n += 1
-                subnets.append({"family": family, "subnet_id": sid,
-                                "subnet": str(sub.get("subnet")), "shared_network": shared,
-                                "pools": n})
-        if not found:
-            raise ConfigError(f"{path}: no Dhcp4 or Dhcp6 section (is this a Kea DHCP server "
-                              "configuration?)")
+        config = kea_config.load_kea_config(path)
+        for sub in kea_config.subnets(config, origin=str(path), required=True):
+            for pool in sub.pools:
+                pools.append({"family": sub.family, "subnet_id": sub.id, "kind": "pool",
+                              "pool": pool.text, "first": pool.first, "last": pool.last,
+                              "delegated_len": None, "size": pool.size})
+            for pd_pool in sub.pd_pools:
+                pools.append({"family": 6, "subnet_id": sub.id, "kind": "pd-pool",
+                              "pool": f"{pd_pool.prefix} /{pd_pool.delegated_len}",
+                              "first": int(pd_pool.prefix.network_address),
+                              "last": int(pd_pool.prefix.broadcast_address),
+                              "delegated_len": pd_pool.delegated_len, "size": pd_pool.size})
+            subnets.append({"family": sub.family, "subnet_id": sub.id,
+                            "subnet": str(sub.prefix), "shared_network": sub.shared_network,
+                            "pools": len(sub.pools) + len(sub.pd_pools)})
     sub_df = pd.DataFrame(subnets, columns=["family", "subnet_id", "subnet", "shared_network",
                                             "pools"])
     pool_df = pd.DataFrame(pools, columns=["family", "subnet_id", "kind", "pool", "first", "last",

@@ -72,13 +72,14 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Literal
 
 from kea_etl import spreadsheet
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted
+from kea_etl.kea_config import raw_subnets, section_subnets
 from kea_etl.records import STATE_DECLINED, STATE_DEFAULT, Lease4, Lease6
 
 __all__ = ["LEASE_CHECKS", "KeaFileLeases", "pool_totals"]
@@ -137,36 +138,9 @@ def _header_version(cols: list[str], family: int) -> str:
 def pool_totals(section: Mapping[str, Any], family: int) -> dict[int, tuple[int, int]]:
     """``{subnet id: (addresses in pools, delegated prefixes in pd-pools)}`` of a ``Dhcp4`` /
     ``Dhcp6`` section, as Kea's ``total-addresses`` / ``total-nas`` / ``total-pds``."""
-    key = f"subnet{family}"
-    subnets = list(section.get(key) or [])
-    for net in section.get("shared-networks") or []:
-        subnets.extend(net.get(key) or [])
-    out: dict[int, tuple[int, int]] = {}
-    for sub in subnets:
-        sid = sub.get("id")
-        if not isinstance(sid, int):
-            continue
-        addrs = 0
-        for pool in sub.get("pools") or []:
-            text = str(pool.get("pool", "")).strip()
-            try:
-                if "/" in text:
-                    addrs += ip_network(text, strict=False).num_addresses
-                else:
-                    first, last = (ip_address(p.strip()) for p in text.split("-", 1))
-                    addrs += int(last) - int(first) + 1
-            except ValueError as exc:
-                raise ConfigError(f"subnet id {sid}: pool {text!r} is not 'FIRST - LAST' or "
-                                  "'PREFIX/LEN'") from exc
-        pds = 0
-        for pd in sub.get("pd-pools") or []:
-            try:
-                pds += 2 ** (int(pd["delegated-len"]) - int(pd["prefix-len"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ConfigError(f"subnet id {sid}: pd-pool {pd!r} needs prefix-len and "
-                                  "delegated-len") from exc
-        out[sid] = (min(addrs, _INT64_MAX), min(pds, _INT64_MAX))
-    return out
+    return {sub.id: (min(sum(p.size for p in sub.pools), _INT64_MAX),
+                     min(sum(p.size for p in sub.pd_pools), _INT64_MAX))
+            for sub in section_subnets(section, family)}
 
 
 class _Checker:
@@ -179,15 +153,8 @@ class _Checker:
         self.family = family
         self.smap = SubnetMap.from_config({f"Dhcp{family}": section})
         # subnets a class-less selectSubnet(address) cannot return
-        key = f"subnet{family}"
-        self.guarded: set[int] = set()
-        for sub in section.get(key) or []:
-            if _classes(sub):
-                self.guarded.add(int(sub["id"]))
-        for net in section.get("shared-networks") or []:
-            for sub in net.get(key) or []:
-                if _classes(net) or _classes(sub):
-                    self.guarded.add(int(sub["id"]))
+        self.guarded = {int(sub["id"]) for sub, net in raw_subnets(section, family)
+                        if _classes(sub) or (net is not None and _classes(net))}
 
     def check(self, lease: Lease) -> tuple[Lease | None, int | None]:
         """(lease as Kea keeps it or None when dropped, the subnet id Kea found when it differs).

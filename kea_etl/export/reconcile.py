@@ -55,6 +55,7 @@ from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.extract.base import ExtractItem, SourceWarning
+from kea_etl.kea_config import section_subnets
 from kea_etl.progress import Progress, ProgressCallback, Unit
 from kea_etl.records import (
     INFINITE_LIFETIME,
@@ -590,24 +591,13 @@ _POOL_STAT = re.compile(r"^subnet\[(\d+)\]\.(pool|pd-pool)\[(\d+)\]\.([a-z-]+)$"
 
 def _pool_labels(section: Mapping[str, Any], family: int) -> dict[tuple[int, str, int], str]:
     """``(subnet id, kind, pool-id) -> "pool, pool"`` from a Dhcp4 / Dhcp6 section."""
-    key = f"subnet{family}"
-    subnets = list(section.get(key) or [])
-    for net in section.get("shared-networks") or []:
-        if isinstance(net, Mapping):
-            subnets += list(net.get(key) or [])
     out: dict[tuple[int, str, int], list[str]] = {}
-    for sub in subnets:
-        if not isinstance(sub, Mapping) or not isinstance(sub.get("id"), int):
-            continue
-        for pool in sub.get("pools") or []:
-            if isinstance(pool, Mapping):
-                out.setdefault((sub["id"], "pool", int(pool.get("pool-id", 0))), []).append(
-                    str(pool.get("pool", "?")).replace(" ", ""))
-        for pool in sub.get("pd-pools") or []:
-            if isinstance(pool, Mapping):
-                out.setdefault((sub["id"], "pd-pool", int(pool.get("pool-id", 0))), []).append(
-                    f"{pool.get('prefix')}/{pool.get('prefix-len')} "
-                    f"delegating /{pool.get('delegated-len')}")
+    for sub in section_subnets(section, family):
+        for pool in sub.pools:
+            out.setdefault((sub.id, "pool", pool.pool_id), []).append(pool.text.replace(" ", ""))
+        for pd in sub.pd_pools:
+            out.setdefault((sub.id, "pd-pool", pd.pool_id), []).append(
+                f"{pd.prefix} delegating /{pd.delegated_len}")
     return {k: ", ".join(v) for k, v in out.items()}
 
 

@@ -41,11 +41,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlunsplit
 
+from kea_etl import kea_config
 from kea_etl._batching import chunks
 from kea_etl._fastrec import builder
 from kea_etl.errors import (
@@ -55,6 +56,7 @@ from kea_etl.errors import (
     KeaTransportError,
     RecordError,
 )
+from kea_etl.kea_config import Subnet
 from kea_etl.kea_limits import DUID_MAX
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
@@ -97,29 +99,13 @@ class LiveOptions:
         return {"mode": self.mode, "on_conflict": self.on_conflict}
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSubnet:
-    id: int
-    prefix: IPv4Network | IPv6Network
-    pd_pools: tuple[IPv6Network, ...] = ()
+#: a subnet of the live server (the name older callers and tests use)
+ServerSubnet = Subnet
 
 
 def server_subnets(config: Mapping[str, Any]) -> list[ServerSubnet]:
     """Subnets (with pd-pools) of a config-get answer or a config file, shared networks too."""
-    out: list[ServerSubnet] = []
-    for fam in ("Dhcp4", "Dhcp6"):
-        body = config.get(fam)
-        if not isinstance(body, Mapping):
-            continue
-        key = "subnet4" if fam == "Dhcp4" else "subnet6"
-        subnets = list(body.get(key, []))
-        for net in body.get("shared-networks", []):
-            subnets += list(net.get(key, []))
-        for s in subnets:
-            pools = tuple(IPv6Network((p["prefix"], p["prefix-len"]), strict=False)
-                          for p in s.get("pd-pools", []))
-            out.append(ServerSubnet(int(s["id"]), ip_network(s["subnet"], strict=False), pools))
-    return out
+    return kea_config.subnets(config)
 
 
 @dataclass

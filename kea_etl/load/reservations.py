@@ -75,10 +75,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kea_etl.errors import ConfigError, InvalidValueError, KeaCommandError, KeaUnsupportedError
 from kea_etl.extract._dhcp_options import canonical_option_data
+from kea_etl.kea_config import raw_subnets
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.records import Reservation, canonical_hex, kea_text
 from kea_etl.report import RunReport
@@ -588,13 +589,11 @@ class ReservationLoader:
             raise ConfigError(f"config-get of {self.server} has no Dhcp4 or Dhcp6 section")
         new_cfg = {fam_key: copy.deepcopy(cfg[fam_key])}
         body = new_cfg[fam_key]
-        skey = "subnet4" if fam_key == "Dhcp4" else "subnet6"
-        subnets: dict[int, dict[str, Any]] = {}
-        for s in body.get(skey, []):
-            subnets[int(s["id"])] = s
-        for net in body.get("shared-networks", []):
-            for s in net.get(skey, []):
-                subnets[int(s["id"])] = s
+        # the copy's own subnet objects: reservations are added to them in place
+        subnets: dict[int, dict[str, Any]] = {
+            int(s["id"]): cast("dict[str, Any]", s)
+            for s, _ in raw_subnets(body, 4 if fam_key == "Dhcp4" else 6,
+                                    origin=f"config-get of {self.server}")}
         out: list[Outcome] = []
         changed = False
         for res in hosts:

@@ -45,7 +45,7 @@ class _SubnetIndex:
                        for s in subnets if s.prefix.version == family)
         self.starts = [a for a, _, _ in spans]
         self.spans = spans
-        self.pd = [(p, s.id) for s in subnets for p in s.pd_pools]
+        self.pd = [(p.prefix, s.id) for s in subnets for p in s.pd_pools]
 
     def of(self, key: str) -> int | None:
         if "/" in key:  # a delegated prefix: the subnet of the pd-pool it comes from

@@ -12,118 +12,23 @@ source: it is looked up in the target's ``Dhcp4`` / ``Dhcp6`` configuration (a c
   renews.
 * Subnets nested in ``shared-networks`` count like top-level ones.
 
-Kea's configuration files may carry ``//``, ``#`` and ``/* */`` comments;
-:func:`strip_json_comments` removes them without touching string contents.
+The configuration itself is read by :mod:`kea_etl.kea_config`; this module indexes its subnets
+for longest-prefix lookups.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any
 
 from kea_etl.errors import ConfigError
+from kea_etl.kea_config import Subnet, load_kea_config, section_subnets, sections, strip_json_comments
 
 __all__ = ["Subnet", "SubnetDisagreement", "SubnetMap", "compare_subnets", "load_kea_config",
            "strip_json_comments"]
-
-
-def strip_json_comments(text: str) -> str:
-    """Remove Kea-style comments (``//``, ``#`` to end of line, ``/* ... */``) outside strings.
-
-    Line structure is kept (a block comment's newlines survive) so JSON error positions still
-    point at the right line of the original file.
-    """
-    out: list[str] = []
-    i, n = 0, len(text)
-    start = 0
-    while i < n:
-        c = text[i]
-        if c == '"':
-            # skip the string, honouring backslash escapes
-            i += 1
-            while i < n:
-                ch = text[i]
-                if ch == "\\":
-                    i += 2
-                    continue
-                if ch == '"':
-                    break
-                i += 1
-            i += 1
-            continue
-        if c == "#" or (c == "/" and text.startswith("//", i)):
-            out.append(text[start:i])
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            start = i
-            continue
-        if c == "/" and text.startswith("/*", i):
-            out.append(text[start:i])
-            j = text.find("*/", i + 2)
-            end = n if j < 0 else j + 2
-            out.append("\n" * text.count("\n", i, end))
-            i = start = end
-            continue
-        i += 1
-    out.append(text[start:])
-    return "".join(out)
-
-
-def _looks_like(text: str) -> str | None:
-    """What an ISC file given where a Kea configuration belongs is (dhcpd's own sniffers)."""
-    from kea_etl.extract import isc_conf, isc_leases
-
-    head = text[:4096].encode("utf-8", "replace")
-    if isc_leases.sniff(head):
-        return "a dhcpd lease file"
-    if isc_conf.sniff(head):
-        return "a dhcpd.conf (ISC dhcpd's configuration)"
-    return None
-
-
-def load_kea_config(path: str | Path) -> dict[str, Any]:
-    """Read a Kea JSON configuration file (comments allowed). Raises :class:`ConfigError`."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read Kea config {p}: {exc.strerror or exc}") from exc
-    if "<?include" in text:
-        raise ConfigError(f"Kea config {p} uses <?include ...?>: kea-etl does not follow includes; "
-                          "pass the configuration as config-get prints it")
-    try:
-        data = json.loads(strip_json_comments(text))
-    except json.JSONDecodeError as exc:
-        looks = _looks_like(text)
-        if looks:
-            raise ConfigError(f"Kea config {p}: this looks like {looks}, not a Kea configuration "
-                              "(JSON with a Dhcp4 or Dhcp6 section); give the ISC file as a "
-                              "SOURCE and the target Kea's kea-dhcp4.json / kea-dhcp6.json as "
-                              "--kea-config") from exc
-        raise ConfigError(f"Kea config {p} line {exc.lineno} column {exc.colno}: not valid JSON "
-                          f"({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"Kea config {p}: expected a JSON object with a Dhcp4 or Dhcp6 section")
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class Subnet:
-    """One subnet of the target configuration."""
-
-    id: int
-    prefix: IPv4Network | IPv6Network
-    shared_network: str | None = None
-    #: (pool prefix, delegated length) of each pd-pool (v6 only)
-    pd_pools: tuple[tuple[IPv6Network, int], ...] = ()
-
-    @property
-    def family(self) -> int:
-        return self.prefix.version
 
 
 @dataclass
@@ -198,77 +103,34 @@ class SubnetMap:
 
     def add_config(self, config: Mapping[str, Any], *, origin: str = "Kea config") -> None:
         """Add the Dhcp4 and/or Dhcp6 section of ``config`` (a file's content or config-get)."""
-        if "arguments" in config and isinstance(config["arguments"], Mapping):
-            config = config["arguments"]  # a whole config-get answer
-        found = False
-        for family, section_name in ((4, "Dhcp4"), (6, "Dhcp6")):
-            section = config.get(section_name)
-            if section is None:
-                continue
-            if not isinstance(section, Mapping):
-                raise ConfigError(f"{origin}: {section_name} is not a JSON object")
+        for family, section in sections(config, origin=origin, required=True).items():
             if family in self.sources:
-                raise ConfigError(f"{origin}: a {section_name} section was already given "
+                raise ConfigError(f"{origin}: a Dhcp{family} section was already given "
                                   f"({self.sources[family]}); give one per family")
             self.sources[family] = origin
-            self._add_section(family, section, origin)
-            found = True
-        if not found:
-            raise ConfigError(f"{origin}: no Dhcp4 or Dhcp6 section (is this a Kea DHCP server "
-                              "configuration?)")
+            for subnet in section_subnets(section, family, origin=origin):
+                self._add_subnet(family, subnet, origin)
 
-    def _add_section(self, family: int, section: Mapping[str, Any], origin: str) -> None:
-        key = "subnet4" if family == 4 else "subnet6"
-        for subnet in _list(section, key, origin):
-            self._add_subnet(family, subnet, None, origin)
-        for net in _list(section, "shared-networks", origin):
-            name = str(net.get("name", "?"))
-            for subnet in _list(net, key, f"{origin} shared network {name!r}"):
-                self._add_subnet(family, subnet, name, origin)
-
-    def _add_subnet(self, family: int, raw: Mapping[str, Any], shared: str | None,
-                    origin: str) -> None:
-        text = raw.get("subnet")
-        where = f"{origin}: subnet {text!r}" + (f" in shared network {shared!r}" if shared else "")
-        try:
-            prefix = ip_network(str(text), strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: not a valid prefix") from exc
-        if prefix.version != family:
-            raise ConfigError(f"{where}: an IPv{prefix.version} prefix in the Dhcp{family} section")
-        sid = raw.get("id")
-        if isinstance(sid, bool) or not isinstance(sid, int) or not 1 <= sid <= 0xFFFFFFFE:
-            # Kea 2.x numbers subnets without an id itself, in an order that changes with the
-            # configuration: lease subnet ids must not depend on that.
-            raise ConfigError(f"{where}: no valid 'id' (Kea would number it itself and the lease "
-                              "file would break when the configuration changes): give every "
-                              "subnet an explicit id")
+    def _add_subnet(self, family: int, subnet: Subnet, origin: str) -> None:
+        sid, prefix, shared = subnet.id, subnet.prefix, subnet.shared_network
+        where = (f"{origin}: subnet {str(prefix)!r}"
+                 + (f" in shared network {shared!r}" if shared else ""))
         if sid in self.subnets[family]:
             raise ConfigError(f"{where}: id {sid} is used by subnet "
                               f"{self.subnets[family][sid].prefix} too")
-        pd_pools: list[tuple[IPv6Network, int]] = []
-        if family == 6:
-            for pool in _list(raw, "pd-pools", where):
-                try:
-                    net = IPv6Network(f"{pool['prefix']}/{int(pool['prefix-len'])}", strict=False)
-                    dlen = int(pool["delegated-len"])
-                except (KeyError, ValueError, TypeError) as exc:
-                    raise ConfigError(f"{where}: pd-pool {dict(pool)!r} needs prefix, prefix-len "
-                                      "and delegated-len") from exc
-                pd_pools.append((net, dlen))
-        subnet = Subnet(sid, prefix, shared, tuple(pd_pools))
         table = self._v4 if family == 4 else self._v6
         clash = table.add(int(prefix.network_address), prefix.prefixlen, sid)
         if clash is not None:
             raise ConfigError(f"{where}: same prefix as subnet id {clash}")
         self.subnets[family][sid] = subnet
-        for net, dlen in pd_pools:
+        for pool in subnet.pd_pools:
+            net = pool.prefix
             idx = len(self._pd_info)
             clash = self._pd.add(int(net.network_address), net.prefixlen, idx)
             if clash is not None:
                 other = self._pd_info[clash][0]
                 raise ConfigError(f"{where}: pd-pool {net} is also a pd-pool of subnet id {other}")
-            self._pd_info[idx] = (sid, dlen)
+            self._pd_info[idx] = (sid, pool.delegated_len)
 
     # ---- lookups --------------------------------------------------------------------------
 
@@ -336,9 +198,3 @@ def compare_subnets(configured: SubnetMap, target: SubnetMap) -> list[SubnetDisa
                 out.append(SubnetDisagreement(family, sub.prefix, sid, got))
     return out
 
-
-def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
-    value = obj.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigError(f"{where}: '{key}' must be a list of objects")
-    return value
