@@ -48,6 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from socket import inet_ntoa
 from typing import Any, Protocol
 
 from kea_etl import clock
@@ -206,7 +207,8 @@ class SubnetCounts:
 
 def _row(rec: Lease4 | Lease6, line: int | None, origin: str | None) -> tuple[Any, ...]:
     if isinstance(rec, Lease4):
-        return (rec.address.packed, rec.key, "V4", 32, rec.subnet_id, rec.hwaddr, rec.client_id,
+        packed = rec.address.packed  # inet_ntoa: rec.key's text, without ipaddress's __str__
+        return (packed, inet_ntoa(packed), "V4", 32, rec.subnet_id, rec.hwaddr, rec.client_id,
                 None, None, rec.valid_lft, rec.cltt, rec.state, rec.hostname, line, origin)
     return (rec.address.packed, rec.key, rec.lease_type, rec.prefix_len, rec.subnet_id,
             rec.hwaddr, None, rec.duid, rec.iaid, rec.valid_lft, rec.cltt, rec.state,
@@ -423,7 +425,9 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
     """Compare records already through the migration policy with Kea's leases.
 
     ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
-    load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here).
+    load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here);
+    one with a ``spool_into`` method (:class:`~kea_etl.export.kea_files.KeaFileLeases`) copies
+    them into the spool itself.
     ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
     statistics (:func:`pool_stats`). Returns a :class:`ReconcileResult`. ``progress`` gets
     :class:`~kea_etl.progress.Progress` events (task "reconcile"): phases "reading the source"
@@ -465,6 +469,12 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
             spooled += spool.add("src", buf)
             buf.clear()
         tick("reading Kea", 0, kea_total, "leases")
+        spool_into = getattr(kea_leases, "spool_into", None)
+        if spool_into is not None:  # KeaFileLeases: copied from table to table inside SQLite
+            read, ignored = spool_into(spool.db, "kea", as_of=as_of)
+            res.kea_read += read
+            res.kea_ignored.update(ignored)
+            kea_leases = ()
         for lease in kea_leases:
             res.kea_read += 1
             if res.kea_read % batch == 0:
