@@ -60,7 +60,7 @@ from kea_etl.kea_config import Subnet
 from kea_etl.kea_limits import DUID_MAX
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
-from kea_etl.load.compare import describe_holder, identical, same_client
+from kea_etl.load.compare import Verdict, decide, describe_holder, same_client
 from kea_etl.records import Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import RunReport
 from kea_etl.urls import refuse_password
@@ -554,23 +554,30 @@ class LiveLeaseLoader:
 
     def _resolve(self, item: LoadRecord, lease: Lease4 | Lease6, held: Lease4 | Lease6,
                  task: _Task) -> Outcome:
+        verdict = decide(held, lease, self.options.mode, self.options.on_conflict)
+        if verdict not in ("write", "overwrite"):
+            return self._judged(item, verdict, lease, held)
         fam = "4" if isinstance(lease, Lease4) else "6"
-        if identical(held, lease):
+        self._call(task, f"lease{fam}-update", lease.to_kea_args())
+        if verdict == "overwrite":
+            return _out(item, "loaded", "conflict overwritten",
+                        f"Kea holds {lease.key} for {describe_holder(held)}")
+        return _out(item, "loaded")
+
+    @staticmethod
+    def _judged(item: LoadRecord, verdict: Verdict, lease: Lease4 | Lease6,
+                held: Lease4 | Lease6) -> Outcome:
+        """The outcome of a lease decided without sending it (same, kept, conflict)."""
+        if verdict == "same":
             return _out(item, "already_present")
-        if same_client(held, lease):
-            if self.options.mode == "add":
-                return _out(item, "already_present",
-                            "Kea holds this client's lease with another expiry; kept Kea's",
-                            f"Kea expires {held.expire}, source {lease.expire}; "
-                            "use --mode upsert to replace it")
-            self._call(task, f"lease{fam}-update", lease.to_kea_args())
-            return _out(item, "loaded")
-        detail = f"Kea holds {lease.key} for {describe_holder(held)}"
-        if self.options.on_conflict == "overwrite":
-            self._call(task, f"lease{fam}-update", lease.to_kea_args())
-            return _out(item, "loaded", "conflict overwritten", detail)
+        if verdict == "kept":
+            return _out(item, "already_present",
+                        "Kea holds this client's lease with another expiry; kept Kea's",
+                        f"Kea expires {held.expire}, source {lease.expire}; "
+                        "use --mode upsert to replace it")
         return _out(item, "conflict", "conflict",
-                    detail + "; left alone (use --on-conflict overwrite to replace it)")
+                    f"Kea holds {lease.key} for {describe_holder(held)}; left alone "
+                    "(use --on-conflict overwrite to replace it)")
 
     # -- v6 in bulk --------------------------------------------------------------------------
     def _subnet_problem(self, lease: Lease6) -> str | None:
@@ -645,20 +652,10 @@ class LiveLeaseLoader:
 
     def _judge_bulk(self, item: LoadRecord, lease: Lease6, held: Lease6) -> Outcome | None:
         """None: send it in the batch; else the outcome decided without sending."""
-        if identical(held, lease):
-            return _out(item, "already_present")
-        if same_client(held, lease):
-            if self.options.mode == "add":
-                return _out(item, "already_present",
-                            "Kea holds this client's lease with another expiry; kept Kea's",
-                            f"Kea expires {held.expire}, source {lease.expire}; "
-                            "use --mode upsert to replace it")
+        verdict = decide(held, lease, self.options.mode, self.options.on_conflict)
+        if verdict in ("write", "overwrite"):
             return None
-        if self.options.on_conflict == "overwrite":
-            return None
-        return _out(item, "conflict", "conflict",
-                    f"Kea holds {lease.key} for {describe_holder(held)}; left alone "
-                    "(use --on-conflict overwrite to replace it)")
+        return self._judged(item, verdict, lease, held)
 
 
 def wire_args(item: Lease4 | Lease6) -> dict[str, Any]:

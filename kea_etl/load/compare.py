@@ -8,13 +8,42 @@ same two questions about a lease the target already holds at the address being l
   client; v6: DUID, IAID and lease type.
 * :func:`identical` -- same client *and* the same expiry, lifetime, subnet and state: loading it
   would change nothing, so the record counts as ``already_present`` and nothing is sent.
+
+:func:`decide` turns the two answers, the run's ``mode`` and ``on_conflict`` into what the
+target does with the record; each target only words the outcome its own way ("Kea holds ...",
+"the database holds ..."). Reservations are compared by
+:func:`kea_etl.load.reservations.differences`, for every target.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from kea_etl.records import Lease4, Lease6
 
-__all__ = ["describe_holder", "identical", "same_client"]
+__all__ = ["Verdict", "decide", "describe_holder", "identical", "same_client"]
+
+#: what a target does with a lease when it may already hold its address (see :func:`decide`)
+Verdict = Literal["write", "same", "kept", "overwrite", "conflict"]
+
+
+def decide(held: Lease4 | Lease6 | None, ours: Lease4 | Lease6, mode: str,
+           on_conflict: str) -> Verdict:
+    """What to do with ``ours`` when the target holds ``held`` at its address (None: nothing).
+
+    * ``write``: nothing held, or the same client with other details and ``mode="upsert"``;
+    * ``same``: :func:`identical`, nothing to send (``already_present``);
+    * ``kept``: the same client with other details and ``mode="add"``: the target's is kept;
+    * ``overwrite``: another client and ``on_conflict="overwrite"``: written over it, reported;
+    * ``conflict``: another client: left alone, reported.
+    """
+    if held is None:
+        return "write"
+    if identical(held, ours):
+        return "same"
+    if same_client(held, ours):
+        return "kept" if mode == "add" else "write"
+    return "overwrite" if on_conflict == "overwrite" else "conflict"
 
 
 def same_client(held: Lease4 | Lease6, ours: Lease4 | Lease6) -> bool:

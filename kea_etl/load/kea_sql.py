@@ -59,7 +59,8 @@ from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
 from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
-from kea_etl.load.compare import describe_holder, identical, same_client
+from kea_etl.load.compare import decide, describe_holder
+from kea_etl.load.reservations import differences, moved
 from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAMES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 from kea_etl.urls import redact_url, refuse_password
@@ -415,17 +416,17 @@ class KeaSqlLoader:
     def _judge(self, held: Lease4 | Lease6 | None, ours: Lease4 | Lease6
                ) -> tuple[str, str | None]:
         """("write", None) / ("write", "overwrote ...") / ("already_present"|"conflict", ...)."""
-        if held is None:
+        verdict = decide(held, ours, self.mode, self.on_conflict)
+        if verdict == "write":
             return "write", None
-        if identical(held, ours):
+        assert held is not None
+        if verdict == "same":
             return "already_present", None
-        if same_client(held, ours):
-            if self.mode == "add":  # as for kea:, the database's lease of this client is kept
-                return "kept", (f"the database expires it at {held.expire}, the source at "
-                                f"{ours.expire}; use --mode upsert to replace it")
-            return "write", None
+        if verdict == "kept":  # as for kea:, the database's lease of this client is kept
+            return "kept", (f"the database expires it at {held.expire}, the source at "
+                            f"{ours.expire}; use --mode upsert to replace it")
         detail = f"the database holds {ours.key} for {describe_holder(held)}"
-        if self.on_conflict == "overwrite":
+        if verdict == "overwrite":
             return "write", detail
         return "conflict", detail + "; left alone (use --on-conflict overwrite to replace it)"
 
@@ -506,16 +507,16 @@ class KeaSqlLoader:
             cur.execute("SELECT address, prefix_len, type FROM ipv6_reservations WHERE host_id = %s",
                         (host_id,))
             held6 = sorted((text6(a), int(p), int(t)) for a, p, t in cur.fetchall())
-            held4 = int(row[1]) if row[1] is not None else None
             cur.execute(f"SELECT code, value, formatted_value, space, persistent, user_context "
                         f"FROM {opt_table} WHERE host_id = %s AND scope_id = %s",
                         (host_id, HOST_SCOPE))
             held_opts = _option_key([(int(c), bytes(v) if v is not None else None, f, s, bool(p), u)
                                      for c, v, f, s, p, u in cur.fetchall()], res.family)
-            differ = _host_differences(row, res, held_opts == _option_key(options, res.family))
-            if held4 == ipv4 and held6 == v6 and not differ:
+            differ = differences(_held_host(row, held6), res.to_kea_host(), res.family,
+                                 same_options=held_opts == _option_key(options, res.family))
+            if not differ:
                 return _outcome(item, "already_present", None, None)
-            if held4 != ipv4 or held6 != v6:
+            if moved(differ):
                 detail = (f"the database reserves other addresses for {res.identifier_type} "
                           f"{res.identifier} in subnet {res.subnet_id}")
                 if self.on_conflict != "overwrite":
@@ -637,30 +638,23 @@ def _judged(item: LoadRecord, status: str, detail: str | None) -> Outcome:
     return _outcome(item, status, "conflict" if status == "conflict" else None, detail)
 
 
-def _host_differences(row: Sequence[Any], res: Reservation, same_options: bool) -> list[str]:
-    """Names of the details (not addresses) in which a hosts row differs from ``res``; row is
-    (host_id, ipv4_address, hostname, client_classes, next_server, boot_file_name, user_context)."""
-    out = []
-    if (row[2] or "") != res.hostname:
-        out.append("hostname")
-    if not same_options:
-        out.append("option-data")
-    held_classes = tuple(c.strip() for c in (row[3] or "").split(",") if c.strip())
-    if held_classes != tuple(res.client_classes):
-        out.append("client-classes")
-    if (int(row[4]) if row[4] else None) != (int(res.next_server) if res.next_server else None):
-        out.append("next-server")
-    if (row[5] or "") != (res.boot_file_name or ""):
-        out.append("boot-file-name")
-    held_ctx = row[6]
-    if isinstance(held_ctx, bytes | bytearray):
-        held_ctx = held_ctx.decode("utf-8")
-    if isinstance(held_ctx, str):
+def _held_host(row: Sequence[Any], held6: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+    """A hosts row (host_id, ipv4_address, hostname, client_classes, next_server,
+    boot_file_name, user_context) and its ipv6_reservations (address, prefix_len, type) as the
+    host map :func:`~kea_etl.load.reservations.differences` compares (option-data aside)."""
+    ctx = row[6]
+    if isinstance(ctx, bytes | bytearray):
+        ctx = ctx.decode("utf-8")
+    if isinstance(ctx, str):
         with contextlib.suppress(ValueError):  # not JSON: compared as text, so it differs
-            held_ctx = json.loads(held_ctx) if held_ctx else None
-    if (held_ctx or None) != (dict(res.user_context) if res.user_context else None):
-        out.append("user-context")
-    return out
+            ctx = json.loads(ctx) if ctx else None
+    return {"ip-address": None if row[1] is None else str(IPv4Address(int(row[1]))),
+            "ip-addresses": [a for a, _, t in held6 if t != 2],
+            "prefixes": [f"{a}/{p}" for a, p, t in held6 if t == 2],
+            "hostname": row[2] or "",
+            "client-classes": [c.strip() for c in (row[3] or "").split(",") if c.strip()],
+            "next-server": str(IPv4Address(int(row[4]))) if row[4] else None,
+            "boot-file-name": row[5] or "", "user-context": ctx}
 
 
 def _packed6(text: str) -> bytes:

@@ -176,11 +176,22 @@ def _canonical(host: Mapping[str, Any], family: int) -> dict[str, Any]:
     }
 
 
-def differences(held: Mapping[str, Any], ours: Mapping[str, Any], family: int) -> list[str]:
+def differences(held: Mapping[str, Any], ours: Mapping[str, Any], family: int, *,
+                same_options: bool | None = None) -> list[str]:
     """The fields in which host map ``held`` (what Kea has) differs from ``ours``, by Kea's
-    names (``hostname``, ``option-data`` ...); empty when they are the same reservation."""
+    names (``hostname``, ``option-data`` ...); empty when they are the same reservation.
+
+    The one reservation comparison of every target. ``same_options`` decides ``option-data``
+    when the caller compared the options in its own storage form (kea-sql's option rows)."""
     a, b = _canonical(held, family), _canonical(ours, family)
+    if same_options is not None:
+        a["option-data"] = b["option-data"] if same_options else None
     return [k for k in a if a[k] != b[k]]
+
+
+def moved(fields: Iterable[str]) -> bool:
+    """Whether differing ``fields`` (of :func:`differences`) include the reserved addresses."""
+    return not _ADDRESS_FIELDS.isdisjoint(fields)
 
 
 def _option_label(entry: Mapping[str, Any]) -> str:
@@ -338,10 +349,10 @@ class ReservationLoader:
             return _out(res, "already_present"), None
         what = (f"Kea's reservation for {res.identifier_type} {res.identifier} in subnet "
                 f"{res.subnet_id} differs: {_describe(held, ours, res.family, diffs)}")
-        moved = not _ADDRESS_FIELDS.isdisjoint(diffs)
+        addresses_differ = moved(diffs)
         if self.mode == "upsert":
             return None, None
-        if not moved:
+        if not addresses_differ:
             return _out(res, "already_present", KEPT,
                         what + "; use --mode upsert to replace it"), None
         if self.on_conflict == "overwrite":
