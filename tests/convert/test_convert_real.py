@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -41,8 +42,18 @@ def kea_test(install: KeaInstall, family: int, config: Path) -> subprocess.Compl
         argv = ["chroot", str(install.root), *argv, inside]
     else:
         argv.append(str(config))
+    env = None
+    if install.prefix is not None:
+        # A --prefix build allows sockets, leases and logs only under its prefix unless told
+        # otherwise; the converted config uses the paths of a packaged Kea (/run/kea, ...), which
+        # is what an operator's Kea 3.x from ISC's or a distribution's packages allows.
+        for d in ("/run/kea", "/var/lib/kea", "/var/log/kea"):  # as Kea's packages make them
+            Path(d).mkdir(mode=0o750, parents=True, exist_ok=True)
+        env = dict(os.environ, KEA_CONTROL_SOCKET_DIR="/run/kea", KEA_DHCP_DATA_DIR="/var/lib/kea",
+                   KEA_LOG_FILE_DIR="/var/log/kea")
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              env=env)
     finally:
         if install.root is not None:
             install.host_file(inside).unlink(missing_ok=True)
