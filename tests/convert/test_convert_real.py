@@ -47,8 +47,6 @@ def kea_test(install: KeaInstall, family: int, config: Path) -> subprocess.Compl
         # A --prefix build allows sockets, leases and logs only under its prefix unless told
         # otherwise; the converted config uses the paths of a packaged Kea (/run/kea, ...), which
         # is what an operator's Kea 3.x from ISC's or a distribution's packages allows.
-        for d in ("/run/kea", "/var/lib/kea", "/var/log/kea"):  # as Kea's packages make them
-            Path(d).mkdir(mode=0o750, parents=True, exist_ok=True)
         env = dict(os.environ, KEA_CONTROL_SOCKET_DIR="/run/kea", KEA_DHCP_DATA_DIR="/var/lib/kea",
                    KEA_LOG_FILE_DIR="/var/log/kea")
     try:
