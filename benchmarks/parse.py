@@ -1,11 +1,14 @@
 """Benchmark: kea-etl's dhcpd.leases extractor against isc_dhcp_leases on the same file.
 
-    python benchmarks/parse.py [--leases N] [--peer-leases M] [--history 0.1] [--keep DIR]
+    python benchmarks/parse.py [--leases N] [--family 4|6] [--peer-leases M] [--history 0.1]
+                               [--keep DIR]
 
 Generates a dhcpd.leases the way dhcpd 4.4 writes it (header, authoring-byte-order, blocks with
 starts / ends / tstp / cltt / binding state / next binding state / rewind binding state /
 hardware ethernet / uid / client-hostname, plus renewals of earlier addresses as history), then
-runs each parser in its own child process and prints ONE JSON line.
+runs each parser in its own child process and prints ONE JSON line. ``--family 6`` writes a
+dhcpd6.leases instead (:func:`generate6`: ia-na and ia-pd blocks with octal-escaped ids, a
+server-duid, renewals as history); the JSON then says ``"family": 6``.
 
 * ``leases`` is the number of lease blocks in the file (history included); both rates are blocks
   parsed per second. kea-etl is measured through ``kea_etl.extract.isc_leases.extract`` -- the
@@ -107,6 +110,54 @@ def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
     return unique
 
 
+def generate6(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
+    """Write n dhcpd6.leases blocks as dhcpd 4.4 does (two thirds ia-na, one third ia-pd, each
+    with its cltt and one iaaddr / iaprefix; a fraction ``history`` renew an earlier IA);
+    return #unique."""
+    rng = random.Random(seed)
+    now = 1_795_000_000
+    unique = max(1, int(n * (1 - history)))
+    when_cache: dict[int, str] = {}
+
+    def when(t: int) -> str:
+        s = when_cache.get(t)
+        if s is None:
+            if len(when_cache) > 500_000:
+                when_cache.clear()
+            s = when_cache[t] = dhcpd_date(t)
+        return s
+
+    with path.open("w", encoding="latin-1", newline="\n") as fh:
+        fh.write(_HEADER)
+        fh.write(f"server-duid {quote(bytes.fromhex('000100012f0c4a1b525400aabbcc'))};\n\n")
+        buf: list[str] = []
+        for i in range(n):
+            idx = i if i < unique else rng.randrange(unique)
+            pd = idx % 3 == 2
+            duid = b"\x00\x03\x00\x01" + ((0x020000000000 + idx * 7919) & 0xFFFFFFFFFFFF
+                                              ).to_bytes(6, "big")
+            iaid = (idx & 0xFFFF).to_bytes(4, "little")
+            start = now - rng.randrange(_LEASE_TIME // (4 if i >= unique else 1))
+            state = "active" if rng.random() < 0.9 else "expired"
+            if pd:
+                head, sub = "ia-pd", f"iaprefix 2001:db8:{idx >> 16 & 0xFFFF:x}:{idx & 0xFFFF:x}::/64"
+            else:
+                head, sub = "ia-na", f"iaaddr 2001:db8::{idx >> 16 & 0xFFFF:x}:{idx & 0xFFFF:x}"
+            buf.append(f"{head} {quote(iaid + duid)} {{\n"
+                       f"  cltt {when(start)};\n"
+                       f"  {sub} {{\n"
+                       f"    binding state {state};\n"
+                       f"    preferred-life {_LEASE_TIME // 2};\n"
+                       f"    max-life {_LEASE_TIME};\n"
+                       f"    ends {when(start + _LEASE_TIME)};\n"
+                       "  }\n}\n\n")
+            if len(buf) >= 10_000:
+                fh.write("".join(buf))
+                buf.clear()
+        fh.write("".join(buf))
+    return unique
+
+
 def _prefix_copy(src: Path, dst: Path, m: int) -> None:
     """The first m lease blocks of src."""
     seen = 0
@@ -159,6 +210,8 @@ def _run_child(kind: str, path: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--leases", type=int, default=1_000_000)
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4,
+                    help="4: dhcpd.leases lease blocks; 6: dhcpd6.leases ia-na / ia-pd blocks")
     ap.add_argument("--peer-leases", type=int, default=None,
                     help="run isc_dhcp_leases on the first M blocks only")
     ap.add_argument("--history", type=float, default=0.1,
@@ -173,7 +226,8 @@ def main() -> None:
         path = (args.keep or Path(tmp)) / "dhcpd.leases"
         path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        unique = generate(path, args.leases, history=args.history)
+        unique = (generate6 if args.family == 6 else generate)(path, args.leases,
+                                                                 history=args.history)
         gen_s = time.perf_counter() - t0
         kea = _run_child("kea", path)
         peer_path, peer_n = path, args.leases
@@ -185,6 +239,7 @@ def main() -> None:
         isc_rate = peer_n / isc["seconds"]
         print(json.dumps({
             "leases": args.leases,
+            "family": args.family,
             "unique_addresses": unique,
             "file_mb": round(path.stat().st_size / 1e6, 1),
             "generate_seconds": round(gen_s, 1),
