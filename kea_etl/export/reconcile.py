@@ -367,7 +367,7 @@ class ReconcileResult:
         self.close()
 
 
-def _dict_row(cur: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+def _dict_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_COLS, row, strict=True))
 
 
@@ -384,7 +384,6 @@ class _Spool:
                 "state INT, hostname TEXT, line INT, origin TEXT")
         self.db.execute(f"CREATE TABLE src ({cols}) WITHOUT ROWID")
         self.db.execute(f"CREATE TABLE kea ({cols}) WITHOUT ROWID")
-        self.db.row_factory = _dict_row
 
     def add(self, table: str, rows: list[tuple[Any, ...]]) -> int:
         """Insert rows (a later row replaces an earlier one with the same key)."""
@@ -392,7 +391,8 @@ class _Spool:
             f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(_COLS))})", rows)
         return len(rows)
 
-    def ordered(self, table: str) -> Iterator[dict[str, Any]]:
+    def ordered(self, table: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``table`` in key order, as tuples in :data:`_COLS` order."""
         cur = self.db.execute(f"SELECT * FROM {table} ORDER BY k")
         while rows := cur.fetchmany(1000):
             yield from rows
@@ -526,10 +526,33 @@ def _stat_total(stats: Mapping[int, Mapping[str, int]], family: int) -> int:
     return sum(int(row.get(n, 0)) for row in stats.values() for n in names)
 
 
+#: spool row positions (_COLS) of the compared fields, and of the source-only v6 hwaddr
+_SAME4 = tuple(_COLS.index(n) for n in FIELDS4 if n != "expire")
+_SAME6 = tuple(_COLS.index(n) for n in FIELDS6 if n not in ("expire", "hwaddr"))
+_K, _SID, _HW, _VALID, _CLTT = (_COLS.index(n) for n in ("k", "subnet_id", "hwaddr", "valid_lft",
+                                                         "cltt"))
+
+
+def _same(s: tuple[Any, ...], k: tuple[Any, ...], same: tuple[int, ...], v6: bool,
+          tolerance: int) -> bool:
+    """True when :func:`compare_records` would find no difference (the common case, decided
+    on the spool's tuples without building a dict per row)."""
+    for i in same:
+        if s[i] != k[i]:
+            return False
+    if v6 and s[_HW] and s[_HW] != k[_HW]:
+        return False
+    sv, kv = s[_VALID], k[_VALID]
+    if sv == INFINITE_LIFETIME or kv == INFINITE_LIFETIME:
+        return bool(sv == kv)
+    return bool(abs((s[_CLTT] + sv) - (k[_CLTT] + kv)) <= tolerance)
+
+
 def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
            counts: Callable[[int], SubnetCounts]) -> None:
     src_it, kea_it = spool.ordered("src"), spool.ordered("kea")
     s, k = next(src_it, None), next(kea_it, None)
+    same, v6 = (_SAME4, False) if family == 4 else (_SAME6, True)
     assert res._diff_path is not None
     with res._diff_path.open("w", encoding="utf-8") as out:
 
@@ -539,34 +562,40 @@ def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
                 res.sample.append(diff)
 
         while s is not None or k is not None:
-            if k is None or (s is not None and s["k"] < k["k"]):
+            if k is None or (s is not None and s[_K] < k[_K]):
                 assert s is not None
                 res.source_compared += 1
                 res.missing += 1
-                counts(s["subnet_id"]).source += 1
-                emit({"address": s["key"], "category": "missing", "subnet_id": s["subnet_id"],
-                      "fields": {}, "source": _snapshot(s, family), "source_line": s["line"],
-                      "source_origin": s["origin"]})
+                counts(s[_SID]).source += 1
+                d = _dict_row(s)
+                emit({"address": d["key"], "category": "missing", "subnet_id": d["subnet_id"],
+                      "fields": {}, "source": _snapshot(d, family), "source_line": d["line"],
+                      "source_origin": d["origin"]})
                 s = next(src_it, None)
-            elif s is None or k["k"] < s["k"]:
+            elif s is None or k[_K] < s[_K]:
                 res.kea_compared += 1
                 res.extra += 1
-                counts(k["subnet_id"]).kea += 1
-                emit({"address": k["key"], "category": "extra", "subnet_id": k["subnet_id"],
-                      "fields": {}, "kea": _snapshot(k, family)})
+                counts(k[_SID]).kea += 1
+                d = _dict_row(k)
+                emit({"address": d["key"], "category": "extra", "subnet_id": d["subnet_id"],
+                      "fields": {}, "kea": _snapshot(d, family)})
                 k = next(kea_it, None)
             else:
                 res.source_compared += 1
                 res.kea_compared += 1
-                counts(s["subnet_id"]).source += 1
-                counts(k["subnet_id"]).kea += 1
-                diffs = compare_records(s, k, family=family, tolerance=tolerance)
+                counts(s[_SID]).source += 1
+                counts(k[_SID]).kea += 1
+                diffs = None
+                if not _same(s, k, same, v6, tolerance):
+                    ds = _dict_row(s)
+                    diffs = compare_records(ds, _dict_row(k), family=family,
+                                            tolerance=tolerance)
                 if diffs:
                     res.mismatched += 1
                     res.fields_mismatched.update(diffs.keys())
-                    emit({"address": s["key"], "category": "mismatched",
-                          "subnet_id": s["subnet_id"], "fields": diffs, "source_line": s["line"],
-                          "source_origin": s["origin"]})
+                    emit({"address": ds["key"], "category": "mismatched",
+                          "subnet_id": ds["subnet_id"], "fields": diffs,
+                          "source_line": ds["line"], "source_origin": ds["origin"]})
                 else:
                     res.matched += 1
                 s, k = next(src_it, None), next(kea_it, None)
