@@ -55,6 +55,7 @@ def _mkdir_for(path: str | None) -> None:
 
 
 def run_migrate(step: Step, dry_run: bool) -> StepResult:
+    from kea_etl.load.credentials import LiveCredentials
     from kea_etl.migrate import check_target_subnets, make_loader, migrate
     from kea_etl.report import write_json_atomic
     from kea_etl.transform.subnets import SubnetMap
@@ -72,6 +73,8 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
         live: dict[str, Any] = {}
         if target.startswith(("kea:", "kea-sql:")):
             live = {"sources": sources, "report_path": report_path,
+                    "credentials": LiveCredentials.from_environ(step.env),
+                    "state_home": step.env.get("XDG_STATE_HOME"),
                     "resume": bool(o.get("resume")) or None, "workers": o.get("workers"),
                     "mode": o.get("mode"), "on_conflict": o.get("on_conflict"),
                     "service": o.get("service")}

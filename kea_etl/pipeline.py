@@ -26,7 +26,6 @@ small adapter from YAML keys to one library function; see ``STEP_KEYS`` for what
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +49,9 @@ class Step:
     options: dict[str, Any]
     line: int
     key_lines: dict[str, int] = field(default_factory=dict)
+    #: the environment the pipeline was loaded with (given by the caller, e.g. the CLI): where
+    #: a step finds the credentials of a live target
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def _interpolate(value: Any, env: Mapping[str, str], path: str, line: int, key: 
 
 
 def load_pipeline(path: str | Path, *, env: Mapping[str, str] | None = None) -> Pipeline:
-    """Parse and validate a pipeline file; raises ConfigError naming the key and line."""
+    """Parse and validate a pipeline file; raises ConfigError naming the key and line.
+
+    ``env``: the environment ``${NAME}`` is taken from (the CLI passes the process's; library
+    code does not read it itself). None: no environment, only the file's ``vars``."""
     path_s = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -135,7 +140,8 @@ def load_pipeline(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
     if not isinstance(variables, dict):
         raise ConfigError(f"{path_s} line {lines[('vars',)]}: 'vars' must be a mapping")
     scope: dict[str, str] = {str(k): str(v) for k, v in variables.items()}
-    scope.update(env if env is not None else os.environ)
+    environ: Mapping[str, str] = dict(env) if env is not None else {}
+    scope.update(environ)
     raw_steps = doc.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         line = lines.get(("steps",), 1)
@@ -163,7 +169,7 @@ def load_pipeline(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         for k in sorted(required - set(options)):
             raise ConfigError(f"{path_s} line {line}: step '{kind}' needs the key '{k}'")
         values = {k: _interpolate(v, scope, path_s, key_lines[k], k) for k, v in options.items()}
-        steps.append(Step(kind, values, line, key_lines))
+        steps.append(Step(kind, values, line, key_lines, env=environ))
     name = str(doc.get("name") or Path(path_s).stem)
     return Pipeline(name=name, path=path_s, steps=tuple(steps))
 

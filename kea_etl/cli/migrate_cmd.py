@@ -9,6 +9,7 @@ error.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
@@ -22,6 +23,7 @@ from kea_etl.cli._progress import Bars, human
 from kea_etl.errors import InvalidValueError, KeaEtlError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.failover import FailoverSource, failover_sources
+from kea_etl.load.credentials import LiveCredentials
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
@@ -369,7 +371,9 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
         live: dict[str, object] = {}  # options of the live targets (None = not given)
         if target.startswith(("kea:", "kea-sql:")):
-            live = {"sources": list(sources), "report_path": report_path}
+            live = {"sources": list(sources), "report_path": report_path,
+                    "credentials": LiveCredentials.from_environ(os.environ),
+                    "state_home": os.environ.get("XDG_STATE_HOME")}
         if allow_config_write:
             if not all(t.startswith("kea:") for t in targets):
                 _fail("--allow-config-write goes with kea:URL targets (a running Kea whose "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -33,7 +34,7 @@ def run_cmd(pipeline_file: str, dry_run: bool, as_json: bool) -> None:
     from kea_etl.pipeline import load_pipeline, run_pipeline
 
     try:
-        pipeline = load_pipeline(pipeline_file)
+        pipeline = load_pipeline(pipeline_file, env=os.environ)
     except KeaEtlError as exc:
         echo(f"Error: {exc}", err=True)
         sys.exit(2)

@@ -61,6 +61,7 @@ from kea_etl.kea_limits import DUID_MAX
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import Verdict, decide, describe_holder, same_client
+from kea_etl.load.credentials import LiveCredentials
 from kea_etl.records import Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import RunReport
 from kea_etl.urls import refuse_password
@@ -726,17 +727,19 @@ def _out(item: LoadRecord, status: str, reason: str | None = None,
 
 def open_checkpoint(target: str, *, sources: Sequence[str] | None, report_path: str | None,
                     resume: bool, options: Mapping[str, Any], dry_run: bool,
-                    keep_state: bool = False) -> Checkpoint | None:
+                    keep_state: bool = False, state_home: str | None = None) -> Checkpoint | None:
     """The run's checkpoint (``None`` for a dry run, which writes nothing but checks that the
-    state could be kept: an unwritable location is one line before anything is sent)."""
+    state could be kept: an unwritable location is one line before anything is sent).
+    ``state_home``: ``$XDG_STATE_HOME`` as the caller read it (:func:`~kea_etl.load.checkpoint.
+    state_dir`)."""
     from kea_etl.load.checkpoint import check_state_location, default_state_path, fingerprint
 
     if dry_run and resume:
         raise ConfigError("--dry-run with --resume: a dry run neither reads nor writes "
                           "progress; drop one of them")
     fp = fingerprint(list(sources or ()), target, options)
-    path = default_state_path(report_path, fp)
-    check_state_location(path)
+    path = default_state_path(report_path, fp, state_home=state_home)
+    check_state_location(path, state_home=state_home)
     if dry_run:
         return None
     checkpoint = Checkpoint(path, fp, resume=resume, target=target)
@@ -750,45 +753,42 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
                     service: str | None = None, dry_run: bool = False,
                     kea_version: str | None = None, timeout: float = 30.0,
                     retries: int = 3, allow_config_write: bool = False,
-                    keep_state: bool = False) -> LiveLeaseLoader:
+                    keep_state: bool = False, credentials: LiveCredentials | None = None,
+                    state_home: str | None = None) -> LiveLeaseLoader:
     """The loader for ``--to kea:URL`` (``location`` is the URL after ``kea:``).
 
-    Basic-auth credentials: the user name may be in the URL (``http://admin@host:8000``); the
-    password comes from ``KEA_ETL_PASSWORD`` or the file named by ``KEA_ETL_PASSWORD_FILE``,
-    never from the URL or argv. For ``https://``: ``KEA_ETL_CA_FILE`` (the CA that signed Kea's
-    certificate), ``KEA_ETL_CERT_FILE`` / ``KEA_ETL_KEY_FILE`` (client certificate, when Kea
-    requires one). ``kea_version`` (a memfile option) is accepted and ignored.
+    Basic-auth credentials: the user name may be in the URL (``http://admin@host:8000``), else
+    ``credentials.username``; the password comes from ``credentials`` (the CLI reads them from
+    the environment: :mod:`kea_etl.load.credentials`), never from the URL or argv. For
+    ``https://``: ``credentials.ca_file`` / ``cert_file`` / ``key_file``.
+    ``kea_version`` (a memfile option) is accepted and ignored.
     ``allow_config_write``: reservations may be stored by changing the server's configuration
     (see :mod:`kea_etl.load.reservations`); the old one is saved next to ``report_path`` first.
     ``keep_state``: keep the checkpoint after a completed load (it is removed otherwise).
     """
-    import os
     from urllib.parse import unquote, urlsplit
 
-    from kea_etl.kea import KeaClient, read_password
+    from kea_etl.kea import KeaClient
 
     del kea_version
+    creds = credentials or LiveCredentials()
     refuse_password(f"kea:{location}")
     parts = urlsplit(location)
-    username = unquote(parts.username) if parts.username else os.environ.get("KEA_ETL_USERNAME")
-    password = None
-    if username:
-        pw_file = os.environ.get("KEA_ETL_PASSWORD_FILE")
-        password = read_password(file=pw_file) if pw_file else read_password()
+    username = unquote(parts.username) if parts.username else creds.username
+    password = creds.kea_password() if username else None
     url = location
     if parts.username:
         url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path,
                           parts.query, parts.fragment))
     if workers < 1:
         raise ConfigError(f"--workers {workers}: need at least 1")
-    env = os.environ.get
     client = KeaClient.from_url(url, service=service, username=username, password=password,
-                                ca_file=env("KEA_ETL_CA_FILE"), cert_file=env("KEA_ETL_CERT_FILE"),
-                                key_file=env("KEA_ETL_KEY_FILE"), timeout=timeout,
-                                retries=retries)
+                                ca_file=creds.ca_file, cert_file=creds.cert_file,
+                                key_file=creds.key_file, timeout=timeout, retries=retries)
     options = LiveOptions(mode=mode, on_conflict=on_conflict, workers=workers, dry_run=dry_run,
                           allow_config_write=allow_config_write, report_path=report_path)
     checkpoint = open_checkpoint(f"kea:{url}", sources=sources, report_path=report_path,
                                  resume=resume, options=options.fingerprint_options(),
-                                 dry_run=dry_run, keep_state=keep_state)
+                                 dry_run=dry_run, keep_state=keep_state,
+                                 state_home=state_home)
     return LiveLeaseLoader(client, options=options, checkpoint=checkpoint)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from kea_etl._faults import CHECKPOINT_CRASH_ENV, crash_after
 from kea_etl.errors import ConfigError
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
@@ -60,7 +61,6 @@ __all__ = [
 OutcomeKind = Literal["loaded", "already_present", "conflict", "failed"]
 OUTCOMES: tuple[str, ...] = ("loaded", "already_present", "conflict", "failed")
 _SCHEMA_VERSION = "1"
-CRASH_ENV = "KEA_ETL_CRASH_AFTER_BATCHES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,30 +95,32 @@ def fingerprint(sources: Sequence[str | os.PathLike[str]], target: str,
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def state_dir() -> Path:
-    """Where a run without ``--report`` keeps its state: ``$XDG_STATE_HOME/kea-etl``, else
-    ``~/.local/state/kea-etl`` (the XDG base directory default). Never the working directory:
-    cron runs kea-etl in a directory it may not write (``/`` or a read-only checkout)."""
-    base = os.environ.get("XDG_STATE_HOME", "")
+def state_dir(state_home: str | None = None) -> Path:
+    """Where a run without ``--report`` keeps its state: ``STATE_HOME/kea-etl`` (the CLI passes
+    ``$XDG_STATE_HOME``), else ``~/.local/state/kea-etl`` (the XDG base directory default).
+    Never the working directory: cron runs kea-etl in a directory it may not write (``/`` or a
+    read-only checkout)."""
+    base = state_home or ""
     root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "state"
     return root / "kea-etl"
 
 
-def default_state_path(report: str | os.PathLike[str] | None, fp: str = "") -> Path:
+def default_state_path(report: str | os.PathLike[str] | None, fp: str = "", *,
+                       state_home: str | None = None) -> Path:
     """``REPORT.json.state.sqlite`` beside the report, else ``RUN.state.sqlite`` in
     :func:`state_dir` (RUN: the start of the run's fingerprint, so ``--resume`` of the same
     command finds it and two different runs do not share one)."""
     if report:
         r = Path(report)
         return r.with_name(r.name + ".state.sqlite")
-    return state_dir() / f"run-{fp[:16] or 'default'}.state.sqlite"
+    return state_dir(state_home) / f"run-{fp[:16] or 'default'}.state.sqlite"
 
 
-def check_state_location(path: Path) -> None:
+def check_state_location(path: Path, *, state_home: str | None = None) -> None:
     """Raise :class:`ConfigError` (one line) when the state cannot be kept at ``path``: checked
     before anything is sent, by ``--dry-run`` too. The XDG state directory is created (0700)."""
     where = path.parent
-    if path.parent == state_dir():
+    if path.parent == state_dir(state_home):
         try:
             where.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -129,7 +131,7 @@ def check_state_location(path: Path) -> None:
         raise ConfigError(f"cannot keep the run's state in {where}: no such directory")
     if not os.access(where, os.W_OK | os.X_OK):
         hint = ("set XDG_STATE_HOME to a writable directory, or give --report in one"
-                if path.parent == state_dir() else "give --report in a writable directory")
+                if path.parent == state_dir(state_home) else "give --report in a writable directory")
         raise ConfigError(f"cannot keep the run's state in {where}: not writable ({hint}; the "
                           "state is kept beside the report)")
 
@@ -204,8 +206,7 @@ class Checkpoint:
         self.flush_rows = 500
         self.flush_seconds = 0.5
         self._last_flush = time.monotonic()
-        crash = os.environ.get(CRASH_ENV)
-        self._crash_after = int(crash) if crash and crash.isdigit() else None
+        self._crash_after = crash_after(CHECKPOINT_CRASH_ENV)  # test-only (kea_etl._faults)
         existed = os.path.lexists(self.path)
         if resume and not existed:
             raise ConfigError(f"--resume: no saved progress at {self.path}; run without --resume "

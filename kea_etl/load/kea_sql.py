@@ -43,14 +43,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -60,6 +58,7 @@ from kea_etl.extract._dhcp_options import canonical_option, canonical_option_dat
 from kea_etl.load.base import LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder
+from kea_etl.load.credentials import LiveCredentials
 from kea_etl.load.reservations import differences, moved
 from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAMES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
@@ -116,21 +115,9 @@ def parse_sql_target(url: str) -> SqlTarget:
                      database)
 
 
-def _password() -> str | None:
-    if (pw := os.environ.get("KEA_ETL_DB_PASSWORD")) is not None:
-        return pw
-    if fname := os.environ.get("KEA_ETL_DB_PASSWORD_FILE"):
-        try:
-            return Path(fname).read_text().rstrip("\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the database password file {fname}: "
-                              f"{exc.strerror}") from exc
-    return None
-
-
-def connect(target: SqlTarget) -> Any:
+def connect(target: SqlTarget, credentials: LiveCredentials | None = None) -> Any:
     """A DB-API connection (psycopg2 / pymysql) with autocommit off, UTC session."""
-    pw = _password()
+    pw = (credentials or LiveCredentials()).database_password()
     try:
         if target.dialect == "postgresql":
             import psycopg2  # type: ignore[import-untyped]
@@ -184,8 +171,10 @@ class KeaSqlLoader:
     def __init__(self, url: str, *, mode: Literal["add", "upsert"] = "add",
                  on_conflict: Literal["skip", "overwrite"] = "skip",
                  batch_size: int = 500, dry_run: bool = False,
-                 checkpoint: Checkpoint | None = None) -> None:
+                 checkpoint: Checkpoint | None = None,
+                 credentials: LiveCredentials | None = None) -> None:
         self.target = parse_sql_target(url)
+        self.credentials = credentials
         self.mode = mode
         self.on_conflict = on_conflict
         self.batch_size = batch_size
@@ -222,7 +211,7 @@ class KeaSqlLoader:
 
     def open(self) -> None:
         if self._conn is None:
-            self._conn = connect(self.target)
+            self._conn = connect(self.target, self.credentials)
             # "who holds this address" and the write must be one decision (module docstring)
             with self._conn.cursor() as cur:
                 if self.pg:
@@ -699,7 +688,8 @@ def make_kea_sql_loader(location: str, *, subnets: Any = None,
                         resume: bool = False, on_conflict: Literal["skip", "overwrite"] = "skip",
                         mode: Literal["add", "upsert"] = "add", dry_run: bool = False,
                         kea_version: str | None = None, workers: int | None = None,
-                        keep_state: bool = False) -> KeaSqlLoader:
+                        keep_state: bool = False, credentials: LiveCredentials | None = None,
+                        state_home: str | None = None) -> KeaSqlLoader:
     """The loader for ``--to kea-sql:postgresql://USER@HOST/DB`` (or ``mysql://``).
 
     ``mode`` as for ``kea:``: ``add`` keeps a row the database already holds for the same client,
@@ -712,6 +702,7 @@ def make_kea_sql_loader(location: str, *, subnets: Any = None,
     checkpoint = open_checkpoint(f"kea-sql:{target.display}", sources=sources,
                                  report_path=report_path, resume=resume,
                                  options={"on_conflict": on_conflict, "mode": mode},
-                                 dry_run=dry_run, keep_state=keep_state)
+                                 dry_run=dry_run, keep_state=keep_state,
+                                 state_home=state_home)
     return KeaSqlLoader(location, mode=mode, on_conflict=on_conflict, dry_run=dry_run,
-                        checkpoint=checkpoint)
+                        checkpoint=checkpoint, credentials=credentials)

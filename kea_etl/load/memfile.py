@@ -54,6 +54,7 @@ from socket import inet_ntoa as _ntoa
 from typing import IO, Any
 
 from kea_etl import clock
+from kea_etl._faults import MEMFILE_CRASH_ENV, crash_after
 from kea_etl._files import publish
 from kea_etl.errors import ConfigError, FatalError
 from kea_etl.kea_limits import rules_for
@@ -96,7 +97,7 @@ __all__ = [
 ]
 
 #: fault injection for the kill -9 tests: SIGKILL after this many renames of a commit
-CRASH_ENV = "KEA_ETL_CRASH_IN_MEMFILE_COMMIT"
+CRASH_ENV = MEMFILE_CRASH_ENV
 
 HEADER4_22 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id",
               "fqdn_fwd", "fqdn_rev", "hostname", "state", "user_context")
@@ -486,14 +487,13 @@ class MemfileLoader:
             entries[name] = kept
         extra = {"kea_version": self.kea_version}
         write_manifest(self.outdir, run=run, state="committing", files=entries, extra=extra)
-        crash = os.environ.get(CRASH_ENV, "")
-        crash_after = int(crash) if crash.isdigit() else None
+        crash_at = crash_after(CRASH_ENV)  # test-only (kea_etl._faults)
         for i, (tmp, final) in enumerate(staged):
-            if crash_after == i:
+            if crash_at == i:
                 os.kill(os.getpid(), signal.SIGKILL)
             # leases name clients (MACs, hostnames): owner and group only, not world-readable
             publish(tmp, final, mode=0o640)  # narrowed by the umask (kea_etl._files)
-        if crash_after is not None and crash_after >= len(staged):
+        if crash_at is not None and crash_at >= len(staged):
             os.kill(os.getpid(), signal.SIGKILL)
         fsync_dir(self.outdir)
         write_manifest(self.outdir, run=run, state="complete", files=entries, extra=extra)
