@@ -24,7 +24,7 @@ from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.failover import FailoverSource
-from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.load.base import LiveLoader, Loader, LoadRecord
 from kea_etl.progress import Progress, count_lines
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
@@ -145,10 +145,9 @@ def check_target_subnets(loader: Loader, configured: SubnetMap | None) -> Subnet
     """
     from kea_etl.transform.subnets import compare_subnets
 
-    fetch = getattr(loader, "fetch_subnets", None)
-    if fetch is None:
+    if not isinstance(loader, LiveLoader):
         return configured
-    live: SubnetMap = fetch()
+    live = loader.fetch_subnets()
     if configured is None:
         return live
     wrong = compare_subnets(configured, live)

@@ -23,6 +23,7 @@ from kea_etl.cli._progress import Bars, human
 from kea_etl.errors import InvalidValueError, KeaEtlError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.failover import FailoverSource, failover_sources
+from kea_etl.load.base import Resumable
 from kea_etl.load.credentials import LiveCredentials
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.memfile import KEA_VERSIONS
@@ -169,14 +170,7 @@ def _resume_command(ctx: click.Context) -> str:
 
 def _state_paths(loader: Any) -> list[Path]:
     """The checkpoint file(s) of a live loader (one per HA peer; inside a ServiceWindow)."""
-    inner = getattr(loader, "inner", None)
-    if inner is not None:
-        return _state_paths(inner)
-    peers = getattr(loader, "peers", None)
-    if peers is not None:
-        return [p for peer in peers for p in _state_paths(peer)]
-    checkpoint = getattr(loader, "checkpoint", None)
-    return [checkpoint.path] if checkpoint is not None else []
+    return loader.state_paths() if isinstance(loader, Resumable) else []
 
 
 def _saved(paths: list[Path]) -> int | None:

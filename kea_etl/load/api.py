@@ -68,6 +68,8 @@ from kea_etl.urls import refuse_password
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
+    from kea_etl.load.ha import PeerState
+    from kea_etl.transform.subnets import SubnetMap
 
 __all__ = ["LiveLeaseLoader", "LiveOptions", "ServerSubnet", "make_kea_loader", "open_checkpoint",
            "server_subnets", "wire_args"]
@@ -279,6 +281,8 @@ class LiveLeaseLoader:
         self.can_retract = False
         self.host_strategy: str | None = None
         self.report_state: str | None = None
+        #: the server's HA state, when it was checked before the load (informative only)
+        self.ha_states: list[PeerState] = []
 
     @property
     def server(self) -> str:
@@ -438,7 +442,14 @@ class LiveLeaseLoader:
         if conflicts:
             raise NotImplementedError("the live loader cannot retract leases already sent")
 
-    def fetch_subnets(self) -> Any:
+    @property
+    def clients(self) -> list[KeaClient]:
+        return [self.client]
+
+    def state_paths(self) -> list[Path]:
+        return [self.checkpoint.path] if self.checkpoint is not None else []
+
+    def fetch_subnets(self) -> SubnetMap:
         """The target's subnet map from the live server's config-get (no --kea-config given)."""
         from kea_etl.transform.subnets import SubnetMap
 

@@ -30,13 +30,18 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 from kea_etl.transform.conflicts import Conflict
 
-__all__ = ["Loader", "LoadRecord"]
+if TYPE_CHECKING:
+    from kea_etl.kea import KeaClient
+    from kea_etl.transform.subnets import SubnetMap
+
+__all__ = ["LiveLoader", "LoadRecord", "Loader", "Resumable"]
 
 LoadRecord = Lease4 | Lease6 | Reservation
 
@@ -69,4 +74,29 @@ class Loader(Protocol):
 
     def abort(self) -> None:
         """Discard anything not committed. Safe to call more than once, and after commit."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Loader, Protocol):
+    """A loader that keeps its progress in state files (``kea:``, ``kea-sql:``, an HA pair)."""
+
+    def state_paths(self) -> list[Path]:
+        """The checkpoint file(s) of this run (one per HA peer); empty for a dry run."""
+        ...
+
+
+@runtime_checkable
+class LiveLoader(Resumable, Protocol):
+    """A loader whose target is a running Kea: ``kea:URL``, an HA pair, or either inside a
+    :class:`~kea_etl.load.pause.ServiceWindow`. What the orchestrator and the CLI ask of a live
+    target, instead of probing its attributes."""
+
+    @property
+    def clients(self) -> Sequence[KeaClient]:
+        """The control clients of the Kea server(s) it loads (two for an HA pair)."""
+        ...
+
+    def fetch_subnets(self) -> SubnetMap:
+        """The target's own subnets (config-get), to check ``--kea-config`` against."""
         ...

@@ -26,6 +26,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kea_etl.errors import (
@@ -253,6 +254,9 @@ class HAPairLoader:
     def clients(self) -> list[KeaClient]:
         return [p.client for p in self.peers]
 
+    def state_paths(self) -> list[Path]:
+        return [path for p in self.peers for path in p.state_paths()]
+
     def fetch_subnets(self) -> SubnetMap:
         """The first peer's subnets; refuses peers whose subnets (id and prefix) differ."""
         first = self.peers[0].subnets()
@@ -419,6 +423,7 @@ def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, fo
     lone HA peer is refused without ``force``). Several targets: all must be ``kea:URL``; they
     are loaded as an HA pair by :class:`HAPairLoader` after :func:`check_targets`.
     """
+    from kea_etl.load.api import LiveLeaseLoader
     from kea_etl.migrate import make_loader
     if not targets:
         raise ConfigError("no --to target given")
@@ -426,14 +431,12 @@ def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, fo
         raise ConfigError("the same --to target is named twice")
     if len(targets) == 1:
         loader = make_loader(targets[0], subnets=subnets, **options)
-        client = getattr(loader, "client", None)
-        if targets[0].startswith("kea:") and client is not None:
+        if isinstance(loader, LiveLeaseLoader):
             try:
-                states = check_targets([client], force=force)
+                loader.ha_states = check_targets([loader.client], force=force)
             except BaseException:
                 loader.abort()
                 raise
-            setattr(loader, "ha_states", states)  # noqa: B010 - informative only
         return loader
     bad = [t for t in targets if not t.startswith("kea:")]
     if bad:

@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -199,6 +200,9 @@ class KeaSqlLoader:
             self.checkpoint.finish()
         return {"target": self.name,
                 "would_write" if self.dry_run else "written": dict(self.would_send)}
+
+    def state_paths(self) -> list[Path]:
+        return [self.checkpoint.path] if self.checkpoint is not None else []
 
     def abort(self) -> None:
         self.close()

@@ -29,15 +29,17 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError
-from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.load.base import LiveLoader, Loader, LoadRecord
 from kea_etl.report import RunReport
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
+    from kea_etl.transform.subnets import SubnetMap
 
 __all__ = ["DEFAULT_MAX_PERIOD", "ServiceWindow", "target_clients"]
 
@@ -48,14 +50,10 @@ ENABLE_ATTEMPTS = 3
 
 def target_clients(loader: Loader) -> list[KeaClient]:
     """The Kea clients of a live loader (``clients`` of an HA loader, or its one ``client``)."""
-    clients = getattr(loader, "clients", None)
-    if clients is not None:
-        return list(clients)
-    client = getattr(loader, "client", None)
-    if client is None:
+    if not isinstance(loader, LiveLoader):
         raise ConfigError(f"--pause-service / --reclaim need a live kea:URL target, not "
                           f"{loader.name}")
-    return [client]
+    return list(loader.clients)
 
 
 class ServiceWindow:
@@ -88,15 +86,14 @@ class ServiceWindow:
         self._old_term: Any = None
         self._term_installed = False
 
-    # pass-throughs the CLI uses
-    def fetch_subnets(self) -> Any:
-        return self.inner.fetch_subnets()  # type: ignore[attr-defined]
+    # a LiveLoader like the loader it wraps
+    def fetch_subnets(self) -> SubnetMap:
+        assert isinstance(self.inner, LiveLoader)  # target_clients checked it
+        return self.inner.fetch_subnets()
 
-    def __getattr__(self, name: str) -> Any:
-        # only reached for attributes ServiceWindow lacks (e.g. ha_states of the inner loader)
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    def state_paths(self) -> list[Path]:
+        assert isinstance(self.inner, LiveLoader)
+        return self.inner.state_paths()
 
     # -- Loader protocol ---------------------------------------------------------------------
     def load(self, records: Iterable[LoadRecord], report: RunReport) -> None:
