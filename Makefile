@@ -38,7 +38,7 @@ lint: deps
 # The command tests run twice (kea4/kea6 + kea3_* on Kea 2.2 + 3.0, then on 2.6 + 3.2) and the
 # compatibility layer once per version: one column per Kea version in docs/commands.md.
 commands-doc: deps
-	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py tests/kea/test_versions_real.py
+	KEA_ETL_COMMAND_LOG=build/kea-commands-doc.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py tests/kea/test_versions_real.py tests/kea/test_newer_commands_real.py
 	KEA_ETL_KEA2=2.6 KEA_ETL_KEA3=3.2 KEA_ETL_COMMAND_LOG=build/kea-commands-doc-2.jsonl $(PY) -m pytest -q tests/kea/test_commands_real.py
 	$(PY) scripts/gen-commands-doc build/kea-commands-doc.jsonl build/kea-commands-doc-2.jsonl -o docs/commands.md
 

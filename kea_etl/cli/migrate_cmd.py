@@ -26,6 +26,7 @@ from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.base import Resumable
 from kea_etl.load.credentials import LiveCredentials
 from kea_etl.load.ha import make_targets_loader, window_summary
+from kea_etl.load.lease_backup import LeaseBackup
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
 from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
@@ -60,6 +61,8 @@ def _target_lines(report: RunReport, dry_run: bool) -> list[str]:
         else:
             lines.append(f"  configuration of {b['server']} before kea-etl changed it: saved in "
                          f"{b['path']}")
+    for saved in report.extra.get("lease_backups") or []:
+        lines.append(LeaseBackup(**saved).summary())
     refused = report.failed_reasons.get(NEEDS_CONFIG_WRITE, 0)
     if refused:
         lines.append(f"  {refused} reservation(s) FAILED: only a change of the Kea configuration "
@@ -336,6 +339,12 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
     A source of a family the target has no configuration for (dhcpd6.leases to a DHCPv4 Kea)
     and, for a live target, a --kea-config whose subnets the server lacks or numbers otherwise
     (config-get) stop the run before anything is sent (exit 2).
+
+    Before a live run (kea:URL, not --dry-run) changes a server's leases, the server saves them
+    with lease4-write / lease6-write where it lists the command: Kea writes
+    REPORT.json.kea-leasesN-before-TIME.csv next to the report, or into its data directory where
+    its path restrictions (Kea 2.6.3+, 3.x) allow nothing else; the summary says where (Kea 2.2
+    has no such command: one line says the leases were not saved).
 
     Exit status (README "Exit codes"): 0 when every active source lease is in Kea (loaded, or
     already there) or explicitly allowed, the rest skipped by policy (free, expired, ...); 1

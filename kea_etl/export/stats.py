@@ -11,6 +11,12 @@ Two sources, both kept:
   names are split so ``subnet[1].pool[0].assigned-addresses`` (per-pool statistics, Kea 2.4+)
   gives ``subnet_id=1, pool_kind='pool', pool_id=0, name='assigned-addresses'`` and a global
   counter such as ``pkt4-received`` has no subnet.
+* ``statistic-global-get-all`` (Kea 3.2, built in): the same answer without any subnet counter.
+  An export limited to some subnets (``subnets=``) needs the global counters and those
+  subnets' lease counts: where the server lists the command, the globals come from it (one
+  answer of a few dozen counters, where statistic-get-all carries every counter of every
+  subnet only for most to be dropped) and the subnets' rows from stat-leaseN-get; the chosen
+  subnets' per-pool counters are then not exported. Elsewhere statistic-get-all, as before.
 
 Values go into ``value`` as a float (IPv6 totals can exceed 64 bits) and, exactly, into
 ``value_text``. Kea prints statistic timestamps without a zone, in the server's clock; they are
@@ -46,11 +52,17 @@ class StatsClient(Protocol):
     def call(self, command: str, arguments: dict[str, Any] | None = None) -> Any: ...
 
 
+def _lists(client: StatsClient, command: str) -> bool:
+    """Whether the server lists ``command`` (a client without ``commands()``: no)."""
+    commands = getattr(client, "commands", None)
+    return callable(commands) and command in commands()
+
+
 @dataclass(frozen=True, slots=True)
 class StatRow:
     """One tidy statistics value."""
 
-    source: str              # "stat-lease4-get" | "stat-lease6-get" | "statistic-get-all"
+    source: str              # "stat-lease4-get" | "stat-lease6-get" | "statistic-get-all" | ...
     family: int
     subnet_id: int | None
     pool_kind: str | None    # "pool" | "pd-pool" | None
@@ -141,8 +153,10 @@ def stat_lease_rows(arguments: Any, family: int) -> list[StatRow]:
     return out
 
 
-def statistic_rows(arguments: Any, family: int) -> list[StatRow]:
-    """Tidy rows (newest sample of each counter) from the ``arguments`` of statistic-get-all."""
+def statistic_rows(arguments: Any, family: int, *,
+                   source: str = "statistic-get-all") -> list[StatRow]:
+    """Tidy rows (newest sample of each counter) from the ``arguments`` of statistic-get-all
+    (or statistic-global-get-all: ``source``)."""
     if not isinstance(arguments, Mapping):
         return []
     out: list[StatRow] = []
@@ -156,7 +170,7 @@ def statistic_rows(arguments: Any, family: int) -> list[StatRow]:
         else:
             value, when = sample, None
         subnet_id, pool_kind, pool_id, name = parse_stat_name(str(full))
-        out.append(StatRow("statistic-get-all", family, subnet_id, pool_kind, pool_id, name,
+        out.append(StatRow(source, family, subnet_id, pool_kind, pool_id, name,
                            _number(value), str(value), when))
     return out
 
@@ -165,17 +179,26 @@ def collect_stats(client: StatsClient, family: int, *, subnets: Collection[int] 
                   lease_stats: bool = True, all_statistics: bool = True) -> list[StatRow]:
     """Ask one server for its statistics and return tidy rows.
 
-    ``subnets`` limits stat-leaseN-get to those subnets (``subnet-ids``) and drops per-subnet
-    counters of other subnets from statistic-get-all (global counters are kept).
+    ``subnets`` limits stat-leaseN-get to those subnets and drops per-subnet
+    counters of other subnets from statistic-get-all (global counters are kept); with
+    ``subnets`` and ``lease_stats``, a server listing ``statistic-global-get-all`` (Kea 3.2) is
+    asked that instead, for the global counters only (see the module docstring).
     A server without stat_cmds raises :class:`~kea_etl.errors.KeaUnsupportedError` from the
     client; callers that can live without lease statistics pass ``lease_stats=False``.
     """
     rows: list[StatRow] = []
     if lease_stats:
-        args: dict[str, Any] | None = {"subnet-ids": sorted(subnets)} if subnets else None
-        rows.extend(stat_lease_rows(_arguments(client.call(f"stat-lease{family}-get", args)),
-                                    family))
-    if all_statistics:
+        # stat-leaseN-get takes one "subnet-id" or a "subnet-range" (stat_cmds.cc); a list is
+        # ignored and every subnet answered, so other subnets are dropped here
+        one = sorted(subnets) if subnets else []
+        args: dict[str, Any] | None = {"subnet-id": one[0]} if len(one) == 1 else None
+        got_lease = stat_lease_rows(_arguments(client.call(f"stat-lease{family}-get", args)),
+                                    family)
+        rows.extend(r for r in got_lease if not subnets or r.subnet_id in set(subnets))
+    if all_statistics and subnets and lease_stats and _lists(client, "statistic-global-get-all"):
+        rows.extend(statistic_rows(_arguments(client.call("statistic-global-get-all", None)),
+                                   family, source="statistic-global-get-all"))
+    elif all_statistics:
         got = statistic_rows(_arguments(client.call("statistic-get-all", None)), family)
         if subnets:
             wanted = set(subnets)

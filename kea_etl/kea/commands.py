@@ -163,6 +163,11 @@ class KeaCommands:
         """``statistic-get-all``: ``{name: [[value, "timestamp"], ...], ...}``."""
         return dict(self.call("statistic-get-all").arguments or {})
 
+    def statistic_global_get_all(self) -> Json:
+        """``statistic-global-get-all`` (Kea 3.1.2+): as statistic-get-all without any subnet
+        (or pool) counter."""
+        return dict(self.call("statistic-global-get-all").arguments or {})
+
     def statistic_remove(self, name: str) -> KeaResponse:
         """``statistic-remove``: forget one statistic."""
         return self.call("statistic-remove", {"name": name})
@@ -258,6 +263,11 @@ class KeaCommands:
         """``lease4-get-by-hostname``: every lease with this hostname."""
         return self._list("lease4-get-by-hostname", {"hostname": hostname}, "leases")
 
+    def lease4_write(self, filename: str) -> KeaResponse:
+        """``lease4-write`` (Kea 2.3.1+): the memfile lease database into a CSV file on the
+        server (Kea 2.6.3+/3.x: only in its data directory; a bare name is written there)."""
+        return self.call("lease4-write", {"filename": filename})
+
     def lease4_wipe(self, subnet_id: int | None = None) -> KeaResponse:
         """``lease4-wipe``: delete all leases of one subnet (or all). Deprecated in Kea."""
         return self.call("lease4-wipe", _drop_none(subnet_id=subnet_id) or None)
@@ -322,6 +332,10 @@ class KeaCommands:
     def lease6_get_by_hostname(self, hostname: str) -> list[Json]:
         """``lease6-get-by-hostname``: every lease with this hostname."""
         return self._list("lease6-get-by-hostname", {"hostname": hostname}, "leases")
+
+    def lease6_write(self, filename: str) -> KeaResponse:
+        """``lease6-write`` (Kea 2.3.1+): as :meth:`lease4_write` for IPv6 leases."""
+        return self.call("lease6-write", {"filename": filename})
 
     def lease6_wipe(self, subnet_id: int | None = None) -> KeaResponse:
         """``lease6-wipe``: delete all leases of one subnet (or all). Deprecated in Kea."""
@@ -401,6 +415,16 @@ class KeaCommands:
             subnet_id, ip_address, identifier_type, identifier, operation_target,
             "reservation-get"))
         return result
+
+    def reservation_get_by_address(self, ip_address: str | IPv4Address | IPv6Address, *,
+                                   subnet_id: int | None = None,
+                                   operation_target: str | None = None) -> list[Json]:
+        """``reservation-get-by-address`` (host_cmds, Kea 2.4+): *every* host reserving the
+        address (several where ``ip-reservations-unique`` is false), in ``subnet_id`` or in any
+        subnet; each carries its ``subnet-id``. Empty list when none."""
+        return self._list("reservation-get-by-address",
+                          _drop_none(ip_address=str(ip_address), subnet_id=subnet_id,
+                                     operation_target=operation_target), "hosts")
 
     def reservation_get_all(self, subnet_id: int, *,
                             operation_target: str | None = None) -> list[Json]:

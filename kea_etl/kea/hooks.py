@@ -39,6 +39,8 @@ EXTRA_COMMANDS: tuple[str, ...] = (
     "lease4-get-page", "lease6-get-page", "lease6-bulk-apply", "lease4-get-by-hw-address",
     "lease4-get-by-client-id", "lease6-get-by-duid", "reservation-get-all",
     "reservation-get-page", "lease4-get-by-hostname", "lease6-get-by-hostname",
+    # newer Kea, used where list-commands shows them
+    "lease4-write", "lease6-write", "reservation-get-by-address", "statistic-global-get-all",
 )
 
 _BY_PREFIX: tuple[tuple[str, str], ...] = (

@@ -288,6 +288,17 @@ class LiveLeaseLoader:
     def server(self) -> str:
         return str(getattr(self.client, "url", "the Kea server"))
 
+    def _save_leases(self, report: RunReport) -> None:
+        """``lease4-write`` / ``lease6-write`` where listed, before the first change
+        (:mod:`kea_etl.load.lease_backup`); the report's ``lease_backups`` says where, or why not."""
+        from kea_etl.load.lease_backup import save_leases
+
+        family = self._server_family()
+        if family is None:
+            return
+        saved = save_leases(self.client, family, report_path=self.options.report_path)
+        report.extra.setdefault("lease_backups", []).append(saved.to_dict())
+
     def _server_family(self) -> int | None:
         if self._family is None:
             cfg = self.client.config_get()
@@ -309,6 +320,8 @@ class LiveLeaseLoader:
         opts = self.options
         if self.checkpoint is not None and self.checkpoint.resumed and not opts.dry_run:
             self._verify_resume(report)
+        if not opts.dry_run:
+            self._save_leases(report)
         # The thread calling load() parses and transforms (pure Python, holds the GIL) while the
         # workers wait on Kea. With the default 5 ms switch interval a worker whose answer has
         # arrived waits up to 5 ms for the GIL, which caps throughput far below Kea's rate;

@@ -30,11 +30,14 @@ nothing is sent. With it, the configuration as ``config-get`` returns it is save
 command that changes it; :attr:`ReservationLoader.backup` says where.
 
 ``dry_run`` reads what it needs (list-commands,
-version-get, config-get, reservation-get, cache-get) and sends nothing else; it reports the same
+version-get, config-get, reservation-get, reservation-get-by-address, cache-get) and sends
+nothing else; it reports the same
 decisions, and counts in :attr:`ReservationLoader.sent` what it would have sent.
 
 1. ``reservation-add`` (host_cmds). Each host is looked up with reservation-get by identifier,
-   and, when it would be written, by each address it does not already hold (who else holds it).
+   and, when it would be written, by each address it does not already hold (who else holds it:
+   ``reservation-get-by-address`` where the server lists it, which names every holder, else
+   reservation-get by address).
    A replacement is one ``reservation-update`` where the server has it (Kea 3.0), else
    reservation-del + reservation-add; if that add is refused, the deleted hosts are put back.
    On Kea >= 2.4 the commands take ``operation-target``: with a hosts database configured
@@ -409,12 +412,8 @@ class ReservationLoader:
                 for addr in _address_list(ours):
                     if addr in have:
                         continue
-                    # a prefix is found by its first address (Kea indexes it so)
-                    other = self.client.reservation_get(
-                        res.subnet_id, ip_address=addr.partition("/")[0],
-                        operation_target=target)
-                    if other is not None and _identifier(other) != mine:
-                        takers.append((addr, other))
+                    takers.extend((addr, other) for other in self._holders(res, addr, target)
+                                  if _identifier(other) != mine)
                 final, note2 = self._judge_takers(res, takers)
                 if final is not None:
                     out.append(final)
@@ -435,6 +434,21 @@ class ReservationLoader:
             self._send("config-write", {"filename": self.config_file} if self.config_file
                        else None)
         return out
+
+    def _holders(self, res: Reservation, addr: str, target: str | None
+                 ) -> Sequence[Mapping[str, Any]]:
+        """The hosts of ``res``'s subnet that reserve ``addr`` (a prefix is found by its first
+        address: Kea indexes it so). ``reservation-get-by-address`` (host_cmds, Kea 2.4+), where
+        the server lists it, answers *every* holder in one command -- with
+        ``ip-reservations-unique: false`` several hosts may hold one address, while
+        reservation-get by address names one host); else reservation-get by address."""
+        ip = addr.partition("/")[0]
+        if "reservation-get-by-address" in self.client.commands():
+            return self.client.reservation_get_by_address(
+                ip, subnet_id=res.subnet_id, operation_target=target)
+        other = self.client.reservation_get(res.subnet_id, ip_address=ip,
+                                            operation_target=target)
+        return [other] if other is not None else []
 
     def _write_host_cmds(self, res: Reservation, ours: dict[str, Any],
                          held: Mapping[str, Any] | None, takers: Sequence[Mapping[str, Any]],

@@ -193,6 +193,11 @@ CALLS: dict[str, tuple[Callable[[KeaClient], Any], Any]] = {
                              {"subnet-id": 1, "limit": 10, "source-index": 1, "from": 7}),
     "lease4-get-by-hostname": (lambda c: c.lease4_get_by_hostname("h"), {"hostname": "h"}),
     "lease6-get-by-hostname": (lambda c: c.lease6_get_by_hostname("h"), {"hostname": "h"}),
+    "lease4-write": (lambda c: c.lease4_write("f.csv"), {"filename": "f.csv"}),
+    "lease6-write": (lambda c: c.lease6_write("f.csv"), {"filename": "f.csv"}),
+    "reservation-get-by-address": (lambda c: c.reservation_get_by_address("192.0.2.9", subnet_id=1),
+                                   {"ip-address": "192.0.2.9", "subnet-id": 1}),
+    "statistic-global-get-all": (lambda c: c.statistic_global_get_all(), None),
 }
 
 

@@ -50,7 +50,8 @@ class _Recording:
 
 
 #: what a run that changes nothing (a re-run, a dry run, a kept host) may send
-READS = {"list-commands", "version-get", "config-get", "reservation-get", "cache-get"}
+READS = {"list-commands", "version-get", "config-get", "reservation-get", "reservation-get-by-address",
+         "cache-get"}
 
 
 def _run(srv: Any, hosts: list[Reservation], **kw: Any
