@@ -611,7 +611,30 @@ def _config_family(config: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
     return (4 if has4 else 6), config
 
 
-def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]]:
+#: From Kea 3.1.2 (so 3.2) stat-leaseN-get's ``assigned-addresses`` / ``assigned-nas`` include
+#: the declined leases (ChangeLog 2393; stat_cmds.cc addValueRow4/6 answer assigned + declined);
+#: before, and in this module and kea_files, "assigned" counts leases in state 0 only.
+ASSIGNED_HOLDS_DECLINED = (3, 1, 2)
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def _kea_version(client: ReconcileClient, known: str) -> tuple[int, ...] | None:
+    """The server's version as numbers: ``known`` (the caller's version-get), else asked."""
+    text = known
+    if not _VERSION.search(text or ""):
+        try:
+            resp = client.call("version-get", None)
+        except KeaEtlError:
+            return None
+        text = str(resp.get("text") if isinstance(resp, Mapping) else getattr(resp, "text", ""))
+    m = _VERSION.search(text or "")
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def _stat_rows(client: ReconcileClient, family: int,
+               kea_version: str = "") -> dict[int, dict[str, int]]:
+    """stat-leaseN-get per subnet, ``assigned-*`` counting state-0 leases on every Kea version
+    (a 3.2 answer has its declined leases taken out again: :data:`ASSIGNED_HOLDS_DECLINED`)."""
     resp = client.call(f"stat-lease{family}-get", None)
     args = resp.get("arguments") if isinstance(resp, Mapping) else getattr(resp, "arguments", None)
     if not isinstance(args, Mapping):
@@ -622,6 +645,13 @@ def _stat_rows(client: ReconcileClient, family: int) -> dict[int, dict[str, int]
     for raw in rs.get("rows") or []:
         row = dict(zip(cols, raw, strict=False))
         out[int(row.pop("subnet-id"))] = {k: int(v) for k, v in row.items()}
+    version = _kea_version(client, kea_version) if out else None
+    if version is not None and version >= ASSIGNED_HOLDS_DECLINED:
+        assigned = "assigned-addresses" if family == 4 else "assigned-nas"
+        for row in out.values():
+            declined = row.get("declined-addresses", row.get("declined-nas", 0))
+            if assigned in row:
+                row[assigned] -= declined
     return out
 
 
@@ -750,7 +780,7 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
     res.server, res.kea_version = server, kea_version
     stats: dict[int, dict[str, int]] = {}
     try:
-        stats = _stat_rows(client, family)
+        stats = _stat_rows(client, family, kea_version)
     except KeaUnsupportedError as exc:
         res.warnings.append(f"no per-subnet statistics: {exc}")
     pools = pool_stats(client, family, section)

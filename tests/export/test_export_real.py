@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from kea_etl.export import KeaTarget, run_export, server_label
+from kea_etl.kea import KeaClient
 from tests.harness import clock
 
 pytestmark = pytest.mark.kea
@@ -269,8 +270,12 @@ def test_export_kea3_daemon_http(kea3_4: Any, tmp_path: Path) -> None:
     """Kea 3.0 serves HTTP itself: no --service; the family comes from config-get."""
     assert kea3_4.http_url
     _fill(kea3_4, 3)
+    user, password = kea3_4.http_credentials or (None, None)  # Kea 3.2 requires basic auth
+
+    def factory(url: str, service: str | None) -> Any:
+        return KeaClient.from_url(url, service=service, username=user, password=password)
     rep = run_export([KeaTarget(kea3_4.http_url)], warehouse=f"sqlite:///{tmp_path}/wh.db",
-                     parquet_dir=tmp_path / "pq", export_date=NIGHT)
+                     parquet_dir=tmp_path / "pq", export_date=NIGHT, client_factory=factory)
     assert rep.exit_code() == 0, rep.to_json()
     assert [(r.family, r.leases, r.kea_version) for r in rep.results] == [
         (4, 6, kea3_4.version)]

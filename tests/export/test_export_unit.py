@@ -144,3 +144,26 @@ def test_empty_and_tiny_servers(tmp_path: Path, n: int) -> None:
     rep = run_export([KeaTarget("fake://a")], warehouse=f"sqlite:///{tmp_path}/w.db",
                      export_date=NIGHT, client_factory=lambda u, s: KeaClient.fake(FakeKea(n)))
     assert rep.exit_code() == 0 and rep.leases == n
+
+
+@pytest.mark.parametrize(("version", "assigned"), [("2.2.0", 5), ("3.0.4", 5), ("3.2.0-git", 6)])
+def test_stat_rows_assigned_means_state_0_on_every_version(version: str, assigned: int) -> None:
+    """Kea 3.1.2+ answers stat-lease4-get's assigned-addresses with the declined leases included
+    (stat_cmds.cc addValueRow4: assigned + declined); reconcile takes them out again, so 5
+    leases in state 0 and 1 declined read the same from every version (the live check on 3.2 is
+    tests/export/test_reconcile_file.py with KEA_ETL_KEA3=3.2)."""
+    from kea_etl.export.reconcile import _stat_rows
+    from kea_etl.kea import KeaClient
+
+    def handler(command: str, arguments: Any) -> dict[str, Any]:
+        if command == "version-get":
+            return {"result": 0, "text": version}
+        assert command == "stat-lease4-get"
+        return {"result": 0, "text": "ok", "arguments": {"result-set": {
+            "columns": ["subnet-id", "total-addresses", "cumulative-assigned-addresses",
+                        "assigned-addresses", "declined-addresses"],
+            "rows": [[1, 241, 9, assigned, 1]]}}}
+
+    client = KeaClient.fake(handler)
+    assert _stat_rows(client, 4)[1]["assigned-addresses"] == 5
+    assert _stat_rows(client, 4, version)[1]["assigned-addresses"] == 5

@@ -369,6 +369,12 @@ def _kea_stats(srv: Any) -> dict[int, dict[str, int]]:
         d.pop("cumulative-assigned-pds", None)
         if "declined-addresses" in d and srv.family == 6:  # Kea 2.4+ renamed declined-nas
             d["declined-nas"] = d.pop("declined-addresses")
+        if srv.version_tuple >= (3, 1, 2):
+            # Kea 3.1.2+ counts declined leases in assigned-addresses / assigned-nas too
+            # (ChangeLog 2393, stat_cmds.cc addValueRow4/6); the file side counts as earlier
+            # versions did (state 0), which reconcile also makes of a 3.2 answer
+            declined = "declined-addresses" if srv.family == 4 else "declined-nas"
+            d["assigned-addresses" if srv.family == 4 else "assigned-nas"] -= d[declined]
         out[int(d.pop("subnet-id"))] = d
     return out
 

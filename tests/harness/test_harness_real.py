@@ -23,7 +23,7 @@ def test_session_servers_start_clean(fixture: str, request: pytest.FixtureReques
 def test_kea3_servers_start_with_http(fixture: str, request: pytest.FixtureRequest) -> None:
     srv = request.getfixturevalue(fixture)
     assert srv.version.startswith("3.")
-    reply = http_command(srv.http_url, "version-get")
+    reply = http_command(srv.http_url, "version-get", auth=srv.http_credentials)
     assert reply[0]["result"] == 0 and reply[0]["text"] == srv.version
     cmds = srv.ok("list-commands")
     for c in ("reservation-add", "cache-write", "subnet4-add", "lease4-add"):

@@ -57,9 +57,12 @@ def test_version_get_through_ctrl_agent_url_from_env(kea4_ca: KeaServer) -> None
 @pytest.mark.kea3
 def test_version_get_kea3_http(kea3_4: KeaServer) -> None:
     assert kea3_4.http_url
-    r = run("version-get", "--url", kea3_4.http_url)
+    user, password = kea3_4.http_credentials or ("", "")  # Kea 3.2 requires basic auth
+    r = run("version-get", "--url", kea3_4.http_url,
+            *(["--user", user] if user else []), env={"KEA_ETL_PASSWORD": password})
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["text"] == kea3_4.version == "3.0.4"
+    assert json.loads(r.stdout)["text"] == kea3_4.version
+    assert kea3_4.version.startswith("3.")
 
 
 @pytest.mark.kea

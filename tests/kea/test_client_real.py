@@ -128,10 +128,17 @@ def test_version_get_through_ctrl_agent(kea4_ca: KeaServer) -> None:
         assert c.has_hook("lease_cmds")
 
 
+def _http_client(srv: KeaServer) -> KeaClient:
+    """kea-etl's client on a Kea 3 daemon's own HTTP socket, with the basic-auth credentials the
+    harness wrote (always there on 3.2, which refuses an unsecured HTTP socket)."""
+    user, password = srv.http_credentials or (None, None)
+    return KeaClient.from_url(srv.http_url or "", username=user, password=password)
+
+
 @pytest.mark.kea3
 def test_version_get_kea3_http_and_unix(kea3_4: KeaServer) -> None:
     assert kea3_4.http_url
-    with KeaClient.from_url(kea3_4.http_url) as c:
+    with _http_client(kea3_4) as c:
         assert c.version_get() == kea3_4.version
         assert c.version()[0] == 3
     assert KeaClient.from_url(kea3_4.socket_url).version_get() == kea3_4.version
@@ -163,7 +170,7 @@ def test_lease_roundtrip_and_conflict_kea2(kea4_ca: KeaServer, via: str) -> None
 
 @pytest.mark.kea3
 def test_conflict_is_result_4_on_kea3(kea3_4: KeaServer) -> None:
-    c = KeaClient.from_url(kea3_4.http_url or "")
+    c = _http_client(kea3_4)
     c.lease4_add(_lease4(1))
     with pytest.raises(KeaConflictError) as ei:
         c.lease4_add(_lease4(1))
@@ -304,7 +311,7 @@ def test_threads_share_one_client_through_the_ca(kea4_ca: KeaServer) -> None:
 # ---------------------------------------------------------------------- Kea 3 hooks
 @pytest.mark.kea3
 def test_kea3_host_cmds_and_host_cache_argument_forms(kea3_4: KeaServer) -> None:
-    c = KeaClient.from_url(kea3_4.http_url or "")
+    c = _http_client(kea3_4)
     host = {"subnet-id": 1, "hw-address": "02:00:00:00:00:40", "ip-address": "192.0.2.40",
             "hostname": "h40"}
     c.reservation_add(host, operation_target="memory")

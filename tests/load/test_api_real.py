@@ -27,9 +27,13 @@ def _items(records: list[Any]) -> list[Any]:
     return [replace(r, origin="src", line=i + 1) for i, r in enumerate(records)]
 
 
-def _load(url: str, records: list[Any], **opts: Any) -> RunReport:
+def _load(url: str, records: list[Any], *, auth: tuple[str, str] | None = None,
+          **opts: Any) -> RunReport:
+    """``auth``: the server's basic-auth credentials (Kea 3.2's HTTP socket requires them)."""
     report = RunReport()
-    client = KeaClient.from_url(url, service=opts.pop("service", None))
+    user, password = auth or (None, None)
+    client = KeaClient.from_url(url, service=opts.pop("service", None), username=user,
+                                password=password)
     try:
         LiveLeaseLoader(client, options=LiveOptions(**opts)).load(_items(records), report)
     finally:
@@ -190,9 +194,11 @@ def test_missing_lease_cmds_is_one_clear_error(kea_factory: Any) -> None:
 @pytest.mark.kea3
 def test_v4_kea3_daemon_http_and_rerun(kea3_4: Any) -> None:
     leases = _v4(12)
-    report = _load(kea3_4.http_url, leases, workers=3, batch_size4=4)
+    report = _load(kea3_4.http_url, leases, auth=kea3_4.http_credentials, workers=3,
+                   batch_size4=4)
     assert (report.loaded, report.failed) == (12, 0)
-    again = _load(kea3_4.http_url, leases)  # Kea 3 answers a duplicate with result 4
+    # Kea 3 answers a duplicate with result 4
+    again = _load(kea3_4.http_url, leases, auth=kea3_4.http_credentials)
     assert (again.already_present, again.failed) == (12, 0)
     assert len(_kea4(kea3_4)) == 12
 
@@ -246,14 +252,15 @@ def test_v6_compact_wire_form_stores_the_source_lease(server: str, bulk: bool,
                                                       request: pytest.FixtureRequest) -> None:
     srv = request.getfixturevalue(server)
     url = srv.http_url if srv.kea3 else srv.socket_url
+    auth = srv.http_credentials if srv.kea3 else None
     leases = _varied_v6()
-    report = _load(url, leases, bulk_v6=bulk, workers=2)
+    report = _load(url, leases, auth=auth, bulk_v6=bulk, workers=2)
     assert (report.loaded, report.failed) == (4, 0)
     assert report.extra["sent"] == ({"lease6-bulk-apply": 1} if bulk else {"lease6-add": 4})
     assert _kea6(srv) == {x.key: x for x in leases}
     # upsert of a changed expiry goes through the same compact form (bulk: lease6-bulk-apply)
     later = [replace(x, cltt=x.cltt + 100) for x in leases]
-    up = _load(url, later, bulk_v6=bulk, mode="upsert")
+    up = _load(url, later, auth=auth, bulk_v6=bulk, mode="upsert")
     assert (up.loaded, up.failed, up.already_present) == (4, 0, 0)
     assert _kea6(srv) == {x.key: x for x in later}
 
@@ -263,11 +270,12 @@ def test_v4_compact_wire_form_stores_the_source_lease(server: str,
                                                       request: pytest.FixtureRequest) -> None:
     srv = request.getfixturevalue(server)
     url = srv.http_url if srv.kea3 else srv.socket_url
+    auth = srv.http_credentials if srv.kea3 else None
     leases = _varied_v4()
-    report = _load(url, leases, workers=2)
+    report = _load(url, leases, auth=auth, workers=2)
     assert (report.loaded, report.failed) == (4, 0)
     assert _kea4(srv) == {str(x.address): x for x in leases}
-    again = _load(url, leases)
+    again = _load(url, leases, auth=auth)
     assert (again.already_present, again.failed) == (4, 0)
 
 
@@ -280,22 +288,23 @@ def test_upsert_to_default_values_clears_what_kea_held(server: str,
     it does not keep the old ones)."""
     srv = request.getfixturevalue(server)
     url = srv.http_url if srv.kea3 else srv.socket_url
+    auth = srv.http_credentials if srv.kea3 else None
     if server.endswith("6"):
         rich6 = [replace(x, hostname="was.example.org", fqdn_fwd=True, fqdn_rev=True, state=1)
                  for x in _varied_v6()[:1]]
         plain6 = [replace(x, hostname="", fqdn_fwd=False, fqdn_rev=False, state=0, cltt=x.cltt + 5)
                   for x in rich6]
         for bulk in (True, False):
-            assert _load(url, rich6, bulk_v6=bulk, mode="upsert").failed == 0
+            assert _load(url, rich6, auth=auth, bulk_v6=bulk, mode="upsert").failed == 0
             assert _kea6(srv) == {x.key: x for x in rich6}
-            assert _load(url, plain6, bulk_v6=bulk, mode="upsert").failed == 0
+            assert _load(url, plain6, auth=auth, bulk_v6=bulk, mode="upsert").failed == 0
             assert _kea6(srv) == {x.key: x for x in plain6}
         return
     rich4 = [replace(x, hostname="was.example.org", fqdn_fwd=True, fqdn_rev=True, state=1)
              for x in _varied_v4()[:1]]
     plain4 = [replace(x, hostname="", fqdn_fwd=False, fqdn_rev=False, state=0, cltt=x.cltt + 5)
               for x in rich4]
-    assert _load(url, rich4, mode="upsert").failed == 0
+    assert _load(url, rich4, auth=auth, mode="upsert").failed == 0
     assert _kea4(srv) == {str(x.address): x for x in rich4}
-    assert _load(url, plain4, mode="upsert").failed == 0
+    assert _load(url, plain4, auth=auth, mode="upsert").failed == 0
     assert _kea4(srv) == {str(x.address): x for x in plain4}
