@@ -10,6 +10,7 @@ another version's format leaves behind, and reads first on its next start).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,8 @@ def test_kea22_found_by_its_own_version_and_restart_holds_exactly_the_leases(
     assert code == 0, out
     srv4 = kea_factory(family=4, lease_file=tmp_path / "out/kea-leases4.csv")
     if srv4.version_tuple >= (2, 4):
+        if os.environ.get("KEA_ETL_KEA2"):  # the 2.x servers were pointed at another version
+            pytest.skip(f"about Kea 2.2's format; KEA_ETL_KEA2 runs Kea {srv4.version}")
         pytest.fail(f"this test is about Kea 2.2's format; the host has {srv4.version}")
     assert "memfile format: Kea 2.2.0 (from /usr/sbin/kea-dhcp4 -V)" in out \
         or "memfile format: Kea 2.2" in out, out
