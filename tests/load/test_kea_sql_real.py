@@ -36,19 +36,46 @@ def _admin(engine: str, sql: str) -> None:
                        capture_output=True)
 
 
+def _run_create_script(engine: str, name: str, install: Any) -> None:
+    """Kea's schema in database ``name`` from ``install``'s own create script, run with the host's
+    psql / mysql (a root filesystem's kea-admin finds neither inside)."""
+    script = install.scripts_dir / (
+        "pgsql/dhcpdb_create.pgsql" if engine == "postgresql" else "mysql/dhcpdb_create.mysql")
+    if not script.exists():
+        pytest.fail(f"{install.describe()} has no {script}")
+    if engine == "postgresql":
+        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q",
+                "-v", "ON_ERROR_STOP=1", "-f", str(script)]
+        r = subprocess.run(argv, capture_output=True, text=True)
+    else:
+        with script.open() as fh:
+            r = subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", name], stdin=fh,
+                               capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 @pytest.fixture(scope="module", params=ENGINES)
 def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """A fresh database with Kea's schema (kea-admin db-init); dropped afterwards."""
+    """A fresh database with the schema of the Kea the 2.x fixtures run (the host's, or
+    ``KEA_ETL_KEA2``): the host's ``kea-admin db-init``, or a root filesystem's create script
+    (Kea 2.6 wants schema 22.2, not the host 2.2's); dropped afterwards."""
+    from tests.harness.kea import resolve_install
+
     engine: str = request.param
+    install = resolve_install(None, kea3=False)
     name = f"kea_etl_test_{os.getpid()}_{engine[:2]}"
     _admin(engine, f"DROP DATABASE IF EXISTS {name}")
     _admin(engine, f"CREATE DATABASE {name}")
-    env = dict(os.environ, KEA_ADMIN_DB_PASSWORD="")
     user = "postgres" if engine == "postgresql" else "root"
-    r = subprocess.run(["kea-admin", "db-init", "pgsql" if engine == "postgresql" else "mysql",
-                        "-u", user, "-n", name, "-h", "127.0.0.1"], env=env, capture_output=True,
-                       text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
+    if install.kind == "chroot":
+        _run_create_script(engine, name, install)
+    else:
+        env = dict(os.environ, KEA_ADMIN_DB_PASSWORD="")
+        r = subprocess.run([install.binary("kea-admin"), "db-init",
+                            "pgsql" if engine == "postgresql" else "mysql",
+                            "-u", user, "-n", name, "-h", "127.0.0.1"], env=env,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
     url = f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
     try:
         yield engine, url
@@ -510,15 +537,7 @@ def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     name = f"kea_etl_test3_{os.getpid()}_{engine[:2]}"
     _admin(engine, f"DROP DATABASE IF EXISTS {name}")
     _admin(engine, f"CREATE DATABASE {name}")
-    if engine == "postgresql":
-        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q",
-                "-v", "ON_ERROR_STOP=1", "-f", str(script)]
-        r = subprocess.run(argv, capture_output=True, text=True)
-    else:
-        with script.open() as fh:
-            r = subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", name], stdin=fh,
-                               capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
+    _run_create_script(engine, name, install)
     user = "postgres" if engine == "postgresql" else "root"
     try:
         yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
