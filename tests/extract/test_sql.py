@@ -199,6 +199,28 @@ def test_mariadb_naive_datetime_needs_a_timezone(mysql_table: str) -> None:
 
 # ---- Kea's own PostgreSQL lease backend, filled by a real Kea ---------------------------------
 
+def _kea_schema(backend: str, name: str) -> None:
+    """Kea's schema in database ``name``, made for the Kea the 2.x fixtures run (``KEA_ETL_KEA2``):
+    the host's ``kea-admin db-init``, or a root filesystem's own create script run with the host's
+    psql / mysql (its kea-admin finds neither inside; Kea 2.6 wants its 22.2 schema)."""
+    from tests.harness.kea import resolve_install
+
+    install = resolve_install(None, kea3=False)
+    if install.kind != "chroot":
+        user = "postgres" if backend == "pgsql" else "root"
+        proc = subprocess.run([install.binary("kea-admin"), "db-init", backend, "-u", user, "-p", "",
+                               "-n", name, "-h", "127.0.0.1"], capture_output=True, text=True,
+                              timeout=180)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return
+    script = install.scripts_dir / backend / f"dhcpdb_create.{backend}"
+    with script.open() as fh:
+        argv = (["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q", "-v", "ON_ERROR_STOP=1"]
+                if backend == "pgsql" else ["mysql", "-h", "127.0.0.1", "-u", "root", name])
+        proc = subprocess.run(argv, stdin=fh, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 @pytest.fixture
 def kea_pg_db() -> Iterator[str]:
     """A fresh database with Kea's schema (kea-admin db-init pgsql); dropped afterwards."""
@@ -209,9 +231,7 @@ def kea_pg_db() -> Iterator[str]:
     with admin.connect() as c:
         c.execute(sa.text(f"CREATE DATABASE {name}"))
     try:
-        proc = subprocess.run(["kea-admin", "db-init", "pgsql", "-u", "postgres", "-p", "", "-n", name,
-                               "-h", "127.0.0.1"], capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        _kea_schema("pgsql", name)
         yield name
     finally:
         with admin.connect() as c:
@@ -267,9 +287,7 @@ def kea_mysql_db() -> Iterator[str]:
     with admin.begin() as c:
         c.execute(sa.text(f"CREATE DATABASE {name}"))
     try:
-        proc = subprocess.run(["kea-admin", "db-init", "mysql", "-u", "root", "-p", "", "-n", name,
-                               "-h", "127.0.0.1"], capture_output=True, text=True, timeout=180)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        _kea_schema("mysql", name)
         yield name
     finally:
         with admin.begin() as c:
