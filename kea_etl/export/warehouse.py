@@ -52,7 +52,9 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -168,7 +170,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # A 30 s busy timeout lets another process's export finish its short transaction.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA journal_mode=WAL")
+    # Switching a new database file to WAL needs an exclusive lock, and SQLite answers "database
+    # is locked" at once, without its busy handler, while another process holds the file (two
+    # first-ever exports at the same instant). Once the file is in WAL mode the pragma is a no-op.
+    deadline = time.monotonic() + 30
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
