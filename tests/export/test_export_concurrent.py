@@ -13,8 +13,6 @@ import json
 import multiprocessing
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +45,6 @@ def busy_kea4(kea4: Any) -> Any:
                                "valid-lft": 3600, "expire": now + 3000, "hostname": f"c{i}"})
     return kea4
 
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """An empty throwaway database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"kea_etl_conc_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _export(kea: Any, url: str, report: Path) -> subprocess.Popen[str]:

@@ -8,8 +8,6 @@ every other row is exported; SQLite and Parquet keep the value exactly.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,20 +23,6 @@ pytestmark = pytest.mark.kea
 
 NIGHT = date(2026, 11, 27)
 
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    name = f"kea_etl_nul_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _fill(kea4: Any) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,21 +77,6 @@ def test_export_twice_same_night_no_duplicates_sqlite(kea4: Any, tmp_path: Path)
     assert row == ("02:00:00:00:01:01", "01:02:03", 7200, "", '{"note":"n1"}', kea4.version,
                    kea4.socket_url)
 
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A throwaway database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"kea_etl_export_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_export_postgres_idempotent_and_stats_match_kea(kea4: Any, pg_url: str) -> None:
