@@ -68,3 +68,20 @@ def note(command: str, *, version: str, result: int | None, via: str, server: st
 def server_for_url(url: str) -> dict[str, str] | None:
     """The harness server behind ``url`` (exact, or ignoring a trailing slash)."""
     return SERVERS.get(url) or SERVERS.get(url.rstrip("/"))
+
+
+class SentCommands:
+    """A transport that notes every command before passing it on (what did kea-etl send?):
+    wrap a real one, ``KeaClient(SentCommands(client.transport))``."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.commands: list[str] = []
+
+    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
+        self.commands.append(command)
+        return dict(self.inner.request(command, arguments))
+
+    def close(self) -> None:
+        self.inner.close()

@@ -37,6 +37,7 @@ from kea_etl.records import Reservation
 from kea_etl.report import RunReport
 from tests.harness import clock
 from tests.harness.kea import KeaInstall, KeaServer
+from tests.harness.recording import SentCommands
 
 pytestmark = pytest.mark.kea
 
@@ -54,20 +55,6 @@ def _lists(srv: KeaServer, command: str) -> bool:
     return command in srv.ok("list-commands")
 
 
-class _Recording:
-    """A transport that remembers every command sent (wraps the real one)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.commands: list[str] = []
-
-    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
-        self.commands.append(command)
-        return dict(self.inner.request(command, arguments))
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 # ---- lease4-write / lease6-write before a live migrate -------------------------------------
@@ -127,7 +114,7 @@ def test_export_stats_of_some_subnets(kea_install: KeaInstall,
     counters -- the same names as statistic-get-all's global ones -- and no other subnet's;
     where it is absent, statistic-get-all as before, filtered to subnet 1 and the globals."""
     srv = kea_factory(family=family, kea=kea_install)
-    rec = _Recording(KeaClient.from_url(srv.socket_url).transport)
+    rec = SentCommands(KeaClient.from_url(srv.socket_url).transport)
     client = KeaClient(rec)
     rows = collect_stats(client, family, subnets=[1])
     sources = {r.source for r in rows}
@@ -166,7 +153,7 @@ def test_reservation_conflict_check_by_address(kea_install: KeaInstall,
     hooks = ("lease_cmds", "host_cmds") if kea_install.version_tuple >= (3,) else None
     srv = kea_factory(family=4, kea=kea_install, subnets=subnets, hooks=hooks,
                       extra={"ip-reservations-unique": False})
-    rec = _Recording(KeaClient.from_url(srv.socket_url).transport)
+    rec = SentCommands(KeaClient.from_url(srv.socket_url).transport)
     client = KeaClient(rec)
     host = Reservation(family=4, identifier_type="hw-address", identifier="02:aa:00:00:00:01",
                        subnet_id=1, ipv4_address=ipaddress.IPv4Address("192.0.2.202"))

@@ -15,6 +15,7 @@ from kea_etl.kea import KeaClient
 from kea_etl.load.reservations import ReservationLoader
 from kea_etl.records import Reservation, canonical_hex
 from kea_etl.report import RunReport
+from tests.harness.recording import SentCommands
 
 EXISTING = {"hw-address": "0a:00:00:00:00:01", "ip-address": "192.0.2.5", "hostname": "old"}
 SUBNETS4 = [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "192.0.2.10-192.0.2.250"}],
@@ -33,20 +34,6 @@ def _hosts() -> list[Reservation]:
     ]
 
 
-class _Recording:
-    """A transport that notes every command before passing it on (what did kea-etl send?)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.url = inner.url
-        self.commands: list[str] = []
-
-    def request(self, command: str, arguments: Any = None) -> dict[str, Any]:
-        self.commands.append(command)
-        return dict(self.inner.request(command, arguments))
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 #: what a run that changes nothing (a re-run, a dry run, a kept host) may send
@@ -61,7 +48,7 @@ def _run(srv: Any, hosts: list[Reservation], **kw: Any
     refusal without it is tested on its own) and save the old configuration in a temp dir."""
     import tempfile
 
-    rec = _Recording(KeaClient.from_url(srv.socket_url).transport)
+    rec = SentCommands(KeaClient.from_url(srv.socket_url).transport)
     client = KeaClient(rec)
     report = RunReport()
     kw.setdefault("allow_config_write", True)
