@@ -29,8 +29,8 @@ from typing import IO, Any, BinaryIO, Literal, overload
 
 from kea_etl.errors import ConfigError
 
-__all__ = ["PRIVATE", "atomic_write", "file_kind", "open_regular", "publish", "require_regular",
-           "umask"]
+__all__ = ["PRIVATE", "atomic_write", "create_private", "file_kind", "open_regular", "publish",
+           "require_regular", "umask"]
 
 #: mode of every file kea-etl writes unless a caller names another; narrowed by the umask
 PRIVATE = 0o600
@@ -48,6 +48,14 @@ def umask() -> int:
         old = os.umask(0o077)
         os.umask(old)
     return old
+
+
+def create_private(path: str | os.PathLike[str], *, mode: int = PRIVATE) -> None:
+    """Create ``path`` empty with ``mode`` (narrowed by the umask) unless it exists: for a file
+    another library then opens (a SQLite warehouse, whose -wal/-shm files SQLite gives the same
+    mode). An existing file keeps its mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode))
 
 
 def publish(tmp: str | os.PathLike[str], final: str | os.PathLike[str], *,

@@ -144,3 +144,23 @@ def test_missing_file_is_not_found_and_a_regular_file_opens(tmp_path: Path) -> N
         assert fh.read() == b"data"
         assert os.get_blocking(fh.fileno())
     assert stat.S_ISREG(f.stat().st_mode)
+
+
+def test_a_new_sqlite_warehouse_and_its_wal_are_private(tmp_path: Path, mask: int) -> None:
+    """Was: SQLite created the warehouse (lease rows: MACs, hostnames) with the umask's mode,
+    0644 by default, and its -wal/-shm alike."""
+    from kea_etl.export.warehouse import Warehouse
+
+    db = tmp_path / "wh.db"
+    wh = Warehouse(f"sqlite:///{db}")
+    try:
+        wh.ensure_schema()
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("wh.db")]
+        assert db in files and any(p.name.endswith("-wal") for p in files)
+        for p in files:
+            if p.name.endswith(".kea-etl-lock"):
+                continue  # holds no data
+            mode = p.stat().st_mode & 0o777
+            assert mode == 0o600 & ~mask, (p.name, oct(mode))
+    finally:
+        wh.dispose()

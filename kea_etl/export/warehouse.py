@@ -67,6 +67,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kea_etl._files import create_private
 from kea_etl.errors import ConfigError, FatalError
 from kea_etl.export.stats import StatRow
 
@@ -324,6 +325,12 @@ class Warehouse:
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
+            database = self.engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                # lease rows name clients: a new warehouse file is private (SQLite would create
+                # it with the umask's mode, 0644 by default)
+                with contextlib.suppress(OSError):  # a missing directory: SQLite says it better
+                    create_private(database)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock() if self._sqlite else None
         self._schema_ready = False
