@@ -249,6 +249,9 @@ def compare_records(src: Mapping[str, Any], kea: Mapping[str, Any], *, family: i
     return diffs
 
 
+_SHOW_SOURCE_WARNINGS = 20
+
+
 @dataclass
 class ReconcileResult:
     """Counts, per-subnet table and differences of one reconciliation.
@@ -283,6 +286,9 @@ class ReconcileResult:
     fields_mismatched: Counter[str] = field(default_factory=Counter)
     subnets: dict[int, SubnetCounts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: statements of the source that are not records (kea_etl.report.SourceWarning); the first
+    #: _SHOW_SOURCE_WARNINGS are in ``warnings``
+    source_warnings: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
     _workdir: Path | None = None
     _diff_path: Path | None = None
@@ -327,6 +333,7 @@ class ReconcileResult:
             "subnet_count_mismatches": sum(1 for s in self.subnets.values()
                                            if not s.counts_match),
             "warnings": self.warnings,
+            "source_warnings": self.source_warnings,
         }
 
     def write_json(self, path: str | Path) -> None:
@@ -734,7 +741,13 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
 
     def policy() -> Iterator[tuple[Lease4 | Lease6, int | None]]:
         for item in source:
-            if isinstance(item, SourceWarning):  # not a record (a dhcpd class, say)
+            if isinstance(item, SourceWarning):  # not a record (a dhcpd class, say): said
+                res.source_warnings += 1
+                if res.source_warnings <= _SHOW_SOURCE_WARNINGS:
+                    res.warnings.append(f"not compared: {item}")
+                elif res.source_warnings == _SHOW_SOURCE_WARNINGS + 1:
+                    res.warnings.append("more statements not compared: see source_warnings in "
+                                        "the JSON, and kea-etl migrate --report for every one")
                 continue
             res.source_read += 1
             if isinstance(item, MalformedRecordError):

@@ -534,3 +534,31 @@ def test_help_shows_against_with_an_example() -> None:
     assert "--against PATH" in res.output
     assert "kea-etl reconcile dhcpd.leases --against out --kea-config kea-dhcp4.json" in res.output
 
+
+
+def test_statements_that_are_not_records_are_said_not_dropped(tmp_path: Path) -> None:
+    """A refused OMAPI host declaration in dhcpd.leases is a SourceWarning: migrate reports it;
+    reconcile, which compares leases, says it did not compare it (was: silently skipped)."""
+    from kea_etl.extract.base import SourceWarning
+    from kea_etl.extract.isc_leases import extract
+    from tests.harness import clock
+
+    src = Path(__file__).resolve().parents[1] / "extract" / "data" / "v4-omapi-hosts.leases"
+    said = [i for i in extract(src) if isinstance(i, SourceWarning)]
+    assert said  # the fixture has statements dhcpd itself refuses
+    conf = tmp_path / "kea4.json"
+    conf.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
+    as_of = clock.iso(clock.ANCHOR)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["migrate", str(src), "--to", f"memfile:{out}", "--kea-config",
+                                  str(conf), "--as-of", as_of, "--kea-version", "2.2",
+                                  "--no-progress"])
+    assert r.exit_code == 0, r.output
+    rep = tmp_path / "rec.json"
+    r = CliRunner().invoke(main, ["reconcile", str(src), "--against", str(out), "--kea-config",
+                                  str(conf), "--as-of", as_of, "--json", str(rep),
+                                  "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(rep.read_text())["source_warnings"] == len(said)
+    shown = [ln for ln in r.output.splitlines() if ln.startswith("  warning: not compared: ")]
+    assert [ln.removeprefix("  warning: not compared: ") for ln in shown] == [str(w) for w in said]
