@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,21 +56,28 @@ _LEASE_TIME = 86400
 _HTYPE_ETHER = bytes([1])
 
 
+
+def _date_writer() -> Callable[[int], str]:
+    """dhcpd_date with a bounded cache (the generators write many leases per second of time)."""
+    cache: dict[int, str] = {}
+
+    def when(t: int) -> str:
+        text = cache.get(t)
+        if text is None:
+            if len(cache) > 500_000:
+                cache.clear()
+            text = cache[t] = dhcpd_date(t)
+        return text
+
+    return when
+
 def generate(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int:
     """Write n lease blocks (a fraction ``history`` re-write earlier addresses); return #unique."""
     rng = random.Random(seed)
     now = 1_795_000_000
     unique = max(1, int(n * (1 - history)))
     base_ip = (10 << 24)
-    when_cache: dict[int, str] = {}
-
-    def when(t: int) -> str:
-        s = when_cache.get(t)
-        if s is None:
-            if len(when_cache) > 500_000:
-                when_cache.clear()
-            s = when_cache[t] = dhcpd_date(t)
-        return s
+    when = _date_writer()
 
     with path.open("w", encoding="latin-1", newline="\n") as fh:
         fh.write(_HEADER)
@@ -117,15 +125,7 @@ def generate6(path: Path, n: int, *, history: float = 0.1, seed: int = 7) -> int
     rng = random.Random(seed)
     now = 1_795_000_000
     unique = max(1, int(n * (1 - history)))
-    when_cache: dict[int, str] = {}
-
-    def when(t: int) -> str:
-        s = when_cache.get(t)
-        if s is None:
-            if len(when_cache) > 500_000:
-                when_cache.clear()
-            s = when_cache[t] = dhcpd_date(t)
-        return s
+    when = _date_writer()
 
     with path.open("w", encoding="latin-1", newline="\n") as fh:
         fh.write(_HEADER)
