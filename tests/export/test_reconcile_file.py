@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from kea_etl.cli import main
 from kea_etl.export.kea_files import KeaFileLeases
 from tests.harness import clock
+from tests.harness.memfile import write_lfc_leftovers
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample-data"
@@ -426,17 +427,7 @@ def test_lfc_leftovers_are_read_as_kea_does(tmp_path: Path, kea_factory: Callabl
     srv = kea_factory(family=4, kea3=kea3)
     srv.stop()
     lease_file = srv.lease_file
-    lease_file.write_text(rows(("192.0.2.14", "00:00:00:00:00:00", 3600),
-                               ("192.0.2.11", "00:00:00:00:00:00", 3600)))
-    Path(f"{lease_file}.2").write_text(rows(("192.0.2.10", "00:00:00:00:00:02", 3600),
-                                            ("192.0.2.11", "00:00:00:00:00:02", 3600),
-                                            ("192.0.2.15", "00:00:00:00:00:02", 3600)))
-    Path(f"{lease_file}.1").write_text(rows(("192.0.2.10", "00:00:00:00:00:01", 3600),
-                                            ("192.0.2.12", "00:00:00:00:00:01", 3600),
-                                            ("192.0.2.15", "00:00:00:00:00:01", 0)))
-    if completed:
-        Path(f"{lease_file}.completed").write_text(rows(("192.0.2.13", "00:00:00:00:00:0c",
-                                                         3600)))
+    write_lfc_leftovers(lease_file, rows, completed=completed)
     with KeaFileLeases(lease_file.parent, family=4, section=srv.config["Dhcp4"]) as files:
         files.load()
         got = _file_leases(files)

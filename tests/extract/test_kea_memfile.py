@@ -21,6 +21,7 @@ from kea_etl.extract import kea_memfile
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4, Lease6
 from tests.harness import clock
+from tests.harness.memfile import write_lfc_leftovers
 
 H4_10 = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname"
 H4_22 = H4_10 + ",state,user_context"
@@ -336,16 +337,7 @@ def _leftover_set(lease_file: Path, *, completed: bool) -> None:
     def rows(*spec: tuple[str, str, int]) -> str:
         return H4_22 + "\n" + "".join(f"{a},{m},,{lft},{exp},1,0,0,,0,\n" for a, m, lft in spec)
 
-    lease_file.write_text(rows(("192.0.2.14", "00:00:00:00:00:00", 3600),
-                               ("192.0.2.11", "00:00:00:00:00:00", 3600)))
-    Path(f"{lease_file}.2").write_text(rows(("192.0.2.10", "00:00:00:00:00:02", 3600),
-                                            ("192.0.2.11", "00:00:00:00:00:02", 3600),
-                                            ("192.0.2.15", "00:00:00:00:00:02", 3600)))
-    Path(f"{lease_file}.1").write_text(rows(("192.0.2.10", "00:00:00:00:00:01", 3600),
-                                            ("192.0.2.12", "00:00:00:00:00:01", 3600),
-                                            ("192.0.2.15", "00:00:00:00:00:01", 0)))
-    if completed:
-        Path(f"{lease_file}.completed").write_text(rows(("192.0.2.13", "00:00:00:00:00:0c", 3600)))
+    write_lfc_leftovers(lease_file, rows, completed=completed)
 
 
 def _view(items: Iterator[Any]) -> set[tuple[str, str | None]]:
