@@ -61,6 +61,7 @@ reported, not followed (their paths are the dnsmasq machine's): name those files
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -210,7 +211,8 @@ def extract_leases(path: str | Path, *, lease_time: int | None = None
     source = str(p)
     server_duid: str | None = None
     try:
-        fh = p.open("r", encoding="utf-8", errors="surrogateescape")
+        fh = io.TextIOWrapper(open_regular(p, what="dnsmasq lease file"), encoding="utf-8",
+                              errors="surrogateescape")
     except OSError as exc:
         raise ConfigError(f"cannot read dnsmasq lease file {p}: {exc.strerror or exc}") from exc
     with fh:
@@ -367,7 +369,8 @@ def parse_dhcp_range(value: str, *, source: str = "", line: int | None = None) -
 def _conf_lines(path: Path) -> Iterator[tuple[int, str, str, str]]:
     """(line number, raw line, key, value) of each setting; comments and blank lines skipped."""
     try:
-        fh = path.open("r", encoding="utf-8", errors="surrogateescape")
+        fh = io.TextIOWrapper(open_regular(path, what="dnsmasq configuration"), encoding="utf-8",
+                              errors="surrogateescape")
     except OSError as exc:
         raise ConfigError(f"cannot read dnsmasq configuration {path}: {exc.strerror or exc}") from exc
     with fh:

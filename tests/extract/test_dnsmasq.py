@@ -253,3 +253,17 @@ def test_dhcp_hostsfile(tmp_path: Path) -> None:
     assert [(r.identifier_type, str(r.ipv4_address)) for r in recs] == [
         ("hw-address", "192.168.0.10"), ("client-id", "192.168.0.11")]
     assert [i.line for i in items if isinstance(i, MalformedRecordError)] == [4]
+
+
+@pytest.mark.parametrize("reader", ["extract_leases", "extract_conf"])
+def test_a_fifo_is_refused_by_what_it_is(tmp_path: Path, reader: str) -> None:
+    """Only regular files are read: a FIFO with no writer would block the reader forever."""
+    import os
+
+    from kea_etl import errors
+    from kea_etl.extract import dnsmasq
+
+    fifo = tmp_path / "dnsmasq.leases"
+    os.mkfifo(fifo)
+    with pytest.raises(errors.ConfigError, match="FIFO"):
+        list(getattr(dnsmasq, reader)(fifo))
