@@ -22,19 +22,11 @@ from kea_etl.load.kea_sql import KeaSqlLoader, connect, parse_sql_target
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
 from tests.harness import clock
+from tests.harness.databases import admin_sql
 
 pytestmark = pytest.mark.kea
 
 N = 3000
-
-
-def _admin(engine: str, sql: str) -> None:
-    if engine == "postgresql":
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", sql],
-                       check=True, capture_output=True)
-    else:
-        subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", "-e", sql], check=True,
-                       capture_output=True)
 
 
 @pytest.fixture(params=["postgresql", "mysql"])
@@ -42,8 +34,8 @@ def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """A fresh database with Kea 2.2's schema (kea-admin db-init); dropped afterwards."""
     engine: str = request.param
     name = f"kea_etl_conc_{os.getpid()}_{engine[:2]}"
-    _admin(engine, f"DROP DATABASE IF EXISTS {name}")
-    _admin(engine, f"CREATE DATABASE {name}")
+    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
+    admin_sql(engine, f"CREATE DATABASE {name}")
     user = "postgres" if engine == "postgresql" else "root"
     r = subprocess.run(["kea-admin", "db-init", "pgsql" if engine == "postgresql" else "mysql",
                         "-u", user, "-n", name, "-h", "127.0.0.1"],
@@ -53,7 +45,7 @@ def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     try:
         yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
     finally:
-        _admin(engine, f"DROP DATABASE IF EXISTS {name}")
+        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
 
 
 def _run_both(loads: list[tuple[Any, list[Any]]]) -> list[RunReport]:

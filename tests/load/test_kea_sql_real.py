@@ -19,21 +19,13 @@ import pytest
 from kea_etl.load.kea_sql import KeaSqlLoader, connect, parse_sql_target
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
+from tests.harness.databases import admin_sql
 
 pytestmark = pytest.mark.kea
 
 NOW = 1_795_000_000  # 2026-11-18: in the future relative to none of the asserts (times are exact)
 
 ENGINES = ["postgresql", "mysql"]
-
-
-def _admin(engine: str, sql: str) -> None:
-    if engine == "postgresql":
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", sql],
-                       check=True, capture_output=True)
-    else:
-        subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", "-e", sql], check=True,
-                       capture_output=True)
 
 
 def _run_create_script(engine: str, name: str, install: Any) -> None:
@@ -64,8 +56,8 @@ def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     engine: str = request.param
     install = resolve_install(None, kea3=False)
     name = f"kea_etl_test_{os.getpid()}_{engine[:2]}"
-    _admin(engine, f"DROP DATABASE IF EXISTS {name}")
-    _admin(engine, f"CREATE DATABASE {name}")
+    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
+    admin_sql(engine, f"CREATE DATABASE {name}")
     user = "postgres" if engine == "postgresql" else "root"
     if install.kind == "chroot":
         _run_create_script(engine, name, install)
@@ -80,7 +72,7 @@ def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     try:
         yield engine, url
     finally:
-        _admin(engine, f"DROP DATABASE IF EXISTS {name}")
+        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
 
 
 def _db_cfg(engine: str, url: str) -> dict[str, Any]:
@@ -535,14 +527,14 @@ def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     if not script.exists():
         pytest.fail(f"{install.describe()} has no {script}")
     name = f"kea_etl_test3_{os.getpid()}_{engine[:2]}"
-    _admin(engine, f"DROP DATABASE IF EXISTS {name}")
-    _admin(engine, f"CREATE DATABASE {name}")
+    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
+    admin_sql(engine, f"CREATE DATABASE {name}")
     _run_create_script(engine, name, install)
     user = "postgres" if engine == "postgresql" else "root"
     try:
         yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
     finally:
-        _admin(engine, f"DROP DATABASE IF EXISTS {name}")
+        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.mark.kea3
