@@ -4,8 +4,8 @@
 live in. Everything date-sensitive follows it:
 
 * :func:`now` -- the time tests generate lease dates from and compare against;
-* :func:`server_argv` -- real servers (Kea, dhcpd) are started under Debian's ``faketime`` with the
-  same shift. pytest itself never runs under libfaketime: it breaks Python 3.11's own timed waits
+* :func:`server_argv` -- real servers (Kea, dhcpd, dnsmasq) are started with Debian's libfaketime
+  preloaded, shifted by the same amount. pytest itself never runs under libfaketime: it breaks Python 3.11's own timed waits
   (``time.sleep`` fails with EINVAL, ``threading.Event().wait(timeout)`` hangs);
 * kea-etl's own clock (:mod:`kea_etl.clock`) is moved by the same amount, in this process by
   ``tests/conftest.py`` and in ``kea-etl`` subprocesses by ``tests/harness/later/sitecustomize.py``;
@@ -62,16 +62,19 @@ def server_argv(argv: list[str], *, root: Path | None = None) -> list[str]:
     """
     if not SHIFT_DAYS:
         return list(argv)
-    faketime = shutil.which("faketime")
-    if faketime is None:
+    lib = FAKETIME_LIBS / "libfaketime.so.1"
+    if not lib.exists():
         raise RuntimeError("make test-later needs Debian's faketime (apt-get install faketime)")
     if root is not None:
-        for lib in FAKETIME_LIBS.glob("libfaketime*.so*"):
-            inside = root / lib.relative_to("/")
-            if not inside.exists():
-                inside.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(lib, inside)
-    return [faketime, "-f", f"{SHIFT_DAYS:+d}d", *argv]
+        inside = root / lib.relative_to("/")
+        if not inside.exists():
+            inside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(lib, inside)
+    # libfaketime preloaded directly, not through the `faketime` wrapper: the wrapper names a POSIX
+    # semaphore after its own pid and leaves it behind when it is SIGKILLed, so a later wrapper
+    # that gets the same pid refuses to start ("faketime: sem_open: File exists"). `env` execs,
+    # so the Popen child is the server itself.
+    return ["env", f"LD_PRELOAD={lib}", f"FAKETIME={SHIFT_DAYS:+d}d", *argv]
 
 
 _DATE = re.compile(r"\b[0-6] (\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")

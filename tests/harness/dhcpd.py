@@ -183,8 +183,6 @@ class Dhcpd:
         if self._proc is None:
             return
         if self._proc.poll() is None:
-            # dhcpd's own pid: under faketime (make test-later) the Popen child is faketime, which
-            # waits for dhcpd and exits with it.
             os.kill(self.pid or self._proc.pid, signal.SIGTERM)
             try:
                 self._proc.wait(timeout)

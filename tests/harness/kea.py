@@ -679,16 +679,6 @@ class KeaServer:
         self._stop_ca(hard=True)
         if self.proc is not None:
             if self.proc.poll() is None:
-                # Under faketime (make test-later) Kea is faketime's child: kill it first, so that
-                # faketime reaps it. Killed together, Kea would linger as an unreaped orphan and
-                # its PID file would stop the next start ("kea-dhcp4 already running?").
-                children = _children(self.proc.pid) if clock.SHIFT_DAYS else []
-                for pid in children:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                if children:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        self.proc.wait(5)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
@@ -787,13 +777,6 @@ class KeaServer:
     def _stop_ca_if_dead(self) -> None:
         if self.ctrl_agent and (self.ca_proc is None or self.ca_proc.poll() is not None):
             self._start_ca()
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _wait_or_escalate(proc: subprocess.Popen[bytes]) -> None:
