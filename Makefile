@@ -25,7 +25,7 @@ test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Two years ahead: tests generate their dates for that day, Kea and dhcpd run under
-# `faketime -f +730d`, kea-etl's clock is moved by the same amount (tests/harness/clock.py).
+# libfaketime (+730d) preloaded, kea-etl's clock is moved by the same amount (tests/harness/clock.py).
 # pytest itself is never run under libfaketime (it breaks Python's timed waits).
 LATER_DAYS ?= 730
 test-later: deps

@@ -81,6 +81,26 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     _set_phase(item.nodeid, "teardown")
 
 
+#: set to 1 to let tests skip when a program scripts/install-deps installs is missing (a developer
+#: machine without dnsmasq, say); without it such a skip FAILS, so CI cannot go green while
+#: the real-server tests it relies on quietly did not run
+ALLOW_MISSING = os.environ.get("KEA_ETL_TEST_ALLOW_MISSING") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if ALLOW_MISSING or not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    reason = str(report.longrepr[2])
+    if "not installed" in reason:
+        report.outcome = "failed"
+        report.longrepr = (f"{reason}\n(a program scripts/install-deps provides is missing, so this "
+                           "real-server test would not run; run scripts/install-deps, or set "
+                           "KEA_ETL_TEST_ALLOW_MISSING=1 to skip it knowingly)")
+
+
 def _set_phase(nodeid: str, phase: str) -> None:
     if recording.RECORDER is not None:
         recording.RECORDER.nodeid = nodeid
