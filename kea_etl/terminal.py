@@ -10,9 +10,11 @@ characters, DEL, bidirectional overrides and other invisible format characters b
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 import click
 
-__all__ = ["echo", "printable"]
+__all__ = ["columns", "echo", "printable"]
 
 
 def _escape(ch: str) -> str:
@@ -40,3 +42,14 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 def echo(message: str = "", *, err: bool = False) -> None:
     """``click.echo`` of a message whose lines may quote untrusted text (see module doc)."""
     click.echo(printable(message, keep_newlines=True), err=err)
+
+
+def columns(rows: Sequence[Sequence[str]], *, right: Collection[int] = ()) -> list[str]:
+    """``rows`` (the first is the header) as lines of aligned columns, two spaces apart; the
+    columns numbered in ``right`` are right-aligned (counts)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]

@@ -35,6 +35,7 @@ COMMANDS = {
     "check": "kea_etl.cli.check_cmd",
     "convert": "kea_etl.cli.convert_cmd",
     "export": "kea_etl.cli.export_cmd",
+    "history": "kea_etl.cli.history_cmd",
     "kea": "kea_etl.cli.kea_cmd",
     "migrate": "kea_etl.cli.migrate_cmd",
     "reconcile": "kea_etl.cli.reconcile_cmd",

@@ -12,7 +12,7 @@ import click
 
 from kea_etl.cli import main
 from kea_etl.errors import KeaEtlError
-from kea_etl.terminal import echo
+from kea_etl.terminal import columns, echo
 
 EXIT_USAGE = 2
 
@@ -59,6 +59,13 @@ def sqlite_url(path: str) -> str:
     """The SQLAlchemy URL of the SQLite file ``path`` (``sqlite:///`` + the path as given, so an
     absolute path gets the fourth slash: ``sqlite:////srv/w.db``)."""
     return f"sqlite:///{path}"
+
+
+def check_warehouse_url(url: str, option: str) -> None:
+    """A usage error for a file name given where a database URL belongs, with the URL to write."""
+    if "://" not in url:
+        raise click.UsageError(f"{option} {url} is a file name, not a database URL; for a SQLite "
+                               f"file write {option} {sqlite_url(url)}")
 
 
 def check_url(url: str) -> None:
@@ -124,9 +131,8 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
 
     if not (to_url or parquet_dir or csv_dir):
         raise click.UsageError("nothing to export to: give --to URL, --parquet DIR or --csv DIR")
-    if to_url and "://" not in to_url:
-        raise click.UsageError(f"--to {to_url} is a file name, not a database URL; for a SQLite "
-                               f"file write --to {sqlite_url(to_url)}")
+    if to_url:
+        check_warehouse_url(to_url, "--to")
     targets: list[KeaTarget] = []
     for url in kea_urls:
         check_url(url)
@@ -164,13 +170,10 @@ def _summary(data: dict[str, Any], *, day: date) -> str:
     for r in data["results"]:
         rows.append((r["server"], f"v{r['family']}" if r["family"] else "-", str(r["leases"]),
                      str(r["stats"]), r["kea_version"] or "-", "FAILED" if r["error"] else "ok"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"Export {day.isoformat()} at {data['exported_at']}: {data['leases']} leases"
              + (f" -> {data['warehouse']}" if data["warehouse"] else "")]
     if data["added_columns"]:
         lines.append("Schema: added columns " + ", ".join(data["added_columns"]))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    lines.extend(columns(rows, right=range(1, len(rows[0]))))
     return "\n".join(lines)
 
