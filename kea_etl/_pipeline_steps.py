@@ -114,19 +114,37 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
     return StepResult("migrate", report.exit_code(), summary, dry_run)
 
 
+def _export_servers(step: Step) -> list[tuple[str | None, str]]:
+    """The export step's ``kea:`` as (name, url) pairs: each item a URL, ``NAME=URL``, or a
+    mapping ``{name: NAME, url: URL}``."""
+    from kea_etl.export.targets import parse_target
+
+    raw = step.options["kea"]
+    out: list[tuple[str | None, str]] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if isinstance(item, dict):
+            unknown = set(item) - {"name", "url"}
+            if unknown or "url" not in item:
+                raise ConfigError(f"a server is a URL, NAME=URL or {{name: NAME, url: URL}}, not "
+                                  f"{item!r}")
+            name = item.get("name")
+            out.append((None if name is None else str(name), str(item["url"])))
+        else:
+            out.append(parse_target(str(item)))
+    return out
+
+
 def run_export(step: Step, dry_run: bool) -> StepResult:
-    from kea_etl.export import KeaTarget
     from kea_etl.export import run_export as export
+    from kea_etl.export.targets import targets_for
     from kea_etl.report import write_json_atomic
 
     o = step.options
-    services = _as_list(o.get("service"))
-    targets: list[KeaTarget] = []
-    for url in _as_list(o["kea"]):
-        if services and url.startswith(("http://", "https://")):
-            targets.extend(KeaTarget(url, service=s) for s in services)
-        else:
-            targets.append(KeaTarget(url))
+    try:
+        targets = targets_for(_export_servers(step), _as_list(o.get("service")))
+    except ConfigError as exc:
+        return _error(step, ConfigError(f"step export (line {step.key_lines.get('kea', step.line)})"
+                                        f": kea: {exc}"))
     fam = str(o.get("family", "both"))
     families = (4, 6) if fam == "both" else (int(fam),)
     if dry_run:

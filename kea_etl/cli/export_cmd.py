@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from kea_etl.cli import main
-from kea_etl.errors import KeaEtlError
+from kea_etl.errors import ConfigError, KeaEtlError
 from kea_etl.terminal import columns, echo
 
 EXIT_USAGE = 2
@@ -79,9 +79,12 @@ def check_url(url: str) -> None:
 
 
 @main.command("export")
-@click.option("--kea", "kea_urls", multiple=True, required=True, metavar="URL",
+@click.option("--kea", "kea_urls", multiple=True, required=True, metavar="[NAME=]URL",
               help="Kea server: unix:///path.sock, http://HOST:PORT (Control Agent: add "
-                   "--service) or https://... Repeat for several servers.")
+                   "--service) or https://... Repeat for several servers. NAME= stores it "
+                   "under a short name (server column, server= partition, notebook labels; "
+                   "no '/' or '=', one per server; keep it the same every night) instead "
+                   "of its URL.")
 @click.option("--service", "services", multiple=True, type=click.Choice(["dhcp4", "dhcp6"]),
               help="Daemon(s) behind a Control Agent URL; repeatable.")
 @click.option("--family", type=click.Choice(["4", "6", "both"]), default="both",
@@ -121,25 +124,28 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
     configuration error.
 
     \b
-    Example:
+    Examples:
       kea-etl export --kea unix:///run/kea/kea4.sock --kea http://10.0.0.2:8000 \\
           --service dhcp4 --to sqlite:///warehouse.db --parquet export/
+      kea-etl export --kea dhcp-a=unix:///run/kea/kea4.sock \\
+          --kea dhcp-b=http://10.0.0.2:8000 --service dhcp4 --to sqlite:///warehouse.db
     """
     from kea_etl.cli._progress import Bars
-    from kea_etl.export import KeaTarget, run_export
+    from kea_etl.export import run_export
+    from kea_etl.export.targets import parse_target, targets_for
     from kea_etl.report import write_json_atomic
 
     if not (to_url or parquet_dir or csv_dir):
         raise click.UsageError("nothing to export to: give --to URL, --parquet DIR or --csv DIR")
     if to_url:
         check_warehouse_url(to_url, "--to")
-    targets: list[KeaTarget] = []
-    for url in kea_urls:
-        check_url(url)
-        if services and url.startswith(("http://", "https://")):
-            targets.extend(KeaTarget(url, service=s) for s in services)
-        else:
-            targets.append(KeaTarget(url))
+    try:
+        servers = [parse_target(text) for text in kea_urls]
+        for _, url in servers:
+            check_url(url)
+        targets = targets_for(servers, services)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--kea") from None
     families = (4, 6) if family == "both" else (int(family),)
     # one bar per server and family: leases done of Kea's own count (stat-leaseN-get)
     bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))

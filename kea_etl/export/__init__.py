@@ -30,6 +30,7 @@ from kea_etl.export.kea_api import (
 )
 from kea_etl.export.parquet import Format, PartitionedFileSink
 from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
+from kea_etl.export.targets import KeaTarget, check_targets, server_label, targets_for
 from kea_etl.export.warehouse import Warehouse, WarehouseRun
 from kea_etl.progress import Progress as ProgressEvent
 from kea_etl.progress import ProgressCallback
@@ -43,6 +44,7 @@ __all__ = [
     "export_server",
     "run_export",
     "server_label",
+    "targets_for",
 ]
 
 #: ``progress(Progress(task="SERVER vFAMILY", phase="exporting", done=leases, total=...))``:
@@ -88,27 +90,6 @@ class ExportClient(Protocol):
     def version_get(self) -> str: ...
 
     def config_get(self) -> dict[str, Any]: ...
-
-
-def server_label(url: str, service: str | None = None) -> str:
-    """The name a server is stored under: its URL without credentials, plus ``#service``."""
-    from kea_etl.urls import redact_url
-
-    url = redact_url(url)
-    return f"{url}#{service}" if service else url
-
-
-@dataclass(frozen=True, slots=True)
-class KeaTarget:
-    """One server to export: a URL, the Control Agent service if any, an optional label."""
-
-    url: str
-    service: str | None = None
-    label: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.label or server_label(self.url, self.service)
 
 
 @dataclass
@@ -305,6 +286,7 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                progress: Progress | None = None, max_workers: int | None = None,
                prefetch: int = 2) -> ExportReport:
     """Export every target concurrently; see the module docstring. Never raises for one server."""
+    check_targets(targets)  # two servers under one name would replace each other's rows
     now = (exported_at or clock.now_datetime()).astimezone(UTC)
     day = export_date or now.date()
     wh = Warehouse(warehouse) if isinstance(warehouse, str) else warehouse

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import kea_etl.clock
 from kea_etl.cli import main
 from kea_etl.export import KeaTarget, run_export
 from kea_etl.export.history import HistoryQuery, LeaseInterval, lease_history
@@ -52,7 +53,7 @@ def _export(kea4: Any, url: str, t: int) -> None:
     assert rep.exit_code() == 0, rep.to_json()
 
 
-def _four_nights(kea4: Any, url: str) -> Story:
+def _four_nights(kea4: Any, url: str, monkeypatch: pytest.MonkeyPatch) -> Story:
     """Export four nights, 24 h apart and ending an hour ago, with the activity between them."""
     now = clock.now()
     nights = [now - HOUR - (3 - k) * DAY for k in range(4)]
@@ -72,7 +73,17 @@ def _four_nights(kea4: Any, url: str) -> Story:
     kea4.ok("lease4-add", {"ip-address": OTHER, "hw-address": MAC_A, "valid-lft": WEEK,
                            "expire": a_other_start + WEEK, "hostname": "laptop-a"})
     _export(kea4, url, nights[2])
-    _export(kea4, url, nights[3])
+    # the last night as cron runs it: kea-etl export with the server's name, at kea-etl's "now"
+    # (its one clock, moved to the night); the name joins the nights the library exported
+    monkeypatch.setattr(kea_etl.clock, "OFFSET", kea_etl.clock.OFFSET + nights[3] - now)
+    res = CliRunner().invoke(main, ["export", "--kea", f"{SERVER}={kea4.socket_url}",
+                                    "--family", "4", "--no-stats", "--to", url, "--no-progress"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.undo()
+    # "Export DAY at EXPORTED_AT: ..." -- the clock kept running: the night is what it stamped
+    stamped = res.output.split(" at ", 1)[1].split(": ", 1)[0]
+    nights[3] = int(datetime.fromisoformat(stamped).timestamp())
+    assert abs(nights[3] - (now - HOUR)) < 60
     return Story(url, nights, a_start, b_start, a_other_start)
 
 
@@ -89,9 +100,9 @@ def _summary(i: LeaseInterval) -> tuple[str, str, int, int, int, int | None, boo
             i.nights, None if i.gone_by is None else int(i.gone_by.timestamp()), i.current)
 
 
-def test_history_of_an_address_and_a_mac_merged_across_nights(kea4: Any,
-                                                              warehouse_url: str) -> None:
-    s = _four_nights(kea4, warehouse_url)
+def test_history_of_an_address_and_a_mac_merged_across_nights(
+        kea4: Any, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _four_nights(kea4, warehouse_url, monkeypatch)
     n = s.nights
     by_addr = list(lease_history(warehouse_url, HistoryQuery.parse(ADDR)))
     assert [_summary(i) for i in by_addr] == [
@@ -127,9 +138,10 @@ def _iso(t: int) -> str:
     return _at(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_history_cli_table_and_json(kea4: Any, tmp_path: Path) -> None:
+def test_history_cli_table_and_json(kea4: Any, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path}/wh.db"
-    s = _four_nights(kea4, url)
+    s = _four_nights(kea4, url, monkeypatch)
     res = CliRunner().invoke(main, ["history", ADDR, "--warehouse", url])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
