@@ -15,7 +15,7 @@ EXIT_ERROR = 2
 
 
 @main.command("check")
-@click.argument("dhcpd_conf", metavar="DHCPD.conf")
+@click.argument("dhcpd_conf", metavar="DHCPD.conf|windows:EXPORT.xml")
 @click.argument("leases", nargs=-1, metavar="[DHCPD.leases]...")
 @click.option("--kea-config", metavar="KEA.json",
               help="The Kea configuration to judge against (a previous or planned one) "
@@ -23,9 +23,13 @@ EXIT_ERROR = 2
 @click.option("--family", type=click.Choice(["4", "6"]), default=None,
               help="The family of DHCPD.conf [default: 6 when it has only subnet6 blocks].")
 @click.option("--as-of", metavar="ISO", help="Judge lease expiry as of this time [default: now].")
+@click.option("--source-tz", metavar="ZONE",
+              help="A Windows export's time zone (as for migrate): its own leases are judged "
+                   "too.")
 @click.option("--json", "json_out", is_flag=True, help="Print the findings as JSON.")
 def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
-              family: str | None, as_of: str | None, json_out: bool) -> None:
+              family: str | None, as_of: str | None, source_tz: str | None,
+              json_out: bool) -> None:
     """List what an operator must decide before moving DHCPD.conf (and its leases) to Kea.
 
     Findings by severity (error, decide, warning, info), each with its evidence (file:line,
@@ -36,6 +40,10 @@ def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
     resolution, failover pairs, lease times Kea will shorten or extend, and options and
     statements with no Kea equivalent.
 
+    A Windows DHCP Server export (windows:EXPORT.xml, or detected) is judged the same way from
+    what `kea-etl convert` makes of it; with --source-tz its own leases are read too, and LEASES
+    may be further Windows lease exports (Get-DhcpServerv4Lease | Export-Csv).
+
     Exit status: 0 nothing to decide; 1 something to decide (a decide or error finding);
     2 a usage error or unreadable input.
 
@@ -43,6 +51,7 @@ def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
     Example:
       kea-etl check /etc/dhcp/dhcpd.conf /var/lib/dhcp/dhcpd.leases \\
           --kea-config /etc/kea/kea-dhcp4.conf --json > preflight.json
+      kea-etl check windows:dhcp-export.xml --source-tz Europe/Berlin
     """
     from kea_etl.convert.check import check
     from kea_etl.records import epoch
@@ -50,7 +59,7 @@ def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
     try:
         when = epoch(as_of) if as_of else None
         result = check(dhcpd_conf, leases, kea_config=kea_config, as_of=when,
-                       family=int(family) if family else None)
+                       family=int(family) if family else None, source_tz=source_tz)
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)

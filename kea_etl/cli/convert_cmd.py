@@ -1,5 +1,6 @@
-"""``kea-etl convert``: dhcpd.conf -> kea-dhcp4.conf / kea-dhcp6.conf and a report. Thin layer over
-:func:`kea_etl.convert.convert`."""
+"""``kea-etl convert``: dhcpd.conf (or a Windows Export-DhcpServer XML) -> kea-dhcp4.conf /
+kea-dhcp6.conf and a report. Thin layer over :func:`kea_etl.convert.convert` /
+:func:`kea_etl.convert.convert_windows`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ EXIT_ERROR = 2
 
 
 @main.command("convert")
-@click.argument("dhcpd_conf", metavar="DHCPD.conf", required=False)
+@click.argument("dhcpd_conf", metavar="DHCPD.conf|windows:EXPORT.xml", required=False)
 @click.option("--v6", "conf6", metavar="DHCPD6.conf", help="The dhcpd -6 configuration.")
 @click.option("--out", "out_dir", metavar="DIR", required=True,
               help="Directory for kea-dhcp4.conf / kea-dhcp6.conf (created).")
@@ -34,7 +35,8 @@ EXIT_ERROR = 2
 def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: str,
                 report_path: str | None, hooks_dir: str | None, include_dir: str | None,
                 quiet: bool) -> None:
-    """Translate an ISC dhcpd configuration into Kea configuration files.
+    """Translate an ISC dhcpd configuration (or a Windows DHCP Server export) into Kea
+    configuration files.
 
     Writes DIR/kea-dhcp4.conf (and DIR/kea-dhcp6.conf with --v6): lease times, authoritative,
     boot settings, match-client-id, DDNS switches, subnets, pools and pd-pools (with client
@@ -44,6 +46,15 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
     that is not translated, and every behaviour the operator must decide before cutover, is a
     finding with file, line and the Kea setting that addresses it (printed, and in --report,
     which also holds `kea-etl check`'s pre-flight findings for the configuration).
+
+    A Windows DHCP Server's `Export-DhcpServer -File F.xml [-Leases]` (windows:F.xml, or any
+    file starting with <DHCPServer>) gives DIR/kea-dhcp4.conf and, when it has v6 scopes,
+    DIR/kea-dhcp6.conf: scopes as subnets (the range less its exclusion ranges as pools, lease
+    duration, an inactive scope limited to a class no client joins), superscopes as shared
+    networks, server and scope option values as option-data, reservations, vendor/user classes
+    as client classes, denied MACs as class DROP, DNS update settings, and a failover
+    relationship as the same HA skeleton; policies, allow filters and multicast scopes are
+    findings with the XML line. Its leases are loaded with `kea-etl migrate windows:F.xml`.
 
     Exit status: 0 the files are written (findings are in the report); 1 written, but the input
     has errors (a statement or host that does not parse); 2 usage error or unreadable input.
@@ -55,10 +66,14 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
       kea-dhcp4 -t kea/kea-dhcp4.conf
       kea-etl migrate /var/lib/dhcp/dhcpd.leases --to memfile:out \\
           --kea-config kea/kea-dhcp4.conf
+      kea-etl convert windows:dhcp-export.xml --out kea/ --report convert.json
+      kea-etl migrate windows:dhcp-export.xml --source-tz Europe/Berlin \\
+          --to memfile:out --kea-config kea/kea-dhcp4.conf
     """
-    from kea_etl.convert import convert, ids_from_config, write
+    from kea_etl.convert import convert, convert_windows, ids_from_config, write
     from kea_etl.convert.build import DEFAULT_HOOKS_DIR
     from kea_etl.convert.check import check
+    from kea_etl.convert.windows import windows_source
     from kea_etl.report import write_json_atomic
 
     try:
@@ -69,14 +84,22 @@ def convert_cmd(dhcpd_conf: str | None, conf6: str | None, out_dir: str, ids: st
             raise click.UsageError(f"--ids {ids!r}: expected 'stable' or 'from:KEA.json'")
         if dhcpd_conf is None and conf6 is None:
             raise click.UsageError("give a dhcpd.conf, --v6 DHCPD6.conf, or both")
-        result = convert(dhcpd_conf, conf6=conf6, keep_ids=keep,
-                         hooks_dir=hooks_dir or DEFAULT_HOOKS_DIR, include_dir=include_dir)
+        export = windows_source(dhcpd_conf) if dhcpd_conf is not None else None
+        if export is not None and (conf6 is not None or include_dir is not None):
+            raise click.UsageError("--v6 and --include-dir are for dhcpd: a Windows export holds "
+                                   "both families")
+        if export is not None:
+            result = convert_windows(export, keep_ids=keep,
+                                     hooks_dir=hooks_dir or DEFAULT_HOOKS_DIR)
+        else:
+            result = convert(dhcpd_conf, conf6=conf6, keep_ids=keep,
+                             hooks_dir=hooks_dir or DEFAULT_HOOKS_DIR, include_dir=include_dir)
         written = write(result, out_dir)
         if report_path:
             report = result.to_json()
             report["preflight"] = {
-                f"v{r.family}": check(dhcpd_conf if r.family == 4 else conf6,  # type: ignore[arg-type]
-                                      derived=r).to_json()
+                f"v{r.family}": check(export or (dhcpd_conf if r.family == 4  # type: ignore[arg-type]
+                                                 else conf6), derived=r).to_json()
                 for r in result.families()}
             write_json_atomic(report_path, report)
     except KeaEtlError as exc:

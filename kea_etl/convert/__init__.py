@@ -1,10 +1,12 @@
-"""``kea-etl convert``: an ISC dhcpd configuration -> Kea configuration files and a report.
+"""``kea-etl convert``: an ISC dhcpd configuration (or a Windows DHCP Server export) -> Kea
+configuration files and a report.
 
 :func:`convert` translates a dhcpd.conf (and a dhcpd6.conf) with :class:`~kea_etl.convert.build.
 Converter` and returns a :class:`ConvertResult`: the ``Dhcp4`` / ``Dhcp6`` configurations, the
 subnet ids chosen, and every finding (untranslated statements with file and line, and what the
 operator must decide). :func:`write` puts ``kea-dhcp4.conf`` / ``kea-dhcp6.conf`` into a
-directory. The pre-flight checks live in :mod:`kea_etl.convert.check`.
+directory. :func:`convert_windows` does the same for a Windows ``Export-DhcpServer`` XML
+(:mod:`kea_etl.convert.windows`). The pre-flight checks live in :mod:`kea_etl.convert.check`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from kea_etl.convert.findings import SEVERITIES, Finding
 from kea_etl.errors import ConfigError
 from kea_etl.kea_config import load_kea_config
 
-__all__ = ["ConvertResult", "Finding", "convert", "ids_from_config", "write"]
+__all__ = ["ConvertResult", "Finding", "convert", "convert_windows", "ids_from_config", "write"]
 
 
 @dataclass
@@ -79,6 +81,16 @@ def convert(conf4: str | Path | None, *, conf6: str | Path | None = None,
         out.v6 = Converter(conf6, 6, keep_ids=keep.get(6), hooks_dir=hooks_dir,
                            include_dir=include_dir).run()
     return out
+
+
+def convert_windows(export: str | Path, *, keep_ids: dict[int, dict[str, int]] | None = None,
+                    hooks_dir: str = DEFAULT_HOOKS_DIR) -> ConvertResult:
+    """Translate a Windows DHCP Server ``Export-DhcpServer`` XML (both families: v6 when it has
+    v6 scopes); see :mod:`kea_etl.convert.windows`."""
+    from kea_etl.convert.windows import WindowsConverter
+
+    v4, v6 = WindowsConverter(export, keep_ids=keep_ids, hooks_dir=hooks_dir).run()
+    return ConvertResult(v4=v4, v6=v6)
 
 
 def write(result: ConvertResult, out_dir: str | Path) -> list[Path]:

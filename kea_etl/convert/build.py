@@ -30,10 +30,11 @@ from ipaddress import (
     summarize_address_range,
 )
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kea_etl.convert import expr as kexpr
 from kea_etl.convert.findings import Finding, Severity
+from kea_etl.convert.ha import Relationship, ha_library, ha_todo
 from kea_etl.convert.ids import assign_ids
 from kea_etl.convert.model import Block, Stmt, parse
 from kea_etl.errors import MalformedRecordError
@@ -42,7 +43,7 @@ from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.extract.isc_conf import _strict_utf8, _Tok, _utf8
 from kea_etl.records import Reservation
 
-__all__ = ["DEFAULT_HOOKS_DIR", "Converter", "FamilyResult"]
+__all__ = ["DEFAULT_HOOKS_DIR", "Converter", "FamilyResult", "finish_config"]
 
 DEFAULT_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 
@@ -197,18 +198,10 @@ class Converter:
             body["option-def"] = self.option_defs
         if self.classes:
             body["client-classes"] = self.classes
-        body.setdefault("interfaces-config", {"interfaces": []})
-        # what kea-etl migrate / reconcile talk to: Debian's socket path (inside /run/kea, as
-        # Kea 2.6.3+ demands) and the lease_cmds hook (HA needs it too, loaded before HA)
-        body["control-socket"] = {"socket-type": "unix",
-                                  "socket-name": f"/run/kea/kea{self.family}-ctrl-socket"}
-        body["hooks-libraries"] = [{"library": f"{self.hooks_dir}/libdhcp_lease_cmds.so"},
-                                   *body.get("hooks-libraries", [])]
+        self.result.config = finish_config(body, self.family, self.hooks_dir)
         self.note("decide", "interfaces", None, "dhcpd takes its interfaces from its command line "
                   "(or /etc/default/isc-dhcp-server); the converted config listens on none",
                   kea="interfaces-config.interfaces")
-        ordered = {k: body[k] for k in sorted(body, key=_key_order)}
-        self.result.config = {f"Dhcp{self.family}": ordered}
         self.result.findings = self.findings
         return self.result
 
@@ -1233,14 +1226,9 @@ class Converter:
                 values[" ".join([st.kw, *w[:-1]]) if st.kw in ("peer", "load") else st.kw] = (
                     w[-1] if w else "")
         split = values.get("split")
-        mode = "hot-standby" if split in ("0", "255") else "load-balancing"
-        me = f"{name}-{role}"
-        other_role = "secondary" if role == "primary" else "primary"
-        them = f"{name}-{other_role}"
-        peers = {me: addr, them: peer_addr}
-        ha_role_other = "standby" if mode == "hot-standby" else "secondary"
-        ha_role_me = "primary" if role == "primary" else ha_role_other
-        ha_role_them = ha_role_other if role == "primary" else "primary"
+        mode: Literal["hot-standby", "load-balancing"] = (
+            "hot-standby" if split in ("0", "255") else "load-balancing")
+
         def number(key: str, default: int) -> int:
             text = values.get(key, "")
             if not text:
@@ -1252,30 +1240,15 @@ class Converter:
                           f"default-like {default} used", kea="libdhcp_ha.so")
                 return default
 
-        mrd = number("max-response-delay", 60)
-        unacked = number("max-unacked-updates", 5)
-        ha = {"this-server-name": me, "mode": mode, "heartbeat-delay": 10000,
-              "max-response-delay": max(mrd * 1000, 20000), "max-ack-delay": 5000,
-              "max-unacked-clients": unacked if mode == "load-balancing" else 0,
-              "peers": [
-                  {"name": me, "url": f"http://{peers[me] or '127.0.0.1'}:8000/",
-                   "role": ha_role_me, "auto-failover": True},
-                  {"name": them, "url": f"http://{peers[them] or '127.0.0.2'}:8000/",
-                   "role": ha_role_them, "auto-failover": True}]}
-        hooks = body.setdefault("hooks-libraries", [])
-        hooks.append({"library": f"{self.hooks_dir}/libdhcp_ha.so",
-                      "parameters": {"high-availability": [ha]}})
+        rel = Relationship(name, "primary" if role == "primary" else "secondary", mode,
+                           address=addr, peer_address=peer_addr,
+                           max_response_delay=number("max-response-delay", 60),
+                           max_unacked=number("max-unacked-updates", 5),
+                           old_port="dhcpd's failover port " + values.get("port", "647"))
+        body.setdefault("hooks-libraries", []).append(ha_library(rel, self.hooks_dir))
         self.result.failover.append({"name": name, "role": role, "address": addr,
                                      "peer-address": peer_addr, "mode": mode, **values})
-        todo = [f"on the partner ({peer_addr or 'peer address'}), this-server-name must be "
-                f"'{them}'",
-                "each peer's URL is its Kea HTTP listener (Kea 2.x: kea-ctrl-agent, default "
-                "port 8000, or the HA hook's dedicated listener; Kea 3.x: the daemon's "
-                "control-sockets), not dhcpd's failover port " + values.get("port", "647"),
-                "HA needs the lease_cmds hook on both peers (added) and, for Kea 2.x, "
-                "a kea-ctrl-agent or multi-threading with http-dedicated-listener",
-                "TLS and basic authentication between the peers (trust-anchor, cert-file, "
-                "key-file / basic-auth-user)"]
+        todo = ha_todo(rel)
         if mode == "load-balancing" and split not in (None, "128"):
             todo.append(f"dhcpd split {split} of 256: Kea load balancing always splits about "
                         "evenly (by a hash of the client)")
@@ -1339,6 +1312,19 @@ _ORDER = ["interfaces-config", "control-socket", "lease-database", "authoritativ
 
 def _key_order(key: str) -> tuple[int, str]:
     return (_ORDER.index(key) if key in _ORDER else len(_ORDER) - 4, key)
+
+
+def finish_config(body: dict[str, Any], family: int, hooks_dir: str) -> dict[str, Any]:
+    """``{"DhcpN": body}`` with what every converted configuration has, in a readable key order:
+    no interfaces (the operator chooses them), the control socket and the lease_cmds hook."""
+    body.setdefault("interfaces-config", {"interfaces": []})
+    # what kea-etl migrate / reconcile talk to: Debian's socket path (inside /run/kea, as
+    # Kea 2.6.3+ demands) and the lease_cmds hook (HA needs it too, loaded before HA)
+    body["control-socket"] = {"socket-type": "unix",
+                              "socket-name": f"/run/kea/kea{family}-ctrl-socket"}
+    body["hooks-libraries"] = [{"library": f"{hooks_dir}/libdhcp_lease_cmds.so"},
+                               *body.get("hooks-libraries", [])]
+    return {f"Dhcp{family}": {k: body[k] for k in sorted(body, key=_key_order)}}
 
 
 def iter_blocks(root: Block, kind: str) -> Iterator[Block]:

@@ -24,7 +24,7 @@ addresses it:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from pathlib import Path
@@ -34,7 +34,7 @@ from kea_etl.convert.build import Converter, FamilyResult
 from kea_etl.convert.findings import SEVERITIES, Finding
 from kea_etl.convert.model import parse
 from kea_etl.extract import isc_leases
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.kea_config import load_kea_config, raw_subnets, section_subnets
 from kea_etl.records import Lease4, Lease6
 from kea_etl.transform.subnets import SubnetMap
@@ -96,13 +96,31 @@ def _pool_ranges(sect: Mapping[str, Any], family: int) -> dict[int, list[tuple[i
 
 def check(conf: str | Path, leases: Iterable[str | Path] = (), *,
           kea_config: str | Path | None = None, as_of: int | None = None,
-          family: int | None = None, derived: FamilyResult | None = None) -> CheckResult:
+          family: int | None = None, derived: FamilyResult | None = None,
+          source_tz: str | None = None) -> CheckResult:
     """Pre-flight findings for moving the dhcpd at ``conf`` (with its ``leases``) to Kea.
+
+    ``conf`` may also be a Windows Export-DhcpServer XML (``windows:PATH`` or detected): it is
+    converted with :class:`~kea_etl.convert.windows.WindowsConverter`, its own leases are judged
+    (their times need ``source_tz``, as for ``migrate``) and ``leases`` are further Windows
+    exports (the lease CSVs).
 
     ``derived``: the conversion of ``conf`` when the caller already has it (``convert`` puts
     these findings into its report)."""
     from kea_etl import clock
+    from kea_etl.convert.windows import WindowsConverter, windows_source
 
+    lease_paths = [str(p) for p in leases]
+    read: Callable[[str, int], Iterable[ExtractItem]] = _isc_leases
+    win = windows_source(conf)
+    if win is not None:
+        conf = win
+        if derived is None:
+            v4, v6 = WindowsConverter(win).run()
+            derived = v6 if family == 6 or v4 is None else v4
+        if source_tz is not None:
+            lease_paths.insert(0, str(win))
+        read = _windows_leases(source_tz)
     conf = Path(conf)
     fam = derived.family if derived is not None else (family or _family_of(conf))
     target_cfg = load_kea_config(kea_config) if kea_config is not None else None
@@ -133,8 +151,20 @@ def check(conf: str | Path, leases: Iterable[str | Path] = (), *,
     _fixed_in_pools(res, derived, fam)
     _ddns(res, derived, sect, target_name, fam)
     when = clock.now() if as_of is None else as_of
-    _leases(res, derived, sect, target, target_name, fam, leases, when)
+    _leases(res, derived, sect, target, target_name, fam, lease_paths, when, read)
     return res
+
+
+def _isc_leases(path: str, family: int) -> Iterable[ExtractItem]:
+    return isc_leases.extract(path, family=4 if family == 4 else 6)
+
+
+def _windows_leases(source_tz: str | None) -> Callable[[str, int], Iterable[ExtractItem]]:
+    def read(path: str, family: int) -> Iterable[ExtractItem]:
+        from kea_etl.extract import windows
+
+        return windows.extract(path, source_tz=source_tz)
+    return read
 
 
 def _compare_ids(res: CheckResult, derived: FamilyResult, previous: Mapping[str, int],
@@ -211,7 +241,8 @@ def _ddns(res: CheckResult, derived: FamilyResult, sect: Mapping[str, Any], targ
 
 def _leases(res: CheckResult, derived: FamilyResult, sect: Mapping[str, Any],
             target: Mapping[str, Any], target_name: str, fam: int,
-            leases: Iterable[str | Path], when: int) -> None:
+            files: list[str], when: int,
+            read: Callable[[str, int], Iterable[ExtractItem]]) -> None:
     smap = SubnetMap.from_config(target, origin=target_name)
     dmap = SubnetMap.from_config(derived.config, origin="dhcpd.conf")
     dsect = _section(derived.config, fam) or {}
@@ -226,13 +257,14 @@ def _leases(res: CheckResult, derived: FamilyResult, sect: Mapping[str, Any],
     extend: Counter[int] = Counter()
     cids_by_mac: dict[str, set[str]] = defaultdict(set)
     first_file: dict[str, tuple[str, int | None]] = {}
-    files = [str(p) for p in leases]
     for path in files:
-        for item in isc_leases.extract(path, family=4 if fam == 4 else 6):
+        for item in read(path, fam):
             if not isinstance(item, Extracted) or item.binding_state != "active":
                 continue
             rec = item.record
-            if not isinstance(rec, Lease4 | Lease6) or rec.cltt + rec.valid_lft <= when:
+            # a Windows export holds both families
+            if (not isinstance(rec, Lease4 if fam == 4 else Lease6)
+                    or rec.cltt + rec.valid_lft <= when):
                 continue
             active += 1
             if isinstance(rec, Lease4):

@@ -73,7 +73,8 @@ from kea_etl.records import (
 )
 from kea_etl.report import SourceWarning
 
-__all__ = ["extract", "parse_time", "sniff", "timezone_named"]
+__all__ = ["OptionValue", "extract", "option_entry", "option_values", "parse_time",
+           "scope_reservations", "sniff", "timespan", "timezone_named"]
 
 _DEFAULT_LIFETIME = 3600
 #: AddressState -> (binding state for the transform, Kea lease state)
@@ -340,7 +341,7 @@ def _extract_csv(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:
 # ---- XML ----------------------------------------------------------------------------------------
 
 
-def _duration(text: str) -> int | None:
+def timespan(text: str) -> int | None:
     """Windows TimeSpan ``d.hh:mm:ss`` / ``hh:mm:ss`` -> seconds (None for none)."""
     m = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", text.strip())
     if not m:
@@ -352,34 +353,57 @@ def _fields(el: ET.Element) -> dict[str, str]:
     return {c.tag: _safe_xml.text(c) for c in el if not len(c)}
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class OptionValue:
+    """One ``<OptionValue>`` of an Export-DhcpServer XML (server, scope or reservation)."""
+
+    code: str
+    values: tuple[str, ...]
+    vendor_class: str
+    user_class: str
+    line: int
+
+    @property
+    def statement(self) -> str:
+        return f"OptionId {self.code} = {', '.join(self.values)[:80]}"
+
+
+def option_values(holder: ET.Element | None) -> list[OptionValue]:
+    """The ``<OptionValue>`` children of an ``<OptionValues>`` element (none for None)."""
+    return [OptionValue(_safe_xml.text(ov.find("OptionId")),
+                        tuple(_safe_xml.text(v) for v in ov.findall("Value") if _safe_xml.text(v)),
+                        _safe_xml.text(ov.find("VendorClass")), _safe_xml.text(ov.find("UserClass")),
+                        _safe_xml.line(ov))
+            for ov in (holder.findall("OptionValue") if holder is not None else ())]
+
+
+def option_entry(ov: OptionValue, family: int) -> dict[str, Any]:
+    """Kea option-data for a standard option (by code, Kea's name and spelling). Raises
+    :class:`~kea_etl.extract._dhcp_options.OptionValueError` saying why it is not translated."""
+    if ov.vendor_class or ov.user_class:
+        raise opts.OptionValueError("a vendor- or user-class option is a Kea client class's "
+                                    "option-data")
+    odef = opts.by_kea("dhcp4" if family == 4 else "dhcp6",
+                       code=int(ov.code)) if ov.code.isdigit() else None
+    if odef is None:
+        raise opts.OptionValueError("an option kea-etl does not map")
+    data = opts._format(odef.kind, ov.values)  # noqa: SLF001 - the canonical spelling
+    return {"name": odef.kea, "code": odef.code, "space": odef.space, "data": data}
+
+
 def _with_options(item: Extracted, options: ET.Element, family: int) -> Extracted:
     """A reservation's ``<OptionValues>``: standard options (by code, Kea's name) become its
     option-data; vendor- or user-class options and unknown codes are warnings."""
     rec = item.record
     assert isinstance(rec, Reservation)
-    space = "dhcp4" if family == 4 else "dhcp6"
     entries: list[dict[str, Any]] = []
     notes = list(item.extra.get("warnings", []))
-    for ov in options.findall("OptionValue"):
-        code_text = _safe_xml.text(ov.find("OptionId"))
-        values = [_safe_xml.text(v) for v in ov.findall("Value") if _safe_xml.text(v)]
-        stmt = f"OptionId {code_text} = {', '.join(values)[:80]}"
-        where = (item.source, _safe_xml.line(ov), stmt)
-        if _safe_xml.text(ov.find("VendorClass")) or _safe_xml.text(ov.find("UserClass")):
-            notes.append(SourceWarning(*where, "not translated: a vendor- or user-class option "
-                                       "is a Kea client class's option-data", rec.key))
-            continue
-        odef = opts.by_kea(space, code=int(code_text)) if code_text.isdigit() else None
-        if odef is None:
-            notes.append(SourceWarning(*where, "not translated: an option kea-etl does not "
-                                       "map", rec.key))
-            continue
+    for ov in option_values(options):
         try:
-            data = opts._format(odef.kind, values)  # noqa: SLF001 - the canonical spelling
+            entries.append(option_entry(ov, family))
         except opts.OptionValueError as exc:
-            notes.append(SourceWarning(*where, f"not translated: {exc}", rec.key))
-            continue
-        entries.append({"name": odef.kea, "code": odef.code, "space": odef.space, "data": data})
+            notes.append(SourceWarning(item.source, ov.line, ov.statement,
+                                       f"not translated: {exc}", rec.key))
     if entries:
         rec = dataclasses.replace(rec, option_data=opts.canonical_option_data(entries, family))
     extra = dict(item.extra)
@@ -418,8 +442,8 @@ def _extract_xml(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:
 def _scope(scope: ET.Element, family: int, tz: tzinfo | None, now: int, source: str
            ) -> Iterator[ExtractItem]:
     f = _fields(scope)
-    duration = _duration(f.get("LeaseDuration", "")) if family == 4 else \
-        _duration(f.get("ValidLifetime", ""))
+    duration = timespan(f.get("LeaseDuration", "")) if family == 4 else \
+        timespan(f.get("ValidLifetime", ""))
     if family == 4:
         try:
             net = str(IPv4Network(f"{f.get('ScopeId')}/{f.get('SubnetMask')}", strict=False))
@@ -433,18 +457,22 @@ def _scope(scope: ET.Element, family: int, tz: tzinfo | None, now: int, source: 
     yield SourceWarning(source, _safe_xml.line(scope), f"<Scope> {f.get('Name', '')}".strip(),
                         f"not loaded: a scope is Kea configuration; configure subnet {net},{pool}"
                         f" valid-lifetime {duration}{extra}")
-    for group, handler in (("Reservations", "res"), ("Leases", "lease")):
-        holder = scope.find(group)
-        for el in holder if holder is not None else ():
-            row = _Row(_fields(el), _safe_xml.line(el), source)
-            if handler == "res":
-                item = _reservation(row, family)
-                options = el.find("OptionValues")
-                if options is not None and len(options) and isinstance(item, Extracted):
-                    item = _with_options(item, options, family)
-                yield item
-            else:
-                yield _lease(row, family, tz, now, duration)
+    yield from scope_reservations(scope, family, source)
+    holder = scope.find("Leases")
+    for el in holder if holder is not None else ():
+        yield _lease(_Row(_fields(el), _safe_xml.line(el), source), family, tz, now, duration)
+
+
+def scope_reservations(scope: ET.Element, family: int, source: str) -> Iterator[ExtractItem]:
+    """The reservations of one ``<Scope>`` element (``migrate`` and ``convert`` both read them
+    here)."""
+    holder = scope.find("Reservations")
+    for el in holder if holder is not None else ():
+        item = _reservation(_Row(_fields(el), _safe_xml.line(el), source), family)
+        options = el.find("OptionValues")
+        if options is not None and len(options) and isinstance(item, Extracted):
+            item = _with_options(item, options, family)
+        yield item
 
 
 def extract(path: str | Path, *, source_tz: str | None = None) -> Iterator[ExtractItem]:
