@@ -82,8 +82,7 @@ def history_cmd(query: str, warehouse_url: str, since: str | None, until: str | 
     rows = [("server", "address", "client", "hostname", "from", "last seen", "held until",
              "nights")]
     for i in intervals:
-        address = f"{i.address}/{i.prefix_len}" if i.lease_type == "IA_PD" else i.address
-        rows.append((i.server, address, i.client or "-", i.hostname or "-", _when(i.first_seen),
+        rows.append((i.server, i.lease, i.client or "-", i.hostname or "-", _when(i.first_seen),
                      _when(i.last_seen), "now" if i.current else _when(i.held_until),
                      str(i.nights)))
     for line in columns(rows, right={7}):

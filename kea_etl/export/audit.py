@@ -47,6 +47,7 @@ __all__ = [
     "Reconciliation",
     "clients_with_several_leases",
     "expiring_soon",
+    "lease_history",
     "leases_outside_pools",
     "leases_per_subnet",
     "load_export",
@@ -480,6 +481,31 @@ def clients_with_several_leases(current: pd.DataFrame, *, minimum: int = 2) -> p
 def _addr_key(text: str) -> tuple[int, int]:
     a = ipaddress.ip_address(text)
     return a.version, int(a)
+
+
+HISTORY_COLUMNS = ["server", "family", "address", "client", "hostname", "first_seen",
+                   "last_seen", "held_until", "nights", "current"]
+
+
+def lease_history(warehouse: str, query: str, *, since: datetime | None = None,
+                  until: datetime | None = None) -> pd.DataFrame:
+    """``kea-etl history QUERY`` as a table, oldest first: one row per client holding one lease
+    over consecutive exports (:func:`kea_etl.export.history.lease_history`). ``query``: an
+    address, MAC, client-id/DUID or hostname (detected)."""
+    from kea_etl.export.history import HistoryQuery
+    from kea_etl.export.history import lease_history as intervals
+
+    rows = [{"server": i.server, "family": i.family,
+             "address": i.lease,
+             "client": i.client, "hostname": i.hostname, "first_seen": i.first_seen,
+             "last_seen": i.last_seen, "held_until": i.held_until, "nights": i.nights,
+             "current": i.current}
+            for i in intervals(warehouse, HistoryQuery.parse(query), since=since, until=until)]
+    if not rows:  # typed columns, so that .dt works on "nothing found" too
+        return _empty(HISTORY_COLUMNS).astype(
+            {c: "datetime64[ns, UTC]" for c in ("first_seen", "last_seen", "held_until")})
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS).sort_values(
+        ["first_seen", "server", "address"]).reset_index(drop=True)
 
 
 def leases_outside_pools(current: pd.DataFrame, pools: PoolConfig) -> pd.DataFrame:

@@ -185,6 +185,11 @@ class LeaseInterval:
         return (self.duid if self.family == 6 else self.hwaddr or self.client_id) or ""
 
     @property
+    def lease(self) -> str:
+        """The address, or ``prefix/length`` for a delegated prefix."""
+        return f"{self.address}/{self.prefix_len}" if self.lease_type == "IA_PD" else self.address
+
+    @property
     def held_until(self) -> datetime:
         """The latest the client can have held the lease: its expiry, but not past the export
         that no longer showed it (and not before it was last seen)."""

@@ -24,6 +24,7 @@ from tests.export.audit_sample import (
     DELETE_V4_COUNT,
     OUTSIDE_POOL_V4,
     SAMPLE,
+    SECOND_LEASE_ADDR,
     SECOND_LEASE_MAC,
     _subnets,
     build_sample_export,
@@ -50,6 +51,7 @@ print("PROBE " + json.dumps({
     "soon": _records(soon, ["address", "status"]),
     "recon": _records(recon.summary, ["family", "matched", "missing", "extra", "mismatched"]),
     "missing": recon.differences.query("category == 'missing'")["address"].tolist(),
+    "history": _records(history, ["server", "address", "client", "nights", "current"]),
 }))
 '''
 
@@ -144,6 +146,17 @@ def test_audit_notebook_on_real_kea_export(kea_factory: Any, tmp_path: Path) -> 
     by_mac = Counter(lease["hw-address"] for lease in held[1][4] if lease["state"] == 0)
     assert [(s["client"], s["leases"]) for s in probe["several"]] == \
         [(m, n) for m, n in by_mac.items() if n > 1] == [(SECOND_LEASE_MAC, 2)]
+
+    # lease history of that client (the notebook's default): its first lease over both nights,
+    # the second since night 2, both still held, merged from the warehouse's snapshots
+    first = [lease["ip-address"] for lease in held[0][4]
+             if lease["hw-address"] == SECOND_LEASE_MAC]
+    assert len(first) == 1
+    assert probe["history"] == [
+        {"server": "kea4-sample", "address": first[0], "client": SECOND_LEASE_MAC, "nights": 2,
+         "current": True},
+        {"server": "kea4-sample", "address": SECOND_LEASE_ADDR, "client": SECOND_LEASE_MAC,
+         "nights": 1, "current": True}]
 
     # leases outside pools == Kea's leases that lie in no pool
     pools4 = _pools(4)
