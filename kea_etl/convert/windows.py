@@ -89,6 +89,8 @@ class _Scope:
     net: Network
     body: dict[str, Any]
     superscope: str
+    #: the <SuperscopeName> element (its line for the report)
+    superscope_el: ET.Element | None = None
 
 
 def _fields(el: ET.Element) -> dict[str, tuple[str, ET.Element]]:
@@ -202,6 +204,8 @@ class WindowsConverter:
         if any(sc.body.get("client-class") == INACTIVE_CLASS for sc in scopes):
             classes.append({"name": INACTIVE_CLASS})
         self._lifetimes(body, scopes, family)
+        # result.pools stays empty: check reads it for dhcpd fixed addresses inside a pool, which
+        # dhcpd may lease to another client; Windows never leases a reserved address dynamically
         self._subnets_out(body, scopes, family, result)
         self._reservations(_subnets_of(body, family), scopes, family, result)
         if classes:
@@ -280,7 +284,9 @@ class WindowsConverter:
                                   statement=f"{where}: <{tag}> {_safe_xml.text(child)[:80]}")
         if "option-data" in body:
             body["option-data"] = list(canonical_option_data(body["option-data"], family))
-        return _Scope(el, net, body, get("SuperscopeName"))
+        if not body["pools"]:
+            del body["pools"]
+        return _Scope(el, net, body, get("SuperscopeName"), f.get("SuperscopeName", ("", el))[1])
 
     def _scope_lifetimes(self, el: ET.Element, f: Mapping[str, tuple[str, ET.Element]],
                          body: dict[str, Any], family: int) -> None:
@@ -386,6 +392,7 @@ class WindowsConverter:
         key = f"subnet{family}"
         top: list[dict[str, Any]] = []
         shared: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        first_el: dict[str, ET.Element | None] = {}
         seen: set[str] = set()
         for sc in scopes:
             if str(sc.net) in seen:
@@ -395,13 +402,15 @@ class WindowsConverter:
             seen.add(str(sc.net))
             sub = {"id": ids[str(sc.net)], "subnet": str(sc.net), **sc.body}
             (shared[sc.superscope] if sc.superscope else top).append(sub)
+            if sc.superscope:
+                first_el.setdefault(sc.superscope, sc.superscope_el)
         if top:
             body[key] = top
         nets = []
         for name, subs in shared.items():
             nets.append({"name": name, key: subs})
-            self.note("info", "shared-networks", None, f"superscope {name!r} became a shared "
-                      f"network of {len(subs)} subnet(s)", kea="shared-networks")
+            self.note("info", "shared-networks", first_el.get(name), f"superscope {name!r} "
+                      f"became a shared network of {len(subs)} subnet(s)", kea="shared-networks")
         if nets:
             body["shared-networks"] = nets
 
@@ -585,7 +594,8 @@ class WindowsConverter:
         for extra in relationships[1:]:
             self.untranslated(extra, "a second failover relationship: one Kea server takes part "
                               "in one HA relationship (Kea 2.x)", kea="libdhcp_ha.so",
-                              severity="decide")
+                              severity="decide", statement="<Relationship> "
+                              + _safe_xml.text(extra.find("Name")))
         el = relationships[0]
         f = _fields(el)
 

@@ -343,7 +343,8 @@ def _extract_csv(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:
 
 def timespan(text: str) -> int | None:
     """Windows TimeSpan ``d.hh:mm:ss`` / ``hh:mm:ss`` -> seconds (None for none)."""
-    m = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", text.strip())
+    # TimeSpan.MaxValue (an unlimited lease) prints with fractions: 10675199.02:48:05.4775807
+    m = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?", text.strip())
     if not m:
         return None
     return int(m[1] or 0) * 86400 + int(m[2]) * 3600 + int(m[3]) * 60 + int(m[4])
