@@ -16,6 +16,9 @@ lacks is added with ``ALTER TABLE ... ADD COLUMN``; nothing is ever dropped or r
 ``lease_stats``
     tidy statistics (:mod:`kea_etl.export.stats`) of every complete run.
 
+``lease_snapshots`` is indexed by address, hwaddr, client-id and DUID for ``kea-etl history``
+(:mod:`kea_etl.export.history`); an index missing from an older warehouse is created too.
+
 Idempotency key: **(server, export_date, family)**, narrowed to the run's subnets when it was
 filtered. ``export_date`` is the UTC date of ``exported_at`` unless the caller sets it. Rows are
 written in short transactions stamped with the run's ``run_id`` (so several servers can stream
@@ -125,6 +128,11 @@ lease_snapshots = sa.Table(
     *_lease_columns(),
     sa.Index("ix_lease_snapshots_key", "server", "export_date", "family"),
     sa.Index("ix_lease_snapshots_run", "run_id"),
+    # kea-etl history looks a lease up by address or by client (kea_etl.export.history)
+    sa.Index("ix_lease_snapshots_address", "address"),
+    sa.Index("ix_lease_snapshots_hwaddr", "hwaddr"),
+    sa.Index("ix_lease_snapshots_client_id", "client_id"),
+    sa.Index("ix_lease_snapshots_duid", "duid"),
 )
 
 leases_current = sa.Table(
@@ -378,6 +386,12 @@ class Warehouse:
                         conn.execute(sa.text(
                             f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
                         added.append(f"{table.name}.{col.name}")
+                    # an index this version declares and an older warehouse lacks (added once;
+                    # on a large lease_snapshots the first export after an upgrade builds it)
+                    indexes = {i["name"] for i in insp.get_indexes(table.name)}
+                    for index in table.indexes:
+                        if index.name not in indexes:
+                            index.create(conn)
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"warehouse {self.url}: cannot create or evolve the schema: "
                               f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc

@@ -191,3 +191,21 @@ def test_history_cli_errors(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "invalid time 'last tuesday': not a date (2026-11-24) or an ISO-8601 time" \
         in res.output
+
+
+def test_v6_history_by_duid_and_by_the_mac_inside_it(kea6: Any, tmp_path: Path) -> None:
+    """A v6 client is keyed by its DUID; a DUID-LLT (RFC 8415 11.2) carries the client's MAC,
+    so "which addresses did this MAC have" finds it too, as does the DUID itself."""
+    url = f"sqlite:///{tmp_path}/wh.db"
+    duid = f"00:01:00:01:2a:3b:4c:5d:{MAC_A}"
+    now = clock.now()
+    kea6.ok("lease6-add", {"ip-address": "2001:db8:1::1005", "duid": duid, "iaid": 1,
+                           "valid-lft": WEEK, "preferred-lft": DAY, "expire": now - HOUR + WEEK})
+    for t in (now - DAY, now):
+        rep = run_export([KeaTarget(kea6.socket_url, label="dhcp-a6")], families=(6,),
+                         warehouse=url, exported_at=_at(t), stats=False)
+        assert rep.exit_code() == 0, rep.to_json()
+    for query in (MAC_A, duid):
+        [i] = lease_history(url, HistoryQuery.parse(query))
+        assert (i.server, i.address, i.client, i.nights, i.current) == (
+            "dhcp-a6", "2001:db8:1::1005", duid, 2, True)
