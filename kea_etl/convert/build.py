@@ -43,7 +43,8 @@ from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.extract.isc_conf import _strict_utf8, _Tok, _utf8
 from kea_etl.records import Reservation
 
-__all__ = ["DEFAULT_HOOKS_DIR", "Converter", "FamilyResult", "finish_config"]
+__all__ = ["DEFAULT_HOOKS_DIR", "Converter", "FamilyResult", "finish_config",
+           "host_error", "host_finding"]
 
 DEFAULT_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 
@@ -1086,9 +1087,7 @@ class Converter:
         global_res: list[dict[str, Any]] = []
         for item in isc_conf.extract(self.path, family=self.family, include_dir=self.include_dir):
             if isinstance(item, MalformedRecordError):
-                self.findings.append(Finding("error", "hosts", item.reason, file=item.source,
-                                             line=item.line, statement=item.key or "",
-                                             kea="reservations"))
+                self.findings.append(host_error(item))
                 continue
             if isinstance(item, SourceWarning):
                 if item.statement.split(" ", 1)[0] in ("class", "subclass"):
@@ -1195,9 +1194,7 @@ class Converter:
             body["reservations-in-subnet"] = True
 
     def _source_warning(self, sw: SourceWarning) -> None:
-        self.findings.append(Finding("warning", "hosts", sw.reason, file=sw.source, line=sw.line,
-                                     statement=(f"{sw.key}: " if sw.key else "") + sw.statement,
-                                     kea="reservations"))
+        self.findings.append(host_finding(sw))
 
     # ---- failover -> HA ------------------------------------------------------------------------
     def _failover_out(self, body: dict[str, Any]) -> None:
@@ -1312,6 +1309,18 @@ _ORDER = ["interfaces-config", "control-socket", "lease-database", "authoritativ
 
 def _key_order(key: str) -> tuple[int, str]:
     return (_ORDER.index(key) if key in _ORDER else len(_ORDER) - 4, key)
+
+
+def host_error(err: MalformedRecordError) -> Finding:
+    """A host (dhcpd) or reservation (Windows) the extractor could not read, as a finding."""
+    return Finding("error", "hosts", err.reason, file=err.source, line=err.line,
+                   statement=err.key or "", kea="reservations")
+
+
+def host_finding(sw: SourceWarning) -> Finding:
+    """A warning of the reservation extractor (dhcpd host, Windows reservation) as a finding."""
+    return Finding("warning", "hosts", sw.reason, file=sw.source, line=sw.line,
+                   statement=(f"{sw.key}: " if sw.key else "") + sw.statement, kea="reservations")
 
 
 def finish_config(body: dict[str, Any], family: int, hooks_dir: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from pathlib import Path
 from typing import Any, Literal
 
-from kea_etl.convert.build import DEFAULT_HOOKS_DIR, FamilyResult, finish_config
+from kea_etl.convert.build import DEFAULT_HOOKS_DIR, FamilyResult, finish_config, host_error, host_finding
 from kea_etl.convert.expr import literal
 from kea_etl.convert.findings import Finding, Severity
 from kea_etl.convert.ha import Relationship, ha_library, ha_todo
@@ -425,9 +425,7 @@ class WindowsConverter:
             addrs: set[str] = set()
             for item in win.scope_reservations(sc.el, family, self.source):
                 if isinstance(item, MalformedRecordError):
-                    self.findings.append(Finding("error", "hosts", item.reason, file=item.source,
-                                                 line=item.line, statement=item.key or "",
-                                                 kea="reservations"))
+                    self.findings.append(host_error(item))
                     continue
                 if isinstance(item, SourceWarning):
                     self._source_warning(item)
@@ -460,9 +458,7 @@ class WindowsConverter:
                 result.reservations.append(replace(rec, subnet_id=int(sub["id"])))
 
     def _source_warning(self, sw: SourceWarning) -> None:
-        self.findings.append(Finding("warning", "hosts", sw.reason, file=sw.source, line=sw.line,
-                                     statement=(f"{sw.key}: " if sw.key else "") + sw.statement,
-                                     kea="reservations"))
+        self.findings.append(host_finding(sw))
 
     # ---- options ---------------------------------------------------------------------------------
     def _options(self, holder: ET.Element, family: int) -> list[dict[str, Any]]:

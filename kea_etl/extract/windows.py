@@ -40,7 +40,10 @@ Not carried, each a SourceWarning with file and line: scopes (Kea subnets: the w
 subnet, pool and lease time to configure, and what else the scope has), server and scope option
 values, policies,
 classes, filters, failover relationships (a Kea HA pair: see docs/failover.md), and unknown
-lease or reservation columns with a value (NapStatus, ProbationEnds, DnsRR ...).
+lease or reservation columns with a value (NapStatus, ProbationEnds, DnsRR ...). Those that Kea
+has a place for, ``kea-etl convert windows:F.xml`` writes into a Kea configuration
+(:mod:`kea_etl.convert.windows`, which reads options and reservations with this module's
+:func:`option_entry` and :func:`scope_reservations`).
 """
 
 from __future__ import annotations
@@ -457,7 +460,8 @@ def _scope(scope: ET.Element, family: int, tz: tzinfo | None, now: int, source: 
     extra = f"; also {', '.join(parts)}" if parts else ""
     yield SourceWarning(source, _safe_xml.line(scope), f"<Scope> {f.get('Name', '')}".strip(),
                         f"not loaded: a scope is Kea configuration; configure subnet {net},{pool}"
-                        f" valid-lifetime {duration}{extra}")
+                        f" valid-lifetime {duration}{extra} (kea-etl convert windows:FILE "
+                        "writes it)")
     yield from scope_reservations(scope, family, source)
     holder = scope.find("Leases")
     for el in holder if holder is not None else ():

@@ -78,6 +78,18 @@ def test_dhcpd_accepts_site2() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def start_converted(kea_factory: Callable[..., KeaServer], install: KeaInstall, converted: Path,
+                    family: int) -> KeaServer:
+    """A real Kea on a converted configuration's subnets, shared networks, reservations, classes
+    and globals; the fixture brings its own sockets and hooks (the HA hook would wait for its
+    peer)."""
+    body = json.loads(converted.read_text())[f"Dhcp{family}"]
+    subnets = body.pop(f"subnet{family}", [])
+    for key in ("interfaces-config", "hooks-libraries", "control-socket"):
+        body.pop(key, None)
+    return kea_factory(family=family, kea=install, subnets=subnets, extra=body)
+
+
 def _cli(*args: str, code: int = 0) -> Any:
     r = CliRunner().invoke(main, list(args), catch_exceptions=False)
     assert r.exit_code == code, f"kea-etl {' '.join(args)} -> {r.exit_code}\n{r.output}"
@@ -96,11 +108,7 @@ def test_convert_migrate_reconcile_on_real_kea(kea_install: KeaInstall,
     _cli("convert", *[str(SAMPLE.parent / c) if c.startswith("sample") else c for c in conf],
          "--out", str(out), "--hooks-dir", kea_install.hooks_dir)
     converted = out / f"kea-dhcp{family}.conf"
-    body = json.loads(converted.read_text())[f"Dhcp{family}"]
-    subnets = body.pop(f"subnet{family}", [])
-    for key in ("interfaces-config", "hooks-libraries", "control-socket"):
-        body.pop(key, None)
-    srv = kea_factory(family=family, kea=kea_install, subnets=subnets, extra=body)
+    srv = start_converted(kea_factory, kea_install, converted, family)
     got = srv.ok("config-get")[f"Dhcp{family}"]
     running = {s["id"] for s in got.get(f"subnet{family}", [])} | {
         s["id"] for n in got.get("shared-networks", []) for s in n[f"subnet{family}"]}

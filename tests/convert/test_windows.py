@@ -19,18 +19,11 @@ from kea_etl.convert.check import check
 from kea_etl.convert.findings import Finding
 from kea_etl.convert.ids import stable_id
 from kea_etl.convert.windows import INACTIVE_CLASS, _ranges_minus
+from tests.convert.test_convert import _subnets
 from tests.harness.windows_export import DATA, TZ, render
 
 SITE = DATA / "site-export.xml"
 SMALL = DATA / "dhcp-export.xml"
-
-
-def _subnets(cfg: dict[str, Any], family: int) -> dict[str, dict[str, Any]]:
-    body = cfg[f"Dhcp{family}"]
-    subs = list(body.get(f"subnet{family}", []))
-    for net in body.get("shared-networks", []):
-        subs.extend(net[f"subnet{family}"])
-    return {s["subnet"]: s for s in subs}
 
 
 def _at(result: ConvertResult, line: int) -> list[Finding]:

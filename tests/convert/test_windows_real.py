@@ -10,14 +10,11 @@ import re
 from collections.abc import Callable
 from ipaddress import ip_address, ip_network
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from kea_etl.cli import main
 from kea_etl.convert import convert_windows, write
-from tests.convert.test_convert_real import kea_test
+from tests.convert.test_convert_real import _cli, kea_test, start_converted
 from tests.harness import clock
 from tests.harness.kea import KeaInstall, KeaServer
 from tests.harness.windows_export import TZ, render
@@ -44,12 +41,6 @@ def test_kea_accepts_converted_windows_config(kea_install: KeaInstall, name: str
                                       f"\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
 
 
-def _cli(*args: str, code: int = 0) -> Any:
-    r = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert r.exit_code == code, f"kea-etl {' '.join(args)} -> {r.exit_code}\n{r.output}"
-    return r
-
-
 @pytest.mark.parametrize("family", [4, 6])
 def test_windows_convert_then_migrate_into_real_kea(kea_install: KeaInstall,
                                                     kea_factory: Callable[..., KeaServer],
@@ -63,13 +54,7 @@ def test_windows_convert_then_migrate_into_real_kea(kea_install: KeaInstall,
     # exit 1: the export's deliberately broken scope (a range outside its subnet) is an error
     _cli("convert", f"windows:{src}", "--out", str(out), "--hooks-dir", kea_install.hooks_dir,
          "-q", code=1)
-    converted = out / f"kea-dhcp{family}.conf"
-    body = json.loads(converted.read_text())[f"Dhcp{family}"]
-    subnets = body.pop(f"subnet{family}", [])
-    # the fixture brings its own sockets and hooks; the HA hook would wait for its peer
-    for key in ("interfaces-config", "hooks-libraries", "control-socket"):
-        body.pop(key, None)
-    srv = kea_factory(family=family, kea=kea_install, subnets=subnets, extra=body)
+    srv = start_converted(kea_factory, kea_install, out / f"kea-dhcp{family}.conf", family)
     got = srv.ok("config-get")[f"Dhcp{family}"]
     running = {int(s["id"]): s["subnet"] for s in got.get(f"subnet{family}", [])} | {
         int(s["id"]): s["subnet"] for n in got.get("shared-networks", [])
