@@ -5,8 +5,9 @@ live in. Everything date-sensitive follows it:
 
 * :func:`now` -- the time tests generate lease dates from and compare against;
 * :func:`server_argv` -- real servers (Kea, dhcpd, dnsmasq) are started with Debian's libfaketime
-  preloaded, shifted by the same amount. pytest itself never runs under libfaketime: it breaks Python 3.11's own timed waits
-  (``time.sleep`` fails with EINVAL, ``threading.Event().wait(timeout)`` hangs);
+  preloaded, shifted by the same amount. pytest itself never runs under libfaketime: it breaks
+  Python 3.11's own timed waits (``time.sleep`` fails with EINVAL,
+  ``threading.Event().wait(timeout)`` hangs);
 * kea-etl's own clock (:mod:`kea_etl.clock`) is moved by the same amount, in this process by
   ``tests/conftest.py`` and in ``kea-etl`` subprocesses by ``tests/harness/later/sitecustomize.py``;
 * :func:`rebase` moves a dated fixture (written around :data:`ANCHOR`) so that its "now" is
