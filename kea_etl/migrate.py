@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from kea_etl import clock
 from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
-from kea_etl.extract import Source, resolve_source
+from kea_etl.extract import NOT_FILES, Source, resolve_source
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import LiveLoader, Loader, LoadRecord
@@ -55,7 +55,7 @@ class _Meter:
     def __init__(self, sources: Sequence[Source | FailoverSource]) -> None:
         self.files: list[tuple[int, int]] | None = []
         for s in sources:
-            if not isinstance(s, Source) or s.format == "sql":
+            if not isinstance(s, Source) or s.format in NOT_FILES:
                 self.files = None
                 break
             try:
@@ -170,11 +170,14 @@ def migrate(
     progress: ProgressCallback | None = None,
     progress_every: int = 1_000,
     allow_unmapped: bool = False,
+    source_credentials: Any = None,
 ) -> RunReport:
     """Move every record of ``sources`` into ``loader``; returns the balanced report.
 
     ``sources`` are specs as on the command line (see :func:`kea_etl.extract.resolve_source`) or
-    resolved :class:`Source` objects; all are resolved (format detected) before anything is read,
+    resolved :class:`Source` objects (``source_credentials``, a
+    :class:`~kea_etl.load.credentials.LiveCredentials`, is who kea-etl is to a ``kea:`` or
+    ``kea-sql:`` source); all are resolved (format detected) before anything is read,
     so a bad spec fails fast. ``as_of`` (default: now) is the time leases must outlive to be
     loaded. Raises :class:`~kea_etl.errors.FatalError` for problems with a whole source or the
     target; the loader is then aborted (a memfile target leaves no new file behind).
@@ -190,7 +193,8 @@ def migrate(
     """
     if not sources:
         raise ConfigError("no source given")
-    resolved = [s if not isinstance(s, str) else resolve_source(s, query=query, mapping=mapping)
+    resolved = [s if not isinstance(s, str) else
+                resolve_source(s, query=query, mapping=mapping, credentials=source_credentials)
                 for s in sources]
     as_of_epoch = clock.now() if as_of is None else epoch(as_of)
     normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)

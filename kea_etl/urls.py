@@ -63,8 +63,10 @@ def password_hint(url: str) -> str:
     return "pass it in an environment variable or a file, never on the command line"
 
 
-def refuse_password(url: str, *, what: str = "a password") -> None:
-    """Raise :class:`InvalidURLError` when ``url`` carries a password (userinfo or query)."""
+def refuse_password(url: str, *, what: str = "a password", env_prefix: str = "KEA_ETL_") -> None:
+    """Raise :class:`InvalidURLError` when ``url`` carries a password (userinfo or query).
+    ``env_prefix``: the hint names kea-etl's variables with it (``KEA_ETL_SOURCE_`` for a
+    source's credentials)."""
     _, rest = _split_prefix(url)
     if "://" not in rest:
         return
@@ -74,4 +76,5 @@ def refuse_password(url: str, *, what: str = "a password") -> None:
     if parts.password is None and not in_query:
         return
     raise InvalidURLError(f"{redact_url(url)}: do not put {what} in the URL (it would show in "
-                          f"ps, logs and reports); {password_hint(url)}")
+                          f"ps, logs and reports); "
+                          f"{password_hint(url).replace('KEA_ETL_', env_prefix)}")

@@ -24,7 +24,7 @@ from kea_etl.errors import InvalidValueError, KeaEtlError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.failover import FailoverSource, failover_sources
 from kea_etl.load.base import Resumable
-from kea_etl.load.credentials import LiveCredentials
+from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
 from kea_etl.load.ha import make_targets_loader, window_summary
 from kea_etl.load.lease_backup import LeaseBackup
 from kea_etl.load.memfile import KEA_VERSIONS
@@ -365,10 +365,12 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
     if pause_max_period is not None and not pause_service:
         _fail("--pause-max-period goes with --pause-service")
     try:
+        # a kea: / kea-sql: source has its own credentials (KEA_ETL_SOURCE_*), not the target's
+        source_creds = LiveCredentials.from_environ(os.environ, prefix=SOURCE_PREFIX)
         run_sources: list[str | Source | FailoverSource] = list(sources)
         if source_tz is not None:  # the zone travels with each resolved source
-            run_sources = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
-                           for s in sources]
+            run_sources = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz,
+                                          credentials=source_creds) for s in sources]
         if failover_pair:
             run_sources = list(failover_sources(sources))
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
@@ -410,7 +412,7 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
             report = migrate(run_sources, loader, subnets=subnets, as_of=as_of_epoch,
                              abandoned="declined" if abandoned == "declined" else "skip",
                              query=query, mapping=mapping, progress=bars,
-                             allow_unmapped=allow_unmapped)
+                             allow_unmapped=allow_unmapped, source_credentials=source_creds)
         seconds = time.monotonic() - started
         report.extra["seconds"] = round(seconds, 3)
         report.extra["dry_run"] = dry_run

@@ -21,14 +21,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kea_etl.errors import MalformedRecordError
-from kea_etl.records import Lease4, Lease6, Reservation
+from kea_etl.records import STATE_EXPIRED_RECLAIMED, STATE_RELEASED, Lease4, Lease6, Reservation
 from kea_etl.report import SourceWarning
 
-__all__ = ["BINDING_STATES", "ExtractItem", "Extracted", "SourceWarning"]
+__all__ = ["BINDING_STATES", "ExtractItem", "Extracted", "SourceWarning", "kea_binding_state"]
 
 #: ISC dhcpd binding states (dhcpd.leases(5)); sources without states use "active".
 BINDING_STATES = ("active", "free", "abandoned", "backup", "expired", "released", "reset",
                   "bootp")
+
+
+def kea_binding_state(state: int) -> str:
+    """The binding state of a lease in Kea's own terms (a Kea memfile, database or server):
+    state 2 (expired-reclaimed) is "expired", 3 (released, 2.7+) "released", and 0 (default)
+    and 1 (declined) are "active": a declined address stays declined (``record.state``)."""
+    if state == STATE_EXPIRED_RECLAIMED:
+        return "expired"
+    if state == STATE_RELEASED:
+        return "released"
+    return "active"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,14 +61,12 @@ import numpy as np
 from kea_etl._fastrec import builder
 from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
-from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.extract.base import Extracted, ExtractItem, kea_binding_state
 from kea_etl.kea_limits import CLIENT_ID_MAX, DUID_MAX, HWADDR_MAX, rules_for_header
 from kea_etl.memfile_set import SET_FILES, check_set
 from kea_etl.records import (
     LEASE_STATES,
     LEASE_TYPE_NAMES,
-    STATE_EXPIRED_RECLAIMED,
-    STATE_RELEASED,
     Lease4,
     Lease6,
     canonical_hex,
@@ -186,7 +184,7 @@ class _Reader:
         why = self.rules.lease4(rec)
         if why is not None:
             raise InvalidValueError("row", rec.key, why)
-        return Extracted(rec, binding_state=_binding(rec.state), source=self.source, line=line,
+        return Extracted(rec, binding_state=kea_binding_state(rec.state), source=self.source, line=line,
                          extra={"pool_id": _uint(f["pool_id"], "pool_id")})
 
     def _lease6(self, f: dict[str, str], line: int) -> Extracted:
@@ -212,7 +210,7 @@ class _Reader:
         if f["hwaddr"]:
             extra["hwtype"] = _uint(f["hwtype"], "hwtype", maximum=0xFFFF)
             extra["hwaddr_source"] = _uint(f["hwaddr_source"], "hwaddr_source")
-        return Extracted(rec, binding_state=_binding(rec.state), source=self.source, line=line,
+        return Extracted(rec, binding_state=kea_binding_state(rec.state), source=self.source, line=line,
                          extra=extra)
 
 
@@ -246,14 +244,6 @@ def _fast_lease4(f: dict[str, str], common: dict[str, Any], source: str,
     return _build4(addr, hw or None, common["valid_lft"], cltt, cid or None,
                    common["subnet_id"], hostname, fwd, rev, state, common["user_context"],
                    source, line)
-
-
-def _binding(state: int) -> str:
-    if state == STATE_EXPIRED_RECLAIMED:
-        return "expired"
-    if state == STATE_RELEASED:
-        return "released"
-    return "active"
 
 
 def _read_header(path: Path) -> tuple[int, list[str]]:

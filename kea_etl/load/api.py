@@ -44,7 +44,6 @@ from dataclasses import dataclass, field, fields
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlunsplit
 
 from kea_etl import kea_config
 from kea_etl._batching import chunks
@@ -64,7 +63,6 @@ from kea_etl.load.compare import Verdict, decide, describe_holder, same_client
 from kea_etl.load.credentials import LiveCredentials
 from kea_etl.records import Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import RunReport
-from kea_etl.urls import refuse_password
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
@@ -790,25 +788,12 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
     (see :mod:`kea_etl.load.reservations`); the old one is saved next to ``report_path`` first.
     ``keep_state``: keep the checkpoint after a completed load (it is removed otherwise).
     """
-    from urllib.parse import unquote, urlsplit
-
-    from kea_etl.kea import KeaClient
-
     del kea_version
-    creds = credentials or LiveCredentials()
-    refuse_password(f"kea:{location}")
-    parts = urlsplit(location)
-    username = unquote(parts.username) if parts.username else creds.username
-    password = creds.kea_password() if username else None
-    url = location
-    if parts.username:
-        url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path,
-                          parts.query, parts.fragment))
     if workers < 1:
         raise ConfigError(f"--workers {workers}: need at least 1")
-    client = KeaClient.from_url(url, service=service, username=username, password=password,
-                                ca_file=creds.ca_file, cert_file=creds.cert_file,
-                                key_file=creds.key_file, timeout=timeout, retries=retries)
+    client = (credentials or LiveCredentials()).kea_client(location, service=service,
+                                                           timeout=timeout, retries=retries)
+    url = client.url
     options = LiveOptions(mode=mode, on_conflict=on_conflict, workers=workers, dry_run=dry_run,
                           allow_config_write=allow_config_write, report_path=report_path)
     checkpoint = open_checkpoint(f"kea:{url}", sources=sources, report_path=report_path,

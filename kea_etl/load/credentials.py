@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kea_etl.errors import ConfigError
+from kea_etl.extract import SOURCE_ENV_PREFIX
 
-__all__ = ["ENVIRONMENT", "LiveCredentials"]
+if TYPE_CHECKING:
+    from kea_etl.kea import KeaClient
+
+__all__ = ["ENVIRONMENT", "SOURCE_PREFIX", "LiveCredentials"]
+
+#: a ``kea:`` / ``kea-sql:`` *source* reads the same variables with this prefix instead of
+#: ``KEA_ETL_`` (``KEA_ETL_SOURCE_PASSWORD``, ``KEA_ETL_SOURCE_DB_PASSWORD``...): the old server's
+#: credentials are not the new one's
+SOURCE_PREFIX = SOURCE_ENV_PREFIX
 
 #: field -> the environment variable :meth:`LiveCredentials.from_environ` reads it from
 ENVIRONMENT = {
@@ -50,9 +60,35 @@ class LiveCredentials:
     db_password_file: str | None = None
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> LiveCredentials:
-        """The credentials the environment gives (see :data:`ENVIRONMENT`)."""
-        return cls(**{f: environ.get(name) for f, name in ENVIRONMENT.items()})
+    def from_environ(cls, environ: Mapping[str, str], *, prefix: str = "KEA_ETL_"
+                     ) -> LiveCredentials:
+        """The credentials the environment gives (see :data:`ENVIRONMENT`). ``prefix`` replaces
+        ``KEA_ETL_`` in every name: ``KEA_ETL_SOURCE_`` gives a Kea *source*'s credentials
+        (``KEA_ETL_SOURCE_PASSWORD``...), which are not the target's."""
+        return cls(**{f: environ.get(prefix + name.removeprefix("KEA_ETL_"))
+                      for f, name in ENVIRONMENT.items()})
+
+    def kea_client(self, location: str, *, service: str | None = None,
+                   timeout: float = 30.0, retries: int = 3) -> KeaClient:
+        """A client for ``location`` (the URL after ``kea:``). The basic-auth user may be in the
+        URL (``http://admin@host:8000``), else :attr:`username`; the password is never taken
+        from the URL (refused), only from these credentials."""
+        from urllib.parse import unquote, urlsplit, urlunsplit
+
+        from kea_etl.kea import KeaClient
+        from kea_etl.urls import refuse_password
+
+        refuse_password(f"kea:{location}")
+        parts = urlsplit(location)
+        username = unquote(parts.username) if parts.username else self.username
+        password = self.kea_password() if username else None
+        url = location
+        if parts.username:
+            url = urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path,
+                              parts.query, parts.fragment))
+        return KeaClient.from_url(url, service=service, username=username, password=password,
+                                  ca_file=self.ca_file, cert_file=self.cert_file,
+                                  key_file=self.key_file, timeout=timeout, retries=retries)
 
     def kea_password(self) -> str | None:
         """The ``kea:`` password: the first line of ``password_file``, else ``password``."""

@@ -65,7 +65,8 @@ from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAME
 from kea_etl.report import RunReport
 from kea_etl.urls import redact_url, refuse_password
 
-__all__ = ["MAX_DB_TIME", "KeaSqlLoader", "SqlTarget", "make_kea_sql_loader", "parse_sql_target"]
+__all__ = ["MAX_DB_TIME", "KeaSqlLoader", "SqlTarget", "binary_v6_tables", "epoch_of",
+           "make_kea_sql_loader", "parse_sql_target"]
 
 #: Kea's DatabaseConnection::MAX_DB_TIME: 2038-01-19 03:14:07 UTC
 MAX_DB_TIME = 2**31 - 1
@@ -158,7 +159,17 @@ def _expire(lease: Lease4 | Lease6) -> int:
     return lease.expire
 
 
-def _epoch_of(value: Any) -> int:
+def binary_v6_tables(cur: Any) -> set[str]:
+    """The MySQL tables (of ``lease6``, ``ipv6_reservations``) whose ``address`` is BINARY(16)
+    (schemas of Kea 2.3+) rather than Kea 2.2's VARCHAR(39); see ``KeaSqlLoader._bin6``."""
+    cur.execute("SELECT TABLE_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'address' "
+                "AND TABLE_NAME IN ('lease6', 'ipv6_reservations')")
+    return {str(t).lower() for t, kind in cur.fetchall()
+            if str(kind).lower() in ("binary", "varbinary")}
+
+
+def epoch_of(value: Any) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # MySQL hands back naive datetimes in the session zone (UTC)
             value = value.replace(tzinfo=UTC)
@@ -234,13 +245,7 @@ class KeaSqlLoader:
         information_schema, so one loader writes what the database's own Kea reads.
         """
         if self._binary6 is None:
-            self._binary6 = set()
-            if not self.pg:
-                cur.execute("SELECT TABLE_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-                            "WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME = 'address' "
-                            "AND TABLE_NAME IN ('lease6', 'ipv6_reservations')")
-                self._binary6 = {str(t).lower() for t, kind in cur.fetchall()
-                                 if str(kind).lower() in ("binary", "varbinary")}
+            self._binary6 = set() if self.pg else binary_v6_tables(cur)
         return table in self._binary6
 
     def _option_classes(self, cur: Any, table: str) -> bool:
@@ -430,7 +435,7 @@ class KeaSqlLoader:
                         f"state FROM lease4 WHERE address IN ({ph})", addrs)
             return {int(r[0]): Lease4(address=IPv4Address(int(r[0])), hwaddr=_unhex(r[1]),
                                       client_id=_unhex(r[2]), valid_lft=int(r[3]),
-                                      cltt=max(0, _epoch_of(r[4]) - int(r[3])),
+                                      cltt=max(0, epoch_of(r[4]) - int(r[3])),
                                       subnet_id=int(r[5] or 0), state=int(r[6] or 0))
                     for r in cur.fetchall()}
         binary = self._bin6(cur, "lease6")
@@ -444,7 +449,7 @@ class KeaSqlLoader:
             found[key] = Lease6(address=IPv6Address(key), duid=_unhex(r[1]) or "00", iaid=int(r[2]) % 2**32,
                                  lease_type=ltype,  # type: ignore[arg-type]
                                  prefix_len=int(r[4]) if ltype == "IA_PD" else 128,
-                                 valid_lft=int(r[5]), cltt=max(0, _epoch_of(r[6]) - int(r[5])),
+                                 valid_lft=int(r[5]), cltt=max(0, epoch_of(r[6]) - int(r[5])),
                                  subnet_id=int(r[7] or 0), state=int(r[8] or 0))
         return found
 

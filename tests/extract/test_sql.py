@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from kea_etl.errors import ConfigError, InvalidURLError, MalformedRecordError
 from kea_etl.extract import sql
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4, Lease6, Reservation
+from tests.harness.databases import kea_schema
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 MY_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -200,25 +200,11 @@ def test_mariadb_naive_datetime_needs_a_timezone(mysql_table: str) -> None:
 # ---- Kea's own PostgreSQL lease backend, filled by a real Kea ---------------------------------
 
 def _kea_schema(backend: str, name: str) -> None:
-    """Kea's schema in database ``name``, made for the Kea the 2.x fixtures run (``KEA_ETL_KEA2``):
-    the host's ``kea-admin db-init``, or a root filesystem's own create script run with the host's
-    psql / mysql (its kea-admin finds neither inside; Kea 2.6 wants its 22.2 schema)."""
+    """Kea's schema in database ``name``, made for the Kea the 2.x fixtures run (``KEA_ETL_KEA2``)."""
     from tests.harness.kea import resolve_install
 
-    install = resolve_install(None, kea3=False)
-    if install.kind != "chroot":
-        user = "postgres" if backend == "pgsql" else "root"
-        proc = subprocess.run([install.binary("kea-admin"), "db-init", backend, "-u", user, "-p", "",
-                               "-n", name, "-h", "127.0.0.1"], capture_output=True, text=True,
-                              timeout=180)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return
-    script = install.scripts_dir / backend / f"dhcpdb_create.{backend}"
-    with script.open() as fh:
-        argv = (["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q", "-v", "ON_ERROR_STOP=1"]
-                if backend == "pgsql" else ["mysql", "-h", "127.0.0.1", "-u", "root", name])
-        proc = subprocess.run(argv, stdin=fh, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    kea_schema("postgresql" if backend == "pgsql" else "mysql", name,
+               resolve_install(None, kea3=False))
 
 
 @pytest.fixture

@@ -1,11 +1,23 @@
 """The machine's PostgreSQL and MariaDB as the tests reach them (127.0.0.1, trust / root
-without password), through their own command-line clients."""
+without password), through their own command-line clients, and databases with Kea's own schema
+made by a given Kea installation."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-__all__ = ["admin_sql"]
+if TYPE_CHECKING:
+    from tests.harness.kea import KeaInstall
+
+__all__ = ["ENGINES", "admin_sql", "kea_database", "kea_schema"]
+
+#: kea-sql's engines, as the URL scheme names them
+ENGINES = ("postgresql", "mysql")
 
 
 def admin_sql(engine: str, sql: str) -> None:
@@ -15,3 +27,42 @@ def admin_sql(engine: str, sql: str) -> None:
     else:
         argv = ["mysql", "-h", "127.0.0.1", "-u", "root", "-e", sql]
     subprocess.run(argv, check=True, capture_output=True)
+
+
+def _user(engine: str) -> str:
+    return "postgres" if engine == "postgresql" else "root"
+
+
+def kea_schema(engine: str, name: str, install: KeaInstall) -> None:
+    """Kea's schema in the existing database ``name``, made the way ``install`` makes it: its
+    own ``kea-admin db-init`` (host packages, a prefix build), or for a root filesystem, whose
+    kea-admin finds no psql / mysql inside, its own create script run with the host's clients
+    (each version wants its own schema: 2.6 its 22.2, 3.2 its 35/34)."""
+    backend = "pgsql" if engine == "postgresql" else "mysql"
+    if install.kind != "chroot":
+        r = subprocess.run([install.binary("kea-admin"), "db-init", backend, "-u", _user(engine),
+                            "-n", name, "-h", "127.0.0.1"], capture_output=True, text=True,
+                           env=dict(os.environ, KEA_ADMIN_DB_PASSWORD=""), timeout=180)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+        return
+    script = install.scripts_dir / backend / f"dhcpdb_create.{backend}"
+    assert script.exists(), f"{install.describe()} has no {script}"
+    argv = (["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q", "-v", "ON_ERROR_STOP=1"]
+            if engine == "postgresql" else ["mysql", "-h", "127.0.0.1", "-u", "root", name])
+    with script.open() as fh:
+        r = subprocess.run(argv, stdin=fh, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+@contextlib.contextmanager
+def kea_database(engine: str, install: KeaInstall, *, tag: str = "kea_etl") -> Iterator[str]:
+    """A fresh database with ``install``'s Kea schema; yields its ``kea-sql:`` URL and drops it
+    afterwards."""
+    name = f"{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin_sql(engine, f"CREATE DATABASE {name}")
+    try:
+        kea_schema(engine, name, install)
+        yield f"kea-sql:{engine}://{_user(engine)}@127.0.0.1/{name}"
+    finally:
+        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}"
+                  + (" WITH (FORCE)" if engine == "postgresql" else ""))

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +32,10 @@ from kea_etl.errors import (
     KeaUnsupportedError,
 )
 from kea_etl.kea import KeaClient
+from kea_etl.load.kea_sql import parse_sql_target
 from kea_etl.load.memfile import KEA_VERSIONS
 from tests.harness import clock
+from tests.harness.databases import kea_database
 from tests.harness.kea import KeaInstall, KeaServer
 
 pytestmark = pytest.mark.kea
@@ -200,31 +199,11 @@ def test_memfile_for_this_version_survives_restart(kea_install: KeaInstall,
 
 
 # ---- kea-sql into this version's PostgreSQL schema -----------------------------------------------------
-def _psql(*args: str, db: str = "test") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-q",
-                           "-v", "ON_ERROR_STOP=1", *args], capture_output=True, text=True)
-
-
 @pytest.fixture
 def version_pg(kea_install: KeaInstall) -> Iterator[str]:
-    """A PostgreSQL database whose schema THIS Kea version made: its own ``kea-admin db-init``
-    (host packages, the 3.2 build); for a root filesystem, whose kea-admin finds no psql inside,
-    the same create script run with the host's psql."""
-    name = f"kea_etl_v{kea_install.label.replace('.', '')}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    r = _psql("-c", f"CREATE DATABASE {name}")
-    if r.returncode != 0:
-        pytest.fail(f"PostgreSQL on 127.0.0.1 not usable: {r.stderr.strip()}", pytrace=False)
-    try:
-        if kea_install.kind == "chroot":
-            r = _psql("-f", str(kea_install.scripts_dir / "pgsql/dhcpdb_create.pgsql"), db=name)
-        else:
-            r = subprocess.run([kea_install.binary("kea-admin"), "db-init", "pgsql", "-u", "postgres",
-                                "-n", name, "-h", "127.0.0.1"], capture_output=True, text=True,
-                               env=dict(os.environ, KEA_ADMIN_DB_PASSWORD=""))
-        assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
-        yield name
-    finally:
-        _psql("-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    """A PostgreSQL database whose schema THIS Kea version made (tests.harness.databases)."""
+    with kea_database("postgresql", kea_install, tag="kea_etl_v") as url:
+        yield parse_sql_target(url).database
 
 
 @pytest.mark.parametrize("family", [4, 6])

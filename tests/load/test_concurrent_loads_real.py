@@ -8,8 +8,6 @@ fix kea-sql read "who holds it" and wrote in separate steps (run A reported 10,0
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,7 +20,8 @@ from kea_etl.load.kea_sql import KeaSqlLoader, connect, parse_sql_target
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
 from tests.harness import clock
-from tests.harness.databases import admin_sql
+from tests.harness.databases import kea_database
+from tests.harness.kea import host_install
 
 pytestmark = pytest.mark.kea
 
@@ -31,21 +30,9 @@ N = 3000
 
 @pytest.fixture(params=["postgresql", "mysql"])
 def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """A fresh database with Kea 2.2's schema (kea-admin db-init); dropped afterwards."""
-    engine: str = request.param
-    name = f"kea_etl_conc_{os.getpid()}_{engine[:2]}"
-    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
-    admin_sql(engine, f"CREATE DATABASE {name}")
-    user = "postgres" if engine == "postgresql" else "root"
-    r = subprocess.run(["kea-admin", "db-init", "pgsql" if engine == "postgresql" else "mysql",
-                        "-u", user, "-n", name, "-h", "127.0.0.1"],
-                       env=dict(os.environ, KEA_ADMIN_DB_PASSWORD=""), capture_output=True,
-                       text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    try:
-        yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
-    finally:
-        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
+    """A fresh database with the host Kea's schema (kea-admin db-init); dropped afterwards."""
+    with kea_database(request.param, host_install(), tag="kea_etl_conc") as url:
+        yield request.param, url
 
 
 def _run_both(loads: list[tuple[Any, list[Any]]]) -> list[RunReport]:

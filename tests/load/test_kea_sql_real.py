@@ -7,7 +7,6 @@ and host_cmds from a database with Kea 3.0's schema."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,60 +18,23 @@ import pytest
 from kea_etl.load.kea_sql import KeaSqlLoader, connect, parse_sql_target
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
-from tests.harness.databases import admin_sql
+from tests.harness.databases import ENGINES, kea_database
 
 pytestmark = pytest.mark.kea
 
 NOW = 1_795_000_000  # 2026-11-18: in the future relative to none of the asserts (times are exact)
 
-ENGINES = ["postgresql", "mysql"]
-
-
-def _run_create_script(engine: str, name: str, install: Any) -> None:
-    """Kea's schema in database ``name`` from ``install``'s own create script, run with the host's
-    psql / mysql (a root filesystem's kea-admin finds neither inside)."""
-    script = install.scripts_dir / (
-        "pgsql/dhcpdb_create.pgsql" if engine == "postgresql" else "mysql/dhcpdb_create.mysql")
-    if not script.exists():
-        pytest.fail(f"{install.describe()} has no {script}")
-    if engine == "postgresql":
-        argv = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-q",
-                "-v", "ON_ERROR_STOP=1", "-f", str(script)]
-        r = subprocess.run(argv, capture_output=True, text=True)
-    else:
-        with script.open() as fh:
-            r = subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", name], stdin=fh,
-                               capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
 
 
 @pytest.fixture(scope="module", params=ENGINES)
 def kea_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """A fresh database with the schema of the Kea the 2.x fixtures run (the host's, or
-    ``KEA_ETL_KEA2``): the host's ``kea-admin db-init``, or a root filesystem's create script
-    (Kea 2.6 wants schema 22.2, not the host 2.2's); dropped afterwards."""
+    ``KEA_ETL_KEA2``; Kea 2.6 wants schema 22.2, not the host 2.2's); dropped afterwards."""
     from tests.harness.kea import resolve_install
 
     engine: str = request.param
-    install = resolve_install(None, kea3=False)
-    name = f"kea_etl_test_{os.getpid()}_{engine[:2]}"
-    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
-    admin_sql(engine, f"CREATE DATABASE {name}")
-    user = "postgres" if engine == "postgresql" else "root"
-    if install.kind == "chroot":
-        _run_create_script(engine, name, install)
-    else:
-        env = dict(os.environ, KEA_ADMIN_DB_PASSWORD="")
-        r = subprocess.run([install.binary("kea-admin"), "db-init",
-                            "pgsql" if engine == "postgresql" else "mysql",
-                            "-u", user, "-n", name, "-h", "127.0.0.1"], env=env,
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stdout + r.stderr
-    url = f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
-    try:
+    with kea_database(engine, resolve_install(None, kea3=False), tag="kea_etl_test") as url:
         yield engine, url
-    finally:
-        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
 
 
 def _db_cfg(engine: str, url: str) -> dict[str, Any]:
@@ -512,9 +474,7 @@ def test_kea_serves_host_options_from_the_database(kea_db: tuple[str, str], kea_
 
 @pytest.fixture(scope="module", params=ENGINES)
 def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """A database with the schema of the Kea the kea3 fixtures run (3.0, or ``KEA_ETL_KEA3``), made
-    by that installation's create script (the rootfs's kea-admin needs psql / mysql, which the
-    rootfs lacks; the host's are used)."""
+    """A database with the schema of the Kea the kea3 fixtures run (3.0, or ``KEA_ETL_KEA3``)."""
     from tests.harness.kea import KeaStartError, resolve_install
 
     engine: str = request.param
@@ -522,19 +482,8 @@ def kea3_db(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
         install = resolve_install(None, kea3=True)
     except KeaStartError as exc:
         pytest.skip(str(exc))
-    script = install.scripts_dir / (
-        "pgsql/dhcpdb_create.pgsql" if engine == "postgresql" else "mysql/dhcpdb_create.mysql")
-    if not script.exists():
-        pytest.fail(f"{install.describe()} has no {script}")
-    name = f"kea_etl_test3_{os.getpid()}_{engine[:2]}"
-    admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
-    admin_sql(engine, f"CREATE DATABASE {name}")
-    _run_create_script(engine, name, install)
-    user = "postgres" if engine == "postgresql" else "root"
-    try:
-        yield engine, f"kea-sql:{engine}://{user}@127.0.0.1/{name}"
-    finally:
-        admin_sql(engine, f"DROP DATABASE IF EXISTS {name}")
+    with kea_database(engine, install, tag="kea_etl_test3") as url:
+        yield engine, url
 
 
 @pytest.mark.kea3
