@@ -315,13 +315,17 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
                 pause_service: bool = False, pause_max_period: int | None = None,
                 reclaim: bool = False, allow_unmapped: bool = False, keep_state: bool = False,
                 quiet: bool = False, source_tz: str | None = None) -> None:
-    """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, a Kea memfile) into Kea.
+    """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, another Kea) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
     isc-leases, isc-conf, csv, kea-memfile, dnsmasq (dnsmasq.leases or a dnsmasq configuration's
     dhcp-host lines), pfsense (a pfSense / OPNsense config.xml's static mappings), windows
     (Windows DHCP Server: Export-DhcpServer -Leases XML or a DhcpServer cmdlet's Export-Csv, with
-    --source-tz), or a SQLAlchemy database URL used with --query.
+    --source-tz), or a SQLAlchemy database URL used with --query. Another Kea: kea:URL (a running
+    server's leases and reservations; URL#leases, #reservations, #dhcp4, #dhcp6 pick parts) or
+    kea-sql:postgresql://USER@HOST/DB / kea-sql:mysql://... (its database); their credentials
+    come from KEA_ETL_SOURCE_PASSWORD, KEA_ETL_SOURCE_DB_PASSWORD and the other
+    KEA_ETL_SOURCE_* variables, not the target's.
 
     \b
     Example:
