@@ -55,7 +55,7 @@ def _mkdir_for(path: str | None) -> None:
 
 
 def run_migrate(step: Step, dry_run: bool) -> StepResult:
-    from kea_etl.load.credentials import LiveCredentials
+    from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
     from kea_etl.migrate import check_target_subnets, make_loader, migrate
     from kea_etl.report import write_json_atomic
     from kea_etl.transform.subnets import SubnetMap
@@ -96,15 +96,24 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
         if checked is None:
             raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
                               f"for to: {target}")
+        # a kea: / kea-sql: source's own credentials: KEA_ETL_SOURCE_* of the step's environment
+        source_creds = LiveCredentials.from_environ(step.env, prefix=SOURCE_PREFIX)
         if o.get("source_tz"):  # the zone of zone-less local times travels with each source
             from kea_etl.extract import resolve_source
 
             sources = [resolve_source(str(s), query=o.get("query"), mapping=o.get("mapping"),
-                                      source_tz=str(o["source_tz"])) for s in sources]
+                                      source_tz=str(o["source_tz"]), credentials=source_creds)
+                       for s in sources]
+        family = o.get("family")
+        if family not in (None, 4, 6, "4", "6"):
+            raise ConfigError(f"step migrate (line {step.line}): family must be 4 or 6, not "
+                              f"{family!r}")
         report = migrate(sources, loader, subnets=checked, as_of=o.get("as_of"),
                          abandoned="declined" if o.get("abandoned") == "declined" else "skip",
                          query=o.get("query"), mapping=o.get("mapping"),
-                         allow_unmapped=_flag(step, "allow_unmapped"))
+                         allow_unmapped=_flag(step, "allow_unmapped"),
+                         source_credentials=source_creds,
+                         family=int(family) if family is not None else None)
         report.extra["dry_run"] = dry_run
         if report_path:
             write_json_atomic(report_path, report.to_json())

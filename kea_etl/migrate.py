@@ -171,6 +171,7 @@ def migrate(
     progress_every: int = 1_000,
     allow_unmapped: bool = False,
     source_credentials: Any = None,
+    family: int | None = None,
 ) -> RunReport:
     """Move every record of ``sources`` into ``loader``; returns the balanced report.
 
@@ -185,8 +186,9 @@ def migrate(
     An active lease that no subnet of the target contains *fails* (``no-subnet``): the target
     cannot hold the client's address. ``report.unmapped`` counts them by source prefix (a /24
     for v4, a /64 for v6 addresses, the delegated prefix for IA_PD). ``allow_unmapped=True``
-    accepts them: skipped ``no-subnet`` instead, and ``report.allow_unmapped`` says so. A record
-    of a family the target has no configuration for raises
+    accepts them: skipped ``no-subnet`` instead, and ``report.allow_unmapped`` says so.
+    ``family`` (4 or 6) moves only that family's records; the others are skipped
+    ``other-family``. Otherwise a record of a family the target has no configuration for raises
     :class:`~kea_etl.transform.normalize.WrongFamilyError` (a usage error) before anything is
     loaded into a target that cannot take a record back (live and SQL targets: their conflict
     pre-pass reads every record first), and before a memfile target writes any file.
@@ -197,7 +199,7 @@ def migrate(
                 resolve_source(s, query=query, mapping=mapping, credentials=source_credentials)
                 for s in sources]
     as_of_epoch = clock.now() if as_of is None else epoch(as_of)
-    normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned)
+    normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned, family=family)
     report = RunReport(allow_unmapped=allow_unmapped)
     report.extra.update({
         "sources": [str(s) for s in resolved],

@@ -188,7 +188,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                                     "service", "mode", "on_conflict", "workers", "resume",
                                     "query", "mapping", "username", "password_env",
                                     "password_file", "ca_file", "allow_unmapped",
-                                    "allow_config_write", "source_tz"}),
+                                    "allow_config_write", "source_tz", "family"}),
     "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv",
                          "page_size", "stats", "report", "username", "password_env", "password_file",
                          "ca_file"}),

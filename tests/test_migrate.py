@@ -296,3 +296,29 @@ def test_cli_progress_bar_forced(tmp_path: Path, kea4: Path) -> None:
               "--progress")
     assert res.exit_code == 0, res.output
     assert "39 read, 39 loaded, 0 skipped, 0 failed" in res.output
+
+
+def test_family_moves_one_family_of_a_dual_stack_source(tmp_path: Path) -> None:
+    """A source holding both families (dnsmasq.leases here; a Windows export, a Control Agent's
+    kea:URL) into a DHCPv4-only target: without --family the run stops before anything is
+    written and names the option; with --family 4 the v6 lease is counted skipped
+    (other-family) and the v4 one loaded."""
+    from tests.harness import clock
+
+    end = clock.now() + 3600
+    src = tmp_path / "dnsmasq.leases"
+    src.write_text(f"{end} 00:0c:0e:00:01:04 10.99.0.53 laptop *\n"
+                   "duid 00:01:00:01:32:a5:b1:6c:12:46:0c:fb:61:20\n"
+                   f"{end} 1 2001:db8:100::50 v6-host 00:01:00:01:00:00:00:00:00:0c:0e:06:00:09\n")
+    conf = str(Path(__file__).resolve().parents[1] / "sample-data" / "kea-dnsmasq4.json")
+    args = ["migrate", f"dnsmasq:{src}", "--kea-config", conf, "--kea-version", "2.2",
+            "--no-progress"]
+    r = CliRunner().invoke(main, [*args, "--to", f"memfile:{tmp_path / 'a'}"])
+    assert r.exit_code == 2 and "--family 4" in r.output, r.output
+    assert not (tmp_path / "a" / "kea-leases4.csv").exists()
+    r = CliRunner().invoke(main, [*args, "--to", f"memfile:{tmp_path / 'b'}", "--family", "4",
+                                  "--report", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["read"], report["loaded"], report["skipped"]) == (2, 1, {"other-family": 1})
+    assert "10.99.0.53" in (tmp_path / "b" / "kea-leases4.csv").read_text()

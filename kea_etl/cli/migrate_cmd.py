@@ -239,6 +239,10 @@ def _interrupted(ctx: click.Context, target: str, loader: Any, bars: Bars | None
               help="Accept active leases that no subnet of the target holds: report them as "
                    "skipped (no-subnet) instead of failed, and exit 0 for them. Their clients "
                    "lose their addresses at the cutover.")
+@click.option("--family", type=click.Choice(["4", "6"]), default=None,
+              help="Move only DHCPv4 (4) or DHCPv6 (6) records; the others are counted skipped "
+                   "(other-family). For a source holding both (a Windows export, dnsmasq.leases, "
+                   "kea:URL of a Control Agent) into one daemon.")
 @click.option("--kea-version", metavar="X.Y", default=None,
               help="memfile: the version of the Kea that will read the files (2.2 writes Kea "
                    "2.2's columns; 2.4 and later add pool_id; known: " + ", ".join(KEA_VERSIONS)
@@ -314,7 +318,8 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
                 service: str | None = None, failover_pair: bool = False, force: bool = False,
                 pause_service: bool = False, pause_max_period: int | None = None,
                 reclaim: bool = False, allow_unmapped: bool = False, keep_state: bool = False,
-                quiet: bool = False, source_tz: str | None = None) -> None:
+                quiet: bool = False, source_tz: str | None = None,
+                family: str | None = None) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, another Kea) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -416,7 +421,8 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
             report = migrate(run_sources, loader, subnets=subnets, as_of=as_of_epoch,
                              abandoned="declined" if abandoned == "declined" else "skip",
                              query=query, mapping=mapping, progress=bars,
-                             allow_unmapped=allow_unmapped, source_credentials=source_creds)
+                             allow_unmapped=allow_unmapped, source_credentials=source_creds,
+                             family=int(family) if family else None)
         seconds = time.monotonic() - started
         report.extra["seconds"] = round(seconds, 3)
         report.extra["dry_run"] = dry_run

@@ -60,7 +60,7 @@ AbandonedPolicy = Literal["skip", "declined"]
 
 #: every reason this module gives for a record not being loaded
 SKIP_REASONS = ("free", "backup", "released", "expired-state", "reset", "abandoned", "ia-ta",
-                "expired", "expired-reclaimed", "no-subnet", "unknown-state")
+                "expired", "expired-reclaimed", "no-subnet", "unknown-state", "other-family")
 
 _SKIP_BINDING = {"free": "free", "backup": "backup", "released": "released",
                  "expired": "expired-state", "reset": "reset"}
@@ -93,7 +93,8 @@ def _wrong_family(item: Extracted, family: int, subnets: SubnetMap) -> WrongFami
     return WrongFamilyError(
         f"{where}: a DHCPv{family} {what} ({item.key}), but the target has no DHCPv{family} "
         f"configuration ({has}); give this source a DHCPv{family} target (a --kea-config with "
-        f"a Dhcp{family} section) or leave it out")
+        f"a Dhcp{family} section), leave it out, or move only the DHCPv{other} records with "
+        f"--family {other}")
 
 
 R = TypeVar("R", Lease4, Lease6)
@@ -122,17 +123,27 @@ class Normalizer:
     """Apply the policy to extracted items: ``normalizer(item) -> record | Rejected``."""
 
     def __init__(self, subnets: SubnetMap, *, as_of: int,
-                 abandoned: AbandonedPolicy = "skip") -> None:
+                 abandoned: AbandonedPolicy = "skip", family: int | None = None) -> None:
         if abandoned not in ("skip", "declined"):
             raise ValueError(f"abandoned must be 'skip' or 'declined', not {abandoned!r}")
+        if family not in (None, 4, 6):
+            raise ValueError(f"family must be 4, 6 or None, not {family!r}")
         self.subnets = subnets
         self.as_of = as_of
         self.abandoned = abandoned
+        #: only records of this family are moved; the others are skipped "other-family" (a
+        #: source holding both, such as a Windows export, into one daemon)
+        self.family = family
         self._has4 = subnets.has_family(4)
         self._has6 = subnets.has_family(6)
 
     def __call__(self, item: Extracted) -> Lease4 | Lease6 | Reservation | Rejected:
         rec = item.record
+        if self.family is not None:
+            fam = rec.family if isinstance(rec, Reservation) else (4 if type(rec) is Lease4 else 6)
+            if fam != self.family:
+                return Rejected("other-family", f"a DHCPv{fam} record; --family {self.family} "
+                                f"moves only DHCPv{self.family}")
         if isinstance(rec, Reservation):
             if not (self._has4 if rec.family == 4 else self._has6):
                 raise _wrong_family(item, rec.family, self.subnets)
