@@ -22,3 +22,17 @@ def test_ruff_clean() -> None:
 def test_mypy_strict_on_package() -> None:
     r = _run([str(BIN / "mypy"), "--strict", "kea_etl"])
     assert r.returncode == 0, f"mypy --strict kea_etl failed:\n{r.stdout}{r.stderr}"
+
+
+def test_test_module_names_are_unique() -> None:
+    """Test folders without __init__.py are imported by basename: two test_windows.py in two of
+    them stop the whole collection ("import file mismatch") on a clean checkout."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        if (path.parent / "__init__.py").exists():
+            continue  # a package: imported by its dotted name
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(REPO)} and {path.relative_to(REPO)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "test modules with the same basename: " + "; ".join(clashes)

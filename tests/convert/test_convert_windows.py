@@ -1,7 +1,7 @@
 """kea-etl convert on Windows DHCP Server exports (issue 18 §1): every scope, option and
 exclusion form of tests/extract/data_windows/*.xml, what is reported (with the XML line), the
 ids ``migrate`` files leases under, ``check`` on the result and the command line. Kea's own
-verdict on the output: test_windows_real.py."""
+verdict on the output: test_convert_windows_real.py."""
 
 from __future__ import annotations
 
