@@ -1,14 +1,111 @@
 """kea-etl: move DHCP leases and reservations into, out of and around ISC Kea.
 
-The library comes first (``kea_etl.extract``, ``transform``, ``load``, ``export`` and the Kea
-client in ``kea_etl.kea``); the ``kea-etl`` command line is a thin layer on top.
+The front door (docs/python-api.md)::
+
+    import kea_etl
+    report = kea_etl.migrate(["dhcpd.leases", "dhcpd.conf"], to="memfile:out",
+                             kea_config=["kea-dhcp4.json"], kea_version="2.6")
+    assert report.exit_code() == 0
+
+:func:`migrate` and :func:`export` do what ``kea-etl migrate`` and ``kea-etl export`` do, with
+credentials as arguments (:class:`~kea_etl.load.credentials.LiveCredentials`), never read from
+the environment. The pieces behind them stay public: ``kea_etl.extract``, ``transform``,
+``load``, ``export``, the orchestrator ``kea_etl.migration`` and the Kea client ``kea_etl.kea``.
+Heavy modules are imported only when a function needs them.
 """
 
 from __future__ import annotations
 
-from kea_etl.errors import KeaEtlError
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kea_etl.errors import ConfigError, KeaEtlError
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from kea_etl.export import ExportReport
+    from kea_etl.load.credentials import LiveCredentials
+
 __version__ = "0.1.0"
-__all__ = ["KeaEtlError", "Lease4", "Lease6", "Reservation", "RunReport", "__version__"]
+__all__ = ["KeaEtlError", "Lease4", "Lease6", "Reservation", "RunReport", "__version__", "export",
+           "migrate"]
+
+
+def migrate(sources: str | Sequence[str], *, to: str | Sequence[str],
+            kea_config: str | Path | Sequence[str | Path] = (),
+            as_of: int | datetime | str | None = None, dry_run: bool = False,
+            family: int | None = None, allow_unmapped: bool = False,
+            abandoned: str = "skip", kea_version: str | None = None,
+            credentials: LiveCredentials | None = None,
+            source_credentials: LiveCredentials | None = None,
+            query: str | None = None, mapping: Any = None, source_tz: str | None = None,
+            report_path: str | None = None, **target_options: Any) -> RunReport:
+    """Move ``sources`` into the target(s) ``to``, as ``kea-etl migrate`` does; the report.
+
+    ``to``: ``memfile:DIR``, ``kea:URL`` or ``kea-sql:URL`` (two ``kea:`` URLs: an HA pair).
+    ``kea_config``: the target Kea's configuration file(s); required for memfile and kea-sql
+    targets, checked against a live target's own (config-get) otherwise. ``credentials`` are
+    the target's, ``source_credentials`` a ``kea:`` / ``kea-sql:`` source's.
+    ``target_options``: what the live targets take (``mode``, ``on_conflict``, ``workers``,
+    ``service``, ``allow_config_write``, ``resume``, ``keep_state``).
+    Raises :class:`KeaEtlError` subclasses for usage and whole-run problems; per-record outcomes
+    are in the report (``report.exit_code()`` is the CLI's exit status).
+    """
+    from kea_etl.extract import resolve_source
+    from kea_etl.load.ha import make_targets_loader
+    from kea_etl.migration import check_target_subnets
+    from kea_etl.migration import migrate as run
+    from kea_etl.transform.subnets import SubnetMap
+
+    specs = [sources] if isinstance(sources, str) else list(sources)
+    targets = [to] if isinstance(to, str) else list(to)
+    configs = [kea_config] if isinstance(kea_config, str | Path) else list(kea_config)
+    subnets = SubnetMap.from_files([str(c) for c in configs]) if configs else None
+    live: dict[str, Any] = {}
+    if targets[0].startswith(("kea:", "kea-sql:")):
+        live = {"sources": specs, "report_path": report_path, "credentials": credentials,
+                **target_options}
+    elif target_options:
+        raise ConfigError(f"{', '.join(sorted(target_options))}: option(s) of live targets "
+                          f"(kea:URL, kea-sql:URL), not of {targets[0]}")
+    loader = make_targets_loader(targets, subnets=subnets, kea_version=kea_version,
+                                 dry_run=dry_run, **live)
+    try:
+        checked = check_target_subnets(loader, subnets)
+    except BaseException:
+        loader.abort()
+        raise
+    if checked is None:
+        loader.abort()
+        raise ConfigError(f"kea_config is required for {targets[0]} (the target Kea's "
+                          "configuration places each lease in its subnet)")
+    resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz,
+                               credentials=source_credentials) for s in specs]
+    return run(resolved, loader, subnets=checked, as_of=as_of,
+               abandoned="declined" if abandoned == "declined" else "skip",
+               allow_unmapped=allow_unmapped, family=family)
+
+
+def export(servers: str | Sequence[str], *, to: str | None = "sqlite:///kea-leases.db",
+           parquet: str | Path | None = None, csv: str | Path | None = None,
+           families: Collection[int] = (4, 6), service: Sequence[str] = (),
+           stats: bool = True, credentials: LiveCredentials | None = None,
+           exported_at: datetime | None = None) -> ExportReport:
+    """Export the leases (and statistics) of Kea ``servers`` (``URL`` or ``NAME=URL`` each), as
+    ``kea-etl export`` does: into the warehouse ``to`` (a SQLAlchemy URL; None for none) and/or
+    Parquet / CSV directories. ``service``: ``dhcp4`` / ``dhcp6`` behind a Control Agent.
+    Never raises for one server: see ``report.results`` and ``report.exit_code()``."""
+    from kea_etl.export import run_export
+    from kea_etl.export.targets import parse_target, targets_for
+    from kea_etl.load.credentials import LiveCredentials
+
+    given = [servers] if isinstance(servers, str) else list(servers)
+    targets = targets_for([parse_target(s) for s in given], list(service))
+    creds = credentials or LiveCredentials()
+    return run_export(targets, families=families, warehouse=to, parquet_dir=parquet,
+                      csv_dir=csv, stats=stats, exported_at=exported_at,
+                      client_factory=lambda url, svc: creds.kea_client(url, service=svc))

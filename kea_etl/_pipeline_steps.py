@@ -56,7 +56,7 @@ def _mkdir_for(path: str | None) -> None:
 
 def run_migrate(step: Step, dry_run: bool) -> StepResult:
     from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
-    from kea_etl.migrate import check_target_subnets, make_loader, migrate
+    from kea_etl.migration import check_target_subnets, make_loader, migrate
     from kea_etl.report import write_json_atomic
     from kea_etl.transform.subnets import SubnetMap
 

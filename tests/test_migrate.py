@@ -16,7 +16,7 @@ from kea_etl.errors import ConfigError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import ExtractItem
 from kea_etl.load.memfile import MemfileLoader
-from kea_etl.migrate import make_loader, migrate, register_target
+from kea_etl.migration import make_loader, migrate, register_target
 from kea_etl.progress import Progress
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport

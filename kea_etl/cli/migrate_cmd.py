@@ -1,6 +1,6 @@
 """``kea-etl migrate``: ISC dhcpd (or CSV, SQL, Kea memfile) leases and hosts into Kea.
 
-Thin layer over :func:`kea_etl.migrate.migrate`: parse options, build the subnet map and the
+Thin layer over :func:`kea_etl.migration.migrate`: parse options, build the subnet map and the
 loader, draw a tqdm bar on a terminal, print a one-screen summary, write the report. Exit codes
 (README "Exit codes"): 0 every active source lease is in Kea (or explicitly allowed), 1 some
 records failed (an active lease without a target subnet among them), 2 usage or configuration
@@ -30,7 +30,7 @@ from kea_etl.load.lease_backup import LeaseBackup
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
 from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
-from kea_etl.migrate import check_target_subnets, migrate
+from kea_etl.migration import check_target_subnets, migrate
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.terminal import echo, printable

@@ -277,7 +277,7 @@ class ReconcileResult:
     source_duplicates: int = 0
     source_skipped: Counter[str] = field(default_factory=Counter)
     #: active source leases no subnet of the target contains, by source prefix (see
-    #: :func:`kea_etl.migrate.unmapped_prefix`); missing, or skipped when allow_unmapped
+    #: :func:`kea_etl.migration.unmapped_prefix`); missing, or skipped when allow_unmapped
     unmapped: Counter[str] = field(default_factory=Counter)
     allow_unmapped: bool = False
     kea_read: int = 0
@@ -724,7 +724,7 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
                         Iterator[tuple[Lease4 | Lease6, int | None]]]:
     """Family, config section, an empty result with the subnets, their prefixes and the source
     through the migration policy (a generator: nothing is read until it is iterated)."""
-    from kea_etl.migrate import unmapped_prefix
+    from kea_etl.migration import unmapped_prefix
     from kea_etl.transform.normalize import Normalizer, Rejected
     from kea_etl.transform.subnets import SubnetMap
 

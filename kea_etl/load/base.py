@@ -1,4 +1,4 @@
-"""What every loader is: the :class:`Loader` protocol the orchestrator (:mod:`kea_etl.migrate`) drives.
+"""What every loader is: the :class:`Loader` protocol the orchestrator (:mod:`kea_etl.migration`) drives.
 
 A loader receives the records the transform stage accepted, as one stream, and owns their
 accounting from then on: for every record it is handed it calls exactly one of

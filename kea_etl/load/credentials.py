@@ -2,7 +2,7 @@
 
 Library code never reads the environment: the CLI (and a pipeline, from the environment it was
 loaded with) builds a :class:`LiveCredentials` with :meth:`LiveCredentials.from_environ` and
-passes it to :func:`kea_etl.migrate.make_loader`. The variable names are listed here, once.
+passes it to :func:`kea_etl.migration.make_loader`. The variable names are listed here, once.
 Passwords never come from a URL or from argv (argv is visible to every user).
 """
 

@@ -419,12 +419,12 @@ def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, fo
                         **options: Any) -> Loader:
     """The loader for one or more ``--to`` targets.
 
-    One target: :func:`kea_etl.migrate.make_loader`; for ``kea:`` its HA state is checked (a
+    One target: :func:`kea_etl.migration.make_loader`; for ``kea:`` its HA state is checked (a
     lone HA peer is refused without ``force``). Several targets: all must be ``kea:URL``; they
     are loaded as an HA pair by :class:`HAPairLoader` after :func:`check_targets`.
     """
     from kea_etl.load.api import LiveLeaseLoader
-    from kea_etl.migrate import make_loader
+    from kea_etl.migration import make_loader
     if not targets:
         raise ConfigError("no --to target given")
     if len(set(targets)) != len(targets):

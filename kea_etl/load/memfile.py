@@ -232,7 +232,7 @@ def format_lease6(lease: Lease6, *, pool_id: bool = False) -> str:
 def _io_errors(where: Path) -> Iterator[None]:
     """Turn an OSError while writing (disk full, read-only file system) into a clear error.
 
-    The caller (:func:`kea_etl.migrate.migrate`) then aborts the loader, which removes the
+    The caller (:func:`kea_etl.migration.migrate`) then aborts the loader, which removes the
     temporary files: no half-written file is left and any old file stays untouched.
     """
     try:
