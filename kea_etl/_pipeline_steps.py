@@ -22,16 +22,23 @@ def _error(step: Step, exc: KeaEtlError) -> StepResult:
     return StepResult(step.kind, 2, {"error": str(exc), "line": step.line})
 
 
-def _client_factory(opts: dict[str, Any]) -> Any:
-    from kea_etl.kea import KeaClient, read_password
+def _credentials(step: Step) -> Any:
+    """The step's ``username`` / ``password_env`` / ``password_file`` / ``ca_file`` over the
+    KEA_ETL_* variables of its environment, as the CLI's connection options."""
+    from kea_etl.load.credentials import LiveCredentials
 
-    user = opts.get("username")
-    password = read_password(env=opts.get("password_env"), file=opts.get("password_file")) \
-        if user else None
+    o = step.options
+    return LiveCredentials.from_options(step.env, user=o.get("username"),
+                                        password_env=o.get("password_env"),
+                                        password_file=o.get("password_file"),
+                                        ca_file=o.get("ca_file"))
 
-    def make(url: str, service: str | None) -> KeaClient:
-        return KeaClient.from_url(url, service=service, username=user, password=password,
-                                  ca_file=opts.get("ca_file"))
+
+def _client_factory(step: Step) -> Any:
+    creds = _credentials(step)
+
+    def make(url: str, service: str | None) -> Any:
+        return creds.kea_client(url, service=service)
     return make
 
 
@@ -73,7 +80,7 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
         live: dict[str, Any] = {}
         if target.startswith(("kea:", "kea-sql:")):
             live = {"sources": sources, "report_path": report_path,
-                    "credentials": LiveCredentials.from_environ(step.env),
+                    "credentials": _credentials(step),
                     "state_home": step.env.get("XDG_STATE_HOME"),
                     "resume": bool(o.get("resume")) or None, "workers": o.get("workers"),
                     "mode": o.get("mode"), "on_conflict": o.get("on_conflict"),
@@ -159,7 +166,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
     if dry_run:
         # Reads only: check every server answers, write nothing.
         try:
-            factory = _client_factory(o)
+            factory = _client_factory(step)
             versions = {t.name: factory(t.url, t.service).version_get() for t in targets}
         except KeaEtlError as exc:
             return _error(step, exc)
@@ -174,7 +181,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
                         page_size=int(o.get("page_size", 1000)),
                         subnets=[int(s) for s in _as_list(o.get("subnets"))] or None,
                         stats=bool(o.get("stats", True)), exported_at=clock.now_datetime(),
-                        client_factory=_client_factory(o))
+                        client_factory=_client_factory(step))
     except KeaEtlError as exc:
         return _error(step, exc)
     data = report.to_json()
@@ -195,7 +202,7 @@ def run_reconcile(step: Step, dry_run: bool) -> StepResult:
     url = str(o["kea"])
     service = o.get("service")
     try:
-        client = _client_factory(o)(url, service)
+        client = _client_factory(step)(url, service)
         config = load_kea_config(o["kea_config"]) if o.get("kea_config") else client.config_get()
         items = open_source(str(o["source"]), query=o.get("query"), mapping=o.get("mapping"),
                             source_tz=str(o["source_tz"]) if o.get("source_tz") else None)

@@ -40,18 +40,27 @@ def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def client_factory(*, user: str | None, password_env: str | None, password_file: str | None,
-                   ca_file: str | None, cert_file: str | None, key_file: str | None,
-                   insecure: bool, timeout: float) -> Callable[[str, str | None], Any]:
-    """``factory(url, service) -> KeaClient`` with the credentials from env / files."""
-    from kea_etl.kea import KeaClient, read_password
-    password = read_password(env=password_env, file=password_file)
+def credentials(*, user: str | None, password_env: str | None, password_file: str | None,
+                ca_file: str | None, cert_file: str | None, key_file: str | None,
+                insecure: bool, timeout: float | None = None) -> Any:
+    """The :class:`~kea_etl.load.credentials.LiveCredentials` of :func:`connection_options`
+    over the environment's (``timeout`` is not a credential: the caller uses it)."""
+    import os
+
+    from kea_etl.load.credentials import LiveCredentials
+    del timeout
+    return LiveCredentials.from_options(os.environ, user=user, password_env=password_env,
+                                        password_file=password_file, ca_file=ca_file,
+                                        cert_file=cert_file, key_file=key_file,
+                                        insecure=insecure)
+
+
+def client_factory(*, timeout: float = 30.0, **conn: Any) -> Callable[[str, str | None], Any]:
+    """``factory(url, service) -> KeaClient`` with :func:`connection_options`' credentials."""
+    creds = credentials(**conn)
 
     def make(url: str, service: str | None) -> Any:
-        return KeaClient.from_url(url, service=service, username=user,
-                                  password=password if user else None, ca_file=ca_file,
-                                  cert_file=cert_file, key_file=key_file, insecure=insecure,
-                                  timeout=timeout)
+        return creds.kea_client(url, service=service, timeout=timeout)
     return make
 
 

@@ -20,6 +20,7 @@ import click
 
 from kea_etl.cli import StrictCommand, main
 from kea_etl.cli._progress import Bars, human
+from kea_etl.cli.export_cmd import connection_options, credentials
 from kea_etl.errors import InvalidValueError, KeaEtlError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.failover import FailoverSource, failover_sources
@@ -308,6 +309,7 @@ def _interrupted(ctx: click.Context, target: str, loader: Any, bars: Bars | None
 @click.option("--quiet", "-q", is_flag=True,
               help="Print only the summary (for cron): no progress bars.")
 @click.pass_context
+@connection_options
 def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str, ...],
                 kea_configs: tuple[str, ...],
                 as_of: str | None, report_path: str | None, dry_run: bool, abandoned: str,
@@ -319,7 +321,7 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
                 pause_service: bool = False, pause_max_period: int | None = None,
                 reclaim: bool = False, allow_unmapped: bool = False, keep_state: bool = False,
                 quiet: bool = False, source_tz: str | None = None,
-                family: str | None = None) -> None:
+                family: str | None = None, **conn: Any) -> None:
     """Migrate leases and host reservations from ISC dhcpd (or CSV, SQL, another Kea) into Kea.
 
     SOURCE is a file whose format is detected from its content, FORMAT:PATH with FORMAT one of
@@ -384,10 +386,16 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
             run_sources = list(failover_sources(sources))
         subnets = SubnetMap.from_files(kea_configs) if kea_configs else None
         live: dict[str, object] = {}  # options of the live targets (None = not given)
+        timeout = conn.pop("timeout")
+        given = sorted(f"--{k.replace('_', '-')}" for k, v in conn.items() if v)
         if target.startswith(("kea:", "kea-sql:")):
             live = {"sources": list(sources), "report_path": report_path,
-                    "credentials": LiveCredentials.from_environ(os.environ),
+                    "credentials": credentials(**conn),
                     "state_home": os.environ.get("XDG_STATE_HOME")}
+            if target.startswith("kea:"):
+                live["timeout"] = timeout
+        elif given:
+            _fail(f"{', '.join(given)}: connection options of a kea:URL target, not of {target}")
         if allow_config_write:
             if not all(t.startswith("kea:") for t in targets):
                 _fail("--allow-config-write goes with kea:URL targets (a running Kea whose "

@@ -9,7 +9,7 @@ Passwords never come from a URL or from argv (argv is visible to every user).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,8 @@ class LiveCredentials:
     db_password: str | None = None
     #: ``kea-sql:`` a file holding it (read when ``db_password`` is not given)
     db_password_file: str | None = None
+    #: ``kea:`` over https: do not verify the server's certificate (said loudly when used)
+    insecure: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], *, prefix: str = "KEA_ETL_"
@@ -65,8 +67,37 @@ class LiveCredentials:
         """The credentials the environment gives (see :data:`ENVIRONMENT`). ``prefix`` replaces
         ``KEA_ETL_`` in every name: ``KEA_ETL_SOURCE_`` gives a Kea *source*'s credentials
         (``KEA_ETL_SOURCE_PASSWORD``...), which are not the target's."""
-        return cls(**{f: environ.get(prefix + name.removeprefix("KEA_ETL_"))
-                      for f, name in ENVIRONMENT.items()})
+        got = {f: environ.get(prefix + name.removeprefix("KEA_ETL_"))
+               for f, name in ENVIRONMENT.items()}
+        return cls(username=got["username"], password=got["password"],
+                   password_file=got["password_file"], ca_file=got["ca_file"],
+                   cert_file=got["cert_file"], key_file=got["key_file"],
+                   db_password=got["db_password"], db_password_file=got["db_password_file"])
+
+    @classmethod
+    def from_options(cls, environ: Mapping[str, str], *, prefix: str = "KEA_ETL_",
+                     user: str | None = None, password_env: str | None = None,
+                     password_file: str | None = None, ca_file: str | None = None,
+                     cert_file: str | None = None, key_file: str | None = None,
+                     insecure: bool = False) -> LiveCredentials:
+        """The credentials of a command's connection options (``--user``, ``--password-env
+        VAR``, ``--password-file``, ``--ca-file``, ``--cert-file``, ``--key-file``,
+        ``--insecure``; a pipeline step's ``username``, ``password_env``, ...) over those of
+        the environment (:meth:`from_environ`): a given option wins over its variable. The one
+        place both are combined, for every command and every pipeline step."""
+        base = cls.from_environ(environ, prefix=prefix)
+        password = base.password
+        if password_env:
+            if password_env not in environ:
+                raise ConfigError(f"environment variable {password_env} (the password) is not set")
+            password = environ[password_env]
+        if (password_env or password_file) and not (user or base.username):
+            raise ConfigError("--password-env / --password-file need --user (the basic-auth "
+                              "user the password belongs to)")
+        return replace(base, username=user or base.username, password=password,
+                       password_file=password_file or base.password_file,
+                       ca_file=ca_file or base.ca_file, cert_file=cert_file or base.cert_file,
+                       key_file=key_file or base.key_file, insecure=insecure or base.insecure)
 
     def kea_client(self, location: str, *, service: str | None = None,
                    timeout: float = 30.0, retries: int = 3) -> KeaClient:
@@ -88,7 +119,8 @@ class LiveCredentials:
                               parts.query, parts.fragment))
         return KeaClient.from_url(url, service=service, username=username, password=password,
                                   ca_file=self.ca_file, cert_file=self.cert_file,
-                                  key_file=self.key_file, timeout=timeout, retries=retries)
+                                  key_file=self.key_file, insecure=self.insecure,
+                                  timeout=timeout, retries=retries)
 
     def kea_password(self) -> str | None:
         """The ``kea:`` password: the first line of ``password_file``, else ``password``."""
