@@ -18,7 +18,7 @@ Transport failures raise :class:`~kea_etl.errors.KeaTransportError` (retriable),
 (the URL leads nowhere useful: no such socket, permission denied, TLS verification, not Kea).
 Passwords live only inside the prebuilt ``Authorization`` header: never in a message or repr.
 
-A server is not trusted to be Kea (issue 13): every reply is bounded in size
+A server is not trusted to be Kea: every reply is bounded in size
 (:data:`MAX_REPLY_BYTES`, a larger one is :class:`~kea_etl.errors.KeaEndpointError`), the whole
 reply must arrive within ``timeout`` (a deadline for the exchange, not per ``recv``: one byte
 every two seconds does not keep a command alive), and JSON nested deeper than Python's decoder

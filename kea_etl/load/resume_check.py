@@ -1,4 +1,4 @@
-"""``--resume`` checks what its checkpoint says Kea already holds (issue 13).
+"""``--resume`` checks what its checkpoint says Kea already holds.
 
 A checkpoint records the leases Kea accepted. Kea can lose them before the resume: it may be
 restarted on an emptied or restored lease file, or a database restored from backup. A resume
