@@ -20,6 +20,7 @@ the whole lease table is still walked, but only matching leases are kept.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import queue
 import threading
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kea_etl.errors import KeaEtlError
+from kea_etl.export.schema import LEASE_SCHEMA, state_name
 from kea_etl.records import Lease4, Lease6, kea_text
 
 __all__ = [
@@ -52,33 +54,6 @@ class LeaseClient(Protocol):
     def lease4_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
 
     def lease6_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
-
-
-#: Columns of one exported lease, shared by the Parquet/CSV files and the warehouse tables.
-#: Times are UTC epoch seconds (``expire = cltt + valid_lft`` as in Kea's memfile); ``exported_at``
-#: is the run's timestamp. ``lease_type`` is ``V4`` for DHCPv4 leases, ``IA_NA`` / ``IA_PD`` for v6.
-LEASE_SCHEMA = pa.schema([
-    ("exported_at", pa.timestamp("us", tz="UTC")),
-    ("kea_version", pa.string()),
-    ("family", pa.int8()),
-    ("address", pa.string()),
-    ("lease_type", pa.string()),
-    ("prefix_len", pa.int16()),
-    ("subnet_id", pa.int64()),
-    ("hwaddr", pa.string()),
-    ("client_id", pa.string()),
-    ("duid", pa.string()),
-    ("iaid", pa.int64()),
-    ("valid_lft", pa.int64()),
-    ("preferred_lft", pa.int64()),
-    ("cltt", pa.int64()),
-    ("expire", pa.int64()),
-    ("state", pa.int8()),
-    ("hostname", pa.string()),
-    ("fqdn_fwd", pa.bool_()),
-    ("fqdn_rev", pa.bool_()),
-    ("user_context", pa.string()),
-])
 
 
 def _get_page(client: LeaseClient, family: Family, start: str, limit: int) -> list[dict[str, Any]]:
@@ -218,6 +193,17 @@ def _ids(values: list[Any]) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), pc.utf8_lower(arr))
 
 
+def _prefix(address: str, length: Any) -> str:
+    """A delegated prefix as ``network/length``: PostgreSQL's cidr refuses host bits, and Kea
+    does not check that a prefix it was given has none (``address`` keeps Kea's own text)."""
+    return str(ipaddress.ip_network(f"{address}/{int(length)}", strict=False))
+
+
+def _timestamps(epochs: pa.Array) -> pa.Array:
+    """Epoch seconds as ``timestamp[us, UTC]`` (the instants of ``cltt`` / ``expire``)."""
+    return epochs.cast(pa.timestamp("s", tz="UTC")).cast(pa.timestamp("us", tz="UTC"))
+
+
 def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported_at: datetime,
                   kea_version: str) -> pa.RecordBatch:
     """One Arrow record batch (:data:`LEASE_SCHEMA`) from one page of Kea's lease JSON.
@@ -236,6 +222,8 @@ def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported
     ctx = [x.get("user-context") for x in page]
     user_context = pa.array([_json_or_none(c) for c in ctx] if any(ctx) else [None] * n,
                             type=pa.string())
+    states = [int(x.get("state", 0)) for x in page]
+    addresses = [x["ip-address"] for x in page]
     if family == 6:
         types = [x.get("type", "IA_NA") for x in page]
         lease_type = pa.array(types, type=pa.string())
@@ -245,6 +233,9 @@ def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported
         duid = _ids([x.get("duid") for x in page])
         iaid = pa.array([x.get("iaid") for x in page], type=pa.int64())
         preferred = pa.array([x.get("preferred-lft", 0) for x in page], type=pa.int64())
+        prefix = pa.array([_prefix(a, x.get("prefix-len", 128)) if t == "IA_PD" else None
+                           for a, x, t in zip(addresses, page, types, strict=True)],
+                          type=pa.string())
     else:
         lease_type = pa.repeat(pa.scalar("V4", type=pa.string()), n)
         prefix_len = pa.repeat(pa.scalar(32, type=pa.int16()), n)
@@ -252,12 +243,13 @@ def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported
         duid = pa.nulls(n, pa.string())
         iaid = pa.nulls(n, pa.int64())
         preferred = pa.nulls(n, pa.int64())
+        prefix = pa.nulls(n, pa.string())
     cols: list[pa.Array] = [
         # constants via pa.repeat: converting n tz-aware datetimes one by one costs ~10 ms a page
         pa.repeat(pa.scalar(exported_at, type=pa.timestamp("us", tz="UTC")), n),
         pa.repeat(pa.scalar(kea_version, type=pa.string()), n),
         pa.repeat(pa.scalar(family, type=pa.int8()), n),
-        pa.array([x["ip-address"] for x in page], type=pa.string()),
+        pa.array(addresses, type=pa.string()),
         lease_type,
         prefix_len,
         pa.array([x.get("subnet-id", 0) for x in page], type=pa.int64()),
@@ -269,10 +261,14 @@ def page_to_batch(page: Sequence[Mapping[str, Any]], family: Family, *, exported
         preferred,
         cltt,
         expire,
-        pa.array([x.get("state", 0) for x in page], type=pa.int8()),
+        pa.array(states, type=pa.int8()),
         pa.array([kea_text(x.get("hostname") or "") for x in page], type=pa.string()),
         pa.array([bool(x.get("fqdn-fwd")) for x in page], type=pa.bool_()),
         pa.array([bool(x.get("fqdn-rev")) for x in page], type=pa.bool_()),
         user_context,
+        _timestamps(cltt),
+        _timestamps(expire),
+        pa.array([state_name(s) for s in states], type=pa.string()),
+        prefix,
     ]
     return pa.RecordBatch.from_arrays(cols, schema=LEASE_SCHEMA)

@@ -1,7 +1,11 @@
 """The SQL warehouse writer (any SQLAlchemy URL; SQLite and PostgreSQL tested).
 
 Tables (created on first use, evolved additively: a column this version knows and the database
-lacks is added with ``ALTER TABLE ... ADD COLUMN``; nothing is ever dropped or retyped):
+lacks is added with ``ALTER TABLE ... ADD COLUMN``, and a derived lease column added so is filled
+in the older rows from the column it derives from; nothing is ever dropped. The one change of type:
+an older PostgreSQL warehouse's text address columns become ``inet``, in the same transaction).
+Every column and its type per engine: ``docs/warehouse.md``; the lease columns are defined once,
+in :mod:`kea_etl.export.schema`.
 
 ``export_runs``
     one row per (server, family) export: ``run_id``, ``server``, ``family``, ``export_date``,
@@ -68,10 +72,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from kea_etl._files import create_private
 from kea_etl.errors import ConfigError, FatalError
+from kea_etl.export.schema import KEA_STATE_NAMES, LEASE_FIELDS, sql_columns
 from kea_etl.export.stats import StatRow
 
 __all__ = ["Warehouse", "WarehouseRun", "metadata"]
@@ -79,27 +85,11 @@ __all__ = ["Warehouse", "WarehouseRun", "metadata"]
 metadata = sa.MetaData()
 
 
-def _lease_columns() -> list[sa.Column[Any]]:
-    return [
-        sa.Column("exported_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("kea_version", sa.String(32)),
-        sa.Column("lease_type", sa.String(8), nullable=False),
-        sa.Column("prefix_len", sa.SmallInteger),
-        sa.Column("subnet_id", sa.BigInteger),
-        sa.Column("hwaddr", sa.String(64)),
-        sa.Column("client_id", sa.String(800)),
-        sa.Column("duid", sa.String(400)),
-        sa.Column("iaid", sa.BigInteger),
-        sa.Column("valid_lft", sa.BigInteger),
-        sa.Column("preferred_lft", sa.BigInteger),
-        sa.Column("cltt", sa.BigInteger),
-        sa.Column("expire", sa.BigInteger),
-        sa.Column("state", sa.SmallInteger),
-        sa.Column("hostname", sa.Text),
-        sa.Column("fqdn_fwd", sa.Boolean),
-        sa.Column("fqdn_rev", sa.Boolean),
-        sa.Column("user_context", sa.Text),
-    ]
+def _lease_columns(*, primary_key: Sequence[str] = ()) -> list[sa.Column[Any]]:
+    """The lease columns after ``family`` and ``address`` (those two come first in both
+    tables), from the one definition in :mod:`kea_etl.export.schema`."""
+    return sql_columns([f.name for f in LEASE_FIELDS if f.name not in ("family", "address")],
+                       primary_key=primary_key)
 
 
 export_runs = sa.Table(
@@ -123,8 +113,7 @@ lease_snapshots = sa.Table(
     sa.Column("run_id", sa.String(36), nullable=False),
     sa.Column("server", sa.String(255), nullable=False),
     sa.Column("export_date", sa.Date, nullable=False),
-    sa.Column("family", sa.SmallInteger, nullable=False),
-    sa.Column("address", sa.String(45), nullable=False),
+    *sql_columns(["family", "address"]),
     *_lease_columns(),
     sa.Index("ix_lease_snapshots_key", "server", "export_date", "family"),
     sa.Index("ix_lease_snapshots_run", "run_id"),
@@ -138,10 +127,8 @@ lease_snapshots = sa.Table(
 leases_current = sa.Table(
     "leases_current", metadata,
     sa.Column("server", sa.String(255), primary_key=True),
-    sa.Column("family", sa.SmallInteger, primary_key=True),
-    sa.Column("address", sa.String(45), primary_key=True),
-    *[c if c.name != "lease_type" else sa.Column("lease_type", sa.String(8), primary_key=True)
-      for c in _lease_columns()],
+    *sql_columns(["family", "address"], primary_key=["family", "address"]),
+    *_lease_columns(primary_key=["lease_type"]),
     sa.Column("run_id", sa.String(36), nullable=False),
     sa.Column("export_date", sa.Date),
 )
@@ -314,6 +301,34 @@ def _mask(url: str) -> str:
         return "<unparsable URL>"
 
 
+def _backfill(conn: Connection, table: sa.Table, added: Collection[str]) -> None:
+    """Fill the derived lease columns just added to an older warehouse's rows from the columns
+    they derive from (``cltt_at`` from ``cltt``, ...), in the schema transaction, so the new
+    columns mean the same in every row. SQLite and PostgreSQL; elsewhere older rows keep null."""
+    dialect = conn.dialect.name
+    c = table.c
+    values: dict[str, Any] = {}
+    for name, epoch in (("cltt_at", "cltt"), ("expire_at", "expire")):
+        if name in added and epoch in c:
+            if dialect == "postgresql":
+                values[name] = sa.func.to_timestamp(c[epoch])
+            elif dialect == "sqlite":  # the text SQLAlchemy writes and reads for a DateTime
+                values[name] = sa.func.datetime(c[epoch], "unixepoch").concat(".000000")
+    if "state_name" in added and "state" in c:
+        unknown = sa.literal("unknown (").concat(sa.cast(c.state, sa.String)).concat(")")
+        values["state_name"] = sa.case(KEA_STATE_NAMES, value=c.state, else_=unknown)
+    if "prefix" in added and {"lease_type", "address", "prefix_len"} <= set(c.keys()):
+        if dialect == "postgresql":  # the network: cidr refuses host bits, as the export does
+            pd_prefix: Any = sa.func.network(sa.func.set_masklen(
+                sa.cast(c.address, postgresql.INET), c.prefix_len))
+            values["prefix"] = sa.case((c.lease_type == "IA_PD", pd_prefix))
+        elif dialect == "sqlite":
+            values["prefix"] = sa.case((c.lease_type == "IA_PD", c.address.concat("/").concat(
+                sa.cast(c.prefix_len, sa.String))))
+    if values:
+        conn.execute(table.update().values(values))
+
+
 class Warehouse:
     """A SQL warehouse reached by one SQLAlchemy URL. Thread-safe; one per process is enough."""
 
@@ -378,7 +393,9 @@ class Warehouse:
                 metadata.create_all(conn, checkfirst=True)
                 insp = sa.inspect(conn)
                 for table in metadata.sorted_tables:
-                    have = {c["name"] for c in insp.get_columns(table.name)}
+                    columns = insp.get_columns(table.name)
+                    have = {c["name"] for c in columns}
+                    new: list[str] = []
                     for col in table.columns:
                         if col.name in have:
                             continue
@@ -386,6 +403,9 @@ class Warehouse:
                         conn.execute(sa.text(
                             f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {ddl}'))
                         added.append(f"{table.name}.{col.name}")
+                        new.append(col.name)
+                    added.extend(self._retype_addresses(conn, table, columns))
+                    _backfill(conn, table, new)
                     # an index this version declares and an older warehouse lacks (added once;
                     # on a large lease_snapshots the first export after an upgrade builds it)
                     indexes = {i["name"] for i in insp.get_indexes(table.name)}
@@ -401,6 +421,31 @@ class Warehouse:
         self._schema_ready = True
         self.added_columns = added
         return added
+
+    def _retype_addresses(self, conn: Connection, table: sa.Table,
+                          columns: Sequence[Any]) -> list[str]:
+        """PostgreSQL: turn the text address columns of an older warehouse into ``inet``.
+
+        Inside the schema transaction, so it is all or nothing: a value that is not an address
+        (only a hand edit can put one there) rolls the whole upgrade back with PostgreSQL's
+        words, and the export stops before writing anything. The table is rewritten and its
+        indexes rebuilt once, holding an exclusive lock (readers wait) for as long as that takes.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return []
+        done = []
+        for info in columns:
+            col = table.c.get(info["name"])
+            if col is None or not isinstance(col.type.dialect_impl(self.engine.dialect),
+                                             postgresql.INET | postgresql.CIDR):
+                continue
+            if isinstance(info["type"], postgresql.INET | postgresql.CIDR):
+                continue
+            kind = col.type.compile(dialect=self.engine.dialect).lower()
+            conn.execute(sa.text(f'ALTER TABLE {table.name} ALTER COLUMN "{col.name}" '
+                                 f'TYPE {kind} USING "{col.name}"::{kind}'))
+            done.append(f"{table.name}.{col.name} (now {kind})")
+        return done
 
     class _WriteCtx:
         def __init__(self, wh: Warehouse) -> None:
@@ -569,6 +614,8 @@ class WarehouseRun:
                 col = batch.column(name)
                 if pa.types.is_boolean(col.type):
                     col = col.cast(pa.int8())
+                elif pa.types.is_timestamp(col.type):  # "%S" of a timestamp[us] has .ffffff
+                    col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
                 cols.append(col.to_pylist())
         rows = list(zip(*cols, strict=True))
         marks = ",".join("?" * len(names))
