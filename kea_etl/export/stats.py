@@ -34,6 +34,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from kea_etl.export.schema import nullable_int_metadata
+
 __all__ = [
     "STATS_SCHEMA",
     "StatRow",
@@ -76,7 +78,8 @@ class StatRow:
         return asdict(self)
 
 
-STATS_SCHEMA = pa.schema([
+#: nullable integers (subnet_id, pool_id) read as such by pandas, as the lease files
+STATS_SCHEMA = nullable_int_metadata(pa.schema([
     ("exported_at", pa.timestamp("us", tz="UTC")),
     ("kea_version", pa.string()),
     ("source", pa.string()),
@@ -88,7 +91,7 @@ STATS_SCHEMA = pa.schema([
     ("value", pa.float64()),
     ("value_text", pa.string()),
     ("sampled_at", pa.timestamp("us", tz="UTC")),
-])
+]))
 
 _NAME = re.compile(r"subnet\[(\d+)\]\.(?:(pool|pd-pool)\[(\d+)\]\.)?(.+)")
 

@@ -121,6 +121,7 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
                               "integer) != expire") == [(0,)]
         sql_counts = dict(_rows(eng, "select family, count(*) from lease_snapshots "
                                      "group by family"))
+        sql_stats = _rows(eng, "select count(*) from lease_stats")[0][0]
     finally:
         eng.dispose()
     assert sql_counts == {4: 4, 6: 4}
@@ -154,6 +155,8 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
     assert con.execute(
         f"select count(*) from read_parquet('{glob}') where epoch(cltt_at) != cltt "
         "or epoch(expire_at) != expire").fetchone() == (0,)
+    assert con.execute(f"select count(*) from read_parquet('{root}/stats/*/*/*.parquet')"
+                       ).fetchone() == (sql_stats,)
     con.close()
 
     # pandas reads the nullable integers as nullable integers (no float64, no NaN)
@@ -162,6 +165,10 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
     assert {c: str(frame[c].dtype) for c in ("iaid", "preferred_lft", "prefix_len", "cltt")} \
         == {"iaid": "Int64", "preferred_lft": "Int64", "prefix_len": "Int16", "cltt": "Int64"}
     assert frame.loc[frame["address"] == PD, "iaid"].tolist() == [9]
+    stats = pd.read_parquet(root / "stats")  # global counters have no subnet: null, not NaN
+    assert {c: str(stats[c].dtype) for c in ("subnet_id", "pool_id")} == {
+        "subnet_id": "Int64", "pool_id": "Int64"}
+    assert stats["subnet_id"].isna().any() and stats["subnet_id"].notna().any()
 
 
 def test_postgresql_types(kea4: Any, kea6: Any, pg_url: str, tmp_path: Path,
