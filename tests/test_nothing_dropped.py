@@ -53,7 +53,7 @@ def _summary_count(output: str) -> int:
 # ---- dhcpd.conf: untranslated statements reach the report ------------------------------------
 
 def test_conf_statements_not_translated_reach_report_and_summary(tmp_path: Path) -> None:
-    """ddns-domainname, supersede of a server parameter, a group's option and a MAC that a
+    """ddns-domainname, supersede of a server parameter, a group's lease time and a MAC that a
     client-id reservation cannot carry: each is in the JSON report (file, line, statement) and
     counted on the summary line. Before: they stayed in Extracted.extra and the report said
     ``problems: []``."""
@@ -63,7 +63,7 @@ def test_conf_statements_not_translated_reach_report_and_summary(tmp_path: Path)
         "  range 192.0.2.100 192.0.2.200;\n"                                # 2
         "}\n"                                                               # 3
         "group {\n"                                                         # 4
-        "  option domain-name-servers 192.0.2.53;\n"                        # 5
+        "  default-lease-time 600;\n"                                       # 5
         "  host web {\n"                                                    # 6
         "    hardware ethernet 02:00:00:00:00:01;\n"                        # 7
         "    option dhcp-client-identifier 01:02:00:00:00:00:01;\n"         # 8
@@ -79,7 +79,7 @@ def test_conf_statements_not_translated_reach_report_and_summary(tmp_path: Path)
     data = json.loads(rep.read_text())
     got = {(w["source"], w["line"], w["statement"]) for w in data["source_warnings"]}
     assert got == {
-        (str(conf), 5, "option domain-name-servers 192.0.2.53"),
+        (str(conf), 5, "default-lease-time 600"),
         (str(conf), 7, "hardware ethernet 02:00:00:00:00:01"),
         (str(conf), 10, 'ddns-domainname "web.example.org"'),
         (str(conf), 11, "supersede server.ddns-updates off"),
@@ -132,15 +132,18 @@ def test_addressless_hosts_become_global_reservations(tmp_path: Path) -> None:
         {"hw-address": "02:00:00:00:0a:01", "next-server": "192.0.2.5",
          "boot-file-name": "pxelinux.0"},
         {"hw-address": "02:00:00:00:0a:02", "hostname": "kiosk"},
+        # the enclosing group's domain-name-servers (line 23) is carried, as dhcpd hands it on
         {"client-id": "01:02:00:00:00:0a:03",
          "option-data": [{"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.254"},
+                         {"name": "domain-name-servers", "code": 6, "space": "dhcp4",
+                          "data": "192.0.2.53"},
                          {"name": "domain-name", "code": 15, "space": "dhcp4",
                           "data": "lab.example.org"}]},
     ]
     lines = {(w["line"], w["statement"]) for w in data["source_warnings"]}
     assert {(9, "host pxe-only"), (16, "host named-only"), (24, "host options-only"),
-            (19, 'ddns-domainname "kiosks.example.org"'),
-            (23, "option domain-name-servers 192.0.2.53")} <= lines
+            (19, 'ddns-domainname "kiosks.example.org"')} <= lines
+    assert not any(line == 23 for line, _ in lines)
 
 
 @pytest.mark.kea

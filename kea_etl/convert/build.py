@@ -96,7 +96,12 @@ class _SubnetDraft:
 
 
 def _num(tok: _Tok) -> int:
-    return int(tok.text, 0)
+    """A count of seconds as Kea takes it (unsigned 32-bit): dhcpd would wrap a negative
+    ``default-lease-time -5`` to 4294967291, so it is refused here rather than carried."""
+    value = int(tok.text, 0)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{tok.text} is not a number of seconds from 0 to 4294967295")
+    return value
 
 
 class Converter:
@@ -130,6 +135,7 @@ class Converter:
         self._group_opts: dict[tuple[str, int], list[dict[str, Any]]] = {}
         #: (file, line) of group option statements carried into reservations
         self._group_opt_lines: set[tuple[str, int]] = set()
+        self._reported: set[tuple[str | None, int | None]] = set()
         self._group_opt_stmts: dict[tuple[str, int], Stmt] = {}
         self._host_blocks: dict[tuple[str, int], Block] = {}
 
@@ -1064,6 +1070,9 @@ class Converter:
 
     # ---- reservations ---------------------------------------------------------------------------
     def _reservations(self, body: dict[str, Any], drafts: list[_SubnetDraft]) -> None:
+        # statements this converter reported already (a group's lease time, once for the group):
+        # isc_conf's warning of the same statement on each host of the group is not repeated
+        self._reported = {(f.file, f.line) for f in self.findings if f.line is not None}
         # longest-prefix lookup: one dict per prefix length (a handful), not a scan per host
         by_len: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         for d in drafts:
@@ -1194,6 +1203,8 @@ class Converter:
             body["reservations-in-subnet"] = True
 
     def _source_warning(self, sw: SourceWarning) -> None:
+        if (sw.source, sw.line) in self._reported:
+            return
         self.findings.append(host_finding(sw))
 
     # ---- failover -> HA ------------------------------------------------------------------------

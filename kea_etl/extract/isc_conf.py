@@ -279,6 +279,9 @@ class _Scope:
     filename: tuple[str, str, int] | None = None       # value, path, line (group scopes only)
     next_server: tuple[str, str, int] | None = None
     options: list[tuple[str, str, int]] = field(default_factory=list)  # text, path, line
+    #: a group's ``option`` / ``supersede`` statements, translated as a host's would be (a
+    #: _Host standing for the group): carried into the option-data of the group's hosts
+    group_options: _Host | None = None
 
 
 @dataclass
@@ -516,7 +519,22 @@ class _Parser:
             scope.filename = (_utf8(toks[1].text), t0.path, t0.line)
         elif kw == "next-server" and len(toks) == 2:
             scope.next_server = (toks[1].text, t0.path, t0.line)
-        elif kw in ("option", "supersede", "default", "prepend", "append", "server-name"):
+        elif kw in ("option", "supersede") and len(toks) > 1 and not (
+                kw == "supersede" and (toks[1].text.lower().startswith("server.")
+                                       or toks[1].text.lower() == "host-name")):
+            # translated as in a host (dhcpd hands a group's options to its hosts); what does
+            # not translate stays a warning on each host of the group
+            if scope.group_options is None:
+                scope.group_options = _Host("(group)", t0.path, t0.line)
+            text = _stmt_text(toks)
+            if kw == "option":
+                self._host_option(scope.group_options, toks[1:], t0.line, text)
+            else:
+                self._host_supersede(scope.group_options, toks[1:], t0.line, text)
+        else:
+            # anything else a group sets (lease times, DDNS, default / prepend / append of an
+            # option, server parameters) applies to its hosts in dhcpd and has no place in a
+            # Kea reservation: a warning on each host of the group, never dropped
             scope.options.append((_stmt_text(toks), t0.path, t0.line))
 
     def _class_warning(self, toks: list[_Tok], *, block: bool) -> SourceWarning:
@@ -732,6 +750,7 @@ class _Parser:
             return SourceWarning(path or host.path, line, statement, reason, key)
 
         # Inherited from enclosing scopes.
+        inherited: list[tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]] = []
         use_names = host.use_host_decl_names
         filename = host.filename
         next_server = host.next_server
@@ -748,6 +767,18 @@ class _Parser:
                                          f"host {host.name} (line {host.line} of {host.path}); "
                                          "Kea has no groups: add it to the reservation or a "
                                          "client class by hand", path))
+                grp = sc.group_options
+                if grp is not None:
+                    # the host's own statement wins, then the innermost group's (dhcpd's scoping)
+                    for odef, entry, line, text in grp.options:
+                        if all(o[0] is not odef for o in inherited) and \
+                                all(o[0] is not odef for o in host.options):
+                            inherited.append((odef, entry, line, text))
+                    for w in grp.warnings:
+                        warnings.append(note(w.line or sc.line, w.statement,
+                                             f"{w.reason} (set on the group enclosing host "
+                                             f"{host.name}, line {host.line} of {host.path})",
+                                             grp.path))
         hostname = host.host_name or host.ddns_hostname or ""
         if host.host_name and host.ddns_hostname and host.host_name != host.ddns_hostname:
             warnings.append(note(host.line, f"ddns-hostname {host.ddns_hostname!r}",
@@ -773,11 +804,12 @@ class _Parser:
                     or any(sc.kind in ("subnet6", "pool6") for sc in scopes))
             has4 = (not has6 or any(d.space == "dhcp4" for d, _, _, _ in host.options)
                     or host.filename is not None or host.next_server is not None)
-        options4 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
+        every = [*host.options, *inherited]
+        options4 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
                          if d.space == "dhcp4")
-        options6 = tuple(e for d, e, _, _ in sorted(host.options, key=lambda o: o[0].code)
+        options6 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
                          if d.space == "dhcp6")
-        for d, _e, ln, text in host.options:
+        for d, _e, ln, text in every:
             if d.space == "dhcp4" and not has4 and has6:
                 warnings.append(note(ln, text, "not translated: a DHCPv4 option, and the host "
                                      "has no fixed-address (only a v6 reservation)"))

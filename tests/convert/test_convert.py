@@ -275,3 +275,19 @@ def test_overlapping_ranges_and_an_inherited_default_above_a_subnet_max(tmp_path
     assert by_line[5].severity == "error" and "overlaps pool 10.0.0.10 - 10.0.0.20" in (
         by_line[5].message)
     assert by_line[2].topic == "lease-times" and "max-lease-time 300" in by_line[2].message
+
+
+@pytest.mark.parametrize("value", ["-5", "4294967296"])
+def test_lease_time_out_of_range_is_an_error_not_a_wrapped_lifetime(tmp_path: Path,
+                                                                    value: str) -> None:
+    """Found by the random-input test against Kea's -t: ``default-lease-time -5;`` was written
+    as valid-lifetime -5, which Kea reads as 4294967291 and then refuses the whole file. It is an
+    error finding with its line, and dhcpd's default is written instead."""
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text(f"default-lease-time {value};\n"
+                    "subnet 192.0.2.0 netmask 255.255.255.0 { range 192.0.2.10 192.0.2.20; }\n")
+    r = convert(conf)
+    assert r.v4 is not None
+    bad = [f for f in r.v4.findings if f.severity == "error"]
+    assert [(f.line, f.statement.split(";")[0]) for f in bad] == [(1, f"default-lease-time {value}")]
+    assert r.v4.config["Dhcp4"]["valid-lifetime"] == 43200
