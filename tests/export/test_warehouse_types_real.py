@@ -9,6 +9,7 @@ upgraded by an export. docs/warehouse.md documents the same types.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,8 +30,36 @@ from tests.harness import clock
 pytestmark = pytest.mark.kea
 
 NIGHT = date(2026, 11, 27)
+DOC = Path(__file__).resolve().parents[2] / "docs" / "warehouse.md"
 PD = "2001:db8:8000:100::"
 NEW_COLUMNS = ("cltt_at", "expire_at", "state_name", "prefix")
+
+
+def _doc_tables() -> dict[str, dict[str, dict[str, str]]]:
+    """docs/warehouse.md's column tables: table -> column -> {header: cell, backticks off}."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    tables: list[str] = []
+    header: list[str] = []
+    for line in DOC.read_text().splitlines():
+        if line.startswith("## "):
+            tables = re.findall(r"`(\w+)`", line)
+            header = []
+            continue
+        if not tables or not line.startswith("| "):
+            continue
+        cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
+        if not header:
+            header = cells
+        elif not set(line) <= set("|- "):
+            for table in tables:
+                out.setdefault(table, {})[cells[0]] = dict(zip(header, cells, strict=True))
+    return out
+
+
+def _doc_queries(*engines: str) -> list[str]:
+    """The example queries of docs/warehouse.md whose first line names one of ``engines``."""
+    blocks = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
+    return [b for b in blocks if b.splitlines()[0].removeprefix("-- ") in engines]
 
 
 def _fill(kea4: Any, kea6: Any) -> None:
@@ -97,11 +126,12 @@ def _check_values(eng: sa.Engine, table: str) -> None:
     assert (got[PD].iaid, got[PD].preferred_lft, got[PD].prefix_len) == (9, 3000, 56)
 
 
-def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -> None:
+def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     duckdb = pytest.importorskip("duckdb")  # the dev extra installs it
     _fill(kea4, kea6)
     url = f"sqlite:///{tmp_path}/wh.db"
-    root = tmp_path / "pq"
+    root = tmp_path / "export"
     _export(kea4, kea6, warehouse=url, parquet_dir=root)
     eng = sa.create_engine(url)
     try:
@@ -114,6 +144,8 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
                 "expire": "BIGINT", "cltt_at": "DATETIME", "expire_at": "DATETIME",
                 "state": "SMALLINT", "state_name": "VARCHAR(32)", "iaid": "BIGINT",
                 "preferred_lft": "BIGINT", "prefix_len": "SMALLINT"}
+            documented = _doc_tables()[table]
+            assert {c: d["SQLite"] for c, d in documented.items()} == types
             _check_values(eng, table)
             # the text is UTC, as SQLite's own date functions read it
             assert _rows(eng, f"select count(*) from {table} where cast(strftime('%s', cltt_at) "
@@ -122,6 +154,13 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
         sql_counts = dict(_rows(eng, "select family, count(*) from lease_snapshots "
                                      "group by family"))
         sql_stats = _rows(eng, "select count(*) from lease_stats")[0][0]
+        for table in ("export_runs", "lease_stats"):
+            types = {r.name: r.type for r in _rows(eng, f"pragma table_info({table})")}
+            assert {c: d["SQLite"] for c, d in _doc_tables()[table].items()} == types
+        queries = _doc_queries("SQLite", "SQLite and PostgreSQL")
+        assert len(queries) == 3
+        for sql in queries:  # "the next hour" is the real clock's: may be empty when shifted
+            assert _rows(eng, sql) or "'now'" in sql, sql
     finally:
         eng.dispose()
     assert sql_counts == {4: 4, 6: 4}
@@ -137,6 +176,10 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
             "state": pa.int8(), "state_name": pa.string(), "iaid": pa.int64(),
             "preferred_lft": pa.int64(), "prefix_len": pa.int16()}
     assert {k: schemas[0].field(k).type for k in want} == want
+    documented = {c: d["Parquet"] for c, d in _doc_tables()["lease_snapshots"].items()
+                  if c in LEASE_SCHEMA.names}
+    assert documented == {f.name: str(f.type).replace("tz=", "")
+                          for f in schemas[0]}
 
     # DuckDB over both families at once: integers stay integers, rows as in SQL
     glob = f"{root}/leases/*/*/*.parquet"
@@ -157,6 +200,11 @@ def test_sqlite_parquet_and_duckdb_types(kea4: Any, kea6: Any, tmp_path: Path) -
         "or epoch(expire_at) != expire").fetchone() == (0,)
     assert con.execute(f"select count(*) from read_parquet('{root}/stats/*/*/*.parquet')"
                        ).fetchone() == (sql_stats,)
+    monkeypatch.chdir(tmp_path)  # the examples read export/leases/...
+    queries = _doc_queries("DuckDB")
+    assert len(queries) == 2
+    for sql in queries:
+        assert con.execute(sql).fetchall(), sql
     con.close()
 
     # pandas reads the nullable integers as nullable integers (no float64, no NaN)
@@ -180,6 +228,8 @@ def test_postgresql_types(kea4: Any, kea6: Any, pg_url: str, tmp_path: Path,
     for table in ("lease_snapshots", "leases_current"):
         types = dict(_rows(eng, "select column_name, data_type from information_schema.columns "
                                 "where table_name = :t", t=table))
+        documented = {c: d["PostgreSQL"] for c, d in _doc_tables()[table].items()}
+        assert documented == _pg_types(eng, table)
         assert {k: types[k] for k in ("address", "prefix", "cltt", "expire", "cltt_at",
                                       "expire_at", "state", "state_name", "iaid",
                                       "preferred_lft", "prefix_len")} == {
@@ -202,6 +252,20 @@ def test_postgresql_types(kea4: Any, kea6: Any, pg_url: str, tmp_path: Path,
     assert pd_interval.lease == f"{PD}/56"
     audit = load_warehouse(pg_url)
     assert len(audit.snapshots) == len(audit.current) == 8
+    for table in ("export_runs", "lease_stats"):
+        documented = {c: d["PostgreSQL"] for c, d in _doc_tables()[table].items()}
+        assert documented == _pg_types(eng, table)
+    queries = _doc_queries("PostgreSQL", "SQLite and PostgreSQL")
+    assert len(queries) == 4
+    for sql in queries:
+        assert _rows(eng, sql), sql
+
+
+def _pg_types(eng: sa.Engine, table: str) -> dict[str, str]:
+    """information_schema's type of each column, varchar with its length."""
+    return dict(_rows(eng, "select column_name, case when data_type = 'character varying' "
+                           "then 'varchar(' || character_maximum_length || ')' else data_type "
+                           "end from information_schema.columns where table_name = :t", t=table))
 
 
 def _old_schema(eng: sa.Engine) -> None:
