@@ -373,7 +373,9 @@ class KeaServer:
     ``kea``: which installation (a :class:`KeaInstall` or a label such as "2.6"; default the
     host's Kea, or 3.0 when ``kea3``). ``http``: the daemon's own HTTP control socket (Kea 3.x;
     default on); ``http_auth``: protect it with basic auth read from files (always on 3.2, which
-    refuses an unsecured one; the credentials are in ``http_credentials``).
+    refuses an unsecured one; the credentials are in ``http_credentials``, their files in
+    ``http_auth_files``). ``http_port`` / ``http_credentials``: chosen by the caller (an HA pair
+    names both peers' URLs in each config and shares one login) instead of picked here.
 
     Attributes other tests rely on: ``socket_url``, ``socket_path`` (host path), ``http_url``,
     ``service``, ``version``, ``family``, ``kea3`` (Kea 3.x), ``install``, ``lease_file`` (host
@@ -387,7 +389,8 @@ class KeaServer:
                  hooks: Iterable[str | Mapping[str, Any]] | None = None,
                  extra: Mapping[str, Any] | None = None, ctrl_agent: bool = False,
                  http: bool | None = None, http_auth: bool | None = None, name: str | None = None,
-                 argv_prefix: Sequence[str] = ()) -> None:
+                 argv_prefix: Sequence[str] = (), http_port: int | None = None,
+                 http_credentials: tuple[str, str] | None = None) -> None:
         # argv_prefix (cutover test): run the daemon under e.g. ["ip", "netns", "exec", NS], which
         # execs it, so the Popen pid is still Kea's. The UNIX socket stays reachable from the host.
         self.argv_prefix = list(argv_prefix)
@@ -411,9 +414,12 @@ class KeaServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.ca_proc: subprocess.Popen[bytes] | None = None
         self.http_url: str | None = None
-        self.http_port: int | None = None
+        self.http_port: int | None = http_port
         self.ca_port: int | None = None
+        self._given_credentials = http_credentials
         self.http_credentials: tuple[str, str] | None = None
+        #: the basic-auth user and password files as Kea names them (HTTP socket with auth)
+        self.http_auth_files: tuple[str, str] | None = None
         if ctrl_agent and not self.install.has("kea-ctrl-agent"):
             raise KeaStartError(f"{self.install.describe()} has no kea-ctrl-agent (removed in Kea 3.2)")
         self.root: Path | None = self.install.root
@@ -432,7 +438,8 @@ class KeaServer:
         # Kea 3.x daemons serve HTTP themselves (on by default); 2.x only through the CA.
         self.want_http = (http is not False) if self.kea3 and not ctrl_agent else (bool(http) or ctrl_agent)
         # Kea 3.2 refuses an HTTP control socket without authentication (or TLS).
-        self.want_http_auth = bool(http_auth) or (self.install.version_tuple >= (3, 2))
+        self.want_http_auth = (bool(http_auth) or http_credentials is not None
+                               or self.install.version_tuple >= (3, 2))
         self.dir = self.host_path(self.kea_dir)
         self.run_dir = self.host_path(self.kea_run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -512,7 +519,7 @@ class KeaServer:
         if self.kea3:
             socks: list[dict[str, Any]] = [unix_sock]
             if self.want_http and not self.ctrl_agent:
-                self.http_port = free_port()
+                self.http_port = self.http_port or free_port()
                 http_sock: dict[str, Any] = {"socket-type": "http", "socket-address": "127.0.0.1",
                                              "socket-port": self.http_port}
                 if self.want_http_auth:
@@ -537,13 +544,14 @@ class KeaServer:
     def _basic_auth_files(self) -> dict[str, Any]:
         """Kea's basic-auth block with the user and password in files beside the config (Kea 3.2
         refuses clear-text credentials in the config itself)."""
-        user, password = "kea-etl", uuid.uuid4().hex
+        user, password = self._given_credentials or ("kea-etl", uuid.uuid4().hex)
         user_file, password_file = self.dir / "http-user", self.dir / "http-password"
         user_file.write_text(user)
         password_file.write_text(password)
         for f in (user_file, password_file):
             f.chmod(0o640)
         self.http_credentials = (user, password)
+        self.http_auth_files = (self.kea_path(user_file), self.kea_path(password_file))
         return {"type": "basic", "realm": "kea-etl",
                 "clients": [{"user-file": self.kea_path(user_file),
                              "password-file": self.kea_path(password_file)}]}
@@ -799,7 +807,12 @@ def _wait_or_escalate(proc: subprocess.Popen[bytes]) -> None:
 
 def start_kea(**kwargs: Any) -> KeaServer:
     """Create and start a server; on failure its directories are removed and KeaStartError raised."""
-    srv = KeaServer(**kwargs)
+    return start_built(KeaServer(**kwargs))
+
+
+def start_built(srv: KeaServer) -> KeaServer:
+    """Start a server the caller built (and perhaps configured further through ``srv.config``);
+    on failure its directories are removed and KeaStartError raised."""
     try:
         return srv.start()
     except BaseException:
