@@ -10,7 +10,7 @@ upgraded by an export. docs/warehouse.md documents the same types.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,15 @@ def _rows(eng: sa.Engine, sql: str, **params: Any) -> list[Any]:
         return list(conn.execute(sa.text(sql), params))
 
 
+def _same_instants(rows: Iterable[Any]) -> None:
+    """``cltt_at`` / ``expire_at`` are the instants of ``cltt`` / ``expire``."""
+    for r in rows:
+        for at, epoch in ((r.cltt_at, r.cltt), (r.expire_at, r.expire)):
+            # SQLAlchemy reads SQLite's UTC text back naive, PostgreSQL's timestamptz aware
+            at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+            assert at.replace(tzinfo=at.tzinfo or UTC) == datetime.fromtimestamp(epoch, UTC)
+
+
 def _check_values(eng: sa.Engine, table: str) -> None:
     """What every engine must hold: names, prefixes and instants equal to the epochs."""
     got = {r.address: r for r in _rows(eng, f"select * from {table}")}
@@ -118,10 +127,7 @@ def _check_values(eng: sa.Engine, table: str) -> None:
     assert {a: r.prefix for a, r in got.items() if r.prefix is not None} == {PD: f"{PD}/56"}
     for r in got.values():
         assert r.state_name == {0: "default", 1: "declined", 2: "expired-reclaimed"}[r.state]
-        # SQLAlchemy reads SQLite's UTC text back naive, PostgreSQL's timestamptz aware
-        for at, epoch in ((r.cltt_at, r.cltt), (r.expire_at, r.expire)):
-            at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
-            assert at.replace(tzinfo=at.tzinfo or UTC) == datetime.fromtimestamp(epoch, UTC)
+    _same_instants(got.values())
     assert got["192.0.2.10"].iaid is None and got["192.0.2.10"].preferred_lft is None
     assert (got[PD].iaid, got[PD].preferred_lft, got[PD].prefix_len) == (9, 3000, 56)
 
@@ -338,10 +344,7 @@ def test_previous_schema_upgraded_by_an_export(engine: str, kea4: Any, kea6: Any
         assert {a: (r.state_name, r.prefix) for a, r in old.items()} == {
             "10.0.0.1": ("declined", None),
             "2001:db8:9000:100::": ("default", "2001:db8:9000:100::/56")}
-        for r in old.values():
-            for at, epoch in ((r.cltt_at, r.cltt), (r.expire_at, r.expire)):
-                at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
-                assert at.replace(tzinfo=at.tzinfo or UTC) == datetime.fromtimestamp(epoch, UTC)
+        _same_instants(old.values())
     # the old night's rows read like the new night's
     [old4] = lease_history(url, HistoryQuery.parse("10.0.0.1"))
     assert (old4.server, old4.state, old4.nights) == ("old", 1, 1)
