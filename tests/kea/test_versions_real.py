@@ -3,8 +3,9 @@
 Each test takes ``kea_install`` and so runs once per version picked by ``KEA_ETL_KEA`` (default
 all; tests/harness/matrix.py). The deep behaviour tests elsewhere run once, on the host's Kea;
 these stay lean: the control channels, result codes, a live migrate of the sample data with its
-re-run, reconcile and export, a memfile written for the version and loaded by it, and kea-sql into
-that version's own PostgreSQL schema read back by that Kea.
+re-run, reconcile and export, a memfile written for the version and loaded by it, and kea-sql
+(leases and hosts) into that version's own PostgreSQL and MariaDB schemas read back by that Kea
+(reservation-get-all where it has host_cmds).
 
 Sample leases keep their own dates: ``--as-of`` is pinned to the moment the sample was made
 (tests.harness.clock.SAMPLE_ANCHOR), as scripts/demo does, so the same leases count as active on
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from kea_etl.kea import KeaClient
 from kea_etl.load.kea_sql import parse_sql_target
 from kea_etl.load.memfile import KEA_VERSIONS
 from tests.harness import clock
-from tests.harness.databases import kea_database
+from tests.harness.databases import ENGINES, kea_database
 from tests.harness.kea import KeaInstall, KeaServer
 
 pytestmark = pytest.mark.kea
@@ -198,31 +199,45 @@ def test_memfile_for_this_version_survives_restart(kea_install: KeaInstall,
     assert sorted(p.name for p in srv.dir.glob(f"kea-leases{family}.csv.*")) == []
 
 
-# ---- kea-sql into this version's PostgreSQL schema -----------------------------------------------------
-@pytest.fixture
-def version_pg(kea_install: KeaInstall) -> Iterator[str]:
-    """A PostgreSQL database whose schema THIS Kea version made (tests.harness.databases)."""
-    with kea_database("postgresql", kea_install, tag="kea_etl_v") as url:
-        yield parse_sql_target(url).database
+# ---- kea-sql into this version's own schema, PostgreSQL and MariaDB --------------------------------
+CONFS = {4: SAMPLE / "dhcpd.conf", 6: SAMPLE / "dhcpd6.conf"}
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("family", [4, 6])
-def test_kea_sql_into_this_versions_schema(kea_install: KeaInstall, version_pg: str,
+def test_kea_sql_into_this_versions_schema(kea_install: KeaInstall, engine: str,
                                            kea_factory: Callable[..., KeaServer], family: int,
                                            tmp_path: Path) -> None:
-    """kea-sql writes the sample leases into the schema this version's kea-admin made; that Kea,
-    with the database as its lease-database (the libdhcp_pgsql hook from 3.0, built in before),
-    returns every one through lease*-get-all, and a second run writes nothing."""
-    url = f"kea-sql:postgresql://postgres@127.0.0.1/{version_pg}"
-    base = ["--kea-config", str(KEA_CONFIG[family]), "--as-of", AS_OF, "--no-progress"]
-    _cli("migrate", str(LEASES[family]), "--to", url, *base, "--report", str(tmp_path / "r1.json"))
-    first = json.loads((tmp_path / "r1.json").read_text())
-    hooks = ["lease_cmds"] + (["pgsql"] if kea_install.version_tuple >= (3,) else [])
-    srv = kea_factory(family=family, kea=kea_install, subnets=_subnets(family), hooks=hooks,
-                      extra={"lease-database": {"type": "postgresql", "name": version_pg,
-                                                "host": "127.0.0.1", "user": "postgres"}})
-    held = srv.leases()
-    assert len(held) == first["loaded"] > 100, first
-    _cli("migrate", str(LEASES[family]), "--to", url, *base, "--report", str(tmp_path / "r2.json"))
-    second = json.loads((tmp_path / "r2.json").read_text())
-    assert second["already_present"] == len(held), second
+    """kea-sql writes the sample leases and hosts into the schema this version makes (its own
+    kea-admin or create script), on PostgreSQL and MariaDB; that Kea, with the database as its
+    lease and hosts database (the libdhcp_pgsql / libdhcp_mysql hook from 3.0, built in
+    before), starts on it, returns every lease through lease*-get-all and, where it has
+    host_cmds (3.x), every reservation through reservation-get-all; a second run writes
+    nothing."""
+    with kea_database(engine, kea_install, tag="kea_etl_v") as url:
+        base = ["--kea-config", str(KEA_CONFIG[family]), "--as-of", AS_OF, "--no-progress"]
+        sources = [str(LEASES[family]), str(CONFS[family])]
+        _cli("migrate", *sources, "--to", url, *base, "--report", str(tmp_path / "r1.json"))
+        first = json.loads((tmp_path / "r1.json").read_text())
+        t = parse_sql_target(url)
+        db: dict[str, Any] = {"type": "postgresql" if engine == "postgresql" else "mysql",
+                              "name": t.database, "host": "127.0.0.1", "user": t.user}
+        if engine == "mysql":
+            db["password"] = ""
+        three = kea_install.version_tuple >= (3,)
+        hooks = ["lease_cmds"] + (["pgsql" if engine == "postgresql" else "mysql", "host_cmds"]
+                                  if three else [])
+        srv = kea_factory(family=family, kea=kea_install, subnets=_subnets(family), hooks=hooks,
+                          extra={"lease-database": db, "hosts-database": db})
+        held = srv.leases()
+        assert len(held) > 100 and first["loaded"] > len(held), first  # leases, then hosts
+        if three:
+            hosts = 0
+            for sub in [{"id": 0}, *_subnets(family)]:  # 0: the global reservations
+                got = srv.command("reservation-get-all", {"subnet-id": sub["id"]})
+                assert got["result"] in (0, 3), got  # 3: none in that subnet
+                hosts += len((got.get("arguments") or {}).get("hosts", []))
+            assert hosts == first["loaded"] - len(held), (hosts, first)
+        _cli("migrate", *sources, "--to", url, *base, "--report", str(tmp_path / "r2.json"))
+        second = json.loads((tmp_path / "r2.json").read_text())
+        assert second["already_present"] == first["loaded"], second
