@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from kea_etl.export import KeaTarget, run_export
 from kea_etl.export.audit import load_warehouse
 from kea_etl.export.history import HistoryQuery, lease_history
-from kea_etl.export.schema import LEASE_FIELDS, LEASE_SCHEMA
+from kea_etl.export.schema import LEASE_SCHEMA
 from tests.harness import clock
 
 pytestmark = pytest.mark.kea
@@ -358,14 +358,3 @@ def test_previous_schema_upgraded_by_an_export(engine: str, kea4: Any, kea6: Any
                        warehouse=url, export_date=NIGHT)
     assert again.exit_code() == 0 and again.added_columns == []
 
-
-def test_every_lease_field_is_a_warehouse_column() -> None:
-    """One definition: the Arrow schema and both lease tables have the same lease columns."""
-    from kea_etl.export.warehouse import lease_snapshots, leases_current
-
-    names = [f.name for f in LEASE_FIELDS]
-    assert LEASE_SCHEMA.names == names
-    for table in (lease_snapshots, leases_current):
-        cols = [c.name for c in table.columns if c.name not in ("run_id", "server",
-                                                                  "export_date")]
-        assert sorted(cols) == sorted(names)
