@@ -12,7 +12,7 @@ in :mod:`kea_etl.export.schema`.
     ``exported_at``, ``kea_version``, ``status`` (running / complete / failed / superseded),
     ``leases``, ``stats``, ``subnets`` (the filter, if any), ``error``.
 ``lease_snapshots``
-    history: every lease of every complete run (the :data:`~kea_etl.export.kea_api.LEASE_SCHEMA`
+    history: every lease of every complete run (the :data:`~kea_etl.export.schema.LEASE_FIELDS`
     columns plus ``run_id``, ``server``, ``export_date``).
 ``leases_current``
     one row per (server, family, lease_type, address): upserted by every run; leases the run no
