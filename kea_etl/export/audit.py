@@ -8,7 +8,8 @@ The notebook stays a page of short cells; everything it computes lives here, tes
   :class:`AuditExport` with the same columns whichever it came from.
   :func:`load_reconcile` reads ``kea-etl reconcile --json`` files; :func:`load_pools` reads the
   pools of Kea configuration files (``subnet4`` / ``subnet6``, also inside ``shared-networks``).
-* analysis: :func:`pool_utilisation` (per export night and pool, from the lease snapshots),
+* analysis: :func:`pool_utilisation` (per export night and pool, from the lease snapshots, with
+  the pool's reservations: what is left for a new client), :func:`shared_network_utilisation`,
   :func:`subnet_utilisation` (Kea's own stat-leaseN-get over time), :func:`leases_per_subnet`
   (the latest leases next to Kea's statistics), :func:`clients_with_several_leases`,
   :func:`leases_outside_pools`, :func:`expiring_soon`.
@@ -27,8 +28,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from kea_etl.errors import ConfigError, KeaEtlError
-from kea_etl.records import INFINITE_LIFETIME, LEASE_STATES
+from kea_etl.records import INFINITE_LIFETIME, LEASE_STATES, Reservation
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -61,6 +62,7 @@ __all__ = [
     "plot_pool_utilisation",
     "plot_reconcile",
     "pool_utilisation",
+    "shared_network_utilisation",
     "subnet_utilisation",
 ]
 
@@ -280,20 +282,57 @@ class PoolConfig:
     ``pools``: family, subnet_id, kind (``pool`` / ``pd-pool``), pool (as written), first, last
     (integers, as Python ints: IPv6 does not fit 64 bits) and size (addresses, or delegated
     prefixes for a pd-pool).
+    ``reserved``: family, subnet_id, kind, address (int; a delegated prefix's first address),
+    identifier: every address or prefix a host reservation of the configuration (its subnets'
+    ``reservations``) holds for a client, plus those passed to :func:`load_pools` from a hosts
+    database.
     """
 
     subnets: pd.DataFrame
     pools: pd.DataFrame
+    reserved: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["family", "subnet_id", "kind", "address", "identifier"]))
 
 
-def load_pools(paths: Iterable[str | Path]) -> PoolConfig:
-    """Read the pools of one or more Kea configuration files (comments allowed)."""
+def _reserved_rows(family: int, subnet_id: int, hosts: Iterable[Mapping[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """The addresses and prefixes Kea host maps reserve, as :attr:`PoolConfig.reserved` rows."""
+    rows: list[dict[str, Any]] = []
+    for host in hosts:
+        ident = next((f"{k}={host[k]}" for k in ("hw-address", "client-id", "duid",
+                                                   "circuit-id", "flex-id") if host.get(k)), "")
+        addrs = [host["ip-address"]] if family == 4 and host.get("ip-address") else []
+        addrs += list(host.get("ip-addresses") or ()) if family == 6 else []
+        for a in addrs:
+            rows.append({"family": family, "subnet_id": subnet_id, "kind": "pool",
+                         "address": int(ipaddress.ip_address(a)), "identifier": ident})
+        for p in host.get("prefixes") or () if family == 6 else ():
+            rows.append({"family": family, "subnet_id": subnet_id, "kind": "pd-pool",
+                         "address": int(ipaddress.ip_network(p).network_address),
+                         "identifier": ident})
+    return rows
+
+
+def load_pools(paths: Iterable[str | Path],
+               reservations: Iterable[Reservation] = ()) -> PoolConfig:
+    """Read the pools and reservations of one or more Kea configuration files (comments
+    allowed). ``reservations``: hosts kept elsewhere (a hosts database: read them with
+    ``kea_etl.extract.open_source("kea-sql:...")`` or ``"kea:URL#reservations"``), counted as
+    the configuration's are."""
     from kea_etl import kea_config
 
     subnets: list[dict[str, Any]] = []
     pools: list[dict[str, Any]] = []
+    reserved: list[dict[str, Any]] = []
+    for res in reservations:
+        reserved += _reserved_rows(res.family, res.subnet_id, [res.to_kea_host()])
     for path in paths:
         config = kea_config.load_kea_config(path)
+        for family, section in kea_config.sections(config, origin=str(path)).items():
+            reserved += _reserved_rows(family, 0, section.get("reservations") or ())
+            for raw, _net in kea_config.raw_subnets(section, family, origin=str(path)):
+                reserved += _reserved_rows(family, int(raw.get("id", 0)),
+                                           raw.get("reservations") or ())
         for sub in kea_config.subnets(config, origin=str(path), required=True):
             for pool in sub.pools:
                 pools.append({"family": sub.family, "subnet_id": sub.id, "kind": "pool",
@@ -314,7 +353,10 @@ def load_pools(paths: Iterable[str | Path]) -> PoolConfig:
                                            "delegated_len", "size"])
     for col in ("first", "last", "size"):
         pool_df[col] = pool_df[col].astype(object)
-    return PoolConfig(subnets=sub_df, pools=pool_df)
+    res_df = pd.DataFrame(reserved, columns=["family", "subnet_id", "kind", "address",
+                                             "identifier"])
+    res_df["address"] = res_df["address"].astype(object)
+    return PoolConfig(subnets=sub_df, pools=pool_df, reserved=res_df)
 
 
 def _pool_of(leases: pd.DataFrame, pools: pd.DataFrame) -> pd.Series:
@@ -338,14 +380,22 @@ def _pool_of(leases: pd.DataFrame, pools: pd.DataFrame) -> pd.Series:
 # ---- analysis -------------------------------------------------------------------------------------
 
 def pool_utilisation(snapshots: pd.DataFrame, pools: PoolConfig | pd.DataFrame) -> pd.DataFrame:
-    """Per night, server and pool: assigned and declined leases, pool size, utilisation.
+    """Per night, server and pool: assigned and declined leases, pool size, utilisation, and
+    what is left for a new client.
 
     Every pool of the server's family appears every night, with 0 when it held no lease.
     ``utilisation`` = assigned / size (Kea's definition: declined addresses counted apart).
+    What operators count as well (with a :class:`PoolConfig`, whose reservations are known):
+    ``reserved`` addresses (or delegated prefixes) of the pool held for a client by a host
+    reservation, ``reserved_idle`` those of them no lease holds that night (Kea will not hand
+    them to anyone else), ``free`` = size - assigned - declined - reserved_idle (what a new
+    client can still get) and ``occupied`` = 1 - free / size: a pool "75 % used" whose other
+    25 % is reserved is ``occupied`` 1.0, full.
     """
     pool_df = pools.pools if isinstance(pools, PoolConfig) else pools
+    res_df = pools.reserved if isinstance(pools, PoolConfig) else None
     cols = ["export_date", "server", "family", "subnet_id", "kind", "pool", "size", "assigned",
-            "declined", "utilisation"]
+            "declined", "utilisation", "reserved", "reserved_idle", "free", "occupied"]
     if snapshots.empty or pool_df.empty:
         return _empty(cols)
     leases = snapshots[snapshots["state"].isin([STATE_ASSIGNED, STATE_DECLINED])]
@@ -363,7 +413,62 @@ def pool_utilisation(snapshots: pd.DataFrame, pools: PoolConfig | pd.DataFrame) 
     out[["assigned", "declined"]] = out[["assigned", "declined"]].fillna(0).astype("int64")
     out["utilisation"] = [a / s if s else float("nan")
                           for a, s in zip(out["assigned"], out["size"], strict=True)]
+    out["reserved"], out["reserved_idle"] = _reserved_counts(out, leases, pool_df, res_df)
+    out["free"] = [max(0, int(s) - a - d - r) for s, a, d, r in
+                   zip(out["size"], out["assigned"], out["declined"], out["reserved_idle"],
+                       strict=True)]
+    out["occupied"] = [1 - f / int(s) if s else float("nan")
+                       for f, s in zip(out["free"], out["size"], strict=True)]
     return out[cols].sort_values(["server", "family", "subnet_id", "pool", "export_date"]) \
+        .reset_index(drop=True)
+
+
+def _reserved_counts(grid: pd.DataFrame, leases: pd.DataFrame, pool_df: pd.DataFrame,
+                     res_df: pd.DataFrame | None) -> tuple[list[int], list[int]]:
+    """Per row of ``grid`` (night, server, family, pool): reserved addresses in the pool, and
+    those no assigned or declined lease of that night and server holds."""
+    n = len(grid)
+    if res_df is None or res_df.empty or not n:
+        return [0] * n, [0] * n
+    in_pool: dict[tuple[int, str], set[int]] = {}
+    for family, kind, first, last, text in pool_df[["family", "kind", "first", "last",
+                                                    "pool"]].itertuples(index=False):
+        lo, hi = int(first), int(last)
+        mine = {int(a) for f, k, a in res_df[["family", "kind", "address"]]
+                .itertuples(index=False) if f == family and k == kind and lo <= int(a) <= hi}
+        in_pool[(int(family), str(text))] = mine
+    held: dict[tuple[Any, str], set[int]] = {}
+    for night, server, addr in leases[["export_date", "server", "address"]] \
+            .itertuples(index=False):
+        held.setdefault((night, server), set()).add(int(ipaddress.ip_address(addr)))
+    total, idle = [], []
+    for night, server, family, pool in grid[["export_date", "server", "family", "pool"]] \
+            .itertuples(index=False):
+        mine = in_pool.get((int(family), str(pool)), set())
+        total.append(len(mine))
+        idle.append(len(mine - held.get((night, server), set())))
+    return total, idle
+
+
+def shared_network_utilisation(util: pd.DataFrame, pools: PoolConfig) -> pd.DataFrame:
+    """:func:`pool_utilisation` summed over each shared network (a client of the network can get
+    an address from any of its subnets, so the network is full only when all of them are),
+    addresses and delegated prefixes apart (``kind``). Subnets outside shared networks are left
+    out: their pools are the network."""
+    cols = ["export_date", "server", "family", "shared_network", "kind", "size", "assigned",
+            "declined", "reserved_idle", "free", "utilisation", "occupied"]
+    nets = pools.subnets.dropna(subset=["shared_network"])[["family", "subnet_id",
+                                                             "shared_network"]]
+    if util.empty or nets.empty:
+        return _empty(cols)
+    joined = util.merge(nets, on=["family", "subnet_id"])
+    joined["size"] = joined["size"].astype("int64")
+    out = joined.groupby(["export_date", "server", "family", "shared_network", "kind"],
+                         as_index=False)[["size", "assigned", "declined", "reserved_idle",
+                                          "free"]].sum()
+    out["utilisation"] = out["assigned"] / out["size"].where(out["size"] > 0)
+    out["occupied"] = 1 - out["free"] / out["size"].where(out["size"] > 0)
+    return out[cols].sort_values(["server", "family", "shared_network", "kind", "export_date"]) \
         .reset_index(drop=True)
 
 

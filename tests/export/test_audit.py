@@ -367,3 +367,44 @@ def test_server_without_leases(tmp_path: Path, exported: dict[str, Any]) -> None
         assert audit.expiring_soon(export.current, now=NIGHT2).empty
         per_subnet = audit.leases_per_subnet(export.current, export.stats)
         assert per_subnet["assigned"].sum() == 0
+
+
+def test_reserved_addresses_count_against_what_is_left(exported: dict[str, Any],
+                                                      tmp_path: Path) -> None:
+    """A pool whose remaining addresses are all reserved is full ("occupied" 1.0) although Kea's
+    utilisation says 20 %; a reservation whose client holds its lease that night is not counted
+    twice; shared networks are summed over their subnets; hosts of a hosts database count too."""
+    from kea_etl.records import Reservation
+
+    cfg = json.loads("\n".join(x for x in CONFIG.splitlines() if not x.strip().startswith("//"))
+                     .replace("# no pool", ""))
+    sub1 = cfg["Dhcp4"]["subnet4"][0]
+    # .10 is held by aa:..:01 on night 1 only (reserved for it); .12-.18 reserved, nobody holds them
+    sub1["reservations"] = [{"hw-address": "aa:00:00:00:00:01", "ip-address": "192.0.2.10"}] + [
+        {"hw-address": f"bb:00:00:00:00:{i:02x}", "ip-address": f"192.0.2.{i}"}
+        for i in range(12, 19)]
+    path = tmp_path / "kea4.json"
+    path.write_text(json.dumps(cfg))
+    db_host = Reservation(4, "hw-address", "cc:00:00:00:00:01", subnet_id=3,
+                          ipv4_address="203.0.113.140")  # from a hosts database
+    pools = audit.load_pools([path], reservations=[db_host])
+    assert len(pools.reserved) == 9
+    w = audit.load_export(warehouse=exported["wh"])
+    util = audit.pool_utilisation(w.snapshots, pools)
+    got = {(d.date().isoformat(), pool): (a, dec, r, idle, free) for d, pool, a, dec, r, idle, free in
+           util[["export_date", "pool", "assigned", "declined", "reserved", "reserved_idle",
+                 "free"]].itertuples(index=False)}
+    assert got == {
+        # night 1: .10 assigned (its own reservation), .11 declined, .12-.18 reserved idle: 10 - 9
+        ("2026-11-27", "192.0.2.10 - 192.0.2.19"): (1, 1, 8, 7, 1),
+        # night 2: .10 released: its reservation idles too; only .19 is left
+        ("2026-11-28", "192.0.2.10 - 192.0.2.19"): (0, 1, 8, 8, 1),
+        ("2026-11-27", "203.0.113.128/28"): (3, 0, 1, 1, 12),
+        ("2026-11-28", "203.0.113.128/28"): (4, 0, 1, 1, 11),
+    }
+    night1 = util[(util["pool"] == "192.0.2.10 - 192.0.2.19")
+                  & (util["export_date"] == "2026-11-27")].iloc[0]
+    assert night1["utilisation"] == pytest.approx(0.1) and night1["occupied"] == pytest.approx(0.9)
+    nets = audit.shared_network_utilisation(util, pools)
+    assert list(nets["shared_network"].unique()) == ["net"]
+    assert list(nets["free"]) == [12, 11] and list(nets["size"]) == [16, 16]
