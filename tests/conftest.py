@@ -8,7 +8,8 @@ Fixtures (see tests/harness/kea.py for the server object):
 * ``kea4`` / ``kea6`` (Kea 2.x) and ``kea3_4`` / ``kea3_6`` (Kea 3.0): one server per session,
   handed to each test with no leases, its original config and DHCP enabled.
 * ``kea4_ca`` / ``kea6_ca``: like kea4/kea6 but with kea-ctrl-agent (``http_url``).
-* ``kea_ha_pair``: hot-standby pair of Kea 2.x dhcp4 servers (``.primary``, ``.standby``).
+* ``kea_ha_pair``: hot-standby pair of Kea 2.x dhcp4 servers (``.primary``, ``.standby``);
+  ``kea3_ha_pair``: the same on Kea 3.0 (``KEA_ETL_KEA3``), peers on the daemons' HTTP.
 * ``kea_install`` / ``kea_v4`` / ``kea_v6`` (tests/harness/matrix.py): once per Kea version picked by
   ``KEA_ETL_KEA`` (default 2.2, 2.6, 3.0, 3.2); a version the machine lacks is skipped, said once.
 
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.harness import clock, recording
-from tests.harness.ha import HAPair, shared_pair, start_ha_pair
+from tests.harness.ha import HAPair, PairPool, start_ha_pair
 from tests.harness.kea import KeaServer, KeaStartError, start_kea
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,21 +247,23 @@ def kea3_6(_kea_session: _SessionServers) -> KeaServer:
 
 
 @pytest.fixture(scope="session")
-def _ha_pair_session() -> Iterator[list[HAPair | str]]:
-    holder: list[HAPair | str] = []
-    yield holder
-    for p in holder:
-        if isinstance(p, HAPair):
-            p.close()
+def _ha_pairs() -> Iterator[PairPool]:
+    pool = PairPool()
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
-def kea_ha_pair(_ha_pair_session: list[HAPair | str]) -> HAPair:
+def kea_ha_pair(_ha_pairs: PairPool) -> HAPair:
     """Hot-standby pair of Kea 2.x dhcp4 servers on loopback, both without leases."""
-    pair = shared_pair(_ha_pair_session, start_ha_pair, "Kea HA pair")
-    pair.wipe()
-    pair.wait_ready()
-    return pair
+    return _ha_pairs.get("kea2", start_ha_pair, "Kea HA pair")
+
+
+@pytest.fixture
+def kea3_ha_pair(_ha_pairs: PairPool) -> HAPair:
+    """Hot-standby pair of Kea 3.x dhcp4 servers (3.0 or ``KEA_ETL_KEA3``) talking over their
+    own HTTP control sockets with basic auth (``.urls``, ``.credentials``), without leases."""
+    return _ha_pairs.get("kea3", lambda: start_ha_pair(kea3=True), "Kea 3 HA pair")
 
 
 @pytest.fixture(scope="session")

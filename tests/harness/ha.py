@@ -151,17 +151,19 @@ def _ha_hook(this: str, urls: tuple[str, str], pause: str | None = None,
     return hook
 
 
-def start_ha_pair(*, kea: KeaInstall | str | None = None, ctrl_agent: bool = False,
+def start_ha_pair(*, kea: KeaInstall | str | None = None, kea3: bool = False,
+                  ctrl_agent: bool = False,
                   pause_primary_in: str | None = None, mode: str = "hot-standby",
                   family: int = 4,
                   subnets: Sequence[Mapping[str, Any]] | None = None,
                   primary_extra: Mapping[str, Any] | None = None) -> HAPair:
     """Start primary and standby of one Kea version and wait for hot-standby.
 
-    ``kea``: the installation (a :class:`KeaInstall` or a label; default the host's Kea, or
-    ``KEA_ETL_KEA2``). On 2.x the peers talk over dedicated HA listeners; ``ctrl_agent`` adds a
-    kea-ctrl-agent per server (``HAPair.urls``). On 3.x they talk over the daemons' HTTP
-    control sockets with basic auth (``HAPair.urls``, ``HAPair.credentials``).
+    ``kea``: the installation (a :class:`KeaInstall` or a label; default the host's Kea or
+    ``KEA_ETL_KEA2``, with ``kea3`` Kea 3.0 or ``KEA_ETL_KEA3``, as for KeaServer). On 2.x the
+    peers talk over dedicated HA listeners; ``ctrl_agent`` adds a kea-ctrl-agent per server
+    (``HAPair.urls``). On 3.x they talk over the daemons' HTTP control sockets with basic auth
+    (``HAPair.urls``, ``HAPair.credentials``).
 
     ``family=6`` starts two kea-dhcp6 servers instead of kea-dhcp4 (same hooks, same HA
     parameters); ``subnets`` replaces the harness's default subnet4 / subnet6 list on both peers
@@ -175,7 +177,7 @@ def start_ha_pair(*, kea: KeaInstall | str | None = None, ctrl_agent: bool = Fal
     ``pause_primary_in="waiting"`` pauses the primary's HA state machine in that state (for
     ha-continue); the pair is then returned without waiting for hot-standby.
     """
-    install = resolve_install(kea)
+    install = resolve_install(kea, kea3)
     kea3 = install.version_tuple >= (3,)
     ports = (free_port(), free_port())
     while ports[1] == ports[0]:
@@ -238,3 +240,25 @@ def shared_pair(holder: list[HAPair | str], start: Callable[[], HAPair], what: s
             pytest.fail(f"HA peer {s.label} is no longer running (a test stopped it?)",
                         pytrace=False)
     return pair
+
+
+class PairPool:
+    """The HA pairs a session- or module-scoped fixture shares, one per key (a version, a
+    mode, ...), each started on first use through :func:`shared_pair`; :meth:`close` stops
+    them all at the fixture's teardown."""
+
+    def __init__(self) -> None:
+        self.holders: dict[str, list[HAPair | str]] = {}
+
+    def get(self, key: str, start: Callable[[], HAPair], what: str) -> HAPair:
+        """The pair under ``key``, without leases and in its expected HA state."""
+        pair = shared_pair(self.holders.setdefault(key, []), start, what)
+        pair.wipe()
+        pair.wait_ready()
+        return pair
+
+    def close(self) -> None:
+        for holder in self.holders.values():
+            for p in holder:
+                if isinstance(p, HAPair):
+                    p.close()

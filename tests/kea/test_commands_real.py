@@ -462,49 +462,67 @@ def test_stat_lease6_get(srv6: KeaServer) -> None:
     assert c.stat_lease6_get(99) == []
 
 
-# ---- HA (Kea 2.x pair) -----------------------------------------------------------------------
-def test_ha_heartbeat(kea_ha_pair: HAPair) -> None:
-    primary = client(kea_ha_pair.primary).ha_heartbeat()
-    standby = client(kea_ha_pair.standby).ha_heartbeat()
+# ---- HA (a Kea 2.x pair; a 3.x pair on the daemons' own HTTP) --------------------------------
+@pytest.fixture(params=[_p("kea_ha_pair"), _p("kea3_ha_pair")])
+def ha_pair(request: pytest.FixtureRequest) -> HAPair:
+    pair: HAPair = request.getfixturevalue(request.param)
+    return pair
+
+
+def ha_client(pair: HAPair, srv: KeaServer) -> KeaClient:
+    """kea-etl's client to one peer: the UNIX socket on 2.x, the daemon's HTTP control socket
+    with the pair's basic-auth login on 3.x (the URL the partner's HA hook uses too)."""
+    if pair.credentials and srv.http_url:
+        user, password = pair.credentials
+        return KeaClient.from_url(srv.http_url, username=user, password=password)
+    return client(srv)
+
+
+def test_ha_heartbeat(ha_pair: HAPair) -> None:
+    primary = ha_client(ha_pair, ha_pair.primary).ha_heartbeat()
+    standby = ha_client(ha_pair, ha_pair.standby).ha_heartbeat()
     assert primary["state"] == "hot-standby"
     assert primary["scopes"] == ["server1"]
     assert standby["state"] in ("hot-standby", "ready")
     assert standby["scopes"] == []
 
 
-def test_ha_scopes(kea_ha_pair: HAPair) -> None:
-    c = client(kea_ha_pair.standby)
+def test_ha_scopes(ha_pair: HAPair) -> None:
+    c = ha_client(ha_pair, ha_pair.standby)
     try:
         assert c.ha_scopes(["server1"]).result == 0
-        assert kea_ha_pair.standby.ok("ha-heartbeat")["scopes"] == ["server1"]
+        assert ha_pair.standby.ok("ha-heartbeat")["scopes"] == ["server1"]
     finally:
         assert c.ha_scopes([]).result == 0
-    assert kea_ha_pair.standby.ok("ha-heartbeat")["scopes"] == []
+    assert ha_pair.standby.ok("ha-heartbeat")["scopes"] == []
 
 
-def test_ha_sync_pulls_leases_from_partner(kea_ha_pair: HAPair) -> None:
-    p, s = kea_ha_pair.primary, kea_ha_pair.standby
+def test_ha_sync_pulls_leases_from_partner(ha_pair: HAPair) -> None:
+    """On 3.x the standby pulls over the primary's HTTP control socket, with the login that
+    the HA config names in files (Kea 3.2 refuses the socket without one)."""
+    p, s = ha_pair.primary, ha_pair.standby
     # lease_cmds changes are not replicated to the partner: the standby does not have this lease
     p.ok("lease4-add", {"ip-address": "192.0.2.120", "hw-address": "0a:00:00:00:01:20"})
     assert raw_get(s, "192.0.2.120") is None
-    assert client(s).ha_sync(server_name=kea_ha_pair.primary_name, max_period=10).result == 0
+    assert ha_client(ha_pair, s).ha_sync(server_name=ha_pair.primary_name,
+                                         max_period=10).result == 0
     synced = raw_get(s, "192.0.2.120")
     assert synced is not None and synced["hw-address"] == "0a:00:00:00:01:20"
 
 
-def test_ha_continue_resumes_a_paused_state_machine() -> None:
-    pair = start_ha_pair(pause_primary_in="waiting")
+def test_ha_continue_resumes_a_paused_state_machine(kea3: bool) -> None:
+    pair = start_ha_pair(kea3=kea3, pause_primary_in="waiting")
     try:
         deadline = time.monotonic() + 30
         while pair.state(pair.primary) != "waiting" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pair.state(pair.primary) == "waiting"
-        resp = client(pair.primary).ha_continue()
+        resp = ha_client(pair, pair.primary).ha_continue()
         assert resp.result == 0 and resp.text == "HA state machine continues."
         pair.wait_ready()
         assert pair.state(pair.primary) == "hot-standby"
         # nothing is paused any more
-        assert client(pair.primary).ha_continue().text == "HA state machine is not paused."
+        assert ha_client(pair, pair.primary).ha_continue().text == "HA state machine is not paused."
     finally:
         pair.close()
 

@@ -31,7 +31,7 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from tests.harness import clock
-from tests.harness.ha import HAPair, shared_pair, start_ha_pair
+from tests.harness.ha import HAPair, PairPool, start_ha_pair
 from tests.harness.kea import KeaInstall, KeaServer
 
 pytestmark = pytest.mark.kea
@@ -45,28 +45,21 @@ MODES = {"2.6": "load-balancing", "3.0": "load-balancing"}
 
 
 @pytest.fixture(scope="module")
-def _version_pairs() -> Iterator[dict[str, list[HAPair | str]]]:
-    holders: dict[str, list[HAPair | str]] = {}
-    yield holders
-    for holder in holders.values():
-        for p in holder:
-            if isinstance(p, HAPair):
-                p.close()
+def _version_pairs() -> Iterator[PairPool]:
+    pool = PairPool()
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
-def version_pair(kea_install: KeaInstall,
-                 _version_pairs: dict[str, list[HAPair | str]]) -> HAPair:
+def version_pair(kea_install: KeaInstall, _version_pairs: PairPool) -> HAPair:
     """The module's HA pair of this Kea version (kea-dhcp4, the sample's subnets), no leases."""
     subnets = json.loads(KEA_CONFIG.read_text())["Dhcp4"]["subnet4"]
     mode = MODES.get(kea_install.label, "hot-standby")
-    pair = shared_pair(
-        _version_pairs.setdefault(kea_install.label, []),
+    return _version_pairs.get(
+        kea_install.label,
         lambda: start_ha_pair(kea=kea_install, ctrl_agent=True, mode=mode, subnets=subnets),
         f"Kea {kea_install.version} {mode} HA pair")
-    pair.wipe()
-    pair.wait_ready()
-    return pair
 
 
 def _cli(pair: HAPair, *args: str) -> Any:
