@@ -26,7 +26,8 @@ from typing import Any
 from kea_etl.errors import ConfigError
 
 __all__ = ["PdPool", "Pool", "Subnet", "load_kea_config", "pool_range", "raw_subnets",
-           "section_subnets", "sections", "strip_json_comments", "subnets"]
+           "section_reservations", "section_subnets", "sections", "strip_json_comments",
+           "subnets"]
 
 #: Kea's largest subnet id (0 and 0xFFFFFFFF are reserved)
 MAX_SUBNET_ID = 0xFFFFFFFE
@@ -192,6 +193,20 @@ def raw_subnets(section: Mapping[str, Any], family: int, *, origin: str = "Kea c
     for net in _list(section, "shared-networks", origin):
         for subnet in _list(net, key, f"{origin} shared network {str(net.get('name', '?'))!r}"):
             yield subnet, net
+
+
+def section_reservations(section: Mapping[str, Any], family: int, *,
+                         origin: str = "Kea config") -> Iterator[dict[str, Any]]:
+    """The host reservations a ``Dhcp4`` / ``Dhcp6`` section holds, each a copy of its host map
+    with ``subnet-id``: the global ones (``reservations`` at the top: subnet id 0, as Kea keeps
+    them) first, then each subnet's (shared networks' subnets included). A hosts database the
+    section names is not read: callers that need those hosts must ask Kea (host_cmds) or the
+    database."""
+    for host in _list(section, "reservations", origin):
+        yield {**host, "subnet-id": 0}
+    for subnet, _net in raw_subnets(section, family, origin=origin):
+        for host in _list(subnet, "reservations", f"{origin} subnet {subnet.get('id', '?')}"):
+            yield {**host, "subnet-id": int(subnet.get("id", 0))}
 
 
 def section_subnets(section: Mapping[str, Any], family: int, *,

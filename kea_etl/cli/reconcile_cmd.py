@@ -1,13 +1,14 @@
-"""``kea-etl reconcile``: compare a migration source with a live Kea (``--kea``) or with Kea's
-lease files (``--against``), record by record, and write JSON / HTML / CSV reports. Thin layer
-over :func:`kea_etl.export.reconcile.reconcile_kea` / :func:`~kea_etl.export.reconcile.
+"""``kea-etl reconcile``: compare migration sources (leases and host reservations) with a live
+Kea (``--kea``) or with Kea's files (``--against``), record by record, and write JSON / HTML / CSV
+reports. Thin layer over :func:`kea_etl.export.reconcile.reconcile_kea` / :func:`~kea_etl.export.reconcile.
 reconcile_file`."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,11 +18,14 @@ from kea_etl.cli.export_cmd import check_url, client_factory, connection_options
 from kea_etl.errors import KeaEtlError
 from kea_etl.terminal import echo
 
+if TYPE_CHECKING:
+    from kea_etl.export.reconcile import ReconcileResult
+
 EXIT_ERROR = 2
 
 
 @main.command("reconcile")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--kea", "kea_url", metavar="URL",
               help="The Kea server to check: unix:///path.sock, http://HOST:PORT or https://...")
 @click.option("--against", "against", metavar="PATH",
@@ -58,32 +62,47 @@ EXIT_ERROR = 2
                    "terminal].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary (for cron).")
 @connection_options
-def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service: str | None,
+def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | None, service: str | None,
                   kea_config: str | None,
                   as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
                   mapping: str | None, json_out: str | None, html_out: str | None,
                   csv_out: str | None, page_size: int, allow_unmapped: bool = False,
                   source_tz: str | None = None, progress: bool | None = None,
                   quiet: bool = False, **conn: Any) -> None:
-    """Compare SOURCE (dhcpd.leases, dnsmasq.leases, a Windows DHCP Server export with
-    --source-tz, CSV, SQL, Kea memfile ...) with what Kea holds.
+    """Compare the leases and host reservations of SOURCE... (dhcpd.leases, dhcpd.conf,
+    dnsmasq.leases or dnsmasq.conf, pfSense config.xml, a Windows DHCP Server export with
+    --source-tz, CSV, SQL, Kea memfile ...) with what Kea holds. Several sources are read as one:
+    `reconcile dhcpd.leases dhcpd.conf --kea URL` checks the leases of the first and the
+    reservations of the second in one run.
 
-    The source goes through the migration's policy first (free, expired, backup ... leases are
-    set aside, not reported missing). Every record is then matched, missing (in the source, not
-    in Kea), extra (in Kea, not in the source) or mismatched (hwaddr, client-id, DUID, IAID,
-    subnet, state, type / prefix length, or expiry beyond --tolerance). Per-subnet counts are
-    checked against Kea's stat-lease4-get / stat-lease6-get. An active source lease that no
-    subnet of the target contains is missing (Kea cannot hold it), unless --allow-unmapped; a
+    The sources go through the migration's policy first (free, expired, backup ... leases are
+    set aside, not reported missing; a reservation gets the subnet migrate gives it). Every record
+    is then matched, missing (in the source, not in Kea), extra (in Kea, not in the source) or
+    mismatched. Leases are keyed by address and compared on hwaddr, client-id, DUID, IAID,
+    subnet, state, type / prefix length and expiry beyond --tolerance; per-subnet counts are
+    checked against Kea's stat-lease4-get / stat-lease6-get. Reservations are keyed by subnet,
+    identifier type and identifier and compared on addresses, prefixes, hostname, classes,
+    options, next-server, boot file and user context; Kea's come from reservation-get-page
+    (host_cmds) where the server has it, else from its config-get. An active source lease that
+    no subnet of the target contains is missing (Kea cannot hold it), unless --allow-unmapped; a
     source of the other family (dhcpd6.leases against a DHCPv4 Kea) is a usage error.
+
+    Leases are compared when a source holds leases or can hold nothing else (a dhcpd.leases,
+    even an empty one); reservations likewise (a dhcpd.conf, a pfSense config.xml). So a
+    dhcpd.conf alone does not report every Kea lease as extra, nor a dhcpd.leases alone every
+    Kea reservation.
 
     Give exactly one of --kea (a running server) or --against (files, no server needed: check
     a cold cutover's memfile before Kea starts, or audit a nightly export). A memfile is read as
     Kea loads it: the last row per address wins, a row with valid lifetime 0 deletes, rows Kea
     cannot parse are skipped, and the --kea-config's lease-checks apply. Per-subnet counts then
-    come from the file. With a directory, the family is the --kea-config's.
+    come from the file. With a directory, the family is the --kea-config's. Reservations are
+    then compared with the --kea-config's, plus the reservations4.json / reservations6.json that
+    migrate --to memfile: wrote beside the lease file.
 
-    Exit code (README "Exit codes"): 0 everything matches (every active source lease is in Kea,
-    or explicitly allowed), 1 differences found, 2 usage or configuration error.
+    Exit code (README "Exit codes"): 0 everything matches (every active source lease and every
+    source reservation is in Kea as the source has it, or explicitly allowed), 1 differences
+    found (missing, extra or mismatched leases or reservations), 2 usage or configuration error.
 
     \b
     Examples:
@@ -92,11 +111,18 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
           --json recon.json --html recon.html --csv recon.csv
       kea-etl migrate dhcpd.leases --to memfile:out --kea-config kea-dhcp4.json
       kea-etl reconcile dhcpd.leases --against out --kea-config kea-dhcp4.json
+      kea-etl reconcile dhcpd.leases dhcpd.conf --kea http://127.0.0.1:8000 \\
+          --service dhcp4 --json recon.json
     """
     from kea_etl.export import server_label
     from kea_etl.export.html_report import write_html
-    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, reconcile_file, reconcile_kea
-    from kea_etl.extract import open_source
+    from kea_etl.export.reconcile import (
+        DEFAULT_TOLERANCE,
+        kinds_for_formats,
+        reconcile_file,
+        reconcile_kea,
+    )
+    from kea_etl.extract import resolve_source
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
@@ -122,23 +148,28 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
             sys.exit(EXIT_ERROR)
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
+    name = " + ".join(sources)
     try:
         when = epoch(as_of) if as_of else None
+        # every source resolved (and its format known) before anything is read
+        resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
+                    for s in sources]
+        compare = kinds_for_formats(src.format for src in resolved)
+        items = itertools.chain.from_iterable(src.open() for src in resolved)
         if against is not None:
             assert kea_config is not None
             config = load_kea_config(kea_config)
-            items = open_source(source, query=query, mapping=mapping, source_tz=source_tz)
             result = reconcile_file(items, against, kea_config=config, as_of=when,
-                                    tolerance=tol, abandoned=abandoned, source_name=source,
-                                    allow_unmapped=allow_unmapped, progress=bars)
+                                    tolerance=tol, abandoned=abandoned, source_name=name,
+                                    allow_unmapped=allow_unmapped, progress=bars,
+                                    compare=compare)
         else:
             assert kea_url is not None
             check_url(kea_url)
             client = client_factory(**conn)(kea_url, service)
             config = load_kea_config(kea_config) if kea_config else client.config_get()
-            items = open_source(source, query=query, mapping=mapping, source_tz=source_tz)
             result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
-                                   abandoned=abandoned, source_name=source,
+                                   abandoned=abandoned, source_name=name, compare=compare,
                                    server=server_label(kea_url, service),
                                    kea_version=client.version_get(), page_size=page_size,
                                    allow_unmapped=allow_unmapped, progress=bars)
@@ -163,11 +194,30 @@ def reconcile_cmd(source: str, kea_url: str | None, against: str | None, service
     sys.exit(code)
 
 
-def _summary(result: Any) -> str:
+def _summary(result: ReconcileResult) -> str:
     s = result.summary()
     lines = [f"Reconcile {s['source']['name']} vs {s['kea']['server']} (Kea {s['kea']['version']}, "
-             f"DHCPv{s['family']}, as of {s['as_of']})",
-             f"  matched {s['matched']}  missing {s['missing']}  extra {s['extra']}  "
+             f"DHCPv{s['family']}, as of {s['as_of']})"]
+    if result.leases_compared:
+        lines.extend(_lease_lines(result, s))
+    else:
+        lines.append("  leases: not compared (no source holds leases; Kea's leases not read)")
+    lines.extend(_host_lines(result))
+    for w in s["warnings"]:
+        lines.append(f"  warning: {w}")
+    if s["ok"]:
+        lines.append("OK: everything matches")
+    else:
+        parts = [f"{what} {n}" for what, n, on in (
+            ("leases", result.lease_differences, result.leases_compared),
+            ("reservations", result.reservations.differences, result.reservations.compared))
+            if on]
+        lines.append(f"DIFFERENCES: {s['differences_total']} ({', '.join(parts)})")
+    return "\n".join(lines)
+
+
+def _lease_lines(result: ReconcileResult, s: dict[str, Any]) -> list[str]:
+    lines = [f"  leases: matched {s['matched']}  missing {s['missing']}  extra {s['extra']}  "
              f"mismatched {s['mismatched']}",
              f"  source: read {s['source']['read']}, compared {s['source']['compared']}, "
              f"failed {s['source']['failed']}, skipped "
@@ -196,8 +246,36 @@ def _summary(result: Any) -> str:
         fields = ", ".join(f"{k} {v.get('source')!s} -> {v.get('kea')!s}"
                            for k, v in d["fields"].items())
         lines.append(f"    {d['category']:<10} {d['address']}" + (f"  {fields}" if fields else ""))
-    for w in s["warnings"]:
-        lines.append(f"  warning: {w}")
-    lines.append("OK: everything matches" if s["ok"]
-                 else f"DIFFERENCES: {s['differences_total']}")
-    return "\n".join(lines)
+    return lines
+
+
+def _shown(value: Any) -> str:
+    from kea_etl.export.reconcile_hosts import field_text
+
+    return field_text(value) or "none"
+
+
+def _host_lines(result: ReconcileResult) -> list[str]:
+    h = result.reservations
+    if not h.compared:
+        return ["  reservations: not compared (no source holds reservations)"]
+    s = h.summary()
+    lines = [f"  reservations: matched {h.matched}  missing {h.missing}  extra {h.extra}  "
+             f"mismatched {h.mismatched}  (Kea's from {h.kea_source})",
+             f"  source reservations: read {h.source_read}, compared {h.source_compared}, "
+             "failed " + (", ".join(f"{k} {v}" for k, v in s["source"]["failed"].items()) or "0")
+             + ", skipped "
+             + (", ".join(f"{k} {v}" for k, v in s["source"]["skipped"].items()) or "0"),
+             f"  Kea reservations: read {h.kea_read}"
+             + "".join(f", ignored {k} {v}" for k, v in s["kea"]["ignored"].items())]
+    if h.fields_mismatched:
+        lines.append("  mismatched reservation fields: " + ", ".join(
+            f"{k} {v}" for k, v in s["fields_mismatched"].items()))
+    for i, d in enumerate(h.items[:10]):
+        if i == 0:
+            lines.append("  first reservation differences:")
+        where = f"subnet {d.subnet_id}" + (f" {' '.join(d.addresses)}" if d.addresses else "")
+        fields = ", ".join(f"{k} {_shown(v.get('source'))} -> {_shown(v.get('kea'))}"
+                           for k, v in d.fields.items())
+        lines.append(f"    {d.category:<10} {d.key}  {where}" + (f"  {fields}" if fields else ""))
+    return lines

@@ -2,7 +2,8 @@
 
 Summary first (verdict, counts), then inline SVG charts drawn by hand here (match categories;
 per-subnet utilisation from Kea's own statistics, and per pool where Kea keeps pool statistics),
-the per-subnet and per-pool tables, and the tables of differences. For DHCPv6, addresses (IA_NA)
+the per-subnet and per-pool tables, the tables of differences, then the host reservations (counts
+and every difference: they are few). For DHCPv6, addresses (IA_NA)
 and delegated prefixes (IA_PD) are shown apart everywhere: added together, a subnet's huge
 address pool hides a pd-pool that is nearly full. No scripts, fonts, stylesheets or images are
 fetched: the file opens offline and can be mailed as-is. Every value from the data is
@@ -20,6 +21,7 @@ from typing import Any
 
 from kea_etl._files import atomic_write
 from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
+from kea_etl.export.reconcile_hosts import field_text
 
 __all__ = ["render_html", "write_html"]
 
@@ -149,12 +151,24 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
                     f'<div class="meta">DHCPv{_e(result.family)} · Kea {_e(result.kea_version)} '
                     f"· as of {_e(summ['as_of'])} · expiry tolerance {_e(result.tolerance)} s "
                     f"· generated {_e(summ['generated_at'])}</div>"]
+    hosts = result.reservations
     if ok:
-        p.append(f'<div class="verdict ok">All {result.matched} leases match.</div>')
+        said = ([f"{result.matched} leases"] if result.leases_compared else []) + (
+            [f"{hosts.matched} reservations"] if hosts.compared else [])
+        p.append(f'<div class="verdict ok">All {" and ".join(said)} match.</div>')
     else:
-        p.append(f'<div class="verdict bad">{result.differences} differences: '
-                 f"{result.missing} missing in Kea, {result.extra} extra in Kea, "
-                 f"{result.mismatched} mismatched.</div>")
+        parts = [f"{kind}: {n.missing} missing in Kea, {n.extra} extra in Kea, "
+                 f"{n.mismatched} mismatched"
+                 for kind, n, on in (("leases", result, result.leases_compared),
+                                     ("reservations", hosts, hosts.compared)) if on]
+        p.append(f'<div class="verdict bad">{result.differences} differences. '
+                 f"{_e('; '.join(parts))}.</div>")
+    if not result.leases_compared:
+        p.append('<p class="note">Leases not compared: no source holds leases (Kea\'s leases '
+                 "were not read).</p>")
+        p.append(_hosts_html(result))
+        p.append("</body></html>\n")
+        return "".join(p)
     p.append('<div class="cards">')
     for name in ("matched", "missing", "extra", "mismatched"):
         p.append(f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
@@ -177,7 +191,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
              "hold their address (expired, reclaimed, released) are set aside too.</p>")
 
     p.append("<h2>Charts</h2><div class=\"charts\">")
-    total = max(1, result.matched + result.differences)
+    total = max(1, result.matched + result.lease_differences)
     p.append(_bar_chart("Match categories", [
         (name, float(summ[name]), f"{summ[name]} ({summ[name] * 100 / total:.1f}%)",
          _COLOURS[name]) for name in ("matched", "missing", "extra", "mismatched")]))
@@ -242,8 +256,8 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
     if not sample:
         p.append('<p class="note">None.</p>')
     else:
-        if shown < result.differences:
-            p.append(f'<p class="note">Showing the first {shown} of {result.differences} '
+        if shown < result.lease_differences:
+            p.append(f'<p class="note">Showing the first {shown} of {result.lease_differences} '
                      f"differences (at most {SAMPLE_LIMIT}); the JSON and CSV outputs list all."
                      "</p>")
         mism = [d for d in sample if d["category"] == "mismatched"]
@@ -273,11 +287,49 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
                               *[d.get(side, {}).get(k) for k in keys],
                               *([d.get("source_line")] if cat == "missing" else [])]
                              for d in items]))
+    p.append(_hosts_html(result))
     if result.warnings:
         p.append("<h2>Warnings</h2><ul>")
         p.extend(f"<li>{_e(w)}</li>" for w in result.warnings)
         p.append("</ul>")
     p.append("</body></html>\n")
+    return "".join(p)
+
+
+def _hosts_html(result: ReconcileResult) -> str:
+    """The reservations section: counts, where Kea's came from, every difference."""
+    h = result.reservations
+    if not h.compared:
+        return ('<h2>Reservations</h2><p class="note">Not compared: no source holds host '
+                "reservations.</p>")
+    s = h.summary()
+    p = ["<h2>Reservations</h2>",
+         f'<p class="note">Keyed by subnet, identifier type and identifier. Kea\'s reservations '
+         f"read with {_e(h.kea_source)}.</p>", '<div class="cards">']
+    for name in ("matched", "missing", "extra", "mismatched"):
+        p.append(f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
+                 f'<div class="n">{_e(s[name])}</div><div class="l">{_e(name)}</div></div>')
+    p.append("</div>")
+    p.append(_table(["", "read", "compared", "set aside", "why"], [
+        ["source", h.source_read, h.source_compared,
+         sum(h.source_failed.values()) + sum(h.source_skipped.values()),
+         "; ".join(f"{k}: {v}" for k, v in [*h.source_failed.items(),
+                                             *h.source_skipped.items()])],
+        ["Kea", h.kea_read, h.kea_read - sum(h.kea_ignored.values()),
+         sum(h.kea_ignored.values()), "; ".join(f"{k}: {v}" for k, v in h.kea_ignored.items())],
+    ], numeric={1, 2, 3}))
+    if not h.items:
+        return "".join(p)
+    rows = []
+    for d in h.items:
+        base = [d.key, d.subnet_id, d.category, " ".join(d.addresses), d.hostname]
+        for name, vals in d.fields.items():
+            rows.append([*base, name, field_text(vals.get("source")), field_text(vals.get("kea")),
+                         d.source_line])
+        if not d.fields:
+            rows.append([*base, "", "", "", d.source_line])
+    p.append(_table(["reservation", "subnet", "category", "addresses", "hostname", "field",
+                     "source", "Kea", "source line"], rows, numeric={1}))
     return "".join(p)
 
 

@@ -26,6 +26,16 @@ is ``prefix/len``) and ends in exactly one category:
                 (two infinite lifetimes are equal whatever their cltt). A v6 hwaddr is compared
                 only when the source has one (Kea learns it from traffic).
 
+Host reservations are compared too (:mod:`kea_etl.export.reconcile_hosts`): keyed by (subnet id,
+identifier type, identifier), in the same four categories, Kea's hosts read with
+``reservation-get-page`` where the server has host_cmds, else from its configuration. Which
+kinds are compared follows the sources: leases when a source holds leases or can hold nothing
+else (a dhcpd.leases, even an empty one), reservations likewise (a dhcpd.conf, a pfSense
+config.xml); a source that can hold both (CSV, dnsmasq, Windows, ``kea:``) by what it yields;
+leases when nothing tells. So ``dhcpd.conf`` alone does not call every Kea lease extra, and
+``dhcpd.leases`` alone does not call every Kea host extra. Several sources are one stream
+(:func:`kinds_for_formats` gives what their formats decide).
+
 Memory: both sides are spooled into a temporary SQLite file (compact rows: the address as a 4 or
 16 byte big-endian key plus about ten short fields, roughly 150 bytes a lease on disk, nothing
 per lease in RAM) and read back ordered by key for a merge join. This does not trust Kea's page
@@ -55,8 +65,15 @@ from kea_etl import clock
 from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
 from kea_etl.export.kea_api import iter_leases
+from kea_etl.export.reconcile_hosts import (
+    HostReconcile,
+    SourceHosts,
+    compare_hosts,
+    field_text,
+    kea_held_hosts,
+)
 from kea_etl.extract.base import ExtractItem, SourceWarning
-from kea_etl.kea_config import section_subnets
+from kea_etl.kea_config import section_reservations, section_subnets
 from kea_etl.progress import Progress, ProgressCallback, Unit
 from kea_etl.records import (
     INFINITE_LIFETIME,
@@ -78,6 +95,7 @@ __all__ = [
     "ReconcileResult",
     "SubnetCounts",
     "compare_records",
+    "kinds_for_formats",
     "pool_stats",
     "reconcile",
     "reconcile_file",
@@ -108,6 +126,30 @@ class ReconcileClient(Protocol):
     def lease6_get_page(self, start: str, limit: int) -> list[dict[str, Any]]: ...
 
     def call(self, command: str, arguments: dict[str, Any] | None = None) -> Any: ...
+
+    def commands(self) -> frozenset[str]: ...
+
+    def config_get(self) -> dict[str, Any]: ...
+
+
+#: source formats that can hold only one kind of record: that kind is compared even when the
+#: source turns out empty (an empty dhcpd.leases vs a Kea full of leases is a difference, not
+#: "nothing to compare"). isc-leases also yields OMAPI hosts, which then add reservations.
+_ONLY_LEASES = frozenset({"isc-leases", "kea-memfile"})
+_ONLY_RESERVATIONS = frozenset({"isc-conf", "pfsense"})
+KINDS = ("leases", "reservations")
+
+
+def kinds_for_formats(formats: Iterable[str]) -> frozenset[str]:
+    """The kinds of record ("leases", "reservations") compared whatever sources of these
+    formats (:attr:`kea_etl.extract.Source.format`) turn out to hold."""
+    out = set()
+    for fmt in formats:
+        if fmt in _ONLY_LEASES:
+            out.add("leases")
+        elif fmt in _ONLY_RESERVATIONS:
+            out.add("reservations")
+    return frozenset(out)
 
 
 def _ratio(assigned: int | None, total: int | None) -> float | None:
@@ -290,15 +332,24 @@ class ReconcileResult:
     #: _SHOW_SOURCE_WARNINGS are in ``warnings``
     source_warnings: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
+    #: False when no source holds leases (a dhcpd.conf alone): Kea's leases were not read
+    leases_compared: bool = True
+    reservations: HostReconcile = field(default_factory=HostReconcile)
     _workdir: Path | None = None
     _diff_path: Path | None = None
 
     @property
-    def differences(self) -> int:
+    def lease_differences(self) -> int:
         return self.missing + self.extra + self.mismatched
 
+    @property
+    def differences(self) -> int:
+        """Leases and reservations that are not the same on both sides."""
+        return self.lease_differences + self.reservations.differences
+
     def exit_code(self) -> int:
-        """0 when every record matches, 1 when there are differences (2 is the CLI's, errors)."""
+        """0 when every record (lease and reservation) matches, 1 when there are differences
+        (missing, extra or mismatched, as for leases); 2 is the CLI's, errors."""
         return 1 if self.differences else 0
 
     def iter_differences(self) -> Iterator[dict[str, Any]]:
@@ -315,6 +366,8 @@ class ReconcileResult:
             "matched": self.matched, "missing": self.missing, "extra": self.extra,
             "mismatched": self.mismatched, "differences_total": self.differences,
             "ok": self.differences == 0, "family": self.family,
+            "leases_compared": self.leases_compared,
+            "lease_differences": self.lease_differences,
             "as_of": from_epoch(self.as_of).isoformat(), "tolerance_s": self.tolerance,
             "generated_at": self.generated_at.isoformat(),
             "source": {"name": self.source_name, "read": self.source_read,
@@ -334,12 +387,16 @@ class ReconcileResult:
                                            if not s.counts_match),
             "warnings": self.warnings,
             "source_warnings": self.source_warnings,
+            "reservations": self.reservations.summary(),
         }
 
     def write_json(self, path: str | Path) -> None:
-        """Summary plus the complete ``differences`` list, streamed, written atomically."""
+        """Summary plus the complete ``differences`` list (leases, streamed; the reservations'
+        in ``reservations.differences``), written atomically."""
+        summary = self.summary()
+        summary["reservations"]["differences"] = [d.to_json() for d in self.reservations.items]
         with atomic_write(path) as fh:  # private: it names clients (kea_etl._files)
-            head = json.dumps(self.summary(), indent=2, default=str)
+            head = json.dumps(summary, indent=2, default=str)
             fh.write(head[:-2] + ',\n  "differences": [')
             for i, diff in enumerate(self.iter_differences()):
                 fh.write(("\n    " if i == 0 else ",\n    ")
@@ -347,20 +404,31 @@ class ReconcileResult:
             fh.write("\n  ]\n}\n")
 
     def write_csv(self, path: str | Path) -> None:
-        """One row per differing field (one row for a missing / extra record), atomically."""
+        """One row per differing field (one row for a missing / extra record), atomically.
+
+        ``record`` says lease or reservation; a reservation's ``address`` holds its reserved
+        addresses and prefixes (space separated) and ``identifier`` its key."""
         with atomic_write(path, newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(["address", "category", "subnet_id", "field", "source_value",
-                        "kea_value", "source_line"])
+                        "kea_value", "source_line", "record", "identifier"])
             for d in self.iter_differences():
                 base = [d["address"], d["category"], d.get("subnet_id")]
                 line = d.get("source_line")
                 if d["category"] == "mismatched":
                     for name, vals in d["fields"].items():
                         w.writerow(defuse_row([*base, name, vals.get("source"),
-                                                vals.get("kea"), line]))
+                                                vals.get("kea"), line, "lease", ""]))
                 else:
-                    w.writerow(defuse_row([*base, "", "", "", line]))
+                    w.writerow(defuse_row([*base, "", "", "", line, "lease", ""]))
+            for h in self.reservations.items:
+                base = [" ".join(h.addresses), h.category, h.subnet_id]
+                tail = ["reservation", h.key]
+                for name, vals in h.fields.items():
+                    w.writerow(defuse_row([*base, name, field_text(vals.get("source")),
+                                           field_text(vals.get("kea")), h.source_line, *tail]))
+                if not h.fields:
+                    w.writerow(defuse_row([*base, "", "", "", h.source_line, *tail]))
 
     def close(self) -> None:
         if self._workdir is not None:
@@ -422,13 +490,18 @@ def _snapshot(row: Mapping[str, Any], family: int) -> dict[str, Any]:
     return out
 
 
+Stats = Mapping[int, Mapping[str, int]]
+
+
 def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | None]],
               kea_leases: Iterable[Lease4 | Lease6], *, family: int, as_of: int,
-              tolerance: int = DEFAULT_TOLERANCE, stats: Mapping[int, Mapping[str, int]] | None = None,
+              tolerance: int = DEFAULT_TOLERANCE,
+              stats: Stats | Callable[[], Stats] | None = None,
               subnet_prefixes: Mapping[int, str] | None = None,
-              pools: Iterable[PoolCounts] | None = None,
+              pools: Iterable[PoolCounts] | Callable[[], Iterable[PoolCounts]] | None = None,
               result: ReconcileResult | None = None, workdir: str | Path | None = None,
-              batch: int = 2000, progress: ProgressCallback | None = None) -> ReconcileResult:
+              batch: int = 2000, progress: ProgressCallback | None = None,
+              compare_leases: Callable[[], bool] | None = None) -> ReconcileResult:
     """Compare records already through the migration policy with Kea's leases.
 
     ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
@@ -436,12 +509,13 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
     one with a ``spool_into`` method (:class:`~kea_etl.export.kea_files.KeaFileLeases`) copies
     them into the spool itself.
     ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
-    statistics (:func:`pool_stats`). Returns a :class:`ReconcileResult`. ``progress`` gets
+    statistics (:func:`pool_stats`); either may be a function, called only when Kea's leases
+    are read. ``compare_leases``, asked once the source is read, may say that leases are not
+    compared (the sources held none): Kea's leases are then not read, nor its statistics.
+    Returns a :class:`ReconcileResult`. ``progress`` gets
     :class:`~kea_etl.progress.Progress` events (task "reconcile"): phases "reading the source"
     (records), "reading Kea" (leases, of the statistics' count) and "comparing".
     """
-    kea_total = _stat_total(stats, family) if stats else None
-
     def tick(phase: str, done: int, total: int | None, unit: Unit) -> None:
         if progress is not None:
             progress(Progress("reconcile", phase, done, total, unit,
@@ -475,6 +549,14 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
         if buf:
             spooled += spool.add("src", buf)
             buf.clear()
+        if compare_leases is not None and not compare_leases():
+            res.leases_compared = False
+            kea_leases, stats, pools = (), None, None
+        if callable(stats):
+            stats = stats()
+        if callable(pools):
+            pools = pools()
+        kea_total = _stat_total(stats, family) if stats else None
         tick("reading Kea", 0, kea_total, "leases")
         spool_into = getattr(kea_leases, "spool_into", None)
         if spool_into is not None:  # KeaFileLeases: copied from table to table inside SQLite
@@ -718,12 +800,37 @@ def pool_stats(client: ReconcileClient, family: int,
     return out
 
 
+@dataclass
+class _Prepared:
+    """What :func:`_prepare` sets up for both kinds of Kea side."""
+
+    family: int
+    section: Mapping[str, Any]
+    result: ReconcileResult
+    prefixes: dict[int, str]
+    #: the source's leases through the policy (a generator: nothing is read until iterated)
+    leases: Iterator[tuple[Lease4 | Lease6, int | None]]
+    #: the source's reservations through the policy, filled while ``leases`` is iterated
+    hosts: SourceHosts
+    #: kinds compared whatever the sources hold (:func:`kinds_for_formats`)
+    forced: frozenset[str]
+    leases_seen: int = 0
+
+    def compare_leases(self) -> bool:
+        """Leases are compared when a source held one or can hold nothing else, and when
+        nothing tells either way (no record at all: today's lease comparison)."""
+        return ("leases" in self.forced or self.leases_seen > 0
+                or not (self.forced or self.hosts.result.source_read))
+
+    def compare_reservations(self) -> bool:
+        return "reservations" in self.forced or self.hosts.result.source_read > 0
+
+
 def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
              as_of: int | None, tolerance: int, abandoned: str, source_name: str,
-             allow_unmapped: bool = False) -> tuple[int, Mapping[str, Any], ReconcileResult, dict[int, str],
-                        Iterator[tuple[Lease4 | Lease6, int | None]]]:
+             allow_unmapped: bool = False, compare: Iterable[str] = ()) -> _Prepared:
     """Family, config section, an empty result with the subnets, their prefixes and the source
-    through the migration policy (a generator: nothing is read until it is iterated)."""
+    through the migration policy."""
     from kea_etl.migration import unmapped_prefix
     from kea_etl.transform.normalize import Normalizer, Rejected
     from kea_etl.transform.subnets import SubnetMap
@@ -738,6 +845,12 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
     for sid, prefix in prefixes.items():
         res.subnets[sid] = SubnetCounts(sid, prefix)
     prefixes[0] = "no subnet in the target"  # the row of unmapped leases, made when one comes
+    unknown = set(compare) - set(KINDS)
+    if unknown:
+        raise KeaEtlError(f"cannot compare {', '.join(sorted(unknown))}: use "
+                          f"{' / '.join(KINDS)}")
+    prep = _Prepared(family, config[f"Dhcp{family}"], res, prefixes, iter(()),
+                     SourceHosts(res.reservations), frozenset(compare))
 
     def policy() -> Iterator[tuple[Lease4 | Lease6, int | None]]:
         for item in source:
@@ -749,13 +862,15 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
                     res.warnings.append("more statements not compared: see source_warnings in "
                                         "the JSON, and kea-etl migrate --report for every one")
                 continue
-            res.source_read += 1
             if isinstance(item, MalformedRecordError):
+                res.source_read += 1
                 res.source_failed += 1
                 continue
-            if isinstance(item.record, Reservation):
-                res.source_skipped["reservation"] += 1
+            if isinstance(item.record, Reservation):  # the same subnet policy as migrate
+                prep.hosts.add(item, normalizer(item))
                 continue
+            res.source_read += 1
+            prep.leases_seen += 1
             out = normalizer(item)  # a lease of the other family: WrongFamilyError
             if isinstance(out, Rejected):
                 if out.unmapped is not None:  # active, and Kea cannot hold it
@@ -771,8 +886,8 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
             assert isinstance(out, Lease4 | Lease6)
             yield out, item.line
 
-    section = config[f"Dhcp{family}"]
-    return family, section, res, prefixes, policy()
+    prep.leases = policy()
+    return prep
 
 
 def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
@@ -781,26 +896,40 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
                   source_name: str = "", allow_unmapped: bool = False,
                   server: str = "", kea_version: str = "",
                   page_size: int = 1000, workdir: str | Path | None = None,
-                  progress: ProgressCallback | None = None) -> ReconcileResult:
+                  progress: ProgressCallback | None = None,
+                  compare: Iterable[str] = ()) -> ReconcileResult:
     """Extracted source items vs a live Kea: apply the migration policy, compare, count.
 
     ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
     answer); it gives the family, the subnet ids the policy assigns and the subnet prefixes.
+    ``source`` may chain several sources (leases from one, reservations from another);
+    ``compare`` names kinds compared whatever they hold (:func:`kinds_for_formats`). Kea's
+    reservations come from the server itself (reservation-get-page, else its config-get), never
+    from ``kea_config``: the comparison is with what Kea holds.
     """
-    family, section, res, prefixes, policy = _prepare(
-        source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-        source_name=source_name, allow_unmapped=allow_unmapped)
+    prep = _prepare(source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
+                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare)
+    family, res = prep.family, prep.result
     res.server, res.kea_version = server, kea_version
-    stats: dict[int, dict[str, int]] = {}
-    try:
-        stats = _stat_rows(client, family, kea_version)
-    except KeaUnsupportedError as exc:
-        res.warnings.append(f"no per-subnet statistics: {exc}")
-    pools = pool_stats(client, family, section)
+
+    def stats() -> Stats:
+        try:
+            return _stat_rows(client, family, kea_version)
+        except KeaUnsupportedError as exc:
+            res.warnings.append(f"no per-subnet statistics: {exc}")
+            return {}
+
     kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
-    return reconcile(policy, kea, family=family, as_of=res.as_of, tolerance=tolerance,
-                     stats=stats, subnet_prefixes=prefixes, pools=pools, result=res,
-                     workdir=workdir, progress=progress)
+    reconcile(prep.leases, kea, family=family, as_of=res.as_of, tolerance=tolerance,
+              stats=stats, subnet_prefixes=prep.prefixes,
+              pools=lambda: pool_stats(client, family, prep.section), result=res,
+              workdir=workdir, progress=progress, compare_leases=prep.compare_leases)
+    if prep.compare_reservations():
+        res.reservations.kea_source, held = kea_held_hosts(
+            client, family, server=server or str(getattr(client, "url", "Kea")),
+            page_size=min(page_size, 1000))
+        compare_hosts(prep.hosts.hosts, held, family=family, result=res.reservations)
+    return res
 
 
 def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
@@ -808,7 +937,8 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
                    tolerance: int = DEFAULT_TOLERANCE, abandoned: str = "skip",
                    source_name: str = "", allow_unmapped: bool = False,
                    workdir: str | Path | None = None,
-                   progress: ProgressCallback | None = None) -> ReconcileResult:
+                   progress: ProgressCallback | None = None,
+                   compare: Iterable[str] = ()) -> ReconcileResult:
     """Extracted source items vs the leases Kea *would* hold after loading ``path``.
 
     ``path`` is a Kea memfile (``kea-leases4.csv`` / ``kea-leases6.csv``), a kea-etl export
@@ -820,18 +950,58 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
     Per-subnet counts are what ``stat-leaseN-get`` would report for that table. The files are
     checked (present, lease files of the right family) and read before the source is touched.
 
+    Reservations (when the sources hold some, see :func:`reconcile_kea`) are compared with the
+    hosts Kea would hold when started on ``kea_config``: its reservations, plus those of the
+    ``reservationsN.json`` fragment next to the lease file (``migrate --to memfile:`` writes it
+    to merge into the configuration; a host in both counts as the fragment's). A configuration
+    naming a hosts database cannot show those hosts: an error.
+
     The result's ``server`` is the file's path; ``kea_version`` what its header says (memfile)
     or the export's ``kea_version`` column ("file" when unknown).
     """
     from kea_etl.export.kea_files import KeaFileLeases
 
-    family, section, res, prefixes, policy = _prepare(
-        source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-        source_name=source_name, allow_unmapped=allow_unmapped)
-    with KeaFileLeases(path, family=family, section=section, workdir=workdir) as files:
+    prep = _prepare(source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
+                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare)
+    family, res = prep.family, prep.result
+    with KeaFileLeases(path, family=family, section=prep.section, workdir=workdir) as files:
         files.load()
         res.server, res.kea_version = str(files.path), files.version
         res.warnings.extend(files.warnings)
-        return reconcile(policy, files, family=family, as_of=res.as_of, tolerance=tolerance,
-                         stats=files.stats(), subnet_prefixes=prefixes, result=res,
-                         workdir=workdir, progress=progress)
+        reconcile(prep.leases, files, family=family, as_of=res.as_of, tolerance=tolerance,
+                  stats=files.stats, subnet_prefixes=prep.prefixes, result=res,
+                  workdir=workdir, progress=progress, compare_leases=prep.compare_leases)
+        folder = files.path if files.path.is_dir() else files.path.parent
+    if prep.compare_reservations():
+        res.reservations.kea_source, held = _file_hosts(prep.section, family, folder)
+        compare_hosts(prep.hosts.hosts, held, family=family, result=res.reservations)
+    return res
+
+
+def _file_hosts(section: Mapping[str, Any], family: int, folder: Path
+                ) -> tuple[str, list[dict[str, Any]]]:
+    """The hosts a Kea started on ``section`` plus ``folder``'s reservations fragment holds."""
+    from kea_etl.memfile_set import RESERVATIONS4_FILE, RESERVATIONS6_FILE
+
+    if section.get("hosts-database") or section.get("hosts-databases"):
+        raise KeaEtlError("cannot compare reservations with files: the --kea-config keeps them "
+                          "in a hosts database; compare with the running server (--kea URL), "
+                          "or reconcile only lease sources")
+    hosts = {_host_key(h): h for h in section_reservations(section, family,
+                                                           origin="--kea-config")}
+    where = "--kea-config"
+    fragment = folder / (RESERVATIONS4_FILE if family == 4 else RESERVATIONS6_FILE)
+    if fragment.is_file():
+        from kea_etl.kea_config import load_kea_config
+
+        part = load_kea_config(fragment).get(f"Dhcp{family}") or {}
+        hosts.update((_host_key(h), h) for h in section_reservations(part, family,
+                                                                     origin=str(fragment)))
+        where += f" + {fragment}"
+    return where, list(hosts.values())
+
+
+def _host_key(host: Mapping[str, Any]) -> tuple[Any, ...]:
+    from kea_etl.load.reservations import host_identifier
+
+    return (host.get("subnet-id"), host_identifier(host))

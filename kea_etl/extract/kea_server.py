@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kea_etl.errors import ConfigError, InvalidValueError, KeaEtlError, MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem, kea_binding_state
-from kea_etl.kea_config import raw_subnets
+from kea_etl.kea_config import section_reservations
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import SourceWarning
 from kea_etl.urls import redact_url
@@ -132,11 +132,7 @@ def iter_held_hosts(client: KeaClient, family: Family, *, page_size: int = 100,
             "show them: they would be missed. Read them from the database as a second source "
             "(kea-sql:postgresql://... or kea-sql:mysql://...) and read this server with "
             "#leases (kea:URL#leases)")
-    for host in section.get("reservations") or ():
-        yield {**host, "subnet-id": 0}
-    for subnet, _net in raw_subnets(section, family, origin=f"config-get of {client.url}"):
-        for host in subnet.get("reservations") or ():
-            yield {**host, "subnet-id": int(subnet.get("id", 0))}
+    yield from section_reservations(section, family, origin=f"config-get of {client.url}")
 
 
 def _host_page(client: KeaClient, limit: int, source_index: int | None,

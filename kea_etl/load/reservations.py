@@ -91,7 +91,7 @@ if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
 
 __all__ = ["NEEDS_CONFIG_WRITE", "STRATEGIES", "ReservationLoader", "choose_strategy",
-           "config_backup_path", "differences"]
+           "config_backup_path", "differences", "host_field_values", "host_identifier"]
 
 Strategy = Literal["reservation-add", "cache-load", "config-set"]
 STRATEGIES: tuple[str, ...] = ("reservation-add", "cache-load", "config-set")
@@ -144,7 +144,8 @@ def _address_list(host: Mapping[str, Any]) -> list[str]:
     return ([ip4] if ip4 else []) + list(ip6) + list(pfx)
 
 
-def _identifier(host: Mapping[str, Any]) -> tuple[str, str] | None:
+def host_identifier(host: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(identifier type, identifier in canonical colon hex) of a host map, None without one."""
     # Kea spells identifiers its own way (host_cache: client-id "0102AA00000002"): compare
     # them canonically
     for t in _IDENTIFIERS:
@@ -201,32 +202,55 @@ def _option_label(entry: Mapping[str, Any]) -> str:
     return str(entry.get("name") or f"{entry.get('space')}/{entry.get('code')}")
 
 
+def _option_text(entry: Mapping[str, Any]) -> str:
+    """An option's data and any non-default flag (a flag alone can be the difference)."""
+    flags = [f"{k}={json.dumps(v)}" for k, v in sorted(entry.items())
+             if k not in ("name", "code", "space", "data")]
+    return " ".join([str(entry.get("data", "")), *flags]).strip()
+
+
+def host_field_values(held: Mapping[str, Any], ours: Mapping[str, Any], family: int,
+                      fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``{field: {"kea": .., "source": ..}}`` for ``fields`` (of :func:`differences`), in the
+    canonical form compared, as JSON values: addresses and classes as lists, ``option-data`` as
+    ``{option name: data}`` of the options that differ (absent on one side: not there)."""
+    a, b = _canonical(held, family), _canonical(ours, family)
+    out: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        if f == "option-data":
+            theirs = {_option_label(o): _option_text(o) for o in a[f]}
+            mine = {_option_label(o): _option_text(o) for o in b[f]}
+            names = sorted(n for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n))
+            out[f] = {"kea": {n: theirs[n] for n in names if n in theirs},
+                      "source": {n: mine[n] for n in names if n in mine}}
+        else:
+            out[f] = {"kea": list(a[f]) if isinstance(a[f], tuple) else a[f],
+                      "source": list(b[f]) if isinstance(b[f], tuple) else b[f]}
+    return out
+
+
 def _describe(held: Mapping[str, Any], ours: Mapping[str, Any], family: int,
               fields: Sequence[str]) -> str:
     """``fields`` with Kea's and the source's values (option-data: the options that differ)."""
-    a, b = _canonical(held, family), _canonical(ours, family)
     parts = []
-    for f in fields:
+    for f, v in host_field_values(held, ours, family, fields).items():
         if f == "option-data":
-            mine = {_option_label(o): o for o in b[f]}
-            theirs = {_option_label(o): o for o in a[f]}
-            names = sorted(n for n in mine.keys() | theirs.keys() if mine.get(n) != theirs.get(n))
-            parts.append(f"option-data ({', '.join(names)})")
+            parts.append(f"option-data ({', '.join(sorted(v['kea'].keys() | v['source'].keys()))})")
         elif f == "user-context":
             parts.append("user-context")
         else:
-            parts.append(f"{f} {_show(a[f])} in Kea, {_show(b[f])} in the source")
+            parts.append(f"{f} {_show(v['kea'])} in Kea, {_show(v['source'])} in the source")
     return "; ".join(parts)
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, tuple):
+    if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
     return "none" if value in (None, "") else repr(value)
 
 
 def _who(host: Mapping[str, Any]) -> str:
-    ident = _identifier(host)
+    ident = host_identifier(host)
     return f"{ident[0]} {ident[1]}" if ident else "a host without identifier"
 
 
@@ -413,7 +437,7 @@ class ReservationLoader:
                     if addr in have:
                         continue
                     takers.extend((addr, other) for other in self._holders(res, addr, target)
-                                  if _identifier(other) != mine)
+                                  if host_identifier(other) != mine)
                 final, note2 = self._judge_takers(res, takers)
                 if final is not None:
                     out.append(final)
@@ -458,7 +482,7 @@ class ReservationLoader:
         seen: set[tuple[str, str] | None] = set()
         try:
             for other in takers:
-                ident = _identifier(other)
+                ident = host_identifier(other)
                 if ident is None or ident in seen:
                     continue
                 seen.add(ident)
@@ -521,13 +545,13 @@ class ReservationLoader:
             return int(h.get("subnet-id4") or 0), int(h.get("subnet-id6") or 0)
 
         def index(h: dict[str, Any]) -> None:
-            if (ident := _identifier(h)) is not None:
+            if (ident := host_identifier(h)) is not None:
                 by_id[(*ident, *where(h))] = h
             for addr in _address_list(h):
                 by_addr[(*where(h), addr)] = h
 
         def unindex(h: Mapping[str, Any]) -> None:
-            by_id.pop((*(_identifier(h) or ("", "")), *where(h)), None)
+            by_id.pop((*(host_identifier(h) or ("", "")), *where(h)), None)
             for addr in _address_list(h):
                 if by_addr.get((*where(h), addr)) is h:
                     del by_addr[(*where(h), addr)]
@@ -548,7 +572,7 @@ class ReservationLoader:
                 continue
             takers = [(addr, other) for addr in _address_list(ours)
                       if (other := by_addr.get((*sub, addr))) is not None
-                      and _identifier(other) != mine]
+                      and host_identifier(other) != mine]
             final, note2 = self._judge_takers(res, takers)
             if final is not None:
                 out.append(final)
@@ -556,7 +580,7 @@ class ReservationLoader:
             sub_key = "subnet-id4" if res.family == 4 else "subnet-id6"
             olds = ([held] if held is not None else []) + [h for _, h in takers]
             for old in olds:
-                if (ident := _identifier(old)) is None or by_id.get((*ident, *sub)) is not old:
+                if (ident := host_identifier(old)) is None or by_id.get((*ident, *sub)) is not old:
                     continue  # gone already (one host holding two of its addresses)
                 self._send("cache-remove", {ident[0]: ident[1], sub_key: res.subnet_id})
                 unindex(old)
@@ -594,7 +618,7 @@ class ReservationLoader:
             dumped = json.loads((local / check).read_text())
         finally:
             (local / check).unlink(missing_ok=True)
-        present = {(*(_identifier(h) or ("", "")), *where(h)): h for h in dumped}
+        present = {(*(host_identifier(h) or ("", "")), *where(h)): h for h in dumped}
         for res, host in send:
             got = present.get((res.identifier_type, res.identifier, *where(host)))
             if got is None:
@@ -636,14 +660,14 @@ class ReservationLoader:
                 continue
             listed: list[dict[str, Any]] = container.setdefault("reservations", [])
             mine = (res.identifier_type, res.identifier)
-            held = next((h for h in listed if _identifier(h) == mine), None)
+            held = next((h for h in listed if host_identifier(h) == mine), None)
             ours = _replacement(res, held)
             final, note = self._judge_held(res, ours, held)
             if final is not None:
                 out.append(final)
                 continue
             wanted = set(_address_list(ours))
-            takers = [(addr, h) for h in listed if _identifier(h) != mine
+            takers = [(addr, h) for h in listed if host_identifier(h) != mine
                       for addr in _address_list(h) if addr in wanted]
             final, note2 = self._judge_takers(res, takers)
             if final is not None:
