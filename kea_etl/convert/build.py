@@ -51,6 +51,9 @@ DEFAULT_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 #: dhcpd's defaults where Kea's differ (dhcpd.conf(5)): written out so Kea hands out the same
 DHCPD_DEFAULT_LEASE = 43200
 DHCPD_MAX_LEASE = 86400
+#: dhcpd's DEFAULT_MIN_LEASE_TIME (includes/dhcpd.h): a client asking for less gets 300 s; Kea
+#: without min-valid-lifetime gives it the default lease time instead
+DHCPD_MIN_LEASE = 300
 
 _SCOPES = ("subnet", "subnet6", "shared-network", "group", "pool", "pool6", "host", "class",
            "subclass")
@@ -67,6 +70,9 @@ _OPTION_TYPES = {
 KEA_STD4 = frozenset([*range(1, 80), 81, 82, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 97, 98, 99,
                       100, 101, 108, 112, 113, 114, 116, 117, 118, 119, 121, 124, 125, 136, 137,
                       138, 141, 146, 159, 160, 212, 213])
+#: the parameters a Kea client class holds (of those a dhcpd class or subclass may set)
+_CLASS_KEYS = ("option-data", "next-server", "server-hostname", "boot-file-name",
+               "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime", "preferred-lifetime")
 KEA_STD6 = frozenset([*range(1, 100), 103, 112, 134, 135, 136, 143])
 
 
@@ -138,6 +144,8 @@ class Converter:
         self._reported: set[tuple[str | None, int | None]] = set()
         self._group_opt_stmts: dict[tuple[str, int], Stmt] = {}
         self._host_blocks: dict[tuple[str, int], Block] = {}
+        #: ids of scopes whose preferred-lifetime kea-etl derived (dhcpd had none there)
+        self._derived_pref: set[int] = set()
 
     # ---- reporting ---------------------------------------------------------------------------
     def note(self, severity: Severity, topic: str, where: Stmt | Block | None, message: str, *,
@@ -178,7 +186,8 @@ class Converter:
         self._params(root, body, "global")
         self._defaults(body)
         if self.family == 6 and "preferred-lifetime" not in body:
-            body["preferred-lifetime"] = body["valid-lifetime"] * 5 // 8
+            body["preferred-lifetime"] = _dhcpd_preferred(body["valid-lifetime"])
+            self._derived_pref.add(id(body))
             self.note("info", "lease-times", None, "no global preferred-lifetime: dhcpd's "
                       "default (5/8 of default-lease-time) written out", kea="preferred-lifetime")
         drafts: list[_SubnetDraft] = []
@@ -231,6 +240,13 @@ class Converter:
             body["max-valid-lifetime"] = max(DHCPD_MAX_LEASE, body.get("valid-lifetime", 0))
             self.note("info", "lease-times", None, f"no global max-lease-time: dhcpd's default "
                       f"{DHCPD_MAX_LEASE} s written out", kea="max-valid-lifetime")
+        if "min-valid-lifetime" not in body:
+            # dhcpd caps its built-in minimum at the maximum (server/dhcp.c, ack_lease)
+            body["min-valid-lifetime"] = min(DHCPD_MIN_LEASE, body["max-valid-lifetime"])
+            self.note("info", "lease-times", None, f"no global min-lease-time: dhcpd's built-in "
+                      f"{body['min-valid-lifetime']} s written out (a client asking for a shorter "
+                      "lease gets that much; Kea's own minimum is the default lease time)",
+                      kea="min-valid-lifetime")
 
     # ---- definitions ----------------------------------------------------------------------------
     def _option_def(self, st: Stmt) -> bool:
@@ -254,6 +270,15 @@ class Converter:
         if space == "agent":
             self.untranslated(st, "agent options are relay options; Kea has them built in")
             return True
+        if space == ("vendor" if self.family == 4 else "vsio"):
+            # dhcpd's vendor.NAME code ENTERPRISE (option 125 / 17): Kea keeps a vendor's
+            # options in space vendor-ENTERPRISE; an option-def in space 'vendor' with that code
+            # would make Kea refuse the whole configuration
+            self.untranslated(st, f"a vendor-identifying (enterprise {a[2].text}) option space: "
+                              f"define its options in Kea's space vendor-{a[2].text} and send "
+                              f"option {125 if self.family == 4 else 17} with that enterprise "
+                              "number", kea=f"option-def space vendor-{a[2].text}")
+            return True
         type_toks = [t.text.lower() for t in a[4:]]
         array = False
         if type_toks[:2] == ["array", "of"]:
@@ -271,10 +296,15 @@ class Converter:
             entry = {"name": short, "code": code, "space": space, "type": "empty",
                      "encapsulate": type_toks[1] if len(type_toks) > 1 else ""}
         elif tname.startswith("{"):
-            fields = [t for t in type_toks[1:-1] if t != ","]
-            types = _record_types(" ".join(fields))
+            parts = [p.strip() for p in " ".join(type_toks[1:-1]).split(",")]
+            if parts[-1].startswith("array of "):
+                # Kea's "array" on a record repeats its last field: dhcpd's trailing array
+                parts[-1], array = parts[-1][len("array of "):], True
+            types = _record_types(", ".join(parts)) if tname.endswith("}") else None
             if types is None:
-                self.untranslated(st, f"record type {tname} has a field Kea cannot hold")
+                self.untranslated(st, f"record type {tname} has a field Kea cannot hold (Kea "
+                                  "records take an array only as their last field)",
+                                  kea="option-def")
                 return True
             entry = {"name": short, "code": code, "space": space, "type": "record",
                      "record-types": ", ".join(types)}
@@ -445,6 +475,11 @@ class Converter:
                 if value:
                     self.note("info", "translated", st, "Kea identifies clients by MAC only "
                               "(match-client-id false)", kea="match-client-id")
+            elif kw == "interface" and a and scope in ("subnet", "shared-network"):
+                # dhcpd: the subnet / shared network is on that interface (server/confpars.c);
+                # Kea's "interface" says the same. dhcpd listens on the interfaces of its
+                # command line, so interfaces-config stays the operator's choice
+                put("interface", _utf8(a[0].text))
             elif kw == "one-lease-per-client":
                 self.note("info", "translated", st, "Kea keeps one lease per client in a subnet "
                           "in any case (a client's old lease is reused or released)")
@@ -642,7 +677,17 @@ class Converter:
     def _host_group(self, blk: Block) -> None:
         """A group of hosts only: its options go into the hosts' reservations
         (:meth:`_collect_group_options`); what a reservation cannot hold is reported."""
+        subclasses = any(b.kind == "subclass" or any(st.kw == "subclass" for st in b.stmts())
+                         for b in blk.walk())
         for st in blk.stmts():
+            if st.kw == "subclass":
+                continue  # translated by the class pass (_subclass)
+            if subclasses:
+                # dhcpd applies a group's statements to the subclasses declared in it too
+                self.untranslated(st, "set on a group holding subclasses: dhcpd applies it to "
+                                  "them, kea-etl does not carry it into their client classes "
+                                  "(set it in each subclass)", kea="client-classes")
+                continue
             if st.kw == "option" or st.kw in ("filename", "next-server", "use-host-decl-names"):
                 continue  # options: below; the others: isc_conf carries them into reservations
             self.untranslated(st, "set on a group of hosts: Kea has no groups and a reservation "
@@ -818,6 +863,7 @@ class Converter:
         or a generated class whose test combines them)."""
         allows: list[str] = []
         denies: list[str] = []
+        never = False
         for st in blk.stmts():
             if st.kw not in ("allow", "deny", "ignore"):
                 continue
@@ -832,8 +878,14 @@ class Converter:
                 if target not in self.class_names:
                     self.untranslated(st, f"class {target!r} is not defined (or not translated)")
                     continue
-            elif w == ["all", "clients"]:
+            elif w == ["all", "clients"] or w == ["unauthenticated", "clients"]:
+                # dhcpd never sets packet->authenticated (server/dhcp.c, permitted()): every
+                # client is unauthenticated, none authenticated
                 target = "ALL"
+            elif w == ["authenticated", "clients"]:
+                if st.kw == "allow":
+                    never = True  # an allow list entry no client matches
+                continue
             elif w[:1] in (["client-updates"], ["declines"], ["bootp"], ["booting"]):
                 self.untranslated(st, "not a pool permit Kea has")
                 continue
@@ -842,11 +894,19 @@ class Converter:
                                   "after DATE, authenticated clients ...)", kea="pools.client-class")
                 continue
             (allows if st.kw == "allow" else denies).append(target)
+        if never and not allows:
+            # the pool's only allow entry matches no client: dhcpd serves no one from it
+            denies = ["ALL"]
+            self.note("warning", "pools", blk, "dhcpd never treats a client as authenticated, "
+                      "so it hands out no address of this pool; neither does the Kea config "
+                      "(a class no client is in)", kea="pools.client-class")
         if not allows and not denies:
             return None
         # KNOWN/UNKNOWN and their negations fold into one built-in class
         if "ALL" in allows:
             allows = []
+            if not denies:
+                return None  # every client is allowed
         if denies == ["UNKNOWN"] and allows in ([], ["KNOWN"]):
             return "KNOWN"
         if denies == ["KNOWN"] and allows in ([], ["UNKNOWN"]):
@@ -914,12 +974,14 @@ class Converter:
         name = blk.name
         entry: dict[str, Any] = {"name": name}
         tests: list[str] = []
+        broken = False
         for st in blk.stmts():
             if st.kw == "match" and st.args and st.args[0].text.lower() == "if":
                 try:
                     tests.append(kexpr.translate(st.args[1:], family=self.family,
                                                  user_options=self.user_options))
                 except kexpr.Untranslatable as exc:
+                    broken = True
                     self.untranslated(st, f"the match expression: {exc}; the class has no test "
                                       "(no client matches it)", kea="client-classes.test")
             elif st.kw == "match":
@@ -928,20 +990,27 @@ class Converter:
                 self.untranslated(st, "Kea classes neither spawn nor limit leases (Kea 2.x: the "
                                   "limits hook is a premium one)")
         members = self.subclasses.get(name, [])
-        if members:
-            sub = self._members(blk, name, members)
+        if name in self.class_match:
+            # with a subclass selector, dhcpd's 'match if' is a guard (server/class.c,
+            # check_collection): a client whose guard fails is not looked up among the
+            # subclasses, one whose key matches no subclass is not a member
+            guard = " or ".join(f"({t})" if len(tests) > 1 else t for t in tests)
+            tests = []
+            sub = self._members(blk, name, members, guard=guard) if members else None
+            if sub and not broken:
+                tests.append(f"({guard}) and ({sub})" if guard else sub)
+            if not members:
+                self.note("warning", "classes", blk, "the class matches on an expression but has "
+                          "no subclass: no client is a member", kea="client-classes.test")
+        elif members:
+            sub = self._members(blk, name, members, guard="")
             if sub:
                 tests.append(sub)
-        elif name in self.class_match:
-            self.note("warning", "classes", blk, "the class matches on an expression but has no "
-                      "subclass: no client is a member", kea="client-classes.test")
         if tests:
             entry["test"] = " or ".join(f"({t})" if len(tests) > 1 else t for t in tests)
         params: dict[str, Any] = {}
         self._params(blk, params, "class")
-        for key in ("option-data", "next-server", "server-hostname", "boot-file-name",
-                    "valid-lifetime", "min-valid-lifetime", "max-valid-lifetime",
-                    "preferred-lifetime"):
+        for key in _CLASS_KEYS:
             if key in params:
                 entry[key] = params.pop(key)
         for key in params:
@@ -951,8 +1020,8 @@ class Converter:
             self.untranslated(child, "a block inside a class")
         self.classes.append(entry)
 
-    def _members(self, blk: Block, name: str, members: list[tuple[_Tok, Stmt | Block]]
-                 ) -> str | None:
+    def _members(self, blk: Block, name: str, members: list[tuple[_Tok, Stmt | Block]], *,
+                 guard: str) -> str | None:
         if name not in self.class_match:
             self.untranslated(blk, f"{len(members)} subclass(es) of a class without a "
                               "translatable 'match' selector")
@@ -973,11 +1042,14 @@ class Converter:
                 cond = f"{data} == {kexpr.literal(raw)}"
             keys.append(cond)
             if isinstance(item, Block) and item.items:
-                sub = {"name": f"{name}/{_utf8(key_tok.text)}", "test": cond}
+                sub: dict[str, Any] = {"name": f"{name}/{_utf8(key_tok.text)}",
+                                       "test": f"({guard}) and ({cond})" if guard else cond}
                 params: dict[str, Any] = {}
                 self._params(item, params, "class")
-                if "option-data" in params:
-                    sub["option-data"] = params.pop("option-data")
+                # what a Kea class holds (as for a class, _class)
+                for key in _CLASS_KEYS:
+                    if key in params:
+                        sub[key] = params.pop(key)
                 for key in params:
                     self.note("warning", "classes", item, f"'{key}' in a subclass: not "
                               "translated", kea=key)
@@ -1064,9 +1136,20 @@ class Converter:
             self.note("warning", "lease-times", blk, f"min-lease-time {lo} exceeds the default "
                       f"lease time {dv} here; Kea refuses that, lowered to {dv}",
                       kea="min-valid-lifetime")
+        if self.family != 6 or dv is None:
+            return
+        # dhcpd computes a missing preferred lifetime per reply from the valid lifetime of the
+        # client's scope, and so a preferred lifetime >= the valid one (server/dhcpv6.c,
+        # reply_process_is_addressed): a scope with its own valid lifetime needs its own
+        explicit = "preferred-lifetime" in scope and id(scope) not in self._derived_pref or any(
+            "preferred-lifetime" in p and id(p) not in self._derived_pref for p in parents)
         pref = eff("preferred-lifetime")
-        if self.family == 6 and pref is not None and dv is not None and pref > dv:
-            scope["preferred-lifetime"] = dv
+        if not explicit:
+            if pref != _dhcpd_preferred(dv):
+                scope["preferred-lifetime"] = _dhcpd_preferred(dv)
+                self._derived_pref.add(id(scope))
+        elif pref is not None and pref > dv:
+            scope["preferred-lifetime"] = dv  # Kea refuses a preferred above the valid lifetime
 
     # ---- reservations ---------------------------------------------------------------------------
     def _reservations(self, body: dict[str, Any], drafts: list[_SubnetDraft]) -> None:
@@ -1270,6 +1353,11 @@ class Converter:
         self.note("decide", "failover", blk, f"failover peer {name!r} ({role}, split "
                   f"{split or 'none'}) became a Kea HA {mode} skeleton; the operator must: "
                   + "; ".join(todo), kea="libdhcp_ha.so high-availability", todo=todo)
+
+
+def _dhcpd_preferred(valid: int) -> int:
+    """dhcpd's preferred lifetime where none is configured: 5/8 of the valid one."""
+    return valid // 2 + valid // 8
 
 
 def _record_types(text: str) -> list[str] | None:

@@ -97,6 +97,12 @@ class Block:
             yield from b.walk()
 
 
+def _record_def(toks: list[_Tok]) -> bool:
+    """``option NAME code N =`` so far: a ``{`` here starts a record type."""
+    return (len(toks) == 5 and toks[0].kind == "word" and toks[0].text.lower() == "option"
+            and toks[2].text.lower() == "code" and toks[4].text == "=")
+
+
 class _TreeParser:
     def __init__(self, path: Path, encoding: str, include_dir: Path | None) -> None:
         self.stream = _Stream(path, encoding, include_dir)
@@ -111,10 +117,18 @@ class _TreeParser:
     def _statement(self) -> tuple[list[_Tok], _Tok | None]:
         """Tokens up to ``;``, ``{`` or ``}`` and that terminator (None at the end of input)."""
         toks: list[_Tok] = []
+        in_record = False
         while True:
             tok = self._next()
             if tok is None:
                 return toks, None
+            if tok.kind == "punct" and ((tok.text == "{" and _record_def(toks))
+                                        or (tok.text == "}" and in_record)):
+                # ``option NAME code N = { TYPE, ... };``: the braces of a record type belong to
+                # the statement, they do not open a block
+                in_record = tok.text == "{"
+                toks.append(tok)
+                continue
             if tok.kind == "punct" and tok.text in ";{}":
                 if tok.text == "}" and toks:
                     # dhcpd tolerates a missing ';' before '}': the statement ends there
