@@ -193,8 +193,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
 
 def run_reconcile(step: Step, dry_run: bool) -> StepResult:
     from kea_etl.export.html_report import write_html
-    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, reconcile_kea
-    from kea_etl.extract import open_source
+    from kea_etl.export.reconcile import DEFAULT_TOLERANCE, open_sources, reconcile_kea
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
@@ -204,12 +203,14 @@ def run_reconcile(step: Step, dry_run: bool) -> StepResult:
     try:
         client = _client_factory(step)(url, service)
         config = load_kea_config(o["kea_config"]) if o.get("kea_config") else client.config_get()
-        items = open_source(str(o["source"]), query=o.get("query"), mapping=o.get("mapping"),
-                            source_tz=str(o["source_tz"]) if o.get("source_tz") else None)
-        result = reconcile_kea(items, client, kea_config=config,
+        # one source, or a list (leases and a dhcpd.conf: reservations too)
+        src = open_sources([str(x) for x in _as_list(o["source"])], query=o.get("query"),
+                           mapping=o.get("mapping"),
+                           source_tz=str(o["source_tz"]) if o.get("source_tz") else None)
+        result = reconcile_kea(src.items, client, kea_config=config, compare=src.compare,
                                as_of=epoch(o["as_of"]) if o.get("as_of") else None,
                                tolerance=int(o.get("tolerance", DEFAULT_TOLERANCE)),
-                               source_name=str(o["source"]), server=url,
+                               source_name=src.name, server=url,
                                kea_version=client.version_get(),
                                allow_unmapped=_flag(step, "allow_unmapped"))
     except KeaEtlError as exc:

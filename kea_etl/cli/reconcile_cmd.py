@@ -5,7 +5,6 @@ reconcile_file`."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,11 +117,10 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
     from kea_etl.export.html_report import write_html
     from kea_etl.export.reconcile import (
         DEFAULT_TOLERANCE,
-        kinds_for_formats,
+        open_sources,
         reconcile_file,
         reconcile_kea,
     )
-    from kea_etl.extract import resolve_source
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
@@ -148,14 +146,10 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
             sys.exit(EXIT_ERROR)
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
-    name = " + ".join(sources)
     try:
         when = epoch(as_of) if as_of else None
-        # every source resolved (and its format known) before anything is read
-        resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
-                    for s in sources]
-        compare = kinds_for_formats(src.format for src in resolved)
-        items = itertools.chain.from_iterable(src.open() for src in resolved)
+        src = open_sources(sources, query=query, mapping=mapping, source_tz=source_tz)
+        items, name, compare = src.items, src.name, src.compare
         if against is not None:
             assert kea_config is not None
             config = load_kea_config(kea_config)
@@ -273,7 +267,8 @@ def _host_lines(result: ReconcileResult) -> list[str]:
             f"{k} {v}" for k, v in s["fields_mismatched"].items()))
     for i, d in enumerate(h.items[:10]):
         if i == 0:
-            lines.append("  first reservation differences:")
+            lines.append("  first reservation differences (missing: in the source, not in Kea; "
+                         "extra: in Kea only; fields: source -> Kea):")
         where = f"subnet {d.subnet_id}" + (f" {' '.join(d.addresses)}" if d.addresses else "")
         fields = ", ".join(f"{k} {_shown(v.get('source'))} -> {_shown(v.get('kea'))}"
                            for k, v in d.fields.items())

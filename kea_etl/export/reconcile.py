@@ -93,9 +93,11 @@ __all__ = [
     "ReconcileClient",
     "PoolCounts",
     "ReconcileResult",
+    "Sources",
     "SubnetCounts",
     "compare_records",
     "kinds_for_formats",
+    "open_sources",
     "pool_stats",
     "reconcile",
     "reconcile_file",
@@ -138,6 +140,32 @@ class ReconcileClient(Protocol):
 _ONLY_LEASES = frozenset({"isc-leases", "kea-memfile"})
 _ONLY_RESERVATIONS = frozenset({"isc-conf", "pfsense"})
 KINDS = ("leases", "reservations")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Several sources read as one stream (:func:`open_sources`)."""
+
+    #: "a + b", for the report
+    name: str
+    #: the kinds their formats decide (:func:`kinds_for_formats`): reconcile_*'s ``compare``
+    compare: frozenset[str]
+    items: Iterator[ExtractItem]
+
+
+def open_sources(specs: Iterable[str], *, query: str | None = None, mapping: Any = None,
+                 source_tz: str | None = None) -> Sources:
+    """Resolve every source first (a bad name fails before anything is read), then chain them:
+    ``dhcpd.leases`` and ``dhcpd.conf`` give leases and reservations to one reconciliation."""
+    import itertools
+
+    from kea_etl.extract import resolve_source
+
+    names = list(specs)
+    resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
+                for s in names]
+    return Sources(" + ".join(names), kinds_for_formats(src.format for src in resolved),
+                   itertools.chain.from_iterable(src.open() for src in resolved))
 
 
 def kinds_for_formats(formats: Iterable[str]) -> frozenset[str]:
