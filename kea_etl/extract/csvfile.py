@@ -1,29 +1,26 @@
-"""CSV extractor: any CSV of leases or reservations, read in chunks with pandas and a column mapping.
+"""CSV extractor: any CSV of leases or reservations, read with the ``csv`` module and a column mapping.
 
-``extract(path, mapping=None, kind=None, chunksize=50_000)`` yields one ``Extracted`` per good row
-and one ``MalformedRecordError`` per bad row, naming the file, the CSV line (header = line 1) and
-the row's key (its address, else its identifier). The mapping (see :mod:`kea_etl.extract.mapping`)
+``extract(path, mapping=None, kind=None)`` yields one ``Extracted`` per good row and one
+``MalformedRecordError`` per bad row, naming the file, the CSV line (header = line 1) and the
+row's key (its address, else its identifier). The mapping (see :mod:`kea_etl.extract.mapping`)
 is a YAML/JSON file, a dict, a ``ColumnMapping``, or ``None`` for the default one, which
 recognises Kea memfile / SQL column names and obvious ones (``ip``, ``mac``, ``lease_time`` ...).
 
-pandas reads every value as text (``dtype=str, keep_default_na=False``: an empty cell is ``""``,
-never NaN, and ``"NA"`` stays a hostname). A row with the wrong number of fields is reported with
-its line (pandas' C parser warns about it; the warning is captured, never printed).
-
-Line numbers are exact for files whose records are one line each, including blank lines. A
-quoted field spanning several lines shifts the numbers of the rows after it (pandas does not say
-where a row started); such files are rare for lease data.
+Every value is text: an empty cell is ``""``, and ``"NA"`` stays a hostname. Line numbers are
+exact, also after a quoted field that spans lines (a row's number is the line it starts on). A
+row with the wrong number of fields, a NUL byte or a field over :data:`MAX_FIELD` characters is
+reported with its line and the rows after it are read on; text that does not decode stops the
+file there, said with the last good line. Blank lines and rows of empty cells are skipped.
+Memory holds one row at a time.
 """
 
 from __future__ import annotations
 
-import re
-import warnings
+import codecs
+import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from kea_etl._files import require_regular
 from kea_etl.errors import ConfigError, MalformedRecordError
@@ -40,7 +37,6 @@ from kea_etl.extract.mapping import (
 
 __all__ = ["extract", "sniff"]
 
-_SKIPPED = re.compile(r"Skipping line (\d+): (.*)")
 _KEA_MEMFILE_HEADS = (b"address,hwaddr,client_id,valid_lifetime,expire,subnet_id",
                       b"address,duid,valid_lifetime,expire,subnet_id")
 
@@ -73,8 +69,52 @@ def _guess_delimiter(path: Path, encoding: str) -> str:
     return best if counts[best] else ","
 
 
+#: the longest field read (characters): a longer one is a bad row, not unbounded memory
+MAX_FIELD = 1 << 20
+#: the longest line read (bytes): a longer one is a bad row, skipped to its end unread
+MAX_LINE = 4 << 20
+
+
+class _Lines:
+    """The file's lines, decoded one at a time (so a byte that does not decode is found on its
+    own line, after every earlier row was read), each at most :data:`MAX_LINE` bytes: a longer
+    one is given to the CSV reader as a blank line and its number kept in :attr:`too_long`."""
+
+    def __init__(self, fh: Any, encoding: str) -> None:
+        self.fh = fh
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+        self.too_long: set[int] = set()
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            raw = self.fh.readline(MAX_LINE + 1)
+            if not raw:
+                return
+            self.count += 1
+            if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = self.fh.readline(MAX_LINE + 1)
+                self.too_long.add(self.count)
+                yield "\n"
+                continue
+            yield self.decoder.decode(raw)
+
+
+def _dedupe(columns: list[str]) -> list[str]:
+    """Repeated header names get ``.1``, ``.2`` ... (as pandas names them), so no column hides
+    another."""
+    seen: dict[str, int] = {}
+    out = []
+    for c in columns:
+        n = seen.get(c, 0)
+        seen[c] = n + 1
+        out.append(c if n == 0 else f"{c}.{n}")
+    return out
+
+
 def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | str | Path | None = None,
-            kind: str | None = None, chunksize: int = 50_000, delimiter: str | None = None,
+            kind: str | None = None, chunksize: int | None = None, delimiter: str | None = None,
             encoding: str | None = None) -> Iterator[ExtractItem]:
     """Stream records from the CSV at ``path``.
 
@@ -82,8 +122,10 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
     ``kind``: lease4 / lease6 / reservation4 / reservation6 when the mapping does not say.
     ``delimiter`` / ``encoding`` override the mapping's; without either, the delimiter is the most
     frequent of ``, ; TAB |`` in the header line. Raises ``ConfigError`` for a missing
-    file, an empty file or a mapping that does not fit the header.
+    file, an empty file or a mapping that does not fit the header. (``chunksize`` is accepted
+    for callers of the pandas reader this replaced; rows are streamed one at a time.)
     """
+    del chunksize
     p = Path(path)
     source = str(p)
     if p.exists() or p.is_symlink():
@@ -102,55 +144,60 @@ def extract(path: str | Path, *, mapping: ColumnMapping | Mapping[str, Any] | st
     sep = delimiter or (pre.delimiter if pre is not None and "delimiter" in given else None)
     sep = sep or _guess_delimiter(p, enc)
     try:
-        reader = pd.read_csv(p, sep=sep, encoding=enc, dtype=str, keep_default_na=False,
-                             na_filter=False, skip_blank_lines=False, chunksize=chunksize,
-                             on_bad_lines="warn", engine="c")
-    except pd.errors.EmptyDataError as exc:
-        raise ConfigError(f"CSV file {p} is empty (no header line)") from exc
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        codecs.lookup(enc)
+    except LookupError as exc:
+        raise ConfigError(f"CSV file {p}: unknown encoding {enc!r}") from exc
+    limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_FIELD)
+    try:
+        with p.open("rb") as fh:
+            lines = _Lines(fh, enc)
+            yield from _rows(csv.reader(lines, delimiter=sep), lines, p, source, pre, kind)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _rows(reader: Any, lines: _Lines, p: Path, source: str, pre: ColumnMapping | None,
+          kind: str | None) -> Iterator[ExtractItem]:
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"CSV file {p} cannot be read: {exc}") from exc
+    if not header or all(c.strip() == "" for c in header):
+        raise ConfigError(f"CSV file {p} is empty (no header line)")
+    columns = _dedupe([c.strip() for c in header])
+    width = len(columns)
     converter: RowConverter | None = None
-    next_line = 2  # header is line 1
-    with reader:
-        while True:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    chunk = next(reader)
-                except StopIteration:
-                    chunk = None
-                except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-                    yield MalformedRecordError(source, None, None, f"CSV cannot be parsed any "
-                                               f"further after line {next_line - 1}: {exc}")
-                    return
-            skipped: dict[int, str] = {}
-            for w in caught:
-                m = _SKIPPED.match(str(w.message).strip())
-                if m:
-                    skipped[int(m.group(1))] = m.group(2)
-            if chunk is None:
-                for ln in sorted(skipped):
-                    yield MalformedRecordError(source, ln, None, f"bad CSV row: {skipped[ln]}")
-                return
-            columns = [str(c) for c in chunk.columns]
-            if converter is None:
-                first = dict(zip(columns, chunk.iloc[0].tolist(), strict=True)) if len(chunk) else None
-                resolved = resolve_mapping(pre, columns,
-                                           first_row=first, kind=kind, where=source)
-                converter = RowConverter(resolved, source=source)
-            pending = sorted(skipped)
-            for row in chunk.itertuples(index=False, name=None):
-                while next_line in skipped:
-                    yield MalformedRecordError(source, next_line, None,
-                                               f"bad CSV row: {skipped[next_line]}")
-                    pending.remove(next_line)
-                    next_line += 1
-                line = next_line
-                next_line += 1
-                if all(v == "" for v in row):
-                    continue  # blank line
-                yield converter.convert(dict(zip(columns, row, strict=True)), line)
-            for ln in pending:
-                yield MalformedRecordError(source, ln, None, f"bad CSV row: {skipped[ln]}")
-                if ln == next_line:
-                    next_line += 1
+    end = reader.line_num  # the last physical line read
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except UnicodeDecodeError as exc:
+            yield MalformedRecordError(source, None, None, f"CSV cannot be parsed any further "
+                                       f"after line {end}: {exc}")
+            return
+        except csv.Error as exc:
+            end = max(reader.line_num, start)
+            yield MalformedRecordError(source, start, None, f"bad CSV row: {exc}")
+            continue
+        end = reader.line_num
+        if start in lines.too_long:
+            yield MalformedRecordError(source, start, None, f"bad CSV row: the line is longer "
+                                       f"than {MAX_LINE} bytes; not read")
+            continue
+        if not row or all(v == "" for v in row):
+            continue  # a blank line
+        if len(row) != width:
+            yield MalformedRecordError(source, start, None, f"bad CSV row: expected {width} "
+                                       f"fields, saw {len(row)}")
+            continue
+        values = dict(zip(columns, row, strict=True))
+        if converter is None:
+            resolved = resolve_mapping(pre, columns, first_row=values, kind=kind, where=source)
+            converter = RowConverter(resolved, source=source)
+        yield converter.convert(values, start)
+    if converter is None:  # a header and no rows: the mapping must still fit the header
+        resolve_mapping(pre, columns, first_row=None, kind=kind, where=source)

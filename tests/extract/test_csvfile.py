@@ -184,3 +184,41 @@ def test_format_detection_picks_the_right_extractor(tmp_path: Path) -> None:
     kea.write_text("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,"
                    "state,user_context\n")
     assert resolve_source(str(kea)).format == "kea-memfile"
+
+
+def test_exact_lines_after_a_multiline_field_and_bad_rows_read_on(tmp_path: Path) -> None:
+    """Line numbers are the line a row starts on, also after a quoted field spanning lines (the
+    pandas reader this replaced shifted every later row); a row with too few fields, a field over
+    MAX_FIELD characters or a line over MAX_LINE bytes fails with its own line and the rows after
+    it load."""
+    huge = "x" * (csvfile.MAX_FIELD + 10)
+    path = tmp_path / "leases.csv"
+    path.write_text(
+        "ip,mac,hostname,expire,lease_time\n"                                  # 1
+        '10.0.0.1,02:00:00:00:00:01,"two\nlines",1900000000,3600\n'            # 2-3
+        "10.0.0.2,02:00:00:00:00:02,short\n"                                   # 4: 3 fields
+        "\n"                                                                   # 5: blank
+        "10.0.0.3,02:00:00:00:00:03," + "y" * (csvfile.MAX_LINE + 5) + ",1,1\n"  # 6: long
+        f"10.0.0.4,02:00:00:00:00:04,{huge},1900000000,3600\n"                  # 7: huge
+        "10.0.0.5,02:00:00:00:00:05,last,1900000000,3600\n")                   # 8
+    good, bad = split(csvfile.extract(path, kind="lease4"))
+    assert [(str(g.record.key), g.line) for g in good] == [("10.0.0.1", 2), ("10.0.0.5", 8)]
+    assert [(b.line, str(b).split("bad CSV row: ")[1][:20]) for b in bad] == [
+        (4, "expected 5 fields, s"), (6, "the line is longer t"), (7, "field larger than fi")]
+
+
+def test_undecodable_text_stops_with_the_last_good_line(tmp_path: Path) -> None:
+    path = tmp_path / "leases.csv"
+    path.write_bytes(b"ip,mac,expire,lease_time\n10.0.0.1,02:00:00:00:00:01,1900000000,3600\n"
+                     b"10.0.0.2,\xff\xfe,1900000000,3600\n")
+    good, bad = split(csvfile.extract(path, kind="lease4"))
+    assert [g.line for g in good] == [2]
+    assert len(bad) == 1 and "after line 2" in str(bad[0])
+
+
+def test_repeated_header_names_do_not_hide_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "leases.csv"
+    path.write_text("ip,mac,hostname,hostname,expire,lease_time\n"
+                    "10.0.0.1,02:00:00:00:00:01,first,second,1900000000,3600\n")
+    good, bad = split(csvfile.extract(path, kind="lease4"))
+    assert not bad and good[0].record.hostname == "first"
