@@ -45,6 +45,10 @@ EXIT_ERROR = 2
 @click.option("--allow-unmapped", is_flag=True,
               help="As migrate's --allow-unmapped: active source leases that no subnet of the "
                    "target holds are skipped (no-subnet) instead of counted missing.")
+@click.option("--family", type=click.Choice(["4", "6"]), default=None,
+              help="As migrate's --family: compare only DHCPv4 (4) or DHCPv6 (6) records; the "
+                   "others are counted skipped (other-family). For a source holding both (a "
+                   "pfSense config.xml, a Windows export, dnsmasq) against one daemon.")
 @click.option("--query", metavar="SQL", help="SELECT or table name for a database SOURCE.")
 @click.option("--mapping", metavar="FILE", help="Column mapping for a CSV or SQL SOURCE.")
 @click.option("--source-tz", metavar="ZONE",
@@ -67,7 +71,7 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
                   mapping: str | None, json_out: str | None, html_out: str | None,
                   csv_out: str | None, page_size: int, allow_unmapped: bool = False,
                   source_tz: str | None = None, progress: bool | None = None,
-                  quiet: bool = False, **conn: Any) -> None:
+                  quiet: bool = False, family: str | None = None, **conn: Any) -> None:
     """Compare the leases and host reservations of SOURCE... (dhcpd.leases, dhcpd.conf,
     dnsmasq.leases or dnsmasq.conf, pfSense config.xml, a Windows DHCP Server export with
     --source-tz, CSV, SQL, Kea memfile ...) with what Kea holds. Several sources are read as one:
@@ -146,6 +150,7 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
             sys.exit(EXIT_ERROR)
     tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
     bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
+    only = int(family) if family else None
     try:
         when = epoch(as_of) if as_of else None
         src = open_sources(sources, query=query, mapping=mapping, source_tz=source_tz)
@@ -156,7 +161,7 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
             result = reconcile_file(items, against, kea_config=config, as_of=when,
                                     tolerance=tol, abandoned=abandoned, source_name=name,
                                     allow_unmapped=allow_unmapped, progress=bars,
-                                    compare=compare)
+                                    compare=compare, only_family=only)
         else:
             assert kea_url is not None
             check_url(kea_url)
@@ -164,6 +169,7 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
             config = load_kea_config(kea_config) if kea_config else client.config_get()
             result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
                                    abandoned=abandoned, source_name=name, compare=compare,
+                                   only_family=only,
                                    server=server_label(kea_url, service),
                                    kea_version=client.version_get(), page_size=page_size,
                                    allow_unmapped=allow_unmapped, progress=bars)

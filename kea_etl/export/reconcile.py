@@ -63,7 +63,7 @@ from typing import Any, Protocol
 
 from kea_etl import clock
 from kea_etl._files import atomic_write
-from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError
+from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError, RecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.export.reconcile_hosts import (
     HostReconcile,
@@ -856,7 +856,8 @@ class _Prepared:
 
 def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
              as_of: int | None, tolerance: int, abandoned: str, source_name: str,
-             allow_unmapped: bool = False, compare: Iterable[str] = ()) -> _Prepared:
+             allow_unmapped: bool = False, compare: Iterable[str] = (),
+             only_family: int | None = None) -> _Prepared:
     """Family, config section, an empty result with the subnets, their prefixes and the source
     through the migration policy."""
     from kea_etl.migration import unmapped_prefix
@@ -866,7 +867,9 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
     family, config = _config_family(kea_config)
     now = int(as_of if as_of is not None else clock.now())
     smap = SubnetMap.from_config(config)
-    normalizer = Normalizer(smap, as_of=now, abandoned=abandoned)  # type: ignore[arg-type]
+    # only_family: migrate's --family (a source holding both families into one daemon)
+    normalizer = Normalizer(smap, as_of=now, abandoned=abandoned,  # type: ignore[arg-type]
+                            family=only_family)
     res = ReconcileResult(family=family, as_of=now, tolerance=tolerance, source_name=source_name,
                           allow_unmapped=allow_unmapped)
     prefixes = {sid: str(sub.prefix) for sid, sub in smap.subnets.get(family, {}).items()}
@@ -895,7 +898,11 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
                 res.source_failed += 1
                 continue
             if isinstance(item.record, Reservation):  # the same subnet policy as migrate
-                prep.hosts.add(item, normalizer(item))
+                try:
+                    verdict: Any = normalizer(item)
+                except RecordError as exc:  # migrate fails it "invalid"
+                    verdict = Rejected("invalid", str(exc), failed=True)
+                prep.hosts.add(item, verdict)
                 continue
             res.source_read += 1
             prep.leases_seen += 1
@@ -925,7 +932,7 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
                   server: str = "", kea_version: str = "",
                   page_size: int = 1000, workdir: str | Path | None = None,
                   progress: ProgressCallback | None = None,
-                  compare: Iterable[str] = ()) -> ReconcileResult:
+                  compare: Iterable[str] = (), only_family: int | None = None) -> ReconcileResult:
     """Extracted source items vs a live Kea: apply the migration policy, compare, count.
 
     ``kea_config`` is the target configuration (a ``--kea-config`` file's content or config-get's
@@ -936,7 +943,8 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
     from ``kea_config``: the comparison is with what Kea holds.
     """
     prep = _prepare(source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare)
+                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare,
+                    only_family=only_family)
     family, res = prep.family, prep.result
     res.server, res.kea_version = server, kea_version
 
@@ -966,7 +974,8 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
                    source_name: str = "", allow_unmapped: bool = False,
                    workdir: str | Path | None = None,
                    progress: ProgressCallback | None = None,
-                   compare: Iterable[str] = ()) -> ReconcileResult:
+                   compare: Iterable[str] = (), only_family: int | None = None
+                   ) -> ReconcileResult:
     """Extracted source items vs the leases Kea *would* hold after loading ``path``.
 
     ``path`` is a Kea memfile (``kea-leases4.csv`` / ``kea-leases6.csv``), a kea-etl export
@@ -990,7 +999,8 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
     from kea_etl.export.kea_files import KeaFileLeases
 
     prep = _prepare(source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
-                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare)
+                    source_name=source_name, allow_unmapped=allow_unmapped, compare=compare,
+                    only_family=only_family)
     family, res = prep.family, prep.result
     with KeaFileLeases(path, family=family, section=prep.section, workdir=workdir) as files:
         files.load()

@@ -95,9 +95,16 @@ def test_pfsense_reservations_load_into_real_kea(tmp_path: Path, family: int,
     held = [h for s in live[f"subnet{family}"] for h in s.get("reservations", [])]
     held += live.get("reservations", [])
     assert hosts_by_id(held, family) == hosts_by_id(written, family)
-    # reconcile: the file against that Kea (reservations are not leases; nothing is missing)
-    rec = kea_etl("reconcile", f"pfsense:{DATA / 'opnsense-config.xml'}", "--kea", srv.socket_url)
+    # reconcile: the file against that Kea, its other family set aside: every host matched
+    rec = kea_etl("reconcile", f"pfsense:{DATA / 'pfsense-config.xml'}", "--kea", srv.socket_url,
+                  "--family", str(family))
     assert rec.returncode == 0, rec.stdout + rec.stderr
+    assert f"reservations: matched {len(written)}  missing 0  extra 0  mismatched 0" in rec.stdout
+    # another firewall's file against it: nothing in common, every Kea host extra
+    rec = kea_etl("reconcile", f"pfsense:{DATA / 'opnsense-config.xml'}", "--kea", srv.socket_url,
+                  "--family", str(family))
+    assert rec.returncode == 1, rec.stdout + rec.stderr
+    assert f"extra {len(written)}" in rec.stdout
 
 
 _why = netns_available()
