@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,9 +28,12 @@ EXIT_ERROR = 2
               help="A Windows export's time zone (as for migrate): its own leases are judged "
                    "too.")
 @click.option("--json", "json_out", is_flag=True, help="Print the findings as JSON.")
+@click.option("--html", "html_out", metavar="OUT.html",
+              help="Also write the findings as a self-contained HTML page (by severity, each "
+                   "with its evidence and the Kea setting that addresses it).")
 def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
               family: str | None, as_of: str | None, source_tz: str | None,
-              json_out: bool) -> None:
+              json_out: bool, html_out: str | None) -> None:
     """List what an operator must decide before moving DHCPD.conf (and its leases) to Kea.
 
     Findings by severity (error, decide, warning, info), each with its evidence (file:line,
@@ -51,11 +55,17 @@ def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
     Example:
       kea-etl check /etc/dhcp/dhcpd.conf /var/lib/dhcp/dhcpd.leases \\
           --kea-config /etc/kea/kea-dhcp4.conf --json > preflight.json
+      kea-etl check /etc/dhcp/dhcpd.conf --html preflight.html
       kea-etl check windows:dhcp-export.xml --source-tz Europe/Berlin
     """
     from kea_etl.convert.check import check
+    from kea_etl.convert.check_html import write_html
     from kea_etl.records import epoch
 
+    if html_out and Path(html_out).is_dir():  # before the check, not after it
+        click.echo(f"Error: cannot write --html {html_out}: it is a directory (give a file name)",
+                   err=True)
+        sys.exit(EXIT_ERROR)
     try:
         when = epoch(as_of) if as_of else None
         result = check(dhcpd_conf, leases, kea_config=kea_config, as_of=when,
@@ -63,6 +73,12 @@ def check_cmd(dhcpd_conf: str, leases: tuple[str, ...], kea_config: str | None,
     except KeaEtlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    if html_out:
+        try:
+            write_html(result, html_out, sources=[dhcpd_conf, *leases])
+        except OSError as exc:  # the path given, never the temporary file beside it
+            click.echo(f"Error: cannot write --html {html_out}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_ERROR)
     if json_out:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -14,12 +14,13 @@ most
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from html import escape
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from kea_etl._files import atomic_write
+from kea_etl.export.html_page import escape as _e
+from kea_etl.export.html_page import page
+from kea_etl.export.html_page import table as _table
 from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
 from kea_etl.export.reconcile_hosts import field_text
 
@@ -27,29 +28,6 @@ __all__ = ["render_html", "write_html"]
 
 _COLOURS = {"matched": "#2e7d32", "missing": "#c62828", "extra": "#ef6c00",
             "mismatched": "#6a1b9a"}
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;
-color:#1b1b1b;background:#fff;max-width:1150px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;
-padding-bottom:4px}h3{font-size:15px;margin:16px 0 6px}.meta{color:#555;font-size:13px;margin-bottom:14px}
-.verdict{padding:12px 16px;border-radius:6px;font-size:17px;font-weight:600;margin:10px 0 16px}
-.ok{background:#e8f5e9;color:#1b5e20;border:1px solid #a5d6a7}
-.bad{background:#ffebee;color:#b71c1c;border:1px solid #ef9a9a}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;
-padding:10px 14px;min-width:140px}.card .n{font-size:26px;font-weight:700}
-.card .l{font-size:13px;color:#555}
-table{border-collapse:collapse;font-size:13px;margin:6px 0 10px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.warn td{background:#fff8e1}code{font-size:12px}.note{color:#555;font-size:13px}
-.charts{display:flex;gap:24px;flex-wrap:wrap}
-"""
-
-
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
-
 
 def _bar_chart(title: str, items: Sequence[tuple[str, float, str, str]], *, width: int = 520,
                max_value: float | None = None) -> str:
@@ -81,21 +59,6 @@ def _bar_chart(title: str, items: Sequence[tuple[str, float, str, str]], *, widt
         parts.append(f'<text x="{left}" y="{top + 16}" font-size="13" fill="#777">no data</text>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: set[int] | None = None,
-           warn_rows: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    warn_rows = warn_rows or set()
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in headers), "</tr></thead><tbody>"]
-    for i, row in enumerate(rows):
-        out.append('<tr class="warn">' if i in warn_rows else "<tr>")
-        for j, cell in enumerate(row):
-            cls = ' class="num"' if j in numeric else ""
-            out.append(f"<td{cls}>{_e(cell)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
 
 
 def _fmt_pct(v: float | None) -> str:
@@ -145,9 +108,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
     ok = result.differences == 0
     head_title = title or f"Reconciliation: {result.source_name or 'source'} vs " \
                           f"{result.server or 'Kea'}"
-    p: list[str] = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-                    f"<title>{_e(head_title)}</title><style>{_CSS}</style></head><body>",
-                    f"<h1>{_e(head_title)}</h1>",
+    p: list[str] = [f"<h1>{_e(head_title)}</h1>",
                     f'<div class="meta">DHCPv{_e(result.family)} · Kea {_e(result.kea_version)} '
                     f"· as of {_e(summ['as_of'])} · expiry tolerance {_e(result.tolerance)} s "
                     f"· generated {_e(summ['generated_at'])}</div>"]
@@ -292,8 +253,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
         p.append("<h2>Warnings</h2><ul>")
         p.extend(f"<li>{_e(w)}</li>" for w in result.warnings)
         p.append("</ul>")
-    p.append("</body></html>\n")
-    return "".join(p)
+    return page(head_title, p)
 
 
 def _hosts_html(result: ReconcileResult) -> str:
