@@ -19,6 +19,7 @@ from typing import Any
 from kea_etl import kea_config
 from kea_etl._files import atomic_write
 from kea_etl.convert.build import DEFAULT_HOOKS_DIR, Converter, FamilyResult
+from kea_etl.convert.d2 import DdnsSetup
 from kea_etl.convert.findings import SEVERITIES, Finding
 from kea_etl.errors import ConfigError
 from kea_etl.kea_config import load_kea_config
@@ -94,13 +95,27 @@ def convert_windows(export: str | Path, *, keep_ids: dict[int, dict[str, int]] |
 
 
 def write(result: ConvertResult, out_dir: str | Path) -> list[Path]:
-    """Write ``kea-dhcp4.conf`` / ``kea-dhcp6.conf`` into ``out_dir`` (created); their paths."""
+    """Write ``kea-dhcp4.conf`` / ``kea-dhcp6.conf`` into ``out_dir`` (created), and where dhcpd
+    sent DNS updates ``kea-dhcp-ddns.conf`` with one ``tsig-NAME.secret`` per key (mode 0600;
+    kea_etl.convert.d2); their paths."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     written = []
+    ddns = DdnsSetup()
     for r in result.families():
         path = d / f"kea-dhcp{r.family}.conf"
         with atomic_write(path, mode=0o640) as fh:
             fh.write(json.dumps(r.config, indent=2) + "\n")
         written.append(path)
+        ddns.merge(r.ddns)
+    if ddns:
+        path = d / "kea-dhcp-ddns.conf"
+        with atomic_write(path, mode=0o640) as fh:
+            fh.write(json.dumps(ddns.config(), indent=2) + "\n")
+        written.append(path)
+        for key in ddns.keys.values():
+            secret = d / key.secret_file
+            with atomic_write(secret, mode=0o600) as fh:
+                fh.write(key.secret)
+            written.append(secret)
     return written

@@ -32,7 +32,9 @@ from ipaddress import (
 from pathlib import Path
 from typing import Any, Literal
 
+from kea_etl.convert import d2
 from kea_etl.convert import expr as kexpr
+from kea_etl.convert.d2 import DdnsSetup
 from kea_etl.convert.findings import Finding, Severity
 from kea_etl.convert.ha import Relationship, ha_library, ha_todo
 from kea_etl.convert.ids import assign_ids
@@ -91,6 +93,8 @@ class FamilyResult:
     ddns_style: tuple[str, str, int] | None = None
     failover: list[dict[str, Any]] = field(default_factory=list)
     ignore_client_uids: bool | None = None
+    #: TSIG keys and DNS zones, for kea-dhcp-ddns.conf (kea_etl.convert.d2)
+    ddns: DdnsSetup = field(default_factory=DdnsSetup)
 
 
 @dataclass
@@ -628,15 +632,39 @@ class Converter:
                                       severity="error")
             elif kind in ("host", "class", "subclass", "failover"):
                 continue  # hosts: reservations; class / failover: their own passes
-            elif kind == "key":
-                self.note("decide", "ddns", child, "a TSIG key: Kea's D2 needs it in tsig-keys "
-                          "(copy algorithm and secret from here)", kea="kea-dhcp-ddns tsig-keys")
-            elif kind == "zone":
-                self.note("decide", "ddns", child, "a DNS zone dhcpd updates: Kea's D2 needs it as "
-                          "a forward-ddns / reverse-ddns domain with its dns-servers",
-                          kea="kea-dhcp-ddns forward-ddns / reverse-ddns")
+            elif kind in ("key", "zone"):
+                self._ddns_block(child)
             else:
                 self.untranslated(child, "no Kea equivalent known to kea-etl")
+
+    def _ddns_block(self, blk: Block) -> None:
+        """``key`` / ``zone``: into the D2 configuration (kea_etl.convert.d2), or an error
+        finding saying why not."""
+        stmts = [(st.kw, [_utf8(t.text) for t in st.args], st.path, st.line)
+                 for st in blk.stmts()]
+        name = _utf8(blk.args[0].text) if blk.args else ""
+        if blk.kind == "key":
+            key = d2.parse_key(name, stmts, blk.path, blk.line)
+            if isinstance(key, str):
+                self.untranslated(blk, key, kea="kea-dhcp-ddns tsig-keys", severity="error")
+                return
+            self.result.ddns.keys[key.name] = key
+            self.note("decide", "ddns", blk, f"TSIG key written to kea-dhcp-ddns.conf "
+                      f"(tsig-keys), its secret to {key.secret_file} beside it: install that file "
+                      f"as {d2.SECRET_DIR}/{key.secret_file} (mode 0640, Kea's group), or for Kea "
+                      "2.2 / 2.4 (no secret-file) replace secret-file by the secret itself",
+                      kea="kea-dhcp-ddns tsig-keys")
+            return
+        zone = d2.parse_zone(name, stmts, blk.path, blk.line)
+        if isinstance(zone, str):
+            self.untranslated(blk, zone, kea="kea-dhcp-ddns forward-ddns / reverse-ddns",
+                              severity="error")
+            return
+        self.result.ddns.zones[zone.name] = zone
+        side = "reverse-ddns" if zone.reverse else "forward-ddns"
+        self.note("info", "ddns", blk, f"DNS zone written to kea-dhcp-ddns.conf ({side}, "
+                  f"servers {', '.join(zone.servers)}); run kea-dhcp-ddns beside Kea",
+                  kea=f"kea-dhcp-ddns {side}")
 
     def _shared_pool(self, pool: Block, drafts: list[_SubnetDraft]) -> None:
         """A pool directly in a shared-network: dhcpd files its ranges under the subnet that

@@ -291,3 +291,37 @@ def test_lease_time_out_of_range_is_an_error_not_a_wrapped_lifetime(tmp_path: Pa
     bad = [f for f in r.v4.findings if f.severity == "error"]
     assert [(f.line, f.statement.split(";")[0]) for f in bad] == [(1, f"default-lease-time {value}")]
     assert r.v4.config["Dhcp4"]["valid-lifetime"] == 43200
+
+
+def test_ddns_keys_and_zones_become_a_d2_configuration(tmp_path: Path) -> None:
+    """key + forward and reverse zones -> kea-dhcp-ddns.conf (secret in its own 0600 file);
+    a zone whose server is a name, and a key with an algorithm D2 lacks, are error findings with
+    their lines, not silently left out."""
+    from kea_etl.convert import write
+
+    conf = tmp_path / "dhcpd.conf"
+    conf.write_text(
+        "ddns-update-style standard;\n"                                         # 1
+        'key k1 { algorithm hmac-md5.sig-alg.reg.int; secret "c2VjcmV0"; }\n'   # 2
+        'key k2 { algorithm gss-tsig; secret "eA=="; }\n'                       # 3
+        "zone example.org. { primary 192.0.2.53; secondary 192.0.2.54; key k1; }\n"  # 4
+        "zone 2.0.192.in-addr.arpa. { primary 192.0.2.53; key k1; }\n"          # 5
+        "zone other.org. { primary ns1.other.org; }\n"                          # 6
+        "subnet 192.0.2.0 netmask 255.255.255.0 { range 192.0.2.10 192.0.2.20; }\n")
+    r = convert(conf)
+    assert r.v4 is not None
+    errors = sorted((f.line, f.message) for f in r.v4.findings if f.severity == "error")
+    assert [ln for ln, _ in errors] == [3, 6]
+    assert "gss-tsig" in errors[0][1] and "is a name" in errors[1][1]
+    written = write(r, tmp_path / "out")
+    d2conf = json.loads((tmp_path / "out" / "kea-dhcp-ddns.conf").read_text())["DhcpDdns"]
+    assert d2conf["tsig-keys"] == [{"name": "k1", "algorithm": "HMAC-MD5",
+                                    "secret-file": "/etc/kea/tsig-k1.secret"}]
+    fwd = d2conf["forward-ddns"]["ddns-domains"]
+    rev = d2conf["reverse-ddns"]["ddns-domains"]
+    assert [(d["name"], [s["ip-address"] for s in d["dns-servers"]], d["key-name"]) for d in fwd] \
+        == [("example.org.", ["192.0.2.53", "192.0.2.54"], "k1")]
+    assert [d["name"] for d in rev] == ["2.0.192.in-addr.arpa."]
+    secret = tmp_path / "out" / "tsig-k1.secret"
+    assert secret in written and secret.read_text() == "c2VjcmV0"
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
