@@ -191,6 +191,20 @@ def test_audit_notebook_on_real_kea_export(kea_factory: Any, tmp_path: Path) -> 
         path.write_bytes(base64.b64decode(data))
         assert png_colours(path) > 10, f"plot {i} looks empty"
 
+    # as a reader sees it: the executed notebook as HTML (nbconvert), rendered by headless
+    # Chromium into a non-empty page, with the headline numbers in it
+    from nbconvert import HTMLExporter
+
+    from tests.harness.browser import screenshot
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    html = tmp_path / "audit.html"
+    html.write_text(page)
+    shot = screenshot(html, tmp_path, size="1400,3000")
+    assert png_colours(shot) > 10
+    assert f"warehouse and Parquet agree on {total} lease snapshots: True" in page
+    assert "subnets where the export and Kea&#39;s statistics disagree: 0" in page or \
+        "subnets where the export and Kea's statistics disagree: 0" in page
+
 
 def test_committed_notebook_has_outputs_and_is_small() -> None:
     """The notebook in the tree reads well without running: every code cell executed, plots in."""
