@@ -175,6 +175,14 @@ def sections(config: Mapping[str, Any], *, origin: str = "Kea config",
             raise ConfigError(f"{origin}: Dhcp{family} is not a JSON object")
         out[family] = section
     if required and not out:
+        agent = config.get("Control-agent")
+        if isinstance(agent, Mapping):
+            # kea-ctrl-agent (2.x, 3.0) answers config-get itself unless a service is named
+            sockets = agent.get("control-sockets") or {}
+            daemons = [d for d in ("dhcp4", "dhcp6") if d in sockets] or ["dhcp4", "dhcp6"]
+            raise ConfigError(f"{origin}: no Dhcp4 or Dhcp6 section: this is kea-ctrl-agent's "
+                              "own configuration; name the DHCP daemon behind it with "
+                              f"--service {' or '.join(daemons)}")
         raise ConfigError(f"{origin}: no Dhcp4 or Dhcp6 section (is this a Kea DHCP server "
                           "configuration?)")
     return out

@@ -71,3 +71,16 @@ def test_required_section() -> None:
     assert subnets({"Control-agent": {}}) == []
     with pytest.raises(ConfigError, match="no Dhcp4 or Dhcp6 section"):
         subnets({"Control-agent": {}}, required=True)
+    with pytest.raises(ConfigError, match="no Dhcp4 or Dhcp6 section .is this"):
+        subnets({"Dhcp-ddns": {}}, required=True)
+
+
+def test_a_control_agents_config_asks_for_service() -> None:
+    """config-get sent to kea-ctrl-agent without a service gets the agent's own configuration."""
+    agent = {"Control-agent": {"control-sockets": {"dhcp4": {}, "d2": {}}}}
+    with pytest.raises(ConfigError) as ei:
+        subnets(agent, origin="config-get of http://127.0.0.1:8000", required=True)
+    assert str(ei.value) == (
+        "config-get of http://127.0.0.1:8000: no Dhcp4 or Dhcp6 section: this is "
+        "kea-ctrl-agent's own configuration; name the DHCP daemon behind it with --service "
+        "dhcp4")

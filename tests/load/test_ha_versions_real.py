@@ -62,19 +62,19 @@ def version_pair(kea_install: KeaInstall, _version_pairs: PairPool) -> HAPair:
         f"Kea {kea_install.version} {mode} HA pair")
 
 
-def _cli(pair: HAPair, *args: str) -> Any:
+def _cli(pair: HAPair, *args: str, code: int = 0, service: bool = True) -> Any:
     """kea-etl with the pair's connection options: ``--service`` for 2.x's control agents, the
     basic-auth login (password in the environment) for 3.x's daemons."""
     extra: list[str] = []
     env: dict[str, str] = {}
-    if pair.service:
+    if pair.service and service:
         extra += ["--service", pair.service]
     if pair.credentials:
         extra += ["--user", pair.credentials[0]]
         env["KEA_ETL_PASSWORD"] = pair.credentials[1]
     argv = [*args, *extra]
     r = CliRunner().invoke(main, argv, env=env, catch_exceptions=False)
-    assert r.exit_code == 0, f"kea-etl {' '.join(argv)} -> {r.exit_code}\n{r.output}"
+    assert r.exit_code == code, f"kea-etl {' '.join(argv)} -> {r.exit_code}\n{r.output}"
     return r
 
 
@@ -94,6 +94,13 @@ def test_migrate_into_this_versions_ha_pair_rerun_and_reconcile(
     assert len(pair.urls) == 2, "the pair has no user-facing URLs"
     targets = [a for url in pair.urls for a in ("--to", f"kea:{url}")]
     base = ["--kea-config", str(KEA_CONFIG), "--as-of", AS_OF, "--no-progress"]
+    if pair.service:
+        # a control agent without --service answers for itself: refused before anything is sent
+        r = _cli(pair, "migrate", str(LEASES), *targets, *base, code=2, service=False)
+        assert r.output == (
+            f"Error: config-get of {pair.urls[0]}: no Dhcp4 or Dhcp6 section: this is "
+            "kea-ctrl-agent's own configuration; name the DHCP daemon behind it with "
+            "--service dhcp4\n")
     _cli(pair, "migrate", str(LEASES), *targets, *base, "--report", str(tmp_path / "r1.json"))
     first = json.loads((tmp_path / "r1.json").read_text())
     primary, standby = _held(pair.primary), _held(pair.standby)
