@@ -22,7 +22,7 @@ from kea_etl.export.html_page import escape as _e
 from kea_etl.export.html_page import page
 from kea_etl.export.html_page import table as _table
 from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
-from kea_etl.export.reconcile_hosts import field_text
+from kea_etl.export.reconcile_hosts import CategoryCounts, field_text
 
 __all__ = ["render_html", "write_html"]
 
@@ -130,11 +130,7 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
         p.append(_hosts_html(result))
         p.append("</body></html>\n")
         return "".join(p)
-    p.append('<div class="cards">')
-    for name in ("matched", "missing", "extra", "mismatched"):
-        p.append(f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
-                 f'<div class="n">{_e(summ[name])}</div><div class="l">{_e(name)}</div></div>')
-    p.append("</div>")
+    p.append(_cards(result))
 
     src, kea = summ["source"], summ["kea"]
     p.append("<h2>Inputs</h2>")
@@ -256,20 +252,23 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
     return page(head_title, p)
 
 
+def _cards(counts: CategoryCounts) -> str:
+    """One card per category (leases or reservations), coloured as in the charts."""
+    return ('<div class="cards">' + "".join(
+        f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
+        f'<div class="n">{_e(n)}</div><div class="l">{_e(name)}</div></div>'
+        for name, n in counts.category_counts().items()) + "</div>")
+
+
 def _hosts_html(result: ReconcileResult) -> str:
     """The reservations section: counts, where Kea's came from, every difference."""
     h = result.reservations
     if not h.compared:
         return ('<h2>Reservations</h2><p class="note">Not compared: no source holds host '
                 "reservations.</p>")
-    s = h.summary()
     p = ["<h2>Reservations</h2>",
          f'<p class="note">Keyed by subnet, identifier type and identifier. Kea\'s reservations '
-         f"read with {_e(h.kea_source)}.</p>", '<div class="cards">']
-    for name in ("matched", "missing", "extra", "mismatched"):
-        p.append(f'<div class="card" style="border-left:6px solid {_COLOURS[name]}">'
-                 f'<div class="n">{_e(s[name])}</div><div class="l">{_e(name)}</div></div>')
-    p.append("</div>")
+         f"read with {_e(h.kea_source)}.</p>", _cards(h)]
     p.append(_table(["", "read", "compared", "set aside", "why"], [
         ["source", h.source_read, h.source_compared,
          sum(h.source_failed.values()) + sum(h.source_skipped.values()),

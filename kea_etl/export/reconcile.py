@@ -66,6 +66,7 @@ from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError, RecordError
 from kea_etl.export.kea_api import iter_leases
 from kea_etl.export.reconcile_hosts import (
+    CategoryCounts,
     HostReconcile,
     SourceHosts,
     compare_hosts,
@@ -323,7 +324,7 @@ _SHOW_SOURCE_WARNINGS = 20
 
 
 @dataclass
-class ReconcileResult:
+class ReconcileResult(CategoryCounts):
     """Counts, per-subnet table and differences of one reconciliation.
 
     Differences live in a spool file owned by the result: call :meth:`close` (or use it as a
@@ -337,12 +338,6 @@ class ReconcileResult:
     server: str = ""
     kea_version: str = ""
     generated_at: datetime = field(default_factory=clock.now_datetime)
-    matched: int = 0
-    missing: int = 0
-    extra: int = 0
-    mismatched: int = 0
-    source_read: int = 0
-    source_compared: int = 0
     source_failed: int = 0
     source_duplicates: int = 0
     source_skipped: Counter[str] = field(default_factory=Counter)
@@ -391,8 +386,7 @@ class ReconcileResult:
     def summary(self) -> dict[str, Any]:
         """Everything but the differences list."""
         return {
-            "matched": self.matched, "missing": self.missing, "extra": self.extra,
-            "mismatched": self.mismatched, "differences_total": self.differences,
+            **self.category_counts(), "differences_total": self.differences,
             "ok": self.differences == 0, "family": self.family,
             "leases_compared": self.leases_compared,
             "lease_differences": self.lease_differences,

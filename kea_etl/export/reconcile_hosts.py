@@ -34,8 +34,8 @@ from kea_etl.extract.base import Extracted
 from kea_etl.load.reservations import differences, host_field_values, host_identifier
 from kea_etl.records import Reservation
 
-__all__ = ["HostDifference", "HostReconcile", "SourceHosts", "compare_hosts", "field_text",
-           "kea_held_hosts"]
+__all__ = ["CATEGORIES", "CategoryCounts", "HostDifference", "HostReconcile", "SourceHosts",
+           "compare_hosts", "field_text", "kea_held_hosts"]
 
 HostKey = tuple[int, str, str]
 
@@ -80,20 +80,33 @@ class HostDifference:
                 "source_line": self.source_line, "source_origin": self.source_origin}
 
 
-@dataclass
-class HostReconcile:
-    """Counts and differences of the reservation half of a reconciliation."""
+#: the four categories of a compared record, in report order
+CATEGORIES = ("matched", "missing", "extra", "mismatched")
 
-    #: False when no source holds reservations (a dhcpd.leases alone): Kea's hosts not read
-    compared: bool = False
-    #: where Kea's hosts were read: "reservation-get-page", "config-get", or the files
-    kea_source: str = ""
+
+@dataclass(kw_only=True)
+class CategoryCounts:
+    """How many records of one kind ended in each category (leases, or reservations)."""
+
     matched: int = 0
     missing: int = 0
     extra: int = 0
     mismatched: int = 0
     source_read: int = 0
     source_compared: int = 0
+
+    def category_counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in CATEGORIES}
+
+
+@dataclass
+class HostReconcile(CategoryCounts):
+    """Counts and differences of the reservation half of a reconciliation."""
+
+    #: False when no source holds reservations (a dhcpd.leases alone): Kea's hosts not read
+    compared: bool = False
+    #: where Kea's hosts were read: "reservation-get-page", "config-get", or the files
+    kea_source: str = ""
     #: hosts the migration would fail (duplicate identifier or address; an empty host), by reason
     source_failed: Counter[str] = field(default_factory=Counter)
     #: hosts the migration sets aside (no subnet of the target), by reason
@@ -111,8 +124,7 @@ class HostReconcile:
     def summary(self) -> dict[str, Any]:
         """Counts only (the differences: :attr:`items`)."""
         return {"compared": self.compared, "kea_source": self.kea_source,
-                "matched": self.matched, "missing": self.missing, "extra": self.extra,
-                "mismatched": self.mismatched, "differences_total": self.differences,
+                **self.category_counts(), "differences_total": self.differences,
                 "source": {"read": self.source_read, "compared": self.source_compared,
                            "failed": dict(sorted(self.source_failed.items())),
                            "skipped": dict(sorted(self.source_skipped.items()))},
