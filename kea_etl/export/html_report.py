@@ -128,8 +128,8 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
         p.append('<p class="note">Leases not compared: no source holds leases (Kea\'s leases '
                  "were not read).</p>")
         p.append(_hosts_html(result))
-        p.append("</body></html>\n")
-        return "".join(p)
+        p.append(_warnings_html(result))
+        return page(head_title, p)
     p.append(_cards(result))
 
     src, kea = summ["source"], summ["kea"]
@@ -245,11 +245,15 @@ def render_html(result: ReconcileResult, *, title: str | None = None) -> str:
                               *([d.get("source_line")] if cat == "missing" else [])]
                              for d in items]))
     p.append(_hosts_html(result))
-    if result.warnings:
-        p.append("<h2>Warnings</h2><ul>")
-        p.extend(f"<li>{_e(w)}</li>" for w in result.warnings)
-        p.append("</ul>")
+    p.append(_warnings_html(result))
     return page(head_title, p)
+
+
+def _warnings_html(result: ReconcileResult) -> str:
+    if not result.warnings:
+        return ""
+    return ("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in result.warnings)
+            + "</ul>")
 
 
 def _cards(counts: CategoryCounts) -> str:

@@ -125,4 +125,7 @@ def test_reconcile_reservations_missing_mismatched_extra(kea_factory: Any,
     assert "10.101.0.12,mismatched,3,hostname,,renamed,12,reservation," \
         "hw-address 52:54:00:02:00:02" in rows[1:] or any(
             r.startswith("10.101.0.12,mismatched,3,hostname,,renamed,") for r in rows)
-    assert "<td>intruder</td>" in html.read_text()
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<td>intruder</td>" in page and "Leases not compared" in page
+    assert "3 differences. reservations: 1 missing in Kea, 1 extra in Kea, 1 mismatched." in page
