@@ -90,15 +90,17 @@ def migrate(sources: str | Sequence[str], *, to: str | Sequence[str],
                allow_unmapped=allow_unmapped, family=family)
 
 
-def export(servers: str | Sequence[str], *, to: str | None = "sqlite:///kea-leases.db",
+def _export_front(servers: str | Sequence[str], *, to: str | None = "sqlite:///kea-leases.db",
            parquet: str | Path | None = None, csv: str | Path | None = None,
+           delta: str | Path | None = None,
            families: Collection[int] = (4, 6), service: Sequence[str] = (),
            stats: bool = True, credentials: LiveCredentials | None = None,
            exported_at: datetime | None = None) -> ExportReport:
     """Export the leases (and statistics) of Kea ``servers`` (``URL`` or ``NAME=URL`` each), as
     ``kea-etl export`` does: into the warehouse ``to`` (a SQLAlchemy URL; None for none) and/or
-    Parquet / CSV directories. ``service``: ``dhcp4`` / ``dhcp6`` behind a Control Agent.
-    Never raises for one server: see ``report.results`` and ``report.exit_code()``."""
+    Parquet / CSV directories, and/or Delta Lake tables under ``delta``. ``service``: ``dhcp4`` /
+    ``dhcp6`` behind a Control Agent. Never raises for one server: see ``report.results`` and
+    ``report.exit_code()``."""
     from kea_etl.export import run_export
     from kea_etl.export.targets import parse_target, targets_for
     from kea_etl.load.credentials import LiveCredentials
@@ -107,5 +109,11 @@ def export(servers: str | Sequence[str], *, to: str | None = "sqlite:///kea-leas
     targets = targets_for([parse_target(s) for s in given], list(service))
     creds = credentials or LiveCredentials()
     return run_export(targets, families=families, warehouse=to, parquet_dir=parquet,
-                      csv_dir=csv, stats=stats, exported_at=exported_at,
+                      csv_dir=csv, delta_dir=delta, stats=stats, exported_at=exported_at,
                       client_factory=lambda url, svc: creds.kea_client(url, service=svc))
+
+
+#: ``kea_etl.export(...)``. Importing a module of the ``kea_etl.export`` package rebinds this
+#: name to the package; the package is callable and calls the same function
+#: (kea_etl/export/__init__.py), so the front door works whatever was imported before.
+export = _export_front

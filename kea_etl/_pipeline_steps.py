@@ -178,6 +178,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
             _mkdir_for(warehouse[len("sqlite:///"):])
         report = export(targets, families=families, warehouse=warehouse,
                         parquet_dir=o.get("parquet"), csv_dir=o.get("csv"),
+                        delta_dir=o.get("delta"),
                         page_size=int(o.get("page_size", 1000)),
                         subnets=[int(s) for s in _as_list(o.get("subnets"))] or None,
                         stats=bool(o.get("stats", True)), exported_at=clock.now_datetime(),

@@ -189,7 +189,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
                                     "query", "mapping", "username", "password_env",
                                     "password_file", "ca_file", "allow_unmapped",
                                     "allow_config_write", "source_tz", "family"}),
-    "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv",
+    "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv", "delta",
                          "page_size", "stats", "report", "username", "password_env", "password_file",
                          "ca_file"}),
     "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",

@@ -107,6 +107,10 @@ def check_url(url: str) -> None:
               help="Also write Parquet under DIR/leases and DIR/stats "
                    "(partitioned export_date=/server=).")
 @click.option("--csv", "csv_dir", metavar="DIR", help="Also write CSV files, same layout.")
+@click.option("--delta", "delta_dir", metavar="DIR",
+              help="Also keep Delta Lake tables DIR/lease_snapshots (partitioned export_date=/"
+                   "server=) and DIR/leases_current (MERGE per run), for Spark, Trino, DuckDB "
+                   "(needs the deltalake package: pip install 'kea-etl[delta]').")
 @click.option("--page-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
               help="Leases per lease4-get-page / lease6-get-page request.")
 @click.option("--export-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
@@ -123,6 +127,7 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
                subnets: tuple[int, ...], to_url: str | None, parquet_dir: str | None,
                csv_dir: str | None, page_size: int, export_date: Any, no_stats: bool,
                report_path: str | None, progress: bool | None = None, quiet: bool = False,
+               delta_dir: str | None = None,
                **conn: Any) -> None:
     """Export leases and statistics from Kea servers (several at once, concurrently).
 
@@ -144,8 +149,9 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
     from kea_etl.export.targets import parse_target, targets_for
     from kea_etl.report import write_json_atomic
 
-    if not (to_url or parquet_dir or csv_dir):
-        raise click.UsageError("nothing to export to: give --to URL, --parquet DIR or --csv DIR")
+    if not (to_url or parquet_dir or csv_dir or delta_dir):
+        raise click.UsageError("nothing to export to: give --to URL, --parquet DIR, --csv DIR "
+                               "or --delta DIR")
     if to_url:
         check_warehouse_url(to_url, "--to")
     try:
@@ -165,7 +171,7 @@ def export_cmd(kea_urls: tuple[str, ...], services: tuple[str, ...], family: str
             report = run_export(targets, families=families, warehouse=to_url,
                                 parquet_dir=parquet_dir, csv_dir=csv_dir, page_size=page_size,
                                 subnets=subnets or None, stats=not no_stats, export_date=day,
-                                client_factory=factory, progress=bars)
+                                client_factory=factory, progress=bars, delta_dir=delta_dir)
     except KeaEtlError as exc:
         echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

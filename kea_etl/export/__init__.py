@@ -3,7 +3,8 @@
 ``run_export(targets, ...)`` is what ``kea-etl export`` and the nightly pipeline call: every
 (server, family) pair is exported in its own thread; inside it, :mod:`.kea_api` walks
 ``leaseN-get-page`` one page ahead of the writers, each page becomes an Arrow record batch and
-goes to every sink (:mod:`.warehouse`, :mod:`.parquet`), then :mod:`.stats` adds the statistics.
+goes to every sink (:mod:`.warehouse`, :mod:`.parquet`, :mod:`.delta`), then :mod:`.stats` adds
+the statistics.
 Memory is bounded by a few pages per server whatever the lease count. A server that fails is
 reported in its :class:`ExportResult` (its partial rows and files are rolled back) while the
 others complete; :meth:`ExportReport.exit_code` is then 1.
@@ -13,7 +14,9 @@ Reconciliation (:mod:`.reconcile`, :mod:`.html_report`) lives in this package to
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from typing import Any, Protocol
 
 from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError
+from kea_etl.export.delta import DeltaRun
 from kea_etl.export.kea_api import (
     LEASE_SCHEMA,
     Family,
@@ -161,7 +165,8 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                   warehouse: Warehouse | None = None, parquet_dir: str | Path | None = None,
                   csv_dir: str | Path | None = None, page_size: int = 1000,
                   subnets: Collection[int] | None = None, stats: bool = True,
-                  progress: Progress | None = None, prefetch: int = 2) -> ExportResult:
+                  progress: Progress | None = None, prefetch: int = 2,
+                  delta_dir: str | Path | None = None) -> ExportResult:
     """Export one server's leases (one family) and statistics to every given sink.
 
     Never raises for a failure of this server: the error is in the result, its warehouse rows
@@ -171,6 +176,7 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
     day = export_date or exported_at.date()
     run: WarehouseRun | None = None
     sinks: list[PartitionedFileSink] = []
+    delta: DeltaRun | None = None
     try:
         version = kea_version if kea_version is not None else client.version_get()
         result.kea_version = version
@@ -193,11 +199,16 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                                        fmt=fmt)
             sinks.append(sink)
             lease_files.append(sink)
+        if delta_dir is not None:
+            delta = DeltaRun(delta_dir, server=server, family=family, export_date=day,
+                             subnets=subnets)
         for batch in iter_lease_batches(client, family, exported_at=exported_at,
                                         kea_version=version, page_size=page_size,
                                         subnets=subnets, prefetch=prefetch):
             for sink in lease_files:
                 sink.write(batch)
+            if delta is not None:
+                delta.write(batch)
             if run is not None:
                 run.write_leases(batch)
             result.leases += batch.num_rows
@@ -222,6 +233,15 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                 sink.write(sbatch)
             if run is not None:
                 run.write_stats(rows)
+        if delta is not None:
+            # first: a Delta conflict that outlasts the retries fails the run before its files
+            # and warehouse rows are published
+            dstats = delta.commit()
+            result.files.extend(str(p) for p in delta.tables.values())
+            if dstats.retries:
+                result.warnings.append(
+                    f"{server} (DHCPv{family}): {dstats.retries} Delta commit(s) retried after "
+                    "a concurrent export's commit")
         for sink in sinks:
             result.files.append(str(sink.commit()))
         if run is not None:
@@ -237,6 +257,8 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
         result.error = f"{server} (DHCPv{family}): {_message(exc)}"
         for sink in sinks:
             sink.abort()
+        if delta is not None:
+            delta.abort()
         if run is not None:
             try:
                 run.fail(result.error)
@@ -284,7 +306,7 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                exported_at: datetime | None = None, export_date: date | None = None,
                client_factory: ClientFactory | None = None,
                progress: Progress | None = None, max_workers: int | None = None,
-               prefetch: int = 2) -> ExportReport:
+               prefetch: int = 2, delta_dir: str | Path | None = None) -> ExportReport:
     """Export every target concurrently; see the module docstring. Never raises for one server."""
     check_targets(targets)  # two servers under one name would replace each other's rows
     now = (exported_at or clock.now_datetime()).astimezone(UTC)
@@ -314,7 +336,8 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                                      export_date=day, kea_version=version, warehouse=wh,
                                      parquet_dir=parquet_dir, csv_dir=csv_dir,
                                      page_size=page_size, subnets=subnets, stats=stats,
-                                     progress=progress, prefetch=prefetch))
+                                     progress=progress, prefetch=prefetch,
+                                     delta_dir=delta_dir))
         return out
 
     workers = max_workers or max(1, len(targets))
@@ -323,3 +346,17 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
             with lock:
                 report.results.extend(results)
     return report
+
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable: ``import kea_etl.export.warehouse`` binds ``kea_etl.export`` to
+    the package where it was the front-door function (kea_etl/__init__.py), so a call goes on
+    to that function and ``kea_etl.export(...)`` works whatever was imported first."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> ExportReport:
+        from kea_etl import _export_front
+
+        return _export_front(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
