@@ -52,3 +52,19 @@ def test_examples_run(kea_factory: Callable[..., KeaServer], tmp_path: Path,
     assert f"{held} leases exported" in out
     assert (tmp_path / "out" / "kea-leases4.csv").exists()
     assert (tmp_path / "out" / "warehouse.db").exists()
+
+
+def test_front_door_survives_importing_the_export_package() -> None:
+    """``import kea_etl.export.warehouse`` (any module of the package) rebinds the name
+    ``kea_etl.export`` to the package: it stays the callable front door."""
+    import subprocess
+    import sys
+
+    code = ("import kea_etl, kea_etl.export.warehouse, inspect; "
+            "assert callable(kea_etl.export), type(kea_etl.export); "
+            "r = kea_etl.export('unix:///nonexistent/kea4.sock', to=None, stats=False); "
+            "print(r.exit_code(), r.results[0].error is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "True"]
