@@ -31,24 +31,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kea_etl.kea import KeaClient  # noqa: E402
+from benchmarks.export import raw_loop  # noqa: E402
 from tests.harness.fleet import break_server, start_fleet, stop_fleet  # noqa: E402
 
 
 def sequential_get_page(urls: list[str], page_size: int) -> tuple[int, float]:
     """Every lease of every server by lease4-get-page, one server after the other."""
-    t0 = time.perf_counter()
-    total = 0
-    for url in urls:
-        client = KeaClient.from_url(url)
-        start = "start"
-        while True:
-            page = client.lease4_get_page(start, page_size)
-            total += len(page)
-            if len(page) < page_size:
-                break
-            start = page[-1]["ip-address"]
-    return total, time.perf_counter() - t0
+    runs = [raw_loop(url, page_size) for url in urls]
+    return sum(n for n, _ in runs), sum(t for _, t in runs)
 
 
 def run_export(argv: list[str]) -> tuple[int, float, float, str]:
