@@ -56,6 +56,15 @@ def _flag(step: Step, key: str) -> bool:
                       f"not {value!r}")
 
 
+def _family(step: Step) -> int | None:
+    """A migrate or reconcile step's ``family`` (4 or 6; none: both)."""
+    family = step.options.get("family")
+    if family not in (None, 4, 6, "4", "6"):
+        raise ConfigError(f"step {step.kind} (line {step.line}): family must be 4 or 6, not "
+                          f"{family!r}")
+    return int(family) if family is not None else None
+
+
 def _mkdir_for(path: str | None) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -111,16 +120,12 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
             sources = [resolve_source(str(s), query=o.get("query"), mapping=o.get("mapping"),
                                       source_tz=str(o["source_tz"]), credentials=source_creds)
                        for s in sources]
-        family = o.get("family")
-        if family not in (None, 4, 6, "4", "6"):
-            raise ConfigError(f"step migrate (line {step.line}): family must be 4 or 6, not "
-                              f"{family!r}")
         report = migrate(sources, loader, subnets=checked, as_of=o.get("as_of"),
                          abandoned="declined" if o.get("abandoned") == "declined" else "skip",
                          query=o.get("query"), mapping=o.get("mapping"),
                          allow_unmapped=_flag(step, "allow_unmapped"),
                          source_credentials=source_creds,
-                         family=int(family) if family is not None else None)
+                         family=_family(step))
         report.extra["dry_run"] = dry_run
         if report_path:
             write_json_atomic(report_path, report.to_json())
@@ -195,6 +200,7 @@ def run_export(step: Step, dry_run: bool) -> StepResult:
 def run_reconcile(step: Step, dry_run: bool) -> StepResult:
     from kea_etl.export.html_report import write_html
     from kea_etl.export.reconcile import DEFAULT_TOLERANCE, open_sources, reconcile_kea
+    from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
@@ -207,13 +213,16 @@ def run_reconcile(step: Step, dry_run: bool) -> StepResult:
         # one source, or a list (leases and a dhcpd.conf: reservations too)
         src = open_sources([str(x) for x in _as_list(o["source"])], query=o.get("query"),
                            mapping=o.get("mapping"),
-                           source_tz=str(o["source_tz"]) if o.get("source_tz") else None)
+                           source_tz=str(o["source_tz"]) if o.get("source_tz") else None,
+                           credentials=LiveCredentials.from_environ(step.env,
+                                                                    prefix=SOURCE_PREFIX))
         result = reconcile_kea(src.items, client, kea_config=config, compare=src.compare,
                                as_of=epoch(o["as_of"]) if o.get("as_of") else None,
                                tolerance=int(o.get("tolerance", DEFAULT_TOLERANCE)),
                                source_name=src.name, server=url,
                                kea_version=client.version_get(),
-                               allow_unmapped=_flag(step, "allow_unmapped"))
+                               allow_unmapped=_flag(step, "allow_unmapped"),
+                               only_family=_family(step))
     except KeaEtlError as exc:
         return _error(step, exc)
     with result:

@@ -195,7 +195,7 @@ STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
     "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",
                                       "tolerance", "query", "mapping", "username", "password_env",
                                       "password_file", "ca_file", "allow_unmapped",
-                                      "source_tz"}),
+                                      "source_tz", "family"}),
 }
 
 StepRunner = Callable[[Step, bool], StepResult]

@@ -166,3 +166,16 @@ def test_audit_pipeline_reports_differences(kea4: KeaServer, tmp_path: Path) -> 
     assert r["extra"] == 1 and r["matched"] == 0 and r["missing"] > 200
     data = json.loads((tmp_path / "out/audit/reconcile.json").read_text())
     assert [d["address"] for d in data["differences"] if d["category"] == "extra"] == ["10.101.0.250"]
+
+
+def test_family_key_of_migrate_and_reconcile_steps(tmp_path: Path) -> None:
+    """``family`` is a key of migrate and reconcile steps (as --family), and a value other than
+    4 or 6 is an error naming the step and its line."""
+    from kea_etl._pipeline_steps import _family
+    from kea_etl.pipeline import STEP_KEYS, Step
+
+    assert "family" in STEP_KEYS["migrate"][1] and "family" in STEP_KEYS["reconcile"][1]
+    assert _family(Step("reconcile", {"family": "6"}, 7)) == 6
+    assert _family(Step("migrate", {}, 3)) is None
+    with pytest.raises(ConfigError, match=r"step reconcile \(line 9\): family must be 4 or 6"):
+        _family(Step("reconcile", {"family": "v4"}, 9))

@@ -5,6 +5,7 @@ reconcile_file`."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from kea_etl.cli import main
 from kea_etl.cli._progress import Bars
 from kea_etl.cli.export_cmd import check_url, client_factory, connection_options
 from kea_etl.errors import KeaEtlError
+from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
 from kea_etl.terminal import echo
 
 if TYPE_CHECKING:
@@ -153,7 +155,9 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
     only = int(family) if family else None
     try:
         when = epoch(as_of) if as_of else None
-        src = open_sources(sources, query=query, mapping=mapping, source_tz=source_tz)
+        src = open_sources(sources, query=query, mapping=mapping, source_tz=source_tz,
+                           credentials=LiveCredentials.from_environ(os.environ,
+                                                                    prefix=SOURCE_PREFIX))
         items, name, compare = src.items, src.name, src.compare
         if against is not None:
             assert kea_config is not None

@@ -155,16 +155,17 @@ class Sources:
 
 
 def open_sources(specs: Iterable[str], *, query: str | None = None, mapping: Any = None,
-                 source_tz: str | None = None) -> Sources:
+                 source_tz: str | None = None, credentials: Any = None) -> Sources:
     """Resolve every source first (a bad name fails before anything is read), then chain them:
-    ``dhcpd.leases`` and ``dhcpd.conf`` give leases and reservations to one reconciliation."""
+    ``dhcpd.leases`` and ``dhcpd.conf`` give leases and reservations to one reconciliation.
+    ``credentials``: a ``kea:`` / ``kea-sql:`` source's (KEA_ETL_SOURCE_* at the CLI)."""
     import itertools
 
     from kea_etl.extract import resolve_source
 
     names = list(specs)
-    resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz)
-                for s in names]
+    resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz,
+                               credentials=credentials) for s in names]
     return Sources(" + ".join(names), kinds_for_formats(src.format for src in resolved),
                    itertools.chain.from_iterable(src.open() for src in resolved))
 
