@@ -57,8 +57,8 @@ def migrate(sources: str | Sequence[str], *, to: str | Sequence[str],
     """
     from kea_etl.extract import resolve_source
     from kea_etl.load.ha import make_targets_loader
-    from kea_etl.migration import check_target_subnets
     from kea_etl.migration import migrate as run
+    from kea_etl.migration import target_subnets
     from kea_etl.transform.subnets import SubnetMap
 
     specs = [sources] if isinstance(sources, str) else list(sources)
@@ -74,15 +74,9 @@ def migrate(sources: str | Sequence[str], *, to: str | Sequence[str],
                           f"(kea:URL, kea-sql:URL), not of {targets[0]}")
     loader = make_targets_loader(targets, subnets=subnets, kea_version=kea_version,
                                  dry_run=dry_run, **live)
-    try:
-        checked = check_target_subnets(loader, subnets)
-    except BaseException:
-        loader.abort()
-        raise
-    if checked is None:
-        loader.abort()
-        raise ConfigError(f"kea_config is required for {targets[0]} (the target Kea's "
-                          "configuration places each lease in its subnet)")
+    checked = target_subnets(loader, subnets, missing=f"kea_config is required for "
+                             f"{targets[0]} (the target Kea's configuration places each lease "
+                             "in its subnet)")
     resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz,
                                credentials=source_credentials) for s in specs]
     return run(resolved, loader, subnets=checked, as_of=as_of,

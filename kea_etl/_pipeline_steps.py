@@ -72,7 +72,7 @@ def _mkdir_for(path: str | None) -> None:
 
 def run_migrate(step: Step, dry_run: bool) -> StepResult:
     from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
-    from kea_etl.migration import check_target_subnets, make_loader, migrate
+    from kea_etl.migration import make_loader, migrate, target_subnets
     from kea_etl.report import write_json_atomic
     from kea_etl.transform.subnets import SubnetMap
 
@@ -104,14 +104,9 @@ def run_migrate(step: Step, dry_run: bool) -> StepResult:
         loader = make_loader(target, subnets=subnets,
                              kea_version=str(version) if version is not None else None,
                              dry_run=dry_run, **live)
-        try:  # a live target's own subnets must agree with kea_config before anything is sent
-            checked = check_target_subnets(loader, subnets)
-        except BaseException:
-            loader.abort()
-            raise
-        if checked is None:
-            raise ConfigError(f"step migrate (line {step.line}): 'kea_config' is required "
-                              f"for to: {target}")
+        # a live target's own subnets must agree with kea_config before anything is sent
+        checked = target_subnets(loader, subnets, missing=f"step migrate (line {step.line}): "
+                                 f"'kea_config' is required for to: {target}")
         # a kea: / kea-sql: source's own credentials: KEA_ETL_SOURCE_* of the step's environment
         source_creds = LiveCredentials.from_environ(step.env, prefix=SOURCE_PREFIX)
         if o.get("source_tz"):  # the zone of zone-less local times travels with each source

@@ -33,7 +33,7 @@ from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = ["ProgressCallback", "TargetFactory", "check_target_subnets", "make_loader", "migrate",
-           "register_target", "unmapped_prefix"]
+           "register_target", "target_subnets", "unmapped_prefix"]
 
 #: ``progress(Progress(task="migrate", phase=...))``: phases "checking conflicts" (the pre-pass
 #: of a target that cannot take a record back), "loading" and "done"; bytes of the source files
@@ -156,6 +156,22 @@ def check_target_subnets(loader: Loader, configured: SubnetMap | None) -> Subnet
         raise ConfigError(f"the --kea-config subnets do not match {loader.name}'s own "
                           f"configuration (config-get); nothing was sent:\n{lines}")
     return configured
+
+
+def target_subnets(loader: Loader, configured: SubnetMap | None, *, missing: str) -> SubnetMap:
+    """:func:`check_target_subnets`, and the map a run cannot go without: on a disagreement, or
+    with no map at all (a memfile or kea-sql target given no Kea configuration), the loader is
+    aborted (nothing was sent) and :class:`~kea_etl.errors.ConfigError` raised; ``missing`` is
+    the message of the second, in the caller's words (an option, a pipeline key)."""
+    try:
+        checked = check_target_subnets(loader, configured)
+    except BaseException:
+        loader.abort()
+        raise
+    if checked is None:
+        loader.abort()
+        raise ConfigError(missing)
+    return checked
 
 
 def migrate(

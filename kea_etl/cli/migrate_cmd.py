@@ -31,7 +31,7 @@ from kea_etl.load.lease_backup import LeaseBackup
 from kea_etl.load.memfile import KEA_VERSIONS
 from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
 from kea_etl.load.reservations import NEEDS_CONFIG_WRITE
-from kea_etl.migration import check_target_subnets, migrate
+from kea_etl.migration import migrate, target_subnets
 from kea_etl.records import epoch
 from kea_etl.report import RunReport, write_json_atomic
 from kea_etl.terminal import echo, printable
@@ -413,15 +413,9 @@ def migrate_cmd(ctx: click.Context, sources: tuple[str, ...], targets: tuple[str
         if pause_service or reclaim:
             loader = ServiceWindow(loader, pause=pause_service, reclaim=reclaim, dry_run=dry_run,
                                    max_period=pause_max_period or DEFAULT_MAX_PERIOD)
-        try:
-            checked = check_target_subnets(loader, subnets)
-        except BaseException:
-            loader.abort()
-            raise
-        if checked is None:
-            raise click.UsageError(f"--kea-config is required for --to {target} (subnet ids "
-                                   "come from the target Kea's configuration)")
-        subnets = checked
+        subnets = target_subnets(loader, subnets, missing=f"--kea-config is required for --to "
+                                 f"{target} (subnet ids come from the target Kea's "
+                                 "configuration)")
         show_bar = not quiet and (sys.stderr.isatty() if progress is None else progress)
         started = time.monotonic()
         bars = Bars(show_bar)
