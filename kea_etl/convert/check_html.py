@@ -4,7 +4,7 @@ The verdict first (something to decide before cutover, or not), a card per sever
 table per severity, most severe first: each finding with its topic, its evidence (file:line,
 the statement, a count), what it means and the Kea setting that addresses it; then the counts
 the check gathered. The page frame and stylesheet are the reconciliation report's
-(:mod:`kea_etl.export.html_page`); every value is escaped.
+(:mod:`kea_etl.html_page`); every value is escaped.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kea_etl import clock
 from kea_etl._files import atomic_write
 from kea_etl.convert.check import CheckResult
 from kea_etl.convert.findings import SEVERITIES
-from kea_etl.export.html_page import escape, page, table
+from kea_etl.html_page import escape, page, table
 
 __all__ = ["render_html", "write_html"]
 

@@ -8,8 +8,6 @@ the statistics.
 Memory is bounded by a few pages per server whatever the lease count. A server that fails is
 reported in its :class:`ExportResult` (its partial rows and files are rolled back) while the
 others complete; :meth:`ExportReport.exit_code` is then 1.
-
-Reconciliation (:mod:`.reconcile`, :mod:`.html_report`) lives in this package too.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError
@@ -34,10 +32,19 @@ from kea_etl.export.kea_api import (
 )
 from kea_etl.export.parquet import Format, PartitionedFileSink
 from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
-from kea_etl.export.targets import KeaTarget, check_targets, server_label, targets_for
+from kea_etl.export.targets import (
+    KeaTarget,
+    check_targets,
+    server_label,
+    targets_for,
+    targets_of,
+)
 from kea_etl.export.warehouse import Warehouse, WarehouseRun
 from kea_etl.progress import Progress as ProgressEvent
 from kea_etl.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from kea_etl.options import ExportOptions
 
 __all__ = [
     "ExportClient",
@@ -46,6 +53,7 @@ __all__ = [
     "KeaTarget",
     "Warehouse",
     "export_server",
+    "run",
     "run_export",
     "server_label",
     "targets_for",
@@ -204,7 +212,8 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
                              subnets=subnets)
         for batch in iter_lease_batches(client, family, exported_at=exported_at,
                                         kea_version=version, page_size=page_size,
-                                        subnets=subnets, prefetch=prefetch):
+                                        subnets=subnets, prefetch=prefetch,
+                                        idle=run.idle if run is not None else None):
             for sink in lease_files:
                 sink.write(batch)
             if delta is not None:
@@ -346,6 +355,18 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
             with lock:
                 report.results.extend(results)
     return report
+
+
+def run(options: ExportOptions, *, client_factory: ClientFactory | None = None,
+        exported_at: datetime | None = None, progress: Progress | None = None) -> ExportReport:
+    """The export ``options`` describe: what ``kea-etl export``, a pipeline's export step and
+    :func:`kea_etl.export` run (:func:`run_export` with the servers of ``options.kea``)."""
+    return run_export(targets_of(options), families=options.families, warehouse=options.to,
+                      parquet_dir=options.parquet, csv_dir=options.csv, delta_dir=options.delta,
+                      page_size=options.page_size, subnets=options.subnets or None,
+                      stats=options.stats, exported_at=exported_at,
+                      export_date=options.export_date, client_factory=client_factory,
+                      progress=progress)
 
 
 class _CallablePackage(types.ModuleType):

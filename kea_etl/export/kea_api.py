@@ -24,7 +24,7 @@ import ipaddress
 import json
 import queue
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -83,12 +83,19 @@ _DONE = object()
 T = TypeVar("T")
 
 
-def _prefetched(pages: Iterator[T], depth: int) -> Iterator[T]:
+#: seconds the consumer waits for the next page before it is told it is idle
+IDLE_AFTER = 0.2
+
+
+def _prefetched(pages: Iterator[T], depth: int,
+                idle: Callable[[], None] | None = None) -> Iterator[T]:
     """Run ``pages`` in a helper thread, ``depth`` items ahead of the consumer (bounded memory).
 
     The thread waits on the bounded queue, so at most ``depth + 1`` pages exist at once. An
     exception in the fetcher is re-raised in the consumer; a consumer that stops early (or
-    fails) sets ``stop`` so the fetcher ends after its current round trip.
+    fails) sets ``stop`` so the fetcher ends after its current round trip. ``idle`` is called
+    when the next page is not there within :data:`IDLE_AFTER` seconds (a slow or retrying
+    server), before waiting on: a writer commits then instead of holding its transaction open.
     """
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -115,7 +122,14 @@ def _prefetched(pages: Iterator[T], depth: int) -> Iterator[T]:
     worker.start()
     try:
         while True:
-            item = q.get()
+            if idle is None:
+                item = q.get()
+            else:
+                try:
+                    item = q.get(timeout=IDLE_AFTER)
+                except queue.Empty:
+                    idle()
+                    item = q.get()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -153,21 +167,26 @@ def iter_lease_pages(client: LeaseClient, family: Family, *, page_size: int = 10
 def iter_lease_batches(client: LeaseClient, family: Family, *, exported_at: datetime,
                        kea_version: str, page_size: int = 1000,
                        subnets: Collection[int] | None = None,
-                       prefetch: int = 2) -> Iterator[pa.RecordBatch]:
+                       prefetch: int = 2,
+                       idle: Callable[[], None] | None = None) -> Iterator[pa.RecordBatch]:
     """Yield one Arrow record batch (:data:`LEASE_SCHEMA`) per page, converted ahead of time.
 
     Fetching *and* converting run in the helper thread, so the caller's thread only writes
     (Parquet and SQLite writers do most of their work in C). Measured here, this beats
     prefetching raw pages and converting in the caller: the fetch thread no longer waits for
-    the GIL between socket reads while the caller converts.
+    the GIL between socket reads while the caller converts. ``idle`` is called whenever the
+    caller is about to wait for Kea: after :data:`IDLE_AFTER` seconds without a page, or
+    before every round trip when ``prefetch`` is 0.
     """
     def batches() -> Iterator[pa.RecordBatch]:
         for page in iter_lease_pages(client, family, page_size=page_size, subnets=subnets,
                                      prefetch=0):
             yield page_to_batch(page, family, exported_at=exported_at, kea_version=kea_version)
+            if prefetch <= 0 and idle is not None:
+                idle()  # the caller's own thread fetches the next page: it waits for Kea now
 
     if prefetch > 0:
-        yield from _prefetched(batches(), prefetch)
+        yield from _prefetched(batches(), prefetch, idle)
     else:
         yield from batches()
 

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from kea_etl.errors import ConfigError
 
-__all__ = ["KeaTarget", "check_targets", "parse_target", "server_label", "targets_for"]
+if TYPE_CHECKING:
+    from kea_etl.options import ExportOptions
+
+__all__ = ["KeaTarget", "check_targets", "parse_target", "server_label", "server_text",
+           "targets_for", "targets_of"]
 
 #: the longest name the warehouse's ``server`` column holds
 MAX_NAME = 255
@@ -77,6 +82,23 @@ def parse_target(text: str) -> tuple[str | None, str]:
         raise ConfigError(f"server {text}: no URL after the name (write NAME=URL, e.g. "
                           f"{name}=unix:///run/kea/kea4.sock)")
     return name, url
+
+
+def server_text(item: Any) -> str:
+    """A pipeline's server item as ``--kea`` writes it: a URL or ``NAME=URL`` as is, a mapping
+    ``{name: NAME, url: URL}`` as ``NAME=URL`` (:func:`parse_target` reads it back)."""
+    if not isinstance(item, dict):
+        return str(item)
+    if set(item) - {"name", "url"} or "url" not in item:
+        raise ConfigError(f"a server is a URL, NAME=URL or {{name: NAME, url: URL}}, not {item!r}")
+    if item.get("name") is None:
+        return str(item["url"])
+    return f"{check_name(str(item['name']))}={item['url']}"
+
+
+def targets_of(options: ExportOptions) -> list[KeaTarget]:
+    """The targets of an export's ``kea`` (URL or NAME=URL each) and ``service``."""
+    return targets_for([parse_target(text) for text in options.kea], options.service)
 
 
 def targets_for(servers: Iterable[tuple[str | None, str]],

@@ -1,34 +1,10 @@
-"""Small helpers for the export / reconcile tests: dhcpd.leases text, PNG checks."""
+"""Small helpers for the export / reconcile tests: a dhcpd.leases file of blocks
+(tests/harness/leasefile.py builds them), PNG checks, Delta table reads."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from pathlib import Path
-
-
-def dhcpd_time(epoch_s: int) -> str:
-    """dhcpd.leases(5) date: ``W YYYY/MM/DD HH:MM:SS`` in UTC."""
-    t = time.gmtime(epoch_s)
-    return f"{(t.tm_wday + 1) % 7} {time.strftime('%Y/%m/%d %H:%M:%S', t)}"
-
-
-def lease4_block(address: str, *, mac: str | None, cltt: int, ends: int, state: str = "active",
-                 uid: str | None = None, hostname: str | None = None) -> str:
-    lines = [f"lease {address} {{",
-             f"  starts {dhcpd_time(cltt)};",
-             f"  ends {dhcpd_time(ends)};",
-             f"  cltt {dhcpd_time(cltt)};",
-             f"  binding state {state};",
-             "  next binding state free;"]
-    if mac:
-        lines.append(f"  hardware ethernet {mac};")
-    if uid:
-        lines.append(f"  uid {uid};")
-    if hostname:
-        lines.append(f'  client-hostname "{hostname}";')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 def write_leases(path: Path, blocks: Iterable[str]) -> Path:

@@ -1,4 +1,4 @@
-"""Unit tests of kea_etl.export.audit on exports written by the real export code.
+"""Unit tests of kea_etl.audit on exports written by the real export code.
 
 The export (run_export -> SQLite warehouse + Parquet) is fed by an in-process fake Kea
 (KeaClient.fake) holding a small hand-written lease set, so every expected number below is
@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from kea_etl import audit
 from kea_etl.errors import ConfigError, KeaEtlError
-from kea_etl.export import KeaTarget, audit, run_export
-from kea_etl.export.reconcile import ReconcileResult
+from kea_etl.export import KeaTarget, run_export
 from kea_etl.kea import KeaClient
+from kea_etl.reconcile import ReconcileResult
 from kea_etl.records import INFINITE_LIFETIME
 from tests.export.helpers import png_colours
 

@@ -32,7 +32,7 @@ from tests.export.audit_sample import (
 )
 from tests.export.helpers import png_colours
 from tests.harness import clock
-from tests.harness.leasefile import dhcpd_date, quote
+from tests.harness.leasefile import ia_block, lease_block
 
 PROBE = r'''
 import json, sys
@@ -237,18 +237,13 @@ CLEAN_V6 = [f"2001:db8:100::{0x1000 + i:x}" for i in range(1, 5)]
 def _clean_network_leases(tmp: Path, now: int) -> tuple[Path, Path]:
     """dhcpd.leases / dhcpd6.leases of a healthy network as of ``now`` (suite clock): every lease
     granted an hour ago, for 30 days, in a pool; no other state, one lease per client."""
-    starts, ends = dhcpd_date(now - 3600), dhcpd_date(now + 30 * 86400)
-    v4 = "".join(f"lease {ip} {{\n  starts {starts};\n  ends {ends};\n  cltt {starts};\n"
-                 f"  binding state active;\n  next binding state free;\n"
-                 f"  hardware ethernet 00:0d:00:00:00:{i:02x};\n"
-                 f"  client-hostname \"clean-{i}\";\n}}\n" for i, ip in enumerate(CLEAN_V4))
-    v6 = ""
-    for i, ip in enumerate(CLEAN_V6):
-        duid = bytes.fromhex(f"000300010000000d00{i:02x}")
-        iaid = (i + 1).to_bytes(4, "little")  # the lease file's authoring byte order (x86)
-        v6 += (f"ia-na {quote(iaid + duid)} {{\n  cltt {starts};\n  iaaddr {ip} {{\n"
-               f"    binding state active;\n    preferred-life 1800;\n    max-life 2592000;\n"
-               f"    ends {ends};\n  }}\n}}\n")
+    starts, ends = now - 3600, now + 30 * 86400
+    v4 = "".join(lease_block(ip, starts=starts, ends=ends, cltt=starts, next_state="free",
+                             mac=f"00:0d:00:00:00:{i:02x}", hostname=f"clean-{i}")
+                 for i, ip in enumerate(CLEAN_V4))
+    v6 = "".join(ia_block("ia-na", i + 1, bytes.fromhex(f"000300010000000d00{i:02x}"), ip,
+                          cltt=starts, ends=ends, preferred=1800, max_life=2592000)
+                 for i, ip in enumerate(CLEAN_V6))
     p4, p6 = tmp / "dhcpd.leases", tmp / "dhcpd6.leases"
     p4.write_text("authoring-byte-order little-endian;\n" + v4)
     p6.write_text("authoring-byte-order little-endian;\n" + v6)

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from kea_etl.errors import KeaTransportError
 from kea_etl.export import KeaTarget, run_export
 from kea_etl.export.kea_api import iter_lease_pages, page_to_batch
-from kea_etl.export.reconcile import compare_records
 from kea_etl.export.stats import parse_stat_name, stat_lease_rows, statistic_rows
 from kea_etl.kea import KeaClient
+from kea_etl.reconcile import compare_records
 from kea_etl.records import INFINITE_LIFETIME
 
 NIGHT = date(2026, 11, 27)
@@ -152,8 +152,8 @@ def test_stat_rows_assigned_means_state_0_on_every_version(version: str, assigne
     (stat_cmds.cc addValueRow4: assigned + declined); reconcile takes them out again, so 5
     leases in state 0 and 1 declined read the same from every version (the live check on 3.2 is
     tests/export/test_reconcile_file.py with KEA_ETL_KEA3=3.2)."""
-    from kea_etl.export.reconcile import _stat_rows
     from kea_etl.kea import KeaClient
+    from kea_etl.reconcile.compare import _stat_rows
 
     def handler(command: str, arguments: Any) -> dict[str, Any]:
         if command == "version-get":
@@ -167,3 +167,44 @@ def test_stat_rows_assigned_means_state_0_on_every_version(version: str, assigne
     client = KeaClient.fake(handler)
     assert _stat_rows(client, 4)[1]["assigned-addresses"] == 5
     assert _stat_rows(client, 4, version)[1]["assigned-addresses"] == 5
+
+
+def test_sqlite_run_commits_while_kea_is_slow(tmp_path: Path) -> None:
+    """A run's pages share a write transaction, but not while it waits for Kea: when the next
+    page is late, what was written is committed, so other writers of the warehouse go on."""
+    import sqlite3
+    import time
+
+    db = tmp_path / "wh.db"
+    seen: dict[str, int] = {}
+
+    class SlowKea(FakeKea):
+        def __call__(self, command: str, args: Any) -> dict[str, Any]:
+            if command == "lease4-get-page" and self.pages == 2:  # the third page is late
+                # WAL: a reader sees only committed rows; the writer lock must be free too
+                deadline = time.monotonic() + 30
+                while "rows" not in seen:
+                    con = sqlite3.connect(db, timeout=0)
+                    try:
+                        n = con.execute("select count(*) from lease_snapshots").fetchone()[0]
+                        if n == 20:
+                            con.execute("BEGIN IMMEDIATE")
+                            seen["rows"] = n
+                            con.rollback()
+                    except sqlite3.OperationalError:
+                        pass  # no table yet, or the run holds the writer lock
+                    finally:
+                        con.close()
+                    assert "rows" in seen or time.monotonic() < deadline, \
+                        "the pages written before the wait were not committed"
+                    time.sleep(0.05)
+            return super().__call__(command, args)
+
+    rep = run_export([KeaTarget("fake://a")], warehouse=f"sqlite:///{db}", page_size=10,
+                     export_date=NIGHT,
+                     client_factory=lambda u, s: KeaClient.fake(SlowKea(35), retries=0))
+    assert rep.exit_code() == 0 and rep.leases == 35
+    assert seen["rows"] == 20  # the two pages written before the wait, committed
+    eng = sa.create_engine(f"sqlite:///{db}")
+    with eng.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from leases_current")).scalar_one() == 35

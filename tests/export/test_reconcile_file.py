@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kea_etl.cli import main
-from kea_etl.export.kea_files import KeaFileLeases
+from kea_etl.reconcile import KeaFileLeases
 from tests.harness import clock
 from tests.harness.memfile import write_lfc_leftovers
 

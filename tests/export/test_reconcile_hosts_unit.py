@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from kea_etl.errors import ConfigError
-from kea_etl.export.reconcile import kinds_for_formats, reconcile_file, reconcile_kea
 from kea_etl.extract.base import Extracted
 from kea_etl.kea import KeaClient
+from kea_etl.reconcile import kinds_for_formats, reconcile_file, reconcile_kea
 from kea_etl.records import Lease4, Reservation
 from tests.harness import clock
 

@@ -17,34 +17,38 @@ import pytest
 from click.testing import CliRunner
 
 from kea_etl.cli import main
-from kea_etl.export.html_report import render_html
-from kea_etl.export.reconcile import ReconcileResult, reconcile
 from kea_etl.extract.isc_leases import extract
+from kea_etl.reconcile import ReconcileResult, reconcile, render_html
 from kea_etl.records import Lease4
 from kea_etl.transform.normalize import Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
-from tests.export.helpers import lease4_block, png_colours, write_leases
+from tests.export.helpers import png_colours, write_leases
 from tests.harness import clock
 from tests.harness.browser import screenshot
+from tests.harness.leasefile import lease_block
 
 pytestmark = pytest.mark.kea
+
+
+def _block(ip: str, *, granted: int, ends: int, **kw: Any) -> str:
+    return lease_block(ip, starts=granted, cltt=granted, ends=ends, next_state="free", **kw)
 
 
 def _source_file(tmp_path: Path, now: int) -> Path:
     blocks = []
     for i in range(10, 30):  # 20 active leases in subnet 1
-        blocks.append(lease4_block(f"192.0.2.{i}", mac=f"00:11:22:33:44:{i:02x}",
-                                   cltt=now - 600, ends=now + 3000,
-                                   uid=f"01:00:11:22:33:44:{i:02x}" if i % 2 else None,
-                                   hostname=f"host{i}"))
-    blocks.append(lease4_block("198.51.100.7", mac="00:11:22:33:55:07", cltt=now - 600,
-                               ends=now + 3000))                       # subnet 2
-    blocks.append(lease4_block("192.0.2.100", mac="00:11:22:33:66:00", cltt=now - 9000,
-                               ends=now - 5000, state="free"))         # policy: free
-    blocks.append(lease4_block("192.0.2.101", mac="00:11:22:33:66:01", cltt=now - 9000,
-                               ends=now - 5000))                       # policy: expired
-    blocks.append(lease4_block("192.0.2.102", mac=None, cltt=now - 600, ends=now + 3000,
-                               state="backup"))                        # policy: backup
+        blocks.append(_block(f"192.0.2.{i}", mac=f"00:11:22:33:44:{i:02x}",
+                             granted=now - 600, ends=now + 3000,
+                             uid=f"01:00:11:22:33:44:{i:02x}" if i % 2 else None,
+                             hostname=f"host{i}"))
+    blocks.append(_block("198.51.100.7", mac="00:11:22:33:55:07", granted=now - 600,
+                         ends=now + 3000))                             # subnet 2
+    blocks.append(_block("192.0.2.100", mac="00:11:22:33:66:00", granted=now - 9000,
+                         ends=now - 5000, state="free"))               # policy: free
+    blocks.append(_block("192.0.2.101", mac="00:11:22:33:66:01", granted=now - 9000,
+                         ends=now - 5000))                             # policy: expired
+    blocks.append(_block("192.0.2.102", granted=now - 600, ends=now + 3000,
+                         state="backup"))                              # policy: backup
     return write_leases(tmp_path / "dhcpd.leases", blocks)
 
 

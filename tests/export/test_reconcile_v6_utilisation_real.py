@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from tests.harness import clock
-from tests.harness.leasefile import dhcpd_date, quote
+from tests.harness.leasefile import ia_block
 
 pytestmark = pytest.mark.kea
 
@@ -36,18 +36,15 @@ def _subnet(kea3: bool) -> dict[str, Any]:
 
 
 def _source(path: Path, now: int) -> Path:
-    life = (f"    binding state active;\n    preferred-life 3000;\n    max-life 4000;\n"
-            f"    ends {dhcpd_date(now + 3400)};\n")
     blocks = []
     for i in range(PD_FULL + 5):
-        ident = quote((i + 1).to_bytes(4, "little") + bytes([0, 3, 0, 1, 2, 0, 0, 0, i // 256,
-                                                              i % 256]))
         if i < PD_FULL:
-            kind, inner, addr = "ia-pd", "iaprefix", f"2001:db8:8000:{i:x}00::/56"
+            kind, addr = "ia-pd", f"2001:db8:8000:{i:x}00::/56"
         else:
-            kind, inner, addr = "ia-na", "iaaddr", f"2001:db8:1::{0x1000 + i:x}"
-        blocks.append(f"{kind} {ident} {{\n  cltt {dhcpd_date(now - 600)};\n  {inner} {addr} "
-                      f"{{\n{life}  }}\n}}\n\n")
+            kind, addr = "ia-na", f"2001:db8:1::{0x1000 + i:x}"
+        blocks.append(ia_block(kind, i + 1, bytes([0, 3, 0, 1, 2, 0, 0, 0, i // 256, i % 256]),
+                               addr, cltt=now - 600, ends=now + 3400, preferred=3000,
+                               max_life=4000))
     path.write_text("authoring-byte-order little-endian;\n\n" + "".join(blocks))
     return path
 

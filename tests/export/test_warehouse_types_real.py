@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from kea_etl.audit import load_warehouse
 from kea_etl.export import KeaTarget, run_export
-from kea_etl.export.audit import load_warehouse
 from kea_etl.export.history import HistoryQuery, lease_history
 from kea_etl.export.schema import LEASE_SCHEMA
 from tests.harness import clock

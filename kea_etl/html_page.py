@@ -2,7 +2,7 @@
 stylesheets or images fetched, so it opens offline and can be mailed as-is), its stylesheet, and
 the escaped table helper. Every value from the data goes through :func:`escape` (hostnames,
 file names and statements are attacker-controlled in the worst case). Used by the
-reconciliation report (:mod:`kea_etl.export.html_report`) and ``kea-etl check --html``
+reconciliation report (:mod:`kea_etl.reconcile.html_report`) and ``kea-etl check --html``
 (:mod:`kea_etl.convert.check_html`).
 """
 

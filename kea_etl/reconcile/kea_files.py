@@ -57,29 +57,33 @@ file are read:
   lease as Kea held it; no log, no sanity check. Per-subnet counts are computed from the rows the
   same way; the version is the export's ``kea_version`` column.
 
-The final lease table lives in a throwaway SQLite file (one row per address: the record pickled,
-plus the subnet, state and type for the counts), so RAM stays flat whatever the file size; leases
-come back in address order.
+A memfile is read in columns (:mod:`kea_etl.extract.kea_memfile_columns`: a row in the form Kea
+writes is checked and converted a column at a time, any other row by the row parser), and the
+sanity check is decided a column at a time too (only the rows it does not pass are looked at one
+by one). Every surviving row goes, numbered, to a :class:`~kea_etl.reconcile.columns.
+SortedSpool`; sorted by address and row number, an address's last row is the lease. RAM stays
+near the spool's budget whatever the file size; leases come back in address order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import shutil
-import sqlite3
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kea_etl import spreadsheet
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
 from kea_etl.extract.base import Extracted
 from kea_etl.kea_config import raw_subnets, section_subnets
+from kea_etl.reconcile.columns import BUDGET, SortedSpool, dedupe_last, key_text
 from kea_etl.records import (
     INFINITE_LIFETIME,
     LEASE_STATES,
@@ -162,6 +166,7 @@ class _Checker:
         # subnets a class-less selectSubnet(address) cannot return
         self.guarded = {int(sub["id"]) for sub, net in raw_subnets(section, family)
                         if _classes(sub) or (net is not None and _classes(net))}
+        self._arrays: tuple[Any, Any, Any] | None = None
 
     def check(self, lease: Lease) -> tuple[Lease | None, int | None]:
         """(lease as Kea keeps it or None when dropped, the subnet id Kea found when it differs).
@@ -172,18 +177,79 @@ class _Checker:
         sub = self.smap.subnet(self.family, lease.subnet_id)
         if sub is not None and lease.address in sub.prefix:
             return lease, None
-        addr = int(lease.address)
-        found = (self.smap.subnet4_id(addr) if self.family == 4
-                 else self.smap.subnet6_id(addr)) or 0
+        keep, sid, found = self.verdict(int(lease.address), lease.subnet_id)
+        if found is None:
+            return lease, None
+        if not keep:
+            return None, found
+        if sid != lease.subnet_id:
+            return dataclasses.replace(lease, subnet_id=sid), found
+        return lease, found
+
+    def verdict(self, address: int, subnet_id: int) -> tuple[bool, int, int | None]:
+        """For a lease whose subnet id names no subnet holding its address: (kept, the subnet
+        id it is kept with, the subnet id Kea found; None when the lease passes after all)."""
+        found = (self.smap.subnet4_id(address) if self.family == 4
+                 else self.smap.subnet6_id(address)) or 0
         if found in self.guarded:
             found = 0
-        if found == lease.subnet_id:  # both 0: in no subnet and claims none
-            return lease, None
+        if found == subnet_id:  # both 0: in no subnet and claims none
+            return True, subnet_id, None
         if self.mode == "del" or (self.mode == "fix-del" and not found):
-            return None, found
+            return False, subnet_id, found
         if self.mode in ("fix", "fix-del") and found:
-            return dataclasses.replace(lease, subnet_id=found), found
-        return lease, found  # warn, or fix with nothing better: Kea logs and keeps it
+            return True, found, found
+        return True, subnet_id, found  # warn, or fix with nothing better: Kea logs and keeps it
+
+    def passing(self, table: pa.Table) -> Any:
+        """Per row of a column batch: True when the check leaves it alone (its subnet holds its
+        address, or the check does not apply); the others go through :meth:`verdict`."""
+        n = table.num_rows
+        if self.mode == "none":
+            return np.ones(n, dtype=bool)
+        if self._arrays is None:
+            subs = sorted(self.smap.subnets[self.family].items())
+            ids = np.array([i for i, _ in subs], dtype=np.int64)
+            width = 32 if self.family == 4 else 128
+            nets = [int(s.prefix.network_address) for _, s in subs]
+            masks = [((1 << width) - 1) ^ ((1 << (width - s.prefix.prefixlen)) - 1)
+                     for _, s in subs]
+            self._arrays = (ids, _words(nets), _words(masks))
+        ids, (net_hi, net_lo), (mask_hi, mask_lo) = self._arrays
+        sid = table.column("subnet_id").to_numpy()
+        if not len(ids):
+            ok = np.zeros(n, dtype=bool)
+        else:
+            at = np.clip(np.searchsorted(ids, sid), 0, len(ids) - 1)
+            hi, lo = _key_words(table)
+            ok = ((ids[at] == sid) & ((hi & mask_hi[at]) == net_hi[at])
+                  & ((lo & mask_lo[at]) == net_lo[at]))
+        if self.family == 6:
+            ok |= np.asarray(table.column("lease_type").to_numpy(zero_copy_only=False)
+                             != "IA_NA")
+        return ok
+
+
+def _words(values: list[int]) -> tuple[Any, Any]:
+    """128-bit numbers as (high, low) uint64 arrays."""
+    mask = (1 << 64) - 1
+    return (np.array([v >> 64 for v in values], dtype=np.uint64),
+            np.array([v & mask for v in values], dtype=np.uint64))
+
+
+def _key_words(table: pa.Table) -> tuple[Any, Any]:
+    """The key column as (high, low) uint64 words."""
+    k = table.column("k")
+    if isinstance(k, pa.ChunkedArray):
+        k = k.combine_chunks()
+    if pa.types.is_uint64(k.type):
+        lo = k.to_numpy()
+        return np.zeros(len(lo), dtype=np.uint64), lo
+    buf = k.buffers()[1]
+    assert buf is not None
+    words = np.frombuffer(buf, dtype=">u8")[2 * k.offset:2 * (k.offset + len(k))]
+    words = words.reshape(-1, 2).astype(np.uint64)
+    return words[:, 0], words[:, 1]
 
 
 def _classes(obj: Mapping[str, Any]) -> bool:
@@ -201,7 +267,7 @@ class KeaFileLeases:
     """
 
     def __init__(self, path: str | Path, *, family: int, section: Mapping[str, Any],
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, budget: int = BUDGET) -> None:
         self.family = family
         self.section = section
         self.workdir = workdir
@@ -210,8 +276,9 @@ class KeaFileLeases:
         self.bad_rows = 0
         self.deletions = 0
         self.sanity: Counter[str] = Counter()
-        self._db: sqlite3.Connection | None = None
-        self._dir: Path | None = None
+        self.budget = budget
+        self._spool: SortedSpool | None = None
+        self._final_table: list[tuple[pa.Table, Any]] | None = None
         mode = "warn"
         checks = section.get("sanity-checks")
         if isinstance(checks, Mapping) and "lease-checks" in checks:
@@ -262,87 +329,117 @@ class KeaFileLeases:
     # ---- loading --------------------------------------------------------------------------
     def load(self) -> KeaFileLeases:
         """Read every file into the final lease table; returns ``self``."""
-        self._dir = Path(tempfile.mkdtemp(prefix="kea-etl-keafile-", dir=self.workdir))
-        db = self._db = sqlite3.connect(str(self._dir / "leases.sqlite"))
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                         "PRAGMA cache_size=-8000; PRAGMA temp_store=FILE;")
-        # the lease as columns: reconciliation's row (kea_etl.export.reconcile._row) first,
-        # then what it takes to rebuild the record (no pickling: at 300k leases pickle.dumps /
-        # loads of the records were a quarter of reconcile --against)
-        db.execute("CREATE TABLE leases (k BLOB PRIMARY KEY, key TEXT, lease_type TEXT, "
-                   "prefix_len INT, subnet_id INT, hwaddr TEXT, client_id TEXT, duid TEXT, "
-                   "iaid INT, valid_lft INT, cltt INT, state INT, hostname TEXT, line INT, "
-                   "origin TEXT, preferred_lft INT, fqdn_fwd INT, fqdn_rev INT, "
-                   "user_context TEXT) WITHOUT ROWID")
+        self._spool = SortedSpool(self.family, workdir=self.workdir, budget=self.budget,
+                                  extra=_EXTRA)
         if self.kind == "memfile":
             self._load_memfiles()
         else:
             self._load_export()
-        db.commit()
         return self
 
-    def _flush(self, pending: dict[bytes, Lease | None]) -> None:
-        assert self._db is not None
-        from kea_etl.export.reconcile import _row
+    def _add(self, leases: list[Lease], seq: list[int] | None = None) -> None:
+        """Records into the spool (``seq``: their row numbers, else their arrival)."""
+        from kea_etl.reconcile.compare import record_columns
 
-        dels = [(k,) for k, v in pending.items() if v is None]
-        ups = [(*_row(v, v.line, v.origin), getattr(v, "preferred_lft", None), v.fqdn_fwd,
-                v.fqdn_rev, None if v.user_context is None else json.dumps(v.user_context))
-               for v in pending.values() if v is not None]
-        if dels:
-            self._db.executemany("DELETE FROM leases WHERE k = ?", dels)
-        if ups:
-            self._db.executemany(f"INSERT OR REPLACE INTO leases VALUES ({','.join('?' * 19)})",
-                                 ups)
-        pending.clear()
+        assert self._spool is not None
+        cols = record_columns(leases, [r.line for r in leases], [r.origin for r in leases])
+        cols.update(preferred_lft=[getattr(r, "preferred_lft", None) for r in leases],
+                    fqdn_fwd=[r.fqdn_fwd for r in leases], fqdn_rev=[r.fqdn_rev for r in leases],
+                    user_context=[None if r.user_context is None else json.dumps(r.user_context)
+                                  for r in leases],
+                    deleted=[self.kind == "memfile" and r.valid_lft == 0 for r in leases])
+        self._spool.add_columns(cols, len(leases), seq=seq)
+        leases.clear()
 
     def _load_memfiles(self) -> None:
-        from kea_etl.extract import kea_memfile
+        from kea_etl.extract.kea_memfile import open_files
+        from kea_etl.extract.kea_memfile_columns import column_batches
 
+        assert self._spool is not None
         checker = _Checker(self.section, self.family, self.lease_checks)
-        # Within a batch only an address's last operation matters (insert/replace or erase),
-        # so a dict keyed by address applies Kea's per-row algorithm in order.
-        pending: dict[bytes, Lease | None] = {}
+        # every row in Kea's load order goes to the spool, numbered, a deletion row flagged:
+        # sorted by address and row number, an address's last row is Kea's lease unless that
+        # row deletes it
         bad: list[str] = []
         sane: dict[str, list[str]] = {"dropped": [], "fixed": [], "kept": []}
-        # the one reader of Kea's memfile set (the migration's kea-memfile: source reads the
-        # same files the same way); its raw log, every row in Kea's load order
         errors: Counter[str] = Counter()
-        for item in kea_memfile.extract(self.path, keep_history=True):
-            self.rows += 1
-            if isinstance(item, MalformedRecordError):
-                errors[item.source] += 1
-                self.bad_rows += 1
-                if len(bad) < EXAMPLES:
-                    bad.append(str(item))
-                if self.max_row_errors and errors[item.source] > self.max_row_errors:
-                    raise ConfigError(
-                        f"Kea would refuse to load {item.source}: more than max-row-errors "
-                        f"{self.max_row_errors} rows it cannot read ({'; '.join(bad)})")
-                continue
-            assert isinstance(item, Extracted)  # a memfile has nothing but rows
-            rec = item.record
-            assert isinstance(rec, Lease4 | Lease6)
-            lease, found = checker.check(rec)
-            if found is not None:
-                what = ("dropped" if lease is None else
-                        "fixed" if lease.subnet_id != rec.subnet_id else "kept")
-                self.sanity[what] += 1
-                if len(sane[what]) < EXAMPLES:
-                    sane[what].append(f"{rec.key} ({Path(item.source).name} line {item.line}, "
-                                      f"subnet id {rec.subnet_id}, "
-                                      + (f"address in subnet id {found})" if found
-                                         else "address in no usable subnet)"))
-            if lease is None:
-                continue
-            if lease.valid_lft == 0:
-                self.deletions += 1
-                pending[lease.address.packed] = None
-            else:
-                pending[lease.address.packed] = lease
-            if len(pending) >= _BATCH:
-                self._flush(pending)
-        self._flush(pending)
+
+        def sanity(what: str, key: str, name: str, line: int, sid: int, found: int) -> None:
+            self.sanity[what] += 1
+            if len(sane[what]) < EXAMPLES:
+                sane[what].append(f"{key} ({name} line {line}, subnet id {sid}, "
+                                  + (f"address in subnet id {found})" if found
+                                     else "address in no usable subnet)"))
+
+        first_row = 0
+        # the one reader of Kea's memfile set (the migration's kea-memfile: source reads the
+        # same files the same way), its rows in Kea's load order
+        for reader in open_files(self.path):
+            name = reader.path.name
+            for part in column_batches(reader, first_row):
+                table = part.table
+                n = table.num_rows
+                self.rows += n + len(part.parsed)
+                first_row += n + len(part.parsed)
+                # in row order: the rows the row parser made, and the rows in columns whose
+                # subnet id names no subnet holding their address
+                events: list[tuple[int, Any]] = list(part.parsed)
+                keep = np.ones(n, dtype=bool)
+                sids = np.zeros(n, dtype=np.int64)
+                if n:
+                    sids = table.column("subnet_id").to_numpy().copy()
+                    failing = np.flatnonzero(~checker.passing(table))
+                    events += [(int(part.rownos[i]), int(i)) for i in failing]
+                    events.sort(key=lambda e: e[0])
+                rows: list[Lease] = []
+                seqs: list[int] = []
+                for rowno, item in events:
+                    if isinstance(item, int):
+                        addr = table.column("k")[item].as_py()
+                        sid = int(sids[item])
+                        kept, new_sid, found = checker.verdict(
+                            addr if isinstance(addr, int) else int.from_bytes(addr, "big"), sid)
+                        if found is None:
+                            continue
+                        what = "dropped" if not kept else "fixed" if new_sid != sid else "kept"
+                        sanity(what, key_text(addr, table.column("lease_type")[item].as_py(),
+                                              table.column("prefix_len")[item].as_py()), name,
+                               int(part.lines[item]), sid, found)
+                        keep[item] = kept
+                        sids[item] = new_sid
+                        continue
+                    if isinstance(item, MalformedRecordError):
+                        errors[item.source] += 1
+                        self.bad_rows += 1
+                        if len(bad) < EXAMPLES:
+                            bad.append(str(item))
+                        if self.max_row_errors and errors[item.source] > self.max_row_errors:
+                            raise ConfigError(
+                                f"Kea would refuse to load {item.source}: more than "
+                                f"max-row-errors {self.max_row_errors} rows it cannot read "
+                                f"({'; '.join(bad)})")
+                        continue
+                    assert isinstance(item, Extracted)  # a memfile has nothing but rows
+                    rec = item.record
+                    assert isinstance(rec, Lease4 | Lease6)
+                    lease, found = checker.check(rec)
+                    if found is not None:
+                        what = ("dropped" if lease is None else
+                                "fixed" if lease.subnet_id != rec.subnet_id else "kept")
+                        sanity(what, rec.key, Path(item.source).name, item.line or 0,
+                               rec.subnet_id, found)
+                    if lease is None:
+                        continue
+                    if lease.valid_lft == 0:
+                        self.deletions += 1
+                    rows.append(lease)
+                    seqs.append(rowno)
+                if n:
+                    valid = table.column("valid_lft").to_numpy()
+                    self.deletions += int(((valid == 0) & keep).sum())
+                    self._spool.add(_column_batch(self._spool.schema, table, part, sids,
+                                                  reader.source).filter(pa.array(keep)))
+                self._add(rows, seqs)
         if self.bad_rows:
             self.warnings.append(f"{self.bad_rows} row(s) Kea cannot read and skips with only a "
                                  f"log line: {'; '.join(bad)}"
@@ -389,11 +486,11 @@ class KeaFileLeases:
 
     def _load_export(self) -> None:
         path = self.files[0]
-        pending: dict[bytes, Lease | None] = {}
+        rows: list[Lease] = []
         bad: list[str] = []
         line = 1
-        for rows in self._export_batches():
-            for r in rows:
+        for page in self._export_batches():
+            for r in page:
                 line += 1
                 self.rows += 1
                 if self.version == "file" and r.get("kea_version"):
@@ -409,75 +506,88 @@ class KeaFileLeases:
                         where = f"line {line}" if self.kind == "export-csv" else f"row {line - 1}"
                         bad.append(f"{where}: {exc}")
                     continue
-                pending[lease.address.packed] = lease
-                if len(pending) >= _BATCH:
-                    self._flush(pending)
-        self._flush(pending)
+                rows.append(lease)
+                if len(rows) >= _BATCH:
+                    self._add(rows)
+        self._add(rows)
         if self.bad_rows:
             self.warnings.append(f"{self.bad_rows} row(s) of {path} are not leases: "
                                  f"{'; '.join(bad)}" + (" ..." if self.bad_rows > len(bad) else ""))
 
     # ---- results --------------------------------------------------------------------------
+    def _final(self) -> Iterator[tuple[pa.Table, Any]]:
+        """The final lease table in address order, in chunks: per address its last row, unless
+        that row deletes it."""
+        assert self._spool is not None, "call load() first"
+        if self._final_table is not None:
+            yield from self._final_table
+            return
+        kept = []
+        for chunk in self._spool.chunks():
+            table, keys = dedupe_last(chunk)
+            deleted = table.column("deleted").to_numpy(zero_copy_only=False)
+            if deleted.any():
+                keep = ~deleted
+                table, keys = table.filter(pa.array(keep)), keys[keep]
+            if table.num_rows:
+                if not self._spool.spilled:  # in RAM anyway: read it once
+                    kept.append((table, keys))
+                yield table, keys
+        if not self._spool.spilled:
+            self._final_table = kept
+
     def __len__(self) -> int:
-        assert self._db is not None, "call load() first"
-        return int(self._db.execute("SELECT COUNT(*) FROM leases").fetchone()[0])
+        return sum(t.num_rows for t, _ in self._final())
 
     def __iter__(self) -> Iterator[Lease]:
         """The final leases, in address order."""
-        assert self._db is not None, "call load() first"
-        cur = self._db.execute(
-            "SELECT k, lease_type, prefix_len, subnet_id, hwaddr, client_id, duid, iaid, "
-            "valid_lft, cltt, state, hostname, line, origin, preferred_lft, fqdn_fwd, fqdn_rev, "
-            "user_context FROM leases ORDER BY k")
-        while rows := cur.fetchmany(1000):
-            for (k, ltype, plen, sid, hw, cid, duid, iaid, valid, cltt, state, host, line, origin,
-                 pref, fwd, rev, ctx) in rows:
+        for table, _ in self._final():
+            for r in table.to_pylist():
                 common: dict[str, Any] = {
-                    "valid_lft": valid, "cltt": cltt, "subnet_id": sid, "hostname": host,
-                    "fqdn_fwd": bool(fwd), "fqdn_rev": bool(rev), "state": state,
-                    "user_context": None if ctx is None else json.loads(ctx),
-                    "origin": origin, "line": line}
-                if ltype == "V4":
-                    yield Lease4(address=IPv4Address(k), hwaddr=hw, client_id=cid, **common)
+                    "valid_lft": r["valid_lft"], "cltt": r["cltt"], "subnet_id": r["subnet_id"],
+                    "hostname": r["hostname"], "fqdn_fwd": r["fqdn_fwd"],
+                    "fqdn_rev": r["fqdn_rev"], "state": r["state"],
+                    "user_context": None if r["user_context"] is None
+                    else json.loads(r["user_context"]),
+                    "origin": r["origin"], "line": r["line"]}
+                if r["lease_type"] == "V4":
+                    yield Lease4(address=IPv4Address(r["k"]), hwaddr=r["hwaddr"],
+                                 client_id=r["client_id"], **common)
                 else:
-                    yield Lease6(address=IPv6Address(k), duid=duid, iaid=iaid, lease_type=ltype,
-                                 prefix_len=plen, preferred_lft=pref, hwaddr=hw, **common)
+                    yield Lease6(address=IPv6Address(r["k"]), duid=r["duid"], iaid=r["iaid"],
+                                 lease_type=r["lease_type"], prefix_len=r["prefix_len"],
+                                 preferred_lft=r["preferred_lft"], hwaddr=r["hwaddr"], **common)
 
-    def spool_into(self, db: sqlite3.Connection, table: str, *, as_of: int
-                   ) -> tuple[int, Counter[str]]:
-        """Copy the leases that hold their address into ``db``'s ``table`` (reconciliation's
-        spool, columns as ``reconcile._row``), inside SQLite: no Python object per lease.
+    def live_chunks(self, *, as_of: int, result: Any,
+                    progress: Callable[[], None] | None = None) -> Iterator[tuple[pa.Table, Any]]:
+        """The leases that hold their address, as reconciliation's chunks (columns of
+        :data:`kea_etl.reconcile.columns.COLUMNS`), no Python object per lease.
 
-        Returns (leases read, leases ignored by reason), as reconciliation counts a live Kea's:
-        a lease in a state other than default / declined is ignored under the state's name,
-        one whose expiry (cltt + valid lifetime, unless infinite) is before ``as_of`` as
-        "expired"."""
-        assert self._db is not None and self._dir is not None, "call load() first"
-        self._db.commit()
-        db.commit()
-        q = db.cursor()
-        q.row_factory = None  # plain tuples, whatever the spool's own factory
-        q.execute("ATTACH DATABASE ? AS keafile", (str(self._dir / "leases.sqlite"),))
-        try:
-            read = int(q.execute("SELECT COUNT(*) FROM keafile.leases").fetchone()[0])
-            ignored: Counter[str] = Counter()
-            for state, n in q.execute("SELECT state, COUNT(*) FROM keafile.leases "
-                                       "WHERE state NOT IN (?, ?) GROUP BY state",
-                                       (STATE_DEFAULT, STATE_DECLINED)):
-                ignored[LEASE_STATES.get(state, str(state))] += int(n)
-            live = ("state IN (?, ?) AND (valid_lft = ? OR cltt + valid_lft >= ?)")
-            args = (STATE_DEFAULT, STATE_DECLINED, INFINITE_LIFETIME, as_of)
-            expired = read - sum(ignored.values()) - int(q.execute(
-                f"SELECT COUNT(*) FROM keafile.leases WHERE {live}", args).fetchone()[0])
-            if expired:
-                ignored["expired"] += expired
-            q.execute(f"INSERT INTO {table} SELECT k, key, lease_type, prefix_len, subnet_id, "
-                       "hwaddr, client_id, duid, iaid, valid_lft, cltt, state, hostname, NULL, "
-                       f"NULL FROM keafile.leases WHERE {live} ORDER BY k", args)
-            db.commit()
-        finally:
-            q.execute("DETACH DATABASE keafile")
-        return read, ignored
+        Counts first, into ``result`` (``kea_read``, ``kea_ignored``), as reconciliation counts
+        a live Kea's: a lease in a state other than default / declined is ignored under the
+        state's name, one whose expiry (cltt + valid lifetime, unless infinite) is before
+        ``as_of`` as "expired"."""
+        for table, _ in self._final():
+            result.kea_read += table.num_rows
+            state = table.column("state").to_numpy()
+            held = (state == STATE_DEFAULT) | (state == STATE_DECLINED)
+            if not held.all():
+                codes, n = np.unique(state[~held], return_counts=True)
+                for code, c in zip(codes.tolist(), n.tolist(), strict=True):
+                    result.kea_ignored[LEASE_STATES.get(code, str(code))] += c
+            expired = held & ~_live(table, as_of)
+            if expired.any():
+                result.kea_ignored["expired"] += int(expired.sum())
+        return self._live_chunks(as_of)
+
+    def _live_chunks(self, as_of: int) -> Iterator[tuple[pa.Table, Any]]:
+        for table, keys in self._final():
+            state = table.column("state").to_numpy()
+            keep = ((state == STATE_DEFAULT) | (state == STATE_DECLINED)) & _live(table, as_of)
+            if not keep.all():
+                table, keys = table.filter(pa.array(keep)), keys[keep]
+            if table.num_rows:
+                yield table, keys
 
     def stats(self) -> dict[int, dict[str, int]]:
         """What ``stat-leaseN-get`` would answer: one row per configured subnet, Kea's names.
@@ -488,18 +598,28 @@ class KeaFileLeases:
         above 0, so the counts of leases with subnet id 0 land in the lowest subnet id that has
         leases; seen on Kea 2.2 and 3.0 alike, and reproduced here.
         """
-        assert self._db is not None, "call load() first"
         counts: Counter[tuple[int, str, int]] = Counter()
-        for sid, lt, st, n in self._db.execute(
-                "SELECT subnet_id, lease_type, state, COUNT(*) FROM leases "
-                "WHERE state IN (?, ?) GROUP BY 1, 2, 3", (STATE_DEFAULT, STATE_DECLINED)):
-            counts[(int(sid), str(lt), int(st))] += int(n)
-        first = self._db.execute("SELECT MIN(subnet_id) FROM leases WHERE subnet_id > 0"
-                                 ).fetchone()[0]
+        first: int | None = None
+        for table, _ in self._final():
+            sid = table.column("subnet_id").to_numpy()
+            positive = sid[sid > 0]
+            if len(positive):
+                low = int(positive.min())
+                first = low if first is None else min(first, low)
+            state = table.column("state").to_numpy()
+            held = (state == STATE_DEFAULT) | (state == STATE_DECLINED)
+            if not held.any():
+                continue
+            types = table.column("lease_type").to_numpy(zero_copy_only=False)[held]
+            code = sid[held] * 8 + state[held]  # states 0 and 1 only here
+            for ltype in set(types.tolist()):
+                uniq, hits = np.unique(code[types == ltype], return_counts=True)
+                for c, h in zip(uniq.tolist(), hits.tolist(), strict=True):
+                    counts[(c // 8, str(ltype), c % 8)] += h
         if first is not None:
-            for (sid, lt, st), n in list(counts.items()):
-                if sid == 0:
-                    counts[(int(first), lt, st)] += n
+            for (sid0, lt, st), c in list(counts.items()):
+                if sid0 == 0:
+                    counts[(first, lt, st)] += c
         out: dict[int, dict[str, int]] = {}
         for sid, (addrs, pds) in pool_totals(self.section, self.family).items():
             if self.family == 4:
@@ -514,13 +634,10 @@ class KeaFileLeases:
         return out
 
     def close(self) -> None:
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self._final_table = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     def __enter__(self) -> KeaFileLeases:
         return self
@@ -550,3 +667,30 @@ def _export_lease(r: Mapping[str, Any], family: int, origin: str, line: int) -> 
                   prefix_len=int(r.get("prefix_len") or 128) if ltype == "IA_PD" else 128,
                   preferred_lft=r.get("preferred_lft") or 0, hwaddr=r.get("hwaddr") or None,
                   **common)
+
+
+#: what the final lease table holds besides reconciliation's columns: the rest of a lease (to
+#: give records back) and whether the row deletes its address
+_EXTRA = (pa.field("preferred_lft", pa.int64()), pa.field("fqdn_fwd", pa.bool_()),
+          pa.field("fqdn_rev", pa.bool_()), pa.field("user_context", pa.string()),
+          pa.field("deleted", pa.bool_()))
+
+
+def _live(table: pa.Table, as_of: int) -> Any:
+    """Per row: the lease has not expired before ``as_of`` (or never expires)."""
+    valid = table.column("valid_lft").to_numpy()
+    return (valid == INFINITE_LIFETIME) | (table.column("cltt").to_numpy() + valid >= as_of)
+
+
+def _column_batch(schema: pa.Schema, table: pa.Table, part: Any, sids: Any,
+                  origin: str) -> pa.RecordBatch:
+    """A spool batch from the rows a memfile gave in columns."""
+    n = table.num_rows
+    valid = table.column("valid_lft")
+    cols = {"subnet_id": pa.array(sids), "line": pa.array(part.lines),
+            "origin": pa.repeat(pa.scalar(origin), n),
+            "user_context": pa.nulls(n, pa.string()),
+            "deleted": pc.equal(valid, 0), "seq": pa.array(part.rownos)}
+    arrays = [cols[f.name] if f.name in cols else table.column(f.name) for f in schema]
+    return pa.RecordBatch.from_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray)
+                                       else a for a in arrays], schema=schema)

@@ -2,7 +2,7 @@
 
 The Kea side is a live server (:func:`reconcile_kea`: ``leaseN-get-page`` and
 ``stat-leaseN-get``) or files (:func:`reconcile_file`: a Kea memfile read exactly as Kea would
-load it, or a kea-etl export; see :mod:`kea_etl.export.kea_files`), so a cold cutover's memfile
+load it, or a kea-etl export; see :mod:`kea_etl.reconcile.kea_files`), so a cold cutover's memfile
 can be checked before Kea starts. :func:`reconcile` is the generic comparison under both.
 
 Both sides are streams. The source goes through the **same policy as the migration**
@@ -26,7 +26,7 @@ is ``prefix/len``) and ends in exactly one category:
                 (two infinite lifetimes are equal whatever their cltt). A v6 hwaddr is compared
                 only when the source has one (Kea learns it from traffic).
 
-Host reservations are compared too (:mod:`kea_etl.export.reconcile_hosts`): keyed by (subnet id,
+Host reservations are compared too (:mod:`kea_etl.reconcile.hosts`): keyed by (subnet id,
 identifier type, identifier), in the same four categories, Kea's hosts read with
 ``reservation-get-page`` where the server has host_cmds, else from its configuration. Which
 kinds are compared follows the sources: leases when a source holds leases or can hold nothing
@@ -36,11 +36,13 @@ leases when nothing tells. So ``dhcpd.conf`` alone does not call every Kea lease
 ``dhcpd.leases`` alone does not call every Kea host extra. Several sources are one stream
 (:func:`kinds_for_formats` gives what their formats decide).
 
-Memory: both sides are spooled into a temporary SQLite file (compact rows: the address as a 4 or
-16 byte big-endian key plus about ten short fields, roughly 150 bytes a lease on disk, nothing
-per lease in RAM) and read back ordered by key for a merge join. This does not trust Kea's page
-order (Kea 2.2's PostgreSQL backend orders IPv6 leases as text), de-duplicates the source (last
-record for an address wins, as in Kea's memfile) and keeps RAM flat whatever the lease count.
+Memory and speed: both sides become columns (:mod:`kea_etl.reconcile.columns`: the address as
+a number or 16 bytes plus about ten short fields, no Python object per lease), sorted by key
+and compared a window of keys at a time with numpy; past a memory budget a side spills sorted
+runs to disk and they are merged back in key order, so RAM stays near the budget whatever the
+lease count. The sort does not trust Kea's page order (Kea 2.2's PostgreSQL backend orders IPv6
+leases as text) and de-duplicates the source (the last record for an address wins, as in Kea's
+memfile). Only a record that differs becomes a dict, for the report.
 Differences stream to a JSON-lines spool; the first :data:`SAMPLE_LIMIT` stay in memory for the
 HTML report. Per-subnet counts (source, Kea leases, ``stat-leaseN-get``) are small dicts.
 """
@@ -51,21 +53,33 @@ import csv
 import json
 import re
 import shutil
-import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from socket import inet_ntoa
 from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kea_etl import clock
 from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError, RecordError
-from kea_etl.export.kea_api import iter_leases
-from kea_etl.export.reconcile_hosts import (
+from kea_etl.extract.base import ExtractItem, SourceWarning
+from kea_etl.kea_config import section_reservations, section_subnets
+from kea_etl.progress import Progress, ProgressCallback, Unit
+from kea_etl.reconcile.columns import (
+    BUDGET,
+    SortedSpool,
+    dedupe_last,
+    join,
+    key_text,
+    not_null_equal,
+)
+from kea_etl.reconcile.hosts import (
     CategoryCounts,
     HostReconcile,
     SourceHosts,
@@ -73,9 +87,6 @@ from kea_etl.export.reconcile_hosts import (
     field_text,
     kea_held_hosts,
 )
-from kea_etl.extract.base import ExtractItem, SourceWarning
-from kea_etl.kea_config import section_reservations, section_subnets
-from kea_etl.progress import Progress, ProgressCallback, Unit
 from kea_etl.records import (
     INFINITE_LIFETIME,
     LEASE_STATES,
@@ -115,8 +126,6 @@ SAMPLE_LIMIT = 2000
 FIELDS4 = ("hwaddr", "client_id", "subnet_id", "state", "expire")
 FIELDS6 = ("duid", "iaid", "lease_type", "prefix_len", "subnet_id", "state", "expire", "hwaddr")
 
-_COLS = ("k", "key", "lease_type", "prefix_len", "subnet_id", "hwaddr", "client_id", "duid",
-         "iaid", "valid_lft", "cltt", "state", "hostname", "line", "origin")
 
 
 
@@ -277,14 +286,28 @@ class SubnetCounts:
                 "pools": [p.to_json() for p in self.pools]}
 
 
-def _row(rec: Lease4 | Lease6, line: int | None, origin: str | None) -> tuple[Any, ...]:
-    if isinstance(rec, Lease4):
-        packed = rec.address.packed  # inet_ntoa: rec.key's text, without ipaddress's __str__
-        return (packed, inet_ntoa(packed), "V4", 32, rec.subnet_id, rec.hwaddr, rec.client_id,
-                None, None, rec.valid_lft, rec.cltt, rec.state, rec.hostname, line, origin)
-    return (rec.address.packed, rec.key, rec.lease_type, rec.prefix_len, rec.subnet_id,
-            rec.hwaddr, None, rec.duid, rec.iaid, rec.valid_lft, rec.cltt, rec.state,
-            rec.hostname, line, origin)
+def record_columns(records: list[Lease4 | Lease6], lines: list[int | None],
+                   origins: list[str | None] | None) -> dict[str, Any]:
+    """The spool columns (:data:`~kea_etl.reconcile.columns.COLUMNS`) of records of one family,
+    column by column; ``origins`` None: no origin."""
+    n = len(records)
+    out: dict[str, Any] = {
+        "subnet_id": [r.subnet_id for r in records], "hwaddr": [r.hwaddr for r in records],
+        "valid_lft": [r.valid_lft for r in records], "cltt": [r.cltt for r in records],
+        "state": [r.state for r in records], "hostname": [r.hostname for r in records],
+        "line": lines, "origin": origins}
+    if n and type(records[0]) is Lease4:
+        out.update(k=np.fromiter((int(r.address) for r in records), dtype=np.uint64, count=n),
+                   lease_type=pa.repeat(pa.scalar("V4"), n),
+                   prefix_len=pa.repeat(pa.scalar(32, pa.int64()), n),
+                   client_id=[r.client_id for r in records])  # type: ignore[union-attr]
+    else:
+        out.update(k=[r.address.packed for r in records],
+                   lease_type=[r.lease_type for r in records],  # type: ignore[union-attr]
+                   prefix_len=[r.prefix_len for r in records],  # type: ignore[union-attr]
+                   duid=[r.duid for r in records],  # type: ignore[union-attr]
+                   iaid=[r.iaid for r in records])  # type: ignore[union-attr]
+    return out
 
 
 def _expire(row: Mapping[str, Any]) -> int | None:
@@ -465,40 +488,6 @@ class ReconcileResult(CategoryCounts):
         self.close()
 
 
-def _dict_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(_COLS, row, strict=True))
-
-
-class _Spool:
-    """Two key-ordered tables in a throwaway SQLite file: the merge join's external sort."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.db = sqlite3.connect(str(workdir / "spool.sqlite"))
-        self.db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
-            "PRAGMA temp_store=FILE;")
-        cols = ("k BLOB PRIMARY KEY, key TEXT, lease_type TEXT, prefix_len INT, subnet_id INT, "
-                "hwaddr TEXT, client_id TEXT, duid TEXT, iaid INT, valid_lft INT, cltt INT, "
-                "state INT, hostname TEXT, line INT, origin TEXT")
-        self.db.execute(f"CREATE TABLE src ({cols}) WITHOUT ROWID")
-        self.db.execute(f"CREATE TABLE kea ({cols}) WITHOUT ROWID")
-
-    def add(self, table: str, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows (a later row replaces an earlier one with the same key)."""
-        self.db.executemany(
-            f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(_COLS))})", rows)
-        return len(rows)
-
-    def ordered(self, table: str) -> Iterator[tuple[Any, ...]]:
-        """The rows of ``table`` in key order, as tuples in :data:`_COLS` order."""
-        cur = self.db.execute(f"SELECT * FROM {table} ORDER BY k")
-        while rows := cur.fetchmany(1000):
-            yield from rows
-
-    def close(self) -> None:
-        self.db.close()
-
-
 def _snapshot(row: Mapping[str, Any], family: int) -> dict[str, Any]:
     names = FIELDS4 if family == 4 else FIELDS6
     out: dict[str, Any] = {}
@@ -514,27 +503,41 @@ def _snapshot(row: Mapping[str, Any], family: int) -> dict[str, Any]:
 
 
 Stats = Mapping[int, Mapping[str, int]]
+Chunks = Iterator[tuple[Any, Any]]
+
+
+class ColumnSide(Protocol):
+    """A Kea side that gives its leases as columns (KeaFileLeases, KeaPages)."""
+
+    def live_chunks(self, *, as_of: int, result: Any,
+                    progress: Callable[[], None] | None = None) -> Chunks: ...
 
 
 def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | None]],
-              kea_leases: Iterable[Lease4 | Lease6], *, family: int, as_of: int,
+              kea_leases: Iterable[Lease4 | Lease6] | ColumnSide, *, family: int, as_of: int,
               tolerance: int = DEFAULT_TOLERANCE,
               stats: Stats | Callable[[], Stats] | None = None,
               subnet_prefixes: Mapping[int, str] | None = None,
               pools: Iterable[PoolCounts] | Callable[[], Iterable[PoolCounts]] | None = None,
               result: ReconcileResult | None = None, workdir: str | Path | None = None,
-              batch: int = 2000, progress: ProgressCallback | None = None,
-              compare_leases: Callable[[], bool] | None = None) -> ReconcileResult:
+              batch: int = 8192, progress: ProgressCallback | None = None,
+              compare_leases: Callable[[], bool] | None = None,
+              leases_certain: Callable[[], bool] | None = None,
+              memory_budget: int = BUDGET) -> ReconcileResult:
     """Compare records already through the migration policy with Kea's leases.
 
     ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
     load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here);
-    one with a ``spool_into`` method (:class:`~kea_etl.export.kea_files.KeaFileLeases`) copies
-    them into the spool itself.
+    one with a ``live_chunks`` method (:class:`~kea_etl.reconcile.kea_files.KeaFileLeases`, the
+    pages of :func:`reconcile_kea`) gives them as columns itself.
     ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
     statistics (:func:`pool_stats`); either may be a function, called only when Kea's leases
     are read. ``compare_leases``, asked once the source is read, may say that leases are not
     compared (the sources held none): Kea's leases are then not read, nor its statistics.
+    ``leases_certain``, asked while the source is read, says when leases will be compared
+    whatever comes next; a Kea side with a ``start`` method (:class:`~kea_etl.reconcile.
+    kea_pages.KeaPages`) then starts reading (without it: at once unless ``compare_leases``
+    is given). ``memory_budget``: bytes of columns each side holds before it spills a sorted run to disk.
     Returns a :class:`ReconcileResult`. ``progress`` gets
     :class:`~kea_etl.progress.Progress` events (task "reconcile"): phases "reading the source"
     (records), "reading Kea" (leases, of the statistics' count) and "comparing".
@@ -557,21 +560,41 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
             sc = res.subnets[sid] = SubnetCounts(sid, prefixes.get(sid, ""))
         return sc
 
-    spool = _Spool(base)
-    try:
-        buf: list[tuple[Any, ...]] = []
-        spooled = 0
+    with SortedSpool(family, workdir=base, budget=memory_budget) as src, \
+            SortedSpool(family, workdir=base, budget=memory_budget) as kea:
+        buf: list[Lease4 | Lease6] = []
+        lines: list[int | None] = []
+
+        def spool(side: SortedSpool, origin: bool) -> None:
+            side.add_columns(record_columns(
+                buf, lines, [r.origin for r in buf] if origin else None), len(buf))
+            buf.clear()
+            lines.clear()
+
+        # a Kea side that can read while the source is read starts as soon as leases are
+        # certain to be compared (the source has given one, or its format holds only leases)
+        start = getattr(kea_leases, "start", None)
+
+        def maybe_start() -> None:
+            nonlocal start
+            if start is not None and (leases_certain() if leases_certain is not None
+                                      else compare_leases is None):
+                start(as_of=as_of, result=res)
+                start = None
+
         tick("reading the source", 0, None, "records")
+        maybe_start()
         for item in source:
             rec, line = item if isinstance(item, tuple) else (item, None)
-            buf.append(_row(rec, line, rec.origin))
+            buf.append(rec)
+            lines.append(line)
             if len(buf) >= batch:
-                spooled += spool.add("src", buf)
-                buf.clear()
+                spool(src, True)
+                maybe_start()
                 tick("reading the source", res.source_read, None, "records")
         if buf:
-            spooled += spool.add("src", buf)
-            buf.clear()
+            maybe_start()
+        spool(src, True)
         if compare_leases is not None and not compare_leases():
             res.leases_compared = False
             kea_leases, stats, pools = (), None, None
@@ -581,37 +604,36 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
             pools = pools()
         kea_total = _stat_total(stats, family) if stats else None
         tick("reading Kea", 0, kea_total, "leases")
-        spool_into = getattr(kea_leases, "spool_into", None)
-        if spool_into is not None:  # KeaFileLeases: copied from table to table inside SQLite
-            read, ignored = spool_into(spool.db, "kea", as_of=as_of)
-            res.kea_read += read
-            res.kea_ignored.update(ignored)
-            kea_leases = ()
-        for lease in kea_leases:
-            res.kea_read += 1
-            if res.kea_read % batch == 0:
-                tick("reading Kea", res.kea_read, kea_total, "leases")
-            if lease.state not in (STATE_DEFAULT, STATE_DECLINED):
-                res.kea_ignored[LEASE_STATES.get(lease.state, str(lease.state))] += 1
-                continue
-            if lease.valid_lft != INFINITE_LIFETIME and lease.expire < as_of:
-                res.kea_ignored["expired"] += 1
-                continue
-            buf.append(_row(lease, None, None))
-            if len(buf) >= batch:
-                spool.add("kea", buf)
-                buf.clear()
-        if buf:
-            spool.add("kea", buf)
-        spool.db.commit()
+        live_chunks = getattr(kea_leases, "live_chunks", None)
+        if live_chunks is not None:  # already columns, counted and filtered by their reader
+            kea_side: Chunks = live_chunks(
+                as_of=as_of, result=res,
+                progress=lambda: tick("reading Kea", res.kea_read, kea_total, "leases"))
+        else:
+            assert not hasattr(kea_leases, "live_chunks")
+            for lease in kea_leases:
+                res.kea_read += 1
+                if res.kea_read % batch == 0:
+                    tick("reading Kea", res.kea_read, kea_total, "leases")
+                if lease.state not in (STATE_DEFAULT, STATE_DECLINED):
+                    res.kea_ignored[LEASE_STATES.get(lease.state, str(lease.state))] += 1
+                    continue
+                if lease.valid_lft != INFINITE_LIFETIME and lease.expire < as_of:
+                    res.kea_ignored["expired"] += 1
+                    continue
+                buf.append(lease)
+                lines.append(None)
+                if len(buf) >= batch:
+                    spool(kea, False)
+            spool(kea, False)
+            kea_side = (dedupe_last(c) for c in kea.chunks())
         tick("reading Kea", res.kea_read, kea_total, "leases")
         tick("comparing", 0, None, "records")
-        _merge(spool, res, family=family, tolerance=tolerance, counts=counts)
+        source_side = (dedupe_last(c) for c in src.chunks())
+        _merge(source_side, kea_side, src.schema, res, family=family, tolerance=tolerance,
+               counts=counts)
         # the same key twice in the source: the later record replaced the earlier one
-        res.source_duplicates = spooled - res.source_compared
-    finally:
-        spool.close()
-        (base / "spool.sqlite").unlink(missing_ok=True)
+        res.source_duplicates = src.rows - res.source_compared
     for sid, row in (stats or {}).items():
         sc = counts(sid)
         if family == 4:
@@ -638,33 +660,40 @@ def _stat_total(stats: Mapping[int, Mapping[str, int]], family: int) -> int:
     return sum(int(row.get(n, 0)) for row in stats.values() for n in names)
 
 
-#: spool row positions (_COLS) of the compared fields, and of the source-only v6 hwaddr
-_SAME4 = tuple(_COLS.index(n) for n in FIELDS4 if n != "expire")
-_SAME6 = tuple(_COLS.index(n) for n in FIELDS6 if n not in ("expire", "hwaddr"))
-_K, _SID, _HW, _VALID, _CLTT = (_COLS.index(n) for n in ("k", "subnet_id", "hwaddr", "valid_lft",
-                                                         "cltt"))
+def _same(s: pa.Table, k: pa.Table, family: int, tolerance: int) -> Any:
+    """Per pair of rows (two tables of equal length): True where :func:`compare_records` would
+    find no difference, decided on the columns (the common case builds no dict per row)."""
+    same = np.ones(s.num_rows, dtype=bool)
+    for name in (FIELDS4 if family == 4 else FIELDS6):
+        if name == "expire" or (name == "hwaddr" and family == 6):
+            continue
+        same &= not_null_equal(s.column(name), k.column(name))
+    if family == 6:  # a v6 hwaddr only when the source has one (Kea learns it from traffic)
+        src_hw = s.column("hwaddr")
+        has = np.asarray(pc.fill_null(pc.not_equal(src_hw, ""), False).to_numpy(
+            zero_copy_only=False), dtype=bool)
+        same &= ~has | not_null_equal(src_hw, k.column("hwaddr"))
+    sv, kv = s.column("valid_lft").to_numpy(), k.column("valid_lft").to_numpy()
+    sc, kc = s.column("cltt").to_numpy(), k.column("cltt").to_numpy()
+    infinite = (sv == INFINITE_LIFETIME) | (kv == INFINITE_LIFETIME)
+    close = np.abs((sc + sv) - (kc + kv)) <= tolerance
+    same &= np.where(infinite, sv == kv, close)
+    return same
 
 
-def _same(s: tuple[Any, ...], k: tuple[Any, ...], same: tuple[int, ...], v6: bool,
-          tolerance: int) -> bool:
-    """True when :func:`compare_records` would find no difference (the common case, decided
-    on the spool's tuples without building a dict per row)."""
-    for i in same:
-        if s[i] != k[i]:
-            return False
-    if v6 and s[_HW] and s[_HW] != k[_HW]:
-        return False
-    sv, kv = s[_VALID], k[_VALID]
-    if sv == INFINITE_LIFETIME or kv == INFINITE_LIFETIME:
-        return bool(sv == kv)
-    return bool(abs((s[_CLTT] + sv) - (k[_CLTT] + kv)) <= tolerance)
+def _count_subnets(table: pa.Table, counts: Callable[[int], SubnetCounts], side: str) -> None:
+    if not table.num_rows:
+        return
+    ids, n = np.unique(table.column("subnet_id").to_numpy(), return_counts=True)
+    for sid, c in zip(ids.tolist(), n.tolist(), strict=True):
+        sc = counts(sid)
+        setattr(sc, side, getattr(sc, side) + c)
 
 
-def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
-           counts: Callable[[int], SubnetCounts]) -> None:
-    src_it, kea_it = spool.ordered("src"), spool.ordered("kea")
-    s, k = next(src_it, None), next(kea_it, None)
-    same, v6 = (_SAME4, False) if family == 4 else (_SAME6, True)
+def _merge(source: Chunks, kea: Chunks, schema: pa.Schema, res: ReconcileResult, *,
+           family: int, tolerance: int, counts: Callable[[int], SubnetCounts]) -> None:
+    """Both sides' de-duplicated, key-ordered chunks joined window by window: the counts, and
+    every difference written to the spool in key order."""
     assert res._diff_path is not None
     with res._diff_path.open("w", encoding="utf-8") as out:
 
@@ -673,44 +702,74 @@ def _merge(spool: _Spool, res: ReconcileResult, *, family: int, tolerance: int,
             if len(res.sample) < SAMPLE_LIMIT:
                 res.sample.append(diff)
 
-        while s is not None or k is not None:
-            if k is None or (s is not None and s[_K] < k[_K]):
-                assert s is not None
-                res.source_compared += 1
-                res.missing += 1
-                counts(s[_SID]).source += 1
-                d = _dict_row(s)
-                emit({"address": d["key"], "category": "missing", "subnet_id": d["subnet_id"],
-                      "fields": {}, "source": _snapshot(d, family), "source_line": d["line"],
-                      "source_origin": d["origin"]})
-                s = next(src_it, None)
-            elif s is None or k[_K] < s[_K]:
-                res.kea_compared += 1
-                res.extra += 1
-                counts(k[_SID]).kea += 1
-                d = _dict_row(k)
-                emit({"address": d["key"], "category": "extra", "subnet_id": d["subnet_id"],
-                      "fields": {}, "kea": _snapshot(d, family)})
-                k = next(kea_it, None)
-            else:
-                res.source_compared += 1
-                res.kea_compared += 1
-                counts(s[_SID]).source += 1
-                counts(k[_SID]).kea += 1
-                diffs = None
-                if not _same(s, k, same, v6, tolerance):
-                    ds = _dict_row(s)
-                    diffs = compare_records(ds, _dict_row(k), family=family,
+        for s, sk, k, kk in join(source, kea, schema, schema):
+            res.source_compared += s.num_rows
+            res.kea_compared += k.num_rows
+            _count_subnets(s, counts, "source")
+            _count_subnets(k, counts, "kea")
+            found = np.zeros(len(sk), dtype=bool)
+            at = np.zeros(len(sk), dtype=np.int64)
+            if len(kk) and len(sk):
+                at = np.searchsorted(kk, sk)
+                inside = at < len(kk)
+                found[inside] = kk[at[inside]] == sk[inside]
+            pairs_s = np.flatnonzero(found)
+            pairs_k = at[found]
+            extra = np.ones(len(kk), dtype=bool)
+            extra[pairs_k] = False
+            same = _same(s.take(pa.array(pairs_s)), k.take(pa.array(pairs_k)), family, tolerance)
+            res.matched += int(same.sum())
+            missing, odd, extra_rows = (np.flatnonzero(~found), np.flatnonzero(~same),
+                                        np.flatnonzero(extra))
+            if not (len(missing) or len(odd) or len(extra_rows)):
+                continue
+            # every record that differs, in key order: its kind, its row on each side
+            keys = np.concatenate([sk[missing], sk[pairs_s[odd]], kk[extra_rows]])
+            kinds = np.concatenate([np.zeros(len(missing), np.int8), np.ones(len(odd), np.int8),
+                                    np.full(len(extra_rows), 2, np.int8)])
+            src_rows = np.concatenate([missing, pairs_s[odd],
+                                       np.full(len(extra_rows), -1, np.int64)])
+            kea_rows = np.concatenate([np.full(len(missing), -1, np.int64), pairs_k[odd],
+                                       extra_rows])
+            s_dicts, k_dicts = _rows_of(s, src_rows), _rows_of(k, kea_rows)
+            for i in np.argsort(keys, kind="stable").tolist():
+                kind = int(kinds[i])
+                if kind == 0:
+                    res.missing += 1
+                    d = s_dicts[int(src_rows[i])]
+                    emit({"address": d["key"], "category": "missing",
+                          "subnet_id": d["subnet_id"], "fields": {},
+                          "source": _snapshot(d, family), "source_line": d["line"],
+                          "source_origin": d["origin"]})
+                elif kind == 2:
+                    res.extra += 1
+                    d = k_dicts[int(kea_rows[i])]
+                    emit({"address": d["key"], "category": "extra", "subnet_id": d["subnet_id"],
+                          "fields": {}, "kea": _snapshot(d, family)})
+                else:
+                    ds = s_dicts[int(src_rows[i])]
+                    diffs = compare_records(ds, k_dicts[int(kea_rows[i])], family=family,
                                             tolerance=tolerance)
-                if diffs:
+                    if not diffs:
+                        res.matched += 1
+                        continue
                     res.mismatched += 1
                     res.fields_mismatched.update(diffs.keys())
                     emit({"address": ds["key"], "category": "mismatched",
                           "subnet_id": ds["subnet_id"], "fields": diffs,
                           "source_line": ds["line"], "source_origin": ds["origin"]})
-                else:
-                    res.matched += 1
-                s, k = next(src_it, None), next(kea_it, None)
+
+
+def _rows_of(table: pa.Table, rows: Any) -> dict[int, dict[str, Any]]:
+    """``{row number: {column: value}}`` of the given rows of ``table`` (-1 ignored), with the
+    key's text as ``key``."""
+    wanted = np.unique(rows[rows >= 0])
+    if not len(wanted):
+        return {}
+    picked = table.take(pa.array(wanted)).to_pylist()
+    for d in picked:
+        d["key"] = key_text(d["k"], d["lease_type"], d["prefix_len"])
+    return dict(zip(wanted.tolist(), picked, strict=True))
 
 
 def _config_family(config: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
@@ -845,6 +904,10 @@ class _Prepared:
         return ("leases" in self.forced or self.leases_seen > 0
                 or not (self.forced or self.hosts.result.source_read))
 
+    def leases_certain(self) -> bool:
+        """True once :meth:`compare_leases` can only be True (read while the source is)."""
+        return "leases" in self.forced or self.leases_seen > 0
+
     def compare_reservations(self) -> bool:
         return "reservations" in self.forced or self.hosts.result.source_read > 0
 
@@ -950,11 +1013,16 @@ def reconcile_kea(source: Iterable[ExtractItem], client: ReconcileClient, *,
             res.warnings.append(f"no per-subnet statistics: {exc}")
             return {}
 
-    kea = iter_leases(client, family, page_size=page_size)  # type: ignore[arg-type]
+    from kea_etl.export.kea_api import iter_lease_pages
+    from kea_etl.reconcile.kea_pages import KeaPages
+
+    kea = KeaPages(iter_lease_pages(client, family, page_size=page_size),  # type: ignore[arg-type]
+                   family, workdir=workdir)
     reconcile(prep.leases, kea, family=family, as_of=res.as_of, tolerance=tolerance,
               stats=stats, subnet_prefixes=prep.prefixes,
               pools=lambda: pool_stats(client, family, prep.section), result=res,
-              workdir=workdir, progress=progress, compare_leases=prep.compare_leases)
+              workdir=workdir, progress=progress, compare_leases=prep.compare_leases,
+              leases_certain=prep.leases_certain)
     if prep.compare_reservations():
         res.reservations.kea_source, held = kea_held_hosts(
             client, family, server=server or str(getattr(client, "url", "Kea")),
@@ -978,7 +1046,7 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
     configuration's). A memfile is read exactly as Kea loads it at start-up: its lease file
     cleanup leftovers first, a row Kea cannot parse skipped, the configuration's
     ``lease-checks`` sanity check applied to every row, then the last surviving row per address
-    wins unless its valid lifetime is 0 (a deletion); see :mod:`kea_etl.export.kea_files`.
+    wins unless its valid lifetime is 0 (a deletion); see :mod:`kea_etl.reconcile.kea_files`.
     Per-subnet counts are what ``stat-leaseN-get`` would report for that table. The files are
     checked (present, lease files of the right family) and read before the source is touched.
 
@@ -991,7 +1059,7 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
     The result's ``server`` is the file's path; ``kea_version`` what its header says (memfile)
     or the export's ``kea_version`` column ("file" when unknown).
     """
-    from kea_etl.export.kea_files import KeaFileLeases
+    from kea_etl.reconcile.kea_files import KeaFileLeases
 
     prep = _prepare(source, kea_config, as_of=as_of, tolerance=tolerance, abandoned=abandoned,
                     source_name=source_name, allow_unmapped=allow_unmapped, compare=compare,

@@ -1,6 +1,6 @@
 """Reconciliation of host reservations: the source's hosts vs the hosts Kea holds.
 
-The reservation half of :mod:`kea_etl.export.reconcile`. The source's hosts go through the
+The reservation half of :mod:`kea_etl.reconcile.compare`. The source's hosts go through the
 **same policy as the migration**: :class:`~kea_etl.transform.normalize.Normalizer` gives each
 its target subnet (a host with subnet id 0 and an address gets the subnet holding that address;
 one without an address stays global), and

@@ -9,7 +9,7 @@ address pool hides a pd-pool that is nearly full. No scripts, fonts, stylesheets
 fetched: the file opens offline and can be mailed as-is. Every value from the data is
 HTML-escaped (hostnames and file names are attacker-controlled in the worst case). Tables show at
 most
-:data:`~kea_etl.export.reconcile.SAMPLE_LIMIT` differences; the JSON and CSV outputs hold all.
+:data:`~kea_etl.reconcile.compare.SAMPLE_LIMIT` differences; the JSON and CSV outputs hold all.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kea_etl._files import atomic_write
-from kea_etl.export.html_page import escape as _e
-from kea_etl.export.html_page import page
-from kea_etl.export.html_page import table as _table
-from kea_etl.export.reconcile import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
-from kea_etl.export.reconcile_hosts import CategoryCounts, field_text
+from kea_etl.html_page import escape as _e
+from kea_etl.html_page import page
+from kea_etl.html_page import table as _table
+from kea_etl.reconcile.compare import SAMPLE_LIMIT, PoolCounts, ReconcileResult, SubnetCounts
+from kea_etl.reconcile.hosts import CategoryCounts, field_text
 
 __all__ = ["render_html", "write_html"]
 
