@@ -27,7 +27,12 @@ Leases are remembered compactly (numbers in :mod:`array` columns, 34 bytes per v
 per v6 lease: the v4 client identity as a 64-bit hash, the hardware address / client-id / DUID
 fingerprints that only the ``reserved-for-other`` warning compares as 32-bit hashes) and
 resolving needs at most about 17 bytes per lease more; the decisions are made once at the end by
-:meth:`ConflictTracker.resolve`, because the newest lease of a client may come last. A loader that
+:meth:`ConflictTracker.resolve`, because the newest lease of a client may come last. Past a memory
+budget (``memory_budget``, 32 MiB by default: about 980,000 v4 leases) the columns are spilled
+to an unnamed temporary file, and resolving then works on hash partitions of that file, one at a
+time, each within the budget: every lease of one address (or one client) falls into the same
+partition, so the decisions are the same as in memory, and the tracker's memory no longer grows
+with the file (ten million leases would need 340 MB in memory). A loader that
 can take back rows it wrote (the memfile loader filters its temp file before the rename) applies
 them after one pass; for one that cannot, the orchestrator runs a first pass over the sources
 that only tracks, then loads while excluding the losers.
@@ -39,11 +44,14 @@ one subnet, so the second one fails with ``duplicate-reservation``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from kea_etl.records import STATE_DECLINED, Lease4, Lease6, Reservation
 from kea_etl.transform.normalize import Rejected
@@ -56,6 +64,8 @@ __all__ = ["Conflict", "ConflictTracker"]
 
 _TYPE_CODE = {"IA_NA": 0, "IA_TA": 1, "IA_PD": 2}
 _MASK64 = (1 << 64) - 1
+#: bytes of tracker columns held in memory before they are spilled to a temporary file
+MEMORY_BUDGET = 32 << 20
 
 
 def _h(text: str | None) -> int:
@@ -81,6 +91,15 @@ class Conflict:
     fails: bool = True
 
 
+def _row_dtype(family: int) -> np.dtype[Any]:
+    """One remembered lease in the spill file: its in-memory columns, side by side."""
+    import numpy as np
+
+    if family == 4:
+        return np.dtype([("u32", "<u4", (6,)), ("i64", "<i8"), ("src", "<u2")])
+    return np.dtype([("u64", "<u8", (2,)), ("u32", "<u4", (6,)), ("src", "<u2")])
+
+
 class _Columns:
     """Per-family columns, interleaved to keep appends cheap (one ``extend`` per array).
 
@@ -89,7 +108,13 @@ class _Columns:
     (v4) or DUID (v6) fingerprint (:func:`_h`); ``i64`` (v4 only): the client identity, a 64-bit
     hash of the client-id, else of the hardware address (0 when declined): the conflict check
     groups by it, so it must not collide; ``u64`` rows (v6 only): ``(address high, address low)``.
+
+    :meth:`spill` moves the rows held in memory to the end of the spill file (rows of
+    :func:`_row_dtype`); the first ``spilled`` ordinals are then in the file, the rest in memory.
     """
+
+    #: rows converted at a time when spilling (bounds the temporary copy)
+    SPILL_STEP = 1 << 18
 
     def __init__(self, family: int) -> None:
         self.family = family
@@ -97,9 +122,57 @@ class _Columns:
         self.i64 = array("q")
         self.u64 = array("Q")
         self.src = array("H")
+        self.spilled = 0
+        self.file: IO[bytes] | None = None
+        self._row: tuple[int, Any] | None = None  # the last row read back from the file
 
     def __len__(self) -> int:
-        return len(self.src)
+        return self.spilled + len(self.src)
+
+    def spill(self) -> None:
+        """Append the rows held in memory to the spill file and empty the columns."""
+        import numpy as np
+
+        m = len(self.src)
+        if not m:
+            return
+        if self.file is None:
+            # open until close(): unnamed, so it is gone however the process ends
+            self.file = tempfile.TemporaryFile(prefix="kea-etl-conflicts-")  # noqa: SIM115
+        dtype = _row_dtype(self.family)
+        u32 = np.frombuffer(self.u32, dtype=np.uint32).reshape(-1, 6)
+        src = np.frombuffer(self.src, dtype=np.uint16)
+        wide = (np.frombuffer(self.i64, dtype=np.int64) if self.family == 4
+                else np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2))
+        self.file.seek(0, os.SEEK_END)
+        for start in range(0, m, self.SPILL_STEP):
+            part = slice(start, start + self.SPILL_STEP)
+            rows = np.empty(len(src[part]), dtype=dtype)
+            rows["u32"] = u32[part]
+            rows["i64" if self.family == 4 else "u64"] = wide[part]
+            rows["src"] = src[part]
+            self.file.write(rows.tobytes())
+        del u32, src, wide  # views of the arrays: they must go before the arrays are replaced
+        self.file.flush()
+        self.spilled += m
+        self.u32, self.i64, self.u64, self.src = array("I"), array("q"), array("Q"), array("H")
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+        """(first ordinal, rows) of the spill file, ``rows`` at a time (call after :meth:`spill`)."""
+        import numpy as np
+
+        assert self.file is not None and not len(self.src)
+        dtype = _row_dtype(self.family)
+        fd = self.file.fileno()
+        for start in range(0, self.spilled, rows):
+            count = min(rows, self.spilled - start)
+            data = os.pread(fd, count * dtype.itemsize, start * dtype.itemsize)
+            yield start, np.frombuffer(data, dtype=dtype)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
     def u32_col(self, i: int) -> npt.NDArray[np.uint32]:
         """Column i of the u32 rows, as a strided view (no copy)."""
@@ -117,31 +190,58 @@ class _Columns:
 
         return np.frombuffer(self.u64, dtype=np.uint64).reshape(-1, 2)[:, i]
 
+    def _u32(self, i: int, k: int) -> int:
+        if self.file is None:
+            return self.u32[6 * i + k]
+        return int(self._read(i)["u32"][k])
+
+    def _read(self, i: int) -> Any:
+        """Row i of the spill file (a conflict's loser or winner: few rows, read one by one)."""
+        import numpy as np
+
+        if self._row is None or self._row[0] != i:
+            assert self.file is not None
+            dtype = _row_dtype(self.family)
+            data = os.pread(self.file.fileno(), dtype.itemsize, i * dtype.itemsize)
+            self._row = (i, np.frombuffer(data, dtype=dtype)[0])
+        return self._row[1]
+
     def address(self, i: int) -> IPv4Address | IPv6Address:
         if self.family == 4:
-            return IPv4Address(self.u32[6 * i])
-        return IPv6Address((self.u64[2 * i] << 64) | self.u64[2 * i + 1])
+            return IPv4Address(self._u32(i, 0))
+        if self.file is None:
+            hi, lo = self.u64[2 * i], self.u64[2 * i + 1]
+        else:
+            hi, lo = (int(v) for v in self._read(i)["u64"])
+        return IPv6Address((hi << 64) | lo)
+
+    def source(self, i: int) -> int:
+        return self.src[i] if self.file is None else int(self._read(i)["src"])
 
     def subnet(self, i: int) -> int:
-        return self.u32[6 * i] if self.family == 6 else self.u32[6 * i + 1]
+        return self._u32(i, 0 if self.family == 6 else 1)
 
     def line(self, i: int) -> int:
-        return self.u32[6 * i + (3 if self.family == 4 else 2)]
+        return self._u32(i, 3 if self.family == 4 else 2)
 
     def ltype(self, i: int) -> int:
-        return self.u32[6 * i + 3] if self.family == 6 else 0
+        return self._u32(i, 3) if self.family == 6 else 0
 
     def hw(self, i: int) -> int:
-        return self.u32[6 * i + 4]
+        return self._u32(i, 4)
 
     def ident(self, i: int) -> int:
-        return self.u32[6 * i + 5]
+        return self._u32(i, 5)
 
 
 class ConflictTracker:
     """Remembers every lease handed to the loader and decides conflicts at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, memory_budget: int = MEMORY_BUDGET) -> None:
+        #: bytes of columns held in memory (and of one partition while resolving) before the
+        #: columns go to the spill file
+        self.memory_budget = max(1024, memory_budget)
+        self._room = self.memory_budget
         self._c4 = _Columns(4)
         self._c6 = _Columns(6)
         self._sources: list[str] = []
@@ -180,6 +280,7 @@ class ConflictTracker:
             cols.u32.extend((int(lease.address), lease.subnet_id, lease.cltt, line or 0,
                              hw & 0xFFFFFFFF, cid & 0xFFFFFFFF))
             cols.i64.append(0 if lease.state == STATE_DECLINED else (cid or hw))
+            self._room -= 34
         else:
             assert isinstance(lease, Lease6)
             cols = self._c6
@@ -187,8 +288,19 @@ class ConflictTracker:
             cols.u64.extend((a >> 64, a & _MASK64))
             cols.u32.extend((lease.subnet_id, lease.cltt, line or 0, _TYPE_CODE[lease.lease_type],
                              _h(lease.hwaddr), _h(lease.duid)))
+            self._room -= 42
         cols.src.append(src)
-        return len(cols.src) - 1
+        ordinal = len(cols) - 1
+        if self._room < 0:
+            self._c4.spill()
+            self._c6.spill()
+            self._room = self.memory_budget
+        return ordinal
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the columns went to the spill file (more leases than the memory budget)."""
+        return self._c4.file is not None or self._c6.file is not None
 
     def check_reservation(self, host: Reservation) -> Rejected | None:
         """A verdict for a host that Kea would refuse next to one already seen, else None."""
@@ -222,12 +334,23 @@ class ConflictTracker:
 
     def resolve(self) -> list[Conflict]:
         """All conflicts, losers first by family and ordinal. Call once, after the last lease."""
-        out = list(self._resolve4()) + list(self._resolve6())
+        try:
+            out: list[Conflict] = []
+            for cols, in_memory, spilled in ((self._c4, self._resolve4, self._resolve4_spilled),
+                                             (self._c6, self._resolve6, self._resolve6_spilled)):
+                if cols.file is None:
+                    out.extend(in_memory())
+                else:
+                    cols.spill()  # the rest too: every row is in the file
+                    out.extend(spilled())
+        finally:
+            self._c4.close()
+            self._c6.close()
         out.sort(key=lambda c: (c.family, c.ordinal, c.reason))
         return out
 
     def _where(self, cols: _Columns, i: int) -> tuple[str | None, int | None]:
-        src = self._sources[cols.src[i]] or None
+        src = self._sources[cols.source(i)] or None
         line = cols.line(i) or None
         return src, line
 
@@ -284,6 +407,28 @@ class ConflictTracker:
         for lose, win in zip(losers.tolist(), winners.tolist(), strict=True):
             yield int(pos[lose]), int(pos[win])
 
+    # The three decisions, as messages; shared by the in-memory and the partitioned paths.
+
+    def _duplicate(self, cols: _Columns, loser: int, winner: int) -> Conflict:
+        return self._conflict("duplicate-address", cols, loser,
+                              f"newer lease for the same address: {self._describe(cols, winner)}")
+
+    def _same_client(self, cols: _Columns, loser: int, winner: int) -> Conflict:
+        return self._conflict("conflict", cols, loser,
+                              f"the same client holds a newer lease in subnet "
+                              f"{cols.subnet(loser)}: {self._describe(cols, winner)}")
+
+    def _reserved_for_other(self, cols: _Columns, i: int, found: tuple[str, int, str],
+                            hw: int, ident: int) -> Conflict | None:
+        ident_type, reserved, who = found
+        mine = {"hw-address": hw, "client-id" if cols.family == 4 else "duid": ident}.get(
+            ident_type)
+        if mine is None or mine == reserved:
+            return None
+        return self._conflict("reserved-for-other", cols, i,
+                              f"reserved for {who}; both loaded, Kea moves the holder when it "
+                              "renews", fails=False)
+
     def _resolve4(self) -> Iterator[Conflict]:
         import numpy as np
 
@@ -302,9 +447,7 @@ class ConflictTracker:
             cand = np.isin(addr, dup)
             for loser, winner in self._group_losers([addr], cltt, cand):
                 alive[loser] = False
-                yield self._conflict("duplicate-address", cols, loser,
-                                     "newer lease for the same address: "
-                                     f"{self._describe(cols, winner)}")
+                yield self._duplicate(cols, loser, winner)
         client = cols.client_col()
         has_client = alive & (client != 0)
         repeated = self._repeated(client, has_client)
@@ -313,20 +456,16 @@ class ConflictTracker:
             subnet = cols.u32_col(1)
             for loser, winner in self._group_losers([subnet, client], cltt, cand):
                 alive[loser] = False
-                yield self._conflict("conflict", cols, loser,
-                                     f"the same client holds a newer lease in subnet "
-                                     f"{cols.subnet(loser)}: {self._describe(cols, winner)}")
+                yield self._same_client(cols, loser, winner)
         del has_client
         if self._reserved4:
             reserved = np.fromiter(self._reserved4.keys(), dtype=np.int64,
                                    count=len(self._reserved4))
             for i in np.nonzero(alive & np.isin(addr, reserved))[0].tolist():
-                ident_type, ident, who = self._reserved4[int(addr[i])]
-                mine = {"hw-address": cols.hw(i), "client-id": cols.ident(i)}.get(ident_type)
-                if mine is not None and mine != ident:
-                    yield self._conflict("reserved-for-other", cols, i,
-                                         f"reserved for {who}; both loaded, Kea moves the holder "
-                                         "when it renews", fails=False)
+                found = self._reserved_for_other(cols, i, self._reserved4[int(addr[i])],
+                                                 cols.hw(i), cols.ident(i))
+                if found is not None:
+                    yield found
 
     def _resolve6(self) -> Iterator[Conflict]:
         import numpy as np
@@ -342,17 +481,166 @@ class ConflictTracker:
         alive = np.ones(n, dtype=bool)
         for loser, winner in self._group_losers([ltype, hi, lo], cltt, alive):
             alive[loser] = False
-            yield self._conflict("duplicate-address", cols, loser,
-                                 f"newer lease for the same address: {self._describe(cols, winner)}")
+            yield self._duplicate(cols, loser, winner)
         for i in range(n) if self._reserved6 else ():
             if not alive[i]:
                 continue
             found = self._reserved6.get((cols.ltype(i), int(cols.address(i))))
-            if found is None:
-                continue
-            ident_type, ident, who = found
-            mine = {"hw-address": cols.hw(i), "duid": cols.ident(i)}.get(ident_type)
-            if mine is not None and mine != ident:
-                yield self._conflict("reserved-for-other", cols, i,
-                                     f"reserved for {who}; both loaded, Kea moves the holder when "
-                                     "it renews", fails=False)
+            if found is not None:
+                c = self._reserved_for_other(cols, i, found, cols.hw(i), cols.ident(i))
+                if c is not None:
+                    yield c
+
+    # ---- deciding, past the memory budget ----------------------------------------------------
+    # The rows are in the spill file. Each check reads it in chunks and writes the few columns
+    # it groups by, with the row's ordinal, into hash partitions (temporary files) of at most
+    # about the budget each; all rows of one key land in one partition, in ordinal order, so
+    # grouping a partition decides exactly as grouping the whole column would.
+
+    def _chunk_rows(self, family: int) -> int:
+        # a quarter of the budget per chunk read, about half per partition: a chunk, the rows
+        # picked from it, and later one partition with its sorted copies fit the budget together
+        return max(8, self.memory_budget // 4 // _row_dtype(family).itemsize)
+
+    def _partition_losers(self, cols: _Columns, dtype: np.dtype[Any], keys: tuple[str, ...],
+                          pick: Callable[[int, npt.NDArray[Any]], npt.NDArray[Any]],
+                          group: Callable[[npt.NDArray[Any]], Iterator[tuple[int, int]]],
+                          ) -> Iterator[tuple[int, int]]:
+        """(loser, winner) ordinals: the rows ``pick(first ordinal, chunk)`` returns (structured
+        arrays of ``dtype`` with an ``ord`` field) are hash-partitioned by the fields ``keys``,
+        then ``group`` decides each partition on its own (positions within the partition)."""
+        import numpy as np
+
+        parts = max(1, -(-len(cols) * dtype.itemsize * 2 // self.memory_budget))
+        with contextlib.ExitStack() as stack:
+            files = [stack.enter_context(tempfile.TemporaryFile(prefix="kea-etl-conflicts-"))
+                     for _ in range(parts)]
+            for start, chunk in cols.chunks(self._chunk_rows(cols.family)):
+                self._spread(pick(start, chunk), keys, files)
+            for fh in files:
+                fh.flush()
+                fh.seek(0)
+                part = np.fromfile(fh, dtype=dtype)
+                fh.close()
+                ordinals = part["ord"]
+                # the partition is freed before the caller turns the pairs into conflicts
+                pairs = [(int(ordinals[lose]), int(ordinals[win])) for lose, win in group(part)]
+                del part, ordinals
+                yield from pairs
+
+    @staticmethod
+    def _spread(rows: npt.NDArray[Any], keys: tuple[str, ...], files: Sequence[IO[bytes]]) -> None:
+        """Append each row to the partition file its ``keys`` hash to."""
+        import numpy as np
+
+        h = np.zeros(len(rows), dtype=np.uint64)
+        for k in keys:
+            h ^= rows[k].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        bucket = (h >> np.uint64(40)) % np.uint64(len(files))
+        for b, fh in enumerate(files):
+            fh.write(rows[bucket == b].tobytes())
+
+    @staticmethod
+    def _alive(ordinals: npt.NDArray[Any], lost: list[int]) -> npt.NDArray[np.bool_]:
+        import numpy as np
+
+        if not lost:
+            return np.ones(len(ordinals), dtype=bool)
+        return ~np.isin(ordinals, np.array(lost, dtype=np.int64))
+
+    def _resolve4_spilled(self) -> Iterator[Conflict]:
+        import numpy as np
+
+        cols = self._c4
+        lost: list[int] = []
+        by_addr = np.dtype([("addr", "<u4"), ("cltt", "<u4"), ("ord", "<i8")])
+
+        def addresses(start: int, chunk: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            rows = np.empty(len(chunk), dtype=by_addr)
+            rows["addr"], rows["cltt"] = chunk["u32"][:, 0], chunk["u32"][:, 2]
+            rows["ord"] = np.arange(start, start + len(chunk))
+            return rows
+
+        def same_address(part: npt.NDArray[Any]) -> Iterator[tuple[int, int]]:
+            addr = part["addr"]
+            dup = self._repeated(addr)
+            if len(dup):
+                yield from self._group_losers([addr], part["cltt"], np.isin(addr, dup))
+
+        for loser, winner in self._partition_losers(cols, by_addr, ("addr",), addresses,
+                                                    same_address):
+            lost.append(loser)
+            yield self._duplicate(cols, loser, winner)
+        by_client = np.dtype([("client", "<i8"), ("subnet", "<u4"), ("cltt", "<u4"),
+                              ("ord", "<i8")])
+        lost_before = list(lost)
+
+        def clients(start: int, chunk: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            ordinals = np.arange(start, start + len(chunk))
+            keep = (chunk["i64"] != 0) & self._alive(ordinals, lost_before)
+            rows = np.empty(int(keep.sum()), dtype=by_client)
+            rows["client"], rows["ord"] = chunk["i64"][keep], ordinals[keep]
+            rows["subnet"], rows["cltt"] = chunk["u32"][keep, 1], chunk["u32"][keep, 2]
+            return rows
+
+        def same_client(part: npt.NDArray[Any]) -> Iterator[tuple[int, int]]:
+            client = part["client"]
+            repeated = self._repeated(client)
+            if len(repeated):
+                yield from self._group_losers([part["subnet"], client], part["cltt"],
+                                              np.isin(client, repeated))
+
+        for loser, winner in self._partition_losers(cols, by_client, ("client",), clients,
+                                                    same_client):
+            lost.append(loser)
+            yield self._same_client(cols, loser, winner)
+        if not self._reserved4:
+            return
+        reserved = np.fromiter(self._reserved4.keys(), dtype=np.int64, count=len(self._reserved4))
+        for start, chunk in cols.chunks(self._chunk_rows(4)):
+            addr = chunk["u32"][:, 0]
+            ordinals = np.arange(start, start + len(chunk))
+            hits = np.isin(addr, reserved) & self._alive(ordinals, lost)
+            for j in np.nonzero(hits)[0].tolist():
+                row = chunk["u32"][j]
+                found = self._reserved_for_other(cols, start + j, self._reserved4[int(row[0])],
+                                                 int(row[4]), int(row[5]))
+                if found is not None:
+                    yield found
+
+    def _resolve6_spilled(self) -> Iterator[Conflict]:
+        import numpy as np
+
+        cols = self._c6
+        lost: list[int] = []
+        by_addr = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("type", "<u4"), ("cltt", "<u4"),
+                            ("ord", "<i8")])
+
+        def addresses(start: int, chunk: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            rows = np.empty(len(chunk), dtype=by_addr)
+            rows["hi"], rows["lo"] = chunk["u64"][:, 0], chunk["u64"][:, 1]
+            rows["type"], rows["cltt"] = chunk["u32"][:, 3], chunk["u32"][:, 1]
+            rows["ord"] = np.arange(start, start + len(chunk))
+            return rows
+
+        def same_address(part: npt.NDArray[Any]) -> Iterator[tuple[int, int]]:
+            return self._group_losers([part["type"], part["hi"], part["lo"]], part["cltt"],
+                                      np.ones(len(part), dtype=bool))
+
+        for loser, winner in self._partition_losers(cols, by_addr, ("hi", "lo", "type"),
+                                                    addresses, same_address):
+            lost.append(loser)
+            yield self._duplicate(cols, loser, winner)
+        if not self._reserved6:
+            return
+        for start, chunk in cols.chunks(self._chunk_rows(6)):
+            alive = self._alive(np.arange(start, start + len(chunk)), lost)
+            for j in np.nonzero(alive)[0].tolist():
+                row = chunk["u32"][j]
+                hi, lo = (int(v) for v in chunk["u64"][j])
+                found = self._reserved6.get((int(row[3]), (hi << 64) | lo))
+                if found is not None:
+                    c = self._reserved_for_other(cols, start + j, found, int(row[4]),
+                                                 int(row[5]))
+                    if c is not None:
+                        yield c

@@ -97,3 +97,55 @@ def test_duplicate_reservations_rejected() -> None:
     assert r1 is not None and r1.reason == "duplicate-reservation" and r1.failed
     assert r2 is not None and "192.0.2.1 is already reserved" in str(r2.detail)
     assert t.check_reservation(other_subnet) is None
+
+
+def _mixed_run(t: ConflictTracker, seed: int) -> None:
+    """Reservations and ~3,000 leases with every conflict kind, from a fixed random seed:
+    repeated v4 addresses (across sources), one client on two addresses (by MAC and by
+    client-id), declined leases, equal cltt ties, leases on reserved addresses (holder and
+    other client, v4 by hw-address and client-id, v6 by duid and hw-address), repeated v6
+    addresses and prefixes."""
+    import random
+
+    rng = random.Random(seed)
+    for k in range(20):
+        ident = ("hw-address", f"aa:00:00:00:{k:02x}:01") if k % 2 else ("client-id", f"01:{k:02x}")
+        t.check_reservation(Reservation(
+            family=4, identifier_type=ident[0], identifier=ident[1], subnet_id=1 + k % 2,
+            ipv4_address=f"10.0.{k % 2}.{k}"))  # type: ignore[arg-type]
+        ident6 = ("duid", f"00:03:{k:02x}") if k % 2 else ("hw-address", f"bb:00:00:00:{k:02x}:01")
+        t.check_reservation(Reservation(
+            family=6, identifier_type=ident6[0], identifier=ident6[1], subnet_id=1,
+            ip_addresses=(f"2001:db8::{k:x}",)))  # type: ignore[arg-type]
+    for i in range(3000):
+        source = ("peer1.leases", "peer2.leases", None)[i % 3]
+        if i % 4:
+            subnet = rng.randrange(2)
+            mac = f"aa:00:00:00:{rng.randrange(40):02x}:{rng.randrange(2):02x}"
+            cid = f"01:{rng.randrange(60):02x}" if rng.random() < 0.3 else None
+            t.observe(l4(f"10.0.{subnet}.{rng.randrange(200)}", mac, 1000 + rng.randrange(30),
+                         subnet=1 + subnet, cid=cid, state=1 if rng.random() < 0.05 else 0),
+                      source=source, line=i + 1)
+        else:
+            pd = rng.random() < 0.2
+            duid = f"00:03:{rng.randrange(30):02x}"
+            hw = f"bb:00:00:00:{rng.randrange(30):02x}:01" if rng.random() < 0.5 else None
+            t.observe(Lease6(address=f"2001:db8::{0 if pd else rng.randrange(300):x}", duid=duid,
+                             iaid=1, valid_lft=10, cltt=1000 + rng.randrange(30), hwaddr=hw,
+                             lease_type="IA_PD" if pd else "IA_NA", prefix_len=64 if pd else 128),
+                      source=source, line=i + 1)
+
+
+def test_spilled_to_disk_decides_as_in_memory() -> None:
+    """A budget of 2 KiB spills the columns every ~60 leases and resolves in many hash
+    partitions: the decisions (losers, winners named in the details, warnings) are the same."""
+    for seed in range(3):
+        memory, spilled = ConflictTracker(), ConflictTracker(memory_budget=2048)
+        _mixed_run(memory, seed)
+        _mixed_run(spilled, seed)
+        assert not memory.spilled and spilled.spilled
+        expected = memory.resolve()
+        assert spilled.resolve() == expected
+        kinds = {(c.family, c.reason) for c in expected}
+        assert kinds == {(4, "duplicate-address"), (4, "conflict"), (4, "reserved-for-other"),
+                         (6, "duplicate-address"), (6, "reserved-for-other")}
