@@ -24,8 +24,11 @@ Before writing a batch it reads the rows already at those addresses: identical r
 ``already_present`` and are not written (a second run changes nothing and says so); a row of
 another client is a conflict, left alone unless ``on_conflict="overwrite"``; a row of the same
 client with another expiry is kept in ``mode="add"`` (as the ``kea:`` target does) and replaced
-in ``mode="upsert"``; everything else is upserted (``INSERT ... ON CONFLICT (address) DO UPDATE``
-/ ``ON DUPLICATE KEY UPDATE``).
+in ``mode="upsert"``; everything else is written set-based: in PostgreSQL COPY into a temporary
+staging table and one ``INSERT ... SELECT ... ON CONFLICT (address) DO UPDATE`` per batch, in
+MySQL / MariaDB one multi-row ``INSERT ... ON DUPLICATE KEY UPDATE``. Kea's own triggers keep
+the lease statistics (``lease4_stat``, ``lease6_stat`` and, from Kea 2.4, the pool tables) as
+they do for Kea's writes.
 
 The read and the write are one decision: each batch runs in a SERIALIZABLE transaction, so
 when another writer (a second kea-etl run loading other clients for the same addresses, or Kea
@@ -42,10 +45,13 @@ named by ``KEA_ETL_DB_PASSWORD_FILE``, or (PostgreSQL) libpq's own ``PGPASSWORD`
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import json
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -79,6 +85,18 @@ HOST_SCOPE = 3
 Dialect = Literal["postgresql", "mysql"]
 #: how often a batch is retried after a serialization failure or deadlock
 RETRIES = 30
+#: records per transaction
+BATCH_SIZE = 500
+
+_L4, _L6 = "lease4", "lease6"
+#: the columns the loader writes, in the order of its rows
+_COLS4 = ("address, hwaddr, client_id, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev, "
+          "hostname, state, user_context")
+_COLS6 = ("address, duid, valid_lifetime, expire, subnet_id, pref_lifetime, lease_type, iaid, "
+          "prefix_len, fqdn_fwd, fqdn_rev, hostname, state, hwaddr, hwtype, hwaddr_source, "
+          "user_context")
+#: prefix of the session's staging tables (PostgreSQL), e.g. kea_etl_stage_lease4
+_STAGE = "kea_etl_stage_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +195,22 @@ def epoch_of(value: Any) -> int:
     return int(value)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A batch handed to the writer thread: its records, the outcomes a resumed run already
+    holds for some of them, and the write of the others (None: nothing to write)."""
+
+    batch: list[LoadRecord]
+    done: dict[str, Outcome]
+    job: Future[list[Outcome]] | None
+
+
 class KeaSqlLoader:
     """Batched upserts of leases and reservations into Kea's lease / host database."""
 
     def __init__(self, url: str, *, mode: Literal["add", "upsert"] = "add",
                  on_conflict: Literal["skip", "overwrite"] = "skip",
-                 batch_size: int = 500, dry_run: bool = False,
+                 batch_size: int = BATCH_SIZE, dry_run: bool = False,
                  checkpoint: Checkpoint | None = None,
                  credentials: LiveCredentials | None = None) -> None:
         self.target = parse_sql_target(url)
@@ -232,6 +260,7 @@ class KeaSqlLoader:
                 if self.pg:
                     cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
                                 "SERIALIZABLE")
+                    self._staging(cur)
                 else:
                     cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             self._conn.commit()
@@ -268,28 +297,56 @@ class KeaSqlLoader:
     # -- driver ------------------------------------------------------------------------------
     def load(self, items: Iterable[LoadRecord], report: RunReport, *,
              progress: Callable[[int], None] | None = None) -> None:
-        """Write every item's record; count each one in ``report`` (loaded / failed)."""
+        """Write every item's record; count each one in ``report`` (loaded / failed).
+
+        One batch is written by a worker thread while this thread reads, transforms and checks
+        the next one: the database works (and the driver waits, without the GIL) while Python
+        prepares, instead of one after the other. Batches still go in order over one
+        connection, at most one ahead of the checkpoint; a run stopped in between records
+        what was committed before it returns or raises.
+        """
         self.open()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql")
+        pending: _Pending | None = None
         try:
             for batch in chunks(items, self.batch_size):
                 done: dict[str, Outcome] = {}
                 if self.checkpoint is not None:
                     done = self.checkpoint.lookup(record_key(i) for i in batch)
-                todo = [i for i in batch if record_key(i) not in done]
-                for i in batch:
-                    if (o := done.get(record_key(i))) is not None:
-                        count_outcome(report, o)
-                outcomes = self._write_batch(todo) if todo else []
-                for o in outcomes:
-                    count_outcome(report, o)
-                if self.checkpoint is not None and not self.dry_run:
-                    self.checkpoint.record(outcomes)
-                if progress is not None:
-                    progress(len(batch))
+                todo = [i for i in batch if record_key(i) not in done] if done else batch
+                queued = _Pending(batch, done, writer.submit(self._write_batch, todo)
+                                  if todo else None)
+                last, pending = pending, queued
+                if last is not None:
+                    self._settle(last, report, progress)
+            last, pending = pending, None
+            if last is not None:
+                self._settle(last, report, progress)
             if self.dry_run:
                 report.extra["would_send"] = dict(self.would_send)
         finally:
+            writer.shutdown(wait=True, cancel_futures=True)
+            if pending is not None and pending.job is not None and not pending.job.cancelled():
+                # stopped with a batch written but not counted: keep it for --resume
+                with contextlib.suppress(Exception):
+                    outcomes = pending.job.result()
+                    if self.checkpoint is not None and not self.dry_run:
+                        self.checkpoint.record(outcomes)
             self.close()
+
+    def _settle(self, p: _Pending, report: RunReport,
+                progress: Callable[[int], None] | None) -> None:
+        """Count a written batch (its resumed records first) and checkpoint its outcomes."""
+        for i in p.batch if p.done else ():
+            if (o := p.done.get(record_key(i))) is not None:
+                count_outcome(report, o)
+        outcomes = p.job.result() if p.job is not None else []
+        for o in outcomes:
+            count_outcome(report, o)
+        if self.checkpoint is not None and not self.dry_run:
+            self.checkpoint.record(outcomes)
+        if progress is not None:
+            progress(len(p.batch))
 
     def _write_batch(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
         """One transaction for the batch, retried while a concurrent writer makes the database
@@ -358,24 +415,27 @@ class KeaSqlLoader:
             return []
         by_addr = {int(i.address): i for i in items}  # type: ignore[union-attr]
         held = self._held(cur, "lease4", list(by_addr))
-        rows, out = [], []
+        fresh: list[tuple[Any, ...]] = []  # addresses the database does not hold
+        over: list[tuple[Any, ...]] = []   # rows replacing the database's
+        out = []
         for addr, item in by_addr.items():
             lease = item
             assert isinstance(lease, Lease4)
-            status, detail = self._judge(held.get(addr), lease)
+            holder = held.get(addr)
+            status, detail = self._judge(holder, lease)
             if status in ("already_present", "conflict", "kept"):
                 out.append(_judged(item, status, detail))
                 continue
-            rows.append((addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft,
-                         self._ts(_expire(lease)), lease.subnet_id, lease.fqdn_fwd,
-                         lease.fqdn_rev, lease.hostname, lease.state, _ctx(lease.user_context)))
+            (fresh if holder is None else over).append((
+                addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft, _expire(lease),
+                lease.subnet_id, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
+                _ctx(lease.user_context)))
             out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
         # items the input held twice: the last one wins (as in a lease file); count the others
         out += [_outcome(i, "loaded", None, None) for i in items
                 if by_addr[int(i.address)] is not i]  # type: ignore[union-attr]
-        cols = ("address, hwaddr, client_id, valid_lifetime, expire, subnet_id, fqdn_fwd, "
-                "fqdn_rev, hostname, state, user_context")
-        self._upsert(cur, "lease4", cols, rows)
+        self._write(cur, _L4, _COLS4, fresh, held=False)
+        self._write(cur, _L4, _COLS4, over, held=True)
         return out
 
     def _leases6(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
@@ -384,11 +444,14 @@ class KeaSqlLoader:
         by_addr = {str(i.address): i for i in items}  # type: ignore[union-attr]
         held = self._held(cur, "lease6", list(by_addr))
         enc = _packed6 if self._bin6(cur, "lease6") else str
-        rows, out = [], []
+        fresh: list[tuple[Any, ...]] = []
+        over: list[tuple[Any, ...]] = []
+        out = []
         for addr, item in by_addr.items():
             lease = item
             assert isinstance(lease, Lease6)
-            status, detail = self._judge(held.get(addr), lease)
+            holder = held.get(addr)
+            status, detail = self._judge(holder, lease)
             if status in ("already_present", "conflict", "kept"):
                 out.append(_judged(item, status, detail))
                 continue
@@ -397,18 +460,17 @@ class KeaSqlLoader:
             iaid = lease.iaid
             if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
                 iaid -= 2**32
-            rows.append((enc(addr), _hex(lease.duid), lease.valid_lft, self._ts(_expire(lease)),
-                         lease.subnet_id, lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type],
-                         iaid, lease.prefix_len, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname,
-                         lease.state, _hex(lease.hwaddr) or b"", 1 if lease.hwaddr else 0,
-                         0, _ctx(lease.user_context)))
+            (fresh if holder is None else over).append((
+                enc(addr), _hex(lease.duid), lease.valid_lft, _expire(lease), lease.subnet_id,
+                lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type], iaid, lease.prefix_len,
+                lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
+                _hex(lease.hwaddr) or b"", 1 if lease.hwaddr else 0, 0,
+                _ctx(lease.user_context)))
             out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
         out += [_outcome(i, "loaded", None, None) for i in items
                 if by_addr[str(i.address)] is not i]  # type: ignore[union-attr]
-        cols = ("address, duid, valid_lifetime, expire, subnet_id, pref_lifetime, lease_type, "
-                "iaid, prefix_len, fqdn_fwd, fqdn_rev, hostname, state, hwaddr, hwtype, "
-                "hwaddr_source, user_context")
-        self._upsert(cur, "lease6", cols, rows)
+        self._write(cur, _L6, _COLS6, fresh, held=False)
+        self._write(cur, _L6, _COLS6, over, held=True)
         return out
 
     def _judge(self, held: Lease4 | Lease6 | None, ours: Lease4 | Lease6
@@ -431,13 +493,21 @@ class KeaSqlLoader:
     def _held(self, cur: Any, table: str, addrs: list[Any]) -> dict[Any, Lease4 | Lease6]:
         ph = ",".join(["%s"] * len(addrs))
         if table == "lease4":
-            cur.execute("SELECT address, hwaddr, client_id, valid_lifetime, expire, subnet_id, "
-                        f"state FROM lease4 WHERE address IN ({ph})", addrs)
+            cols4 = "address, hwaddr, client_id, valid_lifetime, expire, subnet_id, state"
+            lo, hi = min(addrs), max(addrs)
+            if hi - lo < 4 * len(addrs):
+                # a dense batch (a lease file's order): one index range instead of an index
+                # probe per address; the few other rows in the range are dropped below
+                cur.execute(f"SELECT {cols4} FROM lease4 WHERE address BETWEEN %s AND %s",
+                            (lo, hi))
+            else:
+                cur.execute(f"SELECT {cols4} FROM lease4 WHERE address IN ({ph})", addrs)
+            wanted = set(addrs)
             return {int(r[0]): Lease4(address=IPv4Address(int(r[0])), hwaddr=_unhex(r[1]),
                                       client_id=_unhex(r[2]), valid_lft=int(r[3]),
                                       cltt=max(0, epoch_of(r[4]) - int(r[3])),
                                       subnet_id=int(r[5] or 0), state=int(r[6] or 0))
-                    for r in cur.fetchall()}
+                    for r in cur.fetchall() if int(r[0]) in wanted}
         binary = self._bin6(cur, "lease6")
         cur.execute("SELECT address, duid, iaid, lease_type, prefix_len, valid_lifetime, expire, "
                     f"subnet_id, state FROM lease6 WHERE address IN ({ph})",
@@ -453,24 +523,50 @@ class KeaSqlLoader:
                                  subnet_id=int(r[7] or 0), state=int(r[8] or 0))
         return found
 
-    def _ts(self, seconds: int) -> datetime:
-        when = datetime.fromtimestamp(seconds, tz=UTC)
-        return when if self.pg else when.replace(tzinfo=None)  # MySQL: naive, session is UTC
+    def _write(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]], *,
+               held: bool) -> None:
+        """Write ``rows`` (``expire`` as epoch seconds) into ``table``, set-based.
 
-    def _upsert(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]]) -> None:
+        ``held=False``: the batch's read found none of these addresses. PostgreSQL takes them
+        with one COPY straight into the table; should a concurrent writer have inserted one of
+        them since, the COPY fails on the primary key (PostgreSQL reports a unique violation
+        here, not a serialization failure) and :meth:`_write_batch_once` redoes the batch
+        record by record, each read and judged again. ``held=True`` (rows replacing the database's: upsert,
+        overwrite): COPY into the session's staging table, then one ``INSERT ... SELECT ...
+        ON CONFLICT (address) DO UPDATE``. MySQL / MariaDB: one multi-row ``INSERT ... ON
+        DUPLICATE KEY UPDATE`` whose literals are built here (not LOAD DATA LOCAL, which lets
+        the server ask the client for any file it can read).
+
+        Kea's own triggers keep the statistics, per row as for Kea's own writes; a transaction
+        holds one batch, which keeps them linear (one big transaction makes Kea 2.2's
+        ``lease4_stat`` trigger quadratic in PostgreSQL).
+        """
         self._count(f"{table} upserts", len(rows))
         if not rows:
             return
         names = [c.strip() for c in cols.split(",")]
-        one = "(" + ",".join(["%s"] * len(names)) + ")"
-        values = ",".join([one] * len(rows))
+        at = names.index("expire")
         if self.pg:
-            tail = " ON CONFLICT (address) DO UPDATE SET " + ", ".join(
-                f"{c} = EXCLUDED.{c}" for c in names[1:])
-        else:
-            tail = " ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in names[1:])
-        flat = [v for row in rows for v in row]
-        cur.execute(f"INSERT INTO {table} ({cols}) VALUES {values}{tail}", flat)
+            text = io.StringIO(_copy_text(rows, at))
+            if not held:
+                cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN", text)
+                return
+            cur.copy_expert(f"COPY {_STAGE}{table} ({cols}) FROM STDIN", text)
+            cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {_STAGE}{table} "
+                        "ON CONFLICT (address) DO UPDATE SET "
+                        + ", ".join(f"{c} = EXCLUDED.{c}" for c in names[1:]))
+            return
+        values = ",".join(_mysql_row(row, at) for row in rows)
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES {values} ON DUPLICATE KEY UPDATE "
+                    + ", ".join(f"{c} = VALUES({c})" for c in names[1:]))
+
+    def _staging(self, cur: Any) -> None:
+        """The session's staging tables (PostgreSQL): temporary, emptied at every commit and
+        rollback, with the columns of the database's own ``lease4`` / ``lease6`` (each schema's
+        v6 address type, VARCHAR or INET, comes along)."""
+        for table, cols in ((_L4, _COLS4), (_L6, _COLS6)):
+            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE}{table} "
+                        f"ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA")
 
     # -- reservations ------------------------------------------------------------------------
     def _hosts(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
@@ -653,6 +749,61 @@ def _held_host(row: Sequence[Any], held6: Sequence[tuple[str, int, int]]) -> dic
             "client-classes": [c.strip() for c in (row[3] or "").split(",") if c.strip()],
             "next-server": str(IPv4Address(int(row[4]))) if row[4] else None,
             "boot-file-name": row[5] or "", "user-context": ctx}
+
+
+#: COPY text format: backslash, tab, newline and carriage return are escaped in a value
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is bytes:
+        return "\\\\x" + bytes(value).hex()  # bytea hex input, its backslash escaped for COPY
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_text(rows: Iterable[tuple[Any, ...]], expire_at: int) -> str:
+    """Rows as PostgreSQL's COPY text format (tab-separated, ``\\N`` for NULL), the epoch
+    seconds at ``expire_at`` as a UTC timestamp."""
+    out = []
+    for row in rows:
+        values = [_copy_value(v) for v in row]
+        values[expire_at] = _pg_time(row[expire_at])
+        out.append("\t".join(values))
+    out.append("")
+    return "\n".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pg_time(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(seconds))
+
+
+def _mysql_row(row: tuple[Any, ...], expire_at: int) -> str:
+    """One row as a MySQL VALUES tuple of literals. Text goes as UTF-8 in hex, converted to a
+    character string (``CONVERT(X'..' USING utf8mb4)``): no quoting to get wrong, whatever the
+    session's NO_BACKSLASH_ESCAPES, and the server converts it to the column's character set as
+    it does a quoted string."""
+    out = []
+    for i, value in enumerate(row):
+        kind = type(value)
+        if value is None:
+            out.append("NULL")
+        elif kind is int:
+            out.append(f"FROM_UNIXTIME({value})" if i == expire_at else str(value))
+        elif kind is bool:
+            out.append("1" if value else "0")
+        elif kind is bytes:
+            out.append(f"X'{value.hex()}'")
+        else:
+            out.append(f"CONVERT(X'{str(value).encode().hex()}' USING utf8mb4)")
+    return "(" + ",".join(out) + ")"
 
 
 def _packed6(text: str) -> bytes:

@@ -18,7 +18,9 @@ import pytest
 from kea_etl.load.kea_sql import KeaSqlLoader, connect, parse_sql_target
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
+from tests.harness.clock import ANCHOR, iso
 from tests.harness.databases import ENGINES, kea_database
+from tests.harness.leasefile import lease_block
 
 pytestmark = pytest.mark.kea
 
@@ -193,15 +195,14 @@ def test_cli_migrate_to_kea_sql_then_kea_serves_them(kea_db: tuple[str, str], ke
     _wipe(url)
     src = tmp_path / "dhcpd.leases"
     src.write_text("".join(
-        f"lease 192.0.2.{20 + i} {{\n  starts 5 2026/11/27 20:00:00;\n"
-        f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
-        f"  binding state active;\n  hardware ethernet 02:00:00:00:01:{i:02x};\n}}\n"
+        lease_block(f"192.0.2.{20 + i}", starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                    cltt=ANCHOR - 3600, mac=f"02:00:00:00:01:{i:02x}")
         for i in range(25)))
     cfg = tmp_path / "kea.json"
     cfg.write_text(json.dumps({"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"}]}}))
     exe = str(Path(sys.executable).with_name("kea-etl"))
     base = [exe, "migrate", str(src), "--to", url, "--kea-config", str(cfg),
-            "--as-of", "2026-11-27T21:00:00Z", "--report", str(tmp_path / "r.json")]
+            "--as-of", iso(ANCHOR), "--report", str(tmp_path / "r.json")]
     dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     assert "lease4 upserts x25" in dry.stdout
@@ -375,8 +376,7 @@ sock.settimeout(2.0)
 
 def ask(msg, want, **kw):
     xid = random.getrandbits(32)
-    pkt = build_packet(msg, mac, xid, giaddr=local, **kw)
-    pkt = pkt.replace(bytes([55, 5, 1, 3, 6, 51, 54]), bytes([55, len(prl), *prl]), 1)
+    pkt = build_packet(msg, mac, xid, giaddr=local, params=prl, **kw)
     for _ in range(5):
         sock.sendto(pkt, (server, 67))
         try:
