@@ -17,6 +17,7 @@ Heavy modules are imported only when a function needs them.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,6 @@ from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from kea_etl.export import ExportReport
     from kea_etl.load.credentials import LiveCredentials
 
@@ -50,38 +49,36 @@ def migrate(sources: str | Sequence[str], *, to: str | Sequence[str],
     ``kea_config``: the target Kea's configuration file(s); required for memfile and kea-sql
     targets, checked against a live target's own (config-get) otherwise. ``credentials`` are
     the target's, ``source_credentials`` a ``kea:`` / ``kea-sql:`` source's.
-    ``target_options``: what the live targets take (``mode``, ``on_conflict``, ``workers``,
-    ``service``, ``allow_config_write``, ``resume``, ``keep_state``).
+    ``target_options``: the other fields of :class:`kea_etl.options.MigrateOptions`, what the
+    live targets take (``mode``, ``on_conflict``, ``workers``, ``service``,
+    ``allow_config_write``, ``resume``, ``keep_state``, ``pause_service`` ...).
     Raises :class:`KeaEtlError` subclasses for usage and whole-run problems; per-record outcomes
     are in the report (``report.exit_code()`` is the CLI's exit status).
     """
-    from kea_etl.extract import resolve_source
-    from kea_etl.load.ha import make_targets_loader
-    from kea_etl.migration import migrate as run
-    from kea_etl.migration import target_subnets
-    from kea_etl.transform.subnets import SubnetMap
+    from dataclasses import fields
+
+    from kea_etl.migration import run
+    from kea_etl.options import MigrateOptions
+    from kea_etl.records import epoch, from_epoch
 
     specs = [sources] if isinstance(sources, str) else list(sources)
     targets = [to] if isinstance(to, str) else list(to)
     configs = [kea_config] if isinstance(kea_config, str | Path) else list(kea_config)
-    subnets = SubnetMap.from_files([str(c) for c in configs]) if configs else None
-    live: dict[str, Any] = {}
-    if targets[0].startswith(("kea:", "kea-sql:")):
-        live = {"sources": specs, "report_path": report_path, "credentials": credentials,
-                **target_options}
-    elif target_options:
+    unknown = set(target_options) - {f.name for f in fields(MigrateOptions)}
+    if unknown:
+        raise ConfigError(f"{', '.join(sorted(unknown))}: not an option of kea_etl.migrate")
+    if target_options and not targets[0].startswith(("kea:", "kea-sql:")):
         raise ConfigError(f"{', '.join(sorted(target_options))}: option(s) of live targets "
                           f"(kea:URL, kea-sql:URL), not of {targets[0]}")
-    loader = make_targets_loader(targets, subnets=subnets, kea_version=kea_version,
-                                 dry_run=dry_run, **live)
-    checked = target_subnets(loader, subnets, missing=f"kea_config is required for "
-                             f"{targets[0]} (the target Kea's configuration places each lease "
-                             "in its subnet)")
-    resolved = [resolve_source(s, query=query, mapping=mapping, source_tz=source_tz,
-                               credentials=source_credentials) for s in specs]
-    return run(resolved, loader, subnets=checked, as_of=as_of,
-               abandoned="declined" if abandoned == "declined" else "skip",
-               allow_unmapped=allow_unmapped, family=family)
+    when = as_of if as_of is None or isinstance(as_of, str) else from_epoch(epoch(as_of))
+    options = MigrateOptions(
+        sources=tuple(specs), to=tuple(targets), kea_config=tuple(str(c) for c in configs),
+        as_of=when.isoformat() if isinstance(when, datetime) else when, report=report_path,
+        dry_run=dry_run, family=str(family) if family is not None else None,
+        allow_unmapped=allow_unmapped, abandoned=abandoned, kea_version=kea_version,
+        query=query, mapping=mapping, source_tz=source_tz, **target_options)
+    return run(options, credentials=credentials, source_credentials=source_credentials,
+               name=lambda field: field)
 
 
 def _export_front(servers: str | Sequence[str], *, to: str | None = "sqlite:///kea-leases.db",
@@ -95,16 +92,19 @@ def _export_front(servers: str | Sequence[str], *, to: str | None = "sqlite:///k
     Parquet / CSV directories, and/or Delta Lake tables under ``delta``. ``service``: ``dhcp4`` /
     ``dhcp6`` behind a Control Agent. Never raises for one server: see ``report.results`` and
     ``report.exit_code()``."""
-    from kea_etl.export import run_export
-    from kea_etl.export.targets import parse_target, targets_for
+    from kea_etl.export import run
     from kea_etl.load.credentials import LiveCredentials
+    from kea_etl.options import ExportOptions
 
     given = [servers] if isinstance(servers, str) else list(servers)
-    targets = targets_for([parse_target(s) for s in given], list(service))
+    family = "both" if set(families) >= {4, 6} else ",".join(str(f) for f in sorted(families))
+    options = ExportOptions(kea=tuple(given), service=tuple(service), family=family, to=to,
+                            parquet=None if parquet is None else str(parquet),
+                            csv=None if csv is None else str(csv),
+                            delta=None if delta is None else str(delta), stats=stats)
     creds = credentials or LiveCredentials()
-    return run_export(targets, families=families, warehouse=to, parquet_dir=parquet,
-                      csv_dir=csv, delta_dir=delta, stats=stats, exported_at=exported_at,
-                      client_factory=lambda url, svc: creds.kea_client(url, service=svc))
+    return run(options, exported_at=exported_at,
+               client_factory=lambda url, svc: creds.kea_client(url, service=svc))
 
 
 #: ``kea_etl.export(...)``. Importing a module of the ``kea_etl.export`` package rebinds this

@@ -6,18 +6,18 @@ It never prints; a ``progress`` callback sees the report as it fills. Every reco
 exactly one bucket of the report (loaded, skipped with a reason, failed with a reason), and the
 invariant ``read == loaded + sum(skipped) + failed`` is checked before returning.
 
-Targets are named like sources: ``memfile:OUTDIR`` here; other loaders register a prefix with
-:func:`register_target` (``kea:URL`` and ``kea-sql:URL`` below) and are built with
-:func:`make_loader`.
+Targets are named like sources (``memfile:OUTDIR``, ``kea:URL``, ``kea-sql:URL``); the load
+stage builds their loaders by name (:mod:`kea_etl.load.targets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kea_etl import clock
 from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
@@ -25,6 +25,7 @@ from kea_etl.extract import NOT_FILES, Source, resolve_source
 from kea_etl.extract.base import Extracted
 from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import LiveLoader, Loader, LoadRecord
+from kea_etl.options import ConnectionOptions, MigrateOptions, cli_name
 from kea_etl.progress import Progress, count_lines
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
@@ -32,8 +33,11 @@ from kea_etl.transform.conflicts import Conflict, ConflictTracker
 from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
 
-__all__ = ["ProgressCallback", "TargetFactory", "check_target_subnets", "make_loader", "migrate",
-           "register_target", "target_subnets", "unmapped_prefix"]
+if TYPE_CHECKING:
+    from kea_etl.load.credentials import LiveCredentials
+
+__all__ = ["PreparedRun", "ProgressCallback", "check_target_subnets", "migrate", "prepare", "run",
+           "target_subnets", "unmapped_prefix"]
 
 #: ``progress(Progress(task="migrate", phase=...))``: phases "checking conflicts" (the pre-pass
 #: of a target that cannot take a record back), "loading" and "done"; bytes of the source files
@@ -82,54 +86,6 @@ class _Meter:
                         counts=(("read", report.read), ("loaded", report.loaded - already),
                                 ("already present", already),
                                 ("skipped", report.skipped_total), ("failed", report.failed)))
-
-
-class TargetFactory(Protocol):
-    def __call__(self, location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader: ...
-
-
-def _memfile_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
-    from kea_etl.load.memfile import MemfileLoader
-
-    unknown = set(options) - {"kea_version", "dry_run"}
-    if unknown:
-        raise ConfigError(f"memfile target: option(s) {', '.join(sorted(unknown))} do not apply")
-    return MemfileLoader(location, subnets=subnets, **options)
-
-
-# Live targets: kea:URL (kea_etl.load.api) and kea-sql:URL (kea_etl.load.kea_sql), imported
-# only when used.
-def _kea_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
-    from kea_etl.load.api import make_kea_loader
-
-    return make_kea_loader(location, subnets=subnets, **options)
-
-
-def _kea_sql_factory(location: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
-    from kea_etl.load.kea_sql import make_kea_sql_loader
-
-    return make_kea_sql_loader(location, subnets=subnets, **options)
-
-
-_TARGETS: dict[str, TargetFactory] = {"memfile": _memfile_factory, "kea": _kea_factory,
-                                      "kea-sql": _kea_sql_factory}
-
-
-def register_target(prefix: str, factory: TargetFactory) -> None:
-    """Make ``--to PREFIX:LOCATION`` build a loader with ``factory(LOCATION, subnets=..., **opts)``."""
-    _TARGETS[prefix] = factory
-
-
-def make_loader(target: str, *, subnets: SubnetMap | None, **options: Any) -> Loader:
-    """Build the loader for a target such as ``memfile:out``. Options with value None are dropped."""
-    prefix, sep, location = target.partition(":")
-    if not sep or prefix not in _TARGETS:
-        known = ", ".join(f"{p}:..." for p in sorted(_TARGETS))
-        raise ConfigError(f"--to {target!r}: unknown target; use one of {known}")
-    if not location:
-        raise ConfigError(f"--to {target!r}: nothing after '{prefix}:'")
-    opts = {k: v for k, v in options.items() if v is not None}
-    return _TARGETS[prefix](location, subnets=subnets, **opts)
 
 
 def check_target_subnets(loader: Loader, configured: SubnetMap | None) -> SubnetMap | None:
@@ -217,11 +173,9 @@ def migrate(
     as_of_epoch = clock.now() if as_of is None else epoch(as_of)
     normalizer = Normalizer(subnets, as_of=as_of_epoch, abandoned=abandoned, family=family)
     report = RunReport(allow_unmapped=allow_unmapped)
-    report.extra.update({
-        "sources": [str(s) for s in resolved],
-        "target": loader.name,
-        "as_of": from_epoch(as_of_epoch).isoformat().replace("+00:00", "Z"),
-    })
+    report.sources = [str(s) for s in resolved]
+    report.target = loader.name
+    report.as_of = from_epoch(as_of_epoch).isoformat().replace("+00:00", "Z")
     tick: Callable[[RunReport, str], None] | None = None
     meter: _Meter | None = None
     if progress is not None:
@@ -250,11 +204,11 @@ def migrate(
         warnings = [c for c in conflicts if not c.fails]
         for c in warnings:
             report.warn(c.reason, source=c.source, line=c.line, key=c.key, detail=c.detail)
-        report.extra["warnings"] = _count(warnings)
-        report.extra["outputs"] = loader.commit()
+        report.load_warnings = _count(warnings)
+        report.outputs = loader.commit()
         for s in resolved:  # a failover pair's merge statistics (kea_etl.extract.failover)
             if isinstance(s, FailoverSource):
-                report.extra.update(s.report_extra())
+                report.failover = s.stats.to_json()
     except BaseException:
         loader.abort()
         raise
@@ -311,10 +265,8 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                                 detail=item.reason)
                     continue
                 raise TypeError(f"extractor for {source} yielded {type(item).__name__}")
-            notes = item.extra.get("warnings")
-            if notes:  # statements of this record that were not translated
-                for note in notes:
-                    report.not_translated(note)
+            for note in item.warnings:  # statements of this record that were not translated
+                report.not_translated(note)
             try:
                 verdict = normalizer(item)
             except RecordError as exc:
@@ -354,3 +306,110 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
         if meter is not None:  # the whole file is read
             meter.line = 1 << 62
             progress(report, phase)  # type: ignore[misc]
+
+
+@dataclass
+class PreparedRun:
+    """A migration ready to go: its sources, the loader of its target(s), checked against the
+    target's own subnets. :meth:`run` moves the records; until then nothing was sent, and
+    :meth:`abort` lets go of the loader (a caller that stops here)."""
+
+    options: MigrateOptions
+    sources: list[str | Source | FailoverSource]
+    loader: Loader
+    subnets: SubnetMap
+    source_credentials: LiveCredentials | None = None
+
+    def run(self, *, progress: ProgressCallback | None = None) -> RunReport:
+        o = self.options
+        report = migrate(self.sources, self.loader, subnets=self.subnets, as_of=o.as_of,
+                         abandoned="declined" if o.abandoned == "declined" else "skip",
+                         query=o.query, mapping=o.mapping, progress=progress,
+                         allow_unmapped=o.allow_unmapped,
+                         source_credentials=self.source_credentials,
+                         family=int(o.family) if o.family else None)
+        report.dry_run = o.dry_run
+        return report
+
+    def abort(self) -> None:
+        self.loader.abort()
+
+
+def prepare(options: MigrateOptions, *, connection: ConnectionOptions | None = None,
+            credentials: LiveCredentials | None = None,
+            source_credentials: LiveCredentials | None = None, state_home: str | None = None,
+            name: Callable[[str], str] = cli_name) -> PreparedRun:
+    """Check ``options``, open the target(s) and check their subnets: the one place
+    ``kea-etl migrate``, a pipeline's migrate step and :func:`kea_etl.migrate` build a run.
+
+    ``connection``: the options given for a live target (a memfile target refuses them);
+    ``credentials``: the target's, resolved by the caller from ``connection`` and its
+    environment. ``state_home``: where a live run keeps its state without ``report``
+    (``$XDG_STATE_HOME`` for the CLI). ``name(field)`` names an option in an error message in
+    the caller's words (``--kea-config`` on the command line, ``'kea_config'`` in a
+    pipeline). Raises :class:`~kea_etl.errors.ConfigError` before anything is sent.
+    """
+    from kea_etl.extract.failover import failover_sources
+    from kea_etl.load.ha import make_targets_loader
+    from kea_etl.load.pause import DEFAULT_MAX_PERIOD, ServiceWindow
+
+    o = options
+    if not o.to:
+        raise ConfigError(f"no {name('to')} target given")
+    target = o.to[0]
+    every_kea = all(t.startswith("kea:") for t in o.to)
+    if (o.pause_service or o.reclaim or o.pause_max_period is not None) and not every_kea:
+        raise ConfigError(f"{name('pause_service')}, {name('pause_max_period')} and "
+                          f"{name('reclaim')} need kea:URL targets")
+    if o.pause_max_period is not None and not o.pause_service:
+        raise ConfigError(f"{name('pause_max_period')} goes with {name('pause_service')}")
+    conn = connection or ConnectionOptions()
+    live: dict[str, Any] = {}  # options of the live targets (None = not given)
+    if o.live:
+        live = {"sources": list(o.sources), "report_path": o.report,
+                "credentials": credentials, "state_home": state_home}
+        if target.startswith("kea:"):
+            live["timeout"] = conn.timeout
+    elif conn.given():
+        given = ", ".join(name(f.removeprefix("--").replace("-", "_")) for f in conn.given())
+        raise ConfigError(f"{given}: connection options of a kea:URL target, not of {target}")
+    if o.allow_config_write:
+        if not every_kea:
+            raise ConfigError(f"{name('allow_config_write')} goes with kea:URL targets (a "
+                              "running Kea whose configuration kea-etl may change)")
+        live["allow_config_write"] = True
+    if o.keep_state:
+        if not o.live:
+            raise ConfigError(f"{name('keep_state')} goes with kea:URL and kea-sql:URL targets "
+                              "(a memfile target keeps no state)")
+        live["keep_state"] = True
+    live.update({"resume": o.resume or None, "workers": o.workers, "mode": o.mode,
+                 "on_conflict": o.on_conflict, "service": o.service})
+    sources: list[str | Source | FailoverSource] = list(o.sources)
+    if o.failover_pair:
+        sources = list(failover_sources(o.sources))
+    elif o.source_tz is not None:  # the zone travels with each resolved source
+        sources = [resolve_source(s, query=o.query, mapping=o.mapping, source_tz=o.source_tz,
+                                  credentials=source_credentials) for s in o.sources]
+    subnets = SubnetMap.from_files(list(o.kea_config)) if o.kea_config else None
+    loader = make_targets_loader(list(o.to), subnets=subnets, force=o.force,
+                                 kea_version=o.kea_version, dry_run=o.dry_run, **live)
+    if o.pause_service or o.reclaim:
+        loader = ServiceWindow(loader, pause=o.pause_service, reclaim=o.reclaim,
+                               dry_run=o.dry_run,
+                               max_period=o.pause_max_period or DEFAULT_MAX_PERIOD)
+    checked = target_subnets(loader, subnets, missing=f"{name('kea_config')} is required for "
+                             f"{name('to')} {target} (subnet ids come from the target Kea's "
+                             "configuration)")
+    return PreparedRun(o, sources, loader, checked, source_credentials)
+
+
+def run(options: MigrateOptions, *, connection: ConnectionOptions | None = None,
+        credentials: LiveCredentials | None = None,
+        source_credentials: LiveCredentials | None = None, state_home: str | None = None,
+        progress: ProgressCallback | None = None,
+        name: Callable[[str], str] = cli_name) -> RunReport:
+    """:func:`prepare`, then :meth:`PreparedRun.run`: the whole migration ``options`` describe."""
+    return prepare(options, connection=connection, credentials=credentials,
+                   source_credentials=source_credentials, state_home=state_home,
+                   name=name).run(progress=progress)

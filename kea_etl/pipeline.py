@@ -21,19 +21,21 @@ A pipeline file is YAML::
 line. Secrets therefore stay in the environment (``password_env: KEA_PASSWORD``), never in the file.
 Every mistake in a pipeline file (unknown step, unknown or missing key, wrong type) is a
 :class:`~kea_etl.errors.ConfigError` naming the file, the key and its line. Each step kind is a
-small adapter from YAML keys to one library function; see ``STEP_KEYS`` for what each accepts.
+small adapter from YAML keys to one library function (``RUNNERS`` in
+:mod:`kea_etl._pipeline_steps`); see ``STEP_KEYS`` for what each accepts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kea_etl._pipeline_steps import RUNNERS, STEP_KEYS, Step, StepResult
 from kea_etl.errors import ConfigError
 
 __all__ = ["Pipeline", "Step", "StepResult", "load_pipeline", "run_pipeline"]
@@ -42,31 +44,10 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
-class Step:
-    """One step of a pipeline: its kind, its options (interpolated) and where it was written."""
-
-    kind: str
-    options: dict[str, Any]
-    line: int
-    key_lines: dict[str, int] = field(default_factory=dict)
-    #: the environment the pipeline was loaded with (given by the caller, e.g. the CLI): where
-    #: a step finds the credentials of a live target
-    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
 class Pipeline:
     name: str
     path: str
     steps: tuple[Step, ...]
-
-
-@dataclass
-class StepResult:
-    kind: str
-    exit_code: int
-    summary: dict[str, Any]
-    dry_run: bool = False
 
 
 def _node_to_python(node: yaml.Node, path: str, lines: dict[tuple[str, ...], int],
@@ -174,33 +155,6 @@ def load_pipeline(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
     return Pipeline(name=name, path=path_s, steps=tuple(steps))
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-# kind -> (required keys, optional keys)
-STEP_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    "migrate": ({"sources", "to"}, {"kea_config", "as_of", "report", "abandoned", "kea_version",
-                                    "service", "mode", "on_conflict", "workers", "resume",
-                                    "query", "mapping", "username", "password_env",
-                                    "password_file", "ca_file", "allow_unmapped",
-                                    "allow_config_write", "source_tz", "family"}),
-    "export": ({"kea"}, {"service", "family", "subnets", "warehouse", "parquet", "csv", "delta",
-                         "page_size", "stats", "report", "username", "password_env", "password_file",
-                         "ca_file"}),
-    "reconcile": ({"source", "kea"}, {"service", "kea_config", "as_of", "json", "html", "csv",
-                                      "tolerance", "query", "mapping", "username", "password_env",
-                                      "password_file", "ca_file", "allow_unmapped",
-                                      "source_tz", "family"}),
-}
-
-StepRunner = Callable[[Step, bool], StepResult]
-
-
 def run_pipeline(pipeline: Pipeline, *, dry_run: bool = False,
                  on_step: Callable[[int, Step], None] | None = None) -> list[StepResult]:
     """Run the steps in order; stop at the first step that ends with exit code 2 (an error).
@@ -208,15 +162,11 @@ def run_pipeline(pipeline: Pipeline, *, dry_run: bool = False,
     A step that finds differences or failed records (exit code 1) does not stop the pipeline:
     the next step (typically ``reconcile``) is what tells the operator how bad it is.
     """
-    import importlib
-
-    steps_module = importlib.import_module("kea_etl._pipeline_steps")
     results: list[StepResult] = []
     for i, step in enumerate(pipeline.steps):
         if on_step is not None:
             on_step(i, step)
-        runner: StepRunner = getattr(steps_module, f"run_{step.kind}")
-        result = runner(step, dry_run)
+        result = RUNNERS[step.kind](step, dry_run)
         results.append(result)
         if result.exit_code >= 2:
             break

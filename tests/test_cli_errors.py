@@ -48,12 +48,12 @@ def test_migrate_first_problems_do_not_pass_terminal_escapes(tmp_path: Path) -> 
 def test_an_unexpected_error_is_exit_3_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
     """Was: a traceback and exit 1, which the README defines as "some records failed"."""
-    import kea_etl.cli.migrate_cmd as migrate_cmd
+    import kea_etl.migration as migration
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"unexpected state{ESC}\nsecond line")
 
-    monkeypatch.setattr(migrate_cmd, "migrate", boom)
+    monkeypatch.setattr(migration, "migrate", boom)
     monkeypatch.delenv("KEA_ETL_TRACEBACK", raising=False)
     (tmp_path / "d.leases").write_text("lease 192.0.2.10 {\n  binding state active;\n"
                                        "  hardware ethernet 02:00:00:00:00:01;\n}\n")

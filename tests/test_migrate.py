@@ -16,24 +16,26 @@ from kea_etl.errors import ConfigError
 from kea_etl.extract import Source, resolve_source
 from kea_etl.extract.base import ExtractItem
 from kea_etl.load.memfile import MemfileLoader
-from kea_etl.migration import make_loader, migrate, register_target
+from kea_etl.load.targets import make_loader, register_target
+from kea_etl.migration import migrate
 from kea_etl.progress import Progress
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 from kea_etl.transform.conflicts import Conflict
 from kea_etl.transform.subnets import SubnetMap
+from tests.harness.clock import ANCHOR, iso
+from tests.harness.leasefile import lease_block
 
-AS_OF = "2026-11-27T21:00:00Z"
+# the blocks below are dated around ANCHOR, the moment the runs take as now
+AS_OF = iso(ANCHOR)
 KEA4 = {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24"},
                               {"id": 2, "subnet": "198.51.100.0/24"}]}}
 
 
 def block(addr: str, *, state: str = "active", mac: str = "00:11:22:33:44:55",
-          ends: str = "5 2026/11/27 23:00:00", cltt: str = "5 2026/11/27 20:00:00",
-          extra: str = "") -> str:
-    return (f"lease {addr} {{\n  starts {cltt};\n  ends {ends};\n  cltt {cltt};\n"
-            f"  binding state {state};\n  next binding state free;\n"
-            f"  hardware ethernet {mac};\n{extra}}}\n")
+          ends: int = ANCHOR + 7200, cltt: int = ANCHOR - 3600, hostname: str | None = None) -> str:
+    return lease_block(addr, starts=cltt, ends=ends, cltt=cltt, state=state, next_state="free",
+                       mac=mac, hostname=hostname)
 
 
 def write_leases(path: Path, *blocks: str, tail: str = "") -> Path:
@@ -54,9 +56,9 @@ def kea4(tmp_path: Path) -> Path:
 def leases(tmp_path: Path) -> Path:
     return write_leases(
         tmp_path / "dhcpd.leases",
-        block("192.0.2.10", mac="00:00:00:00:00:01", extra='  client-hostname "a,b";\n'),
+        block("192.0.2.10", mac="00:00:00:00:00:01", hostname="a,b"),
         block("192.0.2.11", state="free", mac="00:00:00:00:00:02"),
-        block("192.0.2.12", mac="00:00:00:00:00:03", ends="5 2026/11/27 20:30:00"),  # expired
+        block("192.0.2.12", mac="00:00:00:00:00:03", ends=ANCHOR - 1800),  # expired
         block("192.0.2.13", state="abandoned", mac="00:00:00:00:00:04"),
         block("203.0.113.9", mac="00:00:00:00:00:05"),  # no subnet
         block("198.51.100.20", mac="00:00:00:00:00:06"),
@@ -92,7 +94,7 @@ def test_migrate_counts_every_record(tmp_path: Path, kea4: Path, leases: Path) -
     assert any(t.phase == "loading" and dict(t.counts)["read"] == 2 for t in ticks)
     done = [t.done for t in ticks if t.phase == "loading"]
     assert done == sorted(done) and 0 < done[2] < size
-    assert report.extra["as_of"] == AS_OF and report.extra["target"] == f"memfile:{out}"
+    assert report.as_of == AS_OF and report.target == f"memfile:{out}"
 
 
 def test_abandoned_declined_and_as_of(tmp_path: Path, kea4: Path, leases: Path) -> None:
@@ -108,8 +110,8 @@ def test_abandoned_declined_and_as_of(tmp_path: Path, kea4: Path, leases: Path) 
 def test_conflict_newest_loaded_other_failed(tmp_path: Path, kea4: Path) -> None:
     src = write_leases(
         tmp_path / "dhcpd.leases",
-        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:50:00"),
-        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:10:00"),
+        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt=ANCHOR - 600),
+        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt=ANCHOR - 3000),
         block("192.0.2.22", mac="00:00:00:00:00:0b"),
     )
     subnets = SubnetMap.from_files([kea4])
@@ -151,8 +153,8 @@ class RecordingLoader:
 def test_non_retracting_loader_gets_a_prepass(tmp_path: Path, kea4: Path) -> None:
     src = write_leases(
         tmp_path / "dhcpd.leases",
-        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:10:00"),  # loses
-        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt="5 2026/11/27 20:50:00"),
+        block("192.0.2.20", mac="00:00:00:00:00:0a", cltt=ANCHOR - 3000),  # loses
+        block("192.0.2.21", mac="00:00:00:00:00:0a", cltt=ANCHOR - 600),
     )
     loader = RecordingLoader()
     report = migrate([str(src)], loader, subnets=SubnetMap.from_files([kea4]), as_of=AS_OF)

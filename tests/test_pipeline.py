@@ -171,11 +171,22 @@ def test_audit_pipeline_reports_differences(kea4: KeaServer, tmp_path: Path) -> 
 def test_family_key_of_migrate_and_reconcile_steps(tmp_path: Path) -> None:
     """``family`` is a key of migrate and reconcile steps (as --family), and a value other than
     4 or 6 is an error naming the step and its line."""
-    from kea_etl._pipeline_steps import _family
-    from kea_etl.pipeline import STEP_KEYS, Step
+    from kea_etl.options import MigrateOptions, ReconcileOptions, from_step
+    from kea_etl.pipeline import STEP_KEYS
 
     assert "family" in STEP_KEYS["migrate"][1] and "family" in STEP_KEYS["reconcile"][1]
-    assert _family(Step("reconcile", {"family": "6"}, 7)) == 6
-    assert _family(Step("migrate", {}, 3)) is None
-    with pytest.raises(ConfigError, match=r"step reconcile \(line 9\): family must be 4 or 6"):
-        _family(Step("reconcile", {"family": "v4"}, 9))
+    assert from_step(ReconcileOptions, {"family": 6}, where="step reconcile").family == "6"
+    assert from_step(MigrateOptions, {}, where="step migrate").family is None
+    with pytest.raises(ConfigError, match=r"step reconcile \(line 9\): 'family' must be one of "
+                                          r"4, 6, not 'v4'"):
+        from_step(ReconcileOptions, {"family": "v4"}, where="step reconcile",
+                  key_lines={"family": 9})
+
+
+def test_every_step_kind_has_a_runner() -> None:
+    """The runner table is explicit (kind -> function): a kind the loader accepts has one."""
+    from kea_etl._pipeline_steps import RUNNERS, run_export, run_migrate, run_reconcile
+    from kea_etl.pipeline import STEP_KEYS
+
+    assert set(RUNNERS) == set(STEP_KEYS)
+    assert {"export": run_export, "migrate": run_migrate, "reconcile": run_reconcile} == RUNNERS

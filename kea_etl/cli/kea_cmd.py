@@ -4,15 +4,18 @@ speaks UNIX sockets and Kea 3's HTTP), or list what the server supports."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from kea_etl.cli import main
+from kea_etl.cli.export_cmd import connection, connection_options
 from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError, KeaUnsupportedError
-from kea_etl.kea import DEFAULT_PASSWORD_ENV, KeaClient, hook_for, read_password
+from kea_etl.kea import DEFAULT_PASSWORD_ENV, KeaClient, hook_for
 from kea_etl.kea.hooks import unknown_command
 from kea_etl.terminal import echo, printable
 
@@ -27,10 +30,11 @@ def _fail(message: str | tuple[str, int], code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
-def _unsupported(exc: KeaUnsupportedError, url: str | None, **conn: Any) -> tuple[str, int]:
+def _unsupported(exc: KeaUnsupportedError, connect: Callable[[], KeaClient],
+                 url: str | None) -> tuple[str, int]:
     """Result 2: a typo (exit 2, with the closest commands) or a hook not loaded (exit 1)."""
     try:
-        with KeaClient.from_url(str(url), **conn) as client:
+        with connect() as client:
             available = client.list_commands()
     except KeaEtlError:
         return str(exc), EXIT_KEA_ERROR
@@ -87,22 +91,11 @@ def _render_list(client: KeaClient) -> str:
                    "[env KEA_ETL_URL].")
 @click.option("--service", metavar="NAME",
               help="Daemon behind kea-ctrl-agent: dhcp4, dhcp6, d2 (Kea 2.x Control Agent only).")
-@click.option("--user", envvar="KEA_ETL_USER", metavar="USER",
-              help="Basic-auth user [env KEA_ETL_USER].")
-@click.option("--password-env", metavar="VAR",
-              help=f"Read the password from environment variable VAR [default {DEFAULT_PASSWORD_ENV}].")
-@click.option("--password-file", metavar="FILE", help="Read the password from FILE (first line).")
-@click.option("--ca-file", metavar="FILE", help="CA certificate(s) to verify an https server.")
-@click.option("--cert-file", metavar="FILE", help="Client certificate for https (mutual TLS).")
-@click.option("--key-file", metavar="FILE", help="Private key of --cert-file.")
-@click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per attempt.")
+@connection_options
 @click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
               help="Retries on transport errors (refused, timeout, reset, HTTP 5xx).")
 def kea(command: str | None, args_json: str | None, args_file: str | None, list_commands: bool,
-        url: str | None, service: str | None, user: str | None, password_env: str | None,
-        password_file: str | None, ca_file: str | None, cert_file: str | None,
-        key_file: str | None, insecure: bool, timeout: float, retries: int) -> None:
+        url: str | None, service: str | None, retries: int, **params: Any) -> None:
     """Send COMMAND to a Kea server and print its answer as JSON.
 
     Works over the daemon's UNIX socket, through kea-ctrl-agent (Kea 2.x, give --service) and
@@ -126,30 +119,26 @@ def kea(command: str | None, args_json: str | None, args_file: str | None, list_
     arguments = _load_args(args_json, args_file)
     if list_commands and arguments is not None:
         raise click.UsageError("--list takes no --args")
+    conn = connection(params)
     try:
-        password = None
-        if user is not None:
-            password = read_password(env=password_env, file=password_file)
-            if password is None:
-                raise ConfigError(f"--user {user} given but no password: set {DEFAULT_PASSWORD_ENV}"
-                                  ", or use --password-env VAR or --password-file FILE")
-        elif password_env or password_file:
-            raise ConfigError("--password-env / --password-file need --user")
+        creds = conn.credentials(os.environ)
+        if creds.username is not None and creds.kea_password() is None:
+            raise ConfigError(f"--user {creds.username} given but no password: set "
+                              f"{DEFAULT_PASSWORD_ENV}, or use --password-env VAR or "
+                              "--password-file FILE")
         if not url:
             raise ConfigError("no Kea URL: use --url or set KEA_ETL_URL (e.g. "
                               "unix:///run/kea/kea4.sock or http://127.0.0.1:8000)")
-        with KeaClient.from_url(url, service=service, username=user, password=password,
-                                ca_file=ca_file, cert_file=cert_file, key_file=key_file,
-                                insecure=insecure, timeout=timeout, retries=retries) as client:
+        with creds.kea_client(url, service=service, timeout=conn.timeout,
+                              retries=retries) as client:
             if list_commands:
                 echo(_render_list(client))
                 return
             assert command is not None
             resp = client.call(command, arguments)
     except KeaUnsupportedError as exc:
-        _fail(_unsupported(exc, url, service=service, username=user, password=password,
-                           ca_file=ca_file, cert_file=cert_file, key_file=key_file,
-                           insecure=insecure, timeout=timeout))
+        _fail(_unsupported(exc, lambda: creds.kea_client(str(url), service=service,
+                                                         timeout=conn.timeout, retries=retries), url))
         return
     except KeaCommandError as exc:
         _fail(str(exc), EXIT_KEA_ERROR)

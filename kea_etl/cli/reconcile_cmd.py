@@ -1,7 +1,7 @@
 """``kea-etl reconcile``: compare migration sources (leases and host reservations) with a live
 Kea (``--kea``) or with Kea's files (``--against``), record by record, and write JSON / HTML / CSV
-reports. Thin layer over :func:`kea_etl.export.reconcile.reconcile_kea` / :func:`~kea_etl.export.reconcile.
-reconcile_file`."""
+reports. Thin layer over :func:`kea_etl.reconcile.reconcile_kea` /
+:func:`~kea_etl.reconcile.reconcile_file`."""
 
 from __future__ import annotations
 
@@ -13,67 +13,29 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kea_etl.cli import main
+from kea_etl.cli._options import click_options, from_click
 from kea_etl.cli._progress import Bars
-from kea_etl.cli.export_cmd import check_url, client_factory, connection_options
-from kea_etl.errors import KeaEtlError
+from kea_etl.cli.export_cmd import check_url, connection, connection_options
+from kea_etl.errors import ConfigError, KeaEtlError
 from kea_etl.load.credentials import SOURCE_PREFIX, LiveCredentials
+from kea_etl.options import ReconcileOptions
 from kea_etl.terminal import echo
 
 if TYPE_CHECKING:
-    from kea_etl.export.reconcile import ReconcileResult
+    from kea_etl.reconcile import ReconcileResult
 
 EXIT_ERROR = 2
 
 
 @main.command("reconcile")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--kea", "kea_url", metavar="URL",
-              help="The Kea server to check: unix:///path.sock, http://HOST:PORT or https://...")
-@click.option("--against", "against", metavar="PATH",
-              help="Instead of a server: Kea's lease file (kea-leases4.csv / kea-leases6.csv, "
-                   "read as Kea loads it), a directory holding it (migrate's --to memfile:OUT), "
-                   "or a kea-etl export (leases-v4.parquet / .csv). Needs --kea-config.")
-@click.option("--service", type=click.Choice(["dhcp4", "dhcp6"]),
-              help="Daemon behind a Kea 2.x Control Agent URL.")
-@click.option("--kea-config", metavar="KEA.json",
-              help="Target Kea configuration the migration used [default: the server's "
-                   "config-get].")
-@click.option("--as-of", metavar="ISO",
-              help="Judge expiry as of this UTC time, as the migration did [default: now].")
-@click.option("--tolerance", type=click.IntRange(0), default=None, metavar="SECONDS",
-              help="Expiry difference still counted equal [default: 2].")
-@click.option("--abandoned", type=click.Choice(["skip", "declined"]), default="skip",
-              show_default=True, help="The migration's policy for abandoned dhcpd leases.")
-@click.option("--allow-unmapped", is_flag=True,
-              help="As migrate's --allow-unmapped: active source leases that no subnet of the "
-                   "target holds are skipped (no-subnet) instead of counted missing.")
-@click.option("--family", type=click.Choice(["4", "6"]), default=None,
-              help="As migrate's --family: compare only DHCPv4 (4) or DHCPv6 (6) records; the "
-                   "others are counted skipped (other-family). For a source holding both (a "
-                   "pfSense config.xml, a Windows export, dnsmasq) against one daemon.")
-@click.option("--query", metavar="SQL", help="SELECT or table name for a database SOURCE.")
-@click.option("--mapping", metavar="FILE", help="Column mapping for a CSV or SQL SOURCE.")
-@click.option("--source-tz", metavar="ZONE",
-              help="Time zone of a source's local times without a zone (Windows DHCP Server "
-                   "exports: required there): an IANA name such as Europe/Berlin, UTC, or +01:00.")
-@click.option("--json", "json_out", metavar="OUT.json", help="Write counts and all differences.")
-@click.option("--html", "html_out", metavar="OUT.html", help="Write the self-contained report.")
-@click.option("--csv", "csv_out", metavar="OUT.csv", help="Write the differences, one field a row.")
-@click.option("--page-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
-              help="Leases per lease4-get-page / lease6-get-page request.")
+@click_options(ReconcileOptions)
 @click.option("--progress/--no-progress", default=None,
               help="Progress bars: reading the source, reading Kea (of its stat-leaseN-get "
                    "count, percentage, current rate, ETA), comparing [default: when stderr is a "
                    "terminal].")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary (for cron).")
 @connection_options
-def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | None, service: str | None,
-                  kea_config: str | None,
-                  as_of: str | None, tolerance: int | None, abandoned: str, query: str | None,
-                  mapping: str | None, json_out: str | None, html_out: str | None,
-                  csv_out: str | None, page_size: int, allow_unmapped: bool = False,
-                  source_tz: str | None = None, progress: bool | None = None,
-                  quiet: bool = False, family: str | None = None, **conn: Any) -> None:
+def reconcile_cmd(progress: bool | None, quiet: bool, **params: Any) -> None:
     """Compare the leases and host reservations of SOURCE... (dhcpd.leases, dhcpd.conf,
     dnsmasq.leases or dnsmasq.conf, pfSense config.xml, a Windows DHCP Server export with
     --source-tz, CSV, SQL, Kea memfile ...) with what Kea holds. Several sources are read as one:
@@ -119,21 +81,15 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
       kea-etl reconcile dhcpd.leases dhcpd.conf --kea http://127.0.0.1:8000 \\
           --service dhcp4 --json recon.json
     """
-    from kea_etl.export import server_label
-    from kea_etl.export.html_report import write_html
-    from kea_etl.export.reconcile import (
-        DEFAULT_TOLERANCE,
-        open_sources,
-        reconcile_file,
-        reconcile_kea,
-    )
-    from kea_etl.records import epoch
-    from kea_etl.transform.subnets import load_kea_config
+    from kea_etl.reconcile import check_options, run, write_html
 
-    if (kea_url is None) == (against is None):
-        raise click.UsageError("give exactly one of --kea URL (a running Kea) or --against PATH "
-                               "(Kea's lease file, a directory holding it, or a kea-etl export)")
-    if against is not None:
+    options = from_click(ReconcileOptions, params)
+    conn = connection(params)
+    try:
+        check_options(options)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if options.against is not None:
         ctx = click.get_current_context()
         server_only = [f"--{name.replace('_', '-')}" for name in
                        ("service", "page_size", "user", "password_env", "password_file", "ca_file",
@@ -142,41 +98,20 @@ def reconcile_cmd(sources: tuple[str, ...], kea_url: str | None, against: str | 
         if server_only:
             raise click.UsageError(f"{', '.join(server_only)} only apply to --kea (a running "
                                    "server), not to --against")
-    if against is not None and kea_config is None:
-        raise click.UsageError("--against needs --kea-config KEA.json (the target's subnets, for "
-                               "the migration policy and the per-subnet counts)")
+    json_out, csv_out, html_out = options.json, options.csv, options.html
     for option, out in (("--json", json_out), ("--csv", csv_out), ("--html", html_out)):
         if out and Path(out).is_dir():  # before the comparison, not after it
             echo(f"Error: cannot write {option} {out}: it is a directory (give a file name)",
                  err=True)
             sys.exit(EXIT_ERROR)
-    tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    if options.kea is not None:
+        check_url(options.kea)
     bars = Bars(not quiet and (sys.stderr.isatty() if progress is None else progress))
-    only = int(family) if family else None
     try:
-        when = epoch(as_of) if as_of else None
-        src = open_sources(sources, query=query, mapping=mapping, source_tz=source_tz,
-                           credentials=LiveCredentials.from_environ(os.environ,
-                                                                    prefix=SOURCE_PREFIX))
-        items, name, compare = src.items, src.name, src.compare
-        if against is not None:
-            assert kea_config is not None
-            config = load_kea_config(kea_config)
-            result = reconcile_file(items, against, kea_config=config, as_of=when,
-                                    tolerance=tol, abandoned=abandoned, source_name=name,
-                                    allow_unmapped=allow_unmapped, progress=bars,
-                                    compare=compare, only_family=only)
-        else:
-            assert kea_url is not None
-            check_url(kea_url)
-            client = client_factory(**conn)(kea_url, service)
-            config = load_kea_config(kea_config) if kea_config else client.config_get()
-            result = reconcile_kea(items, client, kea_config=config, as_of=when, tolerance=tol,
-                                   abandoned=abandoned, source_name=name, compare=compare,
-                                   only_family=only,
-                                   server=server_label(kea_url, service),
-                                   kea_version=client.version_get(), page_size=page_size,
-                                   allow_unmapped=allow_unmapped, progress=bars)
+        result = run(options, client_factory=conn.client_factory(os.environ),
+                     source_credentials=LiveCredentials.from_environ(os.environ,
+                                                                     prefix=SOURCE_PREFIX),
+                     progress=bars)
     except KeaEtlError as exc:
         bars.close()
         echo(f"Error: {exc}", err=True)
@@ -254,7 +189,7 @@ def _lease_lines(result: ReconcileResult, s: dict[str, Any]) -> list[str]:
 
 
 def _shown(value: Any) -> str:
-    from kea_etl.export.reconcile_hosts import field_text
+    from kea_etl.reconcile.hosts import field_text
 
     return field_text(value) or "none"
 
