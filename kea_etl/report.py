@@ -20,7 +20,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kea_etl.load.lease_backup import LeaseBackup
 
 __all__ = ["MAX_MESSAGE", "MAX_QUOTE", "Problem", "RunReport", "SourceWarning", "quote", "quote_key",
            "write_json_atomic"]
@@ -145,6 +148,31 @@ class RunReport:
     unmapped: Counter[str] = field(default_factory=Counter)
     #: the operator accepted those (``--allow-unmapped``): skipped ``no-subnet``, not failed
     allow_unmapped: bool = False
+    # What the run was and what it did beyond counts: each has one writer, is read by the CLI
+    # summary and appears in the JSON under its name (None / empty: not part of this run).
+    #: the sources as resolved, the target's name, the time leases had to outlive (ISO, UTC)
+    sources: list[str] | None = None
+    target: str | None = None
+    as_of: str | None = None
+    #: conflicts loaded anyway, by reason (JSON ``warnings``; kea_etl.migration)
+    load_warnings: dict[str, int] | None = None
+    #: what the loader's commit() wrote or sent (files, commands, state file)
+    outputs: dict[str, Any] | None = None
+    #: a dhcpd failover pair's merge statistics (kea_etl.extract.failover)
+    failover: dict[str, Any] | None = None
+    #: each HA peer's outcome and their comparison (kea_etl.load.ha)
+    ha: dict[str, Any] | None = None
+    #: DHCP paused during the load / leases reclaimed after it (kea_etl.load.pause)
+    pause: dict[str, Any] | None = None
+    reclaim: dict[str, str] | None = None
+    #: configurations saved before kea-etl changed them (--allow-config-write)
+    config_backups: list[dict[str, Any]] = field(default_factory=list)
+    #: leases a live target saved before the first change (kea_etl.load.lease_backup)
+    lease_backups: list[LeaseBackup] = field(default_factory=list)
+    dry_run: bool | None = None
+    #: wall time of the run (the CLI measures it)
+    seconds: float | None = None
+    #: a loader's own details (commands sent, re-checks), under their own names in the JSON
     extra: dict[str, Any] = field(default_factory=dict)
     _warned: set[tuple[str, int | None, str, str]] = field(default_factory=set, repr=False)
 
@@ -239,7 +267,16 @@ class RunReport:
             "balanced": self.balanced(),
             "unmapped": dict(sorted(self.unmapped.items(), key=lambda kv: (-kv[1], kv[0]))),
             "allow_unmapped": self.allow_unmapped,
+            **{k: v for k, v in (("sources", self.sources), ("target", self.target),
+                                 ("as_of", self.as_of)) if v is not None},
             **self.extra,
+            **{k: v for k, v in (
+                ("warnings", self.load_warnings), ("outputs", self.outputs),
+                ("failover", self.failover), ("ha", self.ha), ("pause", self.pause),
+                ("reclaim", self.reclaim),
+                ("config_backups", self.config_backups or None),
+                ("lease_backups", [b.to_dict() for b in self.lease_backups] or None),
+                ("dry_run", self.dry_run), ("seconds", self.seconds)) if v is not None},
             "problems": [p.to_json() for p in self.problems],
             "problems_dropped": self.problems_dropped,
             "source_warnings_total": self.warnings_total,

@@ -56,8 +56,6 @@ def password_hint(url: str) -> str:
         return ("put it in a MariaDB/MySQL option file ([client] password=...) and add "
                 "?read_default_file=PATH to the URL")
     if scheme in ("http", "https"):
-        if prefix == "kea:":
-            return "set KEA_ETL_PASSWORD or KEA_ETL_PASSWORD_FILE"
         return ("use --password-env VAR / --password-file FILE (default variable "
                 "KEA_ETL_PASSWORD; pipelines: password_env / password_file)")
     return "pass it in an environment variable or a file, never on the command line"

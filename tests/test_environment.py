@@ -17,8 +17,6 @@ KNOWN = {
     "_faults.py",
     # the parser's parallel / C fast-path switches, set by tests and benchmarks
     "extract/isc_leases.py",
-    # read_password(env=NAME): the variable a user names for the password (public API)
-    "kea/client.py",
 }
 
 

@@ -15,10 +15,9 @@ import pytest
 
 from kea_etl import _files
 from kea_etl.errors import ConfigError
-from kea_etl.export.html_report import write_html
 from kea_etl.export.parquet import PartitionedFileSink
-from kea_etl.export.reconcile import ReconcileResult, reconcile
 from kea_etl.load.memfile import _TempCSV
+from kea_etl.reconcile import ReconcileResult, reconcile, write_html
 from kea_etl.records import Lease4
 from kea_etl.report import write_json_atomic
 from tests.harness import clock

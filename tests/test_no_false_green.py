@@ -22,10 +22,10 @@ from click.testing import CliRunner
 
 from kea_etl.cli import main
 from kea_etl.pipeline import load_pipeline, run_pipeline
-from tests.export.helpers import lease4_block, write_leases
+from tests.export.helpers import write_leases
 from tests.harness import clock
 from tests.harness.kea import KeaServer
-from tests.harness.leasefile import dhcpd_date, quote
+from tests.harness.leasefile import ia_block, lease_block
 
 pytestmark = pytest.mark.kea
 
@@ -38,22 +38,22 @@ def _iso(t: int) -> str:
 
 
 def _v4_source(tmp_path: Path, now: int, *, mapped: int = 30, unmapped: int = 20) -> Path:
-    blocks = [lease4_block(f"10.100.0.{10 + i}", mac=f"02:00:00:00:01:{i:02x}", cltt=now - 600,
-                           ends=now + 3000) for i in range(mapped)]
-    blocks += [lease4_block(f"10.101.0.{10 + i}", mac=f"02:00:00:00:02:{i:02x}", cltt=now - 600,
-                            ends=now + 3000) for i in range(unmapped)]
+    def block(ip: str, mac: str, granted: int, ends: int, state: str = "active") -> str:
+        return lease_block(ip, starts=granted, cltt=granted, ends=ends, state=state,
+                           next_state="free", mac=mac)
+
+    blocks = [block(f"10.100.0.{10 + i}", f"02:00:00:00:01:{i:02x}", now - 600, now + 3000)
+              for i in range(mapped)]
+    blocks += [block(f"10.101.0.{10 + i}", f"02:00:00:00:02:{i:02x}", now - 600, now + 3000)
+               for i in range(unmapped)]
     # not active: never counted as unmapped
-    blocks.append(lease4_block("10.102.0.5", mac="02:00:00:00:03:01", cltt=now - 9000,
-                               ends=now - 5000, state="free"))
+    blocks.append(block("10.102.0.5", "02:00:00:00:03:01", now - 9000, now - 5000, "free"))
     return write_leases(tmp_path / "dhcpd.leases", blocks)
 
 
 def _ia(kind: str, iaid: int, duid: bytes, addr: str, now: int) -> str:
-    ident = quote(iaid.to_bytes(4, "little") + duid)
-    inner = "iaprefix" if kind == "ia-pd" else "iaaddr"
-    return (f"{kind} {ident} {{\n  cltt {dhcpd_date(now - 600)};\n  {inner} {addr} {{\n"
-            "    binding state active;\n    preferred-life 3000;\n    max-life 4000;\n"
-            f"    ends {dhcpd_date(now + 3400)};\n  }}\n}}\n\n")
+    return ia_block(kind, iaid, duid, addr, cltt=now - 600, ends=now + 3400, preferred=3000,
+                    max_life=4000)
 
 
 def _v6_source(tmp_path: Path, now: int) -> Path:

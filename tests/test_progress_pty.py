@@ -22,6 +22,7 @@ import pytest
 
 from tests.harness import clock
 from tests.harness.kea import KeaServer
+from tests.harness.leasefile import lease_block
 
 KEA_ETL = [sys.executable, "-m", "kea_etl.cli"]
 N = 60_000
@@ -30,16 +31,11 @@ N = 60_000
 def _leases(path: Path, n: int) -> Path:
     """``n`` active leases in 10.0.0.0/16, valid for a day from now (any date)."""
     start = clock.now() - 60
-    fmt = "%w %Y/%m/%d %H:%M:%S"
-    from datetime import UTC, datetime
-
-    starts = datetime.fromtimestamp(start, UTC).strftime(fmt)
-    ends = datetime.fromtimestamp(start + 86_400, UTC).strftime(fmt)
     with path.open("w") as fh:
         for i in range(n):
-            fh.write(f"lease 10.0.{i // 250}.{i % 250 + 1} {{\n  starts {starts};\n"
-                     f"  ends {ends};\n  cltt {starts};\n  binding state active;\n"
-                     f"  hardware ethernet 02:00:00:00:{i >> 8 & 255:02x}:{i & 255:02x};\n}}\n")
+            fh.write(lease_block(f"10.0.{i // 250}.{i % 250 + 1}", starts=start,
+                                 ends=start + 86_400, cltt=start,
+                                 mac=f"02:00:00:00:{i >> 8 & 255:02x}:{i & 255:02x}"))
     return path
 
 

@@ -36,3 +36,21 @@ def test_test_module_names_are_unique() -> None:
             clashes.append(f"{seen[path.name].relative_to(REPO)} and {path.relative_to(REPO)}")
         seen.setdefault(path.name, path)
     assert not clashes, "test modules with the same basename: " + "; ".join(clashes)
+
+
+def test_stages_do_not_import_the_orchestrators() -> None:
+    """The orchestrators (kea_etl.migration, kea_etl.pipeline) import the stages, never the other
+    way round, not even inside a function: a stage that needs to build loaders by name uses
+    kea_etl.load.targets, which lives in the load stage."""
+    import ast
+
+    orchestrators = ("kea_etl.migration", "kea_etl.pipeline")
+    found = []
+    for stage in ("extract", "transform", "load", "kea"):
+        for path in sorted((REPO / "kea_etl" / stage).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                found += [f"{path.relative_to(REPO)}:{node.lineno} imports {n}" for n in names
+                          if n.startswith(orchestrators)]
+    assert not found, "\n".join(found)

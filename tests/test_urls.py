@@ -76,8 +76,7 @@ TAIL = "in the URL (it would show in ps, logs and reports); "
      f"mysql+pymysql://127.0.0.1/test: do not put a password {TAIL}put it in a MariaDB/MySQL "
      "option file ([client] password=...) and add ?read_default_file=PATH to the URL"),
     (["migrate", "d.leases", "--to", "kea:http://u:PW@127.0.0.1:1/", "--kea-config", "k.json"],
-     f"kea:http://127.0.0.1:1/: do not put a password {TAIL}set KEA_ETL_PASSWORD or "
-     "KEA_ETL_PASSWORD_FILE"),
+     f"kea:http://127.0.0.1:1/: do not put a password {TAIL}{HINT_KEA_OPT}"),
     (["migrate", "d.leases", "--to", "kea-sql:postgresql://u:PW@127.0.0.1/test", "--kea-config",
       "k.json"],
      f"kea-sql:postgresql://127.0.0.1/test: do not put the database password {TAIL}set "

@@ -1234,7 +1234,7 @@ class Converter:
                                       != (entry["space"], entry["code"])]
                         group_opts.insert(0, entry)
                         user_lines.add((st.path, st.line))
-            for sw in item.extra.get("warnings", ()):
+            for sw in item.warnings:
                 if "has no fixed address" in sw.reason:
                     continue  # said below, with what convert does
                 if (sw.source, sw.line) in user_lines:

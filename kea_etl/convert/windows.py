@@ -431,7 +431,7 @@ class WindowsConverter:
                     self._source_warning(item)
                     continue
                 assert isinstance(item, Extracted)
-                for sw in item.extra.get("warnings", ()):
+                for sw in item.warnings:
                     self._source_warning(sw)
                 rec = item.record
                 assert isinstance(rec, Reservation)

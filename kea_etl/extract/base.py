@@ -7,7 +7,7 @@ whole source (file missing, unreadable, wrong format), as a :class:`~kea_etl.err
 What the source holds but the extractor does not translate, and that is no record of its own (a
 dhcpd ``class`` declaration, say), is yielded as a :class:`~kea_etl.report.SourceWarning`; it
 is not counted as read. A record's own untranslated statements travel with it in
-``Extracted.extra["warnings"]`` (a list of ``SourceWarning``). Either way the run report lists them.
+``Extracted.warnings`` (``SourceWarning`` s). Either way the run report lists them.
 
 ``Extracted.record`` is already canonical (``Lease4`` / ``Lease6`` / ``Reservation``), with
 ``subnet_id`` 0 unless the source knew it; the transform stage assigns subnets from the target
@@ -52,8 +52,11 @@ class Extracted:
     #: file name / URL and line (1-based, of the block's first line) for the report
     source: str = ""
     line: int | None = None
-    #: source-specific facts kept for the report or for failover merging (tstp, tsfp, ...)
+    #: source-specific facts kept for failover merging and checks (tstp, tsfp, alt ids ...)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: this record's statements that were not translated, or translated with a change; the
+    #: run report (kea_etl.migration) and convert list every one
+    warnings: tuple[SourceWarning, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def key(self) -> str:

@@ -240,18 +240,19 @@ def extract_leases(path: str | Path, *, lease_time: int | None = None
                 yield MalformedRecordError(source, lineno, key, _text(exc))
                 continue
             extra: dict[str, Any] = {}
+            notes: tuple[SourceWarning, ...] = ()
             if isinstance(rec, Lease6) and server_duid is not None:
                 extra["server_duid"] = server_duid
             if isinstance(rec, Lease4):
                 hw = line.split()[1]
                 if re.fullmatch(r"[0-9a-fA-F]{2}-.*", hw) and int(hw[:2], 16) != _ARPHRD_ETHER \
                         and rec.hwaddr:
-                    extra["warnings"] = [SourceWarning(
+                    notes = (SourceWarning(
                         source, lineno, hw, f"translated with a change: hardware type "
                         f"{int(hw[:2], 16)} dropped (Kea keeps the address bytes only)",
-                        rec.key)]
+                        rec.key),)
             rec = _with_origin(rec, source, lineno)
-            yield Extracted(rec, source=source, line=lineno, extra=extra)
+            yield Extracted(rec, source=source, line=lineno, extra=extra, warnings=notes)
 
 
 def _with_origin(rec: Any, source: str, line: int) -> Any:
@@ -568,7 +569,7 @@ def _host_items(value: str, raw: str, source: str, lineno: int, ranges: list[Dhc
                 return
             a6 = IPv6Address(int(v6_nets[0].network_address) | int(a6))
         v6_addrs.append(a6)
-    extra: dict[str, Any] = {"warnings": warnings} if warnings else {}
+    extra: dict[str, Any] = {}
     if alt:
         extra["alt_identifiers"] = [{"hw-address": canonical_hex(m, "hw-address")} for m in alt]
     made = False
@@ -582,7 +583,8 @@ def _host_items(value: str, raw: str, source: str, lineno: int, ranges: list[Dhc
             if rng is not None:
                 e4["dnsmasq_range"] = str(rng.network)
             made = True
-            yield Extracted(res, source=source, line=lineno, extra=e4)
+            yield Extracted(res, source=source, line=lineno, extra=e4,
+                            warnings=tuple(warnings))
         if v6_addrs:
             t6 = "duid" if ident_type == "client-id" else ident_type
             rng = next((r for r in ranges if v6_addrs[0] in r.network), None)
@@ -593,6 +595,7 @@ def _host_items(value: str, raw: str, source: str, lineno: int, ranges: list[Dhc
             e6 = {} if made else dict(extra)  # warnings once per line
             if rng is not None:
                 e6["dnsmasq_range"] = str(rng.network)
-            yield Extracted(res6, source=source, line=lineno, extra=e6)
+            yield Extracted(res6, source=source, line=lineno, extra=e6,
+                            warnings=() if made else tuple(warnings))
     except InvalidValueError as exc:
         yield MalformedRecordError(source, lineno, key, f"dhcp-host: {exc}")

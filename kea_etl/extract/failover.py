@@ -20,9 +20,10 @@ so within one file the last block of an address already won) and yields one reco
    peer given.
 
 Every yielded record keeps ``Extracted.source`` = the file it came from, and carries
-``extra["failover"]`` saying how it was chosen. :meth:`FailoverSource.report_extra` returns the
-statistics for the run report: per peer how many records it had and contributed, how many
-addresses only it knew, how many the peers disagreed on and by which rule each was resolved.
+``extra["failover"]`` saying how it was chosen. :attr:`FailoverSource.stats` holds the
+statistics for the run report (``RunReport.failover``): per peer how many records it had and
+contributed, how many addresses only it knew, how many the peers disagreed on and by which
+rule each was resolved.
 
 Memory: one small tuple per address of the first peer's file (three passes over the files, each
 streamed); the records themselves are never held.
@@ -168,10 +169,6 @@ class FailoverSource:
 
     def __str__(self) -> str:
         return f"isc-failover:{self.first}+{self.second}"
-
-    def report_extra(self) -> dict[str, Any]:
-        """``{"failover": {...}}`` for ``RunReport.extra``."""
-        return {"failover": self.stats.to_json()}
 
     def open(self) -> Iterator[ExtractItem]:
         stats = FailoverStats((PeerStats(self.first), PeerStats(self.second)))

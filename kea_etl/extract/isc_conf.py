@@ -44,7 +44,7 @@ What cannot be translated is reported by line, never dropped silently:
   for its kind: dhcpd resolves host names in address options, kea-etl does not; lease times,
   ``ddns-domainname``, nested blocks, unknown statements, a second identifier, group-level options
   the host inherits, an identifier Kea cannot hold next to the one it keeps):
-  ``Extracted.extra["warnings"]`` is a list of :class:`~kea_etl.report.SourceWarning` (file, line,
+  ``Extracted.warnings`` holds :class:`~kea_etl.report.SourceWarning` (file, line,
   statement, reason, ``host NAME``), which the migration copies into the run report;
 * **MalformedRecordError** for what makes a host unusable or is not a host at all: no identifier
   (or only ``hardware token-ring`` / another ``host-identifier`` option), a hostname in
@@ -731,69 +731,37 @@ class _Parser:
         host.options.append((odef, entry, line, text))
 
     def _host_records(self, host: _Host, scopes: list[_Scope]) -> Iterator[ExtractItem]:
-        key = f"host {host.name}"
-
-        def err(line: int, reason: str) -> MalformedRecordError:
-            return MalformedRecordError(host.path, line, key, reason)
-
+        """The host's v4 and / or v6 reservation, or why it has none: what it inherits from its
+        enclosing scopes (:func:`_inherit`), then the parts both families share, then each
+        family's own identifier and addresses (:func:`_v4_records`, :func:`_v6_records`)."""
+        ctx = _HostContext(host, f"host {host.name}", list(host.warnings))
         if host.errors:
             for line, reason in host.errors:
-                yield err(line, reason)
+                yield ctx.err(line, reason)
             return
         if host.deny_booting is not None:
-            yield err(host.deny_booting, "denies booting; Kea has no per-host deny (use a DROP "
-                      "client class); not translated, so the host is not handed an address")
+            yield ctx.err(host.deny_booting, "denies booting; Kea has no per-host deny (use a "
+                          "DROP client class); not translated, so the host is not handed an "
+                          "address")
             return
-        warnings = list(host.warnings)
-
-        def note(line: int, statement: str, reason: str, path: str | None = None) -> SourceWarning:
-            return SourceWarning(path or host.path, line, statement, reason, key)
-
-        # Inherited from enclosing scopes.
-        inherited: list[tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]] = []
-        use_names = host.use_host_decl_names
-        filename = host.filename
-        next_server = host.next_server
-        for sc in reversed(scopes):
-            if use_names is None and sc.use_host_decl_names is not None:
-                use_names = sc.use_host_decl_names
-            if sc.kind == "group":
-                if filename is None and sc.filename is not None:
-                    filename = sc.filename[0]
-                if next_server is None and sc.next_server is not None:
-                    next_server = (sc.next_server[0], sc.next_server[2])
-                for text, path, line in sc.options:
-                    warnings.append(note(line, text, f"not translated: set on the group enclosing "
-                                         f"host {host.name} (line {host.line} of {host.path}); "
-                                         "Kea has no groups: add it to the reservation or a "
-                                         "client class by hand", path))
-                grp = sc.group_options
-                if grp is not None:
-                    # the host's own statement wins, then the innermost group's (dhcpd's scoping)
-                    for odef, entry, line, text in grp.options:
-                        if all(o[0] is not odef for o in inherited) and \
-                                all(o[0] is not odef for o in host.options):
-                            inherited.append((odef, entry, line, text))
-                    for w in grp.warnings:
-                        warnings.append(note(w.line or sc.line, w.statement,
-                                             f"{w.reason} (set on the group enclosing host "
-                                             f"{host.name}, line {host.line} of {host.path})",
-                                             grp.path))
+        inherited, use_names = _inherit(ctx, scopes)
+        warnings = ctx.warnings
         hostname = host.host_name or host.ddns_hostname or ""
         if host.host_name and host.ddns_hostname and host.host_name != host.ddns_hostname:
-            warnings.append(note(host.line, f"ddns-hostname {host.ddns_hostname!r}",
-                                 f"not translated: differs from host-name {host.host_name!r}; "
-                                 "the reservation uses the host-name"))
+            warnings.append(ctx.note(host.line, f"ddns-hostname {host.ddns_hostname!r}",
+                                     f"not translated: differs from host-name {host.host_name!r}; "
+                                     "the reservation uses the host-name"))
         if not hostname and use_names:
             hostname = host.name
-        ethernet = [(v, ln) for t, v, ln in host.hardware if t == "ethernet"]
+        ctx.hostname = hostname
+        ctx.ethernet = [(v, ln) for t, v, ln in host.hardware if t == "ethernet"]
         for t, _v, ln in host.hardware:
             if t != "ethernet":
-                warnings.append(note(ln, f"hardware {t}", "not translated: Kea reservations "
-                                     "match ethernet addresses only"))
+                warnings.append(ctx.note(ln, f"hardware {t}", "not translated: Kea reservations "
+                                         "match ethernet addresses only"))
         for text, ln in host.other_identifiers:
-            warnings.append(note(ln, text, "not translated: Kea matches DUID, hw-address, "
-                                 "client-id, circuit-id or flex-id"))
+            warnings.append(ctx.note(ln, text, "not translated: Kea matches DUID, hw-address, "
+                                     "client-id, circuit-id or flex-id"))
         # option-data per family, in code order (one canonical order whatever the file's order)
         has4, has6 = bool(host.fixed4), bool(host.fixed6 or host.prefixes6)
         addressless = not (has4 or has6)
@@ -805,162 +773,237 @@ class _Parser:
             has4 = (not has6 or any(d.space == "dhcp4" for d, _, _, _ in host.options)
                     or host.filename is not None or host.next_server is not None)
         every = [*host.options, *inherited]
-        options4 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
-                         if d.space == "dhcp4")
-        options6 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
-                         if d.space == "dhcp6")
+        ctx.options4 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
+                             if d.space == "dhcp4")
+        ctx.options6 = tuple(e for d, e, _, _ in sorted(every, key=lambda o: o[0].code)
+                             if d.space == "dhcp6")
         for d, _e, ln, text in every:
             if d.space == "dhcp4" and not has4 and has6:
-                warnings.append(note(ln, text, "not translated: a DHCPv4 option, and the host "
-                                     "has no fixed-address (only a v6 reservation)"))
+                warnings.append(ctx.note(ln, text, "not translated: a DHCPv4 option, and the "
+                                         "host has no fixed-address (only a v6 reservation)"))
             elif d.space == "dhcp6" and not has6 and has4:
-                warnings.append(note(ln, text, "not translated: a DHCPv6 option, and the host "
-                                     "has no fixed-address6 / fixed-prefix6 (only a v4 "
-                                     "reservation)"))
-        extra_base: dict[str, Any] = {"dhcpd_host": host.name}
+                warnings.append(ctx.note(ln, text, "not translated: a DHCPv6 option, and the "
+                                         "host has no fixed-address6 / fixed-prefix6 (only a v4 "
+                                         "reservation)"))
         scope = scopes[-1]
         if scope.subnet:
-            extra_base["dhcpd_subnet"] = scope.subnet
+            ctx.extra_base["dhcpd_subnet"] = scope.subnet
         if scope.shared_network:
-            extra_base["dhcpd_shared_network"] = scope.shared_network
-        want4 = self.family in (None, 4)
-        want6 = self.family in (None, 6)
+            ctx.extra_base["dhcpd_shared_network"] = scope.shared_network
         if addressless:
-            warnings.append(note(host.line, f"host {host.name}", "has no fixed address: loaded "
-                                 "as a global reservation (subnet id 0, options / boot file / "
-                                 "hostname only); Kea consults global reservations only where "
-                                 "reservations-global is true"))
-        # v4
-        if has4 and want4:
-            ident: tuple[str, str] | None = None
-            alt: list[str] = []
-            if host.client_id is not None:
-                ident = ("client-id", host.client_id[0])
-                if ethernet:
-                    alt.append(f"hw-address={ethernet[0][0]}")
-                    warnings4 = [note(ethernet[0][1], f"hardware ethernet {ethernet[0][0]}",
+            warnings.append(ctx.note(host.line, f"host {host.name}", "has no fixed address: "
+                                     "loaded as a global reservation (subnet id 0, options / boot "
+                                     "file / hostname only); Kea consults global reservations "
+                                     "only where reservations-global is true"))
+        if has4 and self.family in (None, 4):
+            yield from _v4_records(ctx)
+        if has6 and self.family in (None, 6):
+            yield from _v6_records(ctx)
+
+
+#: a translated ``option`` statement: table entry, Kea option-data, line, statement text
+_HostOption = tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]
+
+
+@dataclass
+class _HostContext:
+    """One host on its way to reservations: what its v4 and v6 records share once the enclosing
+    scopes are applied (:meth:`_Parser._host_records` fills it, family by family reads it)."""
+
+    host: _Host
+    key: str
+    #: warnings every record of the host carries (a family adds its own to a copy)
+    warnings: list[SourceWarning]
+    hostname: str = ""
+    ethernet: list[tuple[str, int]] = field(default_factory=list)     # value, line
+    #: from the host, else the innermost enclosing group that sets it
+    filename: str | None = None
+    next_server: tuple[str, int] | None = None                        # value, line
+    options4: tuple[dict[str, Any], ...] = ()
+    options6: tuple[dict[str, Any], ...] = ()
+    extra_base: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.filename = self.host.filename
+        self.next_server = self.host.next_server
+        self.extra_base = {"dhcpd_host": self.host.name}
+
+    def err(self, line: int, reason: str) -> MalformedRecordError:
+        return MalformedRecordError(self.host.path, line, self.key, reason)
+
+    def note(self, line: int, statement: str, reason: str, path: str | None = None
+             ) -> SourceWarning:
+        return SourceWarning(path or self.host.path, line, statement, reason, self.key)
+
+    def extracted(self, rec: Reservation, warnings: list[SourceWarning], alt: list[str]
+                  ) -> Extracted:
+        extra = dict(self.extra_base)
+        if alt:
+            extra["alt_identifiers"] = alt
+        return Extracted(rec, source=self.host.path, line=self.host.line, extra=extra,
+                         warnings=tuple(warnings))
+
+
+def _inherit(ctx: _HostContext, scopes: list[_Scope]) -> tuple[list[_HostOption], bool | None]:
+    """Apply the enclosing scopes, innermost first, as dhcpd does: ``use-host-decl-names`` from
+    any scope; a group's filename, next-server and options (the host's own statement wins, then
+    the innermost group's). Sets ``ctx.filename`` / ``ctx.next_server``, adds warnings for what
+    a group sets that Kea cannot take, and returns the inherited options and use-host-decl-names.
+    """
+    host = ctx.host
+    inherited: list[_HostOption] = []
+    use_names = host.use_host_decl_names
+    for sc in reversed(scopes):
+        if use_names is None and sc.use_host_decl_names is not None:
+            use_names = sc.use_host_decl_names
+        if sc.kind != "group":
+            continue
+        if ctx.filename is None and sc.filename is not None:
+            ctx.filename = sc.filename[0]
+        if ctx.next_server is None and sc.next_server is not None:
+            ctx.next_server = (sc.next_server[0], sc.next_server[2])
+        for text, path, line in sc.options:
+            ctx.warnings.append(ctx.note(line, text, f"not translated: set on the group enclosing "
+                                         f"host {host.name} (line {host.line} of {host.path}); "
+                                         "Kea has no groups: add it to the reservation or a "
+                                         "client class by hand", path))
+        grp = sc.group_options
+        if grp is None:
+            continue
+        for odef, entry, line, text in grp.options:
+            if all(o[0] is not odef for o in inherited) and \
+                    all(o[0] is not odef for o in host.options):
+                inherited.append((odef, entry, line, text))
+        for w in grp.warnings:
+            ctx.warnings.append(ctx.note(w.line or sc.line, w.statement,
+                                         f"{w.reason} (set on the group enclosing host "
+                                         f"{host.name}, line {host.line} of {host.path})",
+                                         grp.path))
+    return inherited, use_names
+
+
+def _v4_records(ctx: _HostContext) -> Iterator[ExtractItem]:
+    """The host's v4 reservations, one per fixed-address (or one without an address), keyed by
+    its client-id, else its ethernet address."""
+    host = ctx.host
+    ident: tuple[str, str] | None = None
+    alt: list[str] = []
+    warnings4: list[SourceWarning] = []
+    if host.client_id is not None:
+        ident = ("client-id", host.client_id[0])
+        if ctx.ethernet:
+            alt.append(f"hw-address={ctx.ethernet[0][0]}")
+            warnings4.append(ctx.note(ctx.ethernet[0][1], f"hardware ethernet {ctx.ethernet[0][0]}",
                                       "not carried: the reservation is keyed by the client-id "
                                       "(Kea holds one identifier per reservation), so a client "
-                                      "that sends no client-id no longer matches it")]
-                else:
-                    warnings4 = []
-            elif ethernet:
-                ident = ("hw-address", ethernet[0][0])
-                warnings4 = []
-            else:
-                warnings4 = []
-            if ident is None:
-                yield err(host.line, "has no identifier Kea can use for a v4 reservation (needs "
-                          "'hardware ethernet' or 'option dhcp-client-identifier')"
-                          + _unusable(host))
-            else:
-                ns: IPv4Address | None = None
-                if next_server is not None:
-                    try:
-                        ns = IPv4Address(next_server[0])
-                    except ValueError:
-                        warnings4.append(note(next_server[1], f"next-server {next_server[0]}",
-                                              "not translated: kea-etl does not resolve names; "
-                                              "write the address"))
-                for text, line in host.fixed4 or [("", host.line)]:
-                    addr: IPv4Address | IPv6Address | None = None
-                    try:
-                        addr = ip_address(text) if text else None
-                    except ValueError:
-                        yield err(line, f"fixed-address {text} is a name, not an address; kea-etl "
-                                  "does not resolve names (DNS may differ at migration time): write "
-                                  "the address in dhcpd.conf or add the reservation by hand")
-                        continue
-                    if addr is not None and not isinstance(addr, IPv4Address):
-                        yield err(line, f"fixed-address {text} is IPv6; use fixed-address6")
-                        continue
-                    if addr is None and not (hostname or options4 or ns or filename):
-                        yield err(host.line, _EMPTY)
-                        continue
-                    try:
-                        rec = Reservation(family=4, identifier_type=ident[0],  # type: ignore[arg-type]
-                                          identifier=ident[1], ipv4_address=addr, hostname=hostname,
-                                          next_server=ns, boot_file_name=filename or "",
-                                          option_data=tuple(dict(e) for e in options4),
-                                          origin=host.path, line=host.line)
-                    except InvalidValueError as exc:
-                        yield err(line, str(exc))
-                        continue
-                    extra = dict(extra_base)
-                    extra["warnings"] = warnings + warnings4
-                    if alt:
-                        extra["alt_identifiers"] = alt
-                    yield Extracted(rec, source=host.path, line=host.line, extra=extra)
-        # v6
-        if has6 and want6:
-            alt6: list[str] = []
-            warnings6 = list(warnings)
-            if host.duid is not None:
-                ident6: tuple[str, str] | None = ("duid", host.duid[0])
-            elif host.client_id is not None:
-                ident6 = ("duid", host.client_id[0])
-            elif ethernet:
-                ident6 = ("hw-address", ethernet[0][0])
-            else:
-                ident6 = None
-            if ident6 is not None and ident6[0] == "duid":
-                if host.duid is not None and host.client_id is not None and host.client_id[0] != host.duid[0]:
-                    alt6.append(f"duid={host.client_id[0]}")
-                    warnings6.append(note(host.client_id[1], "option dhcp-client-identifier",
-                                          "not carried: the reservation is keyed by the "
-                                          "host-identifier DUID"))
-                if ethernet:
-                    alt6.append(f"hw-address={ethernet[0][0]}")
-                    warnings6.append(note(ethernet[0][1], f"hardware ethernet {ethernet[0][0]}",
-                                          "not carried: the reservation is keyed by the DUID (Kea "
-                                          "holds one identifier per reservation)"))
-            if ident6 is None:
-                yield err(host.line, "has no identifier Kea can use for a v6 reservation (needs "
-                          "'host-identifier option dhcp6.client-id', 'option dhcp-client-identifier' "
-                          "or 'hardware ethernet')" + _unusable(host))
-                return
-            addrs: list[IPv6Address] = []
-            prefixes: list[IPv6Network] = []
-            bad = False
-            for text, line in host.fixed6:
-                try:
-                    a = ip_address(text)
-                    if not isinstance(a, IPv6Address):
-                        raise ValueError
-                    addrs.append(a)
-                except ValueError:
-                    yield err(line, f"fixed-address6 {text} is not an IPv6 address (kea-etl does "
-                              "not resolve names)")
-                    bad = True
-            for text, line in host.prefixes6:
-                try:
-                    prefixes.append(IPv6Network(text))
-                except ValueError as exc:
-                    yield err(line, f"fixed-prefix6 {text}: {exc}")
-                    bad = True
-            if bad and not (addrs or prefixes):
-                return
-            if not (addrs or prefixes or hostname or options6):
-                yield err(host.line, _EMPTY)
-                return
-            if filename is not None or next_server is not None:
-                warnings6.append(note(host.line, "filename / next-server", "not carried into "
-                                      "the v6 reservation (DHCPv6 boots via option "
-                                      "bootfile-url)"))
-            try:
-                rec6 = Reservation(family=6, identifier_type=ident6[0],  # type: ignore[arg-type]
-                                   identifier=ident6[1], ip_addresses=tuple(addrs),
-                                   prefixes=tuple(prefixes), hostname=hostname,
-                                   option_data=tuple(dict(e) for e in options6),
-                                   origin=host.path, line=host.line)
-            except InvalidValueError as exc:
-                yield err(host.line, str(exc))
-                return
-            extra = dict(extra_base)
-            extra["warnings"] = warnings6
-            if alt6:
-                extra["alt_identifiers"] = alt6
-            yield Extracted(rec6, source=host.path, line=host.line, extra=extra)
+                                      "that sends no client-id no longer matches it"))
+    elif ctx.ethernet:
+        ident = ("hw-address", ctx.ethernet[0][0])
+    if ident is None:
+        yield ctx.err(host.line, "has no identifier Kea can use for a v4 reservation (needs "
+                      "'hardware ethernet' or 'option dhcp-client-identifier')" + _unusable(host))
+        return
+    ns: IPv4Address | None = None
+    if ctx.next_server is not None:
+        try:
+            ns = IPv4Address(ctx.next_server[0])
+        except ValueError:
+            warnings4.append(ctx.note(ctx.next_server[1], f"next-server {ctx.next_server[0]}",
+                                      "not translated: kea-etl does not resolve names; write the "
+                                      "address"))
+    for text, line in host.fixed4 or [("", host.line)]:
+        addr: IPv4Address | IPv6Address | None = None
+        try:
+            addr = ip_address(text) if text else None
+        except ValueError:
+            yield ctx.err(line, f"fixed-address {text} is a name, not an address; kea-etl does "
+                          "not resolve names (DNS may differ at migration time): write the "
+                          "address in dhcpd.conf or add the reservation by hand")
+            continue
+        if addr is not None and not isinstance(addr, IPv4Address):
+            yield ctx.err(line, f"fixed-address {text} is IPv6; use fixed-address6")
+            continue
+        if addr is None and not (ctx.hostname or ctx.options4 or ns or ctx.filename):
+            yield ctx.err(host.line, _EMPTY)
+            continue
+        try:
+            rec = Reservation(family=4, identifier_type=ident[0],  # type: ignore[arg-type]
+                              identifier=ident[1], ipv4_address=addr, hostname=ctx.hostname,
+                              next_server=ns, boot_file_name=ctx.filename or "",
+                              option_data=tuple(dict(e) for e in ctx.options4),
+                              origin=host.path, line=host.line)
+        except InvalidValueError as exc:
+            yield ctx.err(line, str(exc))
+            continue
+        yield ctx.extracted(rec, ctx.warnings + warnings4, alt)
+
+
+def _v6_records(ctx: _HostContext) -> Iterator[ExtractItem]:
+    """The host's v6 reservation (all its fixed-address6 and fixed-prefix6 in one), keyed by its
+    host-identifier DUID, else its client-id taken as a DUID, else its ethernet address."""
+    host = ctx.host
+    alt6: list[str] = []
+    warnings6 = list(ctx.warnings)
+    ident6: tuple[str, str] | None
+    if host.duid is not None:
+        ident6 = ("duid", host.duid[0])
+    elif host.client_id is not None:
+        ident6 = ("duid", host.client_id[0])
+    elif ctx.ethernet:
+        ident6 = ("hw-address", ctx.ethernet[0][0])
+    else:
+        yield ctx.err(host.line, "has no identifier Kea can use for a v6 reservation (needs "
+                      "'host-identifier option dhcp6.client-id', 'option dhcp-client-identifier' "
+                      "or 'hardware ethernet')" + _unusable(host))
+        return
+    if ident6[0] == "duid":
+        if host.duid is not None and host.client_id is not None and host.client_id[0] != host.duid[0]:
+            alt6.append(f"duid={host.client_id[0]}")
+            warnings6.append(ctx.note(host.client_id[1], "option dhcp-client-identifier",
+                                      "not carried: the reservation is keyed by the "
+                                      "host-identifier DUID"))
+        if ctx.ethernet:
+            alt6.append(f"hw-address={ctx.ethernet[0][0]}")
+            warnings6.append(ctx.note(ctx.ethernet[0][1], f"hardware ethernet {ctx.ethernet[0][0]}",
+                                      "not carried: the reservation is keyed by the DUID (Kea "
+                                      "holds one identifier per reservation)"))
+    addrs: list[IPv6Address] = []
+    prefixes: list[IPv6Network] = []
+    bad = False
+    for text, line in host.fixed6:
+        try:
+            a = ip_address(text)
+            if not isinstance(a, IPv6Address):
+                raise ValueError
+            addrs.append(a)
+        except ValueError:
+            yield ctx.err(line, f"fixed-address6 {text} is not an IPv6 address (kea-etl does not "
+                          "resolve names)")
+            bad = True
+    for text, line in host.prefixes6:
+        try:
+            prefixes.append(IPv6Network(text))
+        except ValueError as exc:
+            yield ctx.err(line, f"fixed-prefix6 {text}: {exc}")
+            bad = True
+    if bad and not (addrs or prefixes):
+        return
+    if not (addrs or prefixes or ctx.hostname or ctx.options6):
+        yield ctx.err(host.line, _EMPTY)
+        return
+    if ctx.filename is not None or ctx.next_server is not None:
+        warnings6.append(ctx.note(host.line, "filename / next-server", "not carried into the v6 "
+                                  "reservation (DHCPv6 boots via option bootfile-url)"))
+    try:
+        rec6 = Reservation(family=6, identifier_type=ident6[0],  # type: ignore[arg-type]
+                           identifier=ident6[1], ip_addresses=tuple(addrs),
+                           prefixes=tuple(prefixes), hostname=ctx.hostname,
+                           option_data=tuple(dict(e) for e in ctx.options6),
+                           origin=host.path, line=host.line)
+    except InvalidValueError as exc:
+        yield ctx.err(host.line, str(exc))
+        return
+    yield ctx.extracted(rec6, warnings6, alt6)
 
 
 #: one or more IPv4 addresses as colon hex (4 bytes each), how dhcpd.leases writes them

@@ -72,7 +72,7 @@ from kea_etl.records import (
     canonical_hex,
 )
 
-__all__ = ["COLUMNS4", "COLUMNS6", "extract", "lease_files", "sniff"]
+__all__ = ["COLUMNS4", "COLUMNS6", "extract", "lease_files", "open_files", "sniff"]
 
 #: every column Kea (up to 3.0) knows, in order; the 2.2 header stops before ``pool_id``
 COLUMNS4 = ("address", "hwaddr", "client_id", "valid_lifetime", "expire", "subnet_id", "fqdn_fwd",
@@ -357,27 +357,13 @@ def extract(path: str | Path, *, keep_history: bool = False,
     are read first, as Kea loads them (:func:`lease_files`): one log across the files, so a lease
     only in ``NAME.2`` is kept and a later row in ``NAME`` replaces or deletes it. Each item names
     the file and line it came from. ``keep_history=True`` yields every good row in that order
-    instead (the raw log, for audits and :mod:`kea_etl.export.kea_files`); rows with valid
+    instead (the raw log, for audits and :mod:`kea_etl.reconcile.kea_files`); rows with valid
     lifetime 0 (deletions) are then yielded too. A file of a kea-etl output set whose manifest
     says a killed run left it torn is refused (:func:`kea_etl.memfile_set.check_set`).
     """
-    p = Path(path)
-    if p.exists():
-        require_regular(p, what="Kea lease file")  # a FIFO or a device: say what it is
-    if p.name in SET_FILES:
-        # kea-etl's output set: refuse one a killed run left half replaced (kea_etl.memfile_set)
-        check_set(p.parent)
-    files = lease_files(p) if leftovers else ([p] if p.is_file() else [])
-    if not files:
-        raise ConfigError(f"Kea lease file {p} not found")
-    readers: list[_Reader] = []
-    for f in files:
-        family, header = _read_header(f)
-        if readers and family != readers[0].family:
-            raise ConfigError(f"{f} holds DHCPv{family} leases and {readers[0].path} DHCPv"
-                              f"{readers[0].family} leases; Kea loads both for {p}")
-        readers.append(_Reader(f, family, header))
+    readers = open_files(path, leftovers=leftovers)
     family = readers[0].family
+    files = [r.path for r in readers]
     if keep_history:
         for _, item in _rows(readers):
             yield item
@@ -411,6 +397,27 @@ def extract(path: str | Path, *, keep_history: bool = False,
     del notes, repeated
     for _rowno, item in _rows(readers, only=winners):
         yield item
+
+
+def open_files(path: str | Path, *, leftovers: bool = True) -> list[_Reader]:
+    """The files Kea loads for ``path`` (:func:`lease_files`), headers checked, as readers."""
+    p = Path(path)
+    if p.exists():
+        require_regular(p, what="Kea lease file")  # a FIFO or a device: say what it is
+    if p.name in SET_FILES:
+        # kea-etl's output set: refuse one a killed run left half replaced (kea_etl.memfile_set)
+        check_set(p.parent)
+    files = lease_files(p) if leftovers else ([p] if p.is_file() else [])
+    if not files:
+        raise ConfigError(f"Kea lease file {p} not found")
+    readers: list[_Reader] = []
+    for f in files:
+        family, header = _read_header(f)
+        if readers and family != readers[0].family:
+            raise ConfigError(f"{f} holds DHCPv{family} leases and {readers[0].path} DHCPv"
+                              f"{readers[0].family} leases; Kea loads both for {p}")
+        readers.append(_Reader(f, family, header))
+    return readers
 
 
 def _lines(paths: list[Path]) -> Iterator[tuple[int, str]]:

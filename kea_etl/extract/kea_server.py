@@ -256,8 +256,7 @@ def _item(entry: Mapping[str, Any], label: str) -> Iterator[ExtractItem]:
     lost = [SourceWarning(label, None, f"{k} {json.dumps(v)[:80]}",
                           "not translated: kea-etl does not carry this host field", key=res.key)
             for k, v in sorted(host.items()) if k not in _HOST_KEYS and v not in _EMPTY]
-    extra: dict[str, Any] = {"warnings": lost} if lost else {}
-    yield Extracted(res, source=label, extra=extra)
+    yield Extracted(res, source=label, warnings=tuple(lost))
 
 
 def extract(location: str, *, snapshot: Snapshot | None = None,

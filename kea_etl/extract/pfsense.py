@@ -289,9 +289,7 @@ def _mapping(sm: ET.Element, family: int, iface: ET.Element,
                                       "change: no address, so a global reservation (subnet id 0);"
                                       " Kea consults it only where reservations-global is true",
                                       key))
-    if warnings:
-        extra["warnings"] = warnings
-    yield Extracted(rec, source=source, line=line, extra=extra)
+    yield Extracted(rec, source=source, line=line, extra=extra, warnings=tuple(warnings))
 
 
 def _option_data(sm: ET.Element, iface: ET.Element, family: int, source: str, key: str | None

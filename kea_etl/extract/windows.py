@@ -244,9 +244,8 @@ def _lease(row: _Row, family: int, tz: tzinfo | None, now: int, duration: int | 
         return MalformedRecordError(row.source, row.line, key, str(exc))
     extra: dict[str, Any] = {"windows_state": state_text}
     notes = _unknown_columns(row, _LEASE4_COLS if family == 4 else _LEASE6_COLS, key)
-    if notes:
-        extra["warnings"] = notes
-    return Extracted(rec, binding_state=binding, source=row.source, line=row.line, extra=extra)
+    return Extracted(rec, binding_state=binding, source=row.source, line=row.line, extra=extra,
+                     warnings=tuple(notes))
 
 
 def _unknown_columns(row: _Row, known: set[str], key: str | None) -> list[SourceWarning]:
@@ -301,8 +300,7 @@ def _reservation(row: _Row, family: int) -> ExtractItem:
     except (ValueError, InvalidValueError) as exc:
         return MalformedRecordError(row.source, row.line, key, str(exc))
     warnings += _unknown_columns(row, _RES_COLS, key)
-    return Extracted(rec, source=row.source, line=row.line,
-                     extra={"warnings": warnings} if warnings else {})
+    return Extracted(rec, source=row.source, line=row.line, warnings=tuple(warnings))
 
 
 # ---- CSV ----------------------------------------------------------------------------------------
@@ -401,7 +399,7 @@ def _with_options(item: Extracted, options: ET.Element, family: int) -> Extracte
     rec = item.record
     assert isinstance(rec, Reservation)
     entries: list[dict[str, Any]] = []
-    notes = list(item.extra.get("warnings", []))
+    notes = list(item.warnings)
     for ov in option_values(options):
         try:
             entries.append(option_entry(ov, family))
@@ -410,11 +408,7 @@ def _with_options(item: Extracted, options: ET.Element, family: int) -> Extracte
                                        f"not translated: {exc}", rec.key))
     if entries:
         rec = dataclasses.replace(rec, option_data=opts.canonical_option_data(entries, family))
-    extra = dict(item.extra)
-    if notes:
-        extra["warnings"] = notes
-    return Extracted(rec, binding_state=item.binding_state, source=item.source, line=item.line,
-                     extra=extra)
+    return dataclasses.replace(item, record=rec, warnings=tuple(notes))
 
 
 def _extract_xml(p: Path, tz: tzinfo | None) -> Iterator[ExtractItem]:

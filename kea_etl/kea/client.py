@@ -22,7 +22,7 @@ import ipaddress
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +108,14 @@ def decode_reply(command: str, reply: dict[str, Any], server: str | None = None)
     raise KeaCommandError(command, text, result=result, arguments=arguments, server=server)
 
 
-def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None = None
-                  ) -> str | None:
-    """The basic-auth password from a file (first line) or an environment variable.
+def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> str | None:
+    """The basic-auth password from a file (first line) or a variable of ``environ``.
 
     Never take a password from a command-line argument: argv is visible to every user.
-    ``env=None`` and ``file=None`` read :data:`DEFAULT_PASSWORD_ENV` if it is set.
+    ``env=None`` and ``file=None`` read :data:`DEFAULT_PASSWORD_ENV` if it is set. Library code
+    never reads the process environment: a caller that wants a variable passes the environment
+    it means (the CLI the process's, a pipeline step the one it was loaded with).
     """
     if file is not None:
         try:
@@ -121,8 +123,13 @@ def read_password(*, env: str | None = None, file: str | os.PathLike[str] | None
         except OSError as exc:
             raise ConfigError(f"cannot read password file {file}: {exc.strerror or exc}") from None
         return text.splitlines()[0] if text else ""
+    if environ is None:
+        # a programming error, not a user's: without this a missing environ would look like
+        # an unset variable
+        raise TypeError("read_password needs file= or environ= (the environment to read "
+                        f"{env or DEFAULT_PASSWORD_ENV} from)")
     name = env or DEFAULT_PASSWORD_ENV
-    value = os.environ.get(name)
+    value = environ.get(name)
     if value is None and env is not None:
         raise ConfigError(f"environment variable {env} (the password) is not set")
     return value

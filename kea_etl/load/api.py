@@ -63,6 +63,7 @@ from kea_etl.load.compare import Verdict, decide, describe_holder, same_client
 from kea_etl.load.credentials import LiveCredentials
 from kea_etl.records import Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import RunReport
+from kea_etl.urls import refuse_password
 
 if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
@@ -295,7 +296,7 @@ class LiveLeaseLoader:
         if family is None:
             return
         saved = save_leases(self.client, family, report_path=self.options.report_path)
-        report.extra.setdefault("lease_backups", []).append(saved.to_dict())
+        report.lease_backups.append(saved)
 
     def _server_family(self) -> int | None:
         if self._family is None:
@@ -383,7 +384,7 @@ class LiveLeaseLoader:
         if self._hosts:
             self._load_hosts(report)
         if opts.dry_run:
-            report.extra["dry_run"] = True
+            report.dry_run = True
             report.extra["would_send"] = dict(sorted(self.sent.items()))
         else:
             report.extra["sent"] = dict(sorted(self.sent.items()))
@@ -791,6 +792,7 @@ def make_kea_loader(location: str, *, subnets: Any = None, sources: Sequence[str
     del kea_version
     if workers < 1:
         raise ConfigError(f"--workers {workers}: need at least 1")
+    refuse_password(f"kea:{location}")  # named as the operator wrote the target
     client = (credentials or LiveCredentials()).kea_client(location, service=service,
                                                            timeout=timeout, retries=retries)
     url = client.url

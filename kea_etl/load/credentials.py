@@ -2,7 +2,7 @@
 
 Library code never reads the environment: the CLI (and a pipeline, from the environment it was
 loaded with) builds a :class:`LiveCredentials` with :meth:`LiveCredentials.from_environ` and
-passes it to :func:`kea_etl.migration.make_loader`. The variable names are listed here, once.
+passes it to :func:`kea_etl.load.targets.make_loader`. The variable names are listed here, once.
 Passwords never come from a URL or from argv (argv is visible to every user).
 """
 
@@ -109,7 +109,7 @@ class LiveCredentials:
         from kea_etl.kea import KeaClient
         from kea_etl.urls import refuse_password
 
-        refuse_password(f"kea:{location}")
+        refuse_password(location)  # shown as the caller wrote it
         parts = urlsplit(location)
         username = unquote(parts.username) if parts.username else self.username
         password = self.kea_password() if username else None

@@ -15,7 +15,7 @@ same records into each, and the peers' lease databases are compared afterwards.
    A record counts as loaded only when every peer took it: a failure on a later peer moves it
    from loaded to failed in the run's report, with the peer named.
 3. **Compare** (:func:`compare_peers`): both peers' leases are paged (lease4-get-page /
-   lease6-get-page, address order) and merge-joined; the report's ``extra["ha"]`` gets each
+   lease6-get-page, address order) and merge-joined; the report's ``ha`` gets each
    peer's state and counts, both lease counts and every difference (first examples listed).
 """
 
@@ -36,6 +36,7 @@ from kea_etl.errors import (
 )
 from kea_etl.kea.transports import CONNECT_FAILED
 from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.load.targets import make_loader
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
 
@@ -362,7 +363,7 @@ class HAPairLoader:
         elif self.dry_run:
             ha["compare"] = "skipped (dry run)"
         if self._report is not None:
-            self._report.extra["ha"] = ha
+            self._report.ha = ha
         return {"target": self.name, key: dict(total), "peers": outputs}
 
     def abort(self) -> None:
@@ -419,12 +420,12 @@ def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, fo
                         **options: Any) -> Loader:
     """The loader for one or more ``--to`` targets.
 
-    One target: :func:`kea_etl.migration.make_loader`; for ``kea:`` its HA state is checked (a
+    One target: :func:`kea_etl.load.targets.make_loader`; for ``kea:`` its HA state is checked (a
     lone HA peer is refused without ``force``). Several targets: all must be ``kea:URL``; they
     are loaded as an HA pair by :class:`HAPairLoader` after :func:`check_targets`.
     """
     from kea_etl.load.api import LiveLeaseLoader
-    from kea_etl.migration import make_loader
+
     if not targets:
         raise ConfigError("no --to target given")
     if len(set(targets)) != len(targets):
@@ -461,16 +462,16 @@ def make_targets_loader(targets: Sequence[str], *, subnets: SubnetMap | None, fo
 def window_summary(report: RunReport) -> list[str]:
     """Summary lines for the CLI about a failover merge, an HA pair, the pause and reclaim."""
     lines: list[str] = []
-    fo = report.extra.get("failover")
-    if isinstance(fo, dict):
+    fo = report.failover
+    if fo is not None:
         peers = ", ".join(f"{p['file']} {p['contributed']} ({p['only_here']} only there)"
                           for p in fo.get("peers", []))
         how = ", ".join(f"{k} {v}" for k, v in sorted(fo.get("resolved_by", {}).items()))
         lines.append(f"  failover merge: {fo.get('addresses', 0)} addresses; contributed: {peers}")
         lines.append(f"  failover peers agreed on {fo.get('agreed', 0)}, disagreed on "
                      f"{fo.get('disagreed', 0)}" + (f" ({how})" if how else ""))
-    ha = report.extra.get("ha")
-    if isinstance(ha, dict):
+    ha = report.ha
+    if ha is not None:
         for p in ha.get("peers", []):
             state = p.get("ha_state") or "no HA hook"
             lines.append(f"  peer {p['url']} (HA state {state}): loaded {p.get('loaded', '?')}, "
@@ -486,8 +487,8 @@ def window_summary(report: RunReport) -> list[str]:
                                  f"{d['only_on_first']}, only on other {d['only_on_other']}, "
                                  f"different {d['different']}")
                     lines.extend(f"    {e}" for e in d.get("examples", [])[:5])
-    pause = report.extra.get("pause")
-    if isinstance(pause, dict):
+    pause = report.pause
+    if pause is not None:
         if "would_pause" in pause:
             lines.append(f"  would pause DHCP on {len(pause['would_pause'])} server(s)")
         else:
@@ -495,7 +496,7 @@ def window_summary(report: RunReport) -> list[str]:
                 "NOT ENABLED AGAIN (see the report)"
             lines.append(f"  DHCP service paused {pause.get('seconds')} s on "
                          f"{len(pause.get('targets', []))} server(s), {again}")
-    reclaim = report.extra.get("reclaim")
-    if isinstance(reclaim, dict):
+    reclaim = report.reclaim
+    if reclaim is not None:
         lines.extend(f"  leases-reclaim on {u}: {t}" for u, t in reclaim.items())
     return lines

@@ -17,8 +17,8 @@ and is itself a :class:`~kea_etl.load.base.Loader`:
   path while the window is open. Ctrl-C and SIGTERM are held off while ``dhcp-enable`` is being
   sent, so a second Ctrl-C cannot leave a server disabled.
 
-The report gets ``extra["pause"]`` (targets, max-period, seconds paused, refreshes) and
-``extra["reclaim"]``. A dry run sends neither disable nor enable nor reclaim (it only says it
+The report gets ``pause`` (targets, max-period, seconds paused, refreshes) and
+``reclaim``. A dry run sends neither disable nor enable nor reclaim (it only says it
 would).
 """
 
@@ -100,8 +100,8 @@ class ServiceWindow:
         self._report = report
         if self.pause:
             if self.dry_run:
-                report.extra["pause"] = {"would_pause": [_url(c) for c in self.clients],
-                                         "max_period": self.max_period}
+                report.pause = {"would_pause": [_url(c) for c in self.clients],
+                                "max_period": self.max_period}
             else:
                 self._disable_all()
         self.inner.load(records, report)
@@ -198,7 +198,7 @@ class ServiceWindow:
         if report is None:
             return
         if self.pause and not self.dry_run:
-            report.extra["pause"] = {
+            pause: dict[str, Any] = {
                 "targets": [_url(c) for c in self.clients],
                 "max_period": self.max_period,
                 "seconds": round(self.seconds, 3) if self.seconds is not None else None,
@@ -206,13 +206,14 @@ class ServiceWindow:
                 "enabled_again": not self.enable_errors,
             }
             if self.enable_errors:
-                report.extra["pause"]["enable_errors"] = self.enable_errors
+                pause["enable_errors"] = self.enable_errors
                 for e in self.enable_errors:
                     report.warn("dhcp-enable failed", detail=e)
             if self.refresh_errors:
-                report.extra["pause"]["refresh_errors"] = self.refresh_errors[:10]
+                pause["refresh_errors"] = self.refresh_errors[:10]
+            report.pause = pause
         if self.reclaim:
-            report.extra["reclaim"] = self.reclaimed
+            report.reclaim = self.reclaimed
 
     # -- SIGTERM -> the Ctrl-C path ----------------------------------------------------------
     def _install_term_handler(self) -> None:

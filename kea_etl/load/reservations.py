@@ -324,7 +324,7 @@ class ReservationLoader:
         for o in outcomes:
             count_outcome(report, o)
         if self.backup is not None:
-            report.extra.setdefault("config_backups", []).append(
+            report.config_backups.append(
                 {"server": self.server, "path": str(self.backup), "saved": not self.dry_run})
         if self.checkpoint is not None and not self.dry_run:
             self.checkpoint.record(outcomes)

@@ -1,4 +1,4 @@
-"""Proof by DHCP exchange (issue 17 part 3): real ISC dhcpd and a real Kea running the converted
+"""Proof by DHCP exchange: real ISC dhcpd and a real Kea running the converted
 configuration give the same clients the same answers.
 
 In two network namespaces (tests/harness/netns.py):
@@ -12,7 +12,9 @@ In two network namespaces (tests/harness/netns.py):
    the server namespace, and ``kea-etl migrate`` loads dhcpd's lease file into it with the
    converted file as ``--kea-config``;
 3. the same clients run DISCOVER/OFFER/REQUEST/ACK against Kea: every client gets an ACK with the
-   same address and the same lease time as from dhcpd (on every Kea version selected).
+   same address, the same lease time and the same options it asked for (subnet mask, routers,
+   DNS servers, domain name; the fixed hosts' domain name comes from their group) as from dhcpd
+   (on every Kea version selected).
 
 The v6 test does the same with ``dhcpd -6`` and perfdhcp -6 (SOLICIT/ADVERTISE/REQUEST/REPLY, an
 address and a /56 prefix per client, one client with a ``fixed-address6`` host): after convert +
@@ -60,12 +62,14 @@ OTHERS_101 = client_macs("52:54:00:1b:00:00", 100)
 LINK = client_macs("52:54:00:1c:00:00", 80)
 FIXED = client_macs("52:54:00:1d:00:00", 10)
 FRESH_LAB = client_macs("52:54:00:1a:10:00", 3)   # in the subclass list, never seen by dhcpd
+DOMAIN, FIXED_DOMAIN = "example.net", "fixed.example.net"
 
 
 def _conf() -> str:
     subclasses = "".join(f'subclass "lab" 1:{m};\n' for m in [*LAB, *FRESH_LAB])
-    hosts = "".join(f"host fixed-{i} {{ hardware ethernet {m}; fixed-address 10.100.3.{200 + i}; }}\n"
+    hosts = "".join(f"  host fixed-{i} {{ hardware ethernet {m}; fixed-address 10.100.3.{200 + i}; }}\n"
                     for i, m in enumerate(FIXED))
+    hosts = f'group {{\n  option domain-name "{FIXED_DOMAIN}";\n{hosts}}}\n'
     return f"""authoritative;
 ping-check false;
 ddns-update-style none;
@@ -73,6 +77,7 @@ dhcp-cache-threshold 0;
 default-lease-time 3600;
 max-lease-time 7200;
 option domain-name-servers 10.99.0.1;
+option domain-name "{DOMAIN}";
 class "lab" {{
   match hardware;
 }}
@@ -134,6 +139,16 @@ def test_dhcpd_and_kea_on_the_converted_config_answer_alike(
     assert {before[m]["lease_time"] for m in LAB + OTHERS_101} == {900}
     assert {before[m]["lease_time"] for m in LINK} == {5400}
     assert all(before[m]["address"] == f"10.100.3.{200 + i}" for i, m in enumerate(FIXED))
+    # the options asked for: mask, routers per subnet, DNS, domain (the hosts' group has its own)
+    def option(m: str, code: int) -> str:
+        return bytes.fromhex(before[m]["options"].get(str(code), "")).decode("latin-1")
+
+    assert {option(m, 3) for m in LINK} == {"\x0a\x64\x00\x01"}
+    assert {option(m, 3) for m in LAB} == {"\x0a\x65\x00\x01"}
+    assert {option(m, 6) for m in LINK + LAB} == {"\x0a\x63\x00\x01"}
+    assert {option(m, 15).rstrip("\0") for m in LINK} == {DOMAIN}
+    assert {option(m, 15).rstrip("\0") for m in FIXED} == {FIXED_DOMAIN}
+    assert {option(m, 1) for m in LAB} == {"\xff\xff\xff\x00"}
     lab_pool = ipaddress.ip_network("10.101.0.0/26")   # .10-.49 inside it, .100-.250 outside
     assert all(ipaddress.ip_address(before[m]["address"]) in lab_pool for m in LAB)
     assert not any(ipaddress.ip_address(before[m]["address"]) in lab_pool for m in OTHERS_101)
@@ -155,10 +170,11 @@ def test_dhcpd_and_kea_on_the_converted_config_answer_alike(
          "--no-progress")
 
     after = _ask(net)
-    differ = [(m, before[m]["address"], before[m]["lease_time"], r["reply"], r["address"],
-               r["lease_time"]) for m, r in after.items()
-              if (r["reply"], r["address"], r["lease_time"]) != ("ACK", before[m]["address"],
-                                                               before[m]["lease_time"])]
+    def answer(r: dict[str, Any]) -> tuple[Any, ...]:
+        return r["reply"], r["address"], r["lease_time"], r["options"]
+
+    differ = [(m, answer(before[m]), answer(r)) for m, r in after.items()
+              if answer(r) != answer(before[m])]
     assert not differ, f"{len(differ)} of {len(after)} clients differ, e.g. {differ[:5]}"
     assert len(after) == 210
 

@@ -76,7 +76,7 @@ def test_hardware_type_prefix(tmp_path: Path) -> None:
                               f"{NOW + 60} 00- 10.0.0.3 * 01:02:03\n")
     tr, eth, none = (i for i in items if isinstance(i, Extracted))
     assert tr.record.hwaddr == "00:0c:0d:00:00:01" and "hardware type 6" in \
-        tr.extra["warnings"][0].reason
+        tr.warnings[0].reason
     assert eth.record.hwaddr == "00:0c:0d:00:00:02" and "warnings" not in eth.extra
     assert none.record.hwaddr is None and none.record.client_id == "01:02:03"
 
@@ -174,7 +174,7 @@ def test_dhcp_host_forms(tmp_path: Path) -> None:
     notes = [(i.line, i.statement, i.reason) for i in items if isinstance(i, SourceWarning)]
     for i in items:
         if isinstance(i, Extracted):
-            notes += [(w.line, w.statement, w.reason) for w in i.extra.get("warnings", ())]
+            notes += [(w.line, w.statement, w.reason) for w in i.warnings]
 
     def r(line: int, family: int = 4) -> Reservation:
         rec = recs[(line, family)].record

@@ -66,7 +66,7 @@ def test_agreed_lease_is_yielded_once_from_the_first_peer(tmp_path: Path) -> Non
     assert list(out) == ["192.0.2.10"]
     assert out["192.0.2.10"].source == src.first
     assert out["192.0.2.10"].extra["failover"]["chosen"] == "agreed"
-    stats = src.report_extra()["failover"]
+    stats = src.stats.to_json()
     assert stats["agreed"] == 1 and stats["disagreed"] == 0
     assert [p["contributed"] for p in stats["peers"]] == [1, 0]
 
@@ -81,7 +81,7 @@ def test_free_never_shadows_an_active_lease_of_the_partner(tmp_path: Path) -> No
     assert win.binding_state == "active"
     assert win.source == src.second
     assert isinstance(win.record, Lease4) and win.record.hwaddr == "02:00:00:00:00:0b"
-    stats = src.report_extra()["failover"]
+    stats = src.stats.to_json()
     assert stats["resolved_by"] == {"active beats free": 1}
     assert [p["won_disagreements"] for p in stats["peers"]] == [0, 1]
 
@@ -93,7 +93,7 @@ def test_backup_never_shadows_an_active_lease_of_the_partner(tmp_path: Path) -> 
     out = merged(src)
     assert out["192.0.2.12"].binding_state == "active"
     assert out["192.0.2.12"].source == src.first
-    assert src.report_extra()["failover"]["resolved_by"] == {"active beats backup": 1}
+    assert src.stats.to_json()["resolved_by"] == {"active beats backup": 1}
 
 
 def test_newer_cltt_wins_between_two_active_leases(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_newer_cltt_wins_between_two_active_leases(tmp_path: Path) -> None:
     src2 = pair(tmp_path, [new], [old])
     rec2 = merged(src2)["192.0.2.13"].record
     assert isinstance(rec2, Lease4) and rec2.hwaddr == "02:00:00:00:00:02"
-    assert src2.report_extra()["failover"]["resolved_by"] == {"newer cltt": 1}
+    assert src2.stats.to_json()["resolved_by"] == {"newer cltt": 1}
 
 
 def test_released_on_one_peer_after_the_binding_wins(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_same_cltt_then_tstp_tsfp_atsfp_decide(tmp_path: Path, field: str) -> No
     src = pair(tmp_path, [a], [b])
     win = merged(src)["192.0.2.15"]
     assert win.source == src.second
-    assert src.report_extra()["failover"]["resolved_by"] == {f"newer {field}": 1}
+    assert src.stats.to_json()["resolved_by"] == {f"newer {field}": 1}
 
 
 def test_all_times_equal_keeps_the_active_then_the_first_peer(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_all_times_equal_keeps_the_active_then_the_first_peer(tmp_path: Path) ->
               ends="6 2026/11/28 21:00:00")
     src2 = pair(tmp_path, [c], [d])
     assert merged(src2)["192.0.2.17"].source == src2.first
-    assert src2.report_extra()["failover"]["resolved_by"] == {"same times, first peer kept": 1}
+    assert src2.stats.to_json()["resolved_by"] == {"same times, first peer kept": 1}
 
 
 def test_addresses_known_to_one_peer_only_and_per_peer_counts(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_addresses_known_to_one_peer_only_and_per_peer_counts(tmp_path: Path) ->
     assert isinstance(rec, Lease4) and rec.hwaddr == "02:00:00:00:00:99"
     assert out["192.0.2.20"].extra["failover"]["chosen"] == "only this peer"
     assert out["192.0.2.22"].source == src.second
-    stats = src.report_extra()["failover"]
+    stats = src.stats.to_json()
     assert stats["addresses"] == 3
     p1, p2 = stats["peers"]
     assert (p1["records"], p1["contributed"], p1["only_here"], p1["won_disagreements"]) == \
@@ -176,7 +176,7 @@ def test_addresses_known_to_one_peer_only_and_per_peer_counts(tmp_path: Path) ->
         (2, 1, 1, 0)
     # statistics describe the last pass, not the sum of several opens
     merged(src)
-    assert src.report_extra()["failover"] == stats
+    assert src.stats.to_json() == stats
 
 
 def test_malformed_blocks_pass_through_once(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_malformed_blocks_pass_through_once(tmp_path: Path) -> None:
     assert len(errors) == 1 and "192.0.2.30" in str(errors[0])
     assert sorted(i.key for i in items if isinstance(i, Extracted)) == ["192.0.2.31",
                                                                          "192.0.2.32"]
-    assert src.report_extra()["failover"]["peers"][0]["malformed"] == 1
+    assert src.stats.to_json()["peers"][0]["malformed"] == 1
 
 
 def test_decide_is_symmetric_in_outcome(tmp_path: Path) -> None:

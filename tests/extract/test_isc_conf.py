@@ -61,7 +61,7 @@ def test_v4_hosts() -> None:
                                          identifier="01:08:00:2b:4c:29:32", ipv4_address="192.0.2.21",
                                          hostname="cid-host")]
     assert hosts["with-cid"][0].extra["alt_identifiers"] == ["hw-address=08:00:2b:4c:29:32"]
-    assert [w.line for w in hosts["with-cid"][0].extra["warnings"]] == [13]
+    assert [w.line for w in hosts["with-cid"][0].warnings] == [13]
     # quoted client-id: the string's bytes, escapes processed (\" and octal \101 = 'A')
     assert r["string-cid"][0].identifier == "61:62:22:63:41"
     assert r["old-uid"][0].identifier_type == "client-id"
@@ -71,7 +71,7 @@ def test_v4_hosts() -> None:
         ("ddns-name", "192.0.2.5", "pxelinux.0")}
     ins = hosts["in-subnet"][0]
     assert ins.extra["dhcpd_subnet"] == "192.0.2.0/24" and ins.line == 29
-    assert [w.line for w in ins.extra["warnings"]] == [36]  # max-lease-time
+    assert [w.line for w in ins.warnings] == [36]  # max-lease-time
     # the host's own option is carried, in both reservations; the subnet's option 192.0.2.1 is not
     assert [x.option_data for x in r["in-subnet"]] == [(
         {"name": "routers", "code": 3, "space": "dhcp4", "data": "192.0.2.254"},)] * 2
@@ -83,7 +83,7 @@ def test_v4_hosts() -> None:
     # the group's option (line 46) is carried into its hosts' reservations, as dhcpd hands it
     # to them, and is no longer a warning
     assert any(o["name"] == "domain-name-servers" for o in dn.record.option_data), dn.record
-    assert not any("domain-name-servers" in str(w) for w in dn.extra["warnings"])
+    assert not any("domain-name-servers" in str(w) for w in dn.warnings)
     own = r["own-name"][0]
     assert (own.hostname, own.boot_file_name) == ("explicit", "own.efi")  # host-level wins
     # no use-host-decl-names in scope: no hostname from the declaration name
@@ -173,7 +173,7 @@ def test_tokenizer_details(tmp_path: Path) -> None:
     assert ext.record.hostname == 'caf\u00e9"x\\'
     assert ext.extra["dhcpd_host"] == "quoted name"
     assert ext.record.identifier == "00:01:02:03:04:05"
-    assert [w.line for w in ext.extra["warnings"]] == [6] and "expression" in str(ext.extra["warnings"][0])
+    assert [w.line for w in ext.warnings] == [6] and "expression" in str(ext.warnings[0])
 
 
 def test_sniff() -> None:
@@ -316,7 +316,7 @@ def test_v6_duid_wins_over_mac_with_warning(tmp_path: Path) -> None:
     assert isinstance(ext, Extracted)
     assert (ext.record.identifier_type, ext.record.identifier) == ("duid", "00:03:00:01:aa:bb:cc:dd:ee:01")
     assert ext.extra["alt_identifiers"] == ["hw-address=aa:bb:cc:dd:ee:01"]
-    assert [w.line for w in ext.extra["warnings"]] == [2]
+    assert [w.line for w in ext.warnings] == [2]
 
 
 # ---- host options -> option-data ---------------------------------------------------------------
@@ -327,7 +327,7 @@ def test_host_options_translated_with_kea_names() -> None:
     hosts = {e.extra["dhcpd_host"]: e for e in good}
     pxe = hosts["pxe-client"]
     assert pxe.record.hostname == "pxe-one"  # option host-name stays the hostname
-    assert pxe.extra["warnings"] == []
+    assert pxe.warnings == ()
     # ordered by code, one canonical spelling (", " between items, no trailing dot)
     assert list(pxe.record.option_data) == [
         {"name": "time-offset", "code": 2, "space": "dhcp4", "data": "-18000"},
@@ -354,7 +354,7 @@ def test_untranslatable_host_options_keep_a_warning_by_line() -> None:
     # the last ntp-servers wins, as in dhcpd; nothing else is carried
     assert un.record.option_data == ({"name": "ntp-servers", "code": 42, "space": "dhcp4",
                                       "data": "192.0.2.2"},)
-    warnings = {w.line: str(w) for w in un.extra["warnings"]}
+    warnings = {w.line: str(w) for w in un.warnings}
     assert sorted(warnings) == [30, 31, 32, 33, 34, 35, 36, 37]
     assert "'ns1.example.org' is not an IPv4 address (dhcpd resolves host names" in warnings[30]
     assert "Kea splits option data at commas" in warnings[31]
@@ -380,7 +380,7 @@ def test_v6_host_options() -> None:
         {"name": "information-refresh-time", "code": 32, "space": "dhcp6", "data": "3600"},
         {"name": "bootfile-url", "code": 59, "space": "dhcp6", "data": "http://[2001:db8::5]/boot.efi"},
     ]
-    warnings = {w.line: str(w) for w in v6.extra["warnings"]}
+    warnings = {w.line: str(w) for w in v6.warnings}
     assert sorted(warnings) == [17, 18]
     assert "a DHCPv4 option, and the host has no fixed-address" in warnings[17]
     assert "Kea splits option data at commas" in warnings[18]
@@ -523,4 +523,4 @@ def test_option_text_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     assert isinstance(ext, Extracted)
     assert ext.record.option_data == ({"name": "root-path", "code": 17, "space": "dhcp4",
                                        "data": "caf\u00e9"},)
-    assert [(w.line, "not valid UTF-8" in str(w)) for w in ext.extra["warnings"]] == [(2, True)]
+    assert [(w.line, "not valid UTF-8" in str(w)) for w in ext.warnings] == [(2, True)]

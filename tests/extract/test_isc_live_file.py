@@ -26,7 +26,7 @@ from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.extract.isc_leases import extract
 from tests.harness import clock
 from tests.harness.dhcpd import Dhcpd, run_perfdhcp4
-from tests.harness.leasefile import dhcpd_date
+from tests.harness.leasefile import lease_block
 from tests.harness.netns import NetnsPair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,11 +57,9 @@ def write_history(path: Path, n: int = N, rounds: tuple[int, ...] = (0, 1, 2)) -
         starts, ends = now - 3000 + rnd * 1000, now + 86400 + rnd
         for i in range(n):
             mac = f"00:16:{rnd:02x}:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}"
-            out.append(
-                f"lease {_ip(i)} {{\n  starts {dhcpd_date(starts)};\n  ends {dhcpd_date(ends)};\n"
-                f"  cltt {dhcpd_date(starts)};\n  binding state active;\n"
-                f"  next binding state free;\n  rewind binding state free;\n"
-                f"  hardware ethernet {mac};\n  client-hostname \"h{rnd}-{i}\";\n}}\n")
+            out.append(lease_block(_ip(i), starts=starts, ends=ends, cltt=starts,
+                                   next_state="free", rewind_state="free", mac=mac,
+                                   hostname=f"h{rnd}-{i}"))
     path.write_text("".join(out))
 
 
@@ -166,8 +164,7 @@ def test_append_between_passes_reads_the_snapshot(leases: tuple[Path, dict[str, 
     path, expected = leases
     monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
     now = clock.now()
-    more = "".join(f"lease {_ip(i)} {{\n  starts {dhcpd_date(now)};\n  ends {dhcpd_date(now + 9)};\n"
-                   f"  binding state free;\n}}\n" for i in range(50))
+    more = "".join(lease_block(_ip(i), starts=now, ends=now + 9, state="free") for i in range(50))
 
     def append() -> None:
         with path.open("a") as fh:
@@ -350,8 +347,7 @@ def test_failover_pair_reads_each_file_once(tmp_path: Path) -> None:
     write_history(first, n=300)
     now = clock.now()
     second.write_text("".join(
-        f"lease 10.97.0.{i} {{\n  starts {dhcpd_date(now - 60)};\n  ends {dhcpd_date(now + 600)};\n"
-        f"  binding state active;\n  hardware ethernet 00:17:00:00:00:{i:02x};\n}}\n"
+        lease_block(f"10.97.0.{i}", starts=now - 60, ends=now + 600, mac=f"00:17:00:00:00:{i:02x}")
         for i in range(1, 40)))
     expected = records(list(FailoverSource(first, second).open()))
     assert len(expected) == 300 + 39

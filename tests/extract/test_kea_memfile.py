@@ -350,7 +350,7 @@ def _view(items: Iterator[Any]) -> set[tuple[str, str | None]]:
 def test_lfc_leftovers_are_read_first(tmp_path: Path, completed: bool) -> None:
     """Before: kea-memfile: read NAME only and lost 192.0.2.10 and .12 (only in NAME.2 / NAME.1),
     which Kea itself loads; reconcile --against (kea_files) read them. One reader now."""
-    from kea_etl.export.kea_files import KeaFileLeases
+    from kea_etl.reconcile import KeaFileLeases
 
     lease_file = tmp_path / "kea-leases4.csv"
     _leftover_set(lease_file, completed=completed)

@@ -150,7 +150,7 @@ def test_host_fields_not_carried_are_listed() -> None:
     fake = FakeKea([], [_host(1, **{"server-hostname": "tftp1"})])
     items = _items(fake)
     (item,) = items
-    (warning,) = item.extra["warnings"]
+    (warning,) = item.warnings
     assert isinstance(warning, SourceWarning)
     assert warning.statement.startswith("server-hostname") and warning.key == item.record.key
 

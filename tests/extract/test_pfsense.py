@@ -33,7 +33,7 @@ def _split(path: Path) -> tuple[dict[int, Extracted], dict[int, str], list[Sourc
     notes = [i for i in items if isinstance(i, SourceWarning)]
     for i in items:
         if isinstance(i, Extracted):
-            notes += i.extra.get("warnings", [])
+            notes += i.warnings
     return recs, bad, notes
 
 

@@ -49,12 +49,12 @@ def test_xml_export(tmp_path: Path) -> None:
                                          hostname="printer-3f.corp.example",
                                          user_context={"comment": "3rd floor printer"},
                                          option_data=printer.record.option_data)
-    assert "bootp hook" in printer.extra["warnings"][0].reason
+    assert "bootp hook" in printer.warnings[0].reason
     assert printer.record.option_data == ({"name": "tftp-server-name", "code": 66,
                                            "space": "dhcp4", "data": "tftp.corp.example"},)
     scanner = res["00:15:5d:32:00:21"]
     assert [o["data"] for o in scanner.record.option_data] == ["192.168.50.10, 192.168.50.11"]
-    assert [w.statement.split(" =")[0] for w in scanner.extra["warnings"]] == [
+    assert [w.statement.split(" =")[0] for w in scanner.warnings] == [
         "OptionId 252", "OptionId 15"]
     assert res["ff:00:00:00:01:00:01:00:01:2b:3c:4d:5e:00:15:5d:32:00:22"].record.identifier_type \
         == "client-id"
@@ -75,7 +75,7 @@ def test_xml_export(tmp_path: Path) -> None:
     inactive = leases["192.168.50.21"]
     assert (inactive.binding_state, inactive.record.valid_lft) == ("free", INFINITE_LIFETIME)
     assert "NapStatus=RestrictedAccess" in [w.statement for w in
-                                            leases["192.168.50.116"].extra["warnings"]]
+                                            leases["192.168.50.116"].warnings]
     v6 = leases["2001:db8:50::1:10"].record
     assert isinstance(v6, Lease6) and (v6.iaid, v6.valid_lft, v6.expire) == (
         352851456, 12 * 86400, now + 1000000)

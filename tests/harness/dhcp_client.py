@@ -41,6 +41,9 @@ MSG_CODES = {v: k for k, v in MSG_TYPES.items()}
 OPT_PAD, OPT_END = 0, 255
 OPT_HOSTNAME, OPT_REQUESTED_IP, OPT_LEASE_TIME, OPT_MSG_TYPE, OPT_SERVER_ID = 12, 50, 51, 53, 54
 OPT_PARAM_LIST, OPT_CLIENT_ID = 55, 61
+#: what a client asks for besides lease time and server id: subnet mask, routers, DNS servers,
+#: domain name (the options a differential test compares between two servers)
+ASKED_OPTIONS = (1, 3, 6, 15)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +62,7 @@ def _hex_bytes(value: str) -> bytes:
 def build_packet(msg_type: str, mac: str, xid: int, *, giaddr: str, ciaddr: str = "0.0.0.0",
                  client_id: str | None = None, requested_ip: str | None = None,
                  server_id: str | None = None, hostname: str | None = None,
-                 lease_time: int | None = None) -> bytes:
+                 lease_time: int | None = None, params: Sequence[int] | None = None) -> bytes:
     """A BOOTREQUEST carrying DHCP message ``msg_type`` relayed through ``giaddr`` (hops 1)."""
     header = struct.pack(
         "!BBBBIHH4s4s4s4s16s64s128s",
@@ -86,7 +89,8 @@ def build_packet(msg_type: str, mac: str, xid: int, *, giaddr: str, ciaddr: str 
     if lease_time is not None:
         add(OPT_LEASE_TIME, struct.pack("!I", lease_time))
     if msg_type in ("DISCOVER", "REQUEST"):
-        add(OPT_PARAM_LIST, bytes([1, 3, 6, 51, 54]))
+        asked = params if params is not None else (*ASKED_OPTIONS, OPT_LEASE_TIME, OPT_SERVER_ID)
+        add(OPT_PARAM_LIST, bytes(asked))
     opts.append(OPT_END)
     return header + bytes(opts)
 
@@ -229,13 +233,17 @@ class RelayClient:
 
 def _result(op: str, mac: str, reply: Reply | None, asked: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"op": op, "mac": mac, "reply": reply.msg_type if reply else None,
-                           "address": None, "server_id": None, "lease_time": None}
+                           "address": None, "server_id": None, "lease_time": None,
+                           "options": {}}
     if asked:
         out["asked"] = asked
     if reply is not None:
         out["address"] = reply.yiaddr if reply.msg_type in ("ACK", "OFFER") else None
         out["server_id"] = reply.server_id
         out["lease_time"] = reply.lease_time
+        # the options the client asked for (parameter request list), as the server sent them
+        out["options"] = {str(code): reply.options[code].hex() for code in ASKED_OPTIONS
+                          if code in reply.options}
     return out
 
 

@@ -156,7 +156,8 @@ def start_ha_pair(*, kea: KeaInstall | str | None = None, kea3: bool = False,
                   pause_primary_in: str | None = None, mode: str = "hot-standby",
                   family: int = 4,
                   subnets: Sequence[Mapping[str, Any]] | None = None,
-                  primary_extra: Mapping[str, Any] | None = None) -> HAPair:
+                  primary_extra: Mapping[str, Any] | None = None,
+                  argv_prefix: Sequence[str] = ()) -> HAPair:
     """Start primary and standby of one Kea version and wait for hot-standby.
 
     ``kea``: the installation (a :class:`KeaInstall` or a label; default the host's Kea or
@@ -170,6 +171,9 @@ def start_ha_pair(*, kea: KeaInstall | str | None = None, kea3: bool = False,
     (an HA pair must share its subnets and subnet ids). ``primary_extra`` is merged into the
     primary's top-level config only (e.g. ``interfaces-config`` so that it answers DHCP on a
     loopback address while the standby, which does not serve in hot-standby, listens nowhere).
+    ``argv_prefix`` runs both daemons under it, e.g. ``NetnsPair.argv("srv", [])`` so that the
+    one that serves does so in a network namespace, not on the host's loopback; the peers then
+    reach each other there, and the harness reaches them over their UNIX sockets.
 
     ``mode="load-balancing"`` starts a load-balancing pair instead (primary + secondary, each
     serving its scope); it is ready when both peers report ``load-balancing``.
@@ -197,7 +201,8 @@ def start_ha_pair(*, kea: KeaInstall | str | None = None, kea3: bool = False,
                             extra=own, subnets=subnets,
                             name=f"ha{'6' if family == 6 else ''}-{name}-kea{install.label}",
                             ctrl_agent=ctrl_agent and not kea3, http=kea3 or ctrl_agent,
-                            http_port=ports[i] if kea3 else None, http_credentials=login)
+                            http_port=ports[i] if kea3 else None, http_credentials=login,
+                            argv_prefix=argv_prefix)
             servers.append(srv)
             # The HA hook names the login files, which exist only once the server is built.
             hook = _ha_hook(name, peer_urls, pause_primary_in if i == 0 else None, mode,

@@ -522,19 +522,21 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
 
 
 def test_read_password(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEA_ETL_PASSWORD", "from-default")
-    monkeypatch.setenv("MY_PW", "from-named")
+    # the library reads only the environment it is given, never the process's
+    monkeypatch.setenv("KEA_ETL_PASSWORD", "from-process")
+    environ = {"KEA_ETL_PASSWORD": "from-default", "MY_PW": "from-named"}
     f = tmp_path / "pw"
     f.write_text("from-file\nsecond line\n")
-    assert read_password() == "from-default"
-    assert read_password(env="MY_PW") == "from-named"
+    assert read_password(environ=environ) == "from-default"
+    assert read_password(env="MY_PW", environ=environ) == "from-named"
     assert read_password(file=f) == "from-file"
     with pytest.raises(ConfigError, match="NOPE_PW"):
-        read_password(env="NOPE_PW")
+        read_password(env="NOPE_PW", environ=environ)
     with pytest.raises(ConfigError, match="cannot read password file"):
         read_password(file=tmp_path / "missing")
-    monkeypatch.delenv("KEA_ETL_PASSWORD")
-    assert read_password() is None
+    assert read_password(environ={}) is None
+    with pytest.raises(TypeError, match="environ="):
+        read_password(env="MY_PW")
 
 
 # ---------------------------------------------------------------------- HTTP transport (stdlib server)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import time
 import uuid
 from typing import Any
@@ -23,9 +22,10 @@ import pytest
 from kea_etl.errors import KeaCommandError, KeaConflictError, KeaUnsupportedError
 from kea_etl.kea import KeaClient
 from tests.harness import clock
-from tests.harness.dhcp_client import RelayClient
+from tests.harness.dhcp_client import run_client_ops
 from tests.harness.ha import HAPair, start_ha_pair
 from tests.harness.kea import KeaServer
+from tests.harness.netns import NetnsPair, netns_available
 
 pytestmark = pytest.mark.kea
 
@@ -182,27 +182,37 @@ def test_config_reload_reads_the_file(kea_factory: Any, kea3: bool) -> None:
     assert [s["id"] for s in running_config(srv)["subnet4"]] == [1, 2, 9]
 
 
+@pytest.mark.netns
 def test_dhcp_disable_and_enable_with_real_dhcp_traffic(kea_factory: Any, kea3: bool) -> None:
-    # Kea answers relayed DHCPv4 on loopback (UDP sockets); the harness's relay client sits on
-    # another 127/8 address that the subnet names as its relay.
-    relay = f"127.0.{random.randint(1, 254)}.{random.randint(2, 254)}"
-    subnets = [{"id": 1, "subnet": "192.0.2.0/24", "pools": [{"pool": "192.0.2.10 - 192.0.2.250"}],
-                "relay": {"ip-addresses": [relay]}}]
-    srv = kea_factory(family=4, kea3=kea3, subnets=subnets,
-                      extra={"interfaces-config": {"interfaces": ["lo"], "dhcp-socket-type": "udp"}})
-    c = client(srv)
-    with RelayClient(relay, "127.0.0.1", timeout=1.0, retries=2) as dhcp:
-        first = dhcp.dora("02:00:00:00:00:01")
+    # Kea answers relayed DHCPv4 in the server namespace (its control socket stays on the host's
+    # filesystem); the relay client sits in the client namespace, named by the subnet as its relay.
+    if (why := netns_available()) is not None:
+        pytest.skip(why)
+    with NetnsPair(tag="dis") as net:
+        subnets = [{"id": 1, "subnet": "192.0.2.0/24",
+                    "pools": [{"pool": "192.0.2.10 - 192.0.2.250"}],
+                    "relay": {"ip-addresses": [net.cli_addr4]}}]
+        # http=False: a Kea 3 HTTP socket would listen on the namespace's loopback, out of reach
+        srv = kea_factory(family=4, kea3=kea3, subnets=subnets, http=False,
+                          extra={"interfaces-config": {"interfaces": [net.srv_if],
+                                                       "dhcp-socket-type": "udp"}},
+                          argv_prefix=net.argv("srv", []))
+        c = client(srv)
+
+        def dora(mac: str, **kw: Any) -> dict[str, Any]:
+            [reply] = run_client_ops(net, [{"op": "dora", "mac": mac}], **kw)
+            return reply
+
+        first = dora("02:00:00:00:00:01")
         assert first["reply"] == "ACK", f"Kea did not answer before dhcp-disable: {first}"
         assert c.dhcp_disable().result == 0
-        with RelayClient(relay, "127.0.0.1", timeout=0.5, retries=0) as quick:
-            silent = quick.dora("02:00:00:00:00:02")
+        silent = dora("02:00:00:00:00:02", timeout=0.5, retries=0)
         assert silent["reply"] is None, f"Kea answered while disabled: {silent}"
         assert raw_get(srv, "192.0.2.11") is None
         assert c.dhcp_enable().result == 0
-        again = dhcp.dora("02:00:00:00:00:03")
+        again = dora("02:00:00:00:00:03")
         assert again["reply"] == "ACK", f"Kea did not answer after dhcp-enable: {again}"
-    held = {lease["hw-address"] for lease in srv.leases()}
+        held = {lease["hw-address"] for lease in srv.leases()}
     assert held == {"02:00:00:00:00:01", "02:00:00:00:00:03"}
 
 

@@ -2,10 +2,11 @@
 
 The v6 twin of test_ha_real.py: the HA state checks, both peers loaded (lease6-bulk-apply) and
 compared (lease6-get-page), the sample data's IA_NA and IA_PD leases present exactly once on both
-peers, the pause window, resume after kill -9. The primary of the shared pair answers relayed
-DHCPv6 on ``[::1]:547`` (the standby, which does not serve in hot-standby, listens nowhere), so a
-small relay client below checks that DHCP really is off during ``--pause-service`` and back on
-after it, and that a migrated client is offered its migrated address.
+peers, the pause window, resume after kill -9. The shared pair runs in a network namespace, whose
+``[::1]:547`` its primary answers relayed DHCPv6 on (the standby, which does not serve in
+hot-standby, listens nowhere), so a small relay client below, run in that namespace, checks that
+DHCP really is off during ``--pause-service`` and back on after it, and that a migrated client is
+offered its migrated address.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from kea_etl.records import Lease6
 from kea_etl.report import RunReport
 from tests.harness import clock
 from tests.harness.ha import HAPair, shared_pair, start_ha_pair
+from tests.harness.leasefile import ia_block
+from tests.harness.netns import NetnsPair, netns_available
 
-pytestmark = pytest.mark.kea
+pytestmark = [pytest.mark.kea, pytest.mark.netns]
 
 REPO = Path(__file__).resolve().parents[2]
 #: the sample data's subnet6 (id 1, 2001:db8:100::/64 with pd-pool 2001:db8:200::/48 -> /56)
@@ -47,25 +50,19 @@ HEAD = "authoring-byte-order little-endian;\n\n"
 
 
 # ---- lease files and expectations --------------------------------------------------------------
-def _octal(data: bytes) -> str:
-    return "".join(f"\\{b:03o}" for b in data)
-
-
 def duid_of(i: int) -> str:
     return f"00:03:00:01:02:00:00:00:{i >> 8:02x}:{i & 255:02x}"
 
 
 def lease_file6(tmp_path: Path, n: int, *, first: int = 0x1000) -> Path:
     """n clients, each with one IA_NA address (2001:db8:100::first+i) and one IA_PD /56."""
+    cltt = clock.now() - 3600
     blocks = []
     for i in range(n):
-        ident = _octal((i + 1).to_bytes(4, "little") + bytes.fromhex(duid_of(i).replace(":", "")))
-        life = ("      binding state active;\n      preferred-life 4000;\n      max-life 8000;\n"
-                "      ends 6 2036/11/29 20:00:00;\n")
-        blocks.append(f'ia-na "{ident}" {{\n  cltt 5 2026/11/27 20:00:00;\n'
-                      f"  iaaddr 2001:db8:100::{first + i:x} {{\n{life}  }}\n}}\n\n")
-        blocks.append(f'ia-pd "{ident}" {{\n  cltt 5 2026/11/27 20:00:00;\n'
-                      f"  iaprefix 2001:db8:200:{i:x}00::/56 {{\n{life}  }}\n}}\n\n")
+        duid = bytes.fromhex(duid_of(i).replace(":", ""))
+        life = {"cltt": cltt, "ends": cltt + 10 * 365 * 86400, "preferred": 4000, "max_life": 8000}
+        blocks.append(ia_block("ia-na", i + 1, duid, f"2001:db8:100::{first + i:x}", **life))
+        blocks.append(ia_block("ia-pd", i + 1, duid, f"2001:db8:200:{i:x}00::/56", **life))
     path = tmp_path / "dhcpd6.leases"
     path.write_text(HEAD + "".join(blocks))
     return path
@@ -118,7 +115,7 @@ def both(pair: HAPair) -> list[str]:
     return ["--to", f"kea:{pair.primary.socket_url}", "--to", f"kea:{pair.standby.socket_url}"]
 
 
-# ---- a DHCPv6 relay agent on loopback ----------------------------------------------------------
+# ---- a DHCPv6 relay agent on the namespace's loopback ------------------------------------------
 def _opt(code: int, data: bytes) -> bytes:
     return struct.pack("!HH", code, len(data)) + data
 
@@ -132,10 +129,22 @@ def _options(data: bytes) -> dict[int, bytes]:
     return out
 
 
-def solicit(duid: str, iaid: int = 1, *, timeout: float = 1.0) -> str | None:
-    """Relay a Solicit (IA_NA) to the primary at [::1]:547; the offered address, or None when
-    Kea does not answer. The Relay-forw carries a relay-source-port option (RFC 8357, in Kea
-    since 1.5), so Kea sends the Relay-reply back to this socket's port rather than 547."""
+def solicit(net: NetnsPair, duid: str, iaid: int = 1, *, timeout: float = 1.0) -> str | None:
+    """:func:`solicit_here` run in ``net``'s server namespace, where the pair runs."""
+    code = ("import json, sys; from tests.load.test_ha6_real import solicit_here; "
+            "print(json.dumps(solicit_here(sys.argv[1], int(sys.argv[2]), timeout=float(sys.argv[3]))))")
+    proc = net.run("srv", [sys.executable, "-c", code, duid, str(iaid), str(timeout)],
+                   cwd=str(REPO), env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    answer: str | None = json.loads(proc.stdout)
+    return answer
+
+
+def solicit_here(duid: str, iaid: int = 1, *, timeout: float = 1.0) -> str | None:
+    """Relay a Solicit (IA_NA) to the primary at [::1]:547 of this process's network namespace;
+    the offered address, or None when Kea does not answer. The Relay-forw carries a
+    relay-source-port option (RFC 8357, in Kea since 1.5), so Kea sends the Relay-reply back to
+    this socket's port rather than 547."""
     xid = os.urandom(3)
     msg = (b"\x01" + xid + _opt(1, bytes.fromhex(duid.replace(":", "")))
            + _opt(3, struct.pack("!III", iaid, 0, 0)) + _opt(8, b"\x00\x00"))
@@ -159,7 +168,16 @@ def solicit(duid: str, iaid: int = 1, *, timeout: float = 1.0) -> str | None:
 
 # ---- the pair ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def _ha6_session() -> Iterator[list[HAPair | str]]:
+def ha6_net() -> Iterator[NetnsPair]:
+    """The namespaces the shared pair runs in (its primary serves DHCPv6 on their [::1]:547)."""
+    if (why := netns_available()) is not None:
+        pytest.skip(why)
+    with NetnsPair(tag="ha6") as net:
+        yield net
+
+
+@pytest.fixture(scope="module")
+def _ha6_session(ha6_net: NetnsPair) -> Iterator[list[HAPair | str]]:
     holder: list[HAPair | str] = []
     yield holder
     for p in holder:
@@ -168,11 +186,12 @@ def _ha6_session() -> Iterator[list[HAPair | str]]:
 
 
 @pytest.fixture
-def pair6(_ha6_session: list[HAPair | str]) -> HAPair:
+def pair6(_ha6_session: list[HAPair | str], ha6_net: NetnsPair) -> HAPair:
     """Hot-standby pair of Kea 2.x kea-dhcp6 servers (sample-data subnets), no leases, DHCP on;
-    the primary answers relayed DHCPv6 on [::1]:547."""
+    the primary answers relayed DHCPv6 on [::1]:547 of ``ha6_net``'s server namespace."""
     pair = shared_pair(_ha6_session,
-                       lambda: start_ha_pair(family=6, subnets=SUBNETS6, primary_extra=SERVE),
+                       lambda: start_ha_pair(family=6, subnets=SUBNETS6, primary_extra=SERVE,
+                                             argv_prefix=ha6_net.argv("srv", [])),
                        "Kea DHCPv6 HA pair")
     for s in pair.servers:
         s.command("dhcp-enable")
@@ -192,7 +211,7 @@ def own_pair6() -> Iterator[HAPair]:
 
 
 # ---- tests -------------------------------------------------------------------------------------
-def test_v6_pair_reaches_its_normal_state(pair6: HAPair) -> None:
+def test_v6_pair_reaches_its_normal_state(pair6: HAPair, ha6_net: NetnsPair) -> None:
     assert pair6.family == 6
     assert pair6.state(pair6.primary) == "hot-standby"
     assert pair6.state(pair6.standby) in ("hot-standby", "ready")
@@ -204,12 +223,12 @@ def test_v6_pair_reaches_its_normal_state(pair6: HAPair) -> None:
         assert status["ha-mode"] == "hot-standby"
         assert status["ha-servers"]["remote"]["in-touch"] is True
     # the primary serves: an unknown client is offered an address from the pool
-    offered = solicit("00:03:00:01:02:00:00:00:ee:01")
+    offered = solicit(ha6_net, "00:03:00:01:02:00:00:00:ee:01")
     assert offered is not None and offered.startswith("2001:db8:100::")
 
 
 def test_sample_v6_leases_on_both_peers_exactly_once(pair6: HAPair, tmp_path: Path,
-                                                   sample6: Path) -> None:
+                                                   sample6: Path, ha6_net: NetnsPair) -> None:
     want = sample_want(sample6)
     assert len(want) == 364
     assert {t for t, _, _ in want.values()} == {"IA_NA", "IA_PD"}
@@ -235,7 +254,7 @@ def test_sample_v6_leases_on_both_peers_exactly_once(pair6: HAPair, tmp_path: Pa
     # offered the address it held under dhcpd
     assert data["pause"]["enabled_again"] is True
     client = next((d, i, a) for a, (t, d, i) in sorted(want.items()) if t == "IA_NA")
-    assert solicit(client[0], client[1]) == client[2]
+    assert solicit(ha6_net, client[0], client[1]) == client[2]
     # a second run changes nothing on either peer
     r2 = run(args)
     assert r2.exit_code == 0, r2.output
@@ -246,8 +265,9 @@ def test_sample_v6_leases_on_both_peers_exactly_once(pair6: HAPair, tmp_path: Pa
     assert held(pair6.primary) == want and held(pair6.standby) == want
 
 
-def test_dhcpv6_is_off_during_the_load_and_on_after(pair6: HAPair, tmp_path: Path) -> None:
-    assert solicit("00:03:00:01:02:00:00:00:ee:02") is not None
+def test_dhcpv6_is_off_during_the_load_and_on_after(pair6: HAPair, tmp_path: Path,
+                                                   ha6_net: NetnsPair) -> None:
+    assert solicit(ha6_net, "00:03:00:01:02:00:00:00:ee:02") is not None
     targets = [f"kea:{s.socket_url}" for s in pair6.servers]
     loader = make_targets_loader(targets, subnets=None, report_path=str(tmp_path / "r.json"),
                                  workers=1)
@@ -258,7 +278,7 @@ def test_dhcpv6_is_off_during_the_load_and_on_after(pair6: HAPair, tmp_path: Pat
     def stream() -> Iterator[Lease6]:
         for i in range(n):
             if i == 150:
-                during.append(solicit("00:03:00:01:02:00:00:00:ee:03", timeout=0.5))
+                during.append(solicit(ha6_net, "00:03:00:01:02:00:00:00:ee:03", timeout=0.5))
             yield Lease6(address=f"2001:db8:100::{0x2000 + i:x}", duid=duid_of(i), iaid=1,
                          valid_lft=4000, preferred_lft=3000, cltt=clock.now(), subnet_id=1)
 
@@ -270,9 +290,10 @@ def test_dhcpv6_is_off_during_the_load_and_on_after(pair6: HAPair, tmp_path: Pat
         window.abort()
         raise
     assert during == [None], "Kea answered a Solicit while the load ran"
-    assert solicit("00:03:00:01:02:00:00:00:ee:04") is not None, "DHCPv6 not back after the load"
+    assert solicit(ha6_net, "00:03:00:01:02:00:00:00:ee:04") is not None, \
+        "DHCPv6 not back after the load"
     assert report.loaded == n and report.failed == 0
-    assert report.extra["pause"]["enabled_again"] is True
+    assert report.pause["enabled_again"] is True
     assert len(held(pair6.primary)) == n and held(pair6.primary) == held(pair6.standby)
 
 

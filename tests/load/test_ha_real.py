@@ -21,21 +21,21 @@ from click.testing import CliRunner
 from kea_etl.cli import main
 from kea_etl.kea import KeaClient
 from kea_etl.load.ha import compare_peers
+from tests.harness import clock
 from tests.harness.ha import HAPair, start_ha_pair
+from tests.harness.leasefile import lease_block
 
 pytestmark = pytest.mark.kea
 
 HEAD = "authoring-byte-order little-endian;\n\n"
+TEN_YEARS = 10 * 365 * 86400
 
 
 def lease_file(tmp_path: Path, n: int, *, first: int = 10) -> Path:
-    blocks = []
-    for i in range(n):
-        blocks.append(
-            f"lease 192.0.2.{first + i} {{\n  starts 5 2026/11/27 20:00:00;\n"
-            f"  ends 6 2036/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
-            f"  binding state active;\n  hardware ethernet 02:00:00:00:01:{first + i:02x};\n"
-            f"  client-hostname \"h{i}\";\n}}\n")
+    granted = clock.now() - 3600
+    blocks = [lease_block(f"192.0.2.{first + i}", starts=granted, ends=granted + TEN_YEARS,
+                          cltt=granted, mac=f"02:00:00:00:01:{first + i:02x}", hostname=f"h{i}")
+              for i in range(n)]
     path = tmp_path / "dhcpd.leases"
     path.write_text(HEAD + "".join(blocks))
     return path

@@ -129,4 +129,4 @@ def test_enable_runs_on_abort_after_a_failed_load() -> None:
     assert a.disabled
     window.abort()
     assert not a.disabled
-    assert report.extra["pause"]["enabled_again"] is True
+    assert report.pause["enabled_again"] is True

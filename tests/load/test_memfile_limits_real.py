@@ -25,7 +25,7 @@ from kea_etl.load.memfile import MemfileLoader, format_lease4, format_lease6, he
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
 from tests.harness import clock
-from tests.harness.leasefile import dhcpd_date
+from tests.harness.leasefile import lease_block
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample-data"
@@ -154,14 +154,10 @@ def test_real_kea_loads_exactly_what_was_counted(tmp_path: Path, kea_factory: Ca
 
 
 def _dhcpd_leases(path: Path, leases: list[Lease4]) -> Path:
-    start, end = dhcpd_date(NOW - 100), dhcpd_date(NOW + 86300)
-    blocks = []
-    for r in leases:
-        blocks.append(f"lease {r.address} {{\n  starts {start};\n  ends {end};\n  cltt {start};\n"
-                      "  binding state active;\n"
-                      + (f"  hardware ethernet {r.hwaddr};\n" if r.hwaddr else "")
-                      + (f"  uid {r.client_id};\n" if r.client_id else "") + "}\n")
-    path.write_text("".join(blocks))
+    path.write_text("".join(
+        lease_block(str(r.address), starts=NOW - 100, ends=NOW + 86300, cltt=NOW - 100,
+                    mac=r.hwaddr or None, uid=r.client_id or None)
+        for r in leases))
     return path
 
 

@@ -104,6 +104,7 @@ def test_real_kea_loads_every_lease(tmp_path: Path, kea_factory: Callable[..., A
 
 
 @pytest.mark.kea
+@pytest.mark.kea3
 def test_kea22_header_read_by_kea3(tmp_path: Path, kea_factory: Callable[..., Any]) -> None:
     """The default (2.2) header is upgraded by a newer Kea on load: nothing lost."""
     csv = write_memfile(tmp_path, LEASES4, "2.2")

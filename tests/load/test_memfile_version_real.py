@@ -21,23 +21,21 @@ from kea_etl.cli import main
 from kea_etl.load import memfile
 from kea_etl.records import from_epoch
 from tests.harness import clock
-from tests.harness.leasefile import dhcpd_date, quote
+from tests.harness.leasefile import ia_block, lease_block
 
 V4 = [f"192.0.2.{i}" for i in range(10, 22)]
 V6 = [f"2001:db8:1::{0x1000 + i:x}" for i in range(1, 7)]
 
 
 def _sources(tmp: Path, now: int) -> tuple[Path, Path]:
-    starts, ends = dhcpd_date(now - 600), dhcpd_date(now + 7 * 86400)
-    v4 = "".join(f"lease {ip} {{\n  starts {starts};\n  ends {ends};\n  cltt {starts};\n"
-                 f"  binding state active;\n  hardware ethernet 02:00:00:00:01:{i:02x};\n}}\n"
+    starts, ends = now - 600, now + 7 * 86400
+    v4 = "".join(lease_block(ip, starts=starts, ends=ends, cltt=starts,
+                             mac=f"02:00:00:00:01:{i:02x}")
                  for i, ip in enumerate(V4))
     v6 = "authoring-byte-order little-endian;\n"
     for i, ip in enumerate(V6):
-        ia = (i + 1).to_bytes(4, "little") + bytes.fromhex(f"00030001020000000a{i:02x}")
-        v6 += (f"ia-na {quote(ia)} {{\n  cltt {starts};\n  iaaddr {ip} {{\n"
-               f"    binding state active;\n    preferred-life 1800;\n    max-life 604800;\n"
-               f"    ends {ends};\n  }}\n}}\n")
+        v6 += ia_block("ia-na", i + 1, bytes.fromhex(f"00030001020000000a{i:02x}"), ip,
+                       cltt=starts, ends=ends, preferred=1800, max_life=604800)
     (tmp / "dhcpd.leases").write_text(v4)
     (tmp / "dhcpd6.leases").write_text(v6)
     (tmp / "kea4.json").write_text('{"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", '

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.harness.clock import ANCHOR, iso
+from tests.harness.leasefile import lease_block
+
 pytestmark = pytest.mark.kea
 
 N = 1000  # 20 batches of 50
@@ -36,15 +39,14 @@ def _leases_file(path: Path, n: int) -> dict[str, str]:
             ip = f"10.0.{(i + 10) // 250}.{(i + 10) % 250 + 1}"
             mac = f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}"
             want[ip] = mac
-            fh.write(f"lease {ip} {{\n  starts 5 2026/11/27 20:00:00;\n"
-                     f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
-                     f"  binding state active;\n  hardware ethernet {mac};\n}}\n")
+            fh.write(lease_block(ip, starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                                 cltt=ANCHOR - 3600, mac=mac))
     return want
 
 
 def _cmd(srv: Any, src: Path, report: Path, *extra: str) -> list[str]:
     return [*KEA_ETL, "migrate", str(src), "--to", f"kea:{srv.socket_url}",
-            "--as-of", "2026-11-27T21:00:00Z", "--report", str(report), "--no-progress", *extra]
+            "--as-of", iso(ANCHOR), "--report", str(report), "--no-progress", *extra]
 
 
 def _held(srv: Any) -> dict[str, str]:

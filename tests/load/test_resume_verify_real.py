@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.harness import clock
-from tests.harness.leasefile import dhcpd_date
+from tests.harness.leasefile import lease_block
 
 pytestmark = pytest.mark.kea
 
@@ -39,9 +39,7 @@ def _leases_file(path: Path, n: int) -> dict[str, str]:
             ip = f"10.0.{(i % 2) * 128 + (i // 2) // 200}.{(i // 2) % 200 + 10}"
             mac = f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}"
             want[ip] = mac
-            fh.write(f"lease {ip} {{\n  starts {dhcpd_date(now - 600)};\n"
-                     f"  ends {dhcpd_date(now + 86400)};\n  cltt {dhcpd_date(now - 600)};\n"
-                     f"  binding state active;\n  hardware ethernet {mac};\n}}\n")
+            fh.write(lease_block(ip, starts=now - 600, ends=now + 86400, cltt=now - 600, mac=mac))
     assert len(want) == n
     return want
 

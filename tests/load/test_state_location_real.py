@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.harness import clock
 from tests.harness.kea import KeaServer
+from tests.harness.leasefile import lease_block
 
 KEA_ETL = [sys.executable, "-m", "kea_etl.cli"]
 #: a directory nobody can write, not even root: the cron job's read-only working directory
@@ -26,13 +26,10 @@ READ_ONLY = "/proc"
 
 
 def _leases(path: Path, n: int = 5) -> Path:
-    fmt = "%w %Y/%m/%d %H:%M:%S"
     now = clock.now()
-    starts = datetime.fromtimestamp(now - 60, UTC).strftime(fmt)
-    ends = datetime.fromtimestamp(now + 86_400, UTC).strftime(fmt)
     path.write_text("".join(
-        f"lease 192.0.2.{20 + i} {{\n  starts {starts};\n  ends {ends};\n  cltt {starts};\n"
-        f"  binding state active;\n  hardware ethernet 02:00:00:00:00:{i:02x};\n}}\n"
+        lease_block(f"192.0.2.{20 + i}", starts=now - 60, ends=now + 86_400, cltt=now - 60,
+                    mac=f"02:00:00:00:00:{i:02x}")
         for i in range(n)))
     return path
 

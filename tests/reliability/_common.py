@@ -12,9 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.harness.clock import ANCHOR, iso
+from tests.harness.leasefile import lease_block
+
 SOAK = os.environ.get("KEA_ETL_SOAK", "") not in ("", "0")
 KEA_ETL = [str(Path(sys.executable).with_name("kea-etl"))]
-AS_OF = "2026-11-27T21:00:00Z"
+#: the lease files below are dated around clock.ANCHOR, the moment the runs take as now
+AS_OF = iso(ANCHOR)
 SUBNETS16 = [{"id": 1, "subnet": "10.0.0.0/16", "pools": [{"pool": "10.0.0.10-10.0.255.250"}]}]
 SUBNETS8 = [{"id": 1, "subnet": "10.0.0.0/8", "pools": [{"pool": "10.0.0.10-10.255.255.250"}]}]
 
@@ -32,14 +36,12 @@ def lease_mac(i: int) -> str:
 def write_leases(path: Path, n: int, *, hostname: str | None = None) -> dict[str, str]:
     """A dhcpd.leases with ``n`` active leases; returns address -> MAC."""
     want: dict[str, str] = {}
-    host = f'  client-hostname "{hostname}";\n' if hostname is not None else ""
     with path.open("w") as fh:
         for i in range(n):
             ip, mac = lease_ip(i), lease_mac(i)
             want[ip] = mac
-            fh.write(f"lease {ip} {{\n  starts 5 2026/11/27 20:00:00;\n"
-                     f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
-                     f"  binding state active;\n  hardware ethernet {mac};\n{host}}}\n")
+            fh.write(lease_block(ip, starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                                 cltt=ANCHOR - 3600, mac=mac, hostname=hostname))
     return want
 
 

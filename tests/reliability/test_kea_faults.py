@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.harness.clock import ANCHOR
+from tests.harness.leasefile import lease_block
 from tests.reliability._common import done_rows, held4, migrate_cmd, write_leases
 
 pytestmark = pytest.mark.kea
@@ -36,9 +38,8 @@ def _two_subnet_leases(path: Path, n: int) -> dict[str, str]:
             ip = f"10.{1 + i % 2}.{(i // 2) // 250}.{(i // 2) % 250 + 1}"
             mac = f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
             want[ip] = mac
-            fh.write(f"lease {ip} {{\n  starts 5 2026/11/27 20:00:00;\n"
-                     f"  ends 6 2026/11/28 20:00:00;\n  cltt 5 2026/11/27 20:00:00;\n"
-                     f"  binding state active;\n  hardware ethernet {mac};\n}}\n")
+            fh.write(lease_block(ip, starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                                 cltt=ANCHOR - 3600, mac=mac))
     return want
 
 

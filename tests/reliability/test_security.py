@@ -27,6 +27,8 @@ import pytest
 from kea_etl.errors import KeaAuthError, KeaEndpointError
 from kea_etl.kea import KeaClient
 from kea_etl.kea.transports import HttpTransport, SecurityWarning
+from tests.harness.clock import ANCHOR
+from tests.harness.leasefile import lease_block
 from tests.kea.test_client_real import SECRET, AuthAgent, make_pki
 from tests.reliability._common import AS_OF, KEA_ETL
 from tests.reliability.conftest import _sql
@@ -69,11 +71,10 @@ class _PsWatch:
 def _leases(path: Path) -> None:
     with path.open("w") as fh:
         for i in range(120):
-            fh.write(f"lease 192.0.2.{10 + i} {{\n  starts 5 2026/11/27 20:00:00;\n"
-                     f"  ends 6 2026/11/28 20:00:00;\n  binding state active;\n"
-                     f"  hardware ethernet 02:00:00:00:00:{i:02x};\n}}\n")
-        fh.write("lease 203.0.113.5 {\n  starts 5 2026/11/27 20:00:00;\n  ends 6 2026/11/28 "
-                 "20:00:00;\n  binding state active;\n  hardware ethernet 02:00:00:00:01:01;\n}\n")
+            fh.write(lease_block(f"192.0.2.{10 + i}", starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                                 mac=f"02:00:00:00:00:{i:02x}"))
+        fh.write(lease_block("203.0.113.5", starts=ANCHOR - 3600, ends=ANCHOR + 82800,
+                             mac="02:00:00:00:01:01"))
         fh.write("lease 192.0.2.250 {\n  starts 5 2026/11/27")  # truncated: a problem entry
 
 
