@@ -144,13 +144,19 @@ def paths_from_env(value: str | None) -> list[Path]:
     return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
 
 
-def _finish_leases(df: pd.DataFrame) -> pd.DataFrame:
-    for col in LEASE_COLUMNS:
+def _columns(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with exactly ``columns`` (a missing one all None) and the export's dates parsed."""
+    for col in columns:
         if col not in df.columns:
             df[col] = None
-    df = df[LEASE_COLUMNS].copy()
+    df = df[columns].copy()
     df["export_date"] = pd.to_datetime(df["export_date"].astype(str))
     df["exported_at"] = pd.to_datetime(df["exported_at"], utc=True, format="mixed")
+    return df
+
+
+def _finish_leases(df: pd.DataFrame) -> pd.DataFrame:
+    df = _columns(df, LEASE_COLUMNS)
     for col in ("family", "prefix_len", "subnet_id", "valid_lft", "cltt", "expire", "state"):
         df[col] = pd.to_numeric(df[col]).astype("int64")
     for col in ("iaid", "preferred_lft"):
@@ -165,12 +171,7 @@ def _finish_leases(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _finish_stats(df: pd.DataFrame) -> pd.DataFrame:
-    for col in STATS_COLUMNS:
-        if col not in df.columns:
-            df[col] = None
-    df = df[STATS_COLUMNS].copy()
-    df["export_date"] = pd.to_datetime(df["export_date"].astype(str))
-    df["exported_at"] = pd.to_datetime(df["exported_at"], utc=True, format="mixed")
+    df = _columns(df, STATS_COLUMNS)
     df["sampled_at"] = pd.to_datetime(df["sampled_at"], utc=True, format="mixed")
     df["family"] = pd.to_numeric(df["family"]).astype("int64")
     for col in ("subnet_id", "pool_id"):
