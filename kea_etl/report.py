@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kea_etl.load.base import LoadOutcome
     from kea_etl.load.lease_backup import LeaseBackup
 
 __all__ = ["MAX_MESSAGE", "MAX_QUOTE", "Problem", "RunReport", "SourceWarning", "quote", "quote_key",
@@ -157,7 +158,7 @@ class RunReport:
     #: conflicts loaded anyway, by reason (JSON ``warnings``; kea_etl.migration)
     load_warnings: dict[str, int] | None = None
     #: what the loader's commit() wrote or sent (files, commands, state file)
-    outputs: dict[str, Any] | None = None
+    outputs: LoadOutcome | None = None
     #: a dhcpd failover pair's merge statistics (kea_etl.extract.failover)
     failover: dict[str, Any] | None = None
     #: each HA peer's outcome and their comparison (kea_etl.load.ha)
@@ -271,7 +272,8 @@ class RunReport:
                                  ("as_of", self.as_of)) if v is not None},
             **self.extra,
             **{k: v for k, v in (
-                ("warnings", self.load_warnings), ("outputs", self.outputs),
+                ("warnings", self.load_warnings),
+                ("outputs", self.outputs.to_json() if self.outputs else None),
                 ("failover", self.failover), ("ha", self.ha), ("pause", self.pause),
                 ("reclaim", self.reclaim),
                 ("config_backups", self.config_backups or None),

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from kea_etl.cli import main
+from kea_etl.load.base import LoadOutcome
 from kea_etl.report import RunReport
 from tests.harness import clock
 
@@ -18,13 +19,14 @@ def test_typed_fields_appear_under_their_json_names_only_when_set() -> None:
     assert not {"sources", "warnings", "outputs", "failover", "ha", "pause", "reclaim",
                 "config_backups", "lease_backups", "dry_run", "seconds"} & set(report.to_json())
     report.load_warnings = {"reserved for another client": 2}
-    report.outputs = {"files": {"out/kea-leases4.csv": 3}}
+    report.outputs = LoadOutcome(target="memfile:out", files={"out/kea-leases4.csv": 3})
     report.pause = {"would_pause": ["unix:///k.sock"], "max_period": 300}
     report.config_backups.append({"server": "k", "path": "p", "saved": False})
     report.dry_run = True
     data = report.to_json()
     assert data["warnings"] == {"reserved for another client": 2}
-    assert data["outputs"] == {"files": {"out/kea-leases4.csv": 3}}
+    assert data["outputs"]["files"] == {"out/kea-leases4.csv": 3}
+    assert "sent" not in data["outputs"] and "state" not in data["outputs"]
     assert data["pause"]["max_period"] == 300 and data["dry_run"] is True
     assert data["config_backups"] == [{"server": "k", "path": "p", "saved": False}]
     assert report.extra == {}
@@ -47,3 +49,17 @@ def test_report_json_of_a_migration(tmp_path: Path) -> None:
     assert data["target"] == f"memfile:{out}" and data["as_of"] == "2026-11-27T21:25:21Z"
     assert data["dry_run"] is False and data["seconds"] >= 0
     assert sum(data["outputs"]["files"].values()) == data["loaded"]
+
+
+def test_a_live_outcome_keeps_the_names_report_readers_know() -> None:
+    """kea: sends commands, kea-sql: writes rows; a dry run says would_*; an HA pair nests peers."""
+    api = LoadOutcome(target="kea:unix:///k.sock", sent={"lease4-add": 2}, state="s.json",
+                      state_kept=True, resumed=True)
+    assert api.to_json() == {"target": "kea:unix:///k.sock", "sent": {"lease4-add": 2},
+                             "state": "s.json", "state_kept": True, "resumed": True}
+    dry_sql = LoadOutcome(target="kea-sql:postgresql://h/k", dry_run=True, sent={"lease4": 5},
+                          sent_unit="rows")
+    assert dry_sql.to_json() == {"target": "kea-sql:postgresql://h/k",
+                                 "would_write": {"lease4": 5}}
+    pair = LoadOutcome(target="ha", sent={"lease4-add": 4}, peers=[api, api])
+    assert [p["sent"] for p in pair.to_json()["peers"]] == [{"lease4-add": 2}] * 2

@@ -47,10 +47,10 @@ def _target_lines(report: RunReport, dry_run: bool) -> list[str]:
     """What the run did (or would do) to the target beyond records: the memfile format it
     chose and why, a Kea configuration saved before it was changed, hosts that needed one."""
     lines = []
-    outputs = report.outputs or {}
-    if outputs.get("kea_version_from"):
-        lines.append(f"  memfile format: Kea {outputs['kea_version']} (from "
-                     f"{outputs['kea_version_from']})")
+    outcome = report.outputs
+    if outcome is not None and outcome.kea_version_from:
+        lines.append(f"  memfile format: Kea {outcome.kea_version} (from "
+                     f"{outcome.kea_version_from})")
     for b in report.config_backups:
         if dry_run:
             lines.append(f"  would save the configuration of {b['server']} to {b['path']} "
@@ -123,12 +123,11 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
     if shown:
         lines.append("  first problems:")
         lines.extend(f"    {printable(str(p))}" for p in shown)  # input text: escaped
-    outputs = report.outputs or {}
-    files = outputs.get("files", {})
+    outcome = report.outputs
+    files = outcome.files if outcome is not None else {}
     verb = "would write" if dry_run else "wrote"
-    live_keys = ("sent", "would_send", "written", "would_write")
-    if any(k in outputs for k in live_keys):  # kea: / kea-sql:
-        sent: dict[str, int] = next((outputs[k] for k in live_keys if k in outputs), {}) or {}
+    if outcome is not None and outcome.sent is not None:  # kea: / kea-sql:
+        sent = outcome.sent
         lines.append(f"  {'would send' if dry_run else 'sent'}: "
                      + (", ".join(f"{c} x{human(n)}" for c, n in sorted(sent.items()))
                         or "nothing")
@@ -139,9 +138,8 @@ def _summary(report: RunReport, seconds: float, report_path: str | None, dry_run
                 sent.values()):
             lines.append("  nothing " + ("would change" if dry_run else "changed")
                          + ": the target already holds every record")
-        state = outputs.get("state")
-        if state and outputs.get("state_kept"):
-            lines.append(f"  state kept (--keep-state): {state}")
+        if outcome.state and outcome.state_kept:
+            lines.append(f"  state kept (--keep-state): {outcome.state}")
     elif files:
         lines.append(f"  {verb}: " + ", ".join(f"{path} ({n} records)" for path, n in files.items()))
     else:

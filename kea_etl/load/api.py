@@ -57,7 +57,7 @@ from kea_etl.errors import (
 )
 from kea_etl.kea_config import Subnet
 from kea_etl.kea_limits import DUID_MAX
-from kea_etl.load.base import LoadRecord
+from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import Verdict, decide, describe_holder, same_client
 from kea_etl.load.credentials import LiveCredentials
@@ -467,21 +467,16 @@ class LiveLeaseLoader:
 
         return SubnetMap.from_config(self.client.config_get(), origin=f"config-get of {self.server}")
 
-    def commit(self) -> dict[str, Any]:
+    def commit(self) -> LoadOutcome:
         kept = False
         if self.checkpoint is not None and not self.options.dry_run:
             self.report_state = str(self.checkpoint.path)
             kept = self.checkpoint.finish()
         self.client.close()
-        out: dict[str, Any] = {"target": self.name,
-                               "would_send" if self.options.dry_run else "sent": dict(self.sent)}
-        if self.host_strategy:
-            out["reservations_via"] = self.host_strategy
-        if self.report_state:
-            out["state"] = self.report_state
-            out["state_kept"] = kept
-            out["resumed"] = bool(self.checkpoint and self.checkpoint.resumed)
-        return out
+        return LoadOutcome(target=self.name, dry_run=self.options.dry_run, sent=dict(self.sent),
+                           reservations_via=self.host_strategy or None,
+                           state=self.report_state or None, state_kept=kept,
+                           resumed=bool(self.checkpoint and self.checkpoint.resumed))
 
     def abort(self) -> None:
         """Nothing to undo: every command Kea accepted is already recorded in the checkpoint."""

@@ -7,7 +7,7 @@ The orchestrator calls, in this order::
 
     loader.load(records, report)          # consume the stream (may be called once only)
     loader.retract(losers, report)        # conflicts decided after the last record (if any)
-    outputs = loader.commit()             # make it durable; returns what was written
+    outcome = loader.commit()             # make it durable; a LoadOutcome of what was written
     # or, on any exception or Ctrl-C:
     loader.abort()                        # leave nothing half-written behind
 
@@ -30,8 +30,9 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
@@ -41,9 +42,63 @@ if TYPE_CHECKING:
     from kea_etl.kea import KeaClient
     from kea_etl.transform.subnets import SubnetMap
 
-__all__ = ["LiveLoader", "LoadRecord", "Loader", "Resumable"]
+__all__ = ["LiveLoader", "LoadOutcome", "LoadRecord", "Loader", "Resumable"]
 
 LoadRecord = Lease4 | Lease6 | Reservation
+
+
+@dataclass
+class LoadOutcome:
+    """What a loader's :meth:`Loader.commit` wrote or sent: the report's ``outputs``.
+
+    One shape for every target, so a reader asks ``outcome.sent is not None`` instead of probing
+    keys. ``to_json`` keeps the names report.json readers know (README: ``outputs``).
+    """
+
+    target: str
+    dry_run: bool = False
+    #: file targets: each file written (or that would be) and its record count
+    files: dict[str, int] = field(default_factory=dict)
+    #: live targets: what was sent, by Kea command (``kea:``) or by table (``kea-sql:``)
+    sent: dict[str, int] | None = None
+    #: what ``sent`` counts: API commands or SQL rows (JSON ``sent`` / ``written``)
+    sent_unit: Literal["commands", "rows"] = "commands"
+    #: reservations went through host_cmds or the configuration (``kea:``)
+    reservations_via: str | None = None
+    #: the checkpoint file, whether it was kept (--keep-state), whether this run resumed one
+    state: str | None = None
+    state_kept: bool = False
+    resumed: bool = False
+    #: memfile: the Kea version whose format was written and where that version came from
+    kea_version: str | None = None
+    kea_version_from: str | None = None
+    #: memfile: this run's id in the manifest, the manifest, temporary files of a dead run removed
+    run: str | None = None
+    manifest: str | None = None
+    leftovers_removed: list[str] = field(default_factory=list)
+    #: an HA pair: each peer's own outcome (``sent`` is then their sum)
+    peers: list[LoadOutcome] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"target": self.target}
+        if self.sent is not None:
+            if self.sent_unit == "rows":
+                out["would_write" if self.dry_run else "written"] = dict(self.sent)
+            else:
+                out["would_send" if self.dry_run else "sent"] = dict(self.sent)
+        else:
+            out.update(kea_version=self.kea_version, kea_version_from=self.kea_version_from,
+                       dry_run=self.dry_run, files=dict(self.files))
+        for key, value in (("reservations_via", self.reservations_via), ("run", self.run),
+                           ("manifest", self.manifest),
+                           ("leftovers_removed", self.leftovers_removed or None)):
+            if value is not None:
+                out[key] = value
+        if self.state is not None:
+            out.update(state=self.state, state_kept=self.state_kept, resumed=self.resumed)
+        if self.peers:
+            out["peers"] = [p.to_json() for p in self.peers]
+        return out
 
 
 @runtime_checkable
@@ -68,8 +123,8 @@ class Loader(Protocol):
         """Take back the losing leases; move each from loaded to failed with its reason."""
         ...
 
-    def commit(self) -> dict[str, Any]:
-        """Make the result durable; returns a JSON-able description of what was written."""
+    def commit(self) -> LoadOutcome:
+        """Make the result durable; returns what was written or sent."""
         ...
 
     def abort(self) -> None:

@@ -35,7 +35,7 @@ from kea_etl.errors import (
     KeaUnsupportedError,
 )
 from kea_etl.kea.transports import CONNECT_FAILED
-from kea_etl.load.base import Loader, LoadRecord
+from kea_etl.load.base import Loader, LoadOutcome, LoadRecord
 from kea_etl.load.targets import make_loader
 from kea_etl.records import Lease4, Lease6
 from kea_etl.report import RunReport
@@ -330,18 +330,18 @@ class HAPairLoader:
         if conflicts:
             raise NotImplementedError("the HA loader cannot retract leases already sent")
 
-    def commit(self) -> dict[str, Any]:
+    def commit(self) -> LoadOutcome:
         comparison: dict[str, Any] | None = None
         if self.compare and not self.dry_run:
             comparison = compare_peers(self.clients)
-        outputs = [p.commit() for p in self.peers]
+        outcomes = [p.commit() for p in self.peers]
         key = "would_send" if self.dry_run else "sent"
         total: Counter[str] = Counter()
-        for o in outputs:
-            total.update(o.get(key) or {})
+        for o in outcomes:
+            total.update(o.sent or {})
         ha: dict[str, Any] = {"peers": []}
-        for i, (p, o) in enumerate(zip(self.peers, outputs, strict=True)):
-            entry: dict[str, Any] = {"url": p.server, key: o.get(key, {})}
+        for i, (p, o) in enumerate(zip(self.peers, outcomes, strict=True)):
+            entry: dict[str, Any] = {"url": p.server, key: dict(o.sent or {})}
             if i < len(self.states):
                 entry.update({k: v for k, v in self.states[i].to_json().items() if k != "url"})
             if i == 0:
@@ -364,7 +364,8 @@ class HAPairLoader:
             ha["compare"] = "skipped (dry run)"
         if self._report is not None:
             self._report.ha = ha
-        return {"target": self.name, key: dict(total), "peers": outputs}
+        return LoadOutcome(target=self.name, dry_run=self.dry_run, sent=dict(total),
+                           peers=outcomes)
 
     def abort(self) -> None:
         for p in self.peers:

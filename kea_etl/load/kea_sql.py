@@ -62,7 +62,7 @@ from urllib.parse import unquote, urlsplit
 from kea_etl._batching import chunks
 from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
 from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
-from kea_etl.load.base import LoadRecord
+from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder
 from kea_etl.load.credentials import LiveCredentials
@@ -234,11 +234,11 @@ class KeaSqlLoader:
         if conflicts:
             raise NotImplementedError("the kea-sql loader cannot retract rows already written")
 
-    def commit(self) -> dict[str, Any]:
+    def commit(self) -> LoadOutcome:
         if self.checkpoint is not None and not self.dry_run:
             self.checkpoint.finish()
-        return {"target": self.name,
-                "would_write" if self.dry_run else "written": dict(self.would_send)}
+        return LoadOutcome(target=self.name, dry_run=self.dry_run, sent=dict(self.would_send),
+                           sent_unit="rows")
 
     def state_paths(self) -> list[Path]:
         return [self.checkpoint.path] if self.checkpoint is not None else []

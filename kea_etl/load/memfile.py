@@ -58,6 +58,7 @@ from kea_etl._faults import MEMFILE_CRASH_ENV, crash_after
 from kea_etl._files import publish
 from kea_etl.errors import ConfigError, FatalError
 from kea_etl.kea_limits import rules_for
+from kea_etl.load.base import LoadOutcome
 from kea_etl.memfile_set import (
     LEASES4_FILE,
     LEASES6_FILE,
@@ -318,7 +319,6 @@ class MemfileLoader:
         self._rejected: dict[int, list[int]] = {4: [], 6: []}
         self._hosts: dict[int, dict[int, list[dict[str, Any]]]] = {4: {}, 6: {}}
         self._host_count = {4: 0, 6: 0}
-        self._committed: dict[str, Any] | None = None
         if not dry_run:
             try:
                 self.outdir.mkdir(parents=True, exist_ok=True)
@@ -415,8 +415,8 @@ class MemfileLoader:
                 if not self.dry_run:
                     self._files[family].drop_rows(ordinals)
 
-    def commit(self) -> dict[str, Any]:
-        files: dict[str, Any] = {}
+    def commit(self) -> LoadOutcome:
+        files: dict[str, int] = {}
         staged: list[tuple[Path, Path]] = []  # (temporary file, final name), all written whole
         try:
             for family, name in ((4, LEASES4_FILE), (6, LEASES6_FILE)):
@@ -443,16 +443,11 @@ class MemfileLoader:
                 tmp.unlink(missing_ok=True)
             raise
         self._files.clear()
-        self._committed = {"target": self.name, "kea_version": self.kea_version,
-                           "kea_version_from": self.kea_version_from,
-                           "dry_run": self.dry_run, "files": files}
-        if not self.dry_run:
-            self._committed["run"] = self.run_id
-            if staged:
-                self._committed["manifest"] = str(self.outdir / MANIFEST)
-            if self.leftovers_removed:
-                self._committed["leftovers_removed"] = self.leftovers_removed
-        return self._committed
+        return LoadOutcome(target=self.name, dry_run=self.dry_run, files=files,
+                           kea_version=self.kea_version, kea_version_from=self.kea_version_from,
+                           run=None if self.dry_run else self.run_id,
+                           manifest=str(self.outdir / MANIFEST) if staged else None,
+                           leftovers_removed=list(self.leftovers_removed))
 
     def _write_reservations(self, family: int, path: Path) -> Path:
         fd, tmp = mkstemp(self.outdir, path.name)

@@ -34,7 +34,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kea_etl.errors import ConfigError, KeaCommandError, KeaEtlError
-from kea_etl.load.base import LiveLoader, Loader, LoadRecord
+from kea_etl.load.base import LiveLoader, Loader, LoadOutcome, LoadRecord
 from kea_etl.report import RunReport
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class ServiceWindow:
     def retract(self, conflicts: Sequence[Any], report: RunReport) -> None:
         self.inner.retract(conflicts, report)
 
-    def commit(self) -> dict[str, Any]:
+    def commit(self) -> LoadOutcome:
         try:
             if self.reclaim:
                 self._reclaim_all()

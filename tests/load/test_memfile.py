@@ -135,7 +135,7 @@ def test_writes_files_and_reservations(tmp_path: Path) -> None:
     frag = json.loads((out / "reservations4.json").read_text())
     assert frag == {"Dhcp4": {"subnet4": [{"id": 1, "subnet": "192.0.2.0/24", "reservations": [
         {"hw-address": "aa:aa:aa:aa:aa:aa", "ip-address": "192.0.2.200", "hostname": "printer"}]}]}}
-    assert result["files"] == {str(out / "kea-leases4.csv"): 3, str(out / "kea-leases6.csv"): 1,
+    assert result.files == {str(out / "kea-leases4.csv"): 3, str(out / "kea-leases6.csv"): 1,
                                str(out / "reservations4.json"): 1}
     assert sorted(p.name for p in out.iterdir()) == ["kea-etl-run.json", "kea-leases4.csv",
                                                      "kea-leases6.csv", "reservations4.json"
@@ -186,8 +186,8 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     loader.load(records(), report)
     result = loader.commit()
     assert not out.exists()
-    assert report.loaded == 5 and result["dry_run"] is True
-    assert result["files"][str(out / "kea-leases4.csv")] == 3
+    assert report.loaded == 5 and result.dry_run is True
+    assert result.files[str(out / "kea-leases4.csv")] == 3
 
 
 def test_unwritable_outdir(tmp_path: Path) -> None:
