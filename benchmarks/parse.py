@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -173,7 +174,10 @@ def _prefix_copy(src: Path, dst: Path, m: int) -> None:
 def _child(kind: str, path: str) -> None:
     sys.path.insert(0, str(REPO))
     if kind == "kea":
-        from kea_etl.extract.isc_leases import ACCELERATED, ACCELERATED6, extract
+        from kea_etl.extract import isc_leases
+        from kea_etl.extract.isc_leases import extract
+
+        isc_leases.tune(**isc_leases.tuning_from_environ(os.environ))  # KEA_ETL_NO_ACCEL=1
         t0, c0 = time.perf_counter(), time.process_time()
         count = errors = 0
         for item in extract(path):
@@ -188,8 +192,9 @@ def _child(kind: str, path: str) -> None:
         cpu_workers = kids.ru_utime + kids.ru_stime
         out = {"seconds": cpu_self + cpu_workers, "wall": wall, "cpu_self": cpu_self,
                "cpu_workers": cpu_workers, "worker_peak_rss_mb": kids.ru_maxrss / 1024,
-               "yielded": count, "errors": errors, "accelerated": ACCELERATED,
-               "accelerated6": ACCELERATED6}
+               "yielded": count, "errors": errors,
+               "accelerated": isc_leases._scan4 is not None,
+               "accelerated6": isc_leases._scan6 is not None}
     else:
         from isc_dhcp_leases import IscDhcpLeases
         t0, c0 = time.perf_counter(), time.process_time()

@@ -38,6 +38,10 @@ pytest_plugins = ["tests.harness.matrix"]
 # ---- command recording ---------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
     _shift_kea_etl_clock()
+    from kea_etl.extract import isc_leases
+
+    # in-process runs honour KEA_ETL_NO_ACCEL / KEA_ETL_PARALLEL as the CLI does
+    isc_leases.tune(**isc_leases.tuning_from_environ(os.environ))
     path = Path(os.environ.get("KEA_ETL_COMMAND_LOG", REPO / recording.DEFAULT_LOG))
     if recording.RECORDER is None and not hasattr(config, "workerinput"):
         recording.RECORDER = recording.CommandRecorder(path)

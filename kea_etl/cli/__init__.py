@@ -136,6 +136,10 @@ def main() -> None:
       kea-etl kea version-get --url unix:///run/kea/kea4.sock
       kea-etl migrate sample-data/dhcpd.leases --to memfile:out --kea-config sample-data/kea-dhcp4.json
     """
+    from kea_etl.extract import isc_leases
+
+    # the one place the parser's switches are read from the environment (docs/isc-leases.md)
+    isc_leases.tune(**isc_leases.tuning_from_environ(os.environ))
 
 
 def _show_warning(previous: Callable[..., None], message: Warning | str, category: type[Warning],

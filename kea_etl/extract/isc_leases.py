@@ -44,7 +44,7 @@ import re
 import socket
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -60,7 +60,7 @@ from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import INFINITE_LIFETIME, Lease4, Lease6, Reservation, canonical_hex
 from kea_etl.report import quote, quote_key
 
-__all__ = ["Snapshot", "extract", "sniff"]
+__all__ = ["Snapshot", "extract", "sniff", "tune", "tuning_from_environ"]
 
 ByteOrder = Literal["little", "big"]
 
@@ -206,10 +206,46 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
             snap.close()
 
 
-#: pass 2 uses a second process (fork) for files at least this large (bytes) ...
+#: pass 2 uses a second process (fork) for files at least this large (bytes)
 PARALLEL_MIN_BYTES = 32 << 20
-#: ... unless this environment variable is "0"
-PARALLEL_ENV = "KEA_ETL_PARALLEL"
+
+Parallel = Literal["auto", "off", "force"]
+#: how pass 2 may use a second core: see :func:`tune`
+_parallel: Parallel = "auto"
+
+
+def tune(*, parallel: Parallel | None = None, accelerate: bool | None = None) -> None:
+    """Set how this process parses dhcpd lease files (both default to the fastest safe choice).
+
+    ``parallel``: ``"auto"`` forks a worker for pass 2 when that pays (see :func:`_parallel_ok`),
+    ``"off"`` never does, ``"force"`` also in a process with other threads (the test suite keeps
+    helper threads alive; never needed in production). ``accelerate=False`` turns the C
+    extension off (the pure-Python parser gives the same results, about 5x slower).
+
+    Library code never reads the environment: the CLI calls this with
+    :func:`tuning_from_environ` (``KEA_ETL_PARALLEL``, ``KEA_ETL_NO_ACCEL``).
+    """
+    global _parallel, _scan4, _keys4, _scan6, _keys6, _line_starts, _last_keys
+    if parallel is not None:
+        if parallel not in ("auto", "off", "force"):
+            raise ValueError(f"parallel must be auto, off or force, not {parallel!r}")
+        _parallel = parallel
+    if accelerate is not None:
+        on = accelerate and _accel is not None
+        _scan4 = _accel.scan4 if on else None
+        _keys4 = _accel.keys4 if on else None
+        _scan6 = _accel.scan6 if on and _accel6 else None
+        _keys6 = _accel.keys6 if on and _accel6 else None
+        _line_starts = _accel.line_starts if on else _line_starts_py
+        _last_keys = _accel.last_keys if on else None
+
+
+def tuning_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`tune`'s arguments from ``KEA_ETL_PARALLEL`` (``0`` = off, ``force``) and
+    ``KEA_ETL_NO_ACCEL`` (anything but empty or ``0`` = no C extension)."""
+    par = environ.get("KEA_ETL_PARALLEL", "")
+    return {"parallel": "off" if par == "0" else "force" if par == "force" else "auto",
+            "accelerate": environ.get("KEA_ETL_NO_ACCEL", "") in ("", "0")}
 
 
 def _parallel_ok(layout: _Layout) -> bool:
@@ -217,22 +253,21 @@ def _parallel_ok(layout: _Layout) -> bool:
 
     Only v4 files (the chunks then carry no state from one to the next beyond what pass 1
     recorded), at least two chunks and PARALLEL_MIN_BYTES, two CPUs, ``fork`` available, and no
-    other thread in this process (forking a threaded process may copy a held lock).
-    ``KEA_ETL_PARALLEL=force`` skips only that last check: for the test suite, whose process
-    keeps helper threads of earlier tests alive; never needed in production.
+    other thread in this process (forking a threaded process may copy a held lock; ``force``
+    skips only that check).
     """
     import threading
 
-    if os.environ.get(PARALLEL_ENV, "1") == "0" or layout.has_ia or len(layout.offsets) < 2:
+    if _parallel == "off" or layout.has_ia or len(layout.offsets) < 2:
         return False
-    if _scan4 is not None and os.environ.get(PARALLEL_ENV) != "force":
+    if _scan4 is not None and _parallel != "force":
         # the C fast path parses faster than a worker's items can be sent back and rebuilt
         return False
     if layout.offsets[-1] + layout.lengths[-1] < PARALLEL_MIN_BYTES:
         return False
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return False
-    return os.environ.get(PARALLEL_ENV) == "force" or threading.active_count() == 1
+    return _parallel == "force" or threading.active_count() == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -914,12 +949,8 @@ def _ip6(text: str) -> IPv6Address | None:
 
 
 def _load_accelerator() -> Any:
-    """kea_etl._isc4.scan4 when the C extension is built and agrees with the record classes.
-
-    ``KEA_ETL_NO_ACCEL=1`` turns it off (the pure-Python parser gives the same results).
-    """
-    if os.environ.get("KEA_ETL_NO_ACCEL", "") not in ("", "0"):
-        return None
+    """kea_etl._isc4 when the C extension is built and agrees with the record classes
+    (``tune(accelerate=False)`` turns it off)."""
     try:
         from kea_etl import _isc4
     except ImportError:
@@ -933,13 +964,13 @@ _accel = _load_accelerator()
 #: the C fast paths of pass 2 and pass 1 (None when unavailable); see kea_etl/_isc4.c
 _scan4: Any = _accel.scan4 if _accel is not None else None
 _keys4: Any = _accel.keys4 if _accel is not None else None
-#: whether dhcpd.leases v4 blocks are read by the C extension
+#: whether the C extension for dhcpd.leases v4 blocks is built and usable
 ACCELERATED = _scan4 is not None
 _accel6 = _accel is not None and _accel.init6(Lease6, IPv6Address)
 #: the same for dhcpd6.leases ia-na / ia-ta / ia-pd blocks
 _scan6: Any = _accel.scan6 if _accel6 else None
 _keys6: Any = _accel.keys6 if _accel6 else None
-#: whether dhcpd6.leases blocks are read by the C extension
+#: the same for dhcpd6.leases blocks
 ACCELERATED6 = _scan6 is not None
 
 

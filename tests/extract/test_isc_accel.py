@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kea_etl.errors import MalformedRecordError
 from kea_etl.extract import isc_leases
-from kea_etl.extract.base import Extracted, SourceWarning
+from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease4
+from tests.harness.accel import both, view
 from tests.harness.leasefile import quote
 
 DATA = Path(__file__).parent / "data"
@@ -30,49 +30,13 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
 HEADER = "authoring-byte-order little-endian;\n\n"
 
 
-def _view(item: Extracted | MalformedRecordError | SourceWarning) -> tuple[Any, ...]:
-    if isinstance(item, MalformedRecordError):
-        return ("error", item.source, item.line, item.key, item.reason)
-    if isinstance(item, SourceWarning):  # an OMAPI host refused, a group block ...
-        return ("warning", item.source, item.line, item.statement, item.reason)
-    r = item.record
-    return (type(r).__name__, tuple((s, getattr(r, s)) for s in r.__slots__),
-            type(getattr(r, "address", None)).__name__, item.binding_state, item.source,
-            item.line, sorted(item.extra.items()))
-
-
-def _both(path: Path, **kw: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-    """(items with the accelerator, items without, how many items the accelerator built)."""
-    scan = isc_leases._scan4
-    assert scan is not None
-    built = 0
-
-    def counting(*args: Any) -> Any:
-        nonlocal built
-        out = scan(*args)
-        built += len(out[0])
-        return out
-
-    keys = isc_leases._keys4
-    isc_leases._scan4 = counting
-    try:
-        fast = [_view(i) for i in isc_leases.extract(path, **kw)]
-    finally:
-        isc_leases._scan4 = isc_leases._keys4 = None
-    try:
-        slow = [_view(i) for i in isc_leases.extract(path, **kw)]
-    finally:
-        isc_leases._scan4, isc_leases._keys4 = scan, keys
-    return fast, slow, built
-
-
-needs_accel = pytest.mark.skipif(not isc_leases.ACCELERATED,
-                                 reason="kea_etl._isc4 is not built (KEA_ETL_NO_ACCEL or no compiler)")
+needs_accel = pytest.mark.skipif(isc_leases._scan4 is None,
+                                 reason="the C fast path is not built or turned off (KEA_ETL_NO_ACCEL)")
 
 
 @pytest.fixture(autouse=True)
 def _serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEA_ETL_PARALLEL", "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
 
 
 def test_accelerator_is_built_here() -> None:
@@ -88,7 +52,7 @@ def test_accelerator_is_built_here() -> None:
                          ids=lambda p: p.name)
 @pytest.mark.parametrize("chunk", [64, isc_leases.CHUNK_SIZE])
 def test_fixtures_and_sample_data_agree(path: Path, chunk: int) -> None:
-    fast, slow, _ = _both(path, chunk_size=chunk)
+    fast, slow, _ = both(path, chunk_size=chunk)
     assert fast == slow
 
 
@@ -96,7 +60,7 @@ def test_fixtures_and_sample_data_agree(path: Path, chunk: int) -> None:
 def test_real_dhcpd_file_is_read_by_the_accelerator() -> None:
     """Real dhcpd output is what the fast path is for: every lease of the sample file is built
     in C (otherwise the agreement above would be vacuous)."""
-    fast, slow, built = _both(SAMPLE / "dhcpd.leases")
+    fast, slow, built = both(SAMPLE / "dhcpd.leases")
     assert fast == slow
     assert built == len(fast) > 300
 
@@ -230,7 +194,7 @@ CASES: list[tuple[str, str]] = [
 def test_edge_cases_agree(tmp_path: Path, name: str, text: str) -> None:
     p = tmp_path / "dhcpd.leases"
     p.write_bytes((HEADER + text).encode("latin-1"))
-    fast, slow, _ = _both(p)
+    fast, slow, _ = both(p)
     assert fast == slow
     assert fast, "every case yields something"
 
@@ -241,7 +205,7 @@ def test_accelerated_records_are_real_records(tmp_path: Path) -> None:
     p = tmp_path / "dhcpd.leases"
     p.write_text(HEADER + GOOD + GOOD.replace("10.0.0.1 ", "10.0.0.9 ").replace(
         '  uid "\\001\\000\\021\\"\\\\\\377x;y";\n', ""))
-    fast, _, built = _both(p)
+    fast, _, built = both(p)
     assert built == 2
     got = [i for i in isc_leases.extract(p) if isinstance(i, Extracted)]
     for it in got:
@@ -313,7 +277,7 @@ def _block(draw: Callable[..., Any]) -> str:
 def test_random_blocks_agree(tmp_path: Path, blocks: list[str]) -> None:
     p = tmp_path / "dhcpd.leases"
     p.write_bytes((HEADER + "".join(blocks)).encode("latin-1"))
-    fast, slow, _ = _both(p)
+    fast, slow, _ = both(p)
     assert fast == slow
 
 
@@ -331,7 +295,7 @@ def test_many_chunks_lines_and_winners_agree(tmp_path: Path) -> None:
         parts[k] = parts[k].replace("  client-hostname", '  set x = "1";\n  client-hostname')
     parts += parts[::7]
     p.write_text(HEADER + "".join(parts), encoding="latin-1")
-    fast, slow, built = _both(p, chunk_size=8192)
+    fast, slow, built = both(p, chunk_size=8192)
     assert fast == slow
     assert built > 2500
 
@@ -353,3 +317,28 @@ def test_c_functions_never_crash_on_any_input(text: str, pos: int, i4: int, win:
     assert last_i4 >= i4
     keys = _isc4.keys4(text, 7)
     assert len(keys) % 8 == 0
+
+
+def test_the_environment_tunes_the_parser_only_through_the_cli(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """KEA_ETL_NO_ACCEL / KEA_ETL_PARALLEL are read by the CLI (the edge), never by the parser."""
+    from click.testing import CliRunner
+
+    from kea_etl.cli import main
+
+    assert isc_leases.tuning_from_environ({}) == {"parallel": "auto", "accelerate": True}
+    assert isc_leases.tuning_from_environ({"KEA_ETL_NO_ACCEL": "1", "KEA_ETL_PARALLEL": "0"}) == {
+        "parallel": "off", "accelerate": False}
+    assert isc_leases.tuning_from_environ({"KEA_ETL_PARALLEL": "force"})["parallel"] == "force"
+    with pytest.raises(ValueError, match="auto, off or force"):
+        isc_leases.tune(parallel="sometimes")  # type: ignore[arg-type]
+    for name in ("_parallel", "_scan4", "_keys4", "_scan6", "_keys6", "_last_keys", "_line_starts"):
+        monkeypatch.setattr(isc_leases, name, getattr(isc_leases, name))  # restored afterwards
+    monkeypatch.setenv("KEA_ETL_NO_ACCEL", "1")
+    monkeypatch.setenv("KEA_ETL_PARALLEL", "force")
+    built = isc_leases._scan4
+    fast = [view(i) for i in isc_leases.extract(SAMPLE / "dhcpd.leases")]
+    assert isc_leases._scan4 is built and isc_leases._parallel == "off"  # the library: untouched
+    assert CliRunner().invoke(main, ["migrate", "--help"]).exit_code == 0
+    assert isc_leases._scan4 is None and isc_leases._keys6 is None and isc_leases._parallel == "force"
+    assert [view(i) for i in isc_leases.extract(SAMPLE / "dhcpd.leases")] == fast

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted
 from kea_etl.records import Lease6
-from tests.extract.test_isc_accel import _view
+from tests.harness.accel import both
 from tests.harness.dhcpd import Dhcpd6, run_perfdhcp6
 from tests.harness.leasefile import quote
 from tests.harness.netns import NetnsPair, netns_available
@@ -33,44 +33,13 @@ from tests.harness.netns import NetnsPair, netns_available
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
 HEADER = "authoring-byte-order little-endian;\n\n"
-_C_PATHS = ("_scan4", "_keys4", "_scan6", "_keys6", "_last_keys")
-
-
-def _both(path: Path, **kw: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-    """(items with the accelerator, items without any C path, items scan6 built)."""
-    saved = {name: getattr(isc_leases, name) for name in _C_PATHS}
-    line_starts = isc_leases._line_starts
-    built = 0
-
-    def counting(*args: Any) -> Any:
-        nonlocal built
-        out = saved["_scan6"](*args)
-        built += len(out[0])
-        return out
-
-    isc_leases._scan6 = counting
-    try:
-        fast = [_view(i) for i in isc_leases.extract(path, **kw)]
-    finally:
-        for name in _C_PATHS:
-            setattr(isc_leases, name, None)
-        isc_leases._line_starts = isc_leases._line_starts_py
-    try:
-        slow = [_view(i) for i in isc_leases.extract(path, **kw)]
-    finally:
-        for name, value in saved.items():
-            setattr(isc_leases, name, value)
-        isc_leases._line_starts = line_starts
-    return fast, slow, built
-
-
-needs_accel = pytest.mark.skipif(not isc_leases.ACCELERATED6,
-                                 reason="kea_etl._isc4 is not built (KEA_ETL_NO_ACCEL or no compiler)")
+needs_accel = pytest.mark.skipif(isc_leases._scan6 is None,
+                                 reason="the C fast path is not built or turned off (KEA_ETL_NO_ACCEL)")
 
 
 @pytest.fixture(autouse=True)
 def _serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEA_ETL_PARALLEL", "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
 
 
 def test_v6_accelerator_is_built_here() -> None:
@@ -86,7 +55,7 @@ def test_v6_accelerator_is_built_here() -> None:
                          ids=lambda p: p.name)
 @pytest.mark.parametrize("chunk", [64, isc_leases.CHUNK_SIZE])
 def test_fixtures_and_sample_data_agree(path: Path, chunk: int) -> None:
-    fast, slow, _ = _both(path, chunk_size=chunk)
+    fast, slow, _ = both(path, chunk_size=chunk, counted="_scan6")
     assert fast == slow
 
 
@@ -94,7 +63,7 @@ def test_fixtures_and_sample_data_agree(path: Path, chunk: int) -> None:
 @pytest.mark.parametrize("name", ["dhcpd6.leases", "dhcpd6-hex.leases"])
 def test_real_dhcpd6_file_is_read_by_the_accelerator(name: str) -> None:
     """dhcpd 4.4's own output (octal-escaped and hex ids) is built in C, every lease of it."""
-    fast, slow, built = _both(SAMPLE / name)
+    fast, slow, built = both(SAMPLE / name, counted="_scan6")
     assert fast == slow
     assert built == len(fast) > 300
 
@@ -103,14 +72,14 @@ def test_real_dhcpd6_file_is_read_by_the_accelerator(name: str) -> None:
 @pytest.mark.parametrize("family", [4, 6])
 def test_family_given_agrees(family: int) -> None:
     for path in (SAMPLE / "dhcpd6.leases", DATA / "v6-octal.leases", DATA / "v4-extras.leases"):
-        fast, slow, _ = _both(path, family=family)
+        fast, slow, _ = both(path, family=family, counted="_scan6")
         assert fast == slow
 
 
 @needs_accel
 @pytest.mark.parametrize("order", ["little", "big"])
 def test_byte_order_without_statement_agrees(order: str) -> None:
-    fast, slow, built = _both(DATA / "v6-no-byte-order.leases", byte_order=order)
+    fast, slow, built = both(DATA / "v6-no-byte-order.leases", byte_order=order, counted="_scan6")
     assert fast == slow
     assert built
 
@@ -147,7 +116,7 @@ def test_real_dhcpd6_output_with_renewals_is_read_by_the_accelerator(tmp_path: P
             assert res.received("REQUEST-REPLY") >= 20, res.stdout
     text = lease_path.read_text(encoding="latin-1")
     assert text.count("\nia-na ") > 30 and text.count("\nia-pd ") > 30, "history"
-    fast, slow, built = _both(lease_path)
+    fast, slow, built = both(lease_path, counted="_scan6")
     assert fast == slow
     assert built == len(fast) >= 40
 
@@ -369,7 +338,7 @@ CASES: list[tuple[str, str]] = [
 def test_edge_cases_agree(tmp_path: Path, name: str, text: str) -> None:
     p = tmp_path / "dhcpd6.leases"
     p.write_bytes((HEADER + text).encode("latin-1"))
-    fast, slow, _ = _both(p)
+    fast, slow, _ = both(p, counted="_scan6")
     assert fast == slow
     assert fast, "every case yields something"
 
@@ -380,7 +349,7 @@ def test_common_layout_is_taken_by_c(tmp_path: Path) -> None:
     p = tmp_path / "dhcpd6.leases"
     p.write_bytes((HEADER + NA + PD + TA + NA.replace(ID, "01:00:00:00:00:01:00:09").replace(
         "1::1000", "1::1009")).encode())
-    fast, _, built = _both(p)
+    fast, _, built = both(p, counted="_scan6")
     assert built == len(fast) == 4
 
 
@@ -389,7 +358,7 @@ def test_accelerated_records_are_real_records(tmp_path: Path) -> None:
     """Records built in C behave like validated ones: equal, same hash, frozen, usable."""
     p = tmp_path / "dhcpd6.leases"
     p.write_text(HEADER + 'server-duid "\\000\\001";\n' + NA + PD)
-    _, _, built = _both(p)
+    _, _, built = both(p, counted="_scan6")
     assert built == 2
     got = [i for i in isc_leases.extract(p) if isinstance(i, Extracted)]
     for it in got:
@@ -474,7 +443,7 @@ def _ia(draw: Callable[..., Any]) -> str:
 def test_random_blocks_agree(tmp_path: Path, blocks: list[str], order: str) -> None:
     p = tmp_path / "dhcpd6.leases"
     p.write_bytes((f"authoring-byte-order {order};\n" + "".join(blocks)).encode("latin-1"))
-    fast, slow, _ = _both(p)
+    fast, slow, _ = both(p, counted="_scan6")
     assert fast == slow
 
 
@@ -491,7 +460,7 @@ def test_many_chunks_lines_and_winners_agree(tmp_path: Path) -> None:
     parts += parts[::7]
     p = tmp_path / "dhcpd6.leases"
     p.write_text(HEADER + 'server-duid "\\000\\001";\n' + "".join(parts), encoding="latin-1")
-    fast, slow, built = _both(p, chunk_size=8192)
+    fast, slow, built = both(p, chunk_size=8192, counted="_scan6")
     assert fast == slow
     assert built > 2500
 

@@ -44,7 +44,7 @@ def _run(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(_isc_parallel, "run_parallel", spy)
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "force" if parallel else "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "force" if parallel else "off")
     out = [_full(i) for i in extract(path, **kw)]
     layout = isc_leases._Layout()
     isc_leases._pass1(path, kw.get("chunk_size", isc_leases.CHUNK_SIZE), layout)
@@ -92,7 +92,7 @@ def test_worker_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_early_stop_kills_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "force")
+    monkeypatch.setattr(isc_leases, "_parallel", "force")
     before = _children()  # the suite's own children (Kea servers ...) may be there already
     gen = cast(Generator[Any, None, None], extract(SAMPLES / "dhcpd.leases", chunk_size=2000))
     first = next(gen)

@@ -130,14 +130,14 @@ def leases(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 # -- simulated exactly as dhcpd does it (no root needed) -------------------------------------------
 
 
-@pytest.mark.parametrize("parallel", ["0", "force"])
+@pytest.mark.parametrize("parallel", ["off", "force"])
 def test_rename_into_place_between_passes_reads_the_old_file(
         leases: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, parallel: str) -> None:
     """dhcpd's rewrite (one block per address) lands between the passes: the leases are those
     of the file the read started on; before the fix pass 2 applied pass 1's winners to the new
     file and lost leases."""
     path, expected = leases
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, parallel)
+    monkeypatch.setattr(isc_leases, "_parallel", parallel)
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
     rewritten = path.with_name("compact.leases")
     write_history(rewritten, rounds=(2,))
@@ -150,7 +150,7 @@ def test_rename_into_place_between_passes_reads_the_old_file(
 def test_rename_into_place_during_pass2(leases: tuple[Path, dict[str, Any]],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = leases
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
     after_first_chunk(monkeypatch, lambda: rename_into_place(path, "authoring-byte-order little-endian;\n"))
     items = list(extract(path, chunk_size=CHUNK))
     assert records(items) == expected
@@ -162,7 +162,7 @@ def test_append_between_passes_reads_the_snapshot(leases: tuple[Path, dict[str, 
     """dhcpd appends blocks while the file is read: before the fix pass 2 met more blocks than
     pass 1 had keys for (IndexError, a traceback)."""
     path, expected = leases
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
     now = clock.now()
     more = "".join(lease_block(_ip(i), starts=now, ends=now + 9, state="free") for i in range(50))
 
@@ -197,7 +197,7 @@ def test_file_changed_in_place_is_refused_before_pass2(
         leases: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     """Not dhcpd's doing (an editor, a cp onto the live file): one clear line, nothing yielded."""
     path, _ = leases
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
 
     def change() -> None:
         with path.open("r+b") as fh:
@@ -218,7 +218,7 @@ def test_file_changed_in_place_is_refused_before_pass2(
 def test_overwrite_during_pass2_is_refused(leases: tuple[Path, dict[str, Any]],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     path, _ = leases
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
 
     def change() -> None:
         with path.open("r+b") as fh:
@@ -285,7 +285,7 @@ def test_real_dhcpd_rewrite_between_passes(tmp_path: Path, monkeypatch: pytest.M
     path = tmp_path / "dhcpd.leases"
     write_history(path)
     expected = records(list(extract(path, chunk_size=CHUNK)))
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
     inode = path.stat().st_ino
     with NetnsPair(srv_v4="10.98.0.1/16", cli_v4="10.98.0.2/16", srv_v6=None, cli_v6=None,
                    tag="live") as net:
@@ -311,7 +311,7 @@ def test_real_dhcpd_appends_while_read(tmp_path: Path, monkeypatch: pytest.Monke
     to the file kea-etl reads: the read is exactly the file as it was when it started."""
     path = tmp_path / "dhcpd.leases"
     write_history(path, n=3000)
-    monkeypatch.setenv(isc_leases.PARALLEL_ENV, "0")
+    monkeypatch.setattr(isc_leases, "_parallel", "off")
     with NetnsPair(srv_v4="10.98.0.1/16", cli_v4="10.98.0.2/16", srv_v6=None, cli_v6=None,
                    tag="app") as net:
         dhcpd = _dhcpd(net, path, 3000).start(timeout=60)
