@@ -32,6 +32,7 @@ from ipaddress import (
 from pathlib import Path
 from typing import Any, Literal
 
+from kea_etl import dhcp_options
 from kea_etl.convert import d2
 from kea_etl.convert import expr as kexpr
 from kea_etl.convert.d2 import DdnsSetup
@@ -40,7 +41,7 @@ from kea_etl.convert.ha import Relationship, ha_library, ha_todo
 from kea_etl.convert.ids import assign_ids
 from kea_etl.convert.model import Block, Stmt, parse
 from kea_etl.errors import MalformedRecordError
-from kea_etl.extract import _dhcp_options, isc_conf
+from kea_etl.extract import isc_conf
 from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.extract.isc_conf import _strict_utf8, _Tok, _utf8
 from kea_etl.records import Reservation
@@ -344,17 +345,17 @@ class Converter:
             self.untranslated(st, "an expression, not a value (Kea option values are constant; "
                               "a client class with option-data may do)")
             return None
-        odef = _dhcp_options.by_dhcpd_name(name)
+        odef = dhcp_options.by_dhcpd_name(name)
         if odef is not None:
             if odef.space != self.sp:
                 self.untranslated(st, f"a {odef.space} option in a DHCPv{self.family} "
                                   "configuration")
                 return None
             try:
-                return _dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
+                return dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
                                                        if t.kind == "string" else t.text)
                                                       for t in value])
-            except _dhcp_options.OptionValueError as exc:
+            except dhcp_options.OptionValueError as exc:
                 self.untranslated(st, f"{exc} (kea-etl does not resolve names)")
                 return None
         if name in self.user_options:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kea_etl.extract import _dhcp_options
+from kea_etl import dhcp_options
 from kea_etl.extract.isc_conf import _Tok
 
 __all__ = ["EXTRA_CODES", "Untranslatable", "hardware_key", "literal", "option_code", "translate"]
@@ -69,7 +69,7 @@ def option_code(name: str, user: Mapping[str, tuple[str, int]]) -> tuple[str, in
     name = name.lower()
     if name in user:
         return user[name]
-    odef = _dhcp_options.by_dhcpd_name(name)
+    odef = dhcp_options.by_dhcpd_name(name)
     if odef is not None:
         return odef.space, odef.code
     return EXTRA_CODES.get(name)

@@ -14,7 +14,7 @@ every element it does not translate is reported with the file and the line of it
   scope keeps its subnet (its leases keep their id) but serves nobody: its ``client-class`` is a
   class no client is put into, and a ``decide`` finding says so;
 * server and scope ``OptionValues`` -> ``option-data`` through
-  :func:`kea_etl.extract.windows.option_entry` (the table of :mod:`kea_etl.extract._dhcp_options`,
+  :func:`kea_etl.extract.windows.option_entry` (the table of :mod:`kea_etl.dhcp_options`,
   as for reservations);
 * reservations -> the subnet's ``reservations``, read by
   :func:`kea_etl.extract.windows.scope_reservations`, the code ``migrate`` uses (as the dhcpd
@@ -43,10 +43,10 @@ from kea_etl.convert.expr import literal
 from kea_etl.convert.findings import Finding, Severity
 from kea_etl.convert.ha import Relationship, ha_library, ha_todo
 from kea_etl.convert.ids import assign_ids
+from kea_etl.dhcp_options import OptionValueError, canonical_option_data
 from kea_etl.errors import ConfigError, MalformedRecordError
 from kea_etl.extract import _safe_xml
 from kea_etl.extract import windows as win
-from kea_etl.extract._dhcp_options import OptionValueError, canonical_option_data
 from kea_etl.extract.base import Extracted, SourceWarning
 from kea_etl.records import INFINITE_LIFETIME, Reservation
 

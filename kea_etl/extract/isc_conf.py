@@ -28,7 +28,7 @@ the declaration name then). ``filename`` / ``next-server`` become ``boot-file-na
 ``next-server`` (v4), also when set on an enclosing ``group`` (Kea has no groups).
 
 Options: the host's own ``option NAME VALUE;`` statements become the reservation's option-data
-when ``kea_etl.extract._dhcp_options`` knows the option (the standard DHCPv4 options and the common
+when ``kea_etl.dhcp_options`` knows the option (the standard DHCPv4 options and the common
 ``dhcp6.*`` ones, under Kea's names: ``dhcp6.name-servers`` -> ``dns-servers``) and the value
 parses for its kind; entries are ``{"name", "code", "space", "data"}`` in one canonical spelling,
 ordered by code. v4 options go into the v4 reservations, ``dhcp6.*`` ones into the v6 one.
@@ -77,9 +77,9 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from kea_etl import dhcp_options
 from kea_etl._files import file_kind, open_regular, require_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
-from kea_etl.extract import _dhcp_options
 from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.records import Reservation, canonical_hex
 
@@ -303,7 +303,7 @@ class _Host:
     use_host_decl_names: bool | None = None
     deny_booting: int | None = None
     #: translated ``option`` statements: table entry, Kea option-data, line, statement text
-    options: list[tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]] = field(
+    options: list[tuple[dhcp_options.OptionDef, dict[str, Any], int, str]] = field(
         default_factory=list)
     warnings: list[SourceWarning] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
@@ -351,7 +351,7 @@ def _strict_utf8(text: str) -> str:
     except UnicodeEncodeError:
         return text
     except UnicodeDecodeError:
-        raise _dhcp_options.OptionValueError("the text is not valid UTF-8") from None
+        raise dhcp_options.OptionValueError("the text is not valid UTF-8") from None
 
 
 def _id_value(toks: list[_Tok], name: str) -> str:
@@ -685,7 +685,7 @@ class _Parser:
         elif name.startswith("server."):
             host.warn(line, text, "a server parameter with no Kea reservation equivalent")
         else:
-            odef = _dhcp_options.by_dhcpd_name(name)
+            odef = dhcp_options.by_dhcpd_name(name)
             if (odef is not None and odef.kind in ("ip4", "ip4-list") and len(value) == 1
                     and value[0].kind == "word" and re.fullmatch(_HEX4, value[0].text)):
                 # dhcpd.leases writes an address option's bytes as colon hex
@@ -702,7 +702,7 @@ class _Parser:
         """``option NAME VALUE;`` inside a host: Kea option-data, or a warning saying why not."""
         by_hand = "add it to the reservation's option-data by hand if the host needs it"
         name = args[0].text.lower() if args and args[0].kind == "word" else ""
-        odef = _dhcp_options.by_dhcpd_name(name)
+        odef = dhcp_options.by_dhcpd_name(name)
         if odef is None:
             if "." in name and not name.startswith("dhcp6."):
                 why = f"option space '{name.split('.', 1)[0]}' is not a standard one"
@@ -715,10 +715,10 @@ class _Parser:
             host.warn(line, text, f"an expression, not a value; {by_hand}")
             return
         try:
-            entry = _dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
+            entry = dhcp_options.translate(odef, [(t.kind, _strict_utf8(t.text)
                                                     if t.kind == "string" else t.text)
                                                    for t in value])
-        except _dhcp_options.OptionValueError as exc:
+        except dhcp_options.OptionValueError as exc:
             host.warn(line, text, f"{exc}; {by_hand}")
             return
         for i, (old, _entry, old_line, old_text) in enumerate(host.options):
@@ -802,7 +802,7 @@ class _Parser:
 
 
 #: a translated ``option`` statement: table entry, Kea option-data, line, statement text
-_HostOption = tuple[_dhcp_options.OptionDef, dict[str, Any], int, str]
+_HostOption = tuple[dhcp_options.OptionDef, dict[str, Any], int, str]
 
 
 @dataclass

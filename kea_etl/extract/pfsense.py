@@ -57,8 +57,8 @@ from ipaddress import (
 from pathlib import Path
 from typing import Any
 
+from kea_etl import dhcp_options as opts
 from kea_etl.errors import InvalidValueError, MalformedRecordError
-from kea_etl.extract import _dhcp_options as opts
 from kea_etl.extract import _safe_xml
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import Reservation, canonical_hex
@@ -68,7 +68,7 @@ __all__ = ["extract", "parse", "sniff"]
 
 _ROOT = re.compile(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(pfsense|opnsense)[\s>]", re.S)
 
-#: staticmap child -> dhcpd option name (kea_etl.extract._dhcp_options), as services.inc maps them
+#: staticmap child -> dhcpd option name (kea_etl.dhcp_options), as services.inc maps them
 _OPTIONS4 = {"gateway": "routers", "dnsserver": "domain-name-servers", "domain": "domain-name",
              "domainsearchlist": "domain-search", "winsserver": "netbios-name-servers",
              "ntpserver": "ntp-servers", "rootpath": "root-path"}

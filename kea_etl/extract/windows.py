@@ -61,9 +61,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kea_etl import clock
+from kea_etl import dhcp_options as opts
 from kea_etl._files import open_regular
 from kea_etl.errors import ConfigError, InvalidValueError, MalformedRecordError
-from kea_etl.extract import _dhcp_options as opts
 from kea_etl.extract import _safe_xml
 from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.records import (
@@ -381,7 +381,7 @@ def option_values(holder: ET.Element | None) -> list[OptionValue]:
 
 def option_entry(ov: OptionValue, family: int) -> dict[str, Any]:
     """Kea option-data for a standard option (by code, Kea's name and spelling). Raises
-    :class:`~kea_etl.extract._dhcp_options.OptionValueError` saying why it is not translated."""
+    :class:`~kea_etl.dhcp_options.OptionValueError` saying why it is not translated."""
     if ov.vendor_class or ov.user_class:
         raise opts.OptionValueError("a vendor- or user-class option is a Kea client class's "
                                     "option-data")

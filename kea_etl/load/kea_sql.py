@@ -60,8 +60,8 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from kea_etl._batching import chunks
+from kea_etl.dhcp_options import canonical_option, canonical_option_data
 from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
-from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
 from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder

@@ -2,7 +2,7 @@
 
 The strategy is chosen from ``list-commands`` (or forced with ``strategy=``). Whatever it is, each
 host is compared *whole* with what Kea holds for its identifier in its subnet: addresses,
-prefixes, hostname, option-data (in :func:`~kea_etl.extract._dhcp_options.canonical_option_data`
+prefixes, hostname, option-data (in :func:`~kea_etl.dhcp_options.canonical_option_data`
 form, so Kea's spelling and defaults do not count as a difference), client-classes, next-server,
 boot-file-name and user-context. ``server-hostname`` is not modelled by kea-etl: it is not
 compared, and a value Kea holds is kept when the host is replaced. As for leases:
@@ -80,8 +80,8 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from kea_etl.dhcp_options import canonical_option_data
 from kea_etl.errors import ConfigError, InvalidValueError, KeaCommandError, KeaUnsupportedError
-from kea_etl.extract._dhcp_options import canonical_option_data
 from kea_etl.kea_config import raw_subnets
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.records import Reservation, canonical_hex, kea_text

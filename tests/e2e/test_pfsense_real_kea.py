@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from kea_etl.extract._dhcp_options import canonical_option_data
+from kea_etl.dhcp_options import canonical_option_data
 from kea_etl.records import canonical_hex
 from tests.harness.dhcp_client import run_client_ops
 from tests.harness.kea import KeaServer

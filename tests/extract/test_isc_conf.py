@@ -391,7 +391,7 @@ def test_v6_host_options() -> None:
 
 def test_every_table_option_is_in_the_fixtures() -> None:
     """So the real dhcpd (-t) and the real Kea (-t) tests above judge the whole table."""
-    from kea_etl.extract._dhcp_options import OPTIONS
+    from kea_etl.dhcp_options import OPTIONS
 
     seen = set()
     for conf in ("host_options.conf", "host_options6.conf"):
@@ -403,7 +403,7 @@ def test_every_table_option_is_in_the_fixtures() -> None:
 def _tr(name: str, *values: str | tuple[str, str]) -> dict[str, Any]:
     """translate() for dhcpd's ``option NAME values;``: a plain str is a word, a 1-tuple-ish
     ("string", text) a quoted string; ',' is punctuation."""
-    from kea_etl.extract import _dhcp_options as opts
+    from kea_etl import dhcp_options as opts
 
     odef = opts.by_dhcpd_name(name)
     assert odef is not None, name
@@ -440,7 +440,7 @@ def _s(text: str) -> tuple[str, str]:
     ("DHCP6.Bootfile-URL", (_s("tftp://[2001:db8::1]/x"),), "bootfile-url", "tftp://[2001:db8::1]/x"),
 ])
 def test_translate_each_kind(name: str, values: tuple[Any, ...], kea: str, data: str) -> None:
-    from kea_etl.extract._dhcp_options import canonical_option
+    from kea_etl.dhcp_options import canonical_option
 
     entry = _tr(name, *values)
     assert (entry["name"], entry["data"]) == (kea, data)
@@ -473,14 +473,14 @@ def test_translate_each_kind(name: str, values: tuple[Any, ...], kea: str, data:
     ("dhcp6.name-servers", ("10.0.0.1",), "not an IPv6 address"),
 ])
 def test_translate_refuses_bad_values(name: str, values: tuple[Any, ...], why: str) -> None:
-    from kea_etl.extract._dhcp_options import OptionValueError
+    from kea_etl.dhcp_options import OptionValueError
 
     with pytest.raises(OptionValueError, match=why if why.startswith("'") else re.escape(why)):
         _tr(name, *values)
 
 
 def test_table_lookups() -> None:
-    from kea_etl.extract import _dhcp_options as opts
+    from kea_etl import dhcp_options as opts
 
     assert opts.by_dhcpd_name("static-routes") is None  # a record type: not translated
     assert opts.by_dhcpd_name("dhcp-client-identifier") is None  # the identifier, not an option
@@ -495,7 +495,7 @@ def test_table_lookups() -> None:
 
 
 def test_canonical_form_of_keas_own_answers() -> None:
-    from kea_etl.extract._dhcp_options import canonical_option, canonical_option_data
+    from kea_etl.dhcp_options import canonical_option, canonical_option_data
 
     # reservation-get (Kea 3.0) spells every default out; the formatted value is kept as given
     kea = {"always-send": False, "never-send": False, "csv-format": True, "code": 6,

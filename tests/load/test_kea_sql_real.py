@@ -493,7 +493,7 @@ def test_kea3_reads_host_options_back_from_the_database(kea3_db: tuple[str, str]
     """Kea 3.0 reads hosts through its SQL hook (libdhcp_pgsql / libdhcp_mysql) and host_cmds
     lists them: reservation-get from the database returns the option-data kea-sql wrote, built by
     Kea from the formatted_value rows (v6 too, which the DHCP exchange above does not cover)."""
-    from kea_etl.extract._dhcp_options import canonical_option_data
+    from kea_etl.dhcp_options import canonical_option_data
 
     engine, url = kea3_db
     _wipe(url)

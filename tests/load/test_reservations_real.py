@@ -159,8 +159,8 @@ def test_kea3_reservation_add_carries_host_options(kea_factory: Any, family: int
     from dataclasses import replace
     from pathlib import Path
 
+    from kea_etl.dhcp_options import canonical_option_data
     from kea_etl.extract import isc_conf
-    from kea_etl.extract._dhcp_options import canonical_option_data
 
     data = Path(__file__).parents[1] / "extract" / "data_conf"
     conf = "host_options.conf" if family == 4 else "host_options6.conf"
@@ -201,7 +201,7 @@ def _with_options(res: Reservation) -> Reservation:
 @pytest.mark.kea3
 def test_kea3_cache_load_carries_host_options(kea_factory: Any) -> None:
     """host_cache's file spells it option-data4 (option-data is refused: unknown parameter)."""
-    from kea_etl.extract._dhcp_options import canonical_option_data
+    from kea_etl.dhcp_options import canonical_option_data
 
     srv = kea_factory(family=4, kea3=True, subnets=SUBNETS4, hooks=("lease_cmds", "host_cache"))
     hosts = [_with_options(h) for h in _hosts()]
@@ -220,7 +220,7 @@ def test_kea3_cache_load_carries_host_options(kea_factory: Any) -> None:
 
 @pytest.mark.kea
 def test_kea22_config_set_carries_host_options(kea_factory: Any) -> None:
-    from kea_etl.extract._dhcp_options import canonical_option_data
+    from kea_etl.dhcp_options import canonical_option_data
 
     srv = kea_factory(family=4, subnets=SUBNETS4)
     hosts = [_with_options(h) for h in _hosts()]
@@ -285,7 +285,7 @@ def _held(srv: Any, strategy: str, family: int = 4) -> Held:
 
 def _view(h: dict[str, Any]) -> tuple[Any, ...]:
     """What the tests look at in a host: address, hostname, options in canonical form."""
-    from kea_etl.extract._dhcp_options import canonical_option_data
+    from kea_etl.dhcp_options import canonical_option_data
 
     opts = h.get("option-data", h.get("option-data4", []))
     return h.get("ip-address"), h.get("hostname", ""), canonical_option_data(opts, 4)
