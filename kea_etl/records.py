@@ -275,40 +275,51 @@ class Lease4:
             "hostname": self.hostname,
             "state": self.state,
         }
-        if self.subnet_id:
-            args["subnet-id"] = self.subnet_id
         if self.client_id:
             args["client-id"] = self.client_id
-        if self.user_context is not None:
-            args["user-context"] = dict(self.user_context)
-        return args
+        return _kea_args_tail(args, self.subnet_id, self.user_context)
 
     @classmethod
     def from_kea(cls, data: Mapping[str, Any], *, origin: str | None = None) -> Lease4:
         """A lease from Kea's JSON (lease4-get, lease4-get-page, ...)."""
         try:
-            valid = data["valid-lft"]
-            cltt = data["cltt"] if "cltt" in data else int(data["expire"]) - int(valid)
-            return cls(
-                address=data["ip-address"],
-                hwaddr=data.get("hw-address") or None,
-                client_id=data.get("client-id") or None,
-                valid_lft=valid,
-                cltt=cltt,
-                subnet_id=data.get("subnet-id", 0),
-                hostname=kea_text(data.get("hostname", "")),
-                fqdn_fwd=bool(data.get("fqdn-fwd", False)),
-                fqdn_rev=bool(data.get("fqdn-rev", False)),
-                state=data.get("state", STATE_DEFAULT),
-                user_context=data.get("user-context"),
-                origin=origin,
-            )
-        except KeyError as exc:
-            raise InvalidValueError(str(exc.args[0]), data, "missing from Kea's lease JSON") from exc
+            return cls(address=data["ip-address"], hwaddr=data.get("hw-address") or None,
+                       client_id=data.get("client-id") or None, origin=origin,
+                       **_common_from_kea(data))
         except InvalidValueError:
             raise
-        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
-            raise InvalidValueError("lease", data, f"not a Kea lease map ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _not_a_kea_lease(data, exc) from exc
+
+
+def _common_from_kea(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields Lease4 and Lease6 read alike from Kea's lease JSON (KeyError: one missing)."""
+    valid = data["valid-lft"]
+    return {"valid_lft": valid,
+            "cltt": data["cltt"] if "cltt" in data else int(data["expire"]) - int(valid),
+            "subnet_id": data.get("subnet-id", 0),
+            "hostname": kea_text(data.get("hostname", "")),
+            "fqdn_fwd": bool(data.get("fqdn-fwd", False)),
+            "fqdn_rev": bool(data.get("fqdn-rev", False)),
+            "state": data.get("state", STATE_DEFAULT),
+            "user_context": data.get("user-context")}
+
+
+def _not_a_kea_lease(data: Mapping[str, Any], exc: Exception) -> InvalidValueError:
+    if isinstance(exc, KeyError):
+        return InvalidValueError(str(exc.args[0]), data, "missing from Kea's lease JSON")
+    # a field of the wrong JSON type
+    return InvalidValueError("lease", data, f"not a Kea lease map ({exc})")
+
+
+def _kea_args_tail(args: dict[str, Any], subnet_id: int,
+                   user_context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Kea takes no subnet-id 0 (it then picks the subnet itself) and a user-context as a map."""
+    if subnet_id:
+        args["subnet-id"] = subnet_id
+    if user_context is not None:
+        args["user-context"] = dict(user_context)
+    return args
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,44 +407,24 @@ class Lease6:
         }
         if self.lease_type == "IA_PD":
             args["prefix-len"] = self.prefix_len
-        if self.subnet_id:
-            args["subnet-id"] = self.subnet_id
         if self.hwaddr:
             args["hw-address"] = self.hwaddr
-        if self.user_context is not None:
-            args["user-context"] = dict(self.user_context)
-        return args
+        return _kea_args_tail(args, self.subnet_id, self.user_context)
 
     @classmethod
     def from_kea(cls, data: Mapping[str, Any], *, origin: str | None = None) -> Lease6:
         try:
-            valid = data["valid-lft"]
-            cltt = data["cltt"] if "cltt" in data else int(data["expire"]) - int(valid)
             ltype = data.get("type", "IA_NA")
-            return cls(
-                address=data["ip-address"],
-                duid=data["duid"],
-                iaid=data["iaid"],
-                lease_type=ltype,
-                prefix_len=int(data.get("prefix-len", 128)) if ltype == "IA_PD" else 128,
-                valid_lft=valid,
-                preferred_lft=data.get("preferred-lft", 0),
-                cltt=cltt,
-                subnet_id=data.get("subnet-id", 0),
-                hostname=kea_text(data.get("hostname", "")),
-                fqdn_fwd=bool(data.get("fqdn-fwd", False)),
-                fqdn_rev=bool(data.get("fqdn-rev", False)),
-                hwaddr=data.get("hw-address") or None,
-                state=data.get("state", STATE_DEFAULT),
-                user_context=data.get("user-context"),
-                origin=origin,
-            )
-        except KeyError as exc:
-            raise InvalidValueError(str(exc.args[0]), data, "missing from Kea's lease JSON") from exc
+            return cls(address=data["ip-address"], duid=data["duid"], iaid=data["iaid"],
+                       lease_type=ltype,
+                       prefix_len=int(data.get("prefix-len", 128)) if ltype == "IA_PD" else 128,
+                       preferred_lft=data.get("preferred-lft", 0),
+                       hwaddr=data.get("hw-address") or None, origin=origin,
+                       **_common_from_kea(data))
         except InvalidValueError:
             raise
-        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong JSON type
-            raise InvalidValueError("lease", data, f"not a Kea lease map ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _not_a_kea_lease(data, exc) from exc
 
 
 IdentifierType = Literal["hw-address", "client-id", "duid", "circuit-id", "flex-id"]

@@ -15,8 +15,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kea_etl"
 KNOWN = {
     # the kill -9 tests' fault injection: test-only, read in this one place
     "_faults.py",
-    # the parser's parallel / C fast-path switches, set by tests and benchmarks
-    "extract/isc_leases.py",
 }
 
 

@@ -65,19 +65,8 @@ from kea_etl.records import (
     Reservation,
 )
 
-__all__ = [
-    "ALIASES",
-    "FIELDS",
-    "KINDS",
-    "ColumnMapping",
-    "RowConverter",
-    "default_mapping",
-    "load_mapping",
-    "mapping_from_dict",
-    "normalise_column",
-    "parse_time",
-    "resolve_mapping",
-]
+__all__ = ["ALIASES", "FIELDS", "KINDS", "ColumnMapping", "RowConverter", "default_mapping",
+           "load_mapping", "mapping_from_dict", "normalise_column", "parse_time", "resolve_mapping"]
 
 Kind = Literal["lease4", "lease6", "reservation4", "reservation6"]
 KINDS: tuple[str, ...] = ("lease4", "lease6", "reservation4", "reservation6")

@@ -44,19 +44,9 @@ from kea_etl.records import Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
 from kea_etl.urls import redact_url
 
-__all__ = [
-    "OUTCOMES",
-    "Checkpoint",
-    "Outcome",
-    "count_outcome",
-    "record_key",
-    "check_state_location",
-    "default_state_path",
-    "fingerprint",
-    "redact_url",
-    "remove_state",
-    "state_dir",
-]
+__all__ = ["OUTCOMES", "Checkpoint", "Outcome", "count_outcome", "record_key",
+           "check_state_location", "default_state_path", "fingerprint", "redact_url",
+           "remove_state", "state_dir"]
 
 OutcomeKind = Literal["loaded", "already_present", "conflict", "failed"]
 OUTCOMES: tuple[str, ...] = ("loaded", "already_present", "conflict", "failed")

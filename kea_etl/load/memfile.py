@@ -343,41 +343,34 @@ class MemfileLoader:
 
     def load(self, records: Iterable[Lease4 | Lease6 | Reservation], report: RunReport) -> None:
         pool_id = self.pool_id
-        write4 = write6 = None
         counts = self._counts
         handed = self._handed
-        check4, check6 = self.rules.lease4, self.rules.lease6
+        # per family (index 4 or 6): the row check, the row format, the file's write (opened
+        # with the first row, so a run without v6 leases leaves no v6 file)
+        check: list[Any] = [None] * 4 + [self.rules.lease4, None, self.rules.lease6]
+        fmt: list[Any] = [None] * 4 + [format_lease4, None, format_lease6]
+        write: list[Any] = [None] * 7
         dry = self.dry_run
         for rec in records:
-            try:  # only the writes: an OSError of the source is the source's (zero-cost try)
-                if type(rec) is Lease4:
-                    handed[4] += 1
-                    why = check4(rec)
-                    if why is not None:
-                        self._reject(4, rec, why, report)
-                        continue
-                    if not dry:
-                        if write4 is None:
-                            write4 = self._file(4).fh.write
-                        write4(format_lease4(rec, pool_id=pool_id))
-                    counts[4] += 1
-                    report.loaded += 1
+            t = type(rec)
+            family = 4 if t is Lease4 else 6 if t is Lease6 else 0
+            if family:
+                handed[family] += 1
+                why = check[family](rec)
+                if why is not None:
+                    self._reject(family, rec, why, report)  # type: ignore[arg-type]
                     continue
-                if type(rec) is Lease6:
-                    handed[6] += 1
-                    why = check6(rec)
-                    if why is not None:
-                        self._reject(6, rec, why, report)
-                        continue
-                    if not dry:
-                        if write6 is None:
-                            write6 = self._file(6).fh.write
-                        write6(format_lease6(rec, pool_id=pool_id))
-                    counts[6] += 1
-                    report.loaded += 1
-                    continue
-            except OSError as exc:
-                raise _write_error(self.outdir, exc) from exc
+                if not dry:
+                    try:  # only the writes: an OSError of the source is the source's
+                        w = write[family]
+                        if w is None:
+                            w = write[family] = self._file(family).fh.write
+                        w(fmt[family](rec, pool_id=pool_id))
+                    except OSError as exc:
+                        raise _write_error(self.outdir, exc) from exc
+                counts[family] += 1
+                report.loaded += 1
+                continue
             if isinstance(rec, Reservation):
                 self._hosts[rec.family].setdefault(rec.subnet_id, []).append(rec.to_kea_host())
                 self._host_count[rec.family] += 1
