@@ -522,6 +522,30 @@ set_tail(PyObject *item)
         SETSLOT(item, S.tail_off[i], Py_NewRef(S.tail_val[i]));
 }
 
+/* the n slots at off[] of a new instance, in slot order; each value is a reference it steals */
+static void
+set_slots(PyObject *obj, const Py_ssize_t *off, PyObject *const *vals, int n)
+{
+    for (int i = 0; i < n; i++)
+        SETSLOT(obj, off[i], vals[i]);
+}
+
+/* Extracted(lease, state, source, line, extra): steals ln always, lease and extra on success;
+   NULL when out of memory (the caller still owns lease and extra) */
+static PyObject *
+new_extracted(PyObject *lease, PyObject *state, PyObject *source, PyObject *ln, PyObject *extra)
+{
+    PyObject *item = new_instance(S.ext_type);
+    if (item == NULL) {
+        Py_DECREF(ln);
+        return NULL;
+    }
+    PyObject *vals[N_EXT] = {lease, Py_NewRef(state), Py_NewRef(source), ln, extra};
+    set_slots(item, S.ext_off, vals, N_EXT);
+    set_tail(item);
+    return item;
+}
+
 static PyObject *
 time_or_none(int64_t t)
 {
@@ -630,31 +654,15 @@ build(const Block *b, PyObject *source, Py_ssize_t line)
         goto fail;
     }
     SETSLOT(addr, S.addr_off, ip);
-    SETSLOT(lease, S.lease_off[0], addr);
-    SETSLOT(lease, S.lease_off[1], hw);
-    SETSLOT(lease, S.lease_off[2], vl);
-    SETSLOT(lease, S.lease_off[3], ct);
-    SETSLOT(lease, S.lease_off[4], cid);
-    SETSLOT(lease, S.lease_off[5], Py_NewRef(S.zero));
-    SETSLOT(lease, S.lease_off[6], hostname);
-    SETSLOT(lease, S.lease_off[7], Py_NewRef(Py_False));
-    SETSLOT(lease, S.lease_off[8], Py_NewRef(Py_False));
-    SETSLOT(lease, S.lease_off[9], Py_NewRef(S.zero));
-    SETSLOT(lease, S.lease_off[10], Py_NewRef(Py_None));
-    SETSLOT(lease, S.lease_off[11], Py_NewRef(source));
-    SETSLOT(lease, S.lease_off[12], Py_NewRef(ln));
-
-    item = new_instance(S.ext_type);
-    if (item == NULL) {
-        Py_DECREF(ln);
+    /* in LEASE_SLOTS order */
+    PyObject *fields[N_LEASE] = {
+        addr, hw, vl, ct, cid, Py_NewRef(S.zero), hostname, Py_NewRef(Py_False),
+        Py_NewRef(Py_False), Py_NewRef(S.zero), Py_NewRef(Py_None), Py_NewRef(source),
+        Py_NewRef(ln)};
+    set_slots(lease, S.lease_off, fields, N_LEASE);
+    item = new_extracted(lease, S.states[b->state], source, ln, extra);
+    if (item == NULL)
         goto fail;
-    }
-    SETSLOT(item, S.ext_off[0], lease);
-    SETSLOT(item, S.ext_off[1], Py_NewRef(S.states[b->state]));
-    SETSLOT(item, S.ext_off[2], Py_NewRef(source));
-    SETSLOT(item, S.ext_off[3], ln);
-    SETSLOT(item, S.ext_off[4], extra);
-    set_tail(item);
     return item;
 
 fail:
@@ -1420,36 +1428,17 @@ item6(const IA *ia, const Sub *u, PyObject *source, PyObject *ident, PyObject *d
     }
     SETSLOT(addr, S6.ip_off, ip);
     SETSLOT(addr, S6.scope_off, Py_NewRef(Py_None));
-    /* every slot is set before anything can fail, so a half-built lease is never seen */
-    SETSLOT(lease, S6.lease_off[0], addr);
-    SETSLOT(lease, S6.lease_off[1], Py_NewRef(duid));
-    SETSLOT(lease, S6.lease_off[2], Py_NewRef(iaid));
-    SETSLOT(lease, S6.lease_off[3], vl);
-    SETSLOT(lease, S6.lease_off[4], ct);
-    SETSLOT(lease, S6.lease_off[5], Py_NewRef(S6.types[ia->type]));
-    SETSLOT(lease, S6.lease_off[6], pl);
-    SETSLOT(lease, S6.lease_off[7], pf);
-    SETSLOT(lease, S6.lease_off[8], Py_NewRef(S.zero));
-    SETSLOT(lease, S6.lease_off[9], hostname);
-    SETSLOT(lease, S6.lease_off[10], Py_NewRef(Py_False));
-    SETSLOT(lease, S6.lease_off[11], Py_NewRef(Py_False));
-    SETSLOT(lease, S6.lease_off[12], Py_NewRef(Py_None));
-    SETSLOT(lease, S6.lease_off[13], Py_NewRef(S.zero));
-    SETSLOT(lease, S6.lease_off[14], Py_NewRef(Py_None));
-    SETSLOT(lease, S6.lease_off[15], Py_NewRef(source));
-    SETSLOT(lease, S6.lease_off[16], Py_NewRef(ln));
-
-    item = new_instance(S.ext_type);
-    if (item == NULL) {
-        Py_DECREF(ln);
+    /* every slot is set before anything can fail, so a half-built lease is never seen;
+       in LEASE6_SLOTS order */
+    PyObject *fields[N_LEASE6] = {
+        addr, Py_NewRef(duid), Py_NewRef(iaid), vl, ct, Py_NewRef(S6.types[ia->type]), pl, pf,
+        Py_NewRef(S.zero), hostname, Py_NewRef(Py_False), Py_NewRef(Py_False), Py_NewRef(Py_None),
+        Py_NewRef(S.zero), Py_NewRef(Py_None), Py_NewRef(source), Py_NewRef(ln)};
+    set_slots(lease, S6.lease_off, fields, N_LEASE6);
+    item = new_extracted(lease, u->state >= 0 ? S.states[u->state] : S.states[0], source, ln,
+                         extra);
+    if (item == NULL)
         goto fail;
-    }
-    SETSLOT(item, S.ext_off[0], lease);
-    SETSLOT(item, S.ext_off[1], Py_NewRef(u->state >= 0 ? S.states[u->state] : S.states[0]));
-    SETSLOT(item, S.ext_off[2], Py_NewRef(source));
-    SETSLOT(item, S.ext_off[3], ln);
-    SETSLOT(item, S.ext_off[4], extra);
-    set_tail(item);
     Py_XDECREF(sets);
     return item;
 #undef PUT
