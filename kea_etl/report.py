@@ -173,8 +173,15 @@ class RunReport:
     dry_run: bool | None = None
     #: wall time of the run (the CLI measures it)
     seconds: float | None = None
-    #: a loader's own details (commands sent, re-checks), under their own names in the JSON
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: what a live loader sent so far, by command (``kea:``; ``kea-sql:`` in a dry run): set
+    #: even when the load stops part way (JSON ``sent``, or ``would_send`` in a dry run)
+    sent: dict[str, int] | None = None
+    #: how reservations reached a live Kea: reservation-add, cache-load or config-set
+    reservations_via: str | None = None
+    #: leases lease6-bulk-apply wrote, re-read afterwards: {"checked": n, "lost": n}
+    bulk_recheck: dict[str, int] | None = None
+    #: --resume's check of what the checkpoint says Kea took (kea_etl.load.resume_check)
+    resume_check: dict[str, int] | None = None
     _warned: set[tuple[str, int | None, str, str]] = field(default_factory=set, repr=False)
 
     def _problem(self, problem: Problem) -> None:
@@ -270,7 +277,11 @@ class RunReport:
             "allow_unmapped": self.allow_unmapped,
             **{k: v for k, v in (("sources", self.sources), ("target", self.target),
                                  ("as_of", self.as_of)) if v is not None},
-            **self.extra,
+            **({"would_send" if self.dry_run else "sent": self.sent} if self.sent is not None
+               else {}),
+            **{k: v for k, v in (("reservations_via", self.reservations_via),
+                                 ("bulk_recheck", self.bulk_recheck),
+                                 ("resume_check", self.resume_check)) if v is not None},
             **{k: v for k, v in (
                 ("warnings", self.load_warnings),
                 ("outputs", self.outputs.to_json() if self.outputs else None),

@@ -385,9 +385,7 @@ class LiveLeaseLoader:
             self._load_hosts(report)
         if opts.dry_run:
             report.dry_run = True
-            report.extra["would_send"] = dict(sorted(self.sent.items()))
-        else:
-            report.extra["sent"] = dict(sorted(self.sent.items()))
+        report.sent = dict(sorted(self.sent.items()))
         if error is not None:
             where = f"; progress saved in {self.checkpoint.path}" if self.checkpoint else ""
             raise KeaTransportError(
@@ -410,7 +408,7 @@ class LiveLeaseLoader:
                             f"Kea no longer holds {key}: it was deleted while this run loaded it",
                             source, line)
             lost.append(o)
-        report.extra["bulk_recheck"] = {"checked": self._snapshot.ours, "lost": len(lost)}
+        report.bulk_recheck = {"checked": self._snapshot.ours, "lost": len(lost)}
         for o in lost:
             report.loaded -= 1
             count_outcome(report, o)
@@ -426,7 +424,7 @@ class LiveLeaseLoader:
         fam = self._server_family()
         check = verify_resume(self.client, self.checkpoint, self.subnets(),
                               (4, 6) if fam is None else (fam,))
-        report.extra["resume_check"] = check
+        report.resume_check = check
         if check["missing"]:
             report.warn("resume-missing", key=self.server, detail=(
                 f"{check['missing']} of the {check['checked']} leases the saved progress "

@@ -323,7 +323,7 @@ class KeaSqlLoader:
             if last is not None:
                 self._settle(last, report, progress)
             if self.dry_run:
-                report.extra["would_send"] = dict(self.would_send)
+                report.sent = dict(self.would_send)
         finally:
             writer.shutdown(wait=True, cancel_futures=True)
             if pending is not None and pending.job is not None and not pending.job.cancelled():

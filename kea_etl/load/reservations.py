@@ -311,7 +311,7 @@ class ReservationLoader:
             return
         if self.strategy is None:
             self.strategy = choose_strategy(self.client.commands())
-        report.extra["reservations_via"] = self.strategy
+        report.reservations_via = self.strategy
         if self.strategy == "reservation-add":
             outcomes = self._via_host_cmds(todo)
         elif self.strategy == "cache-load":

@@ -92,7 +92,7 @@ def test_v4_upsert_replaces_same_client_expiry(kea4: Any) -> None:
     assert (up.loaded, up.already_present, up.failed) == (2, 0, 0)
     assert _kea4(kea4)["192.0.2.10"].cltt == NOW + 500
     blind = _load(kea4.socket_url, _v4(2, mac_base=0x77), mode="upsert", on_conflict="overwrite")
-    assert blind.loaded == 2 and blind.extra["sent"] == {"lease4-update": 2}
+    assert blind.loaded == 2 and blind.sent == {"lease4-update": 2}
     assert _kea4(kea4)["192.0.2.11"].hwaddr == "02:00:00:00:77:01"
 
 
@@ -110,7 +110,7 @@ def test_v4_dry_run_sends_nothing_but_reports(kea4: Any) -> None:
     _load(kea4.socket_url, _v4(1))
     plan = _v4(1, mac_base=0x55) + _v4(2, start=100)
     report = _load(kea4.socket_url, plan, dry_run=True)
-    assert report.extra["would_send"] == {"lease4-add": 2}
+    assert report.sent == {"lease4-add": 2}
     assert (report.loaded, report.conflicts) == (2, 1)
     assert set(_kea4(kea4)) == {"192.0.2.10"}
 
@@ -143,14 +143,14 @@ def test_v6_bulk_one_bad_lease_in_batch_and_pd(kea6: Any) -> None:
     batch = [*leases[:5], outside, nosubnet, pd, *leases[5:]]
     report = _load(kea6.socket_url, batch, batch_size6=50, workers=2)
     assert (report.loaded, report.failed) == (11, 2)
-    assert report.extra["sent"] == {"lease6-bulk-apply": 1}
+    assert report.sent == {"lease6-bulk-apply": 1}
     assert {p.key for p in report.problems} == {"6:2001:db8:99::1", "6:2001:db8:1::5"}
     held = _kea6(kea6)
     assert set(held) == {x.key for x in [*leases, pd]}
     assert held[pd.key] == pd
     again = _load(kea6.socket_url, [*leases, pd])
     assert (again.already_present, again.failed) == (11, 0)
-    assert "lease6-bulk-apply" not in again.extra["sent"]
+    assert "lease6-bulk-apply" not in (again.sent or {})
 
 
 def test_v6_conflict_is_checked_before_bulk_upsert(kea6: Any) -> None:
@@ -180,7 +180,7 @@ def test_v6_whole_batch_failure_falls_back_to_single_adds(kea6: Any) -> None:
                ServerSubnet(42, IPv6Network("2001:db8:1::/64"))]
     LiveLeaseLoader(client, subnets=subnets).load(_items([*leases, bad]), report)
     assert (report.loaded, report.failed) == (3, 1)
-    assert report.extra["sent"] == {"lease6-bulk-apply refused": 1, "lease6-add": 3}
+    assert report.sent == {"lease6-bulk-apply refused": 1, "lease6-add": 3}
     assert set(_kea6(kea6)) == {x.key for x in leases}
 
 
@@ -256,7 +256,7 @@ def test_v6_compact_wire_form_stores_the_source_lease(server: str, bulk: bool,
     leases = _varied_v6()
     report = _load(url, leases, auth=auth, bulk_v6=bulk, workers=2)
     assert (report.loaded, report.failed) == (4, 0)
-    assert report.extra["sent"] == ({"lease6-bulk-apply": 1} if bulk else {"lease6-add": 4})
+    assert report.sent == ({"lease6-bulk-apply": 1} if bulk else {"lease6-add": 4})
     assert _kea6(srv) == {x.key: x for x in leases}
     # upsert of a changed expiry goes through the same compact form (bulk: lease6-bulk-apply)
     later = [replace(x, cltt=x.cltt + 100) for x in leases]
