@@ -186,15 +186,15 @@ def _child(kind: str, path: str) -> None:
             count += 1
         cpu_self = time.process_time() - c0
         wall = time.perf_counter() - t0
-        # pass 2 may run partly in a forked worker process (kea_etl.extract._isc_parallel):
+        # pass 2 may run partly in a forked worker process (kea_etl.extract.isc_leases._parallel):
         # its CPU time counts too, so the CPU rate stays the cost of the work on any core
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_workers = kids.ru_utime + kids.ru_stime
         out = {"seconds": cpu_self + cpu_workers, "wall": wall, "cpu_self": cpu_self,
                "cpu_workers": cpu_workers, "worker_peak_rss_mb": kids.ru_maxrss / 1024,
                "yielded": count, "errors": errors,
-               "accelerated": isc_leases._scan4 is not None,
-               "accelerated6": isc_leases._scan6 is not None}
+               "accelerated": isc_leases._fastpath._scan4 is not None,
+               "accelerated6": isc_leases._fastpath._scan6 is not None}
     else:
         from isc_dhcp_leases import IscDhcpLeases
         t0, c0 = time.perf_counter(), time.process_time()

@@ -245,8 +245,8 @@ def test_one_line_lease_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a
     if accel and not isc_leases.ACCELERATED:
         pytest.skip("kea_etl._isc4 is not built")
     if not accel:
-        monkeypatch.setattr(isc_leases, "_scan4", None)
-        monkeypatch.setattr(isc_leases, "_keys4", None)
+        monkeypatch.setattr(isc_leases._fastpath, "_scan4", None)
+        monkeypatch.setattr(isc_leases._fastpath, "_keys4", None)
     t = now()
     s, e = dhcpd_date(t - 100), dhcpd_date(t + 3600)
     multi = (f"lease 10.0.0.4 {{\n  starts {s};\n  ends {e};\n  binding state active;\n"

@@ -38,7 +38,7 @@ def _missing() -> list[str]:
         if not path.is_dir():
             continue
         text = entries[name]
-        for module in sorted(path.glob("*.py")):
+        for module in sorted(path.rglob("*.py")):
             if module.stem.startswith("__"):
                 continue
             if module.stem.endswith("_cmd") and "per command" in text:

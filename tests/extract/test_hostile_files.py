@@ -108,7 +108,7 @@ def test_cli_fifo_source_is_exit_2_one_line(tmp_path: Path) -> None:
 _CHILD = r"""
 import resource, sys
 from kea_etl.extract import isc_leases
-isc_leases.MAX_BLOCK = 1 << 20
+isc_leases._syntax.MAX_BLOCK = 1 << 20
 kinds = {}
 for item in isc_leases.extract(sys.argv[1], chunk_size=1 << 20):
     kinds[type(item).__name__] = kinds.get(type(item).__name__, 0) + 1

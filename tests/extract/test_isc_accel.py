@@ -30,13 +30,13 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
 HEADER = "authoring-byte-order little-endian;\n\n"
 
 
-needs_accel = pytest.mark.skipif(isc_leases._scan4 is None,
+needs_accel = pytest.mark.skipif(isc_leases._fastpath._scan4 is None,
                                  reason="the C fast path is not built or turned off (KEA_ETL_NO_ACCEL)")
 
 
 @pytest.fixture(autouse=True)
 def _serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
 
 
 def test_accelerator_is_built_here() -> None:
@@ -332,13 +332,14 @@ def test_the_environment_tunes_the_parser_only_through_the_cli(
     assert isc_leases.tuning_from_environ({"KEA_ETL_PARALLEL": "force"})["parallel"] == "force"
     with pytest.raises(ValueError, match="auto, off or force"):
         isc_leases.tune(parallel="sometimes")  # type: ignore[arg-type]
+    fast_path = isc_leases._fastpath
     for name in ("_parallel", "_scan4", "_keys4", "_scan6", "_keys6", "_last_keys", "_line_starts"):
-        monkeypatch.setattr(isc_leases, name, getattr(isc_leases, name))  # restored afterwards
+        monkeypatch.setattr(fast_path, name, getattr(fast_path, name))  # restored afterwards
     monkeypatch.setenv("KEA_ETL_NO_ACCEL", "1")
     monkeypatch.setenv("KEA_ETL_PARALLEL", "force")
-    built = isc_leases._scan4
+    built = fast_path._scan4
     fast = [view(i) for i in isc_leases.extract(SAMPLE / "dhcpd.leases")]
-    assert isc_leases._scan4 is built and isc_leases._parallel == "off"  # the library: untouched
+    assert fast_path._scan4 is built and fast_path._parallel == "off"  # the library: untouched
     assert CliRunner().invoke(main, ["migrate", "--help"]).exit_code == 0
-    assert isc_leases._scan4 is None and isc_leases._keys6 is None and isc_leases._parallel == "force"
+    assert fast_path._scan4 is None and fast_path._keys6 is None and fast_path._parallel == "force"
     assert [view(i) for i in isc_leases.extract(SAMPLE / "dhcpd.leases")] == fast

@@ -33,13 +33,13 @@ from tests.harness.netns import NetnsPair, netns_available
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-data"
 HEADER = "authoring-byte-order little-endian;\n\n"
-needs_accel = pytest.mark.skipif(isc_leases._scan6 is None,
+needs_accel = pytest.mark.skipif(isc_leases._fastpath._scan6 is None,
                                  reason="the C fast path is not built or turned off (KEA_ETL_NO_ACCEL)")
 
 
 @pytest.fixture(autouse=True)
 def _serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
 
 
 def test_v6_accelerator_is_built_here() -> None:
@@ -480,8 +480,8 @@ def test_keys6_equals_python(text: str, base: int) -> None:
 
     got = _isc4.keys6("\n" + text, base)
     if got is not None:
-        assert got == isc_leases._v6_keys("\n" + text, base).tobytes()
-    assert _isc4.line_starts("\n" + text) == isc_leases._line_starts_py("\n" + text)
+        assert got == isc_leases._index._v6_keys("\n" + text, base).tobytes()
+    assert _isc4.line_starts("\n" + text) == isc_leases._fastpath._line_starts_py("\n" + text)
 
 
 @needs_accel
@@ -499,7 +499,7 @@ def test_keys6_tokens(token: str, kind: str) -> None:
 
     text = f"\nia-pd x {{\n  {kind} {token} {{\n  }}\n}}\n"
     got = _isc4.keys6(text, 5)
-    want = isc_leases._v6_keys(text, 5).tobytes()
+    want = isc_leases._index._v6_keys(text, 5).tobytes()
     assert got is None or got == want
     if "_" not in token and "+" not in token and "-" not in token and "/00" not in token:
         assert got is not None
@@ -527,13 +527,13 @@ def test_c_functions_never_crash_on_any_input(text: str, pos: int, i6: int, win:
 def test_keys_of_a_generated_file_equal_python(tmp_path: Path) -> None:
     p = tmp_path / "dhcpd6.leases"
     p.write_text(HEADER + NA + PD + TA + "lease 10.0.0.1 {\n}\n" + NA)
-    saved = isc_leases._keys6
+    saved = isc_leases._fastpath._keys6
     k4, k6 = isc_leases._pass1(p, isc_leases.CHUNK_SIZE)
-    isc_leases._keys6 = None
+    isc_leases._fastpath._keys6 = None
     try:
         k4b, k6b = isc_leases._pass1(p, isc_leases.CHUNK_SIZE)
     finally:
-        isc_leases._keys6 = saved
+        isc_leases._fastpath._keys6 = saved
     assert np.array_equal(k4, k4b) and k6.tobytes() == k6b.tobytes() and len(k6) == 4
 
 
@@ -543,14 +543,14 @@ def test_keys_of_a_generated_file_equal_python(tmp_path: Path) -> None:
                     max_size=200))
 def test_last_keys_equals_numpy(raw: list[bytes]) -> None:
     """pass 1's winners of v6 keys from the C hash set are np.unique's (many duplicates)."""
-    keys = np.frombuffer(b"".join(raw), dtype=isc_leases._V6_KEY)
+    keys = np.frombuffer(b"".join(raw), dtype=isc_leases._index._V6_KEY)
     fast = isc_leases._last_occurrence(keys)
-    saved = isc_leases._last_keys
-    isc_leases._last_keys = None
+    saved = isc_leases._fastpath._last_keys
+    isc_leases._fastpath._last_keys = None
     try:
         slow = isc_leases._last_occurrence(keys)
     finally:
-        isc_leases._last_keys = saved
+        isc_leases._fastpath._last_keys = saved
     assert fast.dtype == slow.dtype and fast.tolist() == slow.tolist()
 
 
@@ -562,4 +562,4 @@ def test_last_keys_equals_numpy(raw: list[bytes]) -> None:
 def test_line_starts_equals_python(text: str) -> None:
     from kea_etl import _isc4
 
-    assert _isc4.line_starts(text) == isc_leases._line_starts_py(text)
+    assert _isc4.line_starts(text) == isc_leases._fastpath._line_starts_py(text)

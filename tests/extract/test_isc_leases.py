@@ -385,13 +385,13 @@ def test_v6_truncated_ia() -> None:
 
 
 def _both_paths(stmts: str, packed: bytes) -> tuple[Any, Any]:
-    m = isc_leases._FAST4.match(stmts)
+    m = isc_leases._build._FAST4.match(stmts)
     assert m is not None, stmts
-    fast = isc_leases._make4(packed, m.groups(),
-                             isc_leases._statements(m.group(isc_leases._F_REST + 1)) or None,
+    fast = isc_leases._build._make4(packed, m.groups(),
+                             isc_leases._syntax._statements(m.group(isc_leases._build._F_REST + 1)) or None,
                              "f", 1)
-    fields, pairs = isc_leases._fields4(isc_leases._statements_careful(stmts))
-    careful = isc_leases._make4(packed, fields, pairs or None, "f", 1)
+    fields, pairs = isc_leases._build._fields4(isc_leases._syntax._statements_careful(stmts))
+    careful = isc_leases._build._make4(packed, fields, pairs or None, "f", 1)
     return fast, careful
 
 
@@ -589,4 +589,4 @@ def test_octal_escapes_above_0377_wrap_like_dhcpd_without_a_warning() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert isc_leases._unescape("a\\400b\\777\\101") == b"a\x00b\xffA"
+        assert isc_leases._syntax._unescape("a\\400b\\777\\101") == b"a\x00b\xffA"

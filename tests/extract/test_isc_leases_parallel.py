@@ -1,4 +1,4 @@
-"""Pass 2 on two processes (kea_etl.extract._isc_parallel) gives exactly the serial result."""
+"""Pass 2 on two processes (kea_etl.extract.isc_leases._parallel) gives exactly the serial result."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any, cast
 import pytest
 
 from kea_etl.errors import MalformedRecordError
-from kea_etl.extract import _isc_parallel, isc_leases
+from kea_etl.extract import isc_leases
 from kea_etl.extract.base import Extracted, SourceWarning
+from kea_etl.extract.isc_leases import _parallel as _isc_parallel
 from kea_etl.extract.isc_leases import extract
 
 DATA = Path(__file__).parent / "data"
@@ -44,7 +45,7 @@ def _run(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(_isc_parallel, "run_parallel", spy)
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(isc_leases, "_parallel", "force" if parallel else "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "force" if parallel else "off")
     out = [_full(i) for i in extract(path, **kw)]
     layout = isc_leases._Layout()
     isc_leases._pass1(path, kw.get("chunk_size", isc_leases.CHUNK_SIZE), layout)
@@ -92,7 +93,7 @@ def test_worker_failure_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_early_stop_kills_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(isc_leases, "_parallel", "force")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "force")
     before = _children()  # the suite's own children (Kea servers ...) may be there already
     gen = cast(Generator[Any, None, None], extract(SAMPLES / "dhcpd.leases", chunk_size=2000))
     first = next(gen)

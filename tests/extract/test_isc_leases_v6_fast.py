@@ -15,12 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kea_etl.extract.base import Extracted
-from kea_etl.extract.isc_leases import (
-    _BadBlock,
-    _statements_careful,
-    _statements_exact,
-    extract,
-)
+from kea_etl.extract.isc_leases import extract
+from kea_etl.extract.isc_leases._syntax import _BadBlock, _statements_careful, _statements_exact
 from kea_etl.records import Lease6
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from kea_etl.errors import ConfigError
-from kea_etl.extract import _isc_parallel, isc_leases, resolve_source
+from kea_etl.extract import isc_leases, resolve_source
 from kea_etl.extract.base import Extracted, SourceWarning
+from kea_etl.extract.isc_leases import _parallel as _isc_parallel
 from kea_etl.extract.isc_leases import extract
 from tests.harness import clock
 from tests.harness.dhcpd import Dhcpd, run_perfdhcp4
@@ -137,7 +138,7 @@ def test_rename_into_place_between_passes_reads_the_old_file(
     of the file the read started on; before the fix pass 2 applied pass 1's winners to the new
     file and lost leases."""
     path, expected = leases
-    monkeypatch.setattr(isc_leases, "_parallel", parallel)
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", parallel)
     monkeypatch.setattr(isc_leases, "PARALLEL_MIN_BYTES", 0)
     rewritten = path.with_name("compact.leases")
     write_history(rewritten, rounds=(2,))
@@ -150,7 +151,7 @@ def test_rename_into_place_between_passes_reads_the_old_file(
 def test_rename_into_place_during_pass2(leases: tuple[Path, dict[str, Any]],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     path, expected = leases
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
     after_first_chunk(monkeypatch, lambda: rename_into_place(path, "authoring-byte-order little-endian;\n"))
     items = list(extract(path, chunk_size=CHUNK))
     assert records(items) == expected
@@ -162,7 +163,7 @@ def test_append_between_passes_reads_the_snapshot(leases: tuple[Path, dict[str, 
     """dhcpd appends blocks while the file is read: before the fix pass 2 met more blocks than
     pass 1 had keys for (IndexError, a traceback)."""
     path, expected = leases
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
     now = clock.now()
     more = "".join(lease_block(_ip(i), starts=now, ends=now + 9, state="free") for i in range(50))
 
@@ -197,7 +198,7 @@ def test_file_changed_in_place_is_refused_before_pass2(
         leases: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     """Not dhcpd's doing (an editor, a cp onto the live file): one clear line, nothing yielded."""
     path, _ = leases
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
 
     def change() -> None:
         with path.open("r+b") as fh:
@@ -218,7 +219,7 @@ def test_file_changed_in_place_is_refused_before_pass2(
 def test_overwrite_during_pass2_is_refused(leases: tuple[Path, dict[str, Any]],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     path, _ = leases
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
 
     def change() -> None:
         with path.open("r+b") as fh:
@@ -285,7 +286,7 @@ def test_real_dhcpd_rewrite_between_passes(tmp_path: Path, monkeypatch: pytest.M
     path = tmp_path / "dhcpd.leases"
     write_history(path)
     expected = records(list(extract(path, chunk_size=CHUNK)))
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
     inode = path.stat().st_ino
     with NetnsPair(srv_v4="10.98.0.1/16", cli_v4="10.98.0.2/16", srv_v6=None, cli_v6=None,
                    tag="live") as net:
@@ -311,7 +312,7 @@ def test_real_dhcpd_appends_while_read(tmp_path: Path, monkeypatch: pytest.Monke
     to the file kea-etl reads: the read is exactly the file as it was when it started."""
     path = tmp_path / "dhcpd.leases"
     write_history(path, n=3000)
-    monkeypatch.setattr(isc_leases, "_parallel", "off")
+    monkeypatch.setattr(isc_leases._fastpath, "_parallel", "off")
     with NetnsPair(srv_v4="10.98.0.1/16", cli_v4="10.98.0.2/16", srv_v6=None, cli_v6=None,
                    tag="app") as net:
         dhcpd = _dhcpd(net, path, 3000).start(timeout=60)

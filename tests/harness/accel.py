@@ -38,9 +38,9 @@ def view(item: Extracted | MalformedRecordError | SourceWarning) -> View:
 def both(path: Path, counted: Literal["_scan4", "_scan6"] = "_scan4",
          **kw: Any) -> tuple[list[View], list[View], int]:
     """(items with the C paths, items with none, items the ``counted`` scanner built)."""
-    saved = {name: getattr(isc_leases, name) for name in _C_PATHS}
+    saved = {name: getattr(isc_leases._fastpath, name) for name in _C_PATHS}
     scan: Callable[..., Any] | None = saved[counted]
-    assert scan is not None, f"isc_leases.{counted} is off: is the C extension built?"
+    assert scan is not None, f"isc_leases._fastpath.{counted} is off: is the C extension built?"
     built = 0
 
     def counting(*args: Any) -> Any:
@@ -49,12 +49,12 @@ def both(path: Path, counted: Literal["_scan4", "_scan6"] = "_scan4",
         built += len(out[0])
         return out
 
-    setattr(isc_leases, counted, counting)
+    setattr(isc_leases._fastpath, counted, counting)
     try:
         fast = [view(i) for i in isc_leases.extract(path, **kw)]
         isc_leases.tune(accelerate=False)
         slow = [view(i) for i in isc_leases.extract(path, **kw)]
     finally:
         for name, value in saved.items():
-            setattr(isc_leases, name, value)
+            setattr(isc_leases._fastpath, name, value)
     return fast, slow, built

@@ -30,10 +30,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from kea_etl.errors import MalformedRecordError
 from kea_etl.extract.base import Extracted, ExtractItem
+from kea_etl.extract.isc_leases._build import _build_extracted, _build_lease4
+from kea_etl.extract.isc_leases._syntax import _error
 from kea_etl.records import Lease4
 
 if TYPE_CHECKING:
-    from kea_etl.extract.isc_leases import _Layout, _Pass2
+    from kea_etl.extract.isc_leases._index import _Layout
+    from kea_etl.extract.isc_leases._pass2 import _Pass2
 
 __all__ = ["run_parallel"]
 
@@ -56,8 +59,6 @@ def _encode(item: ExtractItem) -> tuple[Any, ...]:
 
 
 def _decode(batch: list[tuple[Any, ...]]) -> Iterator[ExtractItem]:
-    from kea_etl.extract.isc_leases import _build_extracted, _build_lease4, _error
-
     new = object.__new__
     for t in batch:
         if len(t) == 17:
