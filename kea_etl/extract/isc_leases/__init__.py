@@ -117,7 +117,7 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
         layout = _Layout()
         others = _Others(source)
         keys4, keys6 = _pass1(snap, chunk_size, layout, others)
-        mask4 = _last_occurrence(keys4)
+        mask4 = _last_occurrence(keys4, consume=True)
         mask6 = _last_occurrence(keys6)
         del keys4, keys6
         pass2 = _Pass2(snap, source, mask4, mask6, family, byte_order, layout)
