@@ -29,7 +29,7 @@ from kea_etl.options import ConnectionOptions, MigrateOptions, cli_name
 from kea_etl.progress import Progress, count_lines
 from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
-from kea_etl.transform.conflicts import Conflict, ConflictTracker
+from kea_etl.transform.conflicts import Conflict, ConflictTracker, Numbering
 from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
 from kea_etl.transform.subnets import SubnetMap
 
@@ -195,7 +195,7 @@ def migrate(
                 pass
             conflicts = tracker.resolve()
             exclude = {(c.family, c.ordinal): c for c in conflicts if c.fails}
-        tracker = ConflictTracker()
+        tracker = ConflictTracker() if loader.can_retract else Numbering()
         loader.load(_stream(resolved, normalizer, tracker, report, exclude, tick,
                             progress_every, "load", meter), report)
         if loader.can_retract:

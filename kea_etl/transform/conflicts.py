@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Conflict", "ConflictTracker"]
+__all__ = ["Conflict", "ConflictTracker", "Numbering"]
 
 _TYPE_CODE = {"IA_NA": 0, "IA_TA": 1, "IA_PD": 2}
 _MASK64 = (1 << 64) - 1
@@ -644,3 +644,25 @@ class ConflictTracker:
                                                  int(row[5]))
                     if c is not None:
                         yield c
+
+
+class Numbering(ConflictTracker):
+    """The load pass after a conflict pre-pass (a target that cannot take a record back): the
+    conflicts are known, so a lease is only given its ordinal (the same the pre-pass gave it,
+    the stream being the same); reservations are checked as by the tracker. Spares the load
+    pass the tracker's columns (about a tenth of its CPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count4 = self._count6 = 0
+
+    def observe(self, lease: Lease4 | Lease6, *, source: str | None = None,
+                line: int | None = None) -> int:
+        if type(lease) is Lease4:
+            self._count4 += 1
+            return self._count4 - 1
+        self._count6 += 1
+        return self._count6 - 1
+
+    def resolve(self) -> list[Conflict]:
+        raise TypeError("Numbering keeps no leases: resolve the pre-pass's ConflictTracker")

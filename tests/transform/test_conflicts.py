@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kea_etl.records import Lease4, Lease6, Reservation
-from kea_etl.transform.conflicts import ConflictTracker
+from kea_etl.transform.conflicts import ConflictTracker, Numbering
 
 
 def l4(addr: str, mac: str, cltt: int, *, subnet: int = 1, cid: str | None = None,
@@ -149,3 +151,23 @@ def test_spilled_to_disk_decides_as_in_memory() -> None:
         kinds = {(c.family, c.reason) for c in expected}
         assert kinds == {(4, "duplicate-address"), (4, "conflict"), (4, "reserved-for-other"),
                          (6, "duplicate-address"), (6, "reserved-for-other")}
+
+
+def test_numbering_gives_the_trackers_ordinals_and_checks_reservations() -> None:
+    """The load pass after a pre-pass numbers leases as the pre-pass's tracker did."""
+    leases: list[Lease4 | Lease6] = []
+    for i in range(50):
+        leases.append(l4(f"192.0.2.{i}", f"aa:00:00:00:00:{i % 7:02x}", 1000 + i))
+        if i % 3 == 0:
+            leases.append(Lease6(address=f"2001:db8::{i:x}", duid=f"00:01:{i:02x}", iaid=i,
+                                 valid_lft=3600, cltt=1000, subnet_id=1))  # type: ignore[arg-type]
+    tracker, numbering = ConflictTracker(), Numbering()
+    assert [numbering.observe(x, line=1) for x in leases] == \
+        [tracker.observe(x, line=1) for x in leases]
+    host = Reservation(family=4, identifier_type="hw-address", identifier="aa:00:00:00:00:01",
+                       subnet_id=1, ipv4_address="192.0.2.1")  # type: ignore[arg-type]
+    assert numbering.check_reservation(host) is None
+    bad = numbering.check_reservation(host)
+    assert bad is not None and bad.reason == "duplicate-reservation"
+    with pytest.raises(TypeError, match="keeps no leases"):
+        numbering.resolve()
