@@ -19,8 +19,10 @@ Rounds interleave the figures so load drifting on a shared machine hits all of t
 each figure is the median over the rounds. Prints one JSON line: ``kea_etl_against_s`` /
 ``floor_against_s`` and ``ratio_against`` (floor over kea-etl, wall; 1.0 would be the floor),
 ``kea_etl_kea_s`` / ``floor_kea_s`` and ``ratio_kea``, the floors' parts, ``matched`` (must be
-every lease the migration wrote, both ways), each kea-etl child's peak RSS, the load average
-(1, 5, 15 min) at the end and the cores. Targets: ratio_against >= 0.5, ratio_kea >= 0.8.
+every lease the migration wrote, both ways), ``ratio_against_cpu`` / ``ratio_kea_cpu`` (the
+same on CPU seconds, steadier on a shared machine), each kea-etl child's peak RSS, the load
+average (1, 5, 15 min) at the end and the cores. Targets: ratio_against >= 0.5, ratio_kea >=
+0.8.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ _AS_OF_ISO = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(AS_OF))
 
 
 def _floor_child(kind: str, source: str, target: str) -> None:
-    """One floor in this (child) process: ``extract``, ``csv`` or ``loop``; prints seconds."""
-    t0 = time.perf_counter()
+    """One floor in this (child) process: ``extract``, ``csv`` or ``loop``; prints seconds
+    (wall and this process's CPU)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     if kind == "extract":
         from kea_etl.extract.isc_leases import extract
 
@@ -61,11 +64,12 @@ def _floor_child(kind: str, source: str, target: str) -> None:
         from benchmarks.export import raw_loop
 
         n, _ = raw_loop(target, 1000)
-    print(json.dumps({"seconds": time.perf_counter() - t0, "items": n}))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                      "items": n}))
 
 
-def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run cmd; (result, wall s, peak RSS MB) of that child alone (os.wait4)."""
+def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float, float]:
+    """Run cmd; (result, wall s, CPU s, peak RSS MB) of that child alone (os.wait4)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
@@ -75,27 +79,28 @@ def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, flo
         out.seek(0)
         err.seek(0)
         proc = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
-    return proc, wall, usage.ru_maxrss / 1024
+    return proc, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def _floor(kind: str, source: Path, target: str) -> tuple[float, int]:
-    proc, _, _ = _timed([sys.executable, __file__, "--floor-child", kind, str(source), target])
+def _floor(kind: str, source: Path, target: str) -> tuple[float, float, int]:
+    proc, _, _, _ = _timed([sys.executable, __file__, "--floor-child", kind, str(source),
+                            target])
     if proc.returncode != 0:
         sys.exit(f"floor {kind} failed: {proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return float(out["seconds"]), int(out["items"])
+    return float(out["seconds"]), float(out["cpu"]), int(out["items"])
 
 
 def _reconcile(cli: str, source: Path, kea_config: Path, report: Path,
-               *target: str) -> tuple[float, float, int]:
-    proc, wall, rss = _timed([cli, "reconcile", str(source), *target, "--kea-config",
+               *target: str) -> tuple[float, float, float, int]:
+    proc, wall, cpu, rss = _timed([cli, "reconcile", str(source), *target, "--kea-config",
                               str(kea_config), "--as-of", _AS_OF_ISO, "--json", str(report),
                               "--no-progress", "--quiet"])
     if proc.returncode not in (0, 1):
         sys.exit(f"kea-etl reconcile {' '.join(target)} failed ({proc.returncode}): "
                  f"{proc.stderr.strip()}")
     summary = json.loads(report.read_text())
-    return wall, rss, int(summary["matched"])
+    return wall, cpu, rss, int(summary["matched"])
 
 
 def main() -> None:
@@ -134,25 +139,31 @@ def main() -> None:
         proc, url = start_kea(kea_dir, kea_dir / "kea-leases4.csv")
         times: dict[str, list[float]] = {k: [] for k in (
             "extract", "csv", "loop", "against", "kea")}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
         rss: dict[str, float] = {"against": 0.0, "kea": 0.0}
         matched: dict[str, set[int]] = {"against": set(), "kea": set()}
         rows = served = 0
         try:
             for _ in range(max(1, args.rounds)):
-                t, _ = _floor("extract", leases, "")
+                t, c, _ = _floor("extract", leases, "")
                 times["extract"].append(t)
-                t, rows = _floor("csv", leases, str(memfile))
+                cpu["extract"].append(c)
+                t, c, rows = _floor("csv", leases, str(memfile))
                 times["csv"].append(t)
-                t, served = _floor("loop", leases, url)
+                cpu["csv"].append(c)
+                t, c, served = _floor("loop", leases, url)
                 times["loop"].append(t)
-                wall, mb, m = _reconcile(cli, leases, kea_config, work / "against.json",
-                                         "--against", str(out))
+                cpu["loop"].append(c)
+                wall, c, mb, m = _reconcile(cli, leases, kea_config, work / "against.json",
+                                            "--against", str(out))
                 times["against"].append(wall)
+                cpu["against"].append(c)
                 rss["against"] = max(rss["against"], mb)
                 matched["against"].add(m)
-                wall, mb, m = _reconcile(cli, leases, kea_config, work / "kea.json",
-                                         "--kea", url)
+                wall, c, mb, m = _reconcile(cli, leases, kea_config, work / "kea.json",
+                                            "--kea", url)
                 times["kea"].append(wall)
+                cpu["kea"].append(c)
                 rss["kea"] = max(rss["kea"], mb)
                 matched["kea"].add(m)
         finally:
@@ -160,6 +171,7 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in times.items()}
         floor_against = med["extract"] + med["csv"]
         floor_kea = med["extract"] + med["loop"]
+        mcpu = {k: statistics.median(v) for k, v in cpu.items()}
         print(json.dumps({
             "leases": args.leases, "rounds": len(times["kea"]),
             "memfile_rows": rows, "kea_served": served, "migrated": loaded,
@@ -174,6 +186,11 @@ def main() -> None:
             "floor_csv_s": round(med["csv"], 2),
             "floor_get_page_loop_s": round(med["loop"], 2),
             "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
+            # CPU seconds of the same runs (kea-etl: its whole process; a floor: the timed
+            # part); Kea's own work is in neither
+            "ratio_against_cpu": round((mcpu["extract"] + mcpu["csv"]) / mcpu["against"], 3),
+            "ratio_kea_cpu": round((mcpu["extract"] + mcpu["loop"]) / mcpu["kea"], 3),
+            "cpu_seconds": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
             "kea_etl_peak_rss_mb": {k: round(v, 1) for k, v in rss.items()},
             "load_avg": [round(x, 2) for x in os.getloadavg()],
             "cores": os.cpu_count(),

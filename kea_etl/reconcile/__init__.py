@@ -87,7 +87,6 @@ def run(options: ReconcileOptions, *,
     """The reconciliation ``options`` describe: what ``kea-etl reconcile`` and a pipeline's
     reconcile step run. ``client_factory(url, service)`` opens ``options.kea`` (default: no
     credentials); ``source_credentials`` are a ``kea:`` / ``kea-sql:`` source's."""
-    from kea_etl.export.targets import server_label
     from kea_etl.records import epoch
     from kea_etl.transform.subnets import load_kea_config
 
@@ -105,6 +104,8 @@ def run(options: ReconcileOptions, *,
                               source_name=src.name, allow_unmapped=o.allow_unmapped,
                               progress=progress, compare=src.compare, only_family=only)
     assert o.kea is not None
+    from kea_etl.export.targets import server_label  # not for files: it loads the exporters
+
     if client_factory is None:
         from kea_etl.load.credentials import LiveCredentials
 

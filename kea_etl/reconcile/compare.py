@@ -42,22 +42,26 @@ and compared a window of keys at a time with numpy; past a memory budget a side 
 runs to disk and they are merged back in key order, so RAM stays near the budget whatever the
 lease count. The sort does not trust Kea's page order (Kea 2.2's PostgreSQL backend orders IPv6
 leases as text) and de-duplicates the source (the last record for an address wins, as in Kea's
-memfile). Only a record that differs becomes a dict, for the report.
-Differences stream to a JSON-lines spool; the first :data:`SAMPLE_LIMIT` stay in memory for the
-HTML report. Per-subnet counts (source, Kea leases, ``stat-leaseN-get``) are small dicts.
+memfile). Only a record that differs becomes a dict, for the report. DHCPv4 source leases go
+through the policy a batch at a time, in columns (:func:`_decide4`: no record built per lease,
+only the unusual ones judged one by one). Differences stream to a JSON-lines spool; the first
+:data:`SAMPLE_LIMIT` stay in memory for the HTML report. Per-subnet counts (source, Kea
+leases, ``stat-leaseN-get``) are small dicts.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,7 +72,7 @@ import pyarrow.compute as pc
 from kea_etl import clock
 from kea_etl._files import atomic_write
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError, MalformedRecordError, RecordError
-from kea_etl.extract.base import ExtractItem, SourceWarning
+from kea_etl.extract.base import Extracted, ExtractItem, SourceWarning
 from kea_etl.kea_config import section_reservations, section_subnets
 from kea_etl.progress import Progress, ProgressCallback, Unit
 from kea_etl.reconcile.columns import (
@@ -99,6 +103,10 @@ from kea_etl.records import (
 )
 from kea_etl.spreadsheet import defuse_row
 
+# the Normalizer's own tables of binding states, so that _decide4 cannot drift from it
+from kea_etl.transform.normalize import _LOAD_BINDING, _SKIP_BINDING
+from kea_etl.transform.subnets import SubnetMap
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "SAMPLE_LIMIT",
@@ -125,6 +133,23 @@ SAMPLE_LIMIT = 2000
 
 FIELDS4 = ("hwaddr", "client_id", "subnet_id", "state", "expire")
 FIELDS6 = ("duid", "iaid", "lease_type", "prefix_len", "subnet_id", "state", "expire", "hwaddr")
+#: source items the policy takes at a time: small, so that the items held meanwhile are not
+#: promoted through the garbage collector's generations (that cost more than the policy)
+_POLICY_BATCH = 512
+#: decide batches of DHCPv4 source leases in columns (:func:`_decide4`); False
+#: sends every record through the Normalizer one by one, the reference the tests compare with
+POLICY_IN_COLUMNS = True
+_RECORD = attrgetter("record")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceColumns:
+    """Source leases already through the policy, as spool columns (:func:`record_columns`'s
+    form, ``line`` and ``origin`` included): what the policy gives for a batch it decided in
+    columns, in place of its records."""
+
+    columns: dict[str, Any]
+    rows: int
 
 
 
@@ -307,6 +332,22 @@ def record_columns(records: list[Lease4 | Lease6], lines: list[int | None],
                    prefix_len=[r.prefix_len for r in records],  # type: ignore[union-attr]
                    duid=[r.duid for r in records],  # type: ignore[union-attr]
                    iaid=[r.iaid for r in records])  # type: ignore[union-attr]
+    return out
+
+
+def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several batches' columns (numpy arrays, Arrow arrays or lists) as one."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[str, Any] = {}
+    for name, first in parts[0].items():
+        values = [p[name] for p in parts]
+        if isinstance(first, np.ndarray):
+            out[name] = np.concatenate(values)
+        elif isinstance(first, pa.Array):
+            out[name] = pa.concat_arrays(values)
+        else:
+            out[name] = list(itertools.chain.from_iterable(values))
     return out
 
 
@@ -513,7 +554,8 @@ class ColumnSide(Protocol):
                     progress: Callable[[], None] | None = None) -> Chunks: ...
 
 
-def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | None]],
+def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | None]
+                               | SourceColumns],
               kea_leases: Iterable[Lease4 | Lease6] | ColumnSide, *, family: int, as_of: int,
               tolerance: int = DEFAULT_TOLERANCE,
               stats: Stats | Callable[[], Stats] | None = None,
@@ -526,8 +568,9 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
               memory_budget: int = BUDGET) -> ReconcileResult:
     """Compare records already through the migration policy with Kea's leases.
 
-    ``source`` yields records (or ``(record, source_line)`` pairs) exactly as the migration would
-    load them; ``kea_leases`` yields Kea's leases (any state: inactive ones are ignored here);
+    ``source`` yields records (or ``(record, source_line)`` pairs, or :class:`SourceColumns` of
+    several) exactly as the migration would load them; ``kea_leases`` yields Kea's leases (any
+    state: inactive ones are ignored here);
     one with a ``live_chunks`` method (:class:`~kea_etl.reconcile.kea_files.KeaFileLeases`, the
     pages of :func:`reconcile_kea`) gives them as columns itself.
     ``stats`` maps subnet id -> Kea's stat-leaseN-get row; ``pools`` are Kea's per-pool
@@ -584,16 +627,38 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
 
         tick("reading the source", 0, None, "records")
         maybe_start()
+        parts: list[SourceColumns] = []  # batches the policy decided in columns
+        in_parts = 0
+
+        def spool_parts() -> None:
+            nonlocal in_parts
+            if parts:
+                src.add_columns(_concat_columns([p.columns for p in parts]), in_parts)
+                parts.clear()
+                in_parts = 0
+
         for item in source:
+            if type(item) is SourceColumns:
+                spool(src, True)  # the records before it first: rows keep their order
+                parts.append(item)
+                in_parts += item.rows
+                if in_parts >= batch:
+                    spool_parts()
+                    maybe_start()
+                    tick("reading the source", res.source_read, None, "records")
+                continue
+            spool_parts()
             rec, line = item if isinstance(item, tuple) else (item, None)
+            assert not isinstance(rec, SourceColumns)
             buf.append(rec)
             lines.append(line)
             if len(buf) >= batch:
                 spool(src, True)
                 maybe_start()
                 tick("reading the source", res.source_read, None, "records")
-        if buf:
+        if buf or parts:
             maybe_start()
+        spool_parts()
         spool(src, True)
         if compare_leases is not None and not compare_leases():
             res.leases_compared = False
@@ -717,7 +782,8 @@ def _merge(source: Chunks, kea: Chunks, schema: pa.Schema, res: ReconcileResult,
             pairs_k = at[found]
             extra = np.ones(len(kk), dtype=bool)
             extra[pairs_k] = False
-            same = _same(s.take(pa.array(pairs_s)), k.take(pa.array(pairs_k)), family, tolerance)
+            same = _same(_rows(s, pairs_s, len(sk)), _rows(k, pairs_k, len(kk)), family,
+                         tolerance)
             res.matched += int(same.sum())
             missing, odd, extra_rows = (np.flatnonzero(~found), np.flatnonzero(~same),
                                         np.flatnonzero(extra))
@@ -758,6 +824,18 @@ def _merge(source: Chunks, kea: Chunks, schema: pa.Schema, res: ReconcileResult,
                     emit({"address": ds["key"], "category": "mismatched",
                           "subnet_id": ds["subnet_id"], "fields": diffs,
                           "source_line": ds["line"], "source_origin": ds["origin"]})
+
+
+#: the columns :func:`_same` reads
+_COMPARED = ("hwaddr", "client_id", "subnet_id", "state", "valid_lft", "cltt", "duid", "iaid",
+             "lease_type", "prefix_len")
+
+
+def _rows(table: pa.Table, rows: Any, n: int) -> pa.Table:
+    """The compared columns of ``table``'s ``rows`` (increasing row numbers below ``n``, the
+    table's length): the table itself when they are all its rows, the common case."""
+    table = table.select(list(_COMPARED))
+    return table if len(rows) == n else table.take(pa.array(rows))
 
 
 def _rows_of(table: pa.Table, rows: Any) -> dict[int, dict[str, Any]]:
@@ -882,6 +960,127 @@ def pool_stats(client: ReconcileClient, family: int,
     return out
 
 
+# ---- the policy over a batch of DHCPv4 leases in columns -----------------------------------
+#
+# One Normalizer call per source record, and a new record per lease for the target's subnet id,
+# was most of ``reconcile --against``'s time at a few hundred thousand leases. For a batch of
+# DHCPv4 leases (a dhcpd.leases, the common case) _decide4 takes the fields the policy reads a
+# column at a time and decides with numpy what the Normalizer decides for the plain cases: a
+# binding state that skips (free, backup ...), an expired lease, and a lease loaded as it is into
+# the subnet holding its address (the longest prefix, as SubnetMap). Every other record
+# (abandoned, a Kea state other than 0 / 1, an address no subnet holds, no hardware address, a
+# binding state dhcpd does not have) goes to the caller's per-record judge, the Normalizer
+# itself, so each record gets exactly the Normalizer's verdict. The loaded leases come back as
+# record_columns' columns, no record built. tests/reconcile/test_policy_differential.py pins
+# this to the Normalizer record by record.
+
+_BINDING = attrgetter("binding_state")
+_LINE = attrgetter("line")
+_ADDRESS = attrgetter("address")
+_STATE = attrgetter("state")
+_VALID = attrgetter("valid_lft")
+_CLTT = attrgetter("cltt")
+_HWADDR = attrgetter("hwaddr")
+_CLIENT_ID = attrgetter("client_id")
+_HOSTNAME = attrgetter("hostname")
+_ORIGIN = attrgetter("origin")
+
+
+class _Subnets4:
+    """Longest-prefix subnet ids of many IPv4 addresses at once (the Dhcp4 subnets of a
+    :class:`SubnetMap`, looked up as :meth:`SubnetMap.subnet4_id` does)."""
+
+    def __init__(self, smap: SubnetMap) -> None:
+        by_len: dict[int, list[tuple[int, int]]] = {}
+        for sid, sub in smap.subnets[4].items():
+            by_len.setdefault(sub.prefix.prefixlen, []).append(
+                (int(sub.prefix.network_address), sid))
+        #: longest prefix first: (mask, sorted network numbers, their subnet ids)
+        self.tables: list[tuple[np.uint64, Any, Any]] = []
+        for plen in sorted(by_len, reverse=True):
+            nets = sorted(by_len[plen])
+            mask = np.uint64(0xFFFFFFFF ^ ((1 << (32 - plen)) - 1))
+            self.tables.append((mask, np.array([net for net, _ in nets], dtype=np.uint64),
+                                np.array([sid for _, sid in nets], dtype=np.int64)))
+
+    def lookup(self, addresses: Any) -> tuple[Any, Any]:
+        """(subnet id per address, whether a subnet holds it) for a uint64 array."""
+        n = len(addresses)
+        sid = np.zeros(n, dtype=np.int64)
+        found = np.zeros(n, dtype=bool)
+        for mask, nets, ids in self.tables:
+            net = addresses & mask
+            at = np.minimum(np.searchsorted(nets, net), len(nets) - 1)
+            hit = (nets[at] == net) & ~found
+            sid[hit] = ids[at[hit]]
+            found |= hit
+        return sid, found
+
+
+def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets: _Subnets4,
+             as_of: int, judge: Callable[[Extracted], Lease4 | Lease6 | None],
+             skipped: Counter[str]) -> tuple[dict[str, Any], int]:
+    """The policy over ``items`` (each an :class:`Extracted` holding a :class:`Lease4`, for a
+    Normalizer that moves DHCPv4 and has a Dhcp4 section; ``recs`` their records, replaced
+    here by what is compared): ``(columns, rows)`` of the leases to compare, in ``items``'
+    order.
+
+    Skips decided here are added to ``skipped`` (by reason); ``judge(item)`` is called, in
+    order, for every item not decided here, and returns the record to compare (the Normalizer's,
+    or its unmapped lease) or None (it counted the item itself)."""
+    n = len(items)
+    binding = list(map(_BINDING, items))
+    undecided = np.zeros(n, dtype=bool)
+    kinds = Counter(binding)
+    if kinds.keys() <= _LOAD_BINDING:
+        loaded = np.ones(n, dtype=bool)
+    else:
+        loaded = np.fromiter(map(_LOAD_BINDING.__contains__, binding), dtype=bool, count=n)
+        for name, count in kinds.items():
+            if name in _SKIP_BINDING:
+                skipped[_SKIP_BINDING[name]] += count
+        if not kinds.keys() <= _LOAD_BINDING | _SKIP_BINDING.keys():
+            # abandoned, or a state the Normalizer names
+            undecided |= ~(loaded | np.fromiter(map(_SKIP_BINDING.__contains__, binding),
+                                                dtype=bool, count=n))
+    state = np.fromiter(map(_STATE, recs), dtype=np.int64, count=n)
+    valid = np.fromiter(map(_VALID, recs), dtype=np.int64, count=n)
+    cltt = np.fromiter(map(_CLTT, recs), dtype=np.int64, count=n)
+    usual = loaded & ((state == STATE_DEFAULT) | (state == STATE_DECLINED))
+    undecided |= loaded & ~usual  # expired-reclaimed, released: the Normalizer says which
+    expired = usual & (valid != INFINITE_LIFETIME) & (cltt + valid < as_of)
+    if expired.any():
+        skipped["expired"] += int(expired.sum())
+    usual &= ~expired
+    address = np.fromiter(map(int, map(_ADDRESS, recs)), dtype=np.uint64, count=n)
+    sid, held = subnets.lookup(address)
+    has_hw = np.fromiter(map(bool, map(_HWADDR, recs)), dtype=bool, count=n)
+    keep = usual & held & has_hw
+    undecided |= usual & ~keep  # no subnet (missing in Kea), or no hardware address
+    for i in np.flatnonzero(undecided).tolist():
+        rec = judge(items[i])
+        if rec is not None:
+            keep[i] = True
+            recs[i] = rec
+            sid[i] = rec.subnet_id
+            state[i] = rec.state
+    rows = np.flatnonzero(keep)
+    m = len(rows)
+    if m == n:
+        kept, kept_items = recs, items
+    else:
+        at = rows.tolist()
+        kept = [recs[i] for i in at]
+        kept_items = [items[i] for i in at]
+    return {"k": address[rows], "subnet_id": sid[rows], "state": state[rows],
+            "valid_lft": valid[rows], "cltt": cltt[rows],
+            "hwaddr": list(map(_HWADDR, kept)), "client_id": list(map(_CLIENT_ID, kept)),
+            "hostname": list(map(_HOSTNAME, kept)), "origin": list(map(_ORIGIN, kept)),
+            "line": list(map(_LINE, kept_items)),
+            "lease_type": pa.repeat(pa.scalar("V4"), m),
+            "prefix_len": pa.repeat(pa.scalar(32, pa.int64()), m)}, m
+
+
 @dataclass
 class _Prepared:
     """What :func:`_prepare` sets up for both kinds of Kea side."""
@@ -891,7 +1090,7 @@ class _Prepared:
     result: ReconcileResult
     prefixes: dict[int, str]
     #: the source's leases through the policy (a generator: nothing is read until iterated)
-    leases: Iterator[tuple[Lease4 | Lease6, int | None]]
+    leases: Iterator[tuple[Lease4 | Lease6, int | None] | SourceColumns]
     #: the source's reservations through the policy, filled while ``leases`` is iterated
     hosts: SourceHosts
     #: kinds compared whatever the sources hold (:func:`kinds_for_formats`)
@@ -915,12 +1114,12 @@ class _Prepared:
 def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
              as_of: int | None, tolerance: int, abandoned: str, source_name: str,
              allow_unmapped: bool = False, compare: Iterable[str] = (),
-             only_family: int | None = None) -> _Prepared:
+             only_family: int | None = None, columns: bool | None = None) -> _Prepared:
     """Family, config section, an empty result with the subnets, their prefixes and the source
-    through the migration policy."""
+    through the migration policy. ``columns`` False: every record one by one through the
+    Normalizer (the reference; default :data:`POLICY_IN_COLUMNS`)."""
     from kea_etl.migration import unmapped_prefix
     from kea_etl.transform.normalize import Normalizer, Rejected
-    from kea_etl.transform.subnets import SubnetMap
 
     family, config = _config_family(kea_config)
     now = int(as_of if as_of is not None else clock.now())
@@ -940,44 +1139,69 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
                           f"{' / '.join(KINDS)}")
     prep = _Prepared(family, config[f"Dhcp{family}"], res, prefixes, iter(()),
                      SourceHosts(res.reservations), frozenset(compare))
+    if columns is None:
+        columns = POLICY_IN_COLUMNS
 
-    def policy() -> Iterator[tuple[Lease4 | Lease6, int | None]]:
-        for item in source:
-            if isinstance(item, SourceWarning):  # not a record (a dhcpd class, say): said
-                res.source_warnings += 1
-                if res.source_warnings <= _SHOW_SOURCE_WARNINGS:
-                    res.warnings.append(f"not compared: {item}")
-                elif res.source_warnings == _SHOW_SOURCE_WARNINGS + 1:
-                    res.warnings.append("more statements not compared: see source_warnings in "
-                                        "the JSON, and kea-etl migrate --report for every one")
-                continue
-            if isinstance(item, MalformedRecordError):
-                res.source_read += 1
+    def judge(item: Extracted) -> Lease4 | Lease6 | None:
+        """The policy's verdict on one lease item: the record to compare, or None (counted)."""
+        out = normalizer(item)  # a lease of the other family: WrongFamilyError
+        if isinstance(out, Rejected):
+            if out.unmapped is not None:  # active, and Kea cannot hold it
+                res.unmapped[unmapped_prefix(out.unmapped)] += 1
+                if not allow_unmapped:
+                    return out.unmapped  # missing in Kea, under subnet 0
+            if out.failed:
                 res.source_failed += 1
+            else:
+                res.source_skipped[out.reason] += 1
+            return None
+        assert isinstance(out, Lease4 | Lease6)
+        return out
+
+    # a batch of DHCPv4 leases is decided in columns (_decide4) when the
+    # Normalizer would move them all (a Dhcp4 target, no --family 6); anything else one by one
+    subnets4 = (_Subnets4(smap) if columns and family == 4 and smap.has_family(4)
+                and only_family in (None, 4) else None)
+
+    def policy() -> Iterator[tuple[Lease4 | Lease6, int | None] | SourceColumns]:
+        items = iter(source)
+        while batch := list(itertools.islice(items, _POLICY_BATCH)):
+            recs = (list(map(_RECORD, batch)) if subnets4 is not None
+                    and set(map(type, batch)) == {Extracted} else None)
+            if recs is not None and set(map(type, recs)) == {Lease4}:
+                assert subnets4 is not None
+                res.source_read += len(batch)
+                prep.leases_seen += len(batch)
+                cols, n = _decide4(batch, recs, subnets=subnets4,  # type: ignore[arg-type]
+                                   as_of=now, judge=judge, skipped=res.source_skipped)
+                yield SourceColumns(cols, n)
                 continue
-            if isinstance(item.record, Reservation):  # the same subnet policy as migrate
-                try:
-                    verdict: Any = normalizer(item)
-                except RecordError as exc:  # migrate fails it "invalid"
-                    verdict = Rejected("invalid", str(exc), failed=True)
-                prep.hosts.add(item, verdict)
-                continue
-            res.source_read += 1
-            prep.leases_seen += 1
-            out = normalizer(item)  # a lease of the other family: WrongFamilyError
-            if isinstance(out, Rejected):
-                if out.unmapped is not None:  # active, and Kea cannot hold it
-                    res.unmapped[unmapped_prefix(out.unmapped)] += 1
-                    if not allow_unmapped:
-                        yield out.unmapped, item.line  # missing in Kea, under subnet 0
-                        continue
-                if out.failed:
+            for item in batch:
+                if isinstance(item, SourceWarning):  # not a record (a dhcpd class, say): said
+                    res.source_warnings += 1
+                    if res.source_warnings <= _SHOW_SOURCE_WARNINGS:
+                        res.warnings.append(f"not compared: {item}")
+                    elif res.source_warnings == _SHOW_SOURCE_WARNINGS + 1:
+                        res.warnings.append("more statements not compared: see "
+                                            "source_warnings in the JSON, and kea-etl migrate "
+                                            "--report for every one")
+                    continue
+                if isinstance(item, MalformedRecordError):
+                    res.source_read += 1
                     res.source_failed += 1
-                else:
-                    res.source_skipped[out.reason] += 1
-                continue
-            assert isinstance(out, Lease4 | Lease6)
-            yield out, item.line
+                    continue
+                if isinstance(item.record, Reservation):  # the same subnet policy as migrate
+                    try:
+                        verdict: Any = normalizer(item)
+                    except RecordError as exc:  # migrate fails it "invalid"
+                        verdict = Rejected("invalid", str(exc), failed=True)
+                    prep.hosts.add(item, verdict)
+                    continue
+                res.source_read += 1
+                prep.leases_seen += 1
+                rec = judge(item)
+                if rec is not None:
+                    yield rec, item.line
 
     prep.leases = policy()
     return prep

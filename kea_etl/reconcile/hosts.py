@@ -31,7 +31,6 @@ from typing import Any
 
 from kea_etl.errors import ConfigError
 from kea_etl.extract.base import Extracted
-from kea_etl.load.reservations import differences, host_field_values, host_identifier
 from kea_etl.records import Reservation
 
 __all__ = ["CATEGORIES", "CategoryCounts", "HostDifference", "HostReconcile", "SourceHosts",
@@ -202,6 +201,9 @@ def compare_hosts(source: Iterable[tuple[Reservation, int | None]],
                   kea_hosts: Iterable[Mapping[str, Any]], *, family: int,
                   result: HostReconcile) -> HostReconcile:
     """Fill ``result`` with the comparison of the policy's hosts and Kea's host maps."""
+    # imported here: a lease-only reconciliation never needs the loaders' host code
+    from kea_etl.load.reservations import differences, host_field_values, host_identifier
+
     held: dict[HostKey, Mapping[str, Any]] = {}
     for host in kea_hosts:
         result.kea_read += 1

@@ -437,8 +437,8 @@ class KeaFileLeases:
                 if n:
                     valid = table.column("valid_lft").to_numpy()
                     self.deletions += int(((valid == 0) & keep).sum())
-                    self._spool.add(_column_batch(self._spool.schema, table, part, sids,
-                                                  reader.source).filter(pa.array(keep)))
+                    batch = _column_batch(self._spool.schema, table, part, sids, reader.source)
+                    self._spool.add(batch if keep.all() else batch.filter(pa.array(keep)))
                 self._add(rows, seqs)
         if self.bad_rows:
             self.warnings.append(f"{self.bad_rows} row(s) Kea cannot read and skips with only a "

@@ -151,8 +151,17 @@ def _u32(page: Sequence[Mapping[str, Any]], name: str, default: Any = None
          ) -> tuple[pa.Array, Any]:
     """(values, ok): JSON integers 0..2**32-1 (anything else is not ok)."""
     raw = _field(page, name, default)
-    ok = np.array([type(v) is int for v in raw], dtype=bool)
-    values = np.array([v if type(v) is int else 0 for v in raw], dtype=np.int64)
+    values: Any = None
+    if set(map(type, raw)) == {int}:  # the usual page: every value a JSON integer
+        try:
+            values = np.fromiter(raw, dtype=np.int64, count=len(raw))
+        except OverflowError:
+            values = None
+    if values is None:
+        ok = np.array([type(v) is int for v in raw], dtype=bool)
+        values = np.array([v if type(v) is int else 0 for v in raw], dtype=np.int64)
+    else:
+        ok = np.ones(len(raw), dtype=bool)
     ok &= (values >= 0) & (values <= _U32)
     return pa.array(values), ok
 
@@ -160,6 +169,9 @@ def _u32(page: Sequence[Mapping[str, Any]], name: str, default: Any = None
 def _text(page: Sequence[Mapping[str, Any]], name: str) -> tuple[pa.Array, Any]:
     """(strings with "" for missing / null, ok: each a string or null)."""
     raw = _field(page, name)
+    kinds = set(map(type, raw))
+    if kinds == {str}:  # the usual page
+        return pa.array(raw, type=pa.string()), np.ones(len(raw), dtype=bool)
     ok = np.array([v is None or type(v) is str for v in raw], dtype=bool)
     return pa.array([v if type(v) is str else "" for v in raw], type=pa.string()), ok
 
