@@ -16,9 +16,10 @@ alike); each rate is the median over the rounds.
 
 Prints one JSON line: leases, page_size, rounds, raw_get_page_per_s, parquet_per_s,
 sqlite_per_s, ratio_parquet (parquet_per_s / raw_get_page_per_s), ratio_sqlite, the seconds of
-every phase of every round, and
-peak_rss_mb (this process's peak resident memory over all phases; Kea's own memory is not
-included). Targets: ratio_parquet >= 0.8, peak_rss_mb <= 200 whatever N.
+every phase of every round (the first SQLite round writes a new night; the others re-run it,
+replacing its snapshot), peak_rss_mb (this process's peak resident memory over all phases; Kea's
+own memory is not included), and the 1-minute load average at the end with the core count.
+Targets: ratio_parquet >= 0.8, ratio_sqlite >= 0.8 (issue 15), peak_rss_mb <= 200 whatever N.
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def main() -> None:
             "ratio_sqlite": round(rate["sqlite"] / rate["raw"], 3),
             "seconds": {k: [round(x, 2) for x in v] for k, v in times.items()},
             "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_after": rss,
+            "load_avg_1m": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
         }))
     finally:
         if not opts.keep:

@@ -70,7 +70,8 @@ def export_cmd(progress: bool | None, quiet: bool, **params: Any) -> None:
     """Export leases and statistics from Kea servers (several at once, concurrently).
 
     Each run is stamped (exported_at, server, Kea version). In the warehouse, lease_snapshots
-    keeps history, leases_current is upserted, lease_stats holds tidy statistics; re-running
+    keeps history, leases_current shows each server's newest complete run (a view in SQLite,
+    an upserted table in PostgreSQL), lease_stats holds tidy statistics; re-running
     the same night replaces that night's rows (key: server, export_date, family). Exit code 0
     when every server exported, 1 when one failed (the others' data is kept), 2 on a usage or
     configuration error.

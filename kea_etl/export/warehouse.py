@@ -15,13 +15,19 @@ in :mod:`kea_etl.export.schema`.
     history: every lease of every complete run (the :data:`~kea_etl.export.schema.LEASE_FIELDS`
     columns plus ``run_id``, ``server``, ``export_date``).
 ``leases_current``
-    one row per (server, family, lease_type, address): upserted by every run; leases the run no
-    longer saw are deleted when it completes.
+    one row per (server, family, lease_type, address): the lease as the newest complete run of
+    that server and family saw it (per subnet when runs were filtered). On SQLite a view of
+    ``lease_snapshots`` and ``export_runs`` (:func:`_sqlite_current_view`), so a run writes its
+    leases once; a warehouse of an earlier version has its table renamed
+    :data:`SQLITE_OLD_CURRENT` and gets the view. Elsewhere a table upserted by every run, whose
+    rows the run no longer saw are deleted when it completes.
 ``lease_stats``
     tidy statistics (:mod:`kea_etl.export.stats`) of every complete run.
 
-``lease_snapshots`` is indexed by address, hwaddr, client-id and DUID for ``kea-etl history``
-(:mod:`kea_etl.export.history`); an index missing from an older warehouse is created too.
+``lease_snapshots`` is indexed by ``run_id`` and, for ``kea-etl history``
+(:mod:`kea_etl.export.history`), by address, hwaddr, client-id and DUID; an index missing from an
+older warehouse is created too. Every index costs every lease of every export an insert (and a
+re-run a delete), so there is no other.
 
 Idempotency key: **(server, export_date, family)**, narrowed to the run's subnets when it was
 filtered. ``export_date`` is the UTC date of ``exported_at`` unless the caller sets it. Rows are
@@ -49,12 +55,13 @@ value exactly.
 SQLite has one writer at a time: writes are serialised by a lock in this process, the database
 is switched to WAL (readers such as the notebook do not block the nightly writer) with a 30 s
 busy timeout, and lease rows go through a DB-API fast path (SQLAlchemy's per-row parameter
-processing cost more than SQLite's inserts): multi-row inserts into ``lease_snapshots``,
-``leases_current`` upserted from them inside SQLite, a run's pages sharing one transaction of up
-to 20,000 rows or a second (committed early when Kea is slow to answer), committed without
-waiting for the disk (``synchronous=NORMAL``) except the transaction that marks the run
-complete, which waits for it (``FULL``). Other databases use SQLAlchemy Core with native
-upserts (PostgreSQL / SQLite ``ON CONFLICT``, MySQL ``ON DUPLICATE KEY``).
+processing cost more than SQLite's inserts): multi-row inserts into ``lease_snapshots`` (a value
+the whole batch shares bound once per statement), nothing else per lease (``leases_current`` is
+a view), a run's pages sharing one transaction of up to 20,000 rows or a second (committed early
+when Kea is slow to answer), committed without waiting for the disk (``synchronous=NORMAL``)
+except the transaction that marks the run complete, which waits for it (``FULL``). Other
+databases use SQLAlchemy Core with native upserts of ``leases_current`` (PostgreSQL
+``ON CONFLICT``, MySQL ``ON DUPLICATE KEY``).
 """
 
 from __future__ import annotations
@@ -120,7 +127,9 @@ lease_snapshots = sa.Table(
     sa.Column("export_date", sa.Date, nullable=False),
     *sql_columns(["family", "address"]),
     *_lease_columns(),
-    sa.Index("ix_lease_snapshots_key", "server", "export_date", "family"),
+    # a run's rows: the view leases_current (SQLite), replacing and failing a run. Warehouses
+    # of earlier versions also have ix_lease_snapshots_key (server, export_date, family), which
+    # nothing reads any more (a night's rows are found run by run) and which is kept, not dropped
     sa.Index("ix_lease_snapshots_run", "run_id"),
     # kea-etl history looks a lease up by address or by client (kea_etl.export.history)
     sa.Index("ix_lease_snapshots_address", "address"),
@@ -175,6 +184,63 @@ def _sqlite_lease_names() -> list[str]:
     """Columns both lease tables share, in one order (the fast SQLite path writes these)."""
     current = {c.name for c in leases_current.columns}
     return [c.name for c in lease_snapshots.columns if c.name in current]
+
+
+#: SQLite: what ``leases_current`` was called before it became a view (the table is kept)
+SQLITE_OLD_CURRENT = "leases_current_table"
+
+
+def _newer(n: str, r: str) -> str:
+    """SQL: run ``n`` of the same server and family completed after run ``r``.
+
+    Runs of one server and family hold its lock in turn (:meth:`Warehouse.begin_run`) and take
+    ``exported_at`` when they start, so the order of ``exported_at`` is the order they completed
+    in; a run given an ``exported_at`` is ordered by it (then by night, then by ``run_id`` so
+    that the order is total)."""
+    return (f"{n}.server = {r}.server AND {n}.family = {r}.family AND {n}.status = 'complete' "
+            f"AND ({n}.exported_at, {n}.export_date, {n}.run_id) > "
+            f"({r}.exported_at, {r}.export_date, {r}.run_id)")
+
+
+def _sqlite_current_view() -> str:
+    """``CREATE VIEW leases_current``: the rows of the newest complete run of every server and
+    family, per subnet when runs were filtered (see the module docstring).
+
+    ``runs`` is the few complete runs no later unfiltered run replaced, each with ``narrowed``
+    true when a later run filtered by subnet exists; only then is a row's own subnet looked up
+    in the later runs' filters. Columns in the order of the table this view replaced.
+    """
+    names = [c.name for c in leases_current.columns]
+    cols = ", ".join(f's."{c}"' for c in names)
+    later_unfiltered = f"SELECT 1 FROM export_runs n WHERE {_newer('n', 'r')} AND n.subnets IS NULL"
+    later_filtered = f"SELECT 1 FROM export_runs n WHERE {_newer('n', 'r')} AND n.subnets IS NOT NULL"
+    covered = (f"SELECT 1 FROM export_runs n WHERE {_newer('n', 's')} AND n.subnets IS NOT NULL "
+               "AND instr(',' || n.subnets || ',', ',' || s.subnet_id || ',') > 0")
+    # GROUP BY keeps SQLite from flattening ``runs`` into the join: it is computed once, and
+    # the rows are then found through ix_lease_snapshots_run, run by run
+    return (f"CREATE VIEW leases_current AS SELECT {cols} FROM "
+            f"(SELECT r.run_id AS run_id, EXISTS ({later_filtered}) AS narrowed "
+            f"FROM export_runs r WHERE r.status = 'complete' AND NOT EXISTS ({later_unfiltered}) "
+            f"GROUP BY r.run_id) runs "
+            f"JOIN lease_snapshots s ON s.run_id = runs.run_id "
+            f"WHERE NOT runs.narrowed OR NOT EXISTS ({covered})")
+
+
+#: SQLite: lease columns that often hold one value in a whole batch (the server's version, the
+#: family's type and prefix length, the other family's columns, which are null): when they do,
+#: the value is bound once per statement instead of once per row
+_SQLITE_BATCH_CONSTANT = frozenset({
+    "kea_version", "family", "lease_type", "prefix_len", "client_id", "duid", "iaid",
+    "preferred_lft", "prefix", "user_context"})
+
+
+def _constant(col: pa.Array) -> bool:
+    """Whether every value of ``col`` is the same (all null counts). One comparison with the
+    first value (count_distinct hashed every value: 6 % of the writer's time)."""
+    n = len(col)
+    if n == 0 or col.null_count == n:
+        return n > 0
+    return col.null_count == 0 and pc.all(pc.equal(col, col[0])).as_py() is True
 
 
 #: SQLite: a run's pages share one write transaction up to this many rows or seconds
@@ -358,6 +424,31 @@ def _backfill(conn: Connection, table: sa.Table, added: Collection[str]) -> None
         conn.execute(table.update().values(values))
 
 
+def _sqlite_current(conn: Connection) -> list[str]:
+    """Make SQLite's ``leases_current`` the view :func:`_sqlite_current_view` defines.
+
+    A warehouse of an earlier version holds it as a table, upserted by every run: that table is
+    renamed :data:`SQLITE_OLD_CURRENT` (kept, not dropped: nothing of a user's is deleted; it
+    is no longer written and can be dropped) and the view takes its name. A view of another
+    definition (lease columns added since) is replaced. Returns what changed, for
+    ``added_columns``.
+    """
+    want = _sqlite_current_view()
+    row = conn.exec_driver_sql("SELECT type, sql FROM sqlite_master WHERE name = 'leases_current'"
+                               ).first()
+    done: list[str] = []
+    if row is not None and row[0] == "view" and row[1] == want:
+        return done
+    if row is not None and row[0] == "view":
+        conn.exec_driver_sql("DROP VIEW leases_current")
+    elif row is not None:
+        conn.exec_driver_sql(f"ALTER TABLE leases_current RENAME TO {SQLITE_OLD_CURRENT}")
+        done.append(f"leases_current (now a view of lease_snapshots; the table it was is kept as "
+                    f"{SQLITE_OLD_CURRENT})")
+    conn.exec_driver_sql(want)
+    return done
+
+
 class Warehouse:
     """A SQL warehouse reached by one SQLAlchemy URL. Thread-safe; one per process is enough."""
 
@@ -418,10 +509,13 @@ class Warehouse:
         try:
             # two first-ever exports: one creates the tables, the other then finds them
             schema_lock = self.lock("schema").acquire()
+            # SQLite: leases_current is a view of lease_snapshots (see _sqlite_current)
+            tables = [t for t in metadata.sorted_tables
+                      if not (self._sqlite and t is leases_current)]
             with self._write() as conn:
-                metadata.create_all(conn, checkfirst=True)
+                metadata.create_all(conn, tables=tables, checkfirst=True)
                 insp = sa.inspect(conn)
-                for table in metadata.sorted_tables:
+                for table in tables:
                     columns = insp.get_columns(table.name)
                     have = {c["name"] for c in columns}
                     new: list[str] = []
@@ -441,6 +535,8 @@ class Warehouse:
                     for index in table.indexes:
                         if index.name not in indexes:
                             index.create(conn)
+                if self._sqlite:
+                    added.extend(_sqlite_current(conn))
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"warehouse {self.url}: cannot create or evolve the schema: "
                               f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
@@ -538,14 +634,7 @@ class Warehouse:
     def _upsert_current(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         dialect = self.engine.dialect.name
         update_cols = [c.name for c in leases_current.columns if c.name not in _CURRENT_KEY]
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-            sstmt = sqlite_insert(leases_current)
-            sstmt = sstmt.on_conflict_do_update(
-                index_elements=list(_CURRENT_KEY),
-                set_={c: sstmt.excluded[c] for c in update_cols})
-            conn.execute(sstmt, rows)
-        elif dialect == "postgresql":
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
             pstmt = pg_insert(leases_current)
             pstmt = pstmt.on_conflict_do_update(
@@ -613,7 +702,8 @@ class WarehouseRun:
         return {"run_id": self.run_id, "server": self.server, "export_date": self.export_date}
 
     def write_leases(self, batch: pa.RecordBatch) -> None:
-        """Append one batch to ``lease_snapshots`` and upsert it into ``leases_current``."""
+        """Append one batch to ``lease_snapshots`` (and upsert it into ``leases_current``,
+        except on SQLite, where that is a view)."""
         if batch.num_rows == 0:
             return
         if self.warehouse._sqlite:
@@ -646,39 +736,43 @@ class WarehouseRun:
         consts = {"run_id": self.run_id, "server": self.server,
                   "export_date": self.export_date.isoformat(), "exported_at": stamp_at}
         names = _sqlite_lease_names()
-        cols: list[list[Any]] = []
+        head: list[Any] = []  # values bound once per statement: ?1, ?2 ...
+        cols: list[list[Any]] = []  # values bound per row: column1, column2 ... of VALUES
+        select: list[str] = []
         for name in names:
             if name in consts:
-                cols.append([consts[name]] * n)
-            else:
-                col = batch.column(name)
-                if pa.types.is_boolean(col.type):
-                    col = col.cast(pa.int8())
-                elif pa.types.is_timestamp(col.type):  # "%S" of a timestamp[us] has .ffffff
-                    col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
-                cols.append(col.to_pylist())
+                head.append(consts[name])
+                select.append(f"?{len(head)}")
+                continue
+            col = batch.column(name)
+            if name in _SQLITE_BATCH_CONSTANT and _constant(col):
+                head.append(col[0].as_py())
+                select.append(f"?{len(head)}")
+                continue
+            if pa.types.is_boolean(col.type):
+                col = col.cast(pa.int8())
+            elif pa.types.is_timestamp(col.type):
+                # the UTC wall time as text, "YYYY-MM-DD HH:MM:SS.ffffff" for timestamp[us]:
+                # Arrow's cast of the zone-less timestamp writes the same text as
+                # pc.strftime("%Y-%m-%d %H:%M:%S") at a tenth of its cost (strftime reads the
+                # time zone database for every value)
+                col = col.cast(pa.timestamp(col.type.unit)).cast(pa.string())
+            cols.append(col.to_pylist())
+            select.append(f"column{len(cols)}")
+        # SQLite numbers each "?" of VALUES one more than the largest number before it, so the
+        # rows' values follow the batch's constants in the parameters
         values = list(itertools.chain.from_iterable(zip(*cols, strict=True)))
-        width = len(names)
-        per = _sqlite_rows_per_insert(width)
+        width = len(cols)
+        per = _sqlite_rows_per_insert(width + len(head))
         one = "(" + ",".join("?" * width) + ")"
         collist = ",".join(f'"{c}"' for c in names)
-        keys = ",".join(_CURRENT_KEY)
-        updates = ",".join(f'"{c}"=excluded."{c}"' for c in names if c not in _CURRENT_KEY)
+        insert = f"INSERT INTO lease_snapshots ({collist}) SELECT {','.join(select)} FROM (VALUES "
         conn = self._transaction()
         try:
             for start in range(0, n, per):
                 rows = min(per, n - start)
-                conn.exec_driver_sql(
-                    f"INSERT INTO lease_snapshots ({collist}) VALUES " + ",".join([one] * rows),
-                    tuple(values[start * width:(start + rows) * width]))
-            # leases_current is upserted from the rows just inserted, inside SQLite: binding the
-            # same values a second time from Python cost as much as the insert itself. In this
-            # write transaction nobody else inserts, so the batch's rowids are the n that end
-            # at last_insert_rowid().
-            last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-            conn.exec_driver_sql(f"INSERT INTO leases_current ({collist}) SELECT {collist} "
-                                 f"FROM lease_snapshots WHERE rowid > ? "
-                                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}", (last - n,))
+                conn.exec_driver_sql(insert + ",".join([one] * rows) + ")",
+                                     (*head, *values[start * width:(start + rows) * width]))
         except BaseException as exc:
             self._end_transaction(exc)
             raise
@@ -766,12 +860,23 @@ class WarehouseRun:
                 # the commit that says "complete" waits, and the WAL is written in order, so
                 # once a run reads complete every row of it is on disk too.
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
-            for table in (lease_snapshots, lease_stats):
-                conn.execute(table.delete().where(
-                    *self._scope(table), table.c.export_date == self.export_date,
-                    table.c.run_id != self.run_id))
-            conn.execute(leases_current.delete().where(
-                *self._scope(leases_current), leases_current.c.run_id != self.run_id))
+            # the earlier runs' rows, found run by run through ix_lease_snapshots_run: the
+            # night's own index (server, export_date, family) would visit this run's rows too,
+            # and read each of them from the table to see its run_id
+            r = export_runs.c
+            earlier = sa.select(r.run_id).where(
+                r.server == self.server, r.family == self.family,
+                r.export_date == self.export_date, r.run_id != self.run_id)
+            scope = [] if not self.subnets else [
+                lease_snapshots.c.subnet_id.in_(self.subnets)]
+            conn.execute(lease_snapshots.delete().where(
+                lease_snapshots.c.run_id.in_(earlier), *scope))
+            conn.execute(lease_stats.delete().where(
+                *self._scope(lease_stats), lease_stats.c.export_date == self.export_date,
+                lease_stats.c.run_id != self.run_id))
+            if not self.warehouse._sqlite:  # SQLite's leases_current is a view
+                conn.execute(leases_current.delete().where(
+                    *self._scope(leases_current), leases_current.c.run_id != self.run_id))
             # an unfiltered run supersedes every earlier run of the night; a filtered one only
             # the runs with the same filter (the others still own their other subnets' rows)
             same = [export_runs.c.server == self.server, export_runs.c.family == self.family,

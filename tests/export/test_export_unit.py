@@ -89,6 +89,24 @@ def test_page_to_batch_columns() -> None:
     assert rows[0]["exported_at"] == now
 
 
+def test_page_to_batch_hostnames_and_state_names() -> None:
+    """Hostnames past ASCII go through kea_text (a page of ASCII names is taken as it is);
+    every state is named, an unknown one as Kea prints it."""
+    now = datetime(2026, 11, 27, 21, tzinfo=UTC)
+    ascii_page = [{**_lease(i), "hostname": f"h{i}", "state": i % 2} for i in range(3)]
+    rows = page_to_batch(ascii_page, 4, exported_at=now, kea_version="2.2.0").to_pylist()
+    assert [(r["hostname"], r["state_name"]) for r in rows] == [
+        ("h0", "default"), ("h1", "declined"), ("h2", "default")]
+    # Kea writes each byte >= 0x80 of a stored name as its own character: UTF-8 "é" is "Ã©";
+    # a lone Latin-1 byte stays as it is
+    mixed = [{**_lease(0), "hostname": "caf\u00c3\u00a9", "state": 9},
+             {**_lease(1), "hostname": "x\u00e9", "state": 3},
+             {**_lease(2), "hostname": None, "state": 9}]
+    rows = page_to_batch(mixed, 4, exported_at=now, kea_version="2.2.0").to_pylist()
+    assert [(r["hostname"], r["state_name"]) for r in rows] == [
+        ("caf\u00e9", "unknown (9)"), ("x\u00e9", "released"), ("", "unknown (9)")]
+
+
 def test_stat_names_and_rows() -> None:
     assert parse_stat_name("subnet[12].pd-pool[3].assigned-pds") == (12, "pd-pool", 3,
                                                                      "assigned-pds")

@@ -275,8 +275,13 @@ def _pg_types(eng: sa.Engine, table: str) -> dict[str, str]:
 
 
 def _old_schema(eng: sa.Engine) -> None:
-    """Turn a new warehouse into one of the previous schema: no derived columns, text addresses."""
+    """Turn a new warehouse into one of the previous schema: no derived columns, text addresses,
+    and on SQLite ``leases_current`` a table as the earlier versions wrote it."""
     with eng.begin() as conn:
+        if eng.dialect.name == "sqlite":
+            from kea_etl.export.warehouse import leases_current
+            conn.execute(sa.text("drop view leases_current"))
+            leases_current.create(conn)
         for table in ("lease_snapshots", "leases_current"):
             for col in NEW_COLUMNS:  # one at a time: SQLite drops one per statement
                 conn.execute(sa.text(f"alter table {table} drop column {col}"))
@@ -329,6 +334,11 @@ def test_previous_schema_upgraded_by_an_export(engine: str, kea4: Any, kea6: Any
                      warehouse=url, export_date=NIGHT)
     assert rep.exit_code() == 0, rep.to_json()
     want = [f"{t}.{c}" for t in ("lease_snapshots", "leases_current") for c in NEW_COLUMNS]
+    if engine == "sqlite":  # leases_current becomes a view; the old table is kept, unchanged
+        want = [f"lease_snapshots.{c}" for c in NEW_COLUMNS] + [
+            "leases_current (now a view of lease_snapshots; the table it was is kept as "
+            "leases_current_table)"]
+        assert _rows(eng, "select count(*) from leases_current_table") == [(2,)]
     if engine == "postgresql":
         want += ["lease_snapshots.address (now inet)", "leases_current.address (now inet)"]
         types = dict(_rows(eng, "select table_name || '.' || column_name, data_type from "
