@@ -967,7 +967,7 @@ def pool_stats(client: ReconcileClient, family: int,
 # DHCPv4 leases (a dhcpd.leases, the common case) _decide4 takes the fields the policy reads a
 # column at a time and decides with numpy what the Normalizer decides for the plain cases: a
 # binding state that skips (free, backup ...), an expired lease, and a lease loaded as it is into
-# the subnet holding its address (the longest prefix, as SubnetMap). Every other record
+# the subnet holding its address (SubnetMap.subnet4_ids: the longest prefix). Every other record
 # (abandoned, a Kea state other than 0 / 1, an address no subnet holds, no hardware address, a
 # binding state dhcpd does not have) goes to the caller's per-record judge, the Normalizer
 # itself, so each record gets exactly the Normalizer's verdict. The loaded leases come back as
@@ -986,38 +986,7 @@ _HOSTNAME = attrgetter("hostname")
 _ORIGIN = attrgetter("origin")
 
 
-class _Subnets4:
-    """Longest-prefix subnet ids of many IPv4 addresses at once (the Dhcp4 subnets of a
-    :class:`SubnetMap`, looked up as :meth:`SubnetMap.subnet4_id` does)."""
-
-    def __init__(self, smap: SubnetMap) -> None:
-        by_len: dict[int, list[tuple[int, int]]] = {}
-        for sid, sub in smap.subnets[4].items():
-            by_len.setdefault(sub.prefix.prefixlen, []).append(
-                (int(sub.prefix.network_address), sid))
-        #: longest prefix first: (mask, sorted network numbers, their subnet ids)
-        self.tables: list[tuple[np.uint64, Any, Any]] = []
-        for plen in sorted(by_len, reverse=True):
-            nets = sorted(by_len[plen])
-            mask = np.uint64(0xFFFFFFFF ^ ((1 << (32 - plen)) - 1))
-            self.tables.append((mask, np.array([net for net, _ in nets], dtype=np.uint64),
-                                np.array([sid for _, sid in nets], dtype=np.int64)))
-
-    def lookup(self, addresses: Any) -> tuple[Any, Any]:
-        """(subnet id per address, whether a subnet holds it) for a uint64 array."""
-        n = len(addresses)
-        sid = np.zeros(n, dtype=np.int64)
-        found = np.zeros(n, dtype=bool)
-        for mask, nets, ids in self.tables:
-            net = addresses & mask
-            at = np.minimum(np.searchsorted(nets, net), len(nets) - 1)
-            hit = (nets[at] == net) & ~found
-            sid[hit] = ids[at[hit]]
-            found |= hit
-        return sid, found
-
-
-def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets: _Subnets4,
+def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets: SubnetMap,
              as_of: int, judge: Callable[[Extracted], Lease4 | Lease6 | None],
              skipped: Counter[str]) -> tuple[dict[str, Any], int]:
     """The policy over ``items`` (each an :class:`Extracted` holding a :class:`Lease4`, for a
@@ -1053,7 +1022,7 @@ def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets
         skipped["expired"] += int(expired.sum())
     usual &= ~expired
     address = np.fromiter(map(int, map(_ADDRESS, recs)), dtype=np.uint64, count=n)
-    sid, held = subnets.lookup(address)
+    sid, held = subnets.subnet4_ids(address)
     has_hw = np.fromiter(map(bool, map(_HWADDR, recs)), dtype=bool, count=n)
     keep = usual & held & has_hw
     undecided |= usual & ~keep  # no subnet (missing in Kea), or no hardware address
@@ -1160,7 +1129,7 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
 
     # a batch of DHCPv4 leases is decided in columns (_decide4) when the
     # Normalizer would move them all (a Dhcp4 target, no --family 6); anything else one by one
-    subnets4 = (_Subnets4(smap) if columns and family == 4 and smap.has_family(4)
+    subnets4 = (smap if columns and family == 4 and smap.has_family(4)
                 and only_family in (None, 4) else None)
 
     def policy() -> Iterator[tuple[Lease4 | Lease6, int | None] | SourceColumns]:

@@ -38,6 +38,8 @@ class _Table:
     bits: int
     by_len: dict[int, dict[int, int]] = field(default_factory=dict)
     _order: list[tuple[int, int]] = field(default_factory=list)  # (plen, mask), longest first
+    #: lookup_many's numpy form of by_len (built on first use, dropped by add)
+    _arrays: list[tuple[Any, Any, Any]] | None = field(default=None, repr=False)
 
     def add(self, net_int: int, plen: int, value: int) -> int | None:
         """Add; returns the value already present for exactly this prefix, if any."""
@@ -45,6 +47,7 @@ class _Table:
         old = table.get(net_int)
         if old is None:
             table[net_int] = value
+            self._arrays = None
             full = (1 << self.bits) - 1
             self._order = sorted(((pl, full ^ ((1 << (self.bits - pl)) - 1))
                                   for pl in self.by_len), reverse=True)
@@ -57,6 +60,29 @@ class _Table:
             if hit is not None:
                 return hit
         return None
+
+    def lookup_many(self, addresses: Any) -> tuple[Any, Any]:
+        """:meth:`lookup` of a uint64 array of addresses at once (tables of at most 64 bits):
+        ``(value per address, 0 where none; whether a prefix holds it)``."""
+        import numpy as np
+
+        if self._arrays is None:
+            self._arrays = []
+            for plen, mask in self._order:
+                nets = sorted(self.by_len[plen].items())
+                self._arrays.append((np.uint64(mask),
+                                     np.array([net for net, _ in nets], dtype=np.uint64),
+                                     np.array([value for _, value in nets], dtype=np.int64)))
+        n = len(addresses)
+        values = np.zeros(n, dtype=np.int64)
+        found = np.zeros(n, dtype=bool)
+        for mask, nets, ids in self._arrays:
+            net = addresses & mask
+            at = np.minimum(np.searchsorted(nets, net), len(nets) - 1)
+            hit = (nets[at] == net) & ~found
+            values[hit] = ids[at[hit]]
+            found |= hit
+        return values, found
 
     def lookup_max_len(self, addr_int: int, max_len: int) -> int | None:
         """Like :meth:`lookup`, ignoring prefixes longer than ``max_len``."""
@@ -139,6 +165,11 @@ class SubnetMap:
 
     def subnet4_id(self, address: IPv4Address | int) -> int | None:
         return self._v4.lookup(int(address))
+
+    def subnet4_ids(self, addresses: Any) -> tuple[Any, Any]:
+        """:meth:`subnet4_id` of a uint64 numpy array of addresses: (ids, 0 where none; whether
+        a subnet holds each)."""
+        return self._v4.lookup_many(addresses)
 
     def subnet6_id(self, address: IPv6Address | int) -> int | None:
         return self._v6.lookup(int(address))

@@ -127,3 +127,18 @@ def test_sample_data_configs() -> None:
     assert m.subnet4_id(IPv4Address("10.100.1.1")) == 2
     assert m.subnet4_id(IPv4Address("10.99.0.7")) == 1
     assert m.pd_subnet_id(IPv6Address("2001:db8:200:f700::"), 56) == 1
+
+
+def test_subnet4_ids_of_an_array_equal_one_by_one() -> None:
+    """The vectorised lookup (reconcile's policy in columns) is the same longest-prefix match."""
+    import numpy as np
+
+    smap = SubnetMap.from_config({"Dhcp4": {"subnet4": [
+        {"id": 1, "subnet": "10.0.0.0/8"}, {"id": 2, "subnet": "10.1.0.0/16"},
+        {"id": 3, "subnet": "10.1.2.0/24"}, {"id": 4, "subnet": "192.0.2.0/24"}]}})
+    addrs = ["10.0.0.1", "10.1.0.1", "10.1.2.3", "10.1.3.255", "192.0.2.9", "192.0.3.1",
+             "0.0.0.0", "255.255.255.255", "11.0.0.0"]
+    ids, found = smap.subnet4_ids(np.array([int(IPv4Address(a)) for a in addrs], dtype=np.uint64))
+    one_by_one = [smap.subnet4_id(IPv4Address(a)) for a in addrs]
+    assert [int(i) if f else None for i, f in zip(ids, found, strict=True)] == one_by_one
+    assert one_by_one == [1, 2, 3, 2, 4, None, None, None, None]
