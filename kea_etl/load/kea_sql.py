@@ -322,7 +322,8 @@ class KeaSqlLoader:
             last, pending = pending, None
             if last is not None:
                 self._settle(last, report, progress)
-            if self.dry_run:
+            if self.dry_run:  # as the kea: loader: a dry run's JSON says would_send
+                report.dry_run = True
                 report.sent = dict(self.would_send)
         finally:
             writer.shutdown(wait=True, cancel_futures=True)
