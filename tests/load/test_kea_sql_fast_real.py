@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -230,20 +231,29 @@ class _Racer(KeaSqlLoader):
             self.thread = threading.Thread(
                 target=lambda: RowByRow(self.name).load(_items([lease]), self.theirs))
             self.thread.start()
+            # bounded: a wait that is never seen fails here, not after the other writer's
+            # 30 lock-wait timeouts (25 minutes)
+            deadline = time.monotonic() + 60
             while self.thread.is_alive() and not (not self.pg and _lock_waits(self.name)):
+                assert time.monotonic() < deadline, "the other writer neither ended nor waited"
                 self.thread.join(0.05)
         return found
 
 
 def _lock_waits(url: str) -> int:
-    """Transactions of the MariaDB database that wait for a lock."""
-    conn = connect(parse_sql_target(url))
+    """Locks that a transaction waits for in the MariaDB database of ``url``.
+
+    Read from SHOW ENGINE INNODB STATUS, which is built on every call: MariaDB refreshes
+    information_schema.innodb_trx / innodb_lock_waits only when they were not read for 100 ms,
+    so a tighter poll than that reads the same stale copy forever."""
+    target = parse_sql_target(url)
+    conn = connect(target)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.innodb_trx "
-                        "WHERE trx_state = 'LOCK WAIT'")
-            (n,) = cur.fetchone()
-        return int(n)
+            cur.execute("SHOW ENGINE INNODB STATUS")
+            status = str(cur.fetchone()[2])
+        mark = f"`{target.database}`."
+        return sum(1 for line in status.splitlines() if mark in line and "waiting" in line)
     finally:
         conn.close()
 
