@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kea_etl import clock
 from kea_etl.errors import KeaEtlError, KeaUnsupportedError
-from kea_etl.export.delta import DeltaRun
 from kea_etl.export.kea_api import (
     LEASE_SCHEMA,
     Family,
     iter_lease_batches,
 )
-from kea_etl.export.parquet import Format, PartitionedFileSink
 from kea_etl.export.stats import STATS_SCHEMA, StatRow, collect_stats, stats_to_batch
 from kea_etl.export.targets import (
     KeaTarget,
@@ -39,11 +37,13 @@ from kea_etl.export.targets import (
     targets_for,
     targets_of,
 )
-from kea_etl.export.warehouse import Warehouse, WarehouseRun
 from kea_etl.progress import Progress as ProgressEvent
 from kea_etl.progress import ProgressCallback
 
 if TYPE_CHECKING:
+    from kea_etl.export.delta import DeltaRun
+    from kea_etl.export.parquet import Format, PartitionedFileSink
+    from kea_etl.export.warehouse import Warehouse, WarehouseRun
     from kea_etl.options import ExportOptions
 
 __all__ = [
@@ -180,6 +180,9 @@ def export_server(client: ExportClient, *, server: str, family: Family, exported
     Never raises for a failure of this server: the error is in the result, its warehouse rows
     are deleted and its temporary files removed (earlier complete files stay).
     """
+    from kea_etl.export.delta import DeltaRun
+    from kea_etl.export.parquet import PartitionedFileSink
+
     result = ExportResult(server=server, family=family)
     day = export_date or exported_at.date()
     run: WarehouseRun | None = None
@@ -317,6 +320,8 @@ def run_export(targets: Sequence[KeaTarget], *, families: Collection[int] = (4, 
                progress: Progress | None = None, max_workers: int | None = None,
                prefetch: int = 2, delta_dir: str | Path | None = None) -> ExportReport:
     """Export every target concurrently; see the module docstring. Never raises for one server."""
+    from kea_etl.export.warehouse import Warehouse
+
     check_targets(targets)  # two servers under one name would replace each other's rows
     now = (exported_at or clock.now_datetime()).astimezone(UTC)
     day = export_date or now.date()
@@ -367,6 +372,16 @@ def run(options: ExportOptions, *, client_factory: ClientFactory | None = None,
                       stats=options.stats, exported_at=exported_at,
                       export_date=options.export_date, client_factory=client_factory,
                       progress=progress)
+
+
+def __getattr__(name: str) -> Any:
+    # the warehouse (SQLAlchemy) and the file sinks (pyarrow.parquet) load on first use, so
+    # reading lease pages (reconcile --kea) does not pay for them
+    if name == "Warehouse":
+        from kea_etl.export.warehouse import Warehouse
+
+        return Warehouse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _CallablePackage(types.ModuleType):

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from kea_etl.records import LEASE_STATES
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = [
     "KEA_STATE_NAMES",
@@ -34,6 +35,7 @@ __all__ = [
     "LeaseField",
     "nullable_int_metadata",
     "sql_columns",
+    "sql_type",
     "state_name",
 ]
 
@@ -51,9 +53,6 @@ def state_name(state: int) -> str:
 # An IPv6 address in text is at most 45 characters (IPv4-mapped form), a prefix 49 with "/128".
 # PostgreSQL stores them as inet / cidr: 7 or 19 bytes, ordered and indexed as addresses, with
 # operators such as << (is contained by); other databases as text.
-_ADDRESS = sa.String(45).with_variant(postgresql.INET(), "postgresql")
-_PREFIX = sa.String(49).with_variant(postgresql.CIDR(), "postgresql")
-_TIMESTAMP = sa.DateTime(timezone=True)
 _UTC_US = pa.timestamp("us", tz="UTC")
 
 
@@ -63,7 +62,11 @@ class LeaseField:
 
     name: str
     arrow: pa.DataType
-    sql: sa.types.TypeEngine[Any]
+    #: the warehouse column's type, by name (:func:`sql_type`): "address" / "prefix" (inet /
+    #: cidr in PostgreSQL, text elsewhere), "timestamp" (with time zone), "varchar(N)", "text",
+    #: "smallint", "bigint", "boolean". A name rather than a SQLAlchemy type, so reading lease
+    #: pages (reconcile, Parquet) does not import SQLAlchemy.
+    sql: str
     #: what it means, with its units (docs/warehouse.md says the same)
     doc: str
     #: whether the warehouse column is NOT NULL
@@ -71,53 +74,53 @@ class LeaseField:
 
 
 LEASE_FIELDS: tuple[LeaseField, ...] = (
-    LeaseField("exported_at", _UTC_US, _TIMESTAMP, "when the export run started (UTC)",
+    LeaseField("exported_at", _UTC_US, "timestamp", "when the export run started (UTC)",
                 required=True),
-    LeaseField("kea_version", pa.string(), sa.String(32), "the server's version-get answer"),
-    LeaseField("family", pa.int8(), sa.SmallInteger(), "4 (DHCPv4) or 6 (DHCPv6)",
+    LeaseField("kea_version", pa.string(), "varchar(32)", "the server's version-get answer"),
+    LeaseField("family", pa.int8(), "smallint", "4 (DHCPv4) or 6 (DHCPv6)",
                 required=True),
-    LeaseField("address", pa.string(), _ADDRESS,
+    LeaseField("address", pa.string(), "address",
                 "the leased address; for a delegated prefix its first address, as Kea keys it",
                 required=True),
-    LeaseField("lease_type", pa.string(), sa.String(8),
+    LeaseField("lease_type", pa.string(), "varchar(8)",
                 "V4 for DHCPv4, IA_NA (address) or IA_PD (delegated prefix) for DHCPv6",
                 required=True),
-    LeaseField("prefix_len", pa.int16(), sa.SmallInteger(),
+    LeaseField("prefix_len", pa.int16(), "smallint",
                 "prefix length in bits: 32 for v4, 128 for IA_NA, the delegated length for IA_PD"),
-    LeaseField("subnet_id", pa.int64(), sa.BigInteger(), "Kea's subnet id"),
-    LeaseField("hwaddr", pa.string(), sa.String(64),
+    LeaseField("subnet_id", pa.int64(), "bigint", "Kea's subnet id"),
+    LeaseField("hwaddr", pa.string(), "varchar(64)",
                 "hardware (MAC) address, lowercase colon hex; null when Kea has none"),
-    LeaseField("client_id", pa.string(), sa.String(800),
+    LeaseField("client_id", pa.string(), "varchar(800)",
                 "DHCPv4 client identifier, lowercase colon hex; null for v6 and when absent"),
-    LeaseField("duid", pa.string(), sa.String(400),
+    LeaseField("duid", pa.string(), "varchar(400)",
                 "DHCPv6 DUID, lowercase colon hex; null for v4"),
-    LeaseField("iaid", pa.int64(), sa.BigInteger(),
+    LeaseField("iaid", pa.int64(), "bigint",
                 "DHCPv6 identity association id (0 to 2^32-1); null for v4"),
-    LeaseField("valid_lft", pa.int64(), sa.BigInteger(),
+    LeaseField("valid_lft", pa.int64(), "bigint",
                 "valid lifetime in seconds (4294967295: infinite)"),
-    LeaseField("preferred_lft", pa.int64(), sa.BigInteger(),
+    LeaseField("preferred_lft", pa.int64(), "bigint",
                 "DHCPv6 preferred lifetime in seconds; null for v4"),
-    LeaseField("cltt", pa.int64(), sa.BigInteger(),
+    LeaseField("cltt", pa.int64(), "bigint",
                 "client last transmission time, epoch seconds (UTC)"),
-    LeaseField("expire", pa.int64(), sa.BigInteger(),
+    LeaseField("expire", pa.int64(), "bigint",
                 "expiry, epoch seconds (UTC): cltt + valid_lft, as in Kea's memfile"),
-    LeaseField("state", pa.int8(), sa.SmallInteger(),
+    LeaseField("state", pa.int8(), "smallint",
                 "Kea's lease state: 0 default, 1 declined, 2 expired-reclaimed, 3 released, "
                 "4 registered (Kea 3.2)"),
-    LeaseField("hostname", pa.string(), sa.Text(), "the client's hostname as Kea holds it; "
+    LeaseField("hostname", pa.string(), "text", "the client's hostname as Kea holds it; "
                 "'' when none"),
-    LeaseField("fqdn_fwd", pa.bool_(), sa.Boolean(), "Kea updates the forward DNS record"),
-    LeaseField("fqdn_rev", pa.bool_(), sa.Boolean(), "Kea updates the reverse DNS record"),
-    LeaseField("user_context", pa.string(), sa.Text(),
+    LeaseField("fqdn_fwd", pa.bool_(), "boolean", "Kea updates the forward DNS record"),
+    LeaseField("fqdn_rev", pa.bool_(), "boolean", "Kea updates the reverse DNS record"),
+    LeaseField("user_context", pa.string(), "text",
                 "the lease's user-context as compact JSON with sorted keys; null when none"),
     # Added after the columns above, so a CSV reader by position and a warehouse upgraded by
     # ALTER TABLE ... ADD COLUMN see the same order as a new one.
-    LeaseField("cltt_at", _UTC_US, _TIMESTAMP, "cltt as a timestamp with time zone (UTC)"),
-    LeaseField("expire_at", _UTC_US, _TIMESTAMP, "expire as a timestamp with time zone (UTC)"),
-    LeaseField("state_name", pa.string(), sa.String(32),
+    LeaseField("cltt_at", _UTC_US, "timestamp", "cltt as a timestamp with time zone (UTC)"),
+    LeaseField("expire_at", _UTC_US, "timestamp", "expire as a timestamp with time zone (UTC)"),
+    LeaseField("state_name", pa.string(), "varchar(32)",
                 "Kea's name of state: default, declined, expired-reclaimed, released, "
                 "registered; 'unknown (N)' otherwise"),
-    LeaseField("prefix", pa.string(), _PREFIX,
+    LeaseField("prefix", pa.string(), "prefix",
                 "IA_PD only: the delegated prefix as address/length; null otherwise"),
 )
 
@@ -154,10 +157,29 @@ def sql_columns(names: Iterable[str] | None = None, *,
 
     A column can belong to one table only, so every table asks for its own.
     """
+    import sqlalchemy as sa
+
     keys = set(primary_key)
     out: list[sa.Column[Any]] = []
     for name in (names if names is not None else _BY_NAME):
         col = _BY_NAME[name]
-        out.append(sa.Column(col.name, col.sql, primary_key=name in keys,
+        out.append(sa.Column(col.name, sql_type(col.sql), primary_key=name in keys,
                              nullable=not (col.required or name in keys)))
     return out
+
+
+def sql_type(name: str) -> sa.types.TypeEngine[Any]:
+    """The SQLAlchemy type a :attr:`LeaseField.sql` name stands for."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    if name == "address":
+        return sa.String(45).with_variant(postgresql.INET(), "postgresql")
+    if name == "prefix":
+        return sa.String(49).with_variant(postgresql.CIDR(), "postgresql")
+    if name.startswith("varchar("):
+        return sa.String(int(name[len("varchar("):-1]))
+    simple: dict[str, sa.types.TypeEngine[Any]] = {
+        "timestamp": sa.DateTime(timezone=True), "text": sa.Text(),
+        "smallint": sa.SmallInteger(), "bigint": sa.BigInteger(), "boolean": sa.Boolean()}
+    return simple[name]

@@ -50,3 +50,21 @@ def test_derived_columns_and_one_schema_for_both_families() -> None:
     frame = pa.Table.from_batches([v4, v6]).to_pandas()
     assert str(frame["iaid"].dtype) == "Int64" and frame["iaid"].tolist()[1:] == [1, 2]
     assert frame["iaid"].isna().tolist() == [True, False, False]
+
+
+def test_every_sql_type_name_is_a_sqlalchemy_type() -> None:
+    """LeaseField.sql names a type; sql_type gives SQLAlchemy's, per engine where they differ."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from kea_etl.export.schema import sql_type
+
+    for f in LEASE_FIELDS:
+        t = sql_type(f.sql)
+        assert isinstance(t, sa.types.TypeEngine), f.name
+        t.compile(dialect=sqlite.dialect())
+    assert sql_type("address").compile(dialect=postgresql.dialect()) == "INET"
+    assert sql_type("address").compile(dialect=sqlite.dialect()) == "VARCHAR(45)"
+    assert sql_type("prefix").compile(dialect=postgresql.dialect()) == "CIDR"
+    assert sql_type("varchar(800)").compile(dialect=sqlite.dialect()) == "VARCHAR(800)"
+    assert sql_type("timestamp").timezone  # type: ignore[attr-defined]

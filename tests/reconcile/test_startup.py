@@ -84,3 +84,16 @@ def test_the_collector_and_allocator_are_as_they_were_after_the_command(tmp_path
         assert res.exit_code == (1 if not text else 2), res.output
         assert (gc.get_threshold(), gc.get_freeze_count(),
                 pa.default_memory_pool().backend_name) == before
+
+
+def test_reading_lease_pages_does_not_load_the_warehouse() -> None:
+    """``reconcile --kea`` reads pages through kea_etl.export.kea_api: the export package's
+    warehouse (SQLAlchemy) and file sinks (pyarrow.parquet) load only when an export uses them,
+    and ``kea_etl.export.Warehouse`` still answers."""
+    child = ("import sys, kea_etl.export.kea_api, kea_etl.reconcile.kea_pages\n"
+             "before = sorted(m for m in ('sqlalchemy', 'pyarrow.parquet') if m in sys.modules)\n"
+             "from kea_etl.export import Warehouse\n"
+             "print(before, Warehouse.__module__, 'sqlalchemy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["[]", "kea_etl.export.warehouse", "True"], out.stderr
