@@ -32,6 +32,7 @@ import os
 import signal
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -193,6 +194,8 @@ class Checkpoint:
         self._batches = 0
         self._closed = False
         self._pending: list[tuple[Any, ...]] = []
+        # a loader's writer thread records while its reader looks up (one SQLite connection)
+        self._lock = threading.RLock()
         self.flush_rows = 500
         self.flush_seconds = 0.5
         self._last_flush = time.monotonic()
@@ -247,7 +250,9 @@ class Checkpoint:
             part = klist[i:i + 500]
             q = ("SELECT key, status, reason, detail, source, line FROM outcome WHERE key IN ("
                  + ",".join("?" * len(part)) + ")")
-            for row in self._db.execute(q, part):
+            with self._lock:
+                rows = self._db.execute(q, part).fetchall()
+            for row in rows:
                 out[row[0]] = Outcome(*row)
         return out
 
@@ -290,24 +295,27 @@ class Checkpoint:
         off the critical path. A crash loses at most the uncommitted group: those records are
         sent again on resume and come back ``already_present`` (never loaded twice).
         """
-        self._pending.extend((o.key, o.status, o.reason, o.detail, o.source, o.line)
-                             for o in outcomes)
-        self._batches += 1
-        crash = self._crash_after is not None and self._batches >= self._crash_after
-        if (crash or len(self._pending) >= self.flush_rows
-                or time.monotonic() - self._last_flush >= self.flush_seconds):
-            self.flush()
+        with self._lock:
+            self._pending.extend((o.key, o.status, o.reason, o.detail, o.source, o.line)
+                                 for o in outcomes)
+            self._batches += 1
+            crash = self._crash_after is not None and self._batches >= self._crash_after
+            if (crash or len(self._pending) >= self.flush_rows
+                    or time.monotonic() - self._last_flush >= self.flush_seconds):
+                self.flush()
         if crash:
             os.kill(os.getpid(), signal.SIGKILL)  # fault injection for the resume tests
 
     def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._pending:
-            return
-        rows, self._pending = self._pending, []
-        self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR REPLACE INTO outcome VALUES (?, ?, ?, ?, ?, ?)", rows)
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._last_flush = time.monotonic()
+            if not self._pending:
+                return
+            rows, self._pending = self._pending, []
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO outcome VALUES (?, ?, ?, ?, ?, ?)",
+                                 rows)
+            self._db.execute("COMMIT")
 
     def mark_complete(self) -> None:
         self.flush()

@@ -301,9 +301,9 @@ class KeaSqlLoader:
 
         One batch is written by a worker thread while this thread reads, transforms and checks
         the next one: the database works (and the driver waits, without the GIL) while Python
-        prepares, instead of one after the other. Batches still go in order over one
-        connection, at most one ahead of the checkpoint; a run stopped in between records
-        what was committed before it returns or raises.
+        prepares, instead of one after the other. Batches go in order over one connection;
+        the worker checkpoints a batch's outcomes right after its commit (off this thread's
+        path), so a run stopped anywhere has recorded everything committed.
         """
         self.open()
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql")
@@ -314,7 +314,7 @@ class KeaSqlLoader:
                 if self.checkpoint is not None:
                     done = self.checkpoint.lookup(record_key(i) for i in batch)
                 todo = [i for i in batch if record_key(i) not in done] if done else batch
-                queued = _Pending(batch, done, writer.submit(self._write_batch, todo)
+                queued = _Pending(batch, done, writer.submit(self._write_and_record, todo)
                                   if todo else None)
                 last, pending = pending, queued
                 if last is not None:
@@ -326,28 +326,27 @@ class KeaSqlLoader:
                 report.dry_run = True
                 report.sent = dict(self.would_send)
         finally:
+            # a batch in flight finishes (and checkpoints itself) before the connection closes
             writer.shutdown(wait=True, cancel_futures=True)
-            if pending is not None and pending.job is not None and not pending.job.cancelled():
-                # stopped with a batch written but not counted: keep it for --resume
-                with contextlib.suppress(Exception):
-                    outcomes = pending.job.result()
-                    if self.checkpoint is not None and not self.dry_run:
-                        self.checkpoint.record(outcomes)
             self.close()
 
     def _settle(self, p: _Pending, report: RunReport,
                 progress: Callable[[int], None] | None) -> None:
-        """Count a written batch (its resumed records first) and checkpoint its outcomes."""
+        """Count a written batch (its resumed records first)."""
         for i in p.batch if p.done else ():
             if (o := p.done.get(record_key(i))) is not None:
                 count_outcome(report, o)
-        outcomes = p.job.result() if p.job is not None else []
-        for o in outcomes:
+        for o in p.job.result() if p.job is not None else ():
             count_outcome(report, o)
-        if self.checkpoint is not None and not self.dry_run:
-            self.checkpoint.record(outcomes)
         if progress is not None:
             progress(len(p.batch))
+
+    def _write_and_record(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
+        """The worker's job: write the batch, then checkpoint what its commit made true."""
+        outcomes = self._write_batch(batch)
+        if self.checkpoint is not None and not self.dry_run:
+            self.checkpoint.record(outcomes)
+        return outcomes
 
     def _write_batch(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
         """One transaction for the batch, retried while a concurrent writer makes the database
