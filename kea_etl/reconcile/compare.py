@@ -102,9 +102,7 @@ from kea_etl.records import (
     from_epoch,
 )
 from kea_etl.spreadsheet import defuse_row
-
-# the Normalizer's own tables of binding states, so that _decide4 cannot drift from it
-from kea_etl.transform.normalize import _LOAD_BINDING, _SKIP_BINDING
+from kea_etl.transform.normalize import policy4_columns
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = [
@@ -998,34 +996,14 @@ def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets
     order, for every item not decided here, and returns the record to compare (the Normalizer's,
     or its unmapped lease) or None (it counted the item itself)."""
     n = len(items)
-    binding = list(map(_BINDING, items))
-    undecided = np.zeros(n, dtype=bool)
-    kinds = Counter(binding)
-    if kinds.keys() <= _LOAD_BINDING:
-        loaded = np.ones(n, dtype=bool)
-    else:
-        loaded = np.fromiter(map(_LOAD_BINDING.__contains__, binding), dtype=bool, count=n)
-        for name, count in kinds.items():
-            if name in _SKIP_BINDING:
-                skipped[_SKIP_BINDING[name]] += count
-        if not kinds.keys() <= _LOAD_BINDING | _SKIP_BINDING.keys():
-            # abandoned, or a state the Normalizer names
-            undecided |= ~(loaded | np.fromiter(map(_SKIP_BINDING.__contains__, binding),
-                                                dtype=bool, count=n))
     state = np.fromiter(map(_STATE, recs), dtype=np.int64, count=n)
     valid = np.fromiter(map(_VALID, recs), dtype=np.int64, count=n)
     cltt = np.fromiter(map(_CLTT, recs), dtype=np.int64, count=n)
-    usual = loaded & ((state == STATE_DEFAULT) | (state == STATE_DECLINED))
-    undecided |= loaded & ~usual  # expired-reclaimed, released: the Normalizer says which
-    expired = usual & (valid != INFINITE_LIFETIME) & (cltt + valid < as_of)
-    if expired.any():
-        skipped["expired"] += int(expired.sum())
-    usual &= ~expired
     address = np.fromiter(map(int, map(_ADDRESS, recs)), dtype=np.uint64, count=n)
-    sid, held = subnets.subnet4_ids(address)
     has_hw = np.fromiter(map(bool, map(_HWADDR, recs)), dtype=bool, count=n)
-    keep = usual & held & has_hw
-    undecided |= usual & ~keep  # no subnet (missing in Kea), or no hardware address
+    keep, undecided, sid = policy4_columns(list(map(_BINDING, items)), state, valid, cltt,
+                                           address, has_hw, subnets=subnets, as_of=as_of,
+                                           skipped=skipped)
     for i in np.flatnonzero(undecided).tolist():
         rec = judge(items[i])
         if rec is not None:

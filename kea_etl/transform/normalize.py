@@ -36,9 +36,10 @@ Lifetimes are never changed: ``valid_lft`` and ``cltt`` go to Kea as the source 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kea_etl._fastrec import builder
 from kea_etl.errors import ConfigError
@@ -46,6 +47,7 @@ from kea_etl.extract.base import Extracted
 from kea_etl.records import (
     INFINITE_LIFETIME,
     STATE_DECLINED,
+    STATE_DEFAULT,
     STATE_EXPIRED_RECLAIMED,
     STATE_RELEASED,
     Lease4,
@@ -54,7 +56,12 @@ from kea_etl.records import (
 )
 from kea_etl.transform.subnets import SubnetMap
 
-__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Rejected", "WrongFamilyError"]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Rejected", "WrongFamilyError",
+           "policy4_columns"]
 
 AbandonedPolicy = Literal["skip", "declined"]
 
@@ -240,3 +247,47 @@ class Normalizer:
         if sid == host.subnet_id:
             return host
         return replace(host, subnet_id=sid)  # hosts are few: the validating path is fine
+
+
+def policy4_columns(binding: Sequence[str], state: npt.NDArray[np.int64],
+                    valid: npt.NDArray[np.int64], cltt: npt.NDArray[np.int64],
+                    address: npt.NDArray[np.uint64], has_hw: npt.NDArray[np.bool_], *,
+                    subnets: SubnetMap, as_of: int, skipped: Counter[str],
+                    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_],
+                               npt.NDArray[np.int64]]:
+    """:meth:`Normalizer.__call__` for a batch of DHCPv4 leases in columns (one element per
+    lease: dhcpd binding state, Kea state, valid lifetime, cltt, address, whether it has a
+    hardware address), for the cases that need no record: ``(keep, undecided, subnet_id)``.
+
+    ``keep``: loaded as they are, in ``subnet_id``. Skips decided here (binding states that
+    are skipped, expired leases) are counted in ``skipped`` by reason. ``undecided``: the rest
+    that is neither (abandoned or unknown binding states, states 2 and 3, no subnet, no
+    hardware address): the caller hands each to the Normalizer, which decides and words it.
+    tests/reconcile/test_policy_differential.py pins this to the per-record policy.
+    """
+    import numpy as np
+
+    n = len(binding)
+    undecided = np.zeros(n, dtype=bool)
+    kinds = Counter(binding)
+    if kinds.keys() <= _LOAD_BINDING:
+        loaded = np.ones(n, dtype=bool)
+    else:
+        loaded = np.fromiter(map(_LOAD_BINDING.__contains__, binding), dtype=bool, count=n)
+        for name, count in kinds.items():
+            if name in _SKIP_BINDING:
+                skipped[_SKIP_BINDING[name]] += count
+        if not kinds.keys() <= _LOAD_BINDING | _SKIP_BINDING.keys():
+            # abandoned, or a state the Normalizer names
+            undecided |= ~(loaded | np.fromiter(map(_SKIP_BINDING.__contains__, binding),
+                                                dtype=bool, count=n))
+    usual = loaded & ((state == STATE_DEFAULT) | (state == STATE_DECLINED))
+    undecided |= loaded & ~usual  # expired-reclaimed, released: the Normalizer says which
+    expired = usual & (valid != INFINITE_LIFETIME) & (cltt + valid < as_of)
+    if expired.any():
+        skipped["expired"] += int(expired.sum())
+    usual &= ~expired
+    sid, held = subnets.subnet4_ids(address)
+    keep = usual & held & has_hw
+    undecided |= usual & ~keep  # no subnet (missing in Kea), or no hardware address
+    return keep, undecided, sid
