@@ -102,7 +102,7 @@ from kea_etl.records import (
     from_epoch,
 )
 from kea_etl.spreadsheet import defuse_row
-from kea_etl.transform.normalize import policy4_columns
+from kea_etl.transform.normalize import Normalizer, Rejected, policy4_columns
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = [
@@ -963,14 +963,11 @@ def pool_stats(client: ReconcileClient, family: int,
 # One Normalizer call per source record, and a new record per lease for the target's subnet id,
 # was most of ``reconcile --against``'s time at a few hundred thousand leases. For a batch of
 # DHCPv4 leases (a dhcpd.leases, the common case) _decide4 takes the fields the policy reads a
-# column at a time and decides with numpy what the Normalizer decides for the plain cases: a
-# binding state that skips (free, backup ...), an expired lease, and a lease loaded as it is into
-# the subnet holding its address (SubnetMap.subnet4_ids: the longest prefix). Every other record
-# (abandoned, a Kea state other than 0 / 1, an address no subnet holds, no hardware address, a
-# binding state dhcpd does not have) goes to the caller's per-record judge, the Normalizer
-# itself, so each record gets exactly the Normalizer's verdict. The loaded leases come back as
-# record_columns' columns, no record built. tests/reconcile/test_policy_differential.py pins
-# this to the Normalizer record by record.
+# column at a time and lets transform.normalize.policy4_columns decide the plain cases; every
+# other record goes to the caller's per-record judge, the Normalizer itself, so each record gets
+# exactly the Normalizer's verdict. The loaded leases come back as record_columns' columns, no
+# record built. tests/reconcile/test_policy_differential.py pins this to the Normalizer record
+# by record.
 
 _BINDING = attrgetter("binding_state")
 _LINE = attrgetter("line")
@@ -1066,7 +1063,6 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
     through the migration policy. ``columns`` False: every record one by one through the
     Normalizer (the reference; default :data:`POLICY_IN_COLUMNS`)."""
     from kea_etl.migration import unmapped_prefix
-    from kea_etl.transform.normalize import Normalizer, Rejected
 
     family, config = _config_family(kea_config)
     now = int(as_of if as_of is not None else clock.now())
