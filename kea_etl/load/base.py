@@ -76,6 +76,8 @@ class LoadOutcome:
     run: str | None = None
     manifest: str | None = None
     leftovers_removed: list[str] = field(default_factory=list)
+    #: kea-sql: how Kea's lease statistics tables were kept (kea_etl.load.kea_sql_stats)
+    statistics: str | None = None
     #: an HA pair: each peer's own outcome (``sent`` is then their sum)
     peers: list[LoadOutcome] = field(default_factory=list)
 
@@ -91,7 +93,8 @@ class LoadOutcome:
                        dry_run=self.dry_run, files=dict(self.files))
         for key, value in (("reservations_via", self.reservations_via), ("run", self.run),
                            ("manifest", self.manifest),
-                           ("leftovers_removed", self.leftovers_removed or None)):
+                           ("leftovers_removed", self.leftovers_removed or None),
+                           ("statistics", self.statistics)):
             if value is not None:
                 out[key] = value
         if self.state is not None:

@@ -28,7 +28,10 @@ in ``mode="upsert"``; everything else is written set-based: in PostgreSQL COPY i
 staging table and one ``INSERT ... SELECT ... ON CONFLICT (address) DO UPDATE`` per batch, in
 MySQL / MariaDB one multi-row ``INSERT ... ON DUPLICATE KEY UPDATE``. Kea's own triggers keep
 the lease statistics (``lease4_stat``, ``lease6_stat`` and, from Kea 2.4, the pool tables) as
-they do for Kea's writes.
+they do for Kea's writes, except for new leases on PostgreSQL where the database user may skip
+triggers and the schema's are ones kea-etl knows: those are COPYed without the row triggers and
+their counts added per batch (:mod:`kea_etl.load.kea_sql_stats`; the report's ``outputs``
+says which way a run went).
 
 The read and the write are one decision: each batch runs in a SERIALIZABLE transaction, so
 when another writer (a second kea-etl run loading other clients for the same addresses, or Kea
@@ -66,6 +69,9 @@ from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder
 from kea_etl.load.credentials import LiveCredentials
+from kea_etl.load.kea_sql_stats import StatsPlan, counts_classes
+from kea_etl.load.kea_sql_stats import apply as apply_stats
+from kea_etl.load.kea_sql_stats import plan as stats_plan
 from kea_etl.load.reservations import differences, moved
 from kea_etl.records import INFINITE_LIFETIME, LEASE_TYPE_CODES, LEASE_TYPE_NAMES, Lease4, Lease6, Reservation
 from kea_etl.report import RunReport
@@ -212,7 +218,8 @@ class KeaSqlLoader:
                  on_conflict: Literal["skip", "overwrite"] = "skip",
                  batch_size: int = BATCH_SIZE, dry_run: bool = False,
                  checkpoint: Checkpoint | None = None,
-                 credentials: LiveCredentials | None = None) -> None:
+                 credentials: LiveCredentials | None = None,
+                 statistics: Literal["auto", "triggers"] = "auto") -> None:
         self.target = parse_sql_target(url)
         self.credentials = credentials
         self.mode = mode
@@ -224,6 +231,11 @@ class KeaSqlLoader:
         #: tables whose v6 ``address`` column is BINARY(16) (MySQL schemas of Kea 2.3+)
         self._binary6: set[str] | None = None
         self._opt_classes: set[str] | None = None
+        #: "auto": new leases skip Kea's triggers and their statistics are added set-based
+        #: where :mod:`kea_etl.load.kea_sql_stats` allows it; "triggers": never
+        self.statistics = statistics
+        self._stats: dict[str, StatsPlan] = {}
+        self.statistics_note: str | None = None
         self.would_send: dict[str, int] = {}
         self.name = f"kea-sql:{self.target.display}"
         self.can_retract = False
@@ -238,7 +250,7 @@ class KeaSqlLoader:
         if self.checkpoint is not None and not self.dry_run:
             self.checkpoint.finish()
         return LoadOutcome(target=self.name, dry_run=self.dry_run, sent=dict(self.would_send),
-                           sent_unit="rows")
+                           sent_unit="rows", statistics=self.statistics_note)
 
     def state_paths(self) -> list[Path]:
         return [self.checkpoint.path] if self.checkpoint is not None else []
@@ -261,7 +273,12 @@ class KeaSqlLoader:
                     cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
                                 "SERIALIZABLE")
                     self._staging(cur)
+                    if self.statistics == "auto":
+                        self._stats, self.statistics_note = stats_plan(cur, (_L4, _L6))
+                    else:
+                        self.statistics_note = "Kea's triggers, lease by lease (as asked)"
                 else:
+                    self.statistics_note = "Kea's triggers, lease by lease"
                     cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             self._conn.commit()
 
@@ -417,6 +434,8 @@ class KeaSqlLoader:
         held = self._held(cur, "lease4", list(by_addr))
         fresh: list[tuple[Any, ...]] = []  # addresses the database does not hold
         over: list[tuple[Any, ...]] = []   # rows replacing the database's
+        plan = self._stats.get(_L4)
+        slow: set[int] = set()  # of fresh: rows that must go through Kea's triggers
         out = []
         for addr, item in by_addr.items():
             lease = item
@@ -426,6 +445,9 @@ class KeaSqlLoader:
             if status in ("already_present", "conflict", "kept"):
                 out.append(_judged(item, status, detail))
                 continue
+            if holder is None and plan is not None and (
+                    lease.state not in plan.states or counts_classes(lease.user_context)):
+                slow.add(len(fresh))
             (fresh if holder is None else over).append((
                 addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft, _expire(lease),
                 lease.subnet_id, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
@@ -434,7 +456,7 @@ class KeaSqlLoader:
         # items the input held twice: the last one wins (as in a lease file); count the others
         out += [_outcome(i, "loaded", None, None) for i in items
                 if by_addr[int(i.address)] is not i]  # type: ignore[union-attr]
-        self._write(cur, _L4, _COLS4, fresh, held=False)
+        self._write_fresh(cur, _L4, _COLS4, fresh, plan, slow)
         self._write(cur, _L4, _COLS4, over, held=True)
         return out
 
@@ -446,6 +468,8 @@ class KeaSqlLoader:
         enc = _packed6 if self._bin6(cur, "lease6") else str
         fresh: list[tuple[Any, ...]] = []
         over: list[tuple[Any, ...]] = []
+        plan = self._stats.get(_L6)
+        slow: set[int] = set()
         out = []
         for addr, item in by_addr.items():
             lease = item
@@ -460,6 +484,10 @@ class KeaSqlLoader:
             iaid = lease.iaid
             if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
                 iaid -= 2**32
+            if holder is None and plan is not None and (
+                    lease.state not in plan.states or counts_classes(lease.user_context)
+                    or LEASE_TYPE_CODES[lease.lease_type] not in (plan.lease_types or ())):
+                slow.add(len(fresh))
             (fresh if holder is None else over).append((
                 enc(addr), _hex(lease.duid), lease.valid_lft, _expire(lease), lease.subnet_id,
                 lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type], iaid, lease.prefix_len,
@@ -469,7 +497,7 @@ class KeaSqlLoader:
             out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
         out += [_outcome(i, "loaded", None, None) for i in items
                 if by_addr[str(i.address)] is not i]  # type: ignore[union-attr]
-        self._write(cur, _L6, _COLS6, fresh, held=False)
+        self._write_fresh(cur, _L6, _COLS6, fresh, plan, slow)
         self._write(cur, _L6, _COLS6, over, held=True)
         return out
 
@@ -537,9 +565,10 @@ class KeaSqlLoader:
         DUPLICATE KEY UPDATE`` whose literals are built here (not LOAD DATA LOCAL, which lets
         the server ask the client for any file it can read).
 
-        Kea's own triggers keep the statistics, per row as for Kea's own writes; a transaction
-        holds one batch, which keeps them linear (one big transaction makes Kea 2.2's
-        ``lease4_stat`` trigger quadratic in PostgreSQL).
+        Kea's own triggers keep the statistics, per row as for Kea's own writes (new rows on
+        PostgreSQL: see :meth:`_write_fresh`); a transaction holds one batch, which keeps them
+        linear (one big transaction makes Kea 2.2's ``lease4_stat`` trigger quadratic in
+        PostgreSQL).
         """
         self._count(f"{table} upserts", len(rows))
         if not rows:
@@ -559,6 +588,25 @@ class KeaSqlLoader:
         values = ",".join(_mysql_row(row, at) for row in rows)
         cur.execute(f"INSERT INTO {table} ({cols}) VALUES {values} ON DUPLICATE KEY UPDATE "
                     + ", ".join(f"{c} = VALUES({c})" for c in names[1:]))
+
+    def _write_fresh(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]],
+                     plan: StatsPlan | None, slow: set[int]) -> None:
+        """Write rows at addresses the database does not hold. With a statistics plan
+        (:mod:`kea_etl.load.kea_sql_stats`), those not in ``slow`` skip Kea's triggers for the
+        COPY alone (``SET LOCAL``: this transaction, this statement) and their counts are added
+        set-based right after, in the same transaction; the others go through the triggers."""
+        if plan is None or self.dry_run or not rows:
+            self._write(cur, table, cols, rows, held=False)
+            return
+        fast = [r for i, r in enumerate(rows) if i not in slow] if slow else rows
+        if fast:
+            cur.execute("SET LOCAL session_replication_role = replica")
+            self._write(cur, table, cols, fast, held=False)
+            cur.execute("SET LOCAL session_replication_role = origin")
+            apply_stats(cur, plan, fast, [c.strip() for c in cols.split(",")])
+        if slow:
+            self._write(cur, table, cols, [r for i, r in enumerate(rows) if i in slow],
+                        held=False)
 
     def _staging(self, cur: Any) -> None:
         """The session's staging tables (PostgreSQL): temporary, emptied at every commit and

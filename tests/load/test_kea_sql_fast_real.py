@@ -35,7 +35,11 @@ pytestmark = pytest.mark.kea
 
 
 class RowByRow(KeaSqlLoader):
-    """The reference: the same reads and decisions, every row written by its own upsert."""
+    """The reference: the same reads and decisions, every row written by its own upsert, the
+    statistics kept by Kea's own triggers."""
+
+    def __init__(self, url: str, **kw: Any) -> None:
+        super().__init__(url, statistics="triggers", **kw)
 
     def _write(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]], *,
                held: bool) -> None:
