@@ -52,6 +52,7 @@ import functools
 import io
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,7 +70,7 @@ from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder
 from kea_etl.load.credentials import LiveCredentials
-from kea_etl.load.kea_sql_stats import StatsPlan, counts_classes
+from kea_etl.load.kea_sql_stats import StatsPlan
 from kea_etl.load.kea_sql_stats import apply as apply_stats
 from kea_etl.load.kea_sql_stats import plan as stats_plan
 from kea_etl.load.reservations import differences, moved
@@ -93,6 +94,8 @@ Dialect = Literal["postgresql", "mysql"]
 RETRIES = 30
 #: records per transaction
 BATCH_SIZE = 500
+#: seconds: the thread switch interval during a load (KeaSqlLoader.load)
+_SWITCH_INTERVAL = 0.0005
 
 _L4, _L6 = "lease4", "lease6"
 #: the columns the loader writes, in the order of its rows
@@ -202,6 +205,35 @@ def epoch_of(value: Any) -> int:
 
 
 @dataclass(slots=True)
+class _Leases:
+    """One family's leases of a batch as the reading thread prepares them, so the writer
+    thread, which holds the connection while the database works, only reads what the database
+    holds and sends: the row of every address (the last record of an address wins, as in a
+    lease file), and the payload and outcomes of the usual case, where no address is held."""
+
+    table: str
+    cols: str
+    by_addr: dict[Any, Lease4 | Lease6]
+    rows: dict[Any, tuple[Any, ...]]
+    #: addresses whose new row must go through Kea's triggers (kea_etl.load.kea_sql_stats)
+    slow: set[Any]
+    #: the records the input held twice at an address: loaded, their last one written
+    repeats: list[Outcome]
+    #: every address free: the outcomes, and the write's payload (None: built when sent)
+    loaded: list[Outcome]
+    payload: str | None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch ready for the writer thread: its records and their prepared leases."""
+
+    records: list[LoadRecord]
+    leases: list[_Leases]
+    hosts: list[Reservation]
+
+
+@dataclass(slots=True)
 class _Pending:
     """A batch handed to the writer thread: its records, the outcomes a resumed run already
     holds for some of them, and the write of the others (None: nothing to write)."""
@@ -269,6 +301,7 @@ class KeaSqlLoader:
             self._conn = connect(self.target, self.credentials)
             # "who holds this address" and the write must be one decision (module docstring)
             with self._conn.cursor() as cur:
+                self._bin6(cur, _L6)  # the reading thread builds rows in the column's form
                 if self.pg:
                     cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
                                 "SERIALIZABLE")
@@ -321,8 +354,15 @@ class KeaSqlLoader:
         prepares, instead of one after the other. Batches go in order over one connection;
         the worker checkpoints a batch's outcomes right after its commit (off this thread's
         path), so a run stopped anywhere has recorded everything committed.
+
+        While it runs, the interpreter's thread switch interval is 0.5 ms instead of 5: the
+        writer, back from the database three times a batch, otherwise waits up to 5 ms for
+        this thread to hand over the GIL while the database idles (measured on MariaDB: the
+        read of held rows took twice as long).
         """
         self.open()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, _SWITCH_INTERVAL))
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql")
         pending: _Pending | None = None
         try:
@@ -331,7 +371,8 @@ class KeaSqlLoader:
                 if self.checkpoint is not None:
                     done = self.checkpoint.lookup(record_key(i) for i in batch)
                 todo = [i for i in batch if record_key(i) not in done] if done else batch
-                queued = _Pending(batch, done, writer.submit(self._write_and_record, todo)
+                queued = _Pending(batch, done, writer.submit(self._write_and_record,
+                                                             self._prepare(todo))
                                   if todo else None)
                 last, pending = pending, queued
                 if last is not None:
@@ -345,6 +386,7 @@ class KeaSqlLoader:
         finally:
             # a batch in flight finishes (and checkpoints itself) before the connection closes
             writer.shutdown(wait=True, cancel_futures=True)
+            sys.setswitchinterval(switch)
             self.close()
 
     def _settle(self, p: _Pending, report: RunReport,
@@ -358,14 +400,14 @@ class KeaSqlLoader:
         if progress is not None:
             progress(len(p.batch))
 
-    def _write_and_record(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
+    def _write_and_record(self, batch: _Batch) -> list[Outcome]:
         """The worker's job: write the batch, then checkpoint what its commit made true."""
         outcomes = self._write_batch(batch)
         if self.checkpoint is not None and not self.dry_run:
             self.checkpoint.record(outcomes)
         return outcomes
 
-    def _write_batch(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
+    def _write_batch(self, batch: _Batch) -> list[Outcome]:
         """One transaction for the batch, retried while a concurrent writer makes the database
         refuse it (serialization failure, deadlock)."""
         attempt = 0
@@ -382,15 +424,12 @@ class KeaSqlLoader:
                 attempt += 1
                 time.sleep(random.uniform(0.005, 0.02) * min(attempt, 10))
 
-    def _write_batch_once(self, batch: Sequence[LoadRecord]) -> list[Outcome]:
-        leases4 = [i for i in batch if isinstance(i, Lease4)]
-        leases6 = [i for i in batch if isinstance(i, Lease6)]
-        hosts = [i for i in batch if isinstance(i, Reservation)]
+    def _write_batch_once(self, batch: _Batch) -> list[Outcome]:
         conn = self._conn
         try:
             with conn.cursor() as cur:
-                out = (self._leases4(cur, leases4) + self._leases6(cur, leases6)
-                       + self._hosts(cur, hosts))
+                out = [o for leases in batch.leases for o in self._leases(cur, leases)]
+                out += self._hosts(cur, batch.hosts)
             if self.dry_run:
                 conn.rollback()
             else:
@@ -407,14 +446,14 @@ class KeaSqlLoader:
                     f"lost the connection to {self.name} ({first}); the batch in flight was "
                     f"rolled back{where}; re-run with --resume") from exc
             conn.rollback()
-            if len(batch) == 1 or _is_serialization_failure(exc):
+            if len(batch.records) == 1 or _is_serialization_failure(exc):
                 raise
         # one bad row fails the whole transaction: redo the batch one record at a time so the
         # others still load and the bad one is reported with the database's message
         results: list[Outcome] = []
-        for item in batch:
+        for item in batch.records:
             try:
-                results += self._write_batch([item])
+                results += self._write_batch(self._prepare([item]))
             except RetriableError:  # the connection went away: not this row's fault
                 raise
             except Exception as exc:  # the database's own message for that one row
@@ -427,79 +466,74 @@ class KeaSqlLoader:
             self.would_send[what] = self.would_send.get(what, 0) + n
 
     # -- leases ------------------------------------------------------------------------------
-    def _leases4(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
-        if not items:
-            return []
-        by_addr = {int(i.address): i for i in items}  # type: ignore[union-attr]
-        held = self._held(cur, "lease4", list(by_addr))
-        fresh: list[tuple[Any, ...]] = []  # addresses the database does not hold
-        over: list[tuple[Any, ...]] = []   # rows replacing the database's
-        plan = self._stats.get(_L4)
-        slow: set[int] = set()  # of fresh: rows that must go through Kea's triggers
-        out = []
-        for addr, item in by_addr.items():
-            lease = item
-            assert isinstance(lease, Lease4)
-            holder = held.get(addr)
-            status, detail = self._judge(holder, lease)
-            if status in ("already_present", "conflict", "kept"):
-                out.append(_judged(item, status, detail))
-                continue
-            if holder is None and plan is not None and (
-                    lease.state not in plan.states or counts_classes(lease.user_context)):
-                slow.add(len(fresh))
-            (fresh if holder is None else over).append((
-                addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft, _expire(lease),
-                lease.subnet_id, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
-                _ctx(lease.user_context)))
-            out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
-        # items the input held twice: the last one wins (as in a lease file); count the others
-        out += [_outcome(i, "loaded", None, None) for i in items
-                if by_addr[int(i.address)] is not i]  # type: ignore[union-attr]
-        self._write_fresh(cur, _L4, _COLS4, fresh, plan, slow)
-        self._write(cur, _L4, _COLS4, over, held=True)
-        return out
+    def _prepare(self, records: Sequence[LoadRecord]) -> _Batch:
+        """Split a batch by kind and build every lease row and the usual case's write (run by
+        the reading thread, while the writer thread waits for the database)."""
+        v4 = [r for r in records if isinstance(r, Lease4)]
+        v6 = [r for r in records if isinstance(r, Lease6)]
+        leases = []
+        if v4:
+            leases.append(self._prepare_leases(_L4, _COLS4, v4, self._row4,
+                                               lambda r: int(r.address)))
+        if v6:
+            leases.append(self._prepare_leases(_L6, _COLS6, v6, self._row6,
+                                               lambda r: str(r.address)))
+        return _Batch(list(records), leases, [r for r in records if isinstance(r, Reservation)])
 
-    def _leases6(self, cur: Any, items: Sequence[LoadRecord]) -> list[Outcome]:
-        if not items:
+    def _prepare_leases(self, table: str, cols: str, items: Sequence[Any],
+                        row: Callable[[Any, Any], tuple[Any, ...]],
+                        addr_of: Callable[[Any], Any]) -> _Leases:
+        by_addr = {addr_of(i): i for i in items}
+        rows = {a: row(a, i) for a, i in by_addr.items()}
+        plan = self._stats.get(table)
+        slow: set[Any] = set()
+        if plan is not None:
+            slow = {a for a, i in by_addr.items() if not plan.accepts(i)}
+        repeats = ([_outcome(i, "loaded", None, None) for i in items
+                    if by_addr[addr_of(i)] is not i] if len(by_addr) < len(items) else [])
+        loaded = [_outcome(i, "loaded", None, None) for i in by_addr.values()]
+        payload = self._payload(cols, list(rows.values())) if rows and not slow else None
+        return _Leases(table, cols, by_addr, rows, slow, repeats, loaded, payload)
+
+    def _row4(self, addr: int, lease: Lease4) -> tuple[Any, ...]:
+        return (addr, _hex(lease.hwaddr), _hex(lease.client_id), lease.valid_lft, _expire(lease),
+                lease.subnet_id, lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
+                _ctx(lease.user_context))
+
+    def _row6(self, addr: str, lease: Lease6) -> tuple[Any, ...]:
+        # Kea 2.2 cannot read NULL hwtype / hwaddr_source ("bad lexical cast"): when there is no
+        # MAC it writes an empty hwaddr with type 0 and source 0, and so does this loader
+        iaid = lease.iaid
+        if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
+            iaid -= 2**32
+        return (_packed6(addr) if _L6 in (self._binary6 or ()) else addr, _hex(lease.duid),
+                lease.valid_lft, _expire(lease), lease.subnet_id, lease.preferred_lft,
+                LEASE_TYPE_CODES[lease.lease_type], iaid, lease.prefix_len, lease.fqdn_fwd,
+                lease.fqdn_rev, lease.hostname, lease.state, _hex(lease.hwaddr) or b"",
+                1 if lease.hwaddr else 0, 0, _ctx(lease.user_context))
+
+    def _leases(self, cur: Any, b: _Leases) -> list[Outcome]:
+        """Read what the database holds at the batch's addresses, judge, write."""
+        if not b.by_addr:
             return []
-        by_addr = {str(i.address): i for i in items}  # type: ignore[union-attr]
-        held = self._held(cur, "lease6", list(by_addr))
-        enc = _packed6 if self._bin6(cur, "lease6") else str
-        fresh: list[tuple[Any, ...]] = []
-        over: list[tuple[Any, ...]] = []
-        plan = self._stats.get(_L6)
-        slow: set[int] = set()
+        held = self._held(cur, b.table, list(b.by_addr))
+        if not held:  # the usual case: every address free, all prepared
+            self._write_fresh(cur, b, list(b.by_addr), payload=b.payload)
+            return b.loaded + b.repeats
+        fresh: list[Any] = []  # addresses the database does not hold
+        over: list[Any] = []   # rows replacing the database's
         out = []
-        for addr, item in by_addr.items():
-            lease = item
-            assert isinstance(lease, Lease6)
+        for addr, item in b.by_addr.items():
             holder = held.get(addr)
-            status, detail = self._judge(holder, lease)
+            status, detail = self._judge(holder, item)
             if status in ("already_present", "conflict", "kept"):
                 out.append(_judged(item, status, detail))
                 continue
-            # Kea 2.2 cannot read NULL hwtype / hwaddr_source ("bad lexical cast"): when there is
-            # no MAC it writes an empty hwaddr with type 0 and source 0, and so does this loader
-            iaid = lease.iaid
-            if self.pg and iaid >= 2**31:  # PostgreSQL INT is signed: Kea stores the bit pattern
-                iaid -= 2**32
-            if holder is None and plan is not None and (
-                    lease.state not in plan.states or counts_classes(lease.user_context)
-                    or LEASE_TYPE_CODES[lease.lease_type] not in (plan.lease_types or ())):
-                slow.add(len(fresh))
-            (fresh if holder is None else over).append((
-                enc(addr), _hex(lease.duid), lease.valid_lft, _expire(lease), lease.subnet_id,
-                lease.preferred_lft, LEASE_TYPE_CODES[lease.lease_type], iaid, lease.prefix_len,
-                lease.fqdn_fwd, lease.fqdn_rev, lease.hostname, lease.state,
-                _hex(lease.hwaddr) or b"", 1 if lease.hwaddr else 0, 0,
-                _ctx(lease.user_context)))
+            (fresh if holder is None else over).append(addr)
             out.append(_outcome(item, "loaded", "conflict overwritten" if detail else None, detail))
-        out += [_outcome(i, "loaded", None, None) for i in items
-                if by_addr[str(i.address)] is not i]  # type: ignore[union-attr]
-        self._write_fresh(cur, _L6, _COLS6, fresh, plan, slow)
-        self._write(cur, _L6, _COLS6, over, held=True)
-        return out
+        self._write_fresh(cur, b, fresh)
+        self._write(cur, b.table, b.cols, [b.rows[a] for a in over], held=True)
+        return out + b.repeats
 
     def _judge(self, held: Lease4 | Lease6 | None, ours: Lease4 | Lease6
                ) -> tuple[str, str | None]:
@@ -552,14 +586,15 @@ class KeaSqlLoader:
         return found
 
     def _write(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]], *,
-               held: bool) -> None:
+               held: bool, payload: str | None = None) -> None:
         """Write ``rows`` (``expire`` as epoch seconds) into ``table``, set-based.
 
         ``held=False``: the batch's read found none of these addresses. PostgreSQL takes them
         with one COPY straight into the table; should a concurrent writer have inserted one of
         them since, the COPY fails on the primary key (PostgreSQL reports a unique violation
         here, not a serialization failure) and :meth:`_write_batch_once` redoes the batch
-        record by record, each read and judged again. ``held=True`` (rows replacing the database's: upsert,
+        record by record, each read and judged again. ``payload``: :meth:`_payload` of ``rows``,
+        prepared by the reading thread. ``held=True`` (rows replacing the database's: upsert,
         overwrite): COPY into the session's staging table, then one ``INSERT ... SELECT ...
         ON CONFLICT (address) DO UPDATE``. MySQL / MariaDB: one multi-row ``INSERT ... ON
         DUPLICATE KEY UPDATE`` whose literals are built here (not LOAD DATA LOCAL, which lets
@@ -574,9 +609,10 @@ class KeaSqlLoader:
         if not rows:
             return
         names = [c.strip() for c in cols.split(",")]
-        at = names.index("expire")
+        if payload is None:
+            payload = self._payload(cols, rows)
         if self.pg:
-            text = io.StringIO(_copy_text(rows, at))
+            text = io.StringIO(payload)
             if not held:
                 cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN", text)
                 return
@@ -585,28 +621,38 @@ class KeaSqlLoader:
                         "ON CONFLICT (address) DO UPDATE SET "
                         + ", ".join(f"{c} = EXCLUDED.{c}" for c in names[1:]))
             return
-        values = ",".join(_mysql_row(row, at) for row in rows)
-        cur.execute(f"INSERT INTO {table} ({cols}) VALUES {values} ON DUPLICATE KEY UPDATE "
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES {payload} ON DUPLICATE KEY UPDATE "
                     + ", ".join(f"{c} = VALUES({c})" for c in names[1:]))
 
-    def _write_fresh(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]],
-                     plan: StatsPlan | None, slow: set[int]) -> None:
-        """Write rows at addresses the database does not hold. With a statistics plan
-        (:mod:`kea_etl.load.kea_sql_stats`), those not in ``slow`` skip Kea's triggers for the
-        COPY alone (``SET LOCAL``: this transaction, this statement) and their counts are added
-        set-based right after, in the same transaction; the others go through the triggers."""
-        if plan is None or self.dry_run or not rows:
-            self._write(cur, table, cols, rows, held=False)
+    def _write_fresh(self, cur: Any, b: _Leases, addrs: list[Any], *,
+                     payload: str | None = None) -> None:
+        """Write the rows of ``addrs``, which the database does not hold (``payload``: theirs,
+        prepared). With a statistics plan (:mod:`kea_etl.load.kea_sql_stats`), those not in
+        ``b.slow`` skip Kea's triggers for the COPY alone (``SET LOCAL``: this transaction, this
+        statement) and their counts are added set-based right after, in the same transaction;
+        the others go through the triggers."""
+        plan = self._stats.get(b.table)
+        if plan is None or self.dry_run:
+            self._write(cur, b.table, b.cols, [b.rows[a] for a in addrs], held=False,
+                        payload=payload)
             return
-        fast = [r for i, r in enumerate(rows) if i not in slow] if slow else rows
+        fast = [b.rows[a] for a in addrs if a not in b.slow]
         if fast:
             cur.execute("SET LOCAL session_replication_role = replica")
-            self._write(cur, table, cols, fast, held=False)
+            self._write(cur, b.table, b.cols, fast, held=False,
+                        payload=payload if len(fast) == len(addrs) else None)
             cur.execute("SET LOCAL session_replication_role = origin")
-            apply_stats(cur, plan, fast, [c.strip() for c in cols.split(",")])
-        if slow:
-            self._write(cur, table, cols, [r for i, r in enumerate(rows) if i in slow],
+            apply_stats(cur, plan, fast, [c.strip() for c in b.cols.split(",")])
+        if len(fast) < len(addrs):
+            self._write(cur, b.table, b.cols, [b.rows[a] for a in addrs if a in b.slow],
                         held=False)
+
+    def _payload(self, cols: str, rows: Sequence[tuple[Any, ...]]) -> str:
+        """``rows`` as the write sends them: COPY text (PostgreSQL), a VALUES list (MySQL)."""
+        at = [c.strip() for c in cols.split(",")].index("expire")
+        if self.pg:
+            return _copy_text(rows, at)
+        return ",".join(_mysql_row(row, at) for row in rows)
 
     def _staging(self, cur: Any) -> None:
         """The session's staging tables (PostgreSQL): temporary, emptied at every commit and

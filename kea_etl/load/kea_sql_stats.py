@@ -35,6 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kea_etl.records import LEASE_TYPE_CODES
+
 __all__ = ["KNOWN", "StatTable", "StatsPlan", "apply", "counts_classes", "fingerprint", "plan"]
 
 
@@ -83,6 +85,13 @@ class StatsPlan:
     stats: tuple[StatTable, ...]
     states: frozenset[int]
     lease_types: frozenset[int] | None = None
+
+    def accepts(self, lease: Any) -> bool:
+        """Whether ``lease`` (Lease4 / Lease6) may skip the triggers: its state (and lease type)
+        pass the foreign keys, and Kea would not count it per client class."""
+        if lease.state not in self.states or counts_classes(lease.user_context):
+            return False
+        return self.lease_types is None or LEASE_TYPE_CODES[lease.lease_type] in self.lease_types
 
     def deltas(self, rows: Iterable[Sequence[Any]], columns: Sequence[str]
                ) -> list[tuple[StatTable, Counter[tuple[int, ...]]]]:

@@ -42,7 +42,7 @@ class RowByRow(KeaSqlLoader):
         super().__init__(url, statistics="triggers", **kw)
 
     def _write(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]], *,
-               held: bool) -> None:
+               held: bool, payload: str | None = None) -> None:
         self._count(f"{table} upserts", len(rows))
         names = [c.strip() for c in cols.split(",")]
         at = names.index("expire")
