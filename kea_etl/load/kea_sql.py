@@ -24,9 +24,13 @@ Before writing a batch it reads the rows already at those addresses: identical r
 ``already_present`` and are not written (a second run changes nothing and says so); a row of
 another client is a conflict, left alone unless ``on_conflict="overwrite"``; a row of the same
 client with another expiry is kept in ``mode="add"`` (as the ``kea:`` target does) and replaced
-in ``mode="upsert"``; everything else is written set-based: in PostgreSQL COPY into a temporary
-staging table and one ``INSERT ... SELECT ... ON CONFLICT (address) DO UPDATE`` per batch, in
-MySQL / MariaDB one multi-row ``INSERT ... ON DUPLICATE KEY UPDATE``. Kea's own triggers keep
+in ``mode="upsert"``; everything else is written set-based: new rows with one COPY (PostgreSQL)
+or one multi-row ``INSERT`` (MySQL / MariaDB), rows replacing the database's through a
+temporary staging table and one ``INSERT ... SELECT ... ON CONFLICT (address) DO UPDATE``
+(PostgreSQL) or one ``INSERT ... ON DUPLICATE KEY UPDATE``. While batches find nothing held
+(a migration into an empty database), the read is skipped and the primary key stands in for
+it: a batch with an address held after all is refused by the database, rolled back, then read
+and written as above (``KeaSqlLoader._leases``). Kea's own triggers keep
 the lease statistics (``lease4_stat``, ``lease6_stat`` and, from Kea 2.4, the pool tables) as
 they do for Kea's writes, except for new leases on PostgreSQL where the database user may skip
 triggers and the schema's are ones kea-etl knows: those are COPYed without the row triggers and
@@ -65,7 +69,7 @@ from urllib.parse import unquote, urlsplit
 
 from kea_etl._batching import chunks
 from kea_etl.dhcp_options import canonical_option, canonical_option_data
-from kea_etl.errors import ConfigError, InvalidURLError, RetriableError
+from kea_etl.errors import ConfigError, FatalError, InvalidURLError, RetriableError
 from kea_etl.load.base import LoadOutcome, LoadRecord
 from kea_etl.load.checkpoint import Checkpoint, Outcome, count_outcome, record_key
 from kea_etl.load.compare import decide, describe_holder
@@ -268,6 +272,14 @@ class KeaSqlLoader:
         self.statistics = statistics
         self._stats: dict[str, StatsPlan] = {}
         self.statistics_note: str | None = None
+        #: write a batch without reading first while the last batch found nothing held
+        #: (:meth:`_leases`); False: always read first
+        self.optimistic = True
+        self._skip_read = False
+        self._batch_held = False
+        self._recorder: ThreadPoolExecutor | None = None
+        self._halted = False
+        self._recording: Future[None] | None = None
         self.would_send: dict[str, int] = {}
         self.name = f"kea-sql:{self.target.display}"
         self.can_retract = False
@@ -351,9 +363,11 @@ class KeaSqlLoader:
 
         One batch is written by a worker thread while this thread reads, transforms and checks
         the next one: the database works (and the driver waits, without the GIL) while Python
-        prepares, instead of one after the other. Batches go in order over one connection;
-        the worker checkpoints a batch's outcomes right after its commit (off this thread's
-        path), so a run stopped anywhere has recorded everything committed.
+        prepares, instead of one after the other. Batches go in order over one connection.
+        A third thread checkpoints a batch's outcomes once it is committed, while the database
+        writes the next one, and the next one commits only after that record: the checkpoint
+        lags the database by at most the batch just committed (re-sent on resume, where it
+        counts as already present), as when the writer recorded it itself.
 
         While it runs, the interpreter's thread switch interval is 0.5 ms instead of 5: the
         writer, back from the database three times a batch, otherwise waits up to 5 ms for
@@ -364,6 +378,7 @@ class KeaSqlLoader:
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, _SWITCH_INTERVAL))
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql")
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql-state")
         pending: _Pending | None = None
         try:
             for batch in chunks(items, self.batch_size):
@@ -380,12 +395,16 @@ class KeaSqlLoader:
             last, pending = pending, None
             if last is not None:
                 self._settle(last, report, progress)
+            writer.shutdown(wait=True)
+            self._recorded()  # the last batch's record, and its error if it failed
             if self.dry_run:  # as the kea: loader: a dry run's JSON says would_send
                 report.dry_run = True
                 report.sent = dict(self.would_send)
         finally:
-            # a batch in flight finishes (and checkpoints itself) before the connection closes
+            # a batch in flight finishes (and is recorded) before the connection closes
             writer.shutdown(wait=True, cancel_futures=True)
+            self._recorder.shutdown(wait=True)
+            self._recorder = None
             sys.setswitchinterval(switch)
             self.close()
 
@@ -401,11 +420,43 @@ class KeaSqlLoader:
             progress(len(p.batch))
 
     def _write_and_record(self, batch: _Batch) -> list[Outcome]:
-        """The worker's job: write the batch, then checkpoint what its commit made true."""
-        outcomes = self._write_batch(batch)
+        """The worker's job: write the batch, then have its outcomes recorded (by the
+        recording thread, while the next batch is written: :meth:`_commit` waits for it).
+
+        Once a batch failed, the batches queued behind it are not written: the load stops at
+        the first failure, whose error the reading thread raises, and leaves no gap behind."""
+        if self._halted:
+            raise FatalError("not written: an earlier batch failed")
+        try:
+            outcomes = self._write_batch(batch)
+        except BaseException:
+            self._halted = True
+            raise
         if self.checkpoint is not None and not self.dry_run:
-            self.checkpoint.record(outcomes)
+            if self._recorder is None:  # outside load()
+                self.checkpoint.record(outcomes)
+            else:
+                self._recording = self._recorder.submit(self.checkpoint.record, outcomes)
         return outcomes
+
+    def _recorded(self) -> None:
+        """Wait until the checkpoint holds every committed batch; its error, if any, is raised
+        as :class:`_RecordFailed` (not the database's: no batch is retried for it)."""
+        pending, self._recording = self._recording, None
+        if pending is not None:
+            try:
+                pending.result()
+            except Exception as exc:
+                raise _RecordFailed(f"cannot record progress in {self.checkpoint_path}: "
+                                    f"{exc}") from exc
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.checkpoint.path if self.checkpoint is not None else None
+
+    def _commit(self) -> None:
+        self._recorded()
+        self._conn.commit()
 
     def _write_batch(self, batch: _Batch) -> list[Outcome]:
         """One transaction for the batch, retried while a concurrent writer makes the database
@@ -426,6 +477,7 @@ class KeaSqlLoader:
 
     def _write_batch_once(self, batch: _Batch) -> list[Outcome]:
         conn = self._conn
+        self._batch_held = False
         try:
             with conn.cursor() as cur:
                 out = [o for leases in batch.leases for o in self._leases(cur, leases)]
@@ -433,8 +485,13 @@ class KeaSqlLoader:
             if self.dry_run:
                 conn.rollback()
             else:
-                conn.commit()
+                self._commit()
+            self._skip_read = self.optimistic and not self._batch_held
             return out
+        except _RecordFailed:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            raise
         except Exception as exc:
             # Connection lost: the server rolled the open transaction
             # back; stop cleanly instead of failing every remaining record one by one
@@ -446,6 +503,10 @@ class KeaSqlLoader:
                     f"lost the connection to {self.name} ({first}); the batch in flight was "
                     f"rolled back{where}; re-run with --resume") from exc
             conn.rollback()
+            if self._skip_read and _is_unique_violation(exc):
+                # written without reading, and an address was held after all: read this time
+                self._skip_read = False
+                return self._write_batch_once(batch)
             if len(batch.records) == 1 or _is_serialization_failure(exc):
                 raise
         # one bad row fails the whole transaction: redo the batch one record at a time so the
@@ -513,10 +574,22 @@ class KeaSqlLoader:
                 1 if lease.hwaddr else 0, 0, _ctx(lease.user_context))
 
     def _leases(self, cur: Any, b: _Leases) -> list[Outcome]:
-        """Read what the database holds at the batch's addresses, judge, write."""
+        """Read what the database holds at the batch's addresses, judge, write.
+
+        While the last batch found none of its addresses held (a migration into an empty
+        database: every batch), the read is skipped: the rows are written as new ones, which
+        the primary key refuses should any address be held after all (an earlier run's lease,
+        a concurrent writer's); the transaction is then rolled back and the batch read, judged
+        and written again (:meth:`_write_batch_once`), and the batches after it are read first
+        until one finds nothing held. A lease reported loaded is therefore never written over
+        one the run did not read, as with the read."""
         if not b.by_addr:
             return []
+        if self._skip_read:
+            self._write_fresh(cur, b, list(b.by_addr), payload=b.payload)
+            return b.loaded + b.repeats
         held = self._held(cur, b.table, list(b.by_addr))
+        self._batch_held = self._batch_held or bool(held)
         if not held:  # the usual case: every address free, all prepared
             self._write_fresh(cur, b, list(b.by_addr), payload=b.payload)
             return b.loaded + b.repeats
@@ -589,16 +662,17 @@ class KeaSqlLoader:
                held: bool, payload: str | None = None) -> None:
         """Write ``rows`` (``expire`` as epoch seconds) into ``table``, set-based.
 
-        ``held=False``: the batch's read found none of these addresses. PostgreSQL takes them
-        with one COPY straight into the table; should a concurrent writer have inserted one of
-        them since, the COPY fails on the primary key (PostgreSQL reports a unique violation
-        here, not a serialization failure) and :meth:`_write_batch_once` redoes the batch
-        record by record, each read and judged again. ``payload``: :meth:`_payload` of ``rows``,
-        prepared by the reading thread. ``held=True`` (rows replacing the database's: upsert,
-        overwrite): COPY into the session's staging table, then one ``INSERT ... SELECT ...
-        ON CONFLICT (address) DO UPDATE``. MySQL / MariaDB: one multi-row ``INSERT ... ON
-        DUPLICATE KEY UPDATE`` whose literals are built here (not LOAD DATA LOCAL, which lets
-        the server ask the client for any file it can read).
+        ``held=False``: new rows (the batch's read found none of these addresses, or the batch
+        was not read: :meth:`_leases`). PostgreSQL takes them with one COPY straight into the
+        table, MySQL / MariaDB with one multi-row ``INSERT``; should one of them be held after
+        all, the primary key refuses the statement (a unique violation, not a serialization
+        failure) and :meth:`_write_batch_once` redoes the batch (read first), or record by
+        record, each read and judged again. ``payload``: :meth:`_payload` of ``rows``, prepared
+        by the reading thread. ``held=True`` (rows replacing the database's: upsert,
+        overwrite): PostgreSQL COPY into the session's staging table, then one ``INSERT ...
+        SELECT ... ON CONFLICT (address) DO UPDATE``; MySQL / MariaDB one multi-row ``INSERT ...
+        ON DUPLICATE KEY UPDATE``. MySQL's literals are built here (not LOAD DATA LOCAL, which
+        lets the server ask the client for any file it can read).
 
         Kea's own triggers keep the statistics, per row as for Kea's own writes (new rows on
         PostgreSQL: see :meth:`_write_fresh`); a transaction holds one batch, which keeps them
@@ -620,6 +694,9 @@ class KeaSqlLoader:
             cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {_STAGE}{table} "
                         "ON CONFLICT (address) DO UPDATE SET "
                         + ", ".join(f"{c} = EXCLUDED.{c}" for c in names[1:]))
+            return
+        if not held:  # as COPY: a row the database holds after all is refused, never replaced
+            cur.execute(f"INSERT INTO {table} ({cols}) VALUES {payload}")
             return
         cur.execute(f"INSERT INTO {table} ({cols}) VALUES {payload} ON DUPLICATE KEY UPDATE "
                     + ", ".join(f"{c} = VALUES({c})" for c in names[1:]))
@@ -927,6 +1004,19 @@ def _is_serialization_failure(exc: BaseException) -> bool:
         return code in ("40001", "40P01")
     args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     return type(exc).__module__.startswith("pymysql") and bool(args) and args[0] in (1213, 1205)
+
+
+class _RecordFailed(FatalError):
+    """The checkpoint could not record a committed batch (disk full, file removed)."""
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    """The row's key is taken: PostgreSQL 23505, MariaDB / MySQL 1062 (duplicate entry)."""
+    code = getattr(exc, "pgcode", None)
+    if code is not None:
+        return bool(code == "23505")
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    return type(exc).__module__.startswith("pymysql") and bool(args) and args[0] == 1062
 
 
 def _connection_lost(conn: Any) -> bool:

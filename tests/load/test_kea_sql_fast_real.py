@@ -40,6 +40,7 @@ class RowByRow(KeaSqlLoader):
 
     def __init__(self, url: str, **kw: Any) -> None:
         super().__init__(url, statistics="triggers", **kw)
+        self.optimistic = False  # every batch read first: its upserts would replace held rows
 
     def _write(self, cur: Any, table: str, cols: str, rows: list[tuple[Any, ...]], *,
                held: bool, payload: str | None = None) -> None:
@@ -179,6 +180,34 @@ def test_dense_batches_read_by_range_equal_row_by_row(dbs: tuple[str, str]) -> N
     _both(dbs, dense[30:], mode="upsert")
 
 
+def test_batches_written_unread_fall_back_to_reading_when_an_address_is_held(
+        dbs: tuple[str, str]) -> None:
+    """After a batch that found nothing held, the next is written without reading; a batch one
+    of whose addresses another client holds after all is refused by the primary key, rolled
+    back, then read and judged: the outcomes and tables of the reference, which reads every
+    batch, and most batches were not read."""
+    fast_url, ref_url = dbs
+    theirs = [_v4(i, mac=f"0a:00:00:00:00:{i:02x}") for i in (16, 40)]
+    for url in dbs:
+        RowByRow(url, batch_size=7).load(_items(theirs), RunReport())
+    reads: list[int] = []
+
+    class Counting(KeaSqlLoader):
+        def _held(self, cur: Any, table: str, addrs: list[Any]) -> dict[Any, Lease4 | Lease6]:
+            reads.append(len(addrs))
+            return super()._held(cur, table, addrs)
+
+    ours = _items([_v4(i) for i in range(70)])
+    fast, ref = RunReport(), RunReport()
+    Counting(fast_url, batch_size=7).load(ours, fast)
+    RowByRow(ref_url, batch_size=7).load(ours, ref)
+    assert _outcomes(fast) == _outcomes(ref)
+    assert (fast.loaded, fast.conflicts) == (68, 2)
+    assert _snapshot(fast_url) == _snapshot(ref_url)
+    # read: the first batch, the two refused ones, and the one after each
+    assert 3 <= len(reads) <= 5, reads
+
+
 class _Stop(Exception):
     pass
 
@@ -212,6 +241,43 @@ def test_fast_path_resume_after_interruption_equals_uninterrupted_reference(
     assert _snapshot(fast_url) == _snapshot(ref_url)
 
 
+class _FailingCheckpoint(Checkpoint):
+    """A checkpoint whose disk fills up at its second batch."""
+
+    def record(self, outcomes: Any) -> None:
+        if self._batches >= 1:
+            raise OSError(28, "No space left on device")
+        super().record(outcomes)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_checkpoint_that_cannot_record_stops_the_load_one_batch_ahead_at_most(
+        engine: str, tmp_path: Path) -> None:
+    """The checkpoint records a batch while the next is written, and that next one commits only
+    after the record: when recording fails, the load stops with the checkpoint's error (not a
+    database retry, not a per-record redo), and the database holds the recorded batch plus at
+    most the one committed before the failure, which a resumed run finds already present."""
+    from kea_etl.errors import FatalError
+    from tests.harness.kea import resolve_install
+
+    with kea_database(engine, resolve_install(None), tag="kea_etl_ckfail") as url:
+        records = _items([_v4(i, subnet=1) for i in range(50)])
+        state = tmp_path / "run.state.sqlite"
+        loader = KeaSqlLoader(url, batch_size=10,
+                              checkpoint=_FailingCheckpoint(state, "fp", resume=False))
+        with pytest.raises(FatalError, match="No space left on device"):
+            loader.load(records, RunReport())
+        loader.abort()
+        saved = Checkpoint(state, "fp", resume=True)
+        assert saved.counts() == {"loaded": 10}
+        assert len(_snapshot(url)["lease4"]) == 20  # the recorded batch and the next, no third
+        report = RunReport()
+        KeaSqlLoader(url, batch_size=10, checkpoint=saved).load(records, report)
+        # the recorded batch counts from the checkpoint, the unrecorded one as already present
+        assert (report.loaded, report.already_present, report.failed) == (50, 10, 0)
+        assert len(_snapshot(url)["lease4"]) == 50
+
+
 class _Racer(KeaSqlLoader):
     """Another client's lease for one of the batch's addresses is written, by another connection
     in another thread, right after this loader's first read of a batch: a concurrent writer
@@ -224,6 +290,7 @@ class _Racer(KeaSqlLoader):
 
     def __init__(self, url: str, lease: Lease4, **kw: Any) -> None:
         super().__init__(url, **kw)
+        self.optimistic = False  # the race is run after the read
         self.race: Lease4 | None = lease
         self.theirs = RunReport()
         self.thread: threading.Thread | None = None
