@@ -1,6 +1,6 @@
 """kea-sql loading speed against raw bulk loads into the same Kea schema, one JSON line.
 
-    python benchmarks/load_sql.py [--leases N] [--batch 500] [--upload-sample 1000]
+    python benchmarks/load_sql.py [--leases N] [--batch 500] [--upload-sample 1000] [--rounds 3]
 
 Generates a dhcpd.leases with N active v4 leases (times relative to now) and a matching Kea
 configuration, then measures, each into a fresh database with Kea 2.2's own schema (the host's
@@ -22,7 +22,12 @@ configuration, then measures, each into a fresh database with Kea 2.2's own sche
   of a memfile CSV with the first ``--upload-sample`` leases (default 1,000: it spawns ``cut`` per
   field, about 85 leases/s, and on MySQL fails with "Argument list too long" at 4,000 leases).
 
-Each phase is checked: the lease count in the table and the lease4_stat total must equal N.
+kea-etl and each peer run ``--rounds`` times, each round's pair in the other order than the
+last; the ratios are the median of the rounds' (each round's ratios in ``ratio_*_rounds``, the
+seconds of every run in ``seconds_*``): on this machine one MariaDB run of the same load takes
+from 17 to 26 s. Each phase starts after the server has written out what the one before left in memory
+(:func:`quiesce`) and is checked: the lease count in the table and the lease4_stat total must
+equal N.
 ``load_avg_1m`` and ``cores`` say how busy the machine was.
 """
 
@@ -32,6 +37,7 @@ import argparse
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -184,10 +190,36 @@ def counted(url: str) -> tuple[int, int]:
     return rows, stat
 
 
+def quiesce(engine: str) -> None:
+    """Let the server write out what the previous phase left in memory, so no phase pays for
+    the one before it: PostgreSQL a CHECKPOINT, MariaDB its dirty pages flushed (at most 120 s)."""
+    if engine == "postgresql":
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c",
+                        "CHECKPOINT"], check=True, capture_output=True)
+        return
+
+    def mysql(sql: str) -> str:
+        return subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    was = mysql("SELECT @@GLOBAL.innodb_max_dirty_pages_pct")
+    mysql("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            dirty = mysql("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").split()
+            if int(dirty[-1]) < 50:
+                break
+            time.sleep(0.5)
+    finally:
+        mysql(f"SET GLOBAL innodb_max_dirty_pages_pct = {was}")
+
+
 def phase(engine: str, run: Callable[[str], float], expect: int) -> float:
     """Seconds of ``run`` against a fresh Kea 2.2 database, checked afterwards."""
     db: AbstractContextManager[str] = kea_database(engine, resolve_install(None), tag="kea_etl_bench")
     with db as url:
+        quiesce(engine)
         seconds = run(url)
         got = counted(url)
         if got != (expect, expect):
@@ -205,6 +237,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--upload-sample", type=int, default=1_000)
     ap.add_argument("--engines", default="postgresql,mysql")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="pairs of kea-etl and peer runs, alternating which goes first")
     args = ap.parse_args()
     n, batch = args.leases, args.batch
     cltt = int(time.time()) - 3600
@@ -218,22 +252,32 @@ def main() -> None:
         memfile_csv(csv, sample, cltt)
         for engine in args.engines.split(","):
             tag = "pg" if engine == "postgresql" else "mysql"
-            etl = phase(engine, lambda u: kea_etl(u, leases, cfg, work), n)
+            etl_run: Callable[[str], float] = lambda u: kea_etl(u, leases, cfg, work)  # noqa: E731
             if engine == "postgresql":
-                peer = phase(engine, lambda u: copy_pg(u, n, batch, cltt), n)
+                peer_run: Callable[[str], float] = lambda u: copy_pg(u, n, batch, cltt)  # noqa: E731
                 peer_key, ratio_key = "copy_pg_per_s", "ratio_pg_copy"
+            else:
+                peer_run = lambda u: load_data_mysql(u, n, batch, cltt, work)  # noqa: E731
+                peer_key, ratio_key = "load_data_mysql_per_s", "ratio_mysql"
+            etls, peers = [], []
+            for r in range(args.rounds):  # each round's pair in the other order than the last
+                pair = [(etls, etl_run), (peers, peer_run)]
+                for times, run in pair if r % 2 == 0 else pair[::-1]:
+                    times.append(phase(engine, run, n))
+            ratios = sorted(p / e for p, e in zip(peers, etls, strict=True))
+            etl, peer = statistics.median(etls), statistics.median(peers)
+            if engine == "postgresql":
                 bare = phase(engine, lambda u: copy_pg(u, n, batch, cltt, triggers=False), n)
                 out["copy_pg_no_triggers_per_s"] = rate(n, bare)
                 out["ratio_pg_copy_no_triggers"] = round(bare / etl, 3)
-            else:
-                peer = phase(engine, lambda u: load_data_mysql(u, n, batch, cltt, work), n)
-                peer_key, ratio_key = "load_data_mysql_per_s", "ratio_mysql"
             upload = phase(engine, lambda u, e=engine: lease_upload(e, u, csv), sample)
             out[f"kea_etl_{tag}_per_s"] = rate(n, etl)
             out[peer_key] = rate(n, peer)
-            out[ratio_key] = round(peer / etl, 3)
+            out[ratio_key] = round(statistics.median(ratios), 3)
+            out[f"{ratio_key}_rounds"] = [round(x, 3) for x in ratios]
             out[f"lease_upload_{tag}_per_s"] = rate(sample, upload)
-            out[f"seconds_{tag}"] = {"kea_etl": round(etl, 2), "peer": round(peer, 2),
+            out[f"seconds_{tag}"] = {"kea_etl": [round(x, 2) for x in etls],
+                                     "peer": [round(x, 2) for x in peers],
                                      "lease_upload": round(upload, 2)}
         out["lease_upload_sample"] = sample
     out["load_avg_1m"] = round(os.getloadavg()[0], 2)
