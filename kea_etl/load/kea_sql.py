@@ -379,6 +379,7 @@ class KeaSqlLoader:
         sys.setswitchinterval(min(switch, _SWITCH_INTERVAL))
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql")
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kea-sql-state")
+        self._halted = False
         pending: _Pending | None = None
         try:
             for batch in chunks(items, self.batch_size):
@@ -515,8 +516,8 @@ class KeaSqlLoader:
         for item in batch.records:
             try:
                 results += self._write_batch(self._prepare([item]))
-            except RetriableError:  # the connection went away: not this row's fault
-                raise
+            except (RetriableError, FatalError):  # the connection went away, the checkpoint
+                raise                              # failed: not this row's fault
             except Exception as exc:  # the database's own message for that one row
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 results.append(_outcome(item, "failed", "database refused the row", msg))
