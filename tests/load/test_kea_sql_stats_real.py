@@ -11,8 +11,9 @@ contexts with and without client classes, a second load into existing statistics
 changes of state and subnet (the update path, always by the triggers).
 
 Each test also checks which way the loader went, so none passes by taking the trigger path
-unawares: a superuser on a known schema is set-based; a user who may not set
-``session_replication_role`` and a table with a trigger of someone else's go by the triggers.
+unawares: a superuser on a known schema is set-based, and so is a user granted ``SET ON
+PARAMETER session_replication_role``; a user who may not set it and a table with a trigger of
+someone else's go by the triggers.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def _plain_role(db_url: str) -> str:
 
 
 def _drop_role(name: str, dbs: tuple[str, ...]) -> None:
+    admin_sql("postgresql", f"REVOKE ALL ON PARAMETER session_replication_role FROM {name}")
     for url in dbs:
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d",
                         parse_sql_target(url).database, "-q", "-c", f"DROP OWNED BY {name}"],
@@ -134,6 +136,22 @@ def test_a_user_who_may_not_skip_triggers_loads_by_the_triggers(pg: tuple[str, s
         plain = fast_url.replace("postgres@", f"{role}@", 1)
         report, note = _load(plain, _leases(0, 60))
         assert note is not None and "may not set session_replication_role" in note, note
+        ref, _ = _load(ref_url, _leases(0, 60), statistics="triggers")
+        assert _outcomes(report) == _outcomes(ref) and report.loaded > 0
+        assert _snapshot(fast_url) == _snapshot(ref_url)
+    finally:
+        _drop_role(role, (fast_url,))
+
+
+def test_a_user_granted_the_parameter_is_set_based(pg: tuple[str, str]) -> None:
+    """README's advice for a database user that is not a superuser (PostgreSQL 15+)."""
+    fast_url, ref_url = pg
+    role = _plain_role(fast_url)
+    try:
+        admin_sql("postgresql", f"GRANT SET ON PARAMETER session_replication_role TO {role}")
+        plain = fast_url.replace("postgres@", f"{role}@", 1)
+        report, note = _load(plain, _leases(0, 60))
+        assert note is not None and note.startswith("set-based"), note
         ref, _ = _load(ref_url, _leases(0, 60), statistics="triggers")
         assert _outcomes(report) == _outcomes(ref) and report.loaded > 0
         assert _snapshot(fast_url) == _snapshot(ref_url)
