@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from kea_etl.convert import convert, write  # noqa: E402
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=50000)
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
+    compile_kea_etl()
     with tempfile.TemporaryDirectory() as tmp:
         d = args.keep or Path(tmp)
         d.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from kea_etl.export import KeaTarget, run_export  # noqa: E402
 from kea_etl.kea import KeaClient  # noqa: E402
 
@@ -166,6 +167,7 @@ def main() -> None:
                     help="raw / parquet / sqlite rounds; the medians are reported (default 3)")
     ap.add_argument("--keep", metavar="DIR", help="keep the outputs in DIR (default: removed)")
     opts = ap.parse_args()
+    compile_kea_etl()
     work = Path(tempfile.mkdtemp(prefix="kea-etl-bench-export-", dir=opts.keep))
     times: dict[str, list[float]] = {"raw": [], "parquet": [], "sqlite": [], "sqlite_rerun": []}
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from benchmarks.export import raw_loop  # noqa: E402
 from tests.harness.fleet import break_server, start_fleet, stop_fleet  # noqa: E402
 
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--no-delta", action="store_true", help="SQLite + Parquet only")
     ap.add_argument("--keep", metavar="DIR", help="write the export under DIR and keep it")
     args = ap.parse_args()
+    compile_kea_etl()
 
     out = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kea-etl-fleet-"))
     out.mkdir(parents=True, exist_ok=True)

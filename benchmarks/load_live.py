@@ -66,6 +66,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from kea_etl.extract.isc_leases import ACCELERATED  # noqa: E402
 from kea_etl.kea import KeaClient  # noqa: E402
 from kea_etl.load.api import LiveLeaseLoader, LiveOptions, wire_args  # noqa: E402
@@ -347,6 +348,7 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true",
                     help="add CPU seconds per phase and process (cpu_s) to the JSON line")
     opts = ap.parse_args()
+    compile_kea_etl()
     kea3 = kea3_version(str(kea3_root()))
     if kea3 is None:
         raise SystemExit(f"Kea 3.0 rootfs missing at {kea3_root()}: build it with "

@@ -51,6 +51,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from kea_etl.load.kea_sql import connect, parse_sql_target  # noqa: E402
 from tests.harness.databases import kea_database  # noqa: E402
 from tests.harness.kea import resolve_install  # noqa: E402
@@ -240,6 +241,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3,
                     help="pairs of kea-etl and peer runs, alternating which goes first")
     args = ap.parse_args()
+    compile_kea_etl()
     n, batch = args.leases, args.batch
     cltt = int(time.time()) - 3600
     out: dict[str, Any] = {"leases": n, "batch": batch, "kea_schema": "2.2 (kea-admin db-init)",

@@ -40,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from tests.harness.leasefile import dhcpd_date, quote  # noqa: E402
 
 _HTYPE_ETHER = b"\x01"  # a uid is the hardware type and the MAC (RFC 2132 client identifier)
@@ -159,6 +160,7 @@ def main() -> None:
                          "with a v4 migration of as many leases in the same run")
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep the files")
     args = ap.parse_args()
+    compile_kea_etl()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="kea-etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     keep = bool(args.keep)

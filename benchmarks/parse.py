@@ -47,6 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
 from tests.harness.leasefile import dhcpd_date, quote  # noqa: E402
 
 _HEADER = ("# The format of this file is documented in the dhcpd.leases(5) manual page.\n"
@@ -225,6 +226,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="write the file here and keep it")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    compile_kea_etl()
     if args.child:
         _child(*args.child)
         return

@@ -40,6 +40,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.bytecode import compile_kea_etl  # noqa: E402
+
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from migrate_offline import AS_OF, generate  # noqa: E402
@@ -110,6 +113,7 @@ def main() -> None:
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep the files")
     ap.add_argument("--floor-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    compile_kea_etl()
     if args.floor_child:
         _floor_child(*args.floor_child)
         return

@@ -51,6 +51,7 @@ leases, ``stat-leaseN-get``) are small dicts.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -601,7 +602,8 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
             sc = res.subnets[sid] = SubnetCounts(sid, prefixes.get(sid, ""))
         return sc
 
-    with SortedSpool(family, workdir=base, budget=memory_budget) as src, \
+    with _removed_on_error(res), \
+            SortedSpool(family, workdir=base, budget=memory_budget) as src, \
             SortedSpool(family, workdir=base, budget=memory_budget) as kea:
         buf: list[Lease4 | Lease6] = []
         lines: list[int | None] = []
@@ -714,6 +716,17 @@ def reconcile(source: Iterable[Lease4 | Lease6 | tuple[Lease4 | Lease6, int | No
     for pool in pools or ():
         counts(pool.subnet_id).pools.append(pool)
     return res
+
+
+@contextlib.contextmanager
+def _removed_on_error(res: ReconcileResult) -> Iterator[None]:
+    """The result's temporary directory goes when the comparison fails (no caller holds the
+    result to close it)."""
+    try:
+        yield
+    except BaseException:
+        res.close()
+        raise
 
 
 def _stat_total(stats: Mapping[int, Mapping[str, int]], family: int) -> int:
@@ -1215,7 +1228,8 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
     ``lease-checks`` sanity check applied to every row, then the last surviving row per address
     wins unless its valid lifetime is 0 (a deletion); see :mod:`kea_etl.reconcile.kea_files`.
     Per-subnet counts are what ``stat-leaseN-get`` would report for that table. The files are
-    checked (present, lease files of the right family) and read before the source is touched.
+    checked (present, lease files of the right family) before the source is touched, and read
+    while it is read (a thread of their own).
 
     Reservations (when the sources hold some, see :func:`reconcile_kea`) are compared with the
     hosts Kea would hold when started on ``kea_config``: its reservations, plus those of the
@@ -1233,12 +1247,20 @@ def reconcile_file(source: Iterable[ExtractItem], path: str | Path, *,
                     only_family=only_family)
     family, res = prep.family, prep.result
     with KeaFileLeases(path, family=family, section=prep.section, workdir=workdir) as files:
-        files.load()
-        res.server, res.kea_version = str(files.path), files.version
-        res.warnings.extend(files.warnings)
-        reconcile(prep.leases, files, family=family, as_of=res.as_of, tolerance=tolerance,
-                  stats=files.stats, subnet_prefixes=prep.prefixes, result=res,
-                  workdir=workdir, progress=progress, compare_leases=prep.compare_leases)
+        # the files are read while the source is: two cores, one wall-clock pass
+        files.start()
+        res.server = str(files.path)
+        before = len(res.warnings)
+        try:
+            reconcile(prep.leases, files, family=family, as_of=res.as_of, tolerance=tolerance,
+                      stats=files.stats, subnet_prefixes=prep.prefixes, result=res,
+                      workdir=workdir, progress=progress, compare_leases=prep.compare_leases)
+        except Exception:
+            files.wait()  # a problem with the files is the error, as if they were read first
+            raise
+        files.wait()  # a file Kea would refuse fails the run even when no lease was compared
+        res.kea_version = files.version
+        res.warnings[before:before] = files.warnings
         folder = files.path if files.path.is_dir() else files.path.parent
     if prep.compare_reservations():
         res.reservations.kea_source, held = _file_hosts(prep.section, family, folder)

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from ipaddress import IPv4Address, IPv6Address
@@ -263,7 +264,9 @@ class KeaFileLeases:
     (e.g. ``kea-etl migrate --to memfile:OUT``'s OUT) or ``leases-vN.parquet`` / ``.csv``.
     ``section`` is the target configuration's ``Dhcp4`` / ``Dhcp6`` map. The constructor only
     resolves and checks the files (:class:`ConfigError` when missing, of the other family or not
-    a lease file); :meth:`load` reads them. Use as a context manager (a temporary file).
+    a lease file); :meth:`load` reads them, :meth:`start` reads them in a thread of their own
+    (what reads the results waits for it, and raises what it raised). Use as a context manager
+    (a temporary file).
     """
 
     def __init__(self, path: str | Path, *, family: int, section: Mapping[str, Any],
@@ -279,6 +282,8 @@ class KeaFileLeases:
         self.budget = budget
         self._spool: SortedSpool | None = None
         self._final_table: list[tuple[pa.Table, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         mode = "warn"
         checks = section.get("sanity-checks")
         if isinstance(checks, Mapping) and "lease-checks" in checks:
@@ -327,6 +332,34 @@ class KeaFileLeases:
         return main, "memfile", files, _header_version(cols, fam)
 
     # ---- loading --------------------------------------------------------------------------
+    def start(self, *, as_of: int | None = None, result: Any = None) -> None:
+        """Read the files in a helper thread from now on, so that a caller reading its source
+        meanwhile uses a second core: the reading is mostly Arrow's CSV reader and array
+        arithmetic, which run without the interpreter lock. Only that thread touches this
+        object until :meth:`wait` (which the results call) returns. Called as
+        :meth:`~kea_etl.reconcile.kea_pages.KeaPages.start` is (its arguments are not needed
+        here: the files are read whole, counted when the results are asked for)."""
+        if self._thread is not None or self._spool is not None:
+            return
+
+        def read() -> None:
+            try:
+                self.load()
+            except BaseException as exc:  # raised again by wait()
+                self._error = exc
+
+        self._thread = threading.Thread(target=read, name="kea-etl-reconcile-files", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Wait for :meth:`start`'s reading to end; raise what it raised."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
     def load(self) -> KeaFileLeases:
         """Read every file into the final lease table; returns ``self``."""
         self._spool = SortedSpool(self.family, workdir=self.workdir, budget=self.budget,
@@ -518,6 +551,7 @@ class KeaFileLeases:
     def _final(self) -> Iterator[tuple[pa.Table, Any]]:
         """The final lease table in address order, in chunks: per address its last row, unless
         that row deletes it."""
+        self.wait()
         assert self._spool is not None, "call load() first"
         if self._final_table is not None:
             yield from self._final_table
@@ -634,6 +668,9 @@ class KeaFileLeases:
         return out
 
     def close(self) -> None:
+        if self._thread is not None:  # not while it writes to the spool
+            self._thread.join()
+            self._thread = None
         self._final_table = None
         if self._spool is not None:
             self._spool.close()
