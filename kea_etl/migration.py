@@ -12,25 +12,28 @@ stage builds their loaders by name (:mod:`kea_etl.load.targets`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kea_etl import clock
 from kea_etl.errors import ConfigError, MalformedRecordError, RecordError
 from kea_etl.extract import NOT_FILES, Source, resolve_source
-from kea_etl.extract.base import Extracted
+from kea_etl.extract.base import Extracted, ExtractItem
 from kea_etl.extract.failover import FailoverSource
 from kea_etl.load.base import LiveLoader, Loader, LoadRecord
 from kea_etl.options import ConnectionOptions, MigrateOptions, cli_name
 from kea_etl.progress import Progress, count_lines
-from kea_etl.records import Lease4, Lease6, Reservation, epoch, from_epoch
+from kea_etl.records import STATE_DECLINED, Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
 from kea_etl.transform.conflicts import Conflict, ConflictTracker, Numbering
-from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected
+from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected, policy4_batch
 from kea_etl.transform.subnets import SubnetMap
 
 if TYPE_CHECKING:
@@ -242,12 +245,17 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
             meter: _Meter | None = None) -> Iterator[LoadRecord]:
     """Extract and transform; count read / skipped / failed; yield what the loader should get."""
     observe = tracker.observe
-    next_tick = every if progress is not None else -1
+    next_tick = every if progress is not None else 1 << 62
+    columns = (phase == "scan" and normalizer.family in (None, 4)
+               and normalizer.subnets.has_family(4))
     for index, source in enumerate(sources):
         if meter is not None:
             meter.index, meter.line = index, 0
             progress(report, phase)  # type: ignore[misc]
-        for item in source.open():
+        items: Iterable[ExtractItem] = source.open()
+        if columns:
+            items = _scan4(items, normalizer, tracker, report, meter)
+        for item in items:
             if meter is not None:
                 line = getattr(item, "line", None)
                 if line is not None and line > meter.line:
@@ -256,8 +264,8 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                 report.not_translated(item)
                 continue
             report.read += 1
-            if report.read == next_tick:
-                next_tick += every
+            if report.read >= next_tick:
+                next_tick = report.read + every
                 progress(report, phase)  # type: ignore[misc]
             if type(item) is not Extracted:
                 if isinstance(item, MalformedRecordError):
@@ -306,6 +314,52 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
         if meter is not None:  # the whole file is read
             meter.line = 1 << 62
             progress(report, phase)  # type: ignore[misc]
+
+
+#: source items the conflict pre-pass takes at a time (see :func:`_scan4`): small, so that the
+#: items held meanwhile are not promoted through the garbage collector's generations
+_SCAN_BATCH = 512
+_RECORD = attrgetter("record")
+
+
+def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: ConflictTracker,
+           report: RunReport, meter: _Meter | None) -> Iterator[ExtractItem]:
+    """The conflict pre-pass's shortcut: batches of DHCPv4 leases (a dhcpd.leases, the common
+    case) are decided in columns (:func:`~kea_etl.transform.normalize.policy4_batch`, the
+    Normalizer for all but the plain cases) and the leases it loads are observed in columns
+    (:meth:`ConflictTracker.observe4`), in order; any other batch is passed on to
+    :func:`_stream`, item by item. The pre-pass only needs what the tracker remembers (its
+    report is thrown away), so the leases observed and their order are those of the load pass,
+    which numbers them one by one: an ordinal means the same lease in both passes
+    (tests/test_conflict_prepass.py compares the two passes' conflicts)."""
+    it = iter(items)
+    skipped: Counter[str] = Counter()
+    subnets, as_of = normalizer.subnets, normalizer.as_of
+
+    def judge(item: Extracted) -> Lease4 | Lease6 | None:
+        try:
+            verdict = normalizer(item)
+        except RecordError:  # the load pass fails it "invalid"
+            return None
+        return verdict if type(verdict) is Lease4 else None
+
+    while batch := list(islice(it, _SCAN_BATCH)):
+        recs = list(map(_RECORD, batch)) if set(map(type, batch)) == {Extracted} else None
+        if recs is None or set(map(type, recs)) != {Lease4}:
+            yield from batch
+            continue
+        d = policy4_batch(batch, recs, subnets=subnets, as_of=as_of,  # type: ignore[arg-type]
+                          judge=judge, skipped=skipped)
+        at = d.rows.tolist()
+        tracker.observe4([recs[i] for i in at], d.address[d.rows],
+                         d.subnet_id[d.rows], d.cltt[d.rows],
+                         d.state[d.rows] == STATE_DECLINED,
+                         [batch[i].source for i in at], [batch[i].line for i in at])
+        report.read += len(batch)
+        if meter is not None:
+            line = batch[-1].line
+            if line is not None and line > meter.line:
+                meter.line = line - 1
 
 
 @dataclass

@@ -103,7 +103,7 @@ from kea_etl.records import (
     from_epoch,
 )
 from kea_etl.spreadsheet import defuse_row
-from kea_etl.transform.normalize import Normalizer, Rejected, policy4_columns
+from kea_etl.transform.normalize import Normalizer, Rejected, policy4_batch
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = [
@@ -976,18 +976,13 @@ def pool_stats(client: ReconcileClient, family: int,
 # One Normalizer call per source record, and a new record per lease for the target's subnet id,
 # was most of ``reconcile --against``'s time at a few hundred thousand leases. For a batch of
 # DHCPv4 leases (a dhcpd.leases, the common case) _decide4 takes the fields the policy reads a
-# column at a time and lets transform.normalize.policy4_columns decide the plain cases; every
+# column at a time and lets transform.normalize.policy4_batch decide the plain cases; every
 # other record goes to the caller's per-record judge, the Normalizer itself, so each record gets
 # exactly the Normalizer's verdict. The loaded leases come back as record_columns' columns, no
 # record built. tests/reconcile/test_policy_differential.py pins this to the Normalizer record
 # by record.
 
-_BINDING = attrgetter("binding_state")
 _LINE = attrgetter("line")
-_ADDRESS = attrgetter("address")
-_STATE = attrgetter("state")
-_VALID = attrgetter("valid_lft")
-_CLTT = attrgetter("cltt")
 _HWADDR = attrgetter("hwaddr")
 _CLIENT_ID = attrgetter("client_id")
 _HOSTNAME = attrgetter("hostname")
@@ -1005,32 +1000,17 @@ def _decide4(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets
     Skips decided here are added to ``skipped`` (by reason); ``judge(item)`` is called, in
     order, for every item not decided here, and returns the record to compare (the Normalizer's,
     or its unmapped lease) or None (it counted the item itself)."""
-    n = len(items)
-    state = np.fromiter(map(_STATE, recs), dtype=np.int64, count=n)
-    valid = np.fromiter(map(_VALID, recs), dtype=np.int64, count=n)
-    cltt = np.fromiter(map(_CLTT, recs), dtype=np.int64, count=n)
-    address = np.fromiter(map(int, map(_ADDRESS, recs)), dtype=np.uint64, count=n)
-    has_hw = np.fromiter(map(bool, map(_HWADDR, recs)), dtype=bool, count=n)
-    keep, undecided, sid = policy4_columns(list(map(_BINDING, items)), state, valid, cltt,
-                                           address, has_hw, subnets=subnets, as_of=as_of,
-                                           skipped=skipped)
-    for i in np.flatnonzero(undecided).tolist():
-        rec = judge(items[i])
-        if rec is not None:
-            keep[i] = True
-            recs[i] = rec
-            sid[i] = rec.subnet_id
-            state[i] = rec.state
-    rows = np.flatnonzero(keep)
+    d = policy4_batch(items, recs, subnets=subnets, as_of=as_of, judge=judge, skipped=skipped)
+    rows = d.rows
     m = len(rows)
-    if m == n:
+    if m == len(items):
         kept, kept_items = recs, items
     else:
         at = rows.tolist()
         kept = [recs[i] for i in at]
         kept_items = [items[i] for i in at]
-    return {"k": address[rows], "subnet_id": sid[rows], "state": state[rows],
-            "valid_lft": valid[rows], "cltt": cltt[rows],
+    return {"k": d.address[rows], "subnet_id": d.subnet_id[rows], "state": d.state[rows],
+            "valid_lft": d.valid_lft[rows], "cltt": d.cltt[rows],
             "hwaddr": list(map(_HWADDR, kept)), "client_id": list(map(_CLIENT_ID, kept)),
             "hostname": list(map(_HOSTNAME, kept)), "origin": list(map(_ORIGIN, kept)),
             "line": list(map(_LINE, kept_items)),

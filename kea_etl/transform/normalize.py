@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kea_etl._fastrec import builder
@@ -60,8 +61,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Rejected", "WrongFamilyError",
-           "policy4_columns"]
+__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Policy4Batch", "Rejected",
+           "WrongFamilyError", "policy4_batch", "policy4_columns"]
 
 AbandonedPolicy = Literal["skip", "declined"]
 
@@ -291,3 +292,60 @@ def policy4_columns(binding: Sequence[str], state: npt.NDArray[np.int64],
     keep = usual & held & has_hw
     undecided |= usual & ~keep  # no subnet (missing in Kea), or no hardware address
     return keep, undecided, sid
+
+
+@dataclass
+class Policy4Batch:
+    """:func:`policy4_batch`'s verdict on a batch of DHCPv4 lease items, in columns."""
+
+    #: positions (in the batch) of the leases loaded, in order
+    rows: npt.NDArray[np.intp]
+    #: per item of the batch (the loaded ones' values hold at ``rows``)
+    address: npt.NDArray[np.uint64]
+    subnet_id: npt.NDArray[np.int64]
+    state: npt.NDArray[np.int64]
+    valid_lft: npt.NDArray[np.int64]
+    cltt: npt.NDArray[np.int64]
+
+
+_BINDING = attrgetter("binding_state")
+_STATE = attrgetter("state")
+_VALID = attrgetter("valid_lft")
+_CLTT = attrgetter("cltt")
+_ADDRESS = attrgetter("address")
+_HWADDR = attrgetter("hwaddr")
+
+
+def policy4_batch(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets: SubnetMap,
+                  as_of: int, judge: Callable[[Extracted], Lease4 | Lease6 | None],
+                  skipped: Counter[str]) -> Policy4Batch:
+    """The policy over ``items`` (each an :class:`Extracted` holding a :class:`Lease4`, for a
+    Normalizer that moves DHCPv4 and has a Dhcp4 section; ``recs`` their records): which are
+    loaded, with which subnet id and state, without a Normalizer call for the plain cases
+    (:func:`policy4_columns`).
+
+    ``judge(item)`` is called, in order, for every item not decided here; it returns the record
+    to load (the Normalizer's, which replaces ``recs[i]``) or None (it dealt with the item
+    itself). Skips decided here are added to ``skipped`` by reason. A loaded plain lease keeps
+    its record: only its subnet id (``subnet_id``) differs from the Normalizer's copy.
+    Pinned to the Normalizer record by record by tests/reconcile/test_policy_differential.py
+    and tests/test_conflict_prepass.py."""
+    import numpy as np
+
+    n = len(items)
+    state = np.fromiter(map(_STATE, recs), dtype=np.int64, count=n)
+    valid = np.fromiter(map(_VALID, recs), dtype=np.int64, count=n)
+    cltt = np.fromiter(map(_CLTT, recs), dtype=np.int64, count=n)
+    address = np.fromiter(map(int, map(_ADDRESS, recs)), dtype=np.uint64, count=n)
+    has_hw = np.fromiter(map(bool, map(_HWADDR, recs)), dtype=bool, count=n)
+    keep, undecided, sid = policy4_columns(list(map(_BINDING, items)), state, valid, cltt,
+                                           address, has_hw, subnets=subnets, as_of=as_of,
+                                           skipped=skipped)
+    for i in np.flatnonzero(undecided).tolist():
+        rec = judge(items[i])
+        if rec is not None:
+            keep[i] = True
+            recs[i] = rec
+            sid[i] = rec.subnet_id
+            state[i] = rec.state
+    return Policy4Batch(np.flatnonzero(keep), address, sid, state, valid, cltt)

@@ -272,6 +272,38 @@ def test_source_scan_and_load_read_the_same_file(leases: tuple[Path, dict[str, A
     assert records(first) == records(second) == expected
 
 
+def test_second_read_reuses_pass1_while_the_file_is_unchanged(
+        leases: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load pass does not index the file again when nothing wrote it since the scan."""
+    path, expected = leases
+    calls: list[int] = []
+    real = isc_leases._pass1
+    monkeypatch.setattr(isc_leases, "_pass1", lambda *a: calls.append(1) or real(*a))
+    source = resolve_source(str(path))
+    first = list(source.open())
+    second = list(source.open())
+    assert calls == [1]
+    assert records(first) == records(second) == expected
+
+
+def test_second_read_after_a_change_in_place_is_refused_before_a_record(
+        leases: tuple[Path, dict[str, Any]]) -> None:
+    """Written between the scan and the load: the load's own pass 1 runs (the kept one is not
+    trusted) and refuses the file before it yields anything, not half-way through the load."""
+    path, expected = leases
+    source = resolve_source(str(path))
+    assert records(list(source.open())) == expected
+    with path.open("r+b") as fh:
+        fh.seek(path.stat().st_size - 100)
+        fh.write(b"Y")
+    st = path.stat()  # a later mtime, whatever the file system's timestamp granularity
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    got: list[Any] = []
+    with pytest.raises(ConfigError, match="bytes read differ from those of the first read"):
+        got.extend(source.open())
+    assert got == []
+
+
 # -- a real dhcpd ------------------------------------------------------------------------------------
 
 

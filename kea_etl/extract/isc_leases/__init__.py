@@ -96,7 +96,8 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
     Both passes read one open file (a :class:`Snapshot`): a live file that dhcpd appends to or
     rewrites meanwhile is read as it was when the read started, and a :class:`SourceWarning`
     says so; a file changed in place raises :class:`ConfigError`. Pass ``snapshot`` to read the
-    same bytes again in a later call (a migration's conflict scan and load).
+    same bytes again in a later call (a migration's conflict scan and load): while the file was
+    not written since, that read reuses the first one's pass 1 (:meth:`Snapshot.index`).
     """
     if byte_order not in ("little", "big"):
         raise ConfigError(f"byte_order must be 'little' or 'big', not {byte_order!r}")
@@ -114,12 +115,18 @@ def extract(path: str | os.PathLike[str], *, family: Literal[4, 6] | None = None
     source = os.fspath(path)
     snap = Snapshot(p) if snapshot is None else snapshot
     try:
-        layout = _Layout()
-        others = _Others(source)
-        keys4, keys6 = _pass1(snap, chunk_size, layout, others)
-        mask4 = _last_occurrence(keys4, consume=True)
-        mask6 = _last_occurrence(keys6)
-        del keys4, keys6
+        index = snap.index(chunk_size)  # a second read of the same bytes: pass 1 is known
+        if index is not None:
+            layout, others, mask4, mask6 = index
+        else:
+            layout = _Layout()
+            others = _Others(source)
+            keys4, keys6 = _pass1(snap, chunk_size, layout, others)
+            mask4 = _last_occurrence(keys4, consume=True)
+            mask6 = _last_occurrence(keys6)
+            del keys4, keys6
+            if snapshot is not None:
+                snap.keep_index(chunk_size, (layout, others, mask4, mask6))
         pass2 = _Pass2(snap, source, mask4, mask6, family, byte_order, layout)
         if _parallel_ok(layout):
             from kea_etl.extract.isc_leases._parallel import run_parallel

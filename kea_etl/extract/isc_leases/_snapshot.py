@@ -9,6 +9,7 @@ import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kea_etl._files import file_kind
 from kea_etl.errors import ConfigError
@@ -53,6 +54,10 @@ class Snapshot:
         self.end: int | None = None
         #: CRC-32 of each chunk read, by (offset, length)
         self.chunk_crcs: dict[tuple[int, int], int] = {}
+        # pass 1's result of the last read (see index / keep_index), and the file's
+        # (size, mtime) then
+        self._index: tuple[int, Any] | None = None
+        self._index_stat: tuple[int, int] | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -99,6 +104,22 @@ class Snapshot:
             self._refuse(f"it is now {st.st_size} bytes, shorter than the {self.end} read")
         if st.st_mtime_ns != self.opened.st_mtime_ns and st.st_size == self.opened.st_size:
             self._refuse("it was written to in place, not appended to")
+
+    def keep_index(self, chunk_size: int, index: Any) -> None:
+        """Keep pass 1's result (read in ``chunk_size`` chunks, just checked by :meth:`settle`)
+        for the next read of this snapshot."""
+        st = os.fstat(self.fd) if self.fd is not None else self.opened
+        self._index, self._index_stat = (chunk_size, index), (st.st_size, st.st_mtime_ns)
+
+    def index(self, chunk_size: int) -> Any | None:
+        """The kept pass 1 result, while the file was not written since it was kept (same size,
+        same mtime): the bytes pass 1 checked are then those a later pass 2 reads, and that
+        read checks every chunk again. Otherwise None: the next read runs (and checks) its
+        own pass 1 before it yields anything, so a change is refused before a record moves."""
+        if self._index is None or self._index[0] != chunk_size or self.fd is None:
+            return None
+        st = os.fstat(self.fd)
+        return self._index[1] if (st.st_size, st.st_mtime_ns) == self._index_stat else None
 
     def _size(self) -> int:
         return os.fstat(self.fd).st_size if self.fd is not None else -1
