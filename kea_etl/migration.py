@@ -12,6 +12,7 @@ stage builds their loaders by name (:mod:`kea_etl.load.targets`).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -187,6 +188,8 @@ def migrate(
 
         def tick(rep: RunReport, phase: str) -> None:
             p(m.event(phase, rep))
+    collector = gc.get_threshold()
+    gc.set_threshold(max(collector[0], _GC_YOUNG), *collector[1:])
     try:
         exclude: dict[tuple[int, int], Conflict] = {}
         if not loader.can_retract:
@@ -215,6 +218,8 @@ def migrate(
     except BaseException:
         loader.abort()
         raise
+    finally:
+        gc.set_threshold(*collector)
     if tick is not None:
         tick(report, "done")
     report.check()
@@ -316,6 +321,11 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
             progress(report, phase)  # type: ignore[misc]
 
 
+#: young objects between two runs of the garbage collector during a migration (Python: 700).
+#: Records are made and dropped by the hundred thousand and form no cycles; at 700 the collector
+#: ran every few records and moved the batch in flight through its generations: 20% of the
+#: conflict pre-pass (0.71 s -> 0.55 s at 300,000 leases)
+_GC_YOUNG = 10_000
 #: source items the conflict pre-pass takes at a time (see :func:`_scan4`): small, so that the
 #: items held meanwhile are not promoted through the garbage collector's generations
 _SCAN_BATCH = 512

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -177,9 +178,28 @@ def test_failure_mid_run_leaves_no_file(tmp_path: Path, kea4: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     source = ExplodingSource(str(src), "isc-leases", str(src))
+    before = gc.get_threshold()
     with pytest.raises(OSError, match="source vanished"):
         migrate([source], MemfileLoader(out), subnets=SubnetMap.from_files([kea4]), as_of=AS_OF)
     assert list(out.iterdir()) == []
+    assert gc.get_threshold() == before  # the run's own collector setting is undone
+
+
+def test_the_collector_setting_is_the_callers_again_after_a_run(tmp_path: Path, kea4: Path,
+                                                                 leases: Path) -> None:
+    """migrate() collects young objects less often while it runs (records by the hundred
+    thousand, no cycles) and gives the process its own setting back."""
+    seen: list[tuple[int, ...]] = []
+
+    class Watching(RecordingLoader):
+        def load(self, items: Iterable[Any], report: RunReport) -> None:
+            seen.append(gc.get_threshold())
+            super().load(items, report)
+
+    before = gc.get_threshold()
+    migrate([str(leases)], Watching(), subnets=SubnetMap.from_files([kea4]), as_of=AS_OF)
+    assert seen and seen[0][0] >= 10_000 and seen[0][1:] == before[1:]
+    assert gc.get_threshold() == before
 
 
 def test_source_resolution(tmp_path: Path, leases: Path, kea4: Path) -> None:

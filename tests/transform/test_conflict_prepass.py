@@ -115,3 +115,4 @@ def test_a_v6_lease_into_a_v4_target_still_stops_the_prepass() -> None:
                            source="dhcpd6.leases", line=1))
     with pytest.raises(WrongFamilyError):
         _pass(items, "scan", budget=32 << 20, abandoned="skip")
+

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+import random
+from ipaddress import IPv4Address, IPv6Network
 
 import pytest
 
@@ -136,3 +137,14 @@ def test_reservations_placed_by_address() -> None:
                           prefixes=(IPv6Network("2001:db8:8001:100::/56"),))
     out = norm(pd_host)
     assert isinstance(out, Reservation) and out.subnet_id == 9
+
+
+def test_a_v4_lease_key_is_its_address_text() -> None:
+    """Lease4.key formats the address itself (the checkpoint keys every record by it): the
+    same text as str(IPv4Address), for the edges and a sample of the whole space."""
+    rng = random.Random(4)
+    for n in [0, 1, 255, 256, 0x0A000001, 0x7F000001, 0xFFFFFFFF,
+              *(rng.randrange(1 << 32) for _ in range(2000))]:
+        lease = Lease4(address=IPv4Address(n), hwaddr="02:00:00:00:00:01", valid_lft=3600,
+                       cltt=1_795_000_000)
+        assert lease.key == str(IPv4Address(n))
