@@ -259,7 +259,8 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
             progress(report, phase)  # type: ignore[misc]
         items: Iterable[ExtractItem] = source.open()
         if columns:
-            items = _scan4(items, normalizer, tracker, report, meter)
+            items = _scan4(items, normalizer, tracker, report, meter,
+                           None if progress is None else lambda: progress(report, phase), every)
         for item in items:
             if meter is not None:
                 line = getattr(item, "line", None)
@@ -333,7 +334,8 @@ _RECORD = attrgetter("record")
 
 
 def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: ConflictTracker,
-           report: RunReport, meter: _Meter | None) -> Iterator[ExtractItem]:
+           report: RunReport, meter: _Meter | None, progress: Callable[[], None] | None,
+           every: int) -> Iterator[ExtractItem]:
     """The conflict pre-pass's shortcut: batches of DHCPv4 leases (a dhcpd.leases, the common
     case) are decided in columns (:func:`~kea_etl.transform.normalize.policy4_batch`, the
     Normalizer for all but the plain cases) and the leases it loads are observed in columns
@@ -341,7 +343,8 @@ def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: Confli
     :func:`_stream`, item by item. The pre-pass only needs what the tracker remembers (its
     report is thrown away), so the leases observed and their order are those of the load pass,
     which numbers them one by one: an ordinal means the same lease in both passes
-    (tests/test_conflict_prepass.py compares the two passes' conflicts)."""
+    (tests/transform/test_conflict_prepass.py compares the two passes' conflicts).
+    ``progress()`` is called after a batch that passed a multiple of ``every`` records read."""
     it = iter(items)
     skipped: Counter[str] = Counter()
     subnets, as_of = normalizer.subnets, normalizer.as_of
@@ -365,11 +368,14 @@ def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: Confli
                          d.subnet_id[d.rows], d.cltt[d.rows],
                          d.state[d.rows] == STATE_DECLINED,
                          [batch[i].source for i in at], [batch[i].line for i in at])
+        before = report.read
         report.read += len(batch)
         if meter is not None:
             line = batch[-1].line
             if line is not None and line > meter.line:
                 meter.line = line - 1
+        if progress is not None and report.read // every != before // every:
+            progress()
 
 
 @dataclass

@@ -164,6 +164,24 @@ def test_non_retracting_loader_gets_a_prepass(tmp_path: Path, kea4: Path) -> Non
     assert loader.committed and not loader.aborted
 
 
+def test_the_conflict_prepass_reports_progress_as_it_reads(tmp_path: Path, kea4: Path) -> None:
+    """A big file's pre-pass (decided a batch at a time, in columns) moves the bar as it reads,
+    not only at its start and end."""
+    addrs = ([f"192.0.2.{i}" for i in range(1, 251)] + [f"198.51.100.{i}" for i in range(1, 251)]
+             + [f"10.0.{i >> 8}.{i & 255}" for i in range(1500)])  # the last ones: no subnet
+    src = write_leases(tmp_path / "dhcpd.leases", *(
+        block(a, mac=f"00:00:00:00:{i >> 8:02x}:{i & 255:02x}") for i, a in enumerate(addrs)))
+    ticks: list[Progress] = []
+    report = migrate([str(src)], RecordingLoader(), subnets=SubnetMap.from_files([kea4]),
+                     as_of=AS_OF, progress=ticks.append, progress_every=100, allow_unmapped=True)
+    assert (report.read, report.loaded) == (2000, 500)
+    scan = [t for t in ticks if t.phase == "checking conflicts"]
+    read = [dict(t.counts)["read"] for t in scan]
+    assert read == sorted(read) and any(0 < r < 2000 for r in read), read
+    done = [t.done for t in scan]
+    assert done == sorted(done) and any(0 < d < src.stat().st_size for d in done), done
+
+
 class ExplodingSource(Source):
     def open(self) -> Iterator[ExtractItem]:
         for i, item in enumerate(Source.open(self)):

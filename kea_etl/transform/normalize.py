@@ -329,7 +329,7 @@ def policy4_batch(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, su
     itself). Skips decided here are added to ``skipped`` by reason. A loaded plain lease keeps
     its record: only its subnet id (``subnet_id``) differs from the Normalizer's copy.
     Pinned to the Normalizer record by record by tests/reconcile/test_policy_differential.py
-    and tests/test_conflict_prepass.py."""
+    and tests/transform/test_conflict_prepass.py."""
     import numpy as np
 
     n = len(items)
