@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 from itertools import islice
-from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,14 @@ from kea_etl.progress import Progress, count_lines
 from kea_etl.records import STATE_DECLINED, Lease4, Lease6, Reservation, epoch, from_epoch
 from kea_etl.report import RunReport, SourceWarning
 from kea_etl.transform.conflicts import Conflict, ConflictTracker, Numbering
-from kea_etl.transform.normalize import AbandonedPolicy, Normalizer, Rejected, policy4_batch
+from kea_etl.transform.normalize import (
+    POLICY4_BATCH,
+    AbandonedPolicy,
+    Normalizer,
+    Rejected,
+    lease4_records,
+    policy4_batch,
+)
 from kea_etl.transform.subnets import SubnetMap
 
 if TYPE_CHECKING:
@@ -75,6 +81,11 @@ class _Meter:
         self.total = sum(size for size, _ in self.files) if self.files is not None else None
         self.index = 0
         self.line = 0
+
+    def reached(self, line: int | None) -> None:
+        """A record at ``line`` is being read: the lines before it are."""
+        if line is not None and line > self.line:
+            self.line = line - 1
 
     def done(self, read: int) -> int:
         if self.files is None:
@@ -251,8 +262,7 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
     """Extract and transform; count read / skipped / failed; yield what the loader should get."""
     observe = tracker.observe
     next_tick = every if progress is not None else 1 << 62
-    columns = (phase == "scan" and normalizer.family in (None, 4)
-               and normalizer.subnets.has_family(4))
+    columns = phase == "scan" and normalizer.moves4
     for index, source in enumerate(sources):
         if meter is not None:
             meter.index, meter.line = index, 0
@@ -263,9 +273,7 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
                            None if progress is None else lambda: progress(report, phase), every)
         for item in items:
             if meter is not None:
-                line = getattr(item, "line", None)
-                if line is not None and line > meter.line:
-                    meter.line = line - 1  # the lines before this record are read
+                meter.reached(getattr(item, "line", None))
             if type(item) is SourceWarning:  # not a record: listed, not counted as read
                 report.not_translated(item)
                 continue
@@ -327,10 +335,6 @@ def _stream(sources: Sequence[Source | FailoverSource], normalizer: Normalizer, 
 #: ran every few records and moved the batch in flight through its generations: 20% of the
 #: conflict pre-pass (0.71 s -> 0.55 s at 300,000 leases)
 _GC_YOUNG = 10_000
-#: source items the conflict pre-pass takes at a time (see :func:`_scan4`): small, so that the
-#: items held meanwhile are not promoted through the garbage collector's generations
-_SCAN_BATCH = 512
-_RECORD = attrgetter("record")
 
 
 def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: ConflictTracker,
@@ -356,9 +360,9 @@ def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: Confli
             return None
         return verdict if type(verdict) is Lease4 else None
 
-    while batch := list(islice(it, _SCAN_BATCH)):
-        recs = list(map(_RECORD, batch)) if set(map(type, batch)) == {Extracted} else None
-        if recs is None or set(map(type, recs)) != {Lease4}:
+    while batch := list(islice(it, POLICY4_BATCH)):
+        recs = lease4_records(batch)
+        if recs is None:
             yield from batch
             continue
         d = policy4_batch(batch, recs, subnets=subnets, as_of=as_of,  # type: ignore[arg-type]
@@ -371,9 +375,7 @@ def _scan4(items: Iterable[ExtractItem], normalizer: Normalizer, tracker: Confli
         before = report.read
         report.read += len(batch)
         if meter is not None:
-            line = batch[-1].line
-            if line is not None and line > meter.line:
-                meter.line = line - 1
+            meter.reached(batch[-1].line)
         if progress is not None and report.read // every != before // every:
             progress()
 

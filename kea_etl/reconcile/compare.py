@@ -103,7 +103,13 @@ from kea_etl.records import (
     from_epoch,
 )
 from kea_etl.spreadsheet import defuse_row
-from kea_etl.transform.normalize import Normalizer, Rejected, policy4_batch
+from kea_etl.transform.normalize import (
+    POLICY4_BATCH,
+    Normalizer,
+    Rejected,
+    lease4_records,
+    policy4_batch,
+)
 from kea_etl.transform.subnets import SubnetMap
 
 __all__ = [
@@ -132,13 +138,9 @@ SAMPLE_LIMIT = 2000
 
 FIELDS4 = ("hwaddr", "client_id", "subnet_id", "state", "expire")
 FIELDS6 = ("duid", "iaid", "lease_type", "prefix_len", "subnet_id", "state", "expire", "hwaddr")
-#: source items the policy takes at a time: small, so that the items held meanwhile are not
-#: promoted through the garbage collector's generations (that cost more than the policy)
-_POLICY_BATCH = 512
 #: decide batches of DHCPv4 source leases in columns (:func:`_decide4`); False
 #: sends every record through the Normalizer one by one, the reference the tests compare with
 POLICY_IN_COLUMNS = True
-_RECORD = attrgetter("record")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1096,19 +1098,16 @@ def _prepare(source: Iterable[ExtractItem], kea_config: Mapping[str, Any], *,
 
     # a batch of DHCPv4 leases is decided in columns (_decide4) when the
     # Normalizer would move them all (a Dhcp4 target, no --family 6); anything else one by one
-    subnets4 = (smap if columns and family == 4 and smap.has_family(4)
-                and only_family in (None, 4) else None)
+    in_columns = columns and family == 4 and normalizer.moves4
 
     def policy() -> Iterator[tuple[Lease4 | Lease6, int | None] | SourceColumns]:
         items = iter(source)
-        while batch := list(itertools.islice(items, _POLICY_BATCH)):
-            recs = (list(map(_RECORD, batch)) if subnets4 is not None
-                    and set(map(type, batch)) == {Extracted} else None)
-            if recs is not None and set(map(type, recs)) == {Lease4}:
-                assert subnets4 is not None
+        while batch := list(itertools.islice(items, POLICY4_BATCH)):
+            recs = lease4_records(batch) if in_columns else None
+            if recs is not None:
                 res.source_read += len(batch)
                 prep.leases_seen += len(batch)
-                cols, n = _decide4(batch, recs, subnets=subnets4,  # type: ignore[arg-type]
+                cols, n = _decide4(batch, recs, subnets=smap,  # type: ignore[arg-type]
                                    as_of=now, judge=judge, skipped=res.source_skipped)
                 yield SourceColumns(cols, n)
                 continue

@@ -295,10 +295,14 @@ class ConflictTracker:
         cols.src.append(src)
         ordinal = len(cols) - 1
         if self._room < 0:
-            self._c4.spill()
-            self._c6.spill()
-            self._room = self.memory_budget
+            self._spill()
         return ordinal
+
+    def _spill(self) -> None:
+        """Past the memory budget: both families' columns go to their spill files."""
+        self._c4.spill()
+        self._c6.spill()
+        self._room = self.memory_budget
 
     def observe4(self, leases: Sequence[Lease4], address: npt.NDArray[np.uint64],
                  subnet_id: npt.NDArray[np.int64], cltt: npt.NDArray[np.int64],
@@ -342,9 +346,7 @@ class ConflictTracker:
         cols.src.frombytes(src.tobytes())
         self._room -= 34 * m
         if self._room < 0:
-            self._c4.spill()
-            self._c6.spill()
-            self._room = self.memory_budget
+            self._spill()
 
     @property
     def spilled(self) -> bool:

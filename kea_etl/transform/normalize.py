@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Policy4Batch", "Rejected",
-           "WrongFamilyError", "policy4_batch", "policy4_columns"]
+__all__ = ["POLICY4_BATCH", "SKIP_REASONS", "AbandonedPolicy", "Normalizer", "Policy4Batch",
+           "Rejected", "WrongFamilyError", "lease4_records", "policy4_batch", "policy4_columns"]
 
 AbandonedPolicy = Literal["skip", "declined"]
 
@@ -144,6 +144,12 @@ class Normalizer:
         self.family = family
         self._has4 = subnets.has_family(4)
         self._has6 = subnets.has_family(6)
+
+    @property
+    def moves4(self) -> bool:
+        """Whether DHCPv4 leases are moved (a Dhcp4 target, not ``--family 6``): only then may
+        a batch of them be decided by :func:`policy4_batch`."""
+        return self.family in (None, 4) and self._has4
 
     def __call__(self, item: Extracted) -> Lease4 | Lease6 | Reservation | Rejected:
         rec = item.record
@@ -308,12 +314,27 @@ class Policy4Batch:
     cltt: npt.NDArray[np.int64]
 
 
+#: source items decided by :func:`policy4_batch` at a time: small, so that the items held
+#: meanwhile are not promoted through the garbage collector's generations (that cost more than
+#: the policy)
+POLICY4_BATCH = 512
+
+_RECORD = attrgetter("record")
 _BINDING = attrgetter("binding_state")
 _STATE = attrgetter("state")
 _VALID = attrgetter("valid_lft")
 _CLTT = attrgetter("cltt")
 _ADDRESS = attrgetter("address")
 _HWADDR = attrgetter("hwaddr")
+
+
+def lease4_records(batch: Sequence[Any]) -> list[Lease4 | Lease6] | None:
+    """The records of ``batch`` when it holds only :class:`Extracted` DHCPv4 leases (what
+    :func:`policy4_batch` takes), else None (decide it item by item)."""
+    if set(map(type, batch)) != {Extracted}:
+        return None
+    recs = list(map(_RECORD, batch))
+    return recs if set(map(type, recs)) == {Lease4} else None
 
 
 def policy4_batch(items: Sequence[Extracted], recs: list[Lease4 | Lease6], *, subnets: SubnetMap,
